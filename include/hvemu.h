@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hvemu: an x86-64 instruction emulator for hypervisors and trap-and-emulate tools.
+ *
+ * One header is the whole public API. The library is freestanding C11: it calls nothing
+ * but memcpy/memset-class functions, never allocates, and keeps no global mutable state.
+ * Every emulation runs on a context (struct hvemu_ctx) that the embedder owns, one per vCPU;
+ * contexts are independent, so vCPU threads need no locking of their own around hvemu.
+ *
+ * Two entry points:
+ *   hvemu_decode()   bytes + mode + enabled features -> struct hvemu_insn, or a precise error.
+ *   hvemu_emulate()  fetch, decode and execute one instruction on a vCPU state through the
+ *                    embedder's callbacks (struct hvemu_ops).
+ * and hvemu_format() for Intel-syntax text.
+ */
+#ifndef HVEMU_H
+#define HVEMU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HVEMU_VERSION_MAJOR 0
+#define HVEMU_VERSION_MINOR 1
+
+/* ------------------------------------------------------------------------------------------
+ * CPU modes and features
+ * ---------------------------------------------------------------------------------------- */
+
+/* The code size the decoder works in. For hvemu_emulate() it is derived from the vCPU state
+ * (CR0.PE, EFER.LMA, CS.L, CS.D); hvemu_decode() takes it from the caller. */
+enum hvemu_mode {
+    HVEMU_MODE_16 = 16,
+    HVEMU_MODE_32 = 32,
+    HVEMU_MODE_64 = 64,
+};
+
+/* Instruction-set features. An encoding whose feature is not enabled decodes as #UD, exactly
+ * as on a CPU that does not enumerate it. The numbering is stable (the values are ABI). */
+enum hvemu_feature {
+    HVEMU_FEAT_BASE = 0, /* always on: the 8086..Pentium integer core, x87 */
+    HVEMU_FEAT_CMOV, HVEMU_FEAT_CX8, HVEMU_FEAT_CX16, HVEMU_FEAT_MOVBE, HVEMU_FEAT_POPCNT,
+    HVEMU_FEAT_LZCNT, HVEMU_FEAT_BMI1, HVEMU_FEAT_BMI2, HVEMU_FEAT_ADX, HVEMU_FEAT_CRC32,
+    HVEMU_FEAT_RDRAND, HVEMU_FEAT_RDSEED, HVEMU_FEAT_RDTSCP, HVEMU_FEAT_RDPID,
+    HVEMU_FEAT_FSGSBASE, HVEMU_FEAT_CLFLUSHOPT, HVEMU_FEAT_CLWB, HVEMU_FEAT_MMX,
+    HVEMU_FEAT_SSE, HVEMU_FEAT_SSE2, HVEMU_FEAT_SSE3, HVEMU_FEAT_SSSE3, HVEMU_FEAT_SSE41,
+    HVEMU_FEAT_SSE42, HVEMU_FEAT_AES, HVEMU_FEAT_PCLMUL, HVEMU_FEAT_SHA, HVEMU_FEAT_GFNI,
+    HVEMU_FEAT_AVX, HVEMU_FEAT_AVX2, HVEMU_FEAT_FMA, HVEMU_FEAT_F16C, HVEMU_FEAT_AVX512,
+    HVEMU_FEAT_AMX, HVEMU_FEAT_XSAVE, HVEMU_FEAT_SYSTEM, /* VMX/SVM/SMX, CET, misc system */
+    HVEMU_FEAT_MOVDIRI, HVEMU_FEAT_SERIALIZE, HVEMU_FEAT_WAITPKG, HVEMU_FEAT_OTHER,
+    HVEMU_FEAT_APX, /* Intel APX: REX2, EVEX map 4, EGPRs. See hvemu_features_apx_usable() */
+    HVEMU_FEAT_COUNT
+};
+
+/* A set of enabled features: bit n of word n/64 is enum hvemu_feature n. */
+typedef struct hvemu_features {
+    uint64_t bits[2];
+} hvemu_features;
+
+/* Every feature hvemu knows, APX included. */
+hvemu_features hvemu_features_all(void);
+/* Every feature but APX: a current CPU without APX (what Zydis 4.0 and today's hosts decode). */
+hvemu_features hvemu_features_no_apx(void);
+static inline int hvemu_feature_has(const hvemu_features *f, enum hvemu_feature n)
+{
+    return (int)((f->bits[(unsigned)n / 64] >> ((unsigned)n % 64)) & 1);
+}
+static inline void hvemu_feature_set(hvemu_features *f, enum hvemu_feature n, int on)
+{
+    uint64_t bit = (uint64_t)1 << ((unsigned)n % 64);
+    if (on)
+        f->bits[(unsigned)n / 64] |= bit;
+    else
+        f->bits[(unsigned)n / 64] &= ~bit;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Registers
+ * ---------------------------------------------------------------------------------------- */
+
+/* General-purpose registers in encoding order; r16..r31 are the APX extended GPRs. */
+enum hvemu_gpr {
+    HVEMU_RAX, HVEMU_RCX, HVEMU_RDX, HVEMU_RBX, HVEMU_RSP, HVEMU_RBP, HVEMU_RSI, HVEMU_RDI,
+    HVEMU_R8, HVEMU_R9, HVEMU_R10, HVEMU_R11, HVEMU_R12, HVEMU_R13, HVEMU_R14, HVEMU_R15,
+    HVEMU_R16, HVEMU_R31 = 31,
+    HVEMU_NUM_GPRS = 32
+};
+
+/* Segment registers in encoding order. */
+enum hvemu_segreg { HVEMU_ES, HVEMU_CS, HVEMU_SS, HVEMU_DS, HVEMU_FS, HVEMU_GS, HVEMU_NUM_SEGS };
+
+/* RFLAGS bits. */
+#define HVEMU_FLAG_CF   (1u << 0)
+#define HVEMU_FLAG_PF   (1u << 2)
+#define HVEMU_FLAG_AF   (1u << 4)
+#define HVEMU_FLAG_ZF   (1u << 6)
+#define HVEMU_FLAG_SF   (1u << 7)
+#define HVEMU_FLAG_TF   (1u << 8)
+#define HVEMU_FLAG_IF   (1u << 9)
+#define HVEMU_FLAG_DF   (1u << 10)
+#define HVEMU_FLAG_OF   (1u << 11)
+#define HVEMU_FLAG_IOPL (3u << 12)
+#define HVEMU_FLAG_NT   (1u << 14)
+#define HVEMU_FLAG_RF   (1u << 16)
+#define HVEMU_FLAG_VM   (1u << 17)
+#define HVEMU_FLAG_AC   (1u << 18)
+#define HVEMU_FLAG_VIF  (1u << 19)
+#define HVEMU_FLAG_VIP  (1u << 20)
+#define HVEMU_FLAG_ID   (1u << 21)
+
+/* A segment register with its hidden part. `attr` uses the VMX access-rights layout:
+ * bits 3:0 type, 4 S, 6:5 DPL, 7 P, 12 AVL, 13 L, 14 D/B, 15 G, 16 unusable. */
+struct hvemu_segment {
+    uint64_t base;
+    uint32_t limit;
+    uint16_t selector;
+    uint32_t attr;
+};
+#define HVEMU_SEG_ATTR_L        (1u << 13)
+#define HVEMU_SEG_ATTR_DB       (1u << 14)
+#define HVEMU_SEG_ATTR_UNUSABLE (1u << 16)
+
+struct hvemu_dtable {
+    uint64_t base;
+    uint16_t limit;
+};
+
+/* One vector register: the full ZMM; XMM is bytes 0..15, YMM bytes 0..31. */
+typedef union hvemu_vec {
+    uint8_t b[64];
+    uint32_t d[16];
+    uint64_t q[8];
+} hvemu_vec;
+
+/* Parts of the vCPU state, for valid/dirty tracking. Bits 0..31 are GPRs r0..r31. */
+#define HVEMU_PART_GPR(n)   ((uint64_t)1 << (n))
+#define HVEMU_PART_GPRS_LEGACY ((uint64_t)0xffff)
+#define HVEMU_PART_EGPRS    ((uint64_t)0xffff0000)
+#define HVEMU_PART_RIP      ((uint64_t)1 << 32)
+#define HVEMU_PART_RFLAGS   ((uint64_t)1 << 33)
+#define HVEMU_PART_SEG(s)   ((uint64_t)1 << (34 + (s))) /* 34..39 */
+#define HVEMU_PART_SEGS     ((uint64_t)0x3f << 34)
+#define HVEMU_PART_CR0      ((uint64_t)1 << 40)
+#define HVEMU_PART_CR2      ((uint64_t)1 << 41)
+#define HVEMU_PART_CR3      ((uint64_t)1 << 42)
+#define HVEMU_PART_CR4      ((uint64_t)1 << 43)
+#define HVEMU_PART_CR8      ((uint64_t)1 << 44)
+#define HVEMU_PART_EFER     ((uint64_t)1 << 45)
+#define HVEMU_PART_XCR0     ((uint64_t)1 << 46)
+#define HVEMU_PART_DR       ((uint64_t)1 << 47)
+#define HVEMU_PART_DTABLES  ((uint64_t)1 << 48) /* GDTR, IDTR, LDTR, TR */
+#define HVEMU_PART_XMM      ((uint64_t)1 << 49) /* low 128 bits of vec[0..15] */
+#define HVEMU_PART_YMM_HI   ((uint64_t)1 << 50) /* bits 255:128 of vec[0..15] */
+#define HVEMU_PART_ZMM      ((uint64_t)1 << 51) /* bits 511:256 of vec[0..15], all of vec[16..31] */
+#define HVEMU_PART_OPMASK   ((uint64_t)1 << 52)
+#define HVEMU_PART_MXCSR    ((uint64_t)1 << 53)
+#define HVEMU_PART_ALL      (((uint64_t)1 << 54) - 1)
+
+/* The vCPU state the emulator reads and writes.
+ *
+ * `valid` says which parts hold the vCPU's values. When an instruction needs a part that is
+ * not valid, hvemu asks hvemu_ops.load_state for it (KVM's lazy register cache is the model);
+ * without that callback it answers HVEMU_UNHANDLEABLE naming the part. An embedder that syncs
+ * GPRs, RIP and RFLAGS on every exit and the rest on demand pays for nothing else.
+ *
+ * `dirty` gains a bit for every part an instruction changed; hvemu never clears it, so the
+ * embedder writes back exactly the dirty parts and then clears `dirty` itself.
+ *
+ * The struct is large (2 KiB of vector registers) but is never copied or cleared by hvemu. */
+struct hvemu_state {
+    uint64_t valid;
+    uint64_t dirty;
+    uint64_t gpr[HVEMU_NUM_GPRS];
+    uint64_t rip;
+    uint64_t rflags;
+    struct hvemu_segment seg[HVEMU_NUM_SEGS];
+    uint64_t cr0, cr2, cr3, cr4, cr8;
+    uint64_t efer;
+    uint64_t xcr0;
+    uint64_t dr[8];
+    struct hvemu_dtable gdtr, idtr;
+    struct hvemu_segment ldtr, tr;
+    uint32_t mxcsr;
+    uint64_t k[8];
+    hvemu_vec vec[32];
+};
+
+/* ------------------------------------------------------------------------------------------
+ * Exceptions and callback results
+ * ---------------------------------------------------------------------------------------- */
+
+enum hvemu_vector {
+    HVEMU_EXC_DE = 0, HVEMU_EXC_DB = 1, HVEMU_EXC_BP = 3, HVEMU_EXC_OF = 4, HVEMU_EXC_BR = 5,
+    HVEMU_EXC_UD = 6, HVEMU_EXC_NM = 7, HVEMU_EXC_DF = 8, HVEMU_EXC_TS = 10, HVEMU_EXC_NP = 11,
+    HVEMU_EXC_SS = 12, HVEMU_EXC_GP = 13, HVEMU_EXC_PF = 14, HVEMU_EXC_MF = 16,
+    HVEMU_EXC_AC = 17, HVEMU_EXC_MC = 18, HVEMU_EXC_XM = 19, HVEMU_EXC_VE = 20,
+    HVEMU_EXC_CP = 21,
+};
+
+/* An architectural exception: vector, error code when the vector has one, CR2 for #PF. */
+struct hvemu_exception {
+    uint8_t vector;
+    uint8_t has_error_code;
+    uint32_t error_code;
+    uint64_t cr2; /* #PF only: the faulting linear address */
+};
+
+/* What an embedder callback answers. */
+enum hvemu_cb_result {
+    HVEMU_CB_OK = 0,        /* done */
+    HVEMU_CB_FAULT,         /* the access raised the exception written to *exc (e.g. #PF) */
+    HVEMU_CB_CHANGED,       /* cmpxchg only: memory held another value, now in *expected */
+    HVEMU_CB_RETRY,         /* come back later (e.g. the device is busy): no side effect done */
+    HVEMU_CB_UNHANDLEABLE,  /* the embedder cannot do this access */
+};
+
+/* Why hvemu touches memory; lets a device model tell transactions apart. */
+enum hvemu_access {
+    HVEMU_ACCESS_READ,      /* data read */
+    HVEMU_ACCESS_WRITE,     /* data write */
+    HVEMU_ACCESS_RMW_READ,  /* read half of an unlocked read-modify-write */
+    HVEMU_ACCESS_RMW_WRITE, /* write half of an unlocked read-modify-write */
+    HVEMU_ACCESS_STACK_READ,
+    HVEMU_ACCESS_STACK_WRITE,
+    HVEMU_ACCESS_FETCH,     /* instruction fetch */
+    HVEMU_ACCESS_SYSTEM,    /* descriptor tables and other implicit supervisor accesses */
+};
+
+/* The embedder's callbacks. Addresses are linear (segment base added, canonical checked);
+ * translating them is the embedder's business, and a translation failure is answered with
+ * HVEMU_CB_FAULT and the #PF it would raise. hvemu splits every access that crosses a 4 KiB
+ * page into one call per page, in address order, so each call stays within one page.
+ * Any callback may be NULL: an instruction that needs it answers HVEMU_UNHANDLEABLE. */
+struct hvemu_ops {
+    /* Read `size` (1..64) bytes at `addr` into `data`. */
+    int (*read)(void *opaque, uint64_t addr, void *data, unsigned size,
+                enum hvemu_access kind, struct hvemu_exception *exc);
+    /* Write `size` (1..64) bytes. */
+    int (*write)(void *opaque, uint64_t addr, const void *data, unsigned size,
+                 enum hvemu_access kind, struct hvemu_exception *exc);
+    /* Atomically: if memory at `addr` equals *expected (size 1, 2, 4, 8 or 16), store *desired
+     * and answer HVEMU_CB_OK; otherwise copy what memory holds into *expected and answer
+     * HVEMU_CB_CHANGED. Locked instructions and XCHG commit only through this callback. */
+    int (*cmpxchg)(void *opaque, uint64_t addr, void *expected, const void *desired,
+                   unsigned size, struct hvemu_exception *exc);
+    /* Instruction fetch: up to `size` bytes at `addr`; answer with *fetched set to how many
+     * bytes could be read (at least 1 unless faulting). NULL means "use read". */
+    int (*fetch)(void *opaque, uint64_t addr, void *data, unsigned size, unsigned *fetched,
+                 struct hvemu_exception *exc);
+    /* Port I/O of 1, 2 or 4 bytes. */
+    int (*pio_in)(void *opaque, uint16_t port, void *data, unsigned size,
+                  struct hvemu_exception *exc);
+    int (*pio_out)(void *opaque, uint16_t port, const void *data, unsigned size,
+                   struct hvemu_exception *exc);
+    /* MSRs; answering HVEMU_CB_FAULT with #GP(0) is the usual "no such MSR". */
+    int (*rdmsr)(void *opaque, uint32_t msr, uint64_t *value, struct hvemu_exception *exc);
+    int (*wrmsr)(void *opaque, uint32_t msr, uint64_t value, struct hvemu_exception *exc);
+    /* CPUID leaf/subleaf -> eax, ebx, ecx, edx. */
+    int (*cpuid)(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+    /* Time-stamp counter and, for RDTSCP/RDPID, IA32_TSC_AUX. */
+    int (*rdtsc)(void *opaque, uint64_t *tsc, uint32_t *tsc_aux);
+    /* Load the state parts in `parts` (HVEMU_PART_*) into *state and set them in valid. */
+    int (*load_state)(void *opaque, struct hvemu_state *state, uint64_t parts);
+};
+
+/* ------------------------------------------------------------------------------------------
+ * Decoding
+ * ---------------------------------------------------------------------------------------- */
+
+enum hvemu_decode_status {
+    HVEMU_DECODE_OK = 0,
+    HVEMU_DECODE_UD,        /* invalid encoding (or a disabled feature): #UD */
+    HVEMU_DECODE_TOO_LONG,  /* longer than 15 bytes: #GP(0) */
+    HVEMU_DECODE_TRUNCATED, /* the bytes end before the instruction does: need more bytes */
+};
+
+enum hvemu_encoding {
+    HVEMU_ENC_LEGACY, HVEMU_ENC_REX2, HVEMU_ENC_VEX, HVEMU_ENC_EVEX,
+};
+
+/* Opcode maps: legacy map 0 (one byte), 0F, 0F38, 0F3A; VEX/EVEX use 1..3 the same way and
+ * EVEX adds 4 (APX promoted), 5 and 6 (AVX512-FP16). x87 is map 0 opcodes D8..DF. */
+enum hvemu_map {
+    HVEMU_MAP_0 = 0, HVEMU_MAP_0F = 1, HVEMU_MAP_0F38 = 2, HVEMU_MAP_0F3A = 3,
+    HVEMU_MAP_4 = 4, HVEMU_MAP_5 = 5, HVEMU_MAP_6 = 6,
+};
+
+/* Register classes of operands. */
+enum hvemu_reg_class {
+    HVEMU_REG_NONE,
+    HVEMU_REG_GPR8,      /* al..r31b (with REX/REX2: spl, bpl, sil, dil for 4..7) */
+    HVEMU_REG_GPR8_HIGH, /* ah, ch, dh, bh (index 4..7 without REX) */
+    HVEMU_REG_GPR16, HVEMU_REG_GPR32, HVEMU_REG_GPR64,
+    HVEMU_REG_SEG, HVEMU_REG_CR, HVEMU_REG_DR,
+    HVEMU_REG_ST,        /* x87 st(i) */
+    HVEMU_REG_MM,        /* MMX */
+    HVEMU_REG_XMM, HVEMU_REG_YMM, HVEMU_REG_ZMM,
+    HVEMU_REG_K,         /* AVX-512 opmask */
+    HVEMU_REG_TMM,       /* AMX tile */
+    HVEMU_REG_BND,       /* MPX bound */
+    HVEMU_REG_RIP,       /* only as a memory base: RIP-relative */
+};
+
+enum hvemu_operand_kind {
+    HVEMU_OP_NONE, HVEMU_OP_REG, HVEMU_OP_MEM, HVEMU_OP_IMM,
+    HVEMU_OP_REL,  /* branch displacement; `imm` holds it sign-extended */
+    HVEMU_OP_FARPTR, /* ptr16:16/32 immediate: `imm` offset, `imm_sel` selector */
+};
+
+/* Operand access, as the instruction uses it. */
+#define HVEMU_OPA_READ  1u
+#define HVEMU_OPA_WRITE 2u
+#define HVEMU_OPA_COND  4u /* written only under a condition (CMOVcc, CFCMOV, masking) */
+
+struct hvemu_mem {
+    uint8_t segment;   /* enum hvemu_segreg, after overrides */
+    uint8_t base_class, base;   /* base register: class GPRxx or HVEMU_REG_RIP, or NONE */
+    uint8_t index_class, index; /* index register: GPRxx or a vector class (VSIB), or NONE */
+    uint8_t scale;     /* 1, 2, 4, 8 */
+    uint8_t bcst;      /* EVEX embedded broadcast: element count, else 0 */
+    uint8_t addr_size; /* 2, 4 or 8 bytes */
+    int64_t disp;      /* the displacement, sign-extended and (EVEX) already scaled by N */
+};
+
+struct hvemu_operand {
+    uint8_t kind;   /* enum hvemu_operand_kind */
+    uint8_t access; /* HVEMU_OPA_* */
+    uint16_t size;  /* bytes accessed (memory), register width, or immediate width */
+    union {
+        struct {
+            uint8_t cls; /* enum hvemu_reg_class */
+            uint8_t idx;
+        } reg;
+        struct hvemu_mem mem;
+        struct {
+            uint64_t imm;
+            uint16_t imm_sel;
+        } imm;
+    } u;
+};
+
+#define HVEMU_MAX_OPERANDS 5
+
+/* Legacy prefixes seen (bits of hvemu_insn.prefixes). */
+#define HVEMU_PFX_LOCK  0x01u
+#define HVEMU_PFX_REP   0x02u /* F3 */
+#define HVEMU_PFX_REPNE 0x04u /* F2 */
+#define HVEMU_PFX_OPSZ  0x08u /* 66 */
+#define HVEMU_PFX_ADSZ  0x10u /* 67 */
+#define HVEMU_PFX_SEG   0x20u /* a segment override (hvemu_insn.seg_override says which) */
+#define HVEMU_PFX_REX   0x40u /* an effective REX (the last prefix) */
+
+/* A decoded instruction. Plain data: copy it, keep it, decode again into it. */
+struct hvemu_insn {
+    uint8_t length;      /* bytes, 1..15 */
+    uint8_t mode;        /* enum hvemu_mode */
+    uint8_t encoding;    /* enum hvemu_encoding */
+    uint8_t map;         /* enum hvemu_map */
+    uint8_t opcode;
+    uint8_t modrm, sib;  /* valid when has_modrm / has_sib */
+    uint8_t has_modrm, has_sib;
+    uint8_t prefixes;    /* HVEMU_PFX_* */
+    uint8_t seg_override;/* enum hvemu_segreg when HVEMU_PFX_SEG */
+    uint8_t mandatory;   /* mandatory prefix used: 0 none, 0x66, 0xF3, 0xF2 */
+    uint8_t opsize;      /* effective operand size in bytes: 2, 4, 8 (1 for byte forms) */
+    uint8_t addrsize;    /* effective address size in bytes: 2, 4, 8 */
+    /* REX / REX2 / VEX / EVEX fields, normalised to positive polarity */
+    uint8_t rex_w, rex_r, rex_x, rex_b;   /* bit 3 of the register numbers */
+    uint8_t rex_r4, rex_x4, rex_b4;      /* bit 4 (REX2, EVEX) */
+    uint8_t vex_l;       /* vector length: 0=128, 1=256, 2=512 */
+    uint8_t vvvv;        /* VEX/EVEX second source / NDD destination, 0..31 */
+    uint8_t evex_aaa;    /* opmask */
+    uint8_t evex_z, evex_b, evex_nd, evex_nf;
+    uint8_t evex_scc;    /* APX CCMP/CTEST source condition */
+    uint8_t evex_dfv;    /* APX CCMP/CTEST default flags: OF SF ZF CF in bits 3..0 */
+    uint8_t disp_size, imm_size; /* bytes of displacement and immediate(s) in the encoding */
+    uint8_t noperands;
+    uint16_t mnemonic;   /* see hvemu_mnemonic_name() */
+    uint32_t attrs;      /* internal: decode attributes from the opcode table */
+    const void *entry;   /* internal: the opcode-table entry (handler and flags) */
+    struct hvemu_operand op[HVEMU_MAX_OPERANDS];
+};
+
+/* Decode the instruction at `bytes` (at most `len` of them are read; 15 suffice).
+ * Returns enum hvemu_decode_status; on HVEMU_DECODE_OK *insn describes the instruction.
+ * `features` may be NULL for "every feature" (hvemu_features_all()). */
+int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
+                 const hvemu_features *features, struct hvemu_insn *insn);
+
+/* The mnemonic's lower-case name ("add", "vaddps", ...). */
+const char *hvemu_mnemonic_name(unsigned mnemonic);
+
+/* Intel-syntax text of a decoded instruction into buf (always NUL-terminated when size > 0).
+ * `address` is the instruction's address, used to print branch targets; returns the length
+ * the full text has (like snprintf). */
+int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, size_t size);
+
+/* Name of a register ("rax", "r17d", "xmm3", "k1"...), or NULL. */
+const char *hvemu_reg_name(enum hvemu_reg_class cls, unsigned idx);
+
+/* ------------------------------------------------------------------------------------------
+ * Emulation
+ * ---------------------------------------------------------------------------------------- */
+
+enum hvemu_status {
+    HVEMU_OK = 0,          /* executed: state updated, RIP advanced (or a REP chunk done) */
+    HVEMU_EXCEPTION,       /* the instruction raises result.exc; state as before it */
+    HVEMU_RETRY,           /* nothing was done; re-enter the guest and let it run again */
+    HVEMU_UNHANDLEABLE,    /* hvemu cannot emulate this; result.reason says why */
+};
+
+struct hvemu_result {
+    int status;                  /* enum hvemu_status */
+    struct hvemu_exception exc;  /* HVEMU_EXCEPTION */
+    const char *reason;          /* HVEMU_UNHANDLEABLE / HVEMU_RETRY: static text */
+    char detail[64];             /* the instruction's mnemonic or bytes, for messages */
+    uint32_t retries;            /* compare-exchange retries this emulation needed */
+};
+
+/* Context of one vCPU. Initialise with hvemu_init(); fields below `opaque` are tunables. */
+struct hvemu_ctx {
+    const struct hvemu_ops *ops;
+    void *opaque;                /* passed to every callback */
+    struct hvemu_state *state;
+    hvemu_features features;     /* enabled features (APX also needs XCR0[19] and CR4.OSXSAVE) */
+    uint32_t rep_chunk;          /* max iterations of a REP string per call (default 1024) */
+    uint32_t max_cmpxchg_retries;/* locked RMW retries before HVEMU_RETRY (default 64) */
+    struct hvemu_insn insn;      /* the last decoded instruction (owned by the context) */
+    uint8_t scratch[256];        /* per-emulation buffers live here, never on a callback's stack */
+};
+
+/* Set up a context: ops, opaque and state, every feature enabled, default tunables. */
+void hvemu_init(struct hvemu_ctx *ctx, const struct hvemu_ops *ops, void *opaque,
+                struct hvemu_state *state);
+
+/* Emulate the instruction at CS:RIP. Bytes are fetched through ops->fetch (or ops->read). */
+int hvemu_emulate(struct hvemu_ctx *ctx, struct hvemu_result *result);
+
+/* As hvemu_emulate(), with the instruction bytes already at hand (e.g. from the exit
+ * information); they are used as far as they go and fetched beyond. */
+int hvemu_emulate_bytes(struct hvemu_ctx *ctx, const uint8_t *bytes, size_t len,
+                        struct hvemu_result *result);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HVEMU_H */

@@ -246,6 +246,11 @@ struct hvemu_ops {
      * HVEMU_CB_CHANGED. Locked instructions and XCHG commit only through this callback. */
     int (*cmpxchg)(void *opaque, uint64_t addr, void *expected, const void *desired,
                    unsigned size, struct hvemu_exception *exc);
+    /* Optional: answer the fault that writing `size` bytes at `addr` would raise, without
+     * writing (HVEMU_CB_OK if none). hvemu asks before committing a write that crosses a page
+     * or an instruction's second write, so that a fault on a later piece leaves no earlier
+     * piece written. Without it, such a fault can leave the earlier piece written. */
+    int (*probe_write)(void *opaque, uint64_t addr, unsigned size, struct hvemu_exception *exc);
     /* Instruction fetch: up to `size` bytes at `addr`; answer with *fetched set to how many
      * bytes could be read (at least 1 unless faulting). NULL means "use read". */
     int (*fetch)(void *opaque, uint64_t addr, void *data, unsigned size, unsigned *fetched,

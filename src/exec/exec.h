@@ -60,6 +60,8 @@ struct exec {
 int exec_need(struct exec *x, uint64_t parts);
 /* Apply the staged writes; X_CHANGED when a locked commit found memory changed. */
 int exec_commit(struct exec *x);
+/* Apply staged memory, register and flag writes, keep RIP; staging is emptied. */
+int exec_commit_effects(struct exec *x);
 
 typedef int (*exec_fn)(struct exec *x);
 extern const exec_fn hv_exec_handlers[HV_MN_COUNT];

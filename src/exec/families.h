@@ -22,4 +22,27 @@ int exec_lahf(struct exec *x);
 int exec_sahf(struct exec *x);
 int exec_nop(struct exec *x);
 int exec_flagop(struct exec *x);
+/* stack.c */
+int exec_push(struct exec *x);
+int exec_pop(struct exec *x);
+int exec_pushf(struct exec *x);
+int exec_popf(struct exec *x);
+int exec_leave(struct exec *x);
+int exec_enter(struct exec *x);
+int exec_jmp(struct exec *x);
+int exec_jcc(struct exec *x);
+int exec_call(struct exec *x);
+int exec_ret(struct exec *x);
+int exec_loop(struct exec *x);
+/* shift.c */
+int exec_shift(struct exec *x);
+int exec_shxd(struct exec *x);
+/* muldiv.c */
+int exec_mul1(struct exec *x);
+int exec_imul_n(struct exec *x);
+int exec_div(struct exec *x);
+int exec_imul(struct exec *x);
+/* string.c */
+int exec_string(struct exec *x);
+int exec_inout(struct exec *x);
 #endif

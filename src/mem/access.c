@@ -66,6 +66,17 @@ int exec_need(struct exec *x, uint64_t parts)
 
 uint64_t reg_get(struct exec *x, unsigned cls, unsigned idx)
 {
+    if (cls == HVEMU_REG_SEG) {
+        if (idx >= HVEMU_NUM_SEGS)
+            return 0;
+        exec_need(x, HVEMU_PART_SEG(idx));
+        return x->s->seg[idx].selector;
+    }
+    if (cls > HVEMU_REG_GPR64) {
+        exec_unhandled(x, "register class not handled by this instruction");
+        x->state_missing = 1;
+        return 0;
+    }
     if (cls == HVEMU_REG_GPR8_HIGH) {
         if (!(x->s->valid & HVEMU_PART_GPR(idx)))
             exec_need(x, HVEMU_PART_GPR(idx));
@@ -369,6 +380,17 @@ static int probe_pieces(struct exec *x, const struct exec_write *w)
 /* Apply the staged memory writes, then the registers, flags and RIP. */
 int exec_commit(struct exec *x)
 {
+    int rc = exec_commit_effects(x);
+    if (rc == X_OK) {
+        x->s->rip = x->new_rip;
+        x->s->dirty |= HVEMU_PART_RIP;
+    }
+    return rc;
+}
+
+/* Everything but RIP; REP strings commit each iteration this way and restage. */
+int exec_commit_effects(struct exec *x)
+{
     const struct hvemu_ops *ops = x->ctx->ops;
     struct hvemu_state *s = x->s;
     int rc;
@@ -416,7 +438,7 @@ int exec_commit(struct exec *x)
         s->rflags = x->new_rflags;
         s->dirty |= HVEMU_PART_RFLAGS;
     }
-    s->rip = x->new_rip;
-    s->dirty |= HVEMU_PART_RIP;
+    x->gpr_dirty = 0;
+    x->nwrites = 0;
     return X_OK;
 }

@@ -101,6 +101,12 @@ int op_read(struct exec *x, unsigned i, uint64_t *v);
 int op_write(struct exec *x, unsigned i, uint64_t v);
 /* Memory operand i's linear address. */
 int op_linear(struct exec *x, unsigned i, uint64_t *la);
+/* Memory operand i displaced by `offset` bytes, accessed with `size` bytes (BT with a register
+ * bit offset, CMPXCHG16B): address with checks, read now / stage a write (locked when the
+ * instruction is). */
+int op_linear_at(struct exec *x, unsigned i, int64_t offset, unsigned size, uint64_t *la);
+int op_read_mem(struct exec *x, unsigned i, int64_t offset, void *buf, unsigned size);
+int op_write_mem(struct exec *x, unsigned i, int64_t offset, const void *buf, unsigned size);
 
 /* ---- flags ---- */
 #define FLAGS_ARITH (HVEMU_FLAG_CF | HVEMU_FLAG_PF | HVEMU_FLAG_AF | HVEMU_FLAG_ZF | \

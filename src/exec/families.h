@@ -3,6 +3,7 @@
 #ifndef HVEMU_FAMILIES_H
 #define HVEMU_FAMILIES_H
 #include "exec.h"
+#include <string.h>
 
 /* alu.c */
 int exec_alu2(struct exec *x);
@@ -45,4 +46,19 @@ int exec_imul(struct exec *x);
 /* string.c */
 int exec_string(struct exec *x);
 int exec_inout(struct exec *x);
+/* bits.c */
+int exec_cmov(struct exec *x);
+int exec_setcc(struct exec *x);
+int exec_bt(struct exec *x);
+int exec_bitscan(struct exec *x);
+int exec_bswap(struct exec *x);
+int exec_movbe(struct exec *x);
+int exec_crc32(struct exec *x);
+int exec_adx(struct exec *x);
+int exec_cmpxchg8b16b(struct exec *x);
+/* misc.c */
+int exec_cpuid(struct exec *x);
+int exec_rdtsc(struct exec *x);
+int exec_cacheline(struct exec *x);
+int exec_hint(struct exec *x);
 #endif

@@ -3,6 +3,13 @@
  * answers HVEMU_UNHANDLEABLE naming the instruction; nothing is ever skipped silently. */
 #include "families.h"
 
+/* the sixteen condition-code forms of a family, in condition order */
+#define CC16(F_, fn) \
+    [HV_MN_##F_##O] = fn, [HV_MN_##F_##NO] = fn, [HV_MN_##F_##B] = fn, [HV_MN_##F_##NB] = fn, \
+    [HV_MN_##F_##Z] = fn, [HV_MN_##F_##NZ] = fn, [HV_MN_##F_##BE] = fn, [HV_MN_##F_##NBE] = fn, \
+    [HV_MN_##F_##S] = fn, [HV_MN_##F_##NS] = fn, [HV_MN_##F_##P] = fn, [HV_MN_##F_##NP] = fn, \
+    [HV_MN_##F_##L] = fn, [HV_MN_##F_##NL] = fn, [HV_MN_##F_##LE] = fn, [HV_MN_##F_##NLE] = fn
+
 const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_ADD] = exec_alu2, [HV_MN_ADC] = exec_alu2, [HV_MN_SUB] = exec_alu2,
     [HV_MN_SBB] = exec_alu2, [HV_MN_AND] = exec_alu2, [HV_MN_OR] = exec_alu2,
@@ -22,10 +29,7 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_POPF] = exec_popf, [HV_MN_POPFD] = exec_popf, [HV_MN_POPFQ] = exec_popf,
     [HV_MN_LEAVE] = exec_leave, [HV_MN_ENTER] = exec_enter,
     [HV_MN_JMP] = exec_jmp, [HV_MN_CALL] = exec_call, [HV_MN_RET] = exec_ret,
-    [HV_MN_JO] = exec_jcc, [HV_MN_JNO] = exec_jcc, [HV_MN_JB] = exec_jcc, [HV_MN_JNB] = exec_jcc,
-    [HV_MN_JZ] = exec_jcc, [HV_MN_JNZ] = exec_jcc, [HV_MN_JBE] = exec_jcc, [HV_MN_JNBE] = exec_jcc,
-    [HV_MN_JS] = exec_jcc, [HV_MN_JNS] = exec_jcc, [HV_MN_JP] = exec_jcc, [HV_MN_JNP] = exec_jcc,
-    [HV_MN_JL] = exec_jcc, [HV_MN_JNL] = exec_jcc, [HV_MN_JLE] = exec_jcc, [HV_MN_JNLE] = exec_jcc,
+    CC16(J, exec_jcc), CC16(CMOV, exec_cmov), CC16(SET, exec_setcc),
     [HV_MN_LOOP] = exec_loop, [HV_MN_LOOPE] = exec_loop, [HV_MN_LOOPNE] = exec_loop,
     [HV_MN_JCXZ] = exec_loop, [HV_MN_JECXZ] = exec_loop, [HV_MN_JRCXZ] = exec_loop,
     [HV_MN_SHL] = exec_shift, [HV_MN_SAL] = exec_shift, [HV_MN_SHR] = exec_shift,
@@ -43,4 +47,19 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_INSB] = exec_string, [HV_MN_INSW] = exec_string, [HV_MN_INSD] = exec_string,
     [HV_MN_OUTSB] = exec_string, [HV_MN_OUTSW] = exec_string, [HV_MN_OUTSD] = exec_string,
     [HV_MN_IN] = exec_inout, [HV_MN_OUT] = exec_inout,
+    [HV_MN_MOVZX] = exec_movzx, [HV_MN_MOVSX] = exec_movsx,
+    [HV_MN_CMPXCHG] = exec_cmpxchg, [HV_MN_XADD] = exec_xadd,
+    [HV_MN_SHLD] = exec_shxd, [HV_MN_SHRD] = exec_shxd,
+    [HV_MN_BT] = exec_bt, [HV_MN_BTS] = exec_bt, [HV_MN_BTR] = exec_bt, [HV_MN_BTC] = exec_bt,
+    [HV_MN_BSF] = exec_bitscan, [HV_MN_BSR] = exec_bitscan, [HV_MN_TZCNT] = exec_bitscan,
+    [HV_MN_LZCNT] = exec_bitscan, [HV_MN_POPCNT] = exec_bitscan,
+    [HV_MN_BSWAP] = exec_bswap, [HV_MN_MOVBE] = exec_movbe, [HV_MN_CRC32] = exec_crc32,
+    [HV_MN_ADCX] = exec_adx, [HV_MN_ADOX] = exec_adx,
+    [HV_MN_CMPXCHG8B] = exec_cmpxchg8b16b, [HV_MN_CMPXCHG16B] = exec_cmpxchg8b16b,
+    [HV_MN_CPUID] = exec_cpuid, [HV_MN_RDTSC] = exec_rdtsc, [HV_MN_RDTSCP] = exec_rdtsc,
+    [HV_MN_CLFLUSH] = exec_cacheline, [HV_MN_CLFLUSHOPT] = exec_cacheline,
+    [HV_MN_CLWB] = exec_cacheline,
+    [HV_MN_PREFETCHNTA] = exec_hint, [HV_MN_PREFETCHT0] = exec_hint, [HV_MN_PREFETCHT1] = exec_hint,
+    [HV_MN_PREFETCHT2] = exec_hint, [HV_MN_PREFETCHW] = exec_hint, [HV_MN_PREFETCH] = exec_hint,
+    [HV_MN_LFENCE] = exec_hint, [HV_MN_MFENCE] = exec_hint, [HV_MN_SFENCE] = exec_hint,
 };

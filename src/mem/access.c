@@ -228,16 +228,65 @@ int mem_write(struct exec *x, uint64_t la, const void *data, unsigned size, enum
 
 /* ---- operands ---- */
 
-int op_linear(struct exec *x, unsigned i, uint64_t *la)
+int op_linear_at(struct exec *x, unsigned i, int64_t offset, unsigned size, uint64_t *la)
 {
     const struct hvemu_operand *op = &x->in->op[i];
-    int rc = mem_linear(x, &op->u.mem, la);
+    struct hvemu_mem m = op->u.mem;
+    m.disp += offset;
+    int rc = mem_linear(x, &m, la);
     if (rc != X_OK)
         return rc;
-    rc = check_canonical(x, op->u.mem.segment, *la, op->size);
+    rc = check_canonical(x, op->u.mem.segment, *la, size);
     if (rc != X_OK)
         return rc;
-    return mem_check_align(x, *la, op->size);
+    return mem_check_align(x, *la, size);
+}
+
+int op_linear(struct exec *x, unsigned i, uint64_t *la)
+{
+    return op_linear_at(x, i, 0, x->in->op[i].size, la);
+}
+
+int op_read_mem(struct exec *x, unsigned i, int64_t offset, void *buf, unsigned size)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    uint64_t la;
+    int rc = op_linear_at(x, i, offset, size, &la);
+    if (rc != X_OK)
+        return rc;
+    int rmw = (op->access & HVEMU_OPA_WRITE) != 0;
+    if (x->locked && rmw && x->lock_fresh && x->lock_la == la) {
+        /* re-execution after a failed compare-exchange: the callback already gave the
+         * current value, so the device is not read a second time */
+        memcpy(buf, x->lock_val, size);
+    } else {
+        rc = mem_read(x, la, buf, size, rmw ? HVEMU_ACCESS_RMW_READ : HVEMU_ACCESS_READ);
+        if (rc != X_OK)
+            return rc;
+    }
+    if (x->locked && rmw && size <= sizeof(x->lock_val)) {
+        x->lock_la = la;
+        memcpy(x->lock_val, buf, size);
+    }
+    return X_OK;
+}
+
+int op_write_mem(struct exec *x, unsigned i, int64_t offset, const void *buf, unsigned size)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    uint64_t la;
+    int rc = op_linear_at(x, i, offset, size, &la);
+    if (rc != X_OK)
+        return rc;
+    int rmw = (op->access & HVEMU_OPA_READ) != 0;
+    rc = mem_write(x, la, buf, size, rmw ? HVEMU_ACCESS_RMW_WRITE : HVEMU_ACCESS_WRITE);
+    if (rc == X_OK && x->locked && rmw && x->lock_la == la && size <= sizeof(x->lock_val)) {
+        /* a locked RMW commits through compare-exchange against the value read */
+        struct exec_write *w = &x->wr[x->nwrites - 1];
+        w->locked = 1;
+        memcpy(w->old, x->lock_val, size);
+    }
+    return rc;
 }
 
 int op_read(struct exec *x, unsigned i, uint64_t *v)
@@ -251,30 +300,9 @@ int op_read(struct exec *x, unsigned i, uint64_t *v)
     case HVEMU_OP_REL:
         *v = op->u.imm.imm;
         return X_OK;
-    case HVEMU_OP_MEM: {
-        uint64_t la;
-        int rc = op_linear(x, i, &la);
-        if (rc != X_OK)
-            return rc;
-        unsigned size = op->size > 8 ? 8 : op->size;
-        uint64_t val = 0;
-        int rmw = (op->access & HVEMU_OPA_WRITE) != 0;
-        if (x->locked && rmw && x->lock_fresh && x->lock_la == la) {
-            /* re-execution after a failed compare-exchange: the callback already gave the
-             * current value, so the device is not read a second time */
-            memcpy(&val, x->lock_val, size);
-        } else {
-            rc = mem_read(x, la, &val, size, rmw ? HVEMU_ACCESS_RMW_READ : HVEMU_ACCESS_READ);
-            if (rc != X_OK)
-                return rc;
-        }
-        if (x->locked && rmw) {
-            x->lock_la = la;
-            memcpy(x->lock_val, &val, size);
-        }
-        *v = val;
-        return X_OK;
-    }
+    case HVEMU_OP_MEM:
+        *v = 0;
+        return op_read_mem(x, i, 0, v, op->size > 8 ? 8 : op->size);
     default:
         return exec_unhandled(x, "operand kind not readable");
     }
@@ -289,21 +317,8 @@ int op_write(struct exec *x, unsigned i, uint64_t v)
             return exec_unhandled(x, "write to a non-GPR register operand");
         reg_set(x, op->u.reg.cls, op->u.reg.idx, v);
         return X_OK;
-    case HVEMU_OP_MEM: {
-        uint64_t la;
-        int rc = op_linear(x, i, &la);
-        if (rc != X_OK)
-            return rc;
-        unsigned size = op->size > 8 ? 8 : op->size;
-        int rmw = (op->access & HVEMU_OPA_READ) != 0;
-        rc = mem_write(x, la, &v, size, rmw ? HVEMU_ACCESS_RMW_WRITE : HVEMU_ACCESS_WRITE);
-        if (rc == X_OK && x->locked && rmw && x->lock_la == la) {
-            struct exec_write *w = &x->wr[x->nwrites - 1];
-            w->locked = 1;
-            memcpy(w->old, x->lock_val, size);
-        }
-        return rc;
-    }
+    case HVEMU_OP_MEM:
+        return op_write_mem(x, i, 0, &v, op->size > 8 ? 8 : op->size);
     default:
         return exec_unhandled(x, "operand kind not writable");
     }

@@ -2128,14 +2128,14 @@ const struct hv_entry hv_entries[] = {
     {0x0018f, 0x0010f, HV_ATTR_F64 | HV_ATTR_MOV, 521, {HV_OP_Ry}, 1, HVEMU_FEAT_RDPID, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpid legacy_0f.txt:471 */
     {0x0018f, 0x0018f, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:472 */
     {0x0000f, 0x0000f, HV_ATTR_MOV, 526, {HV_OP_Rv}, 1, HVEMU_FEAT_RDSEED, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdseed legacy_0f.txt:473 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
     {0x00180, 0x00080, 0, 12, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsubpd legacy_0f.txt:477 */
     {0x00180, 0x00180, 0, 13, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsubps legacy_0f.txt:478 */
     {0x00180, 0x00000, 0, 491, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:479 */

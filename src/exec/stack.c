@@ -137,11 +137,21 @@ int exec_enter(struct exec *x)
     if (level == 1 && (rc = push_val(x, &rsp, frame, size)) != X_OK)
         return rc;
     rsp -= alloc;
-    /* the new stack top must be writable: hardware checks it (#SS/#PF) */
+    /* the CPU touches the new stack top (a fault there reports exactly that address, as
+     * measured on the host): probe it as a write of one stack slot */
     uint64_t la;
     seg_linear(x, HVEMU_SS, rsp, 8, &la);
-    if (!is_canonical(la))
+    if (!is_canonical(la) || !is_canonical(la + size - 1))
         return exec_exception(x, HVEMU_EXC_SS, 1, 0);
+    if (x->ctx->ops->probe_write) {
+        struct hvemu_exception exc = {0, 0, 0, 0};
+        int cb = x->ctx->ops->probe_write(x->ctx->opaque, la, size, &exc);
+        if (cb == HVEMU_CB_FAULT) {
+            x->res->status = HVEMU_EXCEPTION;
+            x->res->exc = exc;
+            return X_EXC;
+        }
+    }
     gpr_set_sized(x, HVEMU_RBP, size, frame);
     gpr_set_sized(x, HVEMU_RSP, 8, rsp);
     return X_OK;

@@ -152,8 +152,10 @@ static uint64_t seg_base(struct exec *x, unsigned seg)
 
 static int check_canonical(struct exec *x, unsigned seg, uint64_t la, unsigned size)
 {
+    /* both ends must be canonical; an access that wraps past 2^64 is not a #GP on hardware
+     * (its first byte is a kernel address: the page walk faults) */
     uint64_t last = la + (size ? size - 1 : 0);
-    if (!is_canonical(la) || !is_canonical(last) || last < la)
+    if (!is_canonical(la) || !is_canonical(last))
         return seg == HVEMU_SS ? exec_exception(x, HVEMU_EXC_SS, 1, 0) : exec_gp0(x);
     return X_OK;
 }

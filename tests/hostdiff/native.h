@@ -42,7 +42,7 @@
 /* RFLAGS bits that are state here: the six arithmetic flags, DF and AC. Input bits outside
  * the mask are ignored; output is masked the same way, plus the always-one bit 1. AC=1 makes
  * a misaligned data access raise #AC (Linux runs with CR0.AM set). */
-#define NATIVE_RFLAGS_MASK 0x40cd5ull
+#define NATIVE_RFLAGS_MASK ((uint64_t)0x40cd5)
 
 /* The register and memory state an instruction runs on. GPRs in encoding order (rax, rcx,
  * rdx, rbx, rsp, rbp, rsi, rdi, r8..r15), as enum hvemu_gpr. */

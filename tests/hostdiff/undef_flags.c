@@ -88,6 +88,8 @@ const struct undef_flags_entry undef_flags_table[] = {
     /* ADX: only CF (ADCX) or OF (ADOX) written, the rest unaffected. */
     {"adcx", 0, UNDEF_RULE_NONE, "SDM 2A ADCX"},
     {"adox", 0, UNDEF_RULE_NONE, "SDM 2A ADOX"},
+    /* BSWAP of a 16-bit register: the result is undefined (SDM: "use XCHG"). */
+    {"bswap", 0, UNDEF_RULE_BSWAP16, "SDM 2A BSWAP"},
     {"crc32", 0, UNDEF_RULE_NONE, "SDM 2A CRC32 (flags unaffected)"},
     {"movbe", 0, UNDEF_RULE_NONE, "SDM 2B MOVBE (flags unaffected)"},
     {"rdrand", 0, UNDEF_RULE_NONE, "SDM 2B RDRAND (CF set, others cleared)"},
@@ -129,6 +131,10 @@ uint32_t undef_flags_for(const char *mnemonic, unsigned width, uint64_t count, u
     fl = e->always;
     switch (e->rule) {
     case UNDEF_RULE_NONE:
+        break;
+    case UNDEF_RULE_BSWAP16:
+        if (width == 16)
+            dm = 0xffff;
         break;
     case UNDEF_RULE_SHIFT:
         if (masked == 0)

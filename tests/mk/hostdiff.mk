@@ -9,3 +9,12 @@ $(BUILD)/tests/native_selftest: tests/hostdiff/native_selftest.c $(HOSTDIFF_SRC)
 
 EXTRA_TEST_BINS += $(BUILD)/tests/native_selftest
 endif
+
+# The differential test of execution against the host CPU.
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/tests/hostdiff: tests/hostdiff/hostdiff.c $(HOSTDIFF_SRC) $(HOSTDIFF_HDR) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(TCFLAGS) -Itests/hostdiff tests/hostdiff/hostdiff.c $(HOSTDIFF_SRC) $(LIB) -o $@
+
+EXTRA_TEST_BINS += $(BUILD)/tests/hostdiff
+endif

@@ -143,6 +143,8 @@ int exec_enter(struct exec *x)
     seg_linear(x, HVEMU_SS, rsp, 8, &la);
     if (!is_canonical(la) || !is_canonical(la + size - 1))
         return exec_exception(x, HVEMU_EXC_SS, 1, 0);
+    if ((rc = mem_check_align(x, la, size)) != X_OK) /* #AC comes before the #PF */
+        return rc;
     if (x->ctx->ops->probe_write) {
         struct hvemu_exception exc = {0, 0, 0, 0};
         int cb = x->ctx->ops->probe_write(x->ctx->opaque, la, size, &exc);

@@ -183,10 +183,12 @@ int exec_cmpxchg8b16b(struct exec *x)
     uint64_t la;
     int rc;
     if (size == 16) {
-        if ((rc = op_linear_at(x, 0, 0, 16, &la)) != X_OK)
+        /* a misaligned operand is #GP(0), checked before the canonical (#SS) and #AC checks,
+         * as the host CPU does */
+        if ((rc = mem_linear(x, &x->in->op[0].u.mem, &la)) != X_OK)
             return rc;
         if (la & 15)
-            return exec_gp0(x); /* CMPXCHG16B needs a 16-byte aligned operand */
+            return exec_gp0(x);
     }
     if ((rc = op_read_mem(x, 0, 0, old, size)) != X_OK)
         return rc;

@@ -213,6 +213,20 @@ static void put_mnemonic(struct out *o, const struct hvemu_insn *in, const char 
         break;
     }
     if (in->map == HVEMU_MAP_0 && in->encoding <= HVEMU_ENC_REX2) {
+        if (streq(mn, "fwait")) {
+            put_s(o, "wait");
+            return;
+        }
+        /* APX PPX hint: REX2.W on PUSH/POP r64 (LLVM 19 prints pushp/popp for every REX2
+         * form; hvemu follows the APX specification and keys it on W) */
+        if (in->encoding == HVEMU_ENC_REX2 && in->rex_w && (in->opcode & 0xf0) == 0x50) {
+            put_s(o, in->opcode < 0x58 ? "pushp" : "popp");
+            return;
+        }
+        if (streq(mn, "retf") && in->rex_w) {
+            put_s(o, "retfq");
+            return;
+        }
         /* PUSHA/POPA: LLVM names the two sizes pushaw/pushal */
         if (streq(mn, "pusha") || streq(mn, "popa") || streq(mn, "pushad") || streq(mn, "popad")) {
             put_s(o, mn[1] == 'u' ? "pusha" : "popa");
@@ -357,8 +371,10 @@ static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hve
         any = 1;
     }
     int64_t disp = m->disp;
-    if (!in->has_modrm || (s && s->loc == HV_LOC_MOFFS))
-        disp = sext((uint64_t)disp, m->addr_size);
+    /* moffs prints unsigned unless it is a full 64-bit address (LLVM's movabs form) */
+    int moffs = s && s->loc == HV_LOC_MOFFS;
+    if (moffs && m->addr_size < 8)
+        disp = (int64_t)((uint64_t)disp & (((uint64_t)1 << (8 * m->addr_size)) - 1));
     if (!any) {
         put_shex(o, disp);
     } else if (disp) {
@@ -383,7 +399,7 @@ static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hve
 static int imm8_unsigned(const struct hvemu_insn *in, const char *mn)
 {
     static const char *const u8[] = {"int", "in", "out", "rol", "ror", "rcl", "rcr", "shl",
-                                     "shr", "sal", "sar", "aam", "aad"};
+                                     "shr", "sal", "sar"};
     if (in->map != HVEMU_MAP_0 && in->map != HVEMU_MAP_4)
         return 1; /* SSE/AVX control bytes and the like are u8 */
     for (unsigned i = 0; i < sizeof(u8) / sizeof(u8[0]); i++)
@@ -392,19 +408,34 @@ static int imm8_unsigned(const struct hvemu_insn *in, const char *mn)
     return 0;
 }
 
+/* The operand size LLVM picks its instruction form by: a 66 prefix makes even the
+ * always-64-bit near branches (RET imm16) 16-bit forms. */
+static unsigned llvm_opsize(const struct hvemu_insn *in)
+{
+    if (in->mode == HVEMU_MODE_64 && (in->attrs & HV_ATTR_F64) && (in->prefixes & HVEMU_PFX_OPSZ) &&
+        !in->rex_w)
+        return 2;
+    return in->opsize;
+}
+
+/* A word or dword immediate prints unsigned when it is as wide as the operand size and
+ * sign-extended otherwise; byte immediates print signed unless LLVM declares them u8. */
+static void put_imm_value(struct out *o, const struct hvemu_insn *in, uint64_t v, unsigned enc,
+                          int sx8, const char *mn)
+{
+    if ((enc == 2 || enc == 4) && enc == llvm_opsize(in) && !streq(mn, "enter"))
+        put_hex(o, v & (((uint64_t)1 << (8 * enc)) - 1));
+    else if (enc == 1 && !sx8 && imm8_unsigned(in, mn))
+        put_hex(o, v & 0xff);
+    else
+        put_shex(o, sext(v, enc));
+}
+
 static void put_imm(struct out *o, const struct hvemu_insn *in, const struct hvemu_operand *op,
                     const struct hv_opspec *s, const char *mn)
 {
     uint64_t v = op->u.imm.imm;
-    unsigned enc = op->size; /* bytes as encoded, for fixed-size immediates */
-    if (s && (s->size == HV_SZ_V || s->size == HV_SZ_Z)) {
-        /* operand-size immediates: masked to the operand size, signed only at 64 bits */
-        if (op->size >= 8)
-            put_shex(o, (int64_t)v);
-        else
-            put_hex(o, v & (((uint64_t)1 << (8 * op->size)) - 1));
-        return;
-    }
+    unsigned enc = op->size; /* bytes as encoded */
     if (s && s->loc == HV_LOC_IMM_SX) {
         put_shex(o, sext(v, 1));
         return;
@@ -415,13 +446,12 @@ static void put_imm(struct out *o, const struct hvemu_insn *in, const struct hve
         case HV_SZ_W: enc = 2; break;
         case HV_SZ_D: enc = 4; break;
         case HV_SZ_Q: enc = 8; break;
+        case HV_SZ_Z: enc = in->opsize == 2 ? 2 : 4; break;
+        case HV_SZ_V: enc = in->opsize; break;
         default: break;
         }
     }
-    if (enc == 1 && imm8_unsigned(in, mn))
-        put_hex(o, v & 0xff);
-    else
-        put_shex(o, sext(v, enc));
+    put_imm_value(o, in, v, enc, 0, mn);
 }
 
 static void put_rel(struct out *o, const struct hvemu_insn *in, const struct hvemu_operand *op,
@@ -476,9 +506,9 @@ static void put_operand(struct out *o, const struct hvemu_insn *in, unsigned i,
         put_rel(o, in, op, address);
         break;
     case HVEMU_OP_FARPTR:
-        put_hex(o, op->u.imm.imm_sel);
+        put_imm_value(o, in, op->u.imm.imm_sel, 2, 0, mn);
         put_s(o, ", ");
-        put_hex(o, op->u.imm.imm);
+        put_imm_value(o, in, op->u.imm.imm, in->opsize == 2 ? 2 : 4, 0, mn);
         break;
     default:
         put_s(o, "(bad)");
@@ -496,6 +526,29 @@ static void put_operand(struct out *o, const struct hvemu_insn *in, unsigned i,
     }
 }
 
+/* Whether the text shows the address size anyway (a register in an address, a moffs, a
+ * string operand, or a mnemonic that names it), so that a 67 prefix needs no word of its own. */
+static int addr_size_visible(const struct hvemu_insn *in, const char *mn)
+{
+    if (!(in->prefixes & HVEMU_PFX_ADSZ))
+        return 1;
+    if (streq(mn, "jcxz") || streq(mn, "jecxz") || streq(mn, "jrcxz"))
+        return 1;
+    for (unsigned i = 0; i < in->noperands; i++) {
+        const struct hvemu_operand *op = &in->op[i];
+        const struct hv_opspec *s = spec_of(in, i);
+        if (op->kind != HVEMU_OP_MEM || (s && s->loc == HV_LOC_XLAT))
+            continue;
+        if (s && s->loc == HV_LOC_MOFFS)
+            return 1;
+        if (op->u.mem.base_class != HVEMU_REG_NONE || op->u.mem.index_class != HVEMU_REG_NONE)
+            return 1;
+        if (in->has_sib && in->mode != HVEMU_MODE_64 && op->u.mem.addr_size == 4)
+            return 1; /* shows 1*eiz */
+    }
+    return 0;
+}
+
 int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, size_t size)
 {
     struct out o = {buf, size, 0};
@@ -504,11 +557,18 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
     /* prefixes LLVM prints as words */
     if (insn->prefixes & HVEMU_PFX_LOCK)
         put_s(&o, "lock ");
-    if (insn->attrs & (HV_ATTR_REP | HV_ATTR_REPCC)) {
+    /* F3/F2 not taken as a mandatory prefix print as rep/repne, on any instruction */
+    const struct hv_entry *e = (const struct hv_entry *)insn->entry;
+    int mandatory_rep = e && ((e->mask >> HV_KEY_P_SHIFT) & 3) == 3 && insn->mandatory >= 0xf2;
+    if (insn->encoding <= HVEMU_ENC_REX2 && !mandatory_rep) {
         if (insn->prefixes & HVEMU_PFX_REP)
             put_s(&o, "rep ");
         else if (insn->prefixes & HVEMU_PFX_REPNE)
             put_s(&o, "repne ");
+    }
+    if (!addr_size_visible(insn, mn)) {
+        /* a 67 prefix the operands do not show: LLVM names it */
+        put_s(&o, insn->mode == HVEMU_MODE_32 ? "addr16 " : "addr32 ");
     }
     if (insn->encoding == HVEMU_ENC_EVEX && insn->map == HVEMU_MAP_4 && insn->evex_nf)
         put_s(&o, "{nf} ");
@@ -519,7 +579,9 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
     for (unsigned i = 0; i < insn->noperands && i < HVEMU_MAX_OPERANDS; i++)
         order[n++] = i;
     if (insn->map == HVEMU_MAP_0 && insn->encoding <= HVEMU_ENC_REX2 &&
-        (insn->opcode & 0xf8) == 0x90 && n == 2) {
+        n == 2 && ((insn->opcode & 0xf8) == 0x90 ||
+                   ((insn->opcode == 0x86 || insn->opcode == 0x87) && (insn->modrm >> 6) == 3))) {
+        /* and register-form XCHG r/m, reg as "xchg reg, r/m" */
         order[0] = 1;
         order[1] = 0;
     }

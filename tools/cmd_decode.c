@@ -16,7 +16,8 @@ const char cmd_decode_usage[] =
     "Each HEX argument holds one or more instructions back to back; bytes may be separated\n"
     "by spaces (quote the argument), commas or colons, and may carry 0x or \\x prefixes.\n"
     "Every instruction is printed as: address, length, bytes, text. An invalid instruction\n"
-    "ends its argument with a message and makes the exit status 1.\n"
+    "ends its argument with a message and makes the exit status 1; an argument that is not\n"
+    "hex makes it 2.\n"
     "\n"
     "--batch reads one hex string per line from standard input and writes exactly one line\n"
     "per input line (stdout is flushed after each line):\n"
@@ -89,27 +90,26 @@ static void print_bytes(const uint8_t *p, size_t n)
     printf("%-45s", hex);
 }
 
-/* Decode every instruction of one argument; returns 0 when all decode. */
+/* Decode every instruction of one argument; returns CLI_EXIT_OK when all decode,
+ * CLI_EXIT_FAIL at an invalid instruction, CLI_EXIT_USAGE when the argument is not hex. */
 static int decode_arg(const struct decode_opts *o, const char *arg, uint64_t *addr)
 {
     size_t len = strlen(arg); /* upper bound of the byte count */
     uint8_t *bytes = malloc(len / 2 + 1);
     char text[TEXT_MAX];
-    int status = 0;
+    int status = CLI_EXIT_OK;
     if (!bytes) {
         fprintf(stderr, "hvemu decode: out of memory\n");
-        return -1;
+        return CLI_EXIT_FAIL;
     }
     long n = cli_parse_hex(arg, bytes, len / 2 + 1);
     if (n < 0) {
-        fprintf(stderr, "hvemu decode: '%s' is not hex bytes\n", arg);
         free(bytes);
-        return -1;
+        return cli_usage_error("decode", "'%s' is not hex bytes", arg);
     }
     if (n == 0) {
-        fprintf(stderr, "hvemu decode: '%s' holds no bytes\n", arg);
         free(bytes);
-        return -1;
+        return cli_usage_error("decode", "'%s' holds no bytes", arg);
     }
     for (size_t pos = 0; pos < (size_t)n;) {
         struct hvemu_insn insn;
@@ -118,7 +118,7 @@ static int decode_arg(const struct decode_opts *o, const char *arg, uint64_t *ad
             printf("%8llx  --  ", (unsigned long long)*addr);
             print_bytes(bytes + pos, (size_t)n - pos);
             printf("invalid: %s\n", cli_decode_error(rc));
-            status = -1;
+            status = CLI_EXIT_FAIL;
             break;
         }
         hvemu_format(&insn, *addr, text, sizeof(text));
@@ -182,8 +182,10 @@ int cmd_decode(int argc, char **argv)
         return cli_usage_error("decode", "no HEX argument (or use --batch)");
     int status = CLI_EXIT_OK;
     uint64_t addr = o.address;
-    for (int i = first_arg; i < argc; i++)
-        if (decode_arg(&o, argv[i], &addr) != 0)
-            status = CLI_EXIT_FAIL;
+    for (int i = first_arg; i < argc; i++) {
+        int rc = decode_arg(&o, argv[i], &addr);
+        if (rc > status)
+            status = rc; /* usage (2) outranks an invalid instruction (1) */
+    }
     return status;
 }

@@ -70,7 +70,7 @@ class Disasm:
                 return 0, ""
             total += n
             words.append(text)
-            if text.strip() not in ("lock", "rep", "repne", "repe") or total >= len(data):
+            if text.strip() not in ("lock", "rep", "repne", "repe", "xacquire", "xrelease") or total >= len(data):
                 return total, " ".join(words)
 
 

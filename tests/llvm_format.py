@@ -2,10 +2,13 @@
 """Compare hvemu_format() text (through `hvemu decode --batch`) with LLVM's Intel text on a
 generated corpus of one-byte-map instructions in 16-, 32- and 64-bit mode.
 
-usage: python3 tests/llvm_format.py BUILD_DIR [--per-opcode N] [--seed S] [--min PERCENT]
-                                    [--show N] [--dump FILE]
-Prints "compared N, equal M (P%)" and the most common kinds of difference. Exit status 1
-when the share of equal texts is below --min (default 0: only report)."""
+usage: python3 tests/llvm_format.py BUILD_DIR [--per-opcode N] [--per-opcode-other N]
+              [--spaces map0,0f,0f38,0f3a,vex,evex] [--seed S] [--min PERCENT] [--show N]
+              [--dump FILE]
+Prints "compared N, equal M (P%)" per encoding space and in all, then the most common kinds
+of difference. Spaces hvemu has no tables for yet are skipped (every line "hvemu invalid"),
+so the same run measures new opcode maps as they arrive. Exit status 1 when the share of
+equal texts is below --min (default 0: only report)."""
 import argparse
 import collections
 import os
@@ -23,6 +26,56 @@ NOT_OPCODES = set(LEGACY_PREFIXES) | {0x0F}
 BRANCH = re.compile(r"^(j[a-z]+|call|loop[a-z]*|xbegin)$")
 
 
+def legacy_prefixes(mode, rng):
+    pfx = []
+    r = rng.random()
+    if r < 0.35:
+        pass
+    elif r < 0.8:
+        pfx.append(rng.choice(LEGACY_PREFIXES))
+    else:
+        pfx += rng.sample(LEGACY_PREFIXES, 2)
+    return pfx
+
+
+def corpus_other(space, mode, per_opcode, rng):
+    """Two/three-byte maps (legacy escapes), VEX and EVEX: random fields and tails."""
+    out = []
+    for op in range(256):
+        for _ in range(per_opcode):
+            tail = [rng.randrange(256) for _ in range(15)]
+            if space in ("0f", "0f38", "0f3a"):
+                esc = {"0f": [0x0F], "0f38": [0x0F, 0x38], "0f3a": [0x0F, 0x3A]}[space]
+                pfx = legacy_prefixes(mode, rng)
+                if mode == 64 and rng.random() < 0.3:
+                    pfx.append(0x40 | rng.randrange(16))
+                elif mode == 64 and space == "0f" and rng.random() < 0.1:
+                    pfx += [0xD5, 0x80 | rng.randrange(128)]  # REX2, map 1
+                    esc = []
+                b = pfx + esc + [op] + tail
+            elif space == "vex":
+                p0 = rng.randrange(256)
+                if mode != 64:
+                    p0 |= 0xC0
+                if rng.random() < 0.3:
+                    b = [0xC5, p0 if mode == 64 else (p0 | 0x80), op] + tail
+                else:
+                    b = [0xC4, (p0 & 0xE0) | rng.choice([1, 2, 3]), rng.randrange(256), op] + tail
+            else:  # evex
+                p0 = (rng.randrange(256) & 0xF0) | rng.choice([1, 2, 3, 4, 5, 6])
+                if mode != 64:
+                    p0 |= 0xF0
+                if rng.random() < 0.7:
+                    p0 &= ~0x08  # without APX this bit must be 0
+                p1 = rng.randrange(256) | (0x04 if rng.random() < 0.8 else 0)
+                b = [0x62, p0, p1, rng.randrange(256), op] + tail
+            if rng.random() < 0.3:  # SIB / disp-only ModRM shapes
+                at = len(b) - len(tail)
+                b[at] = (b[at] & 0xF8) | rng.choice([4, 5])
+            out.append(bytes(b)[:15])
+    return out
+
+
 def corpus(mode, per_opcode, rng):
     """Byte strings: prefixes + opcode + random tail (15 bytes in all)."""
     out = []
@@ -31,6 +84,8 @@ def corpus(mode, per_opcode, rng):
             continue
         if mode == 64 and (op & 0xF0) == 0x40:
             continue  # REX
+        if op in (0xC4, 0xC5, 0x62) and mode == 64:
+            continue  # VEX/EVEX: their own spaces
         for _ in range(per_opcode):
             pfx = []
             r = rng.random()
@@ -74,7 +129,8 @@ def branch_fix(llvm_text, length, mode):
     parts = llvm_text.split(" ", 1)
     mn = parts[0]
     idx = 0
-    while mn in ("lock", "rep", "repne", "{nf}", "addr16", "addr32") and len(parts) > 1:
+    while mn in ("lock", "rep", "repne", "{nf}", "addr16", "addr32", "xacquire",
+                  "xrelease", "{evex}") and len(parts) > 1:
         idx += 1
         parts = parts[1].split(" ", 1)
         mn = parts[0]
@@ -93,6 +149,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--per-opcode", type=int, default=40)
+    ap.add_argument("--per-opcode-other", type=int, default=12)
+    ap.add_argument("--spaces", default="map0,0f,0f38,0f3a,vex,evex")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--min", type=float, default=0.0)
     ap.add_argument("--show", type=int, default=25)
@@ -101,23 +159,36 @@ def main():
     d = Disasm()
     rng = random.Random(a.seed)
     compared = equal = 0
+    per_space = collections.defaultdict(lambda: [0, 0, 0])  # compared, equal, skipped
     skipped = collections.Counter()
     kinds = collections.Counter()
     examples = {}
     dump = open(a.dump, "w") if a.dump else None
-    for mode in (64, 32, 16):
-        lines = corpus(mode, a.per_opcode, rng)
+    jobs = []
+    for space in a.spaces.split(","):
+        for mode in (64, 32, 16):
+            if space in ("vex", "evex") and mode == 16:
+                continue
+            if space == "map0":
+                jobs.append((space, mode, corpus(mode, a.per_opcode, rng)))
+            else:
+                jobs.append((space, mode, corpus_other(space, mode, a.per_opcode_other, rng)))
+    for space, mode, lines in jobs:
+        st = per_space[space]
         for b, hv in zip(lines, hvemu_batch(a.build, mode, lines)):
             hlen, _, htext = hv.partition("\t")
             if hlen == "invalid":
                 skipped["hvemu invalid"] += 1
+                st[2] += 1
                 continue
             n, lt = d.disasm(mode, b)
             if not n:
                 skipped["llvm invalid"] += 1
+                st[2] += 1
                 continue
             hlen = int(hlen)
             compared += 1
+            st[0] += 1
             lt = normalise(lt)
             ht = normalise(htext)
             if n != hlen:
@@ -128,13 +199,17 @@ def main():
                 kind = "text %s" % (lt.split(" ")[0] if lt else "?")
             if ok:
                 equal += 1
+                st[1] += 1
                 continue
             kinds[kind] += 1
-            line = "%d %s: hvemu[%d] '%s' llvm[%d] '%s'" % (mode, b[:max(n, hlen)].hex(), hlen,
+            line = "%s %d %s: hvemu[%d] '%s' llvm[%d] '%s'" % (space, mode, b[:max(n, hlen)].hex(), hlen,
                                                             ht, n, lt)
             examples.setdefault(kind, line)
             if dump:
                 dump.write(line + "\n")
+    for space, (c, e, sk) in per_space.items():
+        print("%-5s compared %d, equal %d (%.2f%%), skipped %d" %
+              (space, c, e, 100.0 * e / c if c else 0.0, sk))
     pct = 100.0 * equal / compared if compared else 0.0
     print("compared %d, equal %d (%.2f%%); skipped: %s" %
           (compared, equal, pct, ", ".join("%s %d" % kv for kv in sorted(skipped.items()))))

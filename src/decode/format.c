@@ -318,6 +318,9 @@ static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hve
                 keyword = 0;
         }
     }
+    /* VSIB memory: LLVM sizes it like the destination vector */
+    if (size == 0 && (in->attrs & HV_ATTR_VSIB) && in->op[0].kind == HVEMU_OP_REG)
+        size = in->op[0].size;
     if (has_seg_operand(in) && streq(mn, "mov"))
         size = 2; /* MOV to/from a segment register moves a word in memory */
     if (keyword)
@@ -526,6 +529,74 @@ static void put_operand(struct out *o, const struct hvemu_insn *in, unsigned i,
     }
 }
 
+/* Compare predicates LLVM folds into the mnemonic (cmpltps, vcmpneq_oqpd, vpcmpnltud). */
+static const char *const cmp_pred[32] = {
+    "eq", "lt", "le", "unord", "neq", "nlt", "nle", "ord",
+    "eq_uq", "nge", "ngt", "false", "neq_oq", "ge", "gt", "true",
+    "eq_os", "lt_oq", "le_oq", "unord_s", "neq_us", "nlt_uq", "nle_uq", "ord_s",
+    "eq_us", "nge_uq", "ngt_uq", "false_os", "neq_os", "ge_oq", "gt_oq", "true_us",
+};
+
+/* APX condition names of CCMP/CTEST's source condition (0xA and 0xB are true/false). */
+static const char *const scc_names[16] = {"o", "no", "b", "ae", "e", "ne", "be", "a",
+                                          "s", "ns", "t", "f", "l", "ge", "le", "g"};
+
+/* Copy `a` then `b` then `c` into dst (bounded); returns dst. */
+static const char *join3(char *dst, size_t cap, const char *a, const char *b, const char *c)
+{
+    size_t n = 0;
+    const char *parts[3] = {a, b, c};
+    for (unsigned k = 0; k < 3; k++)
+        for (const char *q = parts[k]; *q && n + 1 < cap; q++)
+            dst[n++] = *q;
+    dst[n] = 0;
+    return dst;
+}
+
+/* If the instruction's trailing immediate is a compare predicate LLVM folds into the
+ * mnemonic, write the folded name into `dst` and return it; else NULL. */
+static const char *cmp_pseudo(const struct hvemu_insn *in, const char *mn, char *dst, size_t cap)
+{
+    if (!in->noperands || in->op[in->noperands - 1].kind != HVEMU_OP_IMM)
+        return NULL;
+    uint64_t imm = in->op[in->noperands - 1].u.imm.imm & 0xff;
+    const char *rest;
+    if (in->encoding <= HVEMU_ENC_REX2 && (rest = after_prefix(mn, "cmp")) &&
+        (streq(rest, "ps") || streq(rest, "pd") || streq(rest, "ss") || streq(rest, "sd"))) {
+        return imm < 8 ? join3(dst, cap, "cmp", cmp_pred[imm], rest) : NULL;
+    }
+    if (in->encoding >= HVEMU_ENC_VEX && (rest = after_prefix(mn, "vcmp")) &&
+        (streq(rest, "ps") || streq(rest, "pd") || streq(rest, "ss") || streq(rest, "sd") ||
+         streq(rest, "ph") || streq(rest, "sh"))) {
+        return imm < 32 ? join3(dst, cap, "vcmp", cmp_pred[imm], rest) : NULL;
+    }
+    if (in->encoding == HVEMU_ENC_EVEX && (rest = after_prefix(mn, "vpcmp")) &&
+        (streq(rest, "b") || streq(rest, "w") || streq(rest, "d") || streq(rest, "q") ||
+         streq(rest, "ub") || streq(rest, "uw") || streq(rest, "ud") || streq(rest, "uq"))) {
+        return imm < 8 && imm != 3 && imm != 7 ? join3(dst, cap, "vpcmp", cmp_pred[imm], rest)
+                                               : NULL;
+    }
+    return NULL;
+}
+
+/* Whether F2/F3 print as the HLE hints XACQUIRE/XRELEASE rather than REP/REPNE: on a locked
+ * instruction, on XCHG (86/87 and, without REX, 90..97), and F3 on MOV r/m stores (88/89,
+ * C6/C7). LLVM applies this by opcode, register forms included; so does hvemu. */
+static int hle_hint(const struct hvemu_insn *in)
+{
+    if (!(in->prefixes & (HVEMU_PFX_REP | HVEMU_PFX_REPNE)) || in->map != HVEMU_MAP_0 ||
+        in->encoding != HVEMU_ENC_LEGACY)
+        return 0;
+    if (in->prefixes & HVEMU_PFX_LOCK)
+        return 1;
+    if (in->opcode == 0x86 || in->opcode == 0x87)
+        return 1;
+    if ((in->opcode & 0xf8) == 0x90 && !(in->prefixes & HVEMU_PFX_REX))
+        return 1;
+    return (in->prefixes & HVEMU_PFX_REP) &&
+           (in->opcode == 0x88 || in->opcode == 0x89 || in->opcode == 0xc6 || in->opcode == 0xc7);
+}
+
 /* Whether the text shows the address size anyway (a register in an address, a moffs, a
  * string operand, or a mnemonic that names it), so that a 67 prefix needs no word of its own. */
 static int addr_size_visible(const struct hvemu_insn *in, const char *mn)
@@ -555,12 +626,19 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
     const char *mn = hvemu_mnemonic_name(insn->mnemonic);
 
     /* prefixes LLVM prints as words */
-    if (insn->prefixes & HVEMU_PFX_LOCK)
-        put_s(&o, "lock ");
     /* F3/F2 not taken as a mandatory prefix print as rep/repne, on any instruction */
     const struct hv_entry *e = (const struct hv_entry *)insn->entry;
     int mandatory_rep = e && ((e->mask >> HV_KEY_P_SHIFT) & 3) == 3 && insn->mandatory >= 0xf2;
-    if (insn->encoding <= HVEMU_ENC_REX2 && !mandatory_rep) {
+    int hle = insn->encoding <= HVEMU_ENC_REX2 && !mandatory_rep && hle_hint(insn);
+    if (hle) {
+        /* F2/F3 on a locked RMW, XCHG with memory, or (F3) a MOV store are HLE hints,
+         * written before LOCK as in "xacquire lock add" */
+        put_s(&o, (insn->prefixes & HVEMU_PFX_REPNE) && !(insn->prefixes & HVEMU_PFX_REP)
+                      ? "xacquire " : "xrelease ");
+    }
+    if (insn->prefixes & HVEMU_PFX_LOCK)
+        put_s(&o, "lock ");
+    if (!hle && insn->encoding <= HVEMU_ENC_REX2 && !mandatory_rep) {
         if (insn->prefixes & HVEMU_PFX_REP)
             put_s(&o, "rep ");
         else if (insn->prefixes & HVEMU_PFX_REPNE)
@@ -570,9 +648,39 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
         /* a 67 prefix the operands do not show: LLVM names it */
         put_s(&o, insn->mode == HVEMU_MODE_32 ? "addr16 " : "addr32 ");
     }
-    if (insn->encoding == HVEMU_ENC_EVEX && insn->map == HVEMU_MAP_4 && insn->evex_nf)
+    int apx_evex = insn->encoding == HVEMU_ENC_EVEX && insn->map == HVEMU_MAP_4;
+    int sccdfv = apx_evex && (insn->attrs & HV_ATTR_SCCDFV);
+    if (apx_evex && insn->evex_nf) {
         put_s(&o, "{nf} ");
-    put_mnemonic(&o, insn, mn);
+    } else if (apx_evex && !insn->evex_nd && !sccdfv && !after_prefix(mn, "push2") &&
+               !after_prefix(mn, "pop2") && !after_prefix(mn, "cfcmov") &&
+               !after_prefix(mn, "setzu")) {
+        /* an EVEX-promoted legacy instruction: LLVM marks the encoding */
+        put_s(&o, "{evex} ");
+    }
+    char pseudo[24];
+    const char *folded = cmp_pseudo(insn, mn, pseudo, sizeof(pseudo));
+    if (folded) {
+        put_s(&o, folded);
+    } else if (sccdfv && (streq(mn, "ccmp") || streq(mn, "ctest"))) {
+        /* CCMP/CTEST: condition in the name, default flags as a decoration */
+        put_s(&o, mn);
+        put_s(&o, scc_names[insn->evex_scc & 15]);
+        put_s(&o, " {dfv=");
+        static const char *const dfv[4] = {"cf", "zf", "sf", "of"};
+        int any = 0;
+        for (int b = 3; b >= 0; b--) {
+            if (insn->evex_dfv & (1u << b)) {
+                if (any)
+                    put_c(&o, ',');
+                put_s(&o, dfv[b]);
+                any = 1;
+            }
+        }
+        put_c(&o, '}');
+    } else {
+        put_mnemonic(&o, insn, mn);
+    }
 
     /* operand order: XCHG rAX with 90+r is written "xchg eax, reg" */
     unsigned order[HVEMU_MAX_OPERANDS], n = 0;
@@ -606,6 +714,8 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
         unsigned i = order[k];
         if (operand_hidden(insn, i, spec_of(insn, i), mn))
             continue;
+        if (folded && i + 1 == insn->noperands)
+            continue; /* the predicate went into the mnemonic */
         put_s(&o, first ? " " : ", ");
         first = 0;
         put_operand(&o, insn, i, address, mn);

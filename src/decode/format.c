@@ -74,6 +74,12 @@ static int64_t sext(uint64_t v, unsigned bytes)
     return (int64_t)((v ^ sign) - sign);
 }
 
+/* Operand count, clamped: the formatter never reads past op[] whatever the struct holds. */
+static unsigned nops(const struct hvemu_insn *in)
+{
+    return in->noperands < HVEMU_MAX_OPERANDS ? in->noperands : HVEMU_MAX_OPERANDS;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Register names
  * ---------------------------------------------------------------------------------------- */
@@ -241,7 +247,7 @@ static void put_mnemonic(struct out *o, const struct hvemu_insn *in, const char 
             put_s(o, mn[0] == 'c' ? "call" : "jmp");
             return;
         }
-        if ((streq(mn, "call") || streq(mn, "jmp")) && in->noperands &&
+        if ((streq(mn, "call") || streq(mn, "jmp")) && nops(in) &&
             in->op[0].kind == HVEMU_OP_FARPTR) {
             put_c(o, 'l');
             put_s(o, mn);
@@ -250,7 +256,7 @@ static void put_mnemonic(struct out *o, const struct hvemu_insn *in, const char 
         /* MOV with a 64-bit immediate or a 64-bit moffs is LLVM's movabs */
         if (streq(mn, "mov")) {
             int abs = 0;
-            for (unsigned i = 0; i < in->noperands; i++) {
+            for (unsigned i = 0; i < nops(in); i++) {
                 const struct hvemu_operand *op = &in->op[i];
                 if (op->kind == HVEMU_OP_IMM && op->size == 8 && in->imm_size == 8)
                     abs = 1;
@@ -295,7 +301,7 @@ static const char *size_keyword(unsigned size)
 
 static int has_seg_operand(const struct hvemu_insn *in)
 {
-    for (unsigned i = 0; i < in->noperands; i++)
+    for (unsigned i = 0; i < nops(in); i++)
         if (in->op[i].kind == HVEMU_OP_REG && in->op[i].u.reg.cls == HVEMU_REG_SEG)
             return 1;
     return 0;
@@ -329,7 +335,8 @@ static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hve
         put_s(o, "es:");
     } else if (in->prefixes & HVEMU_PFX_SEG) {
         /* LLVM shows the override as written, even where it has no effect */
-        put_s(o, seg_names[in->seg_override & 7]);
+        const char *sn = hvemu_reg_name(HVEMU_REG_SEG, in->seg_override);
+        put_s(o, sn ? sn : "(bad)");
         put_c(o, ':');
     }
     put_c(o, '[');
@@ -557,9 +564,9 @@ static const char *join3(char *dst, size_t cap, const char *a, const char *b, co
  * mnemonic, write the folded name into `dst` and return it; else NULL. */
 static const char *cmp_pseudo(const struct hvemu_insn *in, const char *mn, char *dst, size_t cap)
 {
-    if (!in->noperands || in->op[in->noperands - 1].kind != HVEMU_OP_IMM)
+    if (!nops(in) || in->op[nops(in) - 1].kind != HVEMU_OP_IMM)
         return NULL;
-    uint64_t imm = in->op[in->noperands - 1].u.imm.imm & 0xff;
+    uint64_t imm = in->op[nops(in) - 1].u.imm.imm & 0xff;
     const char *rest;
     if (in->encoding <= HVEMU_ENC_REX2 && (rest = after_prefix(mn, "cmp")) &&
         (streq(rest, "ps") || streq(rest, "pd") || streq(rest, "ss") || streq(rest, "sd"))) {
@@ -605,7 +612,7 @@ static int addr_size_visible(const struct hvemu_insn *in, const char *mn)
         return 1;
     if (streq(mn, "jcxz") || streq(mn, "jecxz") || streq(mn, "jrcxz"))
         return 1;
-    for (unsigned i = 0; i < in->noperands; i++) {
+    for (unsigned i = 0; i < nops(in); i++) {
         const struct hvemu_operand *op = &in->op[i];
         const struct hv_opspec *s = spec_of(in, i);
         if (op->kind != HVEMU_OP_MEM || (s && s->loc == HV_LOC_XLAT))
@@ -684,7 +691,7 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
 
     /* operand order: XCHG rAX with 90+r is written "xchg eax, reg" */
     unsigned order[HVEMU_MAX_OPERANDS], n = 0;
-    for (unsigned i = 0; i < insn->noperands && i < HVEMU_MAX_OPERANDS; i++)
+    for (unsigned i = 0; i < nops(insn); i++)
         order[n++] = i;
     if (insn->map == HVEMU_MAP_0 && insn->encoding <= HVEMU_ENC_REX2 &&
         n == 2 && ((insn->opcode & 0xf8) == 0x90 ||
@@ -714,7 +721,7 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
         unsigned i = order[k];
         if (operand_hidden(insn, i, spec_of(insn, i), mn))
             continue;
-        if (folded && i + 1 == insn->noperands)
+        if (folded && i + 1 == nops(insn))
             continue; /* the predicate went into the mnemonic */
         put_s(&o, first ? " " : ", ");
         first = 0;

@@ -255,6 +255,55 @@ static void check_reg_names(void)
     CHECK(hvemu_reg_name((enum hvemu_reg_class)200, 0) == NULL, "bad class");
 }
 
+/* Random bytes through decode and format, and random instruction structs (entry NULL):
+ * the formatter stays within its buffer, terminates it and reports the full length. */
+static void check_random(void)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    unsigned decoded = 0, bad = 0;
+    for (unsigned iter = 0; iter < 300000; iter++) {
+        uint8_t b[15];
+        for (unsigned k = 0; k < 15; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            b[k] = (uint8_t)x;
+        }
+        struct hvemu_insn in;
+        enum hvemu_mode mode = iter % 3 == 0 ? HVEMU_MODE_64 : iter % 3 == 1 ? HVEMU_MODE_32
+                                                                           : HVEMU_MODE_16;
+        if (hvemu_decode(b, 15, mode, NULL, &in) != HVEMU_DECODE_OK)
+            continue;
+        decoded++;
+        char buf[200];
+        memset(buf, 'X', sizeof(buf));
+        int n = hvemu_format(&in, x, buf, 160);
+        if (n <= 0 || n >= 160 || (size_t)n != strlen(buf) || buf[160] != 'X' ||
+            strstr(buf, "(bad)")) {
+            if (bad++ < 5)
+                CHECK(0, "random %02x%02x%02x%02x: n=%d '%s'", b[0], b[1], b[2], b[3], n, buf);
+        }
+    }
+    CHECK(decoded > 10000, "only %u random instructions decoded", decoded);
+    CHECK(bad == 0, "%u random instructions formatted badly", bad);
+
+    unsigned garbage_bad = 0;
+    for (unsigned iter = 0; iter < 20000; iter++) {
+        struct hvemu_insn in;
+        uint8_t *raw = (uint8_t *)&in;
+        for (size_t k = 0; k < sizeof(in); k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            raw[k] = (uint8_t)x;
+        }
+        in.entry = NULL;
+        char buf[64];
+        memset(buf, 'X', sizeof(buf));
+        int n = hvemu_format(&in, 0, buf, 32);
+        if (!(n > 0 && buf[32] == 'X' && strlen(buf) == (size_t)(n < 32 ? n : 31)) &&
+            garbage_bad++ < 5)
+            printf("garbage insn %u: n=%d '%s'\n", iter, n, buf);
+    }
+    CHECK(garbage_bad == 0, "%u garbage instructions formatted badly", garbage_bad);
+}
+
 int main(void)
 {
     for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -280,5 +329,6 @@ int main(void)
     check_evex();
     check_buffers();
     check_reg_names();
+    check_random();
     TEST_DONE();
 }

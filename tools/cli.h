@@ -25,6 +25,8 @@ struct cli_cmd {
 /* Every subcommand's entry point (one per tools/cmd_*.c). */
 int cmd_decode(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+extern const char cmd_exec_usage[];
 extern const char cmd_decode_usage[];
 extern const char cmd_demo_usage[];
 

@@ -61,4 +61,5 @@ int exec_cpuid(struct exec *x);
 int exec_rdtsc(struct exec *x);
 int exec_cacheline(struct exec *x);
 int exec_hint(struct exec *x);
+int exec_raise_ud(struct exec *x);
 #endif

@@ -61,5 +61,6 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_CLWB] = exec_cacheline,
     [HV_MN_PREFETCHNTA] = exec_hint, [HV_MN_PREFETCHT0] = exec_hint, [HV_MN_PREFETCHT1] = exec_hint,
     [HV_MN_PREFETCHT2] = exec_hint, [HV_MN_PREFETCHW] = exec_hint, [HV_MN_PREFETCH] = exec_hint,
+    [HV_MN_UD0] = exec_raise_ud, [HV_MN_UD1] = exec_raise_ud, [HV_MN_UD2] = exec_raise_ud,
     [HV_MN_LFENCE] = exec_hint, [HV_MN_MFENCE] = exec_hint, [HV_MN_SFENCE] = exec_hint,
 };

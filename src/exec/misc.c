@@ -60,3 +60,9 @@ int exec_hint(struct exec *x)
     (void)x;
     return X_OK;
 }
+
+/* UD0/UD1/UD2 decode (they have a length) and raise #UD when executed. */
+int exec_raise_ud(struct exec *x)
+{
+    return exec_ud(x);
+}

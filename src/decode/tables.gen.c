@@ -475,30 +475,80 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "(bad)",
     "aaa",
     "aad",
+    "aadd",
     "aam",
+    "aand",
     "aas",
     "adc",
+    "adcx",
     "add",
+    "adox",
     "and",
+    "andn",
+    "aor",
     "arpl",
+    "axor",
+    "bextr",
+    "blsi",
+    "blsmsk",
+    "blsr",
     "bound",
+    "bzhi",
     "call",
     "callf",
+    "ccmp",
+    "cfcmovb",
+    "cfcmovbe",
+    "cfcmovl",
+    "cfcmovle",
+    "cfcmovnb",
+    "cfcmovnbe",
+    "cfcmovnl",
+    "cfcmovnle",
+    "cfcmovno",
+    "cfcmovnp",
+    "cfcmovns",
+    "cfcmovnz",
+    "cfcmovo",
+    "cfcmovp",
+    "cfcmovs",
+    "cfcmovz",
     "clc",
     "cld",
     "cli",
     "cmc",
+    "cmovb",
+    "cmovbe",
+    "cmovl",
+    "cmovle",
+    "cmovnb",
+    "cmovnbe",
+    "cmovnl",
+    "cmovnle",
+    "cmovno",
+    "cmovnp",
+    "cmovns",
+    "cmovnz",
+    "cmovo",
+    "cmovp",
+    "cmovs",
+    "cmovz",
     "cmp",
     "cmpsb",
+    "crc32",
+    "ctest",
     "daa",
     "das",
     "dec",
     "div",
+    "enqcmd",
+    "enqcmds",
     "enter",
     "fwait",
     "hlt",
     "idiv",
     "imul",
+    "imulzu",
     "in",
     "inc",
     "insb",
@@ -506,6 +556,9 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "int1",
     "int3",
     "into",
+    "invept",
+    "invpcid",
+    "invvpid",
     "jb",
     "jbe",
     "jl",
@@ -525,6 +578,10 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "jp",
     "js",
     "jz",
+    "kmovb",
+    "kmovd",
+    "kmovq",
+    "kmovw",
     "lahf",
     "lds",
     "lea",
@@ -534,10 +591,15 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "loop",
     "loope",
     "loopne",
+    "lzcnt",
     "mov",
+    "movbe",
+    "movdir64b",
+    "movdiri",
     "movsb",
     "movsxd",
     "mul",
+    "mulx",
     "neg",
     "nop",
     "not",
@@ -545,33 +607,87 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "out",
     "outsb",
     "pause",
+    "pdep",
+    "pext",
     "pop",
+    "pop2",
+    "pop2p",
+    "popcnt",
+    "popp",
     "push",
+    "push2",
+    "push2p",
+    "pushp",
     "rcl",
     "rcr",
     "ret",
     "retf",
     "rol",
     "ror",
+    "rorx",
     "sahf",
     "sal",
     "salc",
     "sar",
+    "sarx",
     "sbb",
     "scasb",
+    "setb",
+    "setbe",
+    "setl",
+    "setle",
+    "setnb",
+    "setnbe",
+    "setnl",
+    "setnle",
+    "setno",
+    "setnp",
+    "setns",
+    "setnz",
+    "seto",
+    "setp",
+    "sets",
+    "setz",
+    "setzub",
+    "setzube",
+    "setzul",
+    "setzule",
+    "setzunb",
+    "setzunbe",
+    "setzunl",
+    "setzunle",
+    "setzuno",
+    "setzunp",
+    "setzuns",
+    "setzunz",
+    "setzuo",
+    "setzup",
+    "setzus",
+    "setzuz",
     "shl",
+    "shld",
+    "shlx",
     "shr",
+    "shrd",
+    "shrx",
     "stc",
     "std",
     "sti",
     "stosb",
     "sub",
     "test",
+    "tzcnt",
+    "urdmsr",
+    "uwrmsr",
     "xabort",
     "xbegin",
     "xchg",
     "xlatb",
     "xor",
+    "wrssd",
+    "wrssq",
+    "wrussd",
+    "wrussq",
     "pusha",
     "pushad",
     "pushad",
@@ -619,340 +735,742 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "jrcxz",
 };
 const struct hv_entry hv_entries[] = {
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 6, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:3 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 6, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:4 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 6, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:5 */
-    {0x00000, 0x00000, 0, 6, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:6 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 6, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:7 */
-    {0x00000, 0x00000, 0, 6, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:8 */
-    {0x01000, 0x00000, HV_ATTR_RD, 74, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:9 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 73, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:10 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 69, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:11 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 69, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:12 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 69, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:13 */
-    {0x00000, 0x00000, 0, 69, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:14 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 69, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:15 */
-    {0x00000, 0x00000, 0, 69, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:16 */
-    {0x01000, 0x00000, HV_ATTR_RD, 74, {HV_OP_CS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:17 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 5, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:18 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 5, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:19 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 5, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:20 */
-    {0x00000, 0x00000, 0, 5, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:21 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 5, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:22 */
-    {0x00000, 0x00000, 0, 5, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:23 */
-    {0x01000, 0x00000, HV_ATTR_RD, 74, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:24 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 73, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:25 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 85, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:26 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 85, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:27 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 85, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:28 */
-    {0x00000, 0x00000, 0, 85, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:29 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 85, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:30 */
-    {0x00000, 0x00000, 0, 85, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:31 */
-    {0x01000, 0x00000, HV_ATTR_RD, 74, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:32 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 73, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:33 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:34 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:35 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 7, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:36 */
-    {0x00000, 0x00000, 0, 7, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:37 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 7, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:38 */
-    {0x00000, 0x00000, 0, 7, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:39 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 18, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* daa legacy_map0.txt:40 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 93, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:41 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 93, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:42 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 93, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:43 */
-    {0x00000, 0x00000, 0, 93, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:44 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 93, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:45 */
-    {0x00000, 0x00000, 0, 93, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:46 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 19, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* das legacy_map0.txt:47 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 99, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 99, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 99, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
-    {0x00000, 0x00000, 0, 99, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 99, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
-    {0x00000, 0x00000, 0, 99, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 9, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:3 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 9, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:4 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 9, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:5 */
+    {0x00000, 0x00000, 0, 9, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:6 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 9, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:7 */
+    {0x00000, 0x00000, 0, 9, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:8 */
+    {0x01000, 0x00000, HV_ATTR_RD, 142, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:9 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 137, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:10 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 131, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:11 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 131, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:12 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 131, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:13 */
+    {0x00000, 0x00000, 0, 131, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:14 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 131, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:15 */
+    {0x00000, 0x00000, 0, 131, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:16 */
+    {0x01000, 0x00000, HV_ATTR_RD, 142, {HV_OP_CS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:17 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:18 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:19 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 7, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:20 */
+    {0x00000, 0x00000, 0, 7, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:21 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 7, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:22 */
+    {0x00000, 0x00000, 0, 7, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:23 */
+    {0x01000, 0x00000, HV_ATTR_RD, 142, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:24 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 137, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:25 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 158, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:26 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 158, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:27 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 158, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:28 */
+    {0x00000, 0x00000, 0, 158, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:29 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 158, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:30 */
+    {0x00000, 0x00000, 0, 158, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:31 */
+    {0x01000, 0x00000, HV_ATTR_RD, 142, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:32 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 137, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:33 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 11, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:34 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 11, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:35 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 11, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:36 */
+    {0x00000, 0x00000, 0, 11, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:37 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 11, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:38 */
+    {0x00000, 0x00000, 0, 11, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:39 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 65, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* daa legacy_map0.txt:40 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 202, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:41 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 202, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:42 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 202, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:43 */
+    {0x00000, 0x00000, 0, 202, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:44 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 202, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:45 */
+    {0x00000, 0x00000, 0, 202, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:46 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 66, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* das legacy_map0.txt:47 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 211, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 211, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 211, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
+    {0x00000, 0x00000, 0, 211, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 211, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
+    {0x00000, 0x00000, 0, 211, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 1, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aaa legacy_map0.txt:54 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 16, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:55 */
-    {0x00000, 0x00000, HV_ATTR_RD, 16, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:56 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 16, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:57 */
-    {0x00000, 0x00000, HV_ATTR_RD, 16, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:58 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 16, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:59 */
-    {0x00000, 0x00000, HV_ATTR_RD, 16, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:60 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 4, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aas legacy_map0.txt:61 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 100, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:67 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 103, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:68 */
-    {0x01008, 0x00000, HV_ATTR_RD, 9, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bound legacy_map0.txt:69 */
-    {0x01000, 0x00000, 0, 8, {HV_OP_Ew, HV_OP_Gw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* arpl legacy_map0.txt:70 */
-    {0x01000, 0x01000, HV_ATTR_MOV, 64, {HV_OP_Gv, HV_OP_Ed}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsxd legacy_map0.txt:71 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Iz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:72 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 26, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:73 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Ibs}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:74 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 26, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:75 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_REP, 29, {HV_OP_Yb, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insb legacy_map0.txt:76 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 106, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:77 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_REP, 71, {HV_OP_DX, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* outsb legacy_map0.txt:78 */
-    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 109, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:79 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 49, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_map0.txt:80 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 45, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_map0.txt:81 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 34, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_map0.txt:82 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 41, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_map0.txt:83 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 52, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_map0.txt:84 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 48, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_map0.txt:85 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 35, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_map0.txt:86 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 42, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_map0.txt:87 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 51, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_map0.txt:88 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 47, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_map0.txt:89 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 50, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_map0.txt:90 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 46, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_map0.txt:91 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 36, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_map0.txt:92 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 43, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_map0.txt:93 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 37, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_map0.txt:94 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 44, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_map0.txt:95 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 6, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:97 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 69, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:98 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 5, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:99 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 85, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:100 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:101 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 93, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:102 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 99, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:103 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 16, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:104 */
-    {0x00007, 0x00000, HV_ATTR_LOCK, 6, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:105 */
-    {0x00007, 0x00001, HV_ATTR_LOCK, 69, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:106 */
-    {0x00007, 0x00002, HV_ATTR_LOCK, 5, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:107 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 85, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:108 */
-    {0x00007, 0x00004, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:109 */
-    {0x00007, 0x00005, HV_ATTR_LOCK, 93, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:110 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 99, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:111 */
-    {0x00007, 0x00007, HV_ATTR_RD, 16, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:112 */
-    {0x01007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 6, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:114 */
-    {0x01007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 69, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:115 */
-    {0x01007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 5, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:116 */
-    {0x01007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 85, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:117 */
-    {0x01007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:118 */
-    {0x01007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 93, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:119 */
-    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 99, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:120 */
-    {0x01007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 16, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:121 */
-    {0x00007, 0x00000, HV_ATTR_LOCK, 6, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:122 */
-    {0x00007, 0x00001, HV_ATTR_LOCK, 69, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:123 */
-    {0x00007, 0x00002, HV_ATTR_LOCK, 5, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:124 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 85, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:125 */
-    {0x00007, 0x00004, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:126 */
-    {0x00007, 0x00005, HV_ATTR_LOCK, 93, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:127 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 99, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:128 */
-    {0x00007, 0x00007, HV_ATTR_RD, 16, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:129 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 94, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:130 */
-    {0x00000, 0x00000, HV_ATTR_RD, 94, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:131 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 97, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:132 */
-    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 97, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:133 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:134 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:135 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:136 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:137 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Ev, HV_OP_Sw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:138 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 55, {HV_OP_Gv, HV_OP_M}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lea legacy_map0.txt:139 */
-    {0x00007, 0x00001, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_map0.txt:140 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Sw, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:141 */
-    {0x00007, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:142 */
-    {0x88180, 0x80100, HV_ATTR_NOWRITE, 72, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pause legacy_map0.txt:143 */
-    {0x80000, 0x80000, HV_ATTR_NOWRITE, 67, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_map0.txt:144 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:145 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:146 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 112, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:153 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 115, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:154 */
-    {0x01000, 0x00000, HV_ATTR_RD, 10, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:155 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 23, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fwait legacy_map0.txt:156 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 118, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:157 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 121, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:158 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 81, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sahf legacy_map0.txt:159 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 53, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lahf legacy_map0.txt:160 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 62, {HV_OP_AL, HV_OP_Ob}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:161 */
-    {0x08200, 0x08000, HV_ATTR_NOPFX66 | HV_ATTR_NOPFXREP | HV_ATTR_RD, 39, {HV_OP_Iq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpabs legacy_map0.txt:162 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 62, {HV_OP_rAX, HV_OP_Ov}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:163 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 62, {HV_OP_Ob, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:164 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 62, {HV_OP_Ov, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:165 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 63, {HV_OP_Yb, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsb legacy_map0.txt:166 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 124, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:167 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 17, {HV_OP_Xb, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsb legacy_map0.txt:168 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 127, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:169 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 94, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:170 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 94, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:171 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 92, {HV_OP_Yb, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stosb legacy_map0.txt:172 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 130, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:173 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 58, {HV_OP_AL, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lodsb legacy_map0.txt:174 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 133, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:175 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 86, {HV_OP_AL, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* scasb legacy_map0.txt:176 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 136, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:177 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 79, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:181 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 80, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:182 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 75, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:183 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 76, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:184 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 87, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:185 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 88, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:186 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 82, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:187 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 84, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:188 */
-    {0x00007, 0x00000, 0, 79, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:189 */
-    {0x00007, 0x00001, 0, 80, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:190 */
-    {0x00007, 0x00002, 0, 75, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:191 */
-    {0x00007, 0x00003, 0, 76, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:192 */
-    {0x00007, 0x00004, 0, 87, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:193 */
-    {0x00007, 0x00005, 0, 88, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:194 */
-    {0x00007, 0x00006, 0, 82, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:195 */
-    {0x00007, 0x00007, 0, 84, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:196 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_RD, 77, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:197 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOWRITE, 77, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:198 */
-    {0x01008, 0x00000, HV_ATTR_MOV, 57, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* les legacy_map0.txt:199 */
-    {0x01008, 0x00000, HV_ATTR_MOV, 54, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lds legacy_map0.txt:200 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:201 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 95, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:202 */
-    {0x00007, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:203 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 96, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:204 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 22, {HV_OP_Iw, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enter legacy_map0.txt:205 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 56, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* leave legacy_map0.txt:206 */
-    {0x00000, 0x00000, HV_ATTR_RD, 78, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:207 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 78, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:208 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 32, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int3 legacy_map0.txt:209 */
-    {0x00000, 0x00000, HV_ATTR_RD, 30, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int legacy_map0.txt:210 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 33, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* into legacy_map0.txt:211 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 139, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:212 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 79, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:213 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 80, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:214 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 75, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:215 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 76, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:216 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 87, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:217 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 88, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:218 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 82, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:219 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 84, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:220 */
-    {0x00007, 0x00000, 0, 79, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:221 */
-    {0x00007, 0x00001, 0, 80, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:222 */
-    {0x00007, 0x00002, 0, 75, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:223 */
-    {0x00007, 0x00003, 0, 76, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:224 */
-    {0x00007, 0x00004, 0, 87, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:225 */
-    {0x00007, 0x00005, 0, 88, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:226 */
-    {0x00007, 0x00006, 0, 82, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:227 */
-    {0x00007, 0x00007, 0, 84, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:228 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 79, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:229 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 80, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:230 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 75, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:231 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 76, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:232 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 87, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:233 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 88, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:234 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 82, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:235 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 84, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:236 */
-    {0x00007, 0x00000, 0, 79, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:237 */
-    {0x00007, 0x00001, 0, 80, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:238 */
-    {0x00007, 0x00002, 0, 75, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:239 */
-    {0x00007, 0x00003, 0, 76, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:240 */
-    {0x00007, 0x00004, 0, 87, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:241 */
-    {0x00007, 0x00005, 0, 88, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:242 */
-    {0x00007, 0x00006, 0, 82, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:243 */
-    {0x00007, 0x00007, 0, 84, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:244 */
-    {0x01000, 0x00000, HV_ATTR_RD, 3, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aam legacy_map0.txt:245 */
-    {0x01000, 0x00000, HV_ATTR_RD, 2, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aad legacy_map0.txt:246 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 83, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* salc legacy_map0.txt:247 */
-    {0x00000, 0x00000, HV_ATTR_RD, 98, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:248 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 61, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loopne legacy_map0.txt:249 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 60, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loope legacy_map0.txt:250 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 59, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loop legacy_map0.txt:251 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 142, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:252 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 27, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:253 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 27, {HV_OP_eAX, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:254 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 70, {HV_OP_Ib, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:255 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 70, {HV_OP_Ib, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:256 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 10, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:257 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 38, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:258 */
-    {0x01000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 38, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:259 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 38, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:260 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 27, {HV_OP_AL, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:261 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 27, {HV_OP_eAX, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:262 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 70, {HV_OP_DX, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:263 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 70, {HV_OP_DX, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:264 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 31, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int1 legacy_map0.txt:265 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 24, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hlt legacy_map0.txt:266 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 15, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmc legacy_map0.txt:267 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 94, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:268 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_RD, 94, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:269 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 68, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:270 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 66, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:271 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_RD, 65, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:272 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_RD, 26, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:273 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_RD, 21, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:274 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 25, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:275 */
-    {0x00007, 0x00000, HV_ATTR_RD, 94, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:276 */
-    {0x00007, 0x00001, HV_ATTR_RD, 94, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:277 */
-    {0x00007, 0x00002, HV_ATTR_LOCK, 68, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:278 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 66, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:279 */
-    {0x00007, 0x00004, HV_ATTR_RD, 65, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:280 */
-    {0x00007, 0x00005, HV_ATTR_RD, 26, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:281 */
-    {0x00007, 0x00006, HV_ATTR_RD, 21, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:282 */
-    {0x00007, 0x00007, HV_ATTR_RD, 25, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:283 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 12, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clc legacy_map0.txt:284 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 89, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stc legacy_map0.txt:285 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 14, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cli legacy_map0.txt:286 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 91, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sti legacy_map0.txt:287 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 13, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cld legacy_map0.txt:288 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 90, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* std legacy_map0.txt:289 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 28, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:290 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 20, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:291 */
-    {0x00007, 0x00000, HV_ATTR_LOCK, 28, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:292 */
-    {0x00007, 0x00001, HV_ATTR_LOCK, 20, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:293 */
-    {0x00007, 0x00002, HV_ATTR_F64 | HV_ATTR_RD, 10, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:294 */
-    {0x0000f, 0x00003, HV_ATTR_RD, 11, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* callf legacy_map0.txt:295 */
-    {0x00007, 0x00004, HV_ATTR_F64 | HV_ATTR_RD, 38, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:296 */
-    {0x0000f, 0x00005, HV_ATTR_RD, 40, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpf legacy_map0.txt:297 */
-    {0x00007, 0x00006, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:298 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 61, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:55 */
+    {0x00000, 0x00000, HV_ATTR_RD, 61, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:56 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 61, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:57 */
+    {0x00000, 0x00000, HV_ATTR_RD, 61, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:58 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 61, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:59 */
+    {0x00000, 0x00000, HV_ATTR_RD, 61, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:60 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 6, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aas legacy_map0.txt:61 */
+    {0x01000, 0x00000, 0, 78, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 78, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 78, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 78, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 78, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 78, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 78, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 78, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 67, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 67, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 67, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 67, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 67, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 67, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 67, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 67, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 145, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 142, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 145, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 142, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 145, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 142, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 145, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 142, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 145, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 142, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 145, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 142, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 145, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 142, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 145, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 142, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 141, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 137, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 141, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 137, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 141, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 137, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 141, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 137, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 141, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 137, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 141, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 137, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 141, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 137, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 141, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 137, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 216, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:69 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 219, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:70 */
+    {0x01008, 0x00000, HV_ATTR_RD, 20, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bound legacy_map0.txt:71 */
+    {0x01000, 0x00000, 0, 14, {HV_OP_Ew, HV_OP_Gw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* arpl legacy_map0.txt:72 */
+    {0x01000, 0x01000, HV_ATTR_MOV, 125, {HV_OP_Gv, HV_OP_Ed}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsxd legacy_map0.txt:73 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 142, {HV_OP_Iz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:74 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 75, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:75 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 142, {HV_OP_Ibs}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:76 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 75, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:77 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_REP, 79, {HV_OP_Yb, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insb legacy_map0.txt:78 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 222, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:79 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_REP, 133, {HV_OP_DX, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* outsb legacy_map0.txt:80 */
+    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 225, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:81 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 102, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_map0.txt:82 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 98, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_map0.txt:83 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 87, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_map0.txt:84 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 94, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_map0.txt:85 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 105, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_map0.txt:86 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 101, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_map0.txt:87 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 88, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_map0.txt:88 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 95, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_map0.txt:89 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 104, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_map0.txt:90 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 100, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_map0.txt:91 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 103, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_map0.txt:92 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 99, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_map0.txt:93 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 89, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_map0.txt:94 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 96, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_map0.txt:95 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 90, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_map0.txt:96 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 97, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_map0.txt:97 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 9, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:99 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 131, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:100 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:101 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 158, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:102 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 11, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:103 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 202, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:104 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 211, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:105 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 61, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:106 */
+    {0x00007, 0x00000, HV_ATTR_LOCK, 9, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:107 */
+    {0x00007, 0x00001, HV_ATTR_LOCK, 131, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:108 */
+    {0x00007, 0x00002, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:109 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 158, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:110 */
+    {0x00007, 0x00004, HV_ATTR_LOCK, 11, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:111 */
+    {0x00007, 0x00005, HV_ATTR_LOCK, 202, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:112 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 211, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:113 */
+    {0x00007, 0x00007, HV_ATTR_RD, 61, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:114 */
+    {0x01007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 9, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:116 */
+    {0x01007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 131, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:117 */
+    {0x01007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:118 */
+    {0x01007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 158, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:119 */
+    {0x01007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 11, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:120 */
+    {0x01007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 202, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:121 */
+    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 211, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:122 */
+    {0x01007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 61, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:123 */
+    {0x00007, 0x00000, HV_ATTR_LOCK, 9, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:124 */
+    {0x00007, 0x00001, HV_ATTR_LOCK, 131, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:125 */
+    {0x00007, 0x00002, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:126 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 158, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:127 */
+    {0x00007, 0x00004, HV_ATTR_LOCK, 11, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:128 */
+    {0x00007, 0x00005, HV_ATTR_LOCK, 202, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:129 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 211, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:130 */
+    {0x00007, 0x00007, HV_ATTR_RD, 61, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:131 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 203, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:132 */
+    {0x00000, 0x00000, HV_ATTR_RD, 203, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:133 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 209, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:134 */
+    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 209, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:135 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 120, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:136 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 120, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:137 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 120, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:138 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 120, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:139 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 120, {HV_OP_Ev, HV_OP_Sw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:140 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 112, {HV_OP_Gv, HV_OP_M}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lea legacy_map0.txt:141 */
+    {0x00007, 0x00001, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_map0.txt:142 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 120, {HV_OP_Sw, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:143 */
+    {0x00007, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 137, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:144 */
+    {0x88180, 0x80100, HV_ATTR_NOWRITE, 134, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pause legacy_map0.txt:145 */
+    {0x80000, 0x80000, HV_ATTR_NOWRITE, 129, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_map0.txt:146 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 209, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 209, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 209, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 209, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 209, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 209, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 209, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:153 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 209, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:154 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 228, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:155 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 231, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:156 */
+    {0x01000, 0x00000, HV_ATTR_RD, 22, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:157 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 72, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fwait legacy_map0.txt:158 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 234, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:159 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 237, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:160 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 153, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sahf legacy_map0.txt:161 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 110, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lahf legacy_map0.txt:162 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 120, {HV_OP_AL, HV_OP_Ob}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:163 */
+    {0x08200, 0x08000, HV_ATTR_NOPFX66 | HV_ATTR_NOPFXREP | HV_ATTR_RD, 92, {HV_OP_Iq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpabs legacy_map0.txt:164 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 120, {HV_OP_rAX, HV_OP_Ov}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:165 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 120, {HV_OP_Ob, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:166 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 120, {HV_OP_Ov, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:167 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 124, {HV_OP_Yb, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsb legacy_map0.txt:168 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 240, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:169 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 62, {HV_OP_Xb, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsb legacy_map0.txt:170 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 243, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:171 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 203, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:172 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 203, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:173 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 201, {HV_OP_Yb, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stosb legacy_map0.txt:174 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 246, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:175 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 115, {HV_OP_AL, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lodsb legacy_map0.txt:176 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 249, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:177 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 159, {HV_OP_AL, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* scasb legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 252, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 120, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 120, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 120, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 120, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 120, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 120, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 120, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 120, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 120, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 120, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 120, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 120, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 120, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 120, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 120, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 120, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 150, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:183 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 151, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:184 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 146, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:185 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 147, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:186 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 192, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:187 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 195, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:188 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 154, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:189 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 156, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:190 */
+    {0x00007, 0x00000, 0, 150, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:191 */
+    {0x00007, 0x00001, 0, 151, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:192 */
+    {0x00007, 0x00002, 0, 146, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:193 */
+    {0x00007, 0x00003, 0, 147, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:194 */
+    {0x00007, 0x00004, 0, 192, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:195 */
+    {0x00007, 0x00005, 0, 195, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:196 */
+    {0x00007, 0x00006, 0, 154, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:197 */
+    {0x00007, 0x00007, 0, 156, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:198 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_RD, 148, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:199 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOWRITE, 148, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:200 */
+    {0x01008, 0x00000, HV_ATTR_MOV, 114, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* les legacy_map0.txt:201 */
+    {0x01008, 0x00000, HV_ATTR_MOV, 111, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lds legacy_map0.txt:202 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 120, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:203 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 207, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:204 */
+    {0x00007, 0x00000, HV_ATTR_MOV, 120, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:205 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 208, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:206 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 71, {HV_OP_Iw, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enter legacy_map0.txt:207 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 113, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* leave legacy_map0.txt:208 */
+    {0x00000, 0x00000, HV_ATTR_RD, 149, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:209 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 149, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:210 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 82, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int3 legacy_map0.txt:211 */
+    {0x00000, 0x00000, HV_ATTR_RD, 80, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int legacy_map0.txt:212 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 83, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* into legacy_map0.txt:213 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 255, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:214 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 150, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:215 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 151, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:216 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 146, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:217 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 147, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:218 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 192, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:219 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 195, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:220 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 154, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:221 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 156, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:222 */
+    {0x00007, 0x00000, 0, 150, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:223 */
+    {0x00007, 0x00001, 0, 151, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:224 */
+    {0x00007, 0x00002, 0, 146, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:225 */
+    {0x00007, 0x00003, 0, 147, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:226 */
+    {0x00007, 0x00004, 0, 192, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:227 */
+    {0x00007, 0x00005, 0, 195, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:228 */
+    {0x00007, 0x00006, 0, 154, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:229 */
+    {0x00007, 0x00007, 0, 156, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:230 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 150, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:231 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 151, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:232 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 146, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:233 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 147, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:234 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 192, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:235 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 195, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:236 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 154, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:237 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 156, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:238 */
+    {0x00007, 0x00000, 0, 150, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:239 */
+    {0x00007, 0x00001, 0, 151, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:240 */
+    {0x00007, 0x00002, 0, 146, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:241 */
+    {0x00007, 0x00003, 0, 147, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:242 */
+    {0x00007, 0x00004, 0, 192, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:243 */
+    {0x00007, 0x00005, 0, 195, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:244 */
+    {0x00007, 0x00006, 0, 154, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:245 */
+    {0x00007, 0x00007, 0, 156, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:246 */
+    {0x01000, 0x00000, HV_ATTR_RD, 4, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aam legacy_map0.txt:247 */
+    {0x01000, 0x00000, HV_ATTR_RD, 2, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aad legacy_map0.txt:248 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 155, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* salc legacy_map0.txt:249 */
+    {0x00000, 0x00000, HV_ATTR_RD, 210, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:250 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 118, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loopne legacy_map0.txt:251 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 117, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loope legacy_map0.txt:252 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 116, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loop legacy_map0.txt:253 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 258, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:254 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 77, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:255 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 77, {HV_OP_eAX, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:256 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 132, {HV_OP_Ib, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:257 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 132, {HV_OP_Ib, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:258 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 22, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:259 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 91, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:260 */
+    {0x01000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 91, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:261 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 91, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:262 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 77, {HV_OP_AL, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:263 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 77, {HV_OP_eAX, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:264 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 132, {HV_OP_DX, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:265 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 132, {HV_OP_DX, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:266 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 81, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int1 legacy_map0.txt:267 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 73, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hlt legacy_map0.txt:268 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 44, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmc legacy_map0.txt:269 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 203, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:270 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_RD, 203, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:271 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 130, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:272 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 128, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:273 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_RD, 126, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:274 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_RD, 75, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:275 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_RD, 68, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:276 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 74, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:277 */
+    {0x00007, 0x00000, HV_ATTR_RD, 203, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:278 */
+    {0x00007, 0x00001, HV_ATTR_RD, 203, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:279 */
+    {0x00007, 0x00002, HV_ATTR_LOCK, 130, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:280 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 128, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:281 */
+    {0x00007, 0x00004, HV_ATTR_RD, 126, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:282 */
+    {0x00007, 0x00005, HV_ATTR_RD, 75, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:283 */
+    {0x00007, 0x00006, HV_ATTR_RD, 68, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:284 */
+    {0x00007, 0x00007, HV_ATTR_RD, 74, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:285 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 41, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clc legacy_map0.txt:286 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 198, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stc legacy_map0.txt:287 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 43, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cli legacy_map0.txt:288 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 200, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sti legacy_map0.txt:289 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 42, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cld legacy_map0.txt:290 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 199, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* std legacy_map0.txt:291 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 78, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:292 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 67, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:293 */
+    {0x00007, 0x00000, HV_ATTR_LOCK, 78, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:294 */
+    {0x00007, 0x00001, HV_ATTR_LOCK, 67, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:295 */
+    {0x00007, 0x00002, HV_ATTR_F64 | HV_ATTR_RD, 22, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:296 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 23, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* callf legacy_map0.txt:297 */
+    {0x00007, 0x00004, HV_ATTR_F64 | HV_ATTR_RD, 91, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:298 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 93, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpf legacy_map0.txt:299 */
+    {0x00007, 0x00006, HV_ATTR_D64 | HV_ATTR_RD, 142, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:300 */
+    {0x04380, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 109, {HV_OP_Kr, HV_OP_Kmw}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw apx.txt:422 */
+    {0x04380, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 108, {HV_OP_Kr, HV_OP_Kmq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:423 */
+    {0x04380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 106, {HV_OP_Kr, HV_OP_Kmb}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:424 */
+    {0x04380, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 107, {HV_OP_Kr, HV_OP_Kmd}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd apx.txt:425 */
+    {0x04388, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 109, {HV_OP_Mw, HV_OP_Kr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw apx.txt:426 */
+    {0x04388, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 108, {HV_OP_Mq, HV_OP_Kr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:427 */
+    {0x04388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 106, {HV_OP_Mb, HV_OP_Kr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:428 */
+    {0x04388, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 107, {HV_OP_Md, HV_OP_Kr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd apx.txt:429 */
+    {0x04388, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 109, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw apx.txt:430 */
+    {0x04388, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 106, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:431 */
+    {0x04388, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 107, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd apx.txt:432 */
+    {0x04388, 0x00388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 108, {HV_OP_Kr, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:433 */
+    {0x04388, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 109, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw apx.txt:434 */
+    {0x04388, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 106, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:435 */
+    {0x04388, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 107, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd apx.txt:436 */
+    {0x04388, 0x00388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 108, {HV_OP_Gq, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:437 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 12, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andn apx.txt:406 */
+    {0x00187, 0x00001, HV_ATTR_MOV, 19, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsr apx.txt:407 */
+    {0x00187, 0x00002, HV_ATTR_MOV, 18, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsmsk apx.txt:408 */
+    {0x00187, 0x00003, HV_ATTR_MOV, 17, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsi apx.txt:409 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 21, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bzhi apx.txt:410 */
+    {0x04180, 0x00100, HV_ATTR_MOV, 136, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pext apx.txt:411 */
+    {0x04180, 0x00180, HV_ATTR_MOV, 135, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pdep apx.txt:412 */
+    {0x04180, 0x00180, HV_ATTR_MOV, 127, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulx apx.txt:413 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 16, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bextr apx.txt:414 */
+    {0x04180, 0x00080, HV_ATTR_MOV, 194, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shlx apx.txt:415 */
+    {0x04180, 0x00100, HV_ATTR_MOV, 157, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sarx apx.txt:416 */
+    {0x04180, 0x00180, HV_ATTR_MOV, 197, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrx apx.txt:417 */
+    {0x04180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 152, {HV_OP_Gy, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rorx apx.txt:418 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 9, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:14 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 9, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:15 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 9, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:16 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 9, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:17 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 9, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:18 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 9, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:19 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 9, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:20 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 9, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:21 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 131, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:22 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 131, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:23 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 131, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:24 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 131, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:25 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 131, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:26 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 131, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:27 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 131, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:28 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 131, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:29 */
+    {0x06180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 7, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:30 */
+    {0x06180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 7, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:31 */
+    {0x06000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 7, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:32 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 7, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:33 */
+    {0x06180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 7, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:34 */
+    {0x06180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 7, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:35 */
+    {0x06000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 7, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:36 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 7, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:37 */
+    {0x06180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 158, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:38 */
+    {0x06180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 158, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:39 */
+    {0x06000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 158, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:40 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 158, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:41 */
+    {0x06180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 158, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:42 */
+    {0x06180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 158, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:43 */
+    {0x06000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 158, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:44 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 158, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:45 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 11, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:46 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 11, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:47 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 11, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:48 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 11, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:49 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 11, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:50 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 11, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:51 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 11, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:52 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 11, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:53 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 193, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld apx.txt:250 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 193, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 4, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld apx.txt:251 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 202, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:54 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 202, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:55 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 202, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:56 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 202, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:57 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 202, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:58 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 202, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:59 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 202, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:60 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 202, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:61 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 196, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:254 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 196, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 4, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:255 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 211, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:62 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 211, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:63 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 211, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:64 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 211, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:65 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 211, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:66 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 211, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:67 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 211, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:68 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 211, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:69 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 24, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:118 */
+    {0x02000, 0x00000, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 24, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:119 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 24, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:120 */
+    {0x02000, 0x00000, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 24, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:121 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 172, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seto apx.txt:274 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 188, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzuo apx.txt:275 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 37, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovo apx.txt:276 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 37, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovo apx.txt:277 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 57, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovo apx.txt:278 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 37, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovo apx.txt:279 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 168, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setno apx.txt:280 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 184, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzuno apx.txt:281 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 33, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovno apx.txt:282 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 33, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovno apx.txt:283 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 53, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovno apx.txt:284 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 33, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovno apx.txt:285 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 160, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setb apx.txt:286 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 176, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzub apx.txt:287 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 25, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovb apx.txt:288 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 25, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovb apx.txt:289 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 45, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovb apx.txt:290 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 25, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovb apx.txt:291 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 164, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnb apx.txt:292 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 180, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunb apx.txt:293 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 29, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnb apx.txt:294 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 29, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnb apx.txt:295 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 49, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnb apx.txt:296 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 29, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnb apx.txt:297 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 175, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setz apx.txt:298 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 191, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzuz apx.txt:299 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 40, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovz apx.txt:300 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 40, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovz apx.txt:301 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 60, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovz apx.txt:302 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 40, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovz apx.txt:303 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 171, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnz apx.txt:304 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 187, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunz apx.txt:305 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 36, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnz apx.txt:306 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 36, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnz apx.txt:307 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 56, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnz apx.txt:308 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 36, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnz apx.txt:309 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 161, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setbe apx.txt:310 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 177, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzube apx.txt:311 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 26, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovbe apx.txt:312 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 26, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovbe apx.txt:313 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 46, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovbe apx.txt:314 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 26, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovbe apx.txt:315 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 165, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnbe apx.txt:316 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 181, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunbe apx.txt:317 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 30, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnbe apx.txt:318 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 30, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnbe apx.txt:319 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 50, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnbe apx.txt:320 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 30, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnbe apx.txt:321 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 174, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sets apx.txt:322 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 190, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzus apx.txt:323 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 39, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovs apx.txt:324 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 39, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovs apx.txt:325 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 59, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovs apx.txt:326 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 39, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovs apx.txt:327 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 170, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setns apx.txt:328 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 186, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzuns apx.txt:329 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 35, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovns apx.txt:330 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 35, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovns apx.txt:331 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 55, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovns apx.txt:332 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 35, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovns apx.txt:333 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 173, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setp apx.txt:334 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 189, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzup apx.txt:335 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 38, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovp apx.txt:336 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 38, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovp apx.txt:337 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 58, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovp apx.txt:338 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 38, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovp apx.txt:339 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 169, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnp apx.txt:340 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 185, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunp apx.txt:341 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 34, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnp apx.txt:342 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 34, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnp apx.txt:343 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 54, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnp apx.txt:344 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 34, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnp apx.txt:345 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 162, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setl apx.txt:346 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 178, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzul apx.txt:347 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 27, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovl apx.txt:348 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 27, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovl apx.txt:349 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 47, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovl apx.txt:350 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 27, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovl apx.txt:351 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 166, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnl apx.txt:352 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 182, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunl apx.txt:353 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 31, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnl apx.txt:354 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 31, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnl apx.txt:355 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 51, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnl apx.txt:356 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 31, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnl apx.txt:357 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 163, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setle apx.txt:358 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 179, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzule apx.txt:359 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 28, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovle apx.txt:360 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 28, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovle apx.txt:361 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 48, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovle apx.txt:362 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 28, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovle apx.txt:363 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 167, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnle apx.txt:364 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 183, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunle apx.txt:365 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 32, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnle apx.txt:366 */
+    {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 32, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnle apx.txt:367 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 52, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnle apx.txt:368 */
+    {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 32, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnle apx.txt:369 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 121, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe apx.txt:380 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 121, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe apx.txt:381 */
+    {0x06188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 214, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrussd/wrussq apx.txt:377 */
+    {0x06180, 0x00080, HV_ATTR_NOVVVV, 8, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adcx apx.txt:372 */
+    {0x06180, 0x02080, HV_ATTR_MOV, 8, {HV_OP_By, HV_OP_Gy, HV_OP_Ey}, 3, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adcx apx.txt:373 */
+    {0x06180, 0x00100, HV_ATTR_NOVVVV, 10, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adox apx.txt:374 */
+    {0x06180, 0x02100, HV_ATTR_MOV, 10, {HV_OP_By, HV_OP_Gy, HV_OP_Ey}, 3, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adox apx.txt:375 */
+    {0x06188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 212, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrssd/wrssq apx.txt:376 */
+    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 75, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:262 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 76, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imulzu apx.txt:263 */
+    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 75, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:264 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 76, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imulzu apx.txt:265 */
+    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 9, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:72 */
+    {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 9, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:73 */
+    {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 131, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:74 */
+    {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 131, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:75 */
+    {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:76 */
+    {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 7, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:77 */
+    {0x06187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 158, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:78 */
+    {0x06187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 158, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:79 */
+    {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 11, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:80 */
+    {0x02187, 0x02004, HV_ATTR_BYTEOP | HV_ATTR_MOV, 11, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:81 */
+    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 202, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:82 */
+    {0x02187, 0x02005, HV_ATTR_BYTEOP | HV_ATTR_MOV, 202, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:83 */
+    {0x02187, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 211, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:84 */
+    {0x02187, 0x02006, HV_ATTR_BYTEOP | HV_ATTR_MOV, 211, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:85 */
+    {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 24, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:122 */
+    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 9, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:86 */
+    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 9, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:87 */
+    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 131, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:88 */
+    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 131, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:89 */
+    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 7, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:90 */
+    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 7, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:91 */
+    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 158, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:92 */
+    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 158, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:93 */
+    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 11, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:94 */
+    {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 11, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:95 */
+    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 202, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:96 */
+    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 202, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:97 */
+    {0x02007, 0x00006, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 211, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:98 */
+    {0x02007, 0x02006, HV_ATTR_MOV | HV_ATTR_OSZ66, 211, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:99 */
+    {0x02007, 0x00007, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 24, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:123 */
+    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 9, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:100 */
+    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 9, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:101 */
+    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 131, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:102 */
+    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 131, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:103 */
+    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 7, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:104 */
+    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 7, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:105 */
+    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 158, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:106 */
+    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 158, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:107 */
+    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 11, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:108 */
+    {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 11, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:109 */
+    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 202, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:110 */
+    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 202, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:111 */
+    {0x02007, 0x00006, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 211, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:112 */
+    {0x02007, 0x02006, HV_ATTR_MOV | HV_ATTR_OSZ66, 211, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:113 */
+    {0x02007, 0x00007, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 24, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:124 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 64, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ctest apx.txt:125 */
+    {0x02000, 0x00000, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 64, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ctest apx.txt:126 */
+    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 140, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_POPCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popcnt apx.txt:268 */
+    {0x0638f, 0x02008, HV_ATTR_MOV | HV_ATTR_PUSH2POP2 | HV_ATTR_XOP2, 138, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop2 apx.txt:160 */
+    {0x0638f, 0x02208, HV_ATTR_APX_PPX | HV_ATTR_MOV | HV_ATTR_PUSH2POP2 | HV_ATTR_XOP2, 139, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop2p apx.txt:161 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 193, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld apx.txt:252 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 193, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 4, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld apx.txt:253 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 196, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:256 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 196, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 4, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:257 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 75, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:260 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 75, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:261 */
+    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 150, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:164 */
+    {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 150, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:165 */
+    {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 151, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:166 */
+    {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 151, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:167 */
+    {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 146, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:168 */
+    {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 146, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:169 */
+    {0x06187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 147, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:170 */
+    {0x06187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 147, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:171 */
+    {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 192, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:172 */
+    {0x02187, 0x02004, HV_ATTR_BYTEOP | HV_ATTR_MOV, 192, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:173 */
+    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 195, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:174 */
+    {0x02187, 0x02005, HV_ATTR_BYTEOP | HV_ATTR_MOV, 195, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:175 */
+    {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 156, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:176 */
+    {0x02187, 0x02007, HV_ATTR_BYTEOP | HV_ATTR_MOV, 156, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:177 */
+    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 150, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:178 */
+    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 150, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:179 */
+    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 151, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:180 */
+    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 151, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:181 */
+    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 146, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:182 */
+    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 146, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:183 */
+    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 147, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:184 */
+    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 147, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:185 */
+    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 192, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:186 */
+    {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 192, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:187 */
+    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 195, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:188 */
+    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 195, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:189 */
+    {0x02007, 0x00007, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 156, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:190 */
+    {0x02007, 0x02007, HV_ATTR_MOV | HV_ATTR_OSZ66, 156, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:191 */
+    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 150, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:192 */
+    {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 150, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:193 */
+    {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 151, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:194 */
+    {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 151, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:195 */
+    {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 146, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:196 */
+    {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 146, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:197 */
+    {0x06187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 147, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:198 */
+    {0x06187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 147, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:199 */
+    {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 192, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:200 */
+    {0x02187, 0x02004, HV_ATTR_BYTEOP | HV_ATTR_MOV, 192, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:201 */
+    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 195, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:202 */
+    {0x02187, 0x02005, HV_ATTR_BYTEOP | HV_ATTR_MOV, 195, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:203 */
+    {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 156, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:204 */
+    {0x02187, 0x02007, HV_ATTR_BYTEOP | HV_ATTR_MOV, 156, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:205 */
+    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 150, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:206 */
+    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 150, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:207 */
+    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 151, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:208 */
+    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 151, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:209 */
+    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 146, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:210 */
+    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 146, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:211 */
+    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 147, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:212 */
+    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 147, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:213 */
+    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 192, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:214 */
+    {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 192, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:215 */
+    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 195, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:216 */
+    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 195, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:217 */
+    {0x02007, 0x00007, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 156, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:218 */
+    {0x02007, 0x02007, HV_ATTR_MOV | HV_ATTR_OSZ66, 156, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:219 */
+    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 150, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:220 */
+    {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 150, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:221 */
+    {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 151, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:222 */
+    {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 151, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:223 */
+    {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 146, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:224 */
+    {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 146, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:225 */
+    {0x06187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 147, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:226 */
+    {0x06187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 147, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:227 */
+    {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 192, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:228 */
+    {0x02187, 0x02004, HV_ATTR_BYTEOP | HV_ATTR_MOV, 192, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:229 */
+    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 195, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:230 */
+    {0x02187, 0x02005, HV_ATTR_BYTEOP | HV_ATTR_MOV, 195, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:231 */
+    {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 156, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:232 */
+    {0x02187, 0x02007, HV_ATTR_BYTEOP | HV_ATTR_MOV, 156, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:233 */
+    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 150, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:234 */
+    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 150, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:235 */
+    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 151, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:236 */
+    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 151, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:237 */
+    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 146, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:238 */
+    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 146, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:239 */
+    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 147, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:240 */
+    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 147, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:241 */
+    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 192, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:242 */
+    {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 192, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:243 */
+    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 195, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:244 */
+    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 195, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:245 */
+    {0x02007, 0x00007, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 156, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:246 */
+    {0x02007, 0x02007, HV_ATTR_MOV | HV_ATTR_OSZ66, 156, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:247 */
+    {0x06180, 0x00000, HV_ATTR_NOVVVV, 63, {HV_OP_Gy, HV_OP_Eb}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 apx.txt:382 */
+    {0x06188, 0x00100, HV_ATTR_NOVVVV | HV_ATTR_RD, 84, {HV_OP_Gq, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invept apx.txt:386 */
+    {0x06000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 63, {HV_OP_Gy, HV_OP_Ev}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 apx.txt:383 */
+    {0x06188, 0x00100, HV_ATTR_NOVVVV | HV_ATTR_RD, 86, {HV_OP_Gq, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invvpid apx.txt:387 */
+    {0x06188, 0x00100, HV_ATTR_NOVVVV | HV_ATTR_RD, 85, {HV_OP_Gq, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invpcid apx.txt:388 */
+    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 204, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tzcnt apx.txt:269 */
+    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 119, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_LZCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lzcnt apx.txt:270 */
+    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 64, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ctest apx.txt:127 */
+    {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 130, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not apx.txt:131 */
+    {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 130, {HV_OP_Bb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not apx.txt:132 */
+    {0x02187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 128, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg apx.txt:133 */
+    {0x02187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 128, {HV_OP_Bb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg apx.txt:134 */
+    {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV | HV_ATTR_RD, 126, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul apx.txt:135 */
+    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV | HV_ATTR_RD, 75, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:136 */
+    {0x02187, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV | HV_ATTR_RD, 68, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div apx.txt:137 */
+    {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV | HV_ATTR_RD, 74, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv apx.txt:138 */
+    {0x02007, 0x00000, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 64, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ctest apx.txt:128 */
+    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 130, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not apx.txt:139 */
+    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 130, {HV_OP_Bv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not apx.txt:140 */
+    {0x02007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 128, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg apx.txt:141 */
+    {0x02007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 128, {HV_OP_Bv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg apx.txt:142 */
+    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66 | HV_ATTR_RD, 126, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul apx.txt:143 */
+    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66 | HV_ATTR_RD, 75, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:144 */
+    {0x02007, 0x00006, HV_ATTR_NOVVVV | HV_ATTR_OSZ66 | HV_ATTR_RD, 68, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div apx.txt:145 */
+    {0x02007, 0x00007, HV_ATTR_NOVVVV | HV_ATTR_OSZ66 | HV_ATTR_RD, 74, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv apx.txt:146 */
+    {0x06388, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 122, {HV_OP_Gq, HV_OP_MZ}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdir64b apx.txt:392 */
+    {0x06388, 0x00100, HV_ATTR_NOVVVV | HV_ATTR_RD, 70, {HV_OP_Gq, HV_OP_MZ}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmds apx.txt:393 */
+    {0x06388, 0x00180, HV_ATTR_NOVVVV | HV_ATTR_RD, 69, {HV_OP_Gq, HV_OP_MZ}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmd apx.txt:394 */
+    {0x06388, 0x00108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 206, {HV_OP_Gq, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uwrmsr apx.txt:395 */
+    {0x06388, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 205, {HV_OP_Gq, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* urdmsr apx.txt:396 */
+    {0x06188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 123, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdiri apx.txt:397 */
+    {0x06188, 0x00000, HV_ATTR_NOVVVV, 3, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aadd apx.txt:398 */
+    {0x06188, 0x00080, HV_ATTR_NOVVVV, 5, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aand apx.txt:399 */
+    {0x06188, 0x00100, HV_ATTR_NOVVVV, 15, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* axor apx.txt:400 */
+    {0x06188, 0x00180, HV_ATTR_NOVVVV, 13, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aor apx.txt:401 */
+    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 78, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc apx.txt:150 */
+    {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 78, {HV_OP_Bb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc apx.txt:151 */
+    {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 67, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec apx.txt:152 */
+    {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 67, {HV_OP_Bb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec apx.txt:153 */
+    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 78, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc apx.txt:154 */
+    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 78, {HV_OP_Bv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc apx.txt:155 */
+    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 67, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec apx.txt:156 */
+    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 67, {HV_OP_Bv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec apx.txt:157 */
+    {0x0638f, 0x0200e, HV_ATTR_PUSH2POP2 | HV_ATTR_RD, 143, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push2 apx.txt:158 */
+    {0x0638f, 0x0220e, HV_ATTR_APX_PPX | HV_ATTR_PUSH2POP2 | HV_ATTR_RD, 144, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push2p apx.txt:159 */
 };
 const struct hv_slot hv_slots[3][8][256] = {
     [0][0][0x00] = {0, 1, 1},
@@ -1030,165 +1548,259 @@ const struct hv_slot hv_slots[3][8][256] = {
     [0][0][0x4d] = {72, 1, 0},
     [0][0][0x4e] = {73, 1, 0},
     [0][0][0x4f] = {74, 1, 0},
-    [0][0][0x50] = {75, 1, 0},
-    [0][0][0x51] = {76, 1, 0},
-    [0][0][0x52] = {77, 1, 0},
-    [0][0][0x53] = {78, 1, 0},
-    [0][0][0x54] = {79, 1, 0},
-    [0][0][0x55] = {80, 1, 0},
-    [0][0][0x56] = {81, 1, 0},
-    [0][0][0x57] = {82, 1, 0},
-    [0][0][0x58] = {83, 1, 0},
-    [0][0][0x59] = {84, 1, 0},
-    [0][0][0x5a] = {85, 1, 0},
-    [0][0][0x5b] = {86, 1, 0},
-    [0][0][0x5c] = {87, 1, 0},
-    [0][0][0x5d] = {88, 1, 0},
-    [0][0][0x5e] = {89, 1, 0},
-    [0][0][0x5f] = {90, 1, 0},
-    [0][0][0x60] = {91, 1, 0},
-    [0][0][0x61] = {92, 1, 0},
-    [0][0][0x62] = {93, 1, 1},
-    [0][0][0x63] = {94, 2, 1},
-    [0][0][0x68] = {96, 1, 0},
-    [0][0][0x69] = {97, 1, 1},
-    [0][0][0x6a] = {98, 1, 0},
-    [0][0][0x6b] = {99, 1, 1},
-    [0][0][0x6c] = {100, 1, 0},
-    [0][0][0x6d] = {101, 1, 0},
-    [0][0][0x6e] = {102, 1, 0},
-    [0][0][0x6f] = {103, 1, 0},
-    [0][0][0x70] = {104, 1, 0},
-    [0][0][0x71] = {105, 1, 0},
-    [0][0][0x72] = {106, 1, 0},
-    [0][0][0x73] = {107, 1, 0},
-    [0][0][0x74] = {108, 1, 0},
-    [0][0][0x75] = {109, 1, 0},
-    [0][0][0x76] = {110, 1, 0},
-    [0][0][0x77] = {111, 1, 0},
-    [0][0][0x78] = {112, 1, 0},
-    [0][0][0x79] = {113, 1, 0},
-    [0][0][0x7a] = {114, 1, 0},
-    [0][0][0x7b] = {115, 1, 0},
-    [0][0][0x7c] = {116, 1, 0},
-    [0][0][0x7d] = {117, 1, 0},
-    [0][0][0x7e] = {118, 1, 0},
-    [0][0][0x7f] = {119, 1, 0},
-    [0][0][0x80] = {120, 8, 1},
-    [0][0][0x81] = {128, 8, 1},
-    [0][0][0x82] = {136, 8, 1},
-    [0][0][0x83] = {144, 8, 1},
-    [0][0][0x84] = {152, 1, 1},
-    [0][0][0x85] = {153, 1, 1},
-    [0][0][0x86] = {154, 1, 1},
-    [0][0][0x87] = {155, 1, 1},
-    [0][0][0x88] = {156, 1, 1},
-    [0][0][0x89] = {157, 1, 1},
-    [0][0][0x8a] = {158, 1, 1},
-    [0][0][0x8b] = {159, 1, 1},
-    [0][0][0x8c] = {160, 1, 1},
-    [0][0][0x8d] = {161, 1, 1},
-    [0][0][0x8e] = {162, 2, 1},
-    [0][0][0x8f] = {164, 1, 1},
-    [0][0][0x90] = {165, 3, 0},
-    [0][0][0x91] = {168, 1, 0},
-    [0][0][0x92] = {169, 1, 0},
-    [0][0][0x93] = {170, 1, 0},
-    [0][0][0x94] = {171, 1, 0},
-    [0][0][0x95] = {172, 1, 0},
-    [0][0][0x96] = {173, 1, 0},
-    [0][0][0x97] = {174, 1, 0},
-    [0][0][0x98] = {175, 1, 0},
-    [0][0][0x99] = {176, 1, 0},
-    [0][0][0x9a] = {177, 1, 0},
-    [0][0][0x9b] = {178, 1, 0},
-    [0][0][0x9c] = {179, 1, 0},
-    [0][0][0x9d] = {180, 1, 0},
-    [0][0][0x9e] = {181, 1, 0},
-    [0][0][0x9f] = {182, 1, 0},
-    [0][0][0xa0] = {183, 1, 0},
-    [0][0][0xa1] = {184, 2, 0},
-    [0][0][0xa2] = {186, 1, 0},
-    [0][0][0xa3] = {187, 1, 0},
-    [0][0][0xa4] = {188, 1, 0},
-    [0][0][0xa5] = {189, 1, 0},
-    [0][0][0xa6] = {190, 1, 0},
-    [0][0][0xa7] = {191, 1, 0},
-    [0][0][0xa8] = {192, 1, 0},
-    [0][0][0xa9] = {193, 1, 0},
-    [0][0][0xaa] = {194, 1, 0},
-    [0][0][0xab] = {195, 1, 0},
-    [0][0][0xac] = {196, 1, 0},
-    [0][0][0xad] = {197, 1, 0},
-    [0][0][0xae] = {198, 1, 0},
-    [0][0][0xaf] = {199, 1, 0},
-    [0][0][0xb0] = {200, 1, 0},
-    [0][0][0xb1] = {201, 1, 0},
-    [0][0][0xb2] = {202, 1, 0},
-    [0][0][0xb3] = {203, 1, 0},
-    [0][0][0xb4] = {204, 1, 0},
-    [0][0][0xb5] = {205, 1, 0},
-    [0][0][0xb6] = {206, 1, 0},
-    [0][0][0xb7] = {207, 1, 0},
-    [0][0][0xb8] = {208, 1, 0},
-    [0][0][0xb9] = {209, 1, 0},
-    [0][0][0xba] = {210, 1, 0},
-    [0][0][0xbb] = {211, 1, 0},
-    [0][0][0xbc] = {212, 1, 0},
-    [0][0][0xbd] = {213, 1, 0},
-    [0][0][0xbe] = {214, 1, 0},
-    [0][0][0xbf] = {215, 1, 0},
-    [0][0][0xc0] = {216, 8, 1},
-    [0][0][0xc1] = {224, 8, 1},
-    [0][0][0xc2] = {232, 1, 0},
-    [0][0][0xc3] = {233, 1, 0},
-    [0][0][0xc4] = {234, 1, 1},
-    [0][0][0xc5] = {235, 1, 1},
-    [0][0][0xc6] = {236, 2, 1},
-    [0][0][0xc7] = {238, 2, 1},
-    [0][0][0xc8] = {240, 1, 0},
-    [0][0][0xc9] = {241, 1, 0},
-    [0][0][0xca] = {242, 1, 0},
-    [0][0][0xcb] = {243, 1, 0},
-    [0][0][0xcc] = {244, 1, 0},
-    [0][0][0xcd] = {245, 1, 0},
-    [0][0][0xce] = {246, 1, 0},
-    [0][0][0xcf] = {247, 1, 0},
-    [0][0][0xd0] = {248, 8, 1},
-    [0][0][0xd1] = {256, 8, 1},
-    [0][0][0xd2] = {264, 8, 1},
-    [0][0][0xd3] = {272, 8, 1},
-    [0][0][0xd4] = {280, 1, 0},
-    [0][0][0xd5] = {281, 1, 0},
-    [0][0][0xd6] = {282, 1, 0},
-    [0][0][0xd7] = {283, 1, 0},
-    [0][0][0xe0] = {284, 1, 0},
-    [0][0][0xe1] = {285, 1, 0},
-    [0][0][0xe2] = {286, 1, 0},
-    [0][0][0xe3] = {287, 1, 0},
-    [0][0][0xe4] = {288, 1, 0},
-    [0][0][0xe5] = {289, 1, 0},
-    [0][0][0xe6] = {290, 1, 0},
-    [0][0][0xe7] = {291, 1, 0},
-    [0][0][0xe8] = {292, 1, 0},
-    [0][0][0xe9] = {293, 1, 0},
-    [0][0][0xea] = {294, 1, 0},
-    [0][0][0xeb] = {295, 1, 0},
-    [0][0][0xec] = {296, 1, 0},
-    [0][0][0xed] = {297, 1, 0},
-    [0][0][0xee] = {298, 1, 0},
-    [0][0][0xef] = {299, 1, 0},
-    [0][0][0xf1] = {300, 1, 0},
-    [0][0][0xf4] = {301, 1, 0},
-    [0][0][0xf5] = {302, 1, 0},
-    [0][0][0xf6] = {303, 8, 1},
-    [0][0][0xf7] = {311, 8, 1},
-    [0][0][0xf8] = {319, 1, 0},
-    [0][0][0xf9] = {320, 1, 0},
-    [0][0][0xfa] = {321, 1, 0},
-    [0][0][0xfb] = {322, 1, 0},
-    [0][0][0xfc] = {323, 1, 0},
-    [0][0][0xfd] = {324, 1, 0},
-    [0][0][0xfe] = {325, 2, 1},
-    [0][0][0xff] = {327, 7, 1},
+    [0][0][0x50] = {75, 2, 0},
+    [0][0][0x51] = {77, 2, 0},
+    [0][0][0x52] = {79, 2, 0},
+    [0][0][0x53] = {81, 2, 0},
+    [0][0][0x54] = {83, 2, 0},
+    [0][0][0x55] = {85, 2, 0},
+    [0][0][0x56] = {87, 2, 0},
+    [0][0][0x57] = {89, 2, 0},
+    [0][0][0x58] = {91, 2, 0},
+    [0][0][0x59] = {93, 2, 0},
+    [0][0][0x5a] = {95, 2, 0},
+    [0][0][0x5b] = {97, 2, 0},
+    [0][0][0x5c] = {99, 2, 0},
+    [0][0][0x5d] = {101, 2, 0},
+    [0][0][0x5e] = {103, 2, 0},
+    [0][0][0x5f] = {105, 2, 0},
+    [0][0][0x60] = {107, 1, 0},
+    [0][0][0x61] = {108, 1, 0},
+    [0][0][0x62] = {109, 1, 1},
+    [0][0][0x63] = {110, 2, 1},
+    [0][0][0x68] = {112, 1, 0},
+    [0][0][0x69] = {113, 1, 1},
+    [0][0][0x6a] = {114, 1, 0},
+    [0][0][0x6b] = {115, 1, 1},
+    [0][0][0x6c] = {116, 1, 0},
+    [0][0][0x6d] = {117, 1, 0},
+    [0][0][0x6e] = {118, 1, 0},
+    [0][0][0x6f] = {119, 1, 0},
+    [0][0][0x70] = {120, 1, 0},
+    [0][0][0x71] = {121, 1, 0},
+    [0][0][0x72] = {122, 1, 0},
+    [0][0][0x73] = {123, 1, 0},
+    [0][0][0x74] = {124, 1, 0},
+    [0][0][0x75] = {125, 1, 0},
+    [0][0][0x76] = {126, 1, 0},
+    [0][0][0x77] = {127, 1, 0},
+    [0][0][0x78] = {128, 1, 0},
+    [0][0][0x79] = {129, 1, 0},
+    [0][0][0x7a] = {130, 1, 0},
+    [0][0][0x7b] = {131, 1, 0},
+    [0][0][0x7c] = {132, 1, 0},
+    [0][0][0x7d] = {133, 1, 0},
+    [0][0][0x7e] = {134, 1, 0},
+    [0][0][0x7f] = {135, 1, 0},
+    [0][0][0x80] = {136, 8, 1},
+    [0][0][0x81] = {144, 8, 1},
+    [0][0][0x82] = {152, 8, 1},
+    [0][0][0x83] = {160, 8, 1},
+    [0][0][0x84] = {168, 1, 1},
+    [0][0][0x85] = {169, 1, 1},
+    [0][0][0x86] = {170, 1, 1},
+    [0][0][0x87] = {171, 1, 1},
+    [0][0][0x88] = {172, 1, 1},
+    [0][0][0x89] = {173, 1, 1},
+    [0][0][0x8a] = {174, 1, 1},
+    [0][0][0x8b] = {175, 1, 1},
+    [0][0][0x8c] = {176, 1, 1},
+    [0][0][0x8d] = {177, 1, 1},
+    [0][0][0x8e] = {178, 2, 1},
+    [0][0][0x8f] = {180, 1, 1},
+    [0][0][0x90] = {181, 3, 0},
+    [0][0][0x91] = {184, 1, 0},
+    [0][0][0x92] = {185, 1, 0},
+    [0][0][0x93] = {186, 1, 0},
+    [0][0][0x94] = {187, 1, 0},
+    [0][0][0x95] = {188, 1, 0},
+    [0][0][0x96] = {189, 1, 0},
+    [0][0][0x97] = {190, 1, 0},
+    [0][0][0x98] = {191, 1, 0},
+    [0][0][0x99] = {192, 1, 0},
+    [0][0][0x9a] = {193, 1, 0},
+    [0][0][0x9b] = {194, 1, 0},
+    [0][0][0x9c] = {195, 1, 0},
+    [0][0][0x9d] = {196, 1, 0},
+    [0][0][0x9e] = {197, 1, 0},
+    [0][0][0x9f] = {198, 1, 0},
+    [0][0][0xa0] = {199, 1, 0},
+    [0][0][0xa1] = {200, 2, 0},
+    [0][0][0xa2] = {202, 1, 0},
+    [0][0][0xa3] = {203, 1, 0},
+    [0][0][0xa4] = {204, 1, 0},
+    [0][0][0xa5] = {205, 1, 0},
+    [0][0][0xa6] = {206, 1, 0},
+    [0][0][0xa7] = {207, 1, 0},
+    [0][0][0xa8] = {208, 1, 0},
+    [0][0][0xa9] = {209, 1, 0},
+    [0][0][0xaa] = {210, 1, 0},
+    [0][0][0xab] = {211, 1, 0},
+    [0][0][0xac] = {212, 1, 0},
+    [0][0][0xad] = {213, 1, 0},
+    [0][0][0xae] = {214, 1, 0},
+    [0][0][0xaf] = {215, 1, 0},
+    [0][0][0xb0] = {216, 1, 0},
+    [0][0][0xb1] = {217, 1, 0},
+    [0][0][0xb2] = {218, 1, 0},
+    [0][0][0xb3] = {219, 1, 0},
+    [0][0][0xb4] = {220, 1, 0},
+    [0][0][0xb5] = {221, 1, 0},
+    [0][0][0xb6] = {222, 1, 0},
+    [0][0][0xb7] = {223, 1, 0},
+    [0][0][0xb8] = {224, 1, 0},
+    [0][0][0xb9] = {225, 1, 0},
+    [0][0][0xba] = {226, 1, 0},
+    [0][0][0xbb] = {227, 1, 0},
+    [0][0][0xbc] = {228, 1, 0},
+    [0][0][0xbd] = {229, 1, 0},
+    [0][0][0xbe] = {230, 1, 0},
+    [0][0][0xbf] = {231, 1, 0},
+    [0][0][0xc0] = {232, 8, 1},
+    [0][0][0xc1] = {240, 8, 1},
+    [0][0][0xc2] = {248, 1, 0},
+    [0][0][0xc3] = {249, 1, 0},
+    [0][0][0xc4] = {250, 1, 1},
+    [0][0][0xc5] = {251, 1, 1},
+    [0][0][0xc6] = {252, 2, 1},
+    [0][0][0xc7] = {254, 2, 1},
+    [0][0][0xc8] = {256, 1, 0},
+    [0][0][0xc9] = {257, 1, 0},
+    [0][0][0xca] = {258, 1, 0},
+    [0][0][0xcb] = {259, 1, 0},
+    [0][0][0xcc] = {260, 1, 0},
+    [0][0][0xcd] = {261, 1, 0},
+    [0][0][0xce] = {262, 1, 0},
+    [0][0][0xcf] = {263, 1, 0},
+    [0][0][0xd0] = {264, 8, 1},
+    [0][0][0xd1] = {272, 8, 1},
+    [0][0][0xd2] = {280, 8, 1},
+    [0][0][0xd3] = {288, 8, 1},
+    [0][0][0xd4] = {296, 1, 0},
+    [0][0][0xd5] = {297, 1, 0},
+    [0][0][0xd6] = {298, 1, 0},
+    [0][0][0xd7] = {299, 1, 0},
+    [0][0][0xe0] = {300, 1, 0},
+    [0][0][0xe1] = {301, 1, 0},
+    [0][0][0xe2] = {302, 1, 0},
+    [0][0][0xe3] = {303, 1, 0},
+    [0][0][0xe4] = {304, 1, 0},
+    [0][0][0xe5] = {305, 1, 0},
+    [0][0][0xe6] = {306, 1, 0},
+    [0][0][0xe7] = {307, 1, 0},
+    [0][0][0xe8] = {308, 1, 0},
+    [0][0][0xe9] = {309, 1, 0},
+    [0][0][0xea] = {310, 1, 0},
+    [0][0][0xeb] = {311, 1, 0},
+    [0][0][0xec] = {312, 1, 0},
+    [0][0][0xed] = {313, 1, 0},
+    [0][0][0xee] = {314, 1, 0},
+    [0][0][0xef] = {315, 1, 0},
+    [0][0][0xf1] = {316, 1, 0},
+    [0][0][0xf4] = {317, 1, 0},
+    [0][0][0xf5] = {318, 1, 0},
+    [0][0][0xf6] = {319, 8, 1},
+    [0][0][0xf7] = {327, 8, 1},
+    [0][0][0xf8] = {335, 1, 0},
+    [0][0][0xf9] = {336, 1, 0},
+    [0][0][0xfa] = {337, 1, 0},
+    [0][0][0xfb] = {338, 1, 0},
+    [0][0][0xfc] = {339, 1, 0},
+    [0][0][0xfd] = {340, 1, 0},
+    [0][0][0xfe] = {341, 2, 1},
+    [0][0][0xff] = {343, 7, 1},
+    [2][1][0x90] = {350, 4, 1},
+    [2][1][0x91] = {354, 4, 1},
+    [2][1][0x92] = {358, 4, 1},
+    [2][1][0x93] = {362, 4, 1},
+    [2][2][0xf2] = {366, 1, 1},
+    [2][2][0xf3] = {367, 3, 1},
+    [2][2][0xf5] = {370, 3, 1},
+    [2][2][0xf6] = {373, 1, 1},
+    [2][2][0xf7] = {374, 4, 1},
+    [2][3][0xf0] = {378, 1, 1},
+    [2][4][0x00] = {379, 2, 1},
+    [2][4][0x01] = {381, 2, 1},
+    [2][4][0x02] = {383, 2, 1},
+    [2][4][0x03] = {385, 2, 1},
+    [2][4][0x08] = {387, 2, 1},
+    [2][4][0x09] = {389, 2, 1},
+    [2][4][0x0a] = {391, 2, 1},
+    [2][4][0x0b] = {393, 2, 1},
+    [2][4][0x10] = {395, 2, 1},
+    [2][4][0x11] = {397, 2, 1},
+    [2][4][0x12] = {399, 2, 1},
+    [2][4][0x13] = {401, 2, 1},
+    [2][4][0x18] = {403, 2, 1},
+    [2][4][0x19] = {405, 2, 1},
+    [2][4][0x1a] = {407, 2, 1},
+    [2][4][0x1b] = {409, 2, 1},
+    [2][4][0x20] = {411, 2, 1},
+    [2][4][0x21] = {413, 2, 1},
+    [2][4][0x22] = {415, 2, 1},
+    [2][4][0x23] = {417, 2, 1},
+    [2][4][0x24] = {419, 2, 1},
+    [2][4][0x28] = {421, 2, 1},
+    [2][4][0x29] = {423, 2, 1},
+    [2][4][0x2a] = {425, 2, 1},
+    [2][4][0x2b] = {427, 2, 1},
+    [2][4][0x2c] = {429, 2, 1},
+    [2][4][0x30] = {431, 2, 1},
+    [2][4][0x31] = {433, 2, 1},
+    [2][4][0x32] = {435, 2, 1},
+    [2][4][0x33] = {437, 2, 1},
+    [2][4][0x38] = {439, 1, 1},
+    [2][4][0x39] = {440, 1, 1},
+    [2][4][0x3a] = {441, 1, 1},
+    [2][4][0x3b] = {442, 1, 1},
+    [2][4][0x40] = {443, 6, 1},
+    [2][4][0x41] = {449, 6, 1},
+    [2][4][0x42] = {455, 6, 1},
+    [2][4][0x43] = {461, 6, 1},
+    [2][4][0x44] = {467, 6, 1},
+    [2][4][0x45] = {473, 6, 1},
+    [2][4][0x46] = {479, 6, 1},
+    [2][4][0x47] = {485, 6, 1},
+    [2][4][0x48] = {491, 6, 1},
+    [2][4][0x49] = {497, 6, 1},
+    [2][4][0x4a] = {503, 6, 1},
+    [2][4][0x4b] = {509, 6, 1},
+    [2][4][0x4c] = {515, 6, 1},
+    [2][4][0x4d] = {521, 6, 1},
+    [2][4][0x4e] = {527, 6, 1},
+    [2][4][0x4f] = {533, 6, 1},
+    [2][4][0x60] = {539, 1, 1},
+    [2][4][0x61] = {540, 1, 1},
+    [2][4][0x65] = {541, 1, 1},
+    [2][4][0x66] = {542, 5, 1},
+    [2][4][0x69] = {547, 2, 1},
+    [2][4][0x6b] = {549, 2, 1},
+    [2][4][0x80] = {551, 15, 1},
+    [2][4][0x81] = {566, 15, 1},
+    [2][4][0x83] = {581, 15, 1},
+    [2][4][0x84] = {596, 1, 1},
+    [2][4][0x85] = {597, 1, 1},
+    [2][4][0x88] = {598, 1, 1},
+    [2][4][0x8f] = {599, 2, 1},
+    [2][4][0xa5] = {601, 2, 1},
+    [2][4][0xad] = {603, 2, 1},
+    [2][4][0xaf] = {605, 2, 1},
+    [2][4][0xc0] = {607, 14, 1},
+    [2][4][0xc1] = {621, 14, 1},
+    [2][4][0xd0] = {635, 14, 1},
+    [2][4][0xd1] = {649, 14, 1},
+    [2][4][0xd2] = {663, 14, 1},
+    [2][4][0xd3] = {677, 14, 1},
+    [2][4][0xf0] = {691, 2, 1},
+    [2][4][0xf1] = {693, 2, 1},
+    [2][4][0xf2] = {695, 1, 1},
+    [2][4][0xf4] = {696, 1, 1},
+    [2][4][0xf5] = {697, 1, 1},
+    [2][4][0xf6] = {698, 9, 1},
+    [2][4][0xf7] = {707, 9, 1},
+    [2][4][0xf8] = {716, 5, 1},
+    [2][4][0xf9] = {721, 1, 1},
+    [2][4][0xfc] = {722, 4, 1},
+    [2][4][0xfe] = {726, 4, 1},
+    [2][4][0xff] = {730, 6, 1},
 };

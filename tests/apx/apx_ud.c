@@ -96,7 +96,12 @@ static void rex2_rules(void)
     UD("jmpabs with 66", 0x66, 0xd5, 0x00, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0);
     UD("jmpabs with F2", 0xf2, 0xd5, 0x00, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0);
     UD("jmpabs with F3", 0xf3, 0xd5, 0x00, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0);
-    UD("REX2 M0=1 A1", 0xd5, 0x80, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0);
+    /* JMPABS is map 0 only: d5 80 a1 is 0F A1 (POP FS) with REX2, or #UD without a 0F table */
+    {
+        int rc = dec(B(0xd5, 0x80, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0), HVEMU_MODE_64, &on, &in);
+        CHECK(rc == HVEMU_DECODE_UD || strcmp(hvemu_mnemonic_name(in.mnemonic), "jmpabs"),
+              "REX2 M0=1 A1 is not jmpabs");
+    }
 
     /* map 1 30-37 (WRMSR, RDTSC, SYSENTER...) and 80-8F (Jcc rel32) are #UD with REX2 */
     for (unsigned op = 0x30; op <= 0x37; op++)

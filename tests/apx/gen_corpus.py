@@ -12,7 +12,7 @@ other tests.
 Usage: gen_corpus.py [OUT]   (default tests/apx/corpus.txt; needs llvm-mc-19)
 
 Corpus line:  HEXBYTES | mnemonic | nf=N scc=N dfv=N | op ; op ; ...  | llvm text
-  op:  R:cls:idx            cls b h w d q k x y z
+  op:  R:cls:idx            cls b h w d q k x y z t
        M:size:base:index:scale:disp   base/index "cls:idx" style "q16", "rip", "-"; size 0 = none
        I:value              as llvm prints it (decimal, maybe negative)
 """
@@ -22,7 +22,8 @@ import sys
 
 LLVM = 'llvm-mc-19'
 MATTR = ('+egpr,+ndd,+ppx,+push2pop2,+ccmp,+nf,+cf,+zu,+bmi,+bmi2,+movbe,+crc32,+adx,+popcnt,'
-         '+lzcnt,+invpcid,+enqcmd,+movdiri,+movdir64b,+shstk,+avx512bw,+raoint,+usermsr')
+         '+lzcnt,+invpcid,+enqcmd,+movdiri,+movdir64b,+shstk,+avx512bw,+raoint,+usermsr,+cmpccxadd,'
+         '+amx-tile')
 
 Q = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi'] + ['r%d' % i for i in range(8, 32)]
 D = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] + ['r%dd' % i for i in range(8, 32)]
@@ -291,6 +292,32 @@ def build():
                 M(p + op + ' {0}, {m}, {1}', [s, s], s)
             F(p + 'rorx {0}, {1}, 7', [s, s])
             M(p + 'rorx {0}, {m}, 7', [s], s)
+    # EVEX CMPccXADD and AMX-TILE with EGPR addressing
+    for cc in CCS:
+        for s in (32, 64):
+            M('cmp' + cc + 'xadd {m}, {0}, {1}', [s, s], s, addr32=False)
+    for m in ['[r16]', '[r31 + 0x40]', '[rax + r17]', '[r20 + 8*r21 + 0x100]']:
+        g.emit('ldtilecfg ' + m)
+        g.emit('sttilecfg ' + m)
+    for m in ['[r16 + r17]', '[rax + 2*r31 + 8]', '[r20 + 4*rcx - 0x80]', '[r28 + r12]']:
+        g.emit('tileloadd tmm1, ' + m)
+        g.emit('tileloaddt1 tmm6, ' + m)
+        g.emit('tilestored ' + m + ', tmm3')
+    # AVX-512 instructions with a GPR operand or EGPR addressing (EVEX maps 1-3, other tables:
+    # skipped while those tables are absent)
+    for r in (16, 21, 24, 31):
+        g.emit('vmovd xmm1, %s' % D[r])
+        g.emit('vmovd %s, xmm17' % D[r])
+        g.emit('vmovq xmm3, %s' % Q[r])
+        g.emit('vmovq %s, xmm20' % Q[r])
+        g.emit('vmovd xmm2, dword ptr [%s + 8*%s + 4]' % (Q[r], Q[r - 7]))
+        g.emit('vpinsrd xmm1, xmm2, %s, 1' % D[r])
+        g.emit('vpinsrq xmm1, xmm18, %s, 1' % Q[r])
+        g.emit('vpextrd %s, xmm2, 3' % D[r])
+        g.emit('vcvtsi2sd xmm1, xmm2, %s' % Q[r])
+        g.emit('vcvttsd2si %s, xmm5' % Q[r])
+        g.emit('vpbroadcastd zmm1, %s' % D[r])
+        g.emit('vaddps zmm1, zmm2, zmmword ptr [%s + 4*%s + 0x40]' % (Q[r], Q[r - 3]))
     # EVEX KMOV
     for op, sz, gs in [('kmovb', 8, 32), ('kmovw', 16, 32), ('kmovd', 32, 32), ('kmovq', 64, 64)]:
         for k in ('k1', 'k6'):
@@ -315,6 +342,7 @@ for i, n in enumerate(['ah', 'ch', 'dh', 'bh']):
     REGIDX[n] = ('h', i)
 for i in range(8):
     REGIDX['k%d' % i] = ('k', i)
+    REGIDX['tmm%d' % i] = ('t', i)
 for i in range(32):
     REGIDX['xmm%d' % i] = ('x', i)
     REGIDX['ymm%d' % i] = ('y', i)
@@ -394,7 +422,7 @@ def parse(text):
 # known to be lenient the row follows the APX specification instead:
 #  - NF=1 with pp=F3/F2, or with pp=66 on a byte form, is accepted by llvm: #UD (pp=F3/F2 is no
 #    operand size, and no NF-capable map-4 instruction has a mandatory F3/F2 prefix);
-#  - EVEX KMOV and RORX with vvvv != 1111: llvm ignores vvvv, the spec reserves it: #UD;
+#  - EVEX KMOV, RORX and AMX with vvvv != 1111: llvm ignores vvvv, the spec reserves it: #UD;
 # and where hvemu deliberately differs the row is left out and counted:
 #  - pp=66 with W=1 (no NF, or CCMP/CTEST): llvm rejects it, hvemu decodes 64-bit operands (W
 #    wins over 66 as REX.W does over 66; llvm itself accepts the combination when NF=1).
@@ -418,7 +446,9 @@ def sweep_cases():
                                 p2 = (nd << 4) | 8 | (nf << 2)
                                 cases.append(((4, op, pp, w, nd, nf, mod, reg, 15),
                                               [0x62, 0xf4, p1, p2, op, (mod << 6) | (reg << 3) | 1]))
-    for mp, ops in [(1, [0x90, 0x91, 0x92, 0x93]), (2, [0xf2, 0xf3, 0xf5, 0xf6, 0xf7]), (3, [0xf0])]:
+    for mp, ops in [(1, [0x90, 0x91, 0x92, 0x93]),
+                    (2, [0xf2, 0xf3, 0xf5, 0xf6, 0xf7, 0x49, 0x4b] + list(range(0xe0, 0xf0))),
+                    (3, [0xf0])]:
         for op in ops:
             for vv in (15, ~2 & 15):
                 for pp in range(4):
@@ -473,7 +503,7 @@ def sweep():
     for k, b in cases:
         mp, op, pp, w, nd, nf = k[:6]
         lenient = ((mp == 4 and nf and (pp >= 2 or (pp == 1 and op in BYTE_OPS))) or
-                   (mp in (1, 3) and k[8] != 15))
+                   (mp in (1, 3) and k[8] != 15) or (mp == 2 and op in (0x49, 0x4b) and k[8] != 15))
         if k in valid and not lenient:
             text, n = valid[k]
             full = b + [0x90] * PAD

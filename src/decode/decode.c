@@ -471,7 +471,8 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                    ((uint32_t)in->evex_b << HV_KEY_B_SHIFT) |
                    ((uint32_t)osz16 << HV_KEY_OSZ16_SHIFT) |
                    ((uint32_t)(in->vvvv == 0) << HV_KEY_VVVV0_SHIFT) |
-                   ((uint32_t)(((b & 7) | in->rex_b | in->rex_b4) == 0) << HV_KEY_ZREG0_SHIFT);
+                   ((uint32_t)(((b & 7) | in->rex_b | in->rex_b4) == 0) << HV_KEY_ZREG0_SHIFT) |
+                   ((uint32_t)px.has67 << HV_KEY_ASZ67_SHIFT);
     const struct hv_entry *e = hv_match(slot, key);
     if (!e || e->mnemonic == HV_MN_INVALID)
         return HVEMU_DECODE_UD;

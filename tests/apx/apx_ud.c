@@ -96,6 +96,10 @@ static void rex2_rules(void)
     UD("jmpabs with 66", 0x66, 0xd5, 0x00, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0);
     UD("jmpabs with F2", 0xf2, 0xd5, 0x00, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0);
     UD("jmpabs with F3", 0xf3, 0xd5, 0x00, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0);
+    /* llvm-mc-19 decodes 67 d5 00 a1 as "addr32 jmpabs"; the spec makes 67 #UD */
+    UD("jmpabs with 67", 0x67, 0xd5, 0x00, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0);
+    UD("jmpabs with LOCK", 0xf0, 0xd5, 0x00, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0);
+    OK("jmpabs", 0x64, 0xd5, 0x00, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0); /* a segment prefix is ignored */
     /* JMPABS is map 0 only: d5 80 a1 is 0F A1 (POP FS) with REX2, or #UD without a 0F table */
     {
         int rc = dec(B(0xd5, 0x80, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0), HVEMU_MODE_64, &on, &in);

@@ -535,11 +535,14 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         if (map != 4) {
             if (in->evex_b)
                 return HVEMU_DECODE_UD;
+            /* aaa[2] is NF here, not a mask: the AVX-512 checks below then find no mask */
             in->evex_nf = (uint8_t)key_nf;
+            in->evex_aaa = 0;
         }
         if (at & HV_ATTR_SCCDFV)
             in->evex_nf = 0; /* P2[2] is part of the source condition there */
-    } else if (in->encoding == HVEMU_ENC_EVEX) {
+    }
+    if (in->encoding == HVEMU_ENC_EVEX && map != 4) {
         if (in->evex_aaa && !(at & HV_ATTR_MASK))
             return HVEMU_DECODE_UD;
         if (in->evex_z && !(at & HV_ATTR_MASKZ))

@@ -715,8 +715,10 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
             break;
         }
     }
-    /* APX PUSH2/POP2: RSP as either register is #UD, and so is POP2 into one register twice. */
-    if (at & HV_ATTR_PUSH2POP2) {
+    /* APX PUSH2/POP2: RSP as either register is #UD, and so is POP2 into one register twice.
+     * Keyed on the mnemonic because the 32 attribute bits are all spoken for. */
+    if (e->mnemonic == HV_MN_PUSH2 || e->mnemonic == HV_MN_PUSH2P || e->mnemonic == HV_MN_POP2 ||
+        e->mnemonic == HV_MN_POP2P) {
         unsigned r0 = in->op[0].u.reg.idx, r1 = in->op[1].u.reg.idx;
         if (r0 == HVEMU_RSP || r1 == HVEMU_RSP || (in->opcode == 0x8F && r0 == r1))
             return HVEMU_DECODE_UD;

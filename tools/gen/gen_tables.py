@@ -171,7 +171,6 @@ ATTRS = [
     'nopfx66',  # #UD with a 66 prefix (JMPABS)
     'nopfxrep', # #UD with F2/F3 prefix
     'osz66',    # EVEX (APX map 4): pp=66 selects a 16-bit operand size
-    'push2pop2', # APX PUSH2/POP2: #UD with RSP, POP2 #UD with the same register twice
 ]
 FEATURES = ['base', 'cmov', 'cx8', 'cx16', 'movbe', 'popcnt', 'lzcnt', 'bmi1', 'bmi2', 'adx',
             'crc32', 'rdrand', 'rdseed', 'rdtscp', 'rdpid', 'fsgsbase', 'clflushopt', 'clwb',

@@ -452,6 +452,12 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
 
     /* ---- match ---- */
     unsigned osz16 = !in->rex_w && px.has66 && in->encoding <= HVEMU_ENC_REX2;
+    /* APX gives EVEX encodings to a few GPR instructions of maps 1-3 (BMI, KMOV); their NF bit is
+     * aaa[2], as in map 4. AVX-512 entries never test nf, so the bit is harmless for them. */
+    unsigned key_nf = in->evex_nf;
+    if (in->encoding == HVEMU_ENC_EVEX && map != 4 && is64 &&
+        hvemu_feature_has(features, HVEMU_FEAT_APX))
+        key_nf = (in->evex_aaa >> 2) & 1;
     uint32_t key = ((uint32_t)(in->modrm >> 3 & 7) << HV_KEY_REG_SHIFT) |
                    ((uint32_t)((in->modrm >> 6) == 3) << HV_KEY_MODR_SHIFT) |
                    ((uint32_t)(in->modrm & 7) << HV_KEY_RM_SHIFT) |
@@ -460,12 +466,13 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                    ((uint32_t)in->vex_l << HV_KEY_L_SHIFT) |
                    ((uint32_t)is64 << HV_KEY_M64_SHIFT) |
                    ((uint32_t)in->evex_nd << HV_KEY_ND_SHIFT) |
-                   ((uint32_t)in->evex_nf << HV_KEY_NF_SHIFT) |
+                   ((uint32_t)key_nf << HV_KEY_NF_SHIFT) |
                    ((uint32_t)(in->encoding == HVEMU_ENC_REX2) << HV_KEY_REX2_SHIFT) |
                    ((uint32_t)in->evex_b << HV_KEY_B_SHIFT) |
                    ((uint32_t)osz16 << HV_KEY_OSZ16_SHIFT) |
                    ((uint32_t)(in->vvvv == 0) << HV_KEY_VVVV0_SHIFT) |
-                   ((uint32_t)(((b & 7) | in->rex_b | in->rex_b4) == 0) << HV_KEY_ZREG0_SHIFT);
+                   ((uint32_t)(((b & 7) | in->rex_b | in->rex_b4) == 0) << HV_KEY_ZREG0_SHIFT) |
+                   ((uint32_t)px.has67 << HV_KEY_ASZ67_SHIFT);
     const struct hv_entry *e = hv_match(slot, key);
     if (!e || e->mnemonic == HV_MN_INVALID)
         return HVEMU_DECODE_UD;
@@ -515,6 +522,26 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     if ((at & HV_ATTR_NOPFXREP) && px.rep_last)
         return HVEMU_DECODE_UD;
     unsigned vl = in->encoding >= HVEMU_ENC_VEX ? vector_bytes(in->vex_l) : 16;
+    /* APX-promoted EVEX forms (map 4, and the APX-only entries of maps 1-3) have no masking,
+     * zeroing, vector length or broadcast: z, L'L and aaa[1:0] must be 0 (aaa is the source
+     * condition for CCMP/CTEST), outside map 4 also b. Their pp=F3/F2 is not an operand size. */
+    int apx_evex = in->encoding == HVEMU_ENC_EVEX &&
+                   (map == 4 || e->feature == HVEMU_FEAT_APX);
+    if (apx_evex) {
+        if (in->evex_z || in->vex_l || (!(at & HV_ATTR_SCCDFV) && (in->evex_aaa & 3)))
+            return HVEMU_DECODE_UD;
+        if ((at & HV_ATTR_OSZ66) && pp >= 2)
+            return HVEMU_DECODE_UD;
+        if (map != 4) {
+            if (in->evex_b)
+                return HVEMU_DECODE_UD;
+            /* aaa[2] is NF here, not a mask: the AVX-512 checks below then find no mask */
+            in->evex_nf = (uint8_t)key_nf;
+            in->evex_aaa = 0;
+        }
+        if (at & HV_ATTR_SCCDFV)
+            in->evex_nf = 0; /* P2[2] is part of the source condition there */
+    }
     if (in->encoding == HVEMU_ENC_EVEX && map != 4) {
         if (in->evex_aaa && !(at & HV_ATTR_MASK))
             return HVEMU_DECODE_UD;
@@ -591,7 +618,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                     op->u.mem.bcst = (uint8_t)(vl / elem);
                     op->size = (uint16_t)elem;
                 }
-                if (in->encoding == HVEMU_ENC_EVEX && in->disp_size == 1 && map != 4 && op->size)
+                if (in->encoding == HVEMU_ENC_EVEX && in->disp_size == 1 && !apx_evex && op->size)
                     op->u.mem.disp *= op->size; /* disp8*N: N is the access size */
             } else {
                 unsigned idx = rm_idx;
@@ -687,6 +714,14 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         default:
             break;
         }
+    }
+    /* APX PUSH2/POP2: RSP as either register is #UD, and so is POP2 into one register twice.
+     * Keyed on the mnemonic because the 32 attribute bits are all spoken for. */
+    if (e->mnemonic == HV_MN_PUSH2 || e->mnemonic == HV_MN_PUSH2P || e->mnemonic == HV_MN_POP2 ||
+        e->mnemonic == HV_MN_POP2P) {
+        unsigned r0 = in->op[0].u.reg.idx, r1 = in->op[1].u.reg.idx;
+        if (r0 == HVEMU_RSP || r1 == HVEMU_RSP || (in->opcode == 0x8F && r0 == r1))
+            return HVEMU_DECODE_UD;
     }
     /* operand access from the attributes: by default the first operand is read and written */
     if (e->nops) {

@@ -32,6 +32,7 @@ KEY = {
     'osz16': (17, 1), # operand size is 16 (66 prefix, no REX.W)
     'vvvv0': (18, 1), # VEX/EVEX vvvv (with V4) encodes 0
     'zreg0': (19, 1),  # the +r register (opcode low bits with REX.B/B4) is register 0
+    'asz67': (20, 1),  # a 67 (address-size) prefix is present
 }
 
 SPACES = {'lx': 0, 'vex': 1, 'evex': 2}
@@ -250,7 +251,7 @@ def parse_line(where, line):
         elif c == 'l=ig':
             pass
         else:
-            m = re.fullmatch(r'(w|nd|nf|rex2|b|osz16|vvvv0|zreg0)=([01])', c)
+            m = re.fullmatch(r'(w|nd|nf|rex2|b|osz16|vvvv0|zreg0|asz67)=([01])', c)
             if not m:
                 fail(where, 'unknown condition %r' % c)
             setk(m.group(1), int(m.group(2)))

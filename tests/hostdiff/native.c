@@ -23,8 +23,12 @@
  *      In every signal case the handler (on an alternate stack, since RSP belongs to the
  *      test) copies the signal context and siglongjmp()s back to native_run().
  *   4. The window is copied back and the code bytes return to INT3.
- * A watchdog (ITIMER_VIRTUAL) ends instructions that never get anywhere (a branch to
- * itself, LOOP with a huge RCX onto itself). A seccomp filter turns any system call made
+ * A watchdog ends instructions that never get anywhere (a branch to itself, LOOP with a
+ * huge RCX onto itself): a periodic ITIMER_VIRTUAL tick (it counts only this process's user
+ * time) that stops a run when it finds the same run still going one period after it first
+ * saw it. Nothing is armed per run, so a run that completes costs no system call at all:
+ * sigsetjmp does not save the signal mask, and the handlers run with SA_NODEFER and an empty
+ * sa_mask so that nothing is left blocked when they siglongjmp out. A seccomp filter turns any system call made
  * from the code region into SIGSYS, so SYSCALL in a test cannot do anything to the process.
  */
 #ifndef _GNU_SOURCE
@@ -128,10 +132,12 @@ static int g_ready;
 static struct sigaction g_old_act[NSIGNALS];
 static stack_t g_old_stack;
 static void *g_altstack;
-static unsigned g_timeout_ms = 200;
+static unsigned g_timeout_ms = 100;
 
 static sigjmp_buf g_jmp;
 static volatile sig_atomic_t g_running;
+/* Watchdog: g_gen counts runs; g_seen_gen is the run the last tick found running. */
+static volatile sig_atomic_t g_gen, g_seen_gen = -1;
 /* What the handler saw; read only after siglongjmp. */
 static struct {
     int signo, si_code;
@@ -142,9 +148,17 @@ static struct {
 static void handler(int sig, siginfo_t *si, void *ucv)
 {
     native_clear_ac();
+    if (sig == SIGVTALRM) {
+        if (!g_running) {
+            g_seen_gen = -1;
+            return; /* no run going on */
+        }
+        if (g_seen_gen != g_gen) {
+            g_seen_gen = g_gen; /* first sight of this run: give it one more period */
+            return;
+        }
+    }
     if (!g_running) {
-        if (sig == SIGVTALRM)
-            return; /* a watchdog tick that came after the run: nothing to stop */
         /* Not ours: a real crash of the harness. Die the ordinary way. */
         signal(sig, SIG_DFL);
         raise(sig);
@@ -193,6 +207,18 @@ static void install_seccomp(void)
 }
 
 static int g_seccomp_done;
+
+/* A periodic tick of `ms` of user CPU time (0: off). A run is stopped between one and two
+ * periods after it started. */
+static void arm_watchdog(unsigned ms)
+{
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    it.it_value.tv_sec = ms / 1000;
+    it.it_value.tv_usec = (long)(ms % 1000) * 1000;
+    it.it_interval = it.it_value;
+    setitimer(ITIMER_VIRTUAL, &it, NULL);
+}
 
 int native_init(void)
 {
@@ -244,10 +270,8 @@ int native_init(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = handler;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < NSIGNALS; i++)
-        sigaddset(&sa.sa_mask, g_signals[i]);
     for (int i = 0; i < NSIGNALS; i++)
         sigaction(g_signals[i], &sa, &g_old_act[i]);
     if (!g_seccomp_done) {
@@ -256,6 +280,7 @@ int native_init(void)
     }
     native_target = NATIVE_CODE_ADDR;
     g_ready = 1;
+    arm_watchdog(g_timeout_ms);
     return 0;
 
 fail_stack:
@@ -273,6 +298,7 @@ void native_fini(void)
 {
     if (!g_ready)
         return;
+    arm_watchdog(0);
     for (int i = 0; i < NSIGNALS; i++)
         sigaction(g_signals[i], &g_old_act[i], NULL);
     sigaltstack(&g_old_stack, NULL);
@@ -286,15 +312,8 @@ void native_fini(void)
 void native_set_timeout_ms(unsigned ms)
 {
     g_timeout_ms = ms ? ms : 1;
-}
-
-static void arm_watchdog(unsigned ms)
-{
-    struct itimerval it;
-    memset(&it, 0, sizeof it);
-    it.it_value.tv_sec = ms / 1000;
-    it.it_value.tv_usec = (long)(ms % 1000) * 1000;
-    setitimer(ITIMER_VIRTUAL, &it, NULL);
+    if (g_ready)
+        arm_watchdog(g_timeout_ms);
 }
 
 /* ucontext register numbers in encoding order. */
@@ -306,7 +325,8 @@ static const int g_greg_of[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, R
  * and without locals so that nothing lives across the siglongjmp. */
 __attribute__((noinline)) static int enter_guarded(void)
 {
-    if (sigsetjmp(g_jmp, 1) == 0) {
+    if (sigsetjmp(g_jmp, 0) == 0) {
+        g_gen++;
         g_running = 1;
         native_enter(&native_in_regs);
         g_running = 0;
@@ -335,15 +355,12 @@ int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
     native_in_regs.rflags = (in_out->rflags & NATIVE_RFLAGS_MASK) | 2;
 
     int rc;
-    arm_watchdog(g_timeout_ms);
     if (enter_guarded() == 0) {
-        arm_watchdog(0);
         memcpy(in_out->gpr, native_out_regs.gpr, sizeof in_out->gpr);
         in_out->rflags = (native_out_regs.rflags & NATIVE_RFLAGS_MASK) | 2;
         in_out->rip = NATIVE_CODE_ADDR + len;
         rc = NATIVE_OK;
     } else {
-        arm_watchdog(0);
         const greg_t *g = g_sig.gregs;
         uint64_t rip = (uint64_t)g[REG_RIP];
         int in_insn = rip >= NATIVE_CODE_ADDR && rip < NATIVE_CODE_ADDR + len;

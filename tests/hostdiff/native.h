@@ -18,7 +18,9 @@
  * The window sits below 2 GiB so that disp32 absolute addressing, 32-bit address size (67)
  * and RIP-relative disp32 from NATIVE_CODE_ADDR all reach it.
  *
- * Not reentrant: one thread at a time may use it (it keeps its bookkeeping in statics, as
+ * Handlers are installed for SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS and SIGVTALRM;
+ * a signal that arrives outside a run gets the previous default behaviour (the process dies
+ * as it would have). Not reentrant: one thread at a time may use it (it keeps its bookkeeping in statics, as
  * signal handlers must). Instructions that leave user mode's sandbox are the caller's
  * business: SYSCALL/INT 80h from the code region are stopped by a seccomp filter (reported
  * as SIGSYS); WRFSBASE/WRGSBASE, SYSENTER on Intel hosts, and writes into the code region are
@@ -89,7 +91,9 @@ void native_fini(void);
 int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
                struct native_fault *fault);
 
-/* Watchdog budget in milliseconds of user CPU time (default 200). */
+/* Watchdog period in milliseconds of user CPU time (default 100): a run still going one to
+ * two periods after it started is stopped (NATIVE_TIMEOUT). Between native_init() and
+ * native_fini() the process takes a SIGVTALRM each period (handled, SA_RESTART). */
 void native_set_timeout_ms(unsigned ms);
 
 /* "SIGSEGV #PF err=0x6 addr=0x10002000" style text for messages. */

@@ -40,6 +40,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -136,6 +137,9 @@ static unsigned g_timeout_ms = 100;
 
 static sigjmp_buf g_jmp;
 static volatile sig_atomic_t g_running;
+/* The thread that ran native_init(): it owns the alternate stack, and signals that other
+ * threads take are none of ours. */
+static pthread_t g_thread;
 /* Watchdog: g_gen counts runs; g_seen_gen is the run the last tick found running. */
 static volatile sig_atomic_t g_gen, g_seen_gen = -1;
 /* What the handler saw; read only after siglongjmp. */
@@ -148,6 +152,13 @@ static struct {
 static void handler(int sig, siginfo_t *si, void *ucv)
 {
     native_clear_ac();
+    if (!pthread_equal(pthread_self(), g_thread)) {
+        if (sig == SIGVTALRM)
+            return; /* the runner's own ticks are the ones that count */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
     if (sig == SIGVTALRM) {
         if (!g_running) {
             g_seen_gen = -1;
@@ -279,6 +290,7 @@ int native_init(void)
         g_seccomp_done = 1;
     }
     native_target = NATIVE_CODE_ADDR;
+    g_thread = pthread_self();
     g_ready = 1;
     arm_watchdog(g_timeout_ms);
     return 0;
@@ -346,6 +358,8 @@ int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
         return NATIVE_EINVAL;
     if (!g_ready && native_init())
         return NATIVE_EINIT;
+    if (!pthread_equal(pthread_self(), g_thread))
+        return NATIVE_ETHREAD;
 
     uint8_t *code = (uint8_t *)(uintptr_t)NATIVE_CODE_ADDR;
     memcpy((void *)(uintptr_t)NATIVE_MEM_ADDR, in_out->mem, NATIVE_MEM_SIZE);
@@ -354,6 +368,11 @@ int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
     memcpy(native_in_regs.gpr, in_out->gpr, sizeof native_in_regs.gpr);
     native_in_regs.rflags = (in_out->rflags & NATIVE_RFLAGS_MASK) | 2;
 
+    /* The test may load MXCSR or the x87 control word; those are the host's callee-saved
+     * control state, so they are put back whatever happens. */
+    uint32_t host_mxcsr;
+    uint16_t host_fcw;
+    __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(host_mxcsr), "=m"(host_fcw));
     int rc;
     if (enter_guarded() == 0) {
         memcpy(in_out->gpr, native_out_regs.gpr, sizeof in_out->gpr);
@@ -396,6 +415,7 @@ int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
             rc = NATIVE_FAULT;
         }
     }
+    __asm__ volatile("fnclex\n\tldmxcsr %0\n\tfldcw %1" : : "m"(host_mxcsr), "m"(host_fcw));
     memset(code, 0xcc, len + 1);
     memcpy(in_out->mem, (const void *)(uintptr_t)NATIVE_MEM_ADDR, NATIVE_MEM_SIZE);
     return rc;

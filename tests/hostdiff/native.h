@@ -19,12 +19,24 @@
  * and RIP-relative disp32 from NATIVE_CODE_ADDR all reach it.
  *
  * Handlers are installed for SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS and SIGVTALRM;
- * a signal that arrives outside a run gets the previous default behaviour (the process dies
- * as it would have). Not reentrant: one thread at a time may use it (it keeps its bookkeeping in statics, as
- * signal handlers must). Instructions that leave user mode's sandbox are the caller's
- * business: SYSCALL/INT 80h from the code region are stopped by a seccomp filter (reported
- * as SIGSYS); WRFSBASE/WRGSBASE, SYSENTER on Intel hosts, and writes into the code region are
- * not guarded and must not be run.
+ * a signal that arrives outside a run, or in another thread, gets the default action (the
+ * process dies as it would have without the harness).
+ *
+ * One thread: native_init() and every native_run() must come from the same thread (it owns
+ * the alternate signal stack; the bookkeeping is in statics, as signal handlers need).
+ * Other threads may exist. Not reentrant.
+ *
+ * Host state a test cannot damage: callee-saved GPRs and RSP, DF/AC, MXCSR and the x87
+ * control word are restored after every run; SYSCALL / INT 80h from the code region are
+ * stopped by a seccomp filter (reported as SIGSYS, the call not made). Not guarded, so the
+ * caller must not run them: WRFSBASE/WRGSBASE (glibc's TLS), SYSENTER on Intel hosts,
+ * stores into the code region, and anything that relies on TF. Valgrind cannot run this.
+ *
+ * Blind spot: a branch whose target is within a few bytes of NATIVE_CODE_ADDR + 5 -
+ * 0x33333334 + 1..15 (the fall-through landing pad, around 0x0ccd4cd2) is reported as a
+ * fall-through. Code-region targets hit INT3 and unmapped or non-executable targets fault on
+ * the fetch, both giving the exact target; but an indirect branch into other executable
+ * memory of the process (libc, the harness) runs that code, so keep such targets in range.
  */
 #ifndef HVEMU_HOSTDIFF_NATIVE_H
 #define HVEMU_HOSTDIFF_NATIVE_H
@@ -78,6 +90,7 @@ enum native_result {
     NATIVE_TIMEOUT = 2,  /* still running after the watchdog (e.g. a branch to itself) */
     NATIVE_EINVAL = -1,  /* length 0 or > 15 */
     NATIVE_EINIT = -2,   /* could not set up the fixed mappings / handlers (see stderr) */
+    NATIVE_ETHREAD = -3, /* called from another thread than the one that ran native_init() */
 };
 
 /* Optional: set up explicitly (native_run() does it on first use). Returns 0 or -1. */

@@ -13,6 +13,7 @@
 
 #include <cpuid.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
@@ -650,6 +651,51 @@ static void test_undef_table(void)
            (unsigned)(sizeof fams / sizeof fams[0]));
 }
 
+/* Host control state survives what a test does to it; another thread is refused. */
+static void *other_thread(void *arg)
+{
+    (void)arg;
+    static const uint8_t nop = 0x90;
+    struct native_state *s2 = calloc(1, sizeof *s2);
+    int rc = native_run(&nop, 1, s2, NULL);
+    free(s2);
+    return (void *)(intptr_t)rc;
+}
+
+static void test_host_state(void)
+{
+    uint32_t mx0, mx1;
+    uint16_t cw0, cw1;
+    __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mx0), "=m"(cw0));
+    reset();
+    st.gpr[RDI] = NATIVE_MEM_ADDR + 0x40;
+    uint32_t weird = 0x7f80 | 0x6000; /* all masked, round toward zero */
+    memcpy(&st.mem[0x40], &weird, 4);
+    int rc = RUN(0x0f, 0xae, 0x17); /* ldmxcsr [rdi] */
+    CHECK(rc == NATIVE_OK, "ldmxcsr rc %d", rc);
+    reset();
+    st.gpr[RDI] = NATIVE_MEM_ADDR + 0x40;
+    st.mem[0x40] = 0x7f;
+    st.mem[0x41] = 0x0c; /* round toward zero, all masked */
+    rc = RUN(0xd9, 0x2f); /* fldcw [rdi] */
+    CHECK(rc == NATIVE_OK, "fldcw rc %d", rc);
+    reset();
+    rc = RUN(0xfd); /* std */
+    CHECK(rc == NATIVE_OK && st.rflags == (2 | DF), "std: %#llx", (unsigned long long)st.rflags);
+    __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mx1), "=m"(cw1));
+    CHECK(mx0 == mx1 && cw0 == cw1, "host mxcsr %#x->%#x fcw %#x->%#x", mx0, mx1, cw0, cw1);
+    uint64_t fl;
+    __asm__ volatile("pushfq\n\tpopq %0" : "=r"(fl));
+    CHECK(!(fl & (DF | AC)), "host rflags %#llx", (unsigned long long)fl);
+
+    pthread_t th;
+    void *ret = NULL;
+    if (pthread_create(&th, NULL, other_thread, NULL) == 0) {
+        pthread_join(th, &ret);
+        CHECK((intptr_t)ret == NATIVE_ETHREAD, "other thread rc %d", (int)(intptr_t)ret);
+    }
+}
+
 static int count_lines(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -714,6 +760,7 @@ int main(void)
     test_pushf_popf();
     test_bsf_zero();
     test_undef_table();
+    test_host_state();
     test_many();
     native_fini();
     TEST_DONE();

@@ -38,6 +38,20 @@
  * the fetch, both giving the exact target; but an indirect branch into other executable
  * memory of the process (libc, the harness) runs that code, so keep such targets in range.
  */
+/*
+ * Typical use in a differential test:
+ *
+ *     struct native_state host = {0}, *emu_in = ...;  // same registers, rflags, mem
+ *     host.gpr[HVEMU_RDI] = NATIVE_MEM_ADDR + 0x100;   // point operands into the window
+ *     host.gpr[HVEMU_RSP] = NATIVE_MEM_ADDR + 0x1000;  // a stack, if the insn uses one
+ *     struct native_fault f;
+ *     int rc = native_run(bytes, len, &host, &f);
+ *     // emulator side: rip = NATIVE_CODE_ADDR, memory callbacks backed by a copy of mem
+ *     // at NATIVE_MEM_ADDR that fault (#PF, CR2 = address) on NATIVE_FAULT_ADDR.. and
+ *     // below NATIVE_MEM_ADDR; then compare gpr, rip, mem, and rflags through
+ *     // undef_flags_for() (undef_flags.h), and for NATIVE_FAULT f.vector / f.error_code /
+ *     // f.cr2 against the emulator's exception.
+ */
 #ifndef HVEMU_HOSTDIFF_NATIVE_H
 #define HVEMU_HOSTDIFF_NATIVE_H
 

@@ -36,6 +36,7 @@
 #endif
 #include "native.h"
 
+#include <asm/prctl.h>
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -47,6 +48,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -149,10 +151,69 @@ static struct {
     greg_t gregs[NGREG];
 } g_sig;
 
+/* Segment state a test can change and glibc depends on: FS is its TLS (and the pointer
+ * guard siglongjmp uses), so a test that loads FS (MOV/POP FS, LFS) or writes its base must
+ * not leave that behind. Captured at init; fix_segments() puts it back using neither TLS nor
+ * libc, before anything else runs after the test. */
+static uint16_t g_sel[4]; /* ds es fs gs */
+static uint64_t g_fsbase, g_gsbase;
+static int g_have_fsgsbase;
+static volatile sig_atomic_t g_seg_risk; /* the bytes could load FS/GS: re-set the bases */
+
+static inline long raw_arch_prctl(long code, uint64_t addr)
+{
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"((long)SYS_arch_prctl), "D"(code), "S"(addr)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+__attribute__((always_inline)) static inline void fix_segments(void)
+{
+    uint16_t ds, es, fs, gs;
+    __asm__ volatile("mov %%ds, %0\n\tmov %%es, %1\n\tmov %%fs, %2\n\tmov %%gs, %3"
+                     : "=r"(ds), "=r"(es), "=r"(fs), "=r"(gs));
+    if (ds != g_sel[0])
+        __asm__ volatile("mov %0, %%ds" : : "r"(g_sel[0]));
+    if (es != g_sel[1])
+        __asm__ volatile("mov %0, %%es" : : "r"(g_sel[1]));
+    int fs_bad = fs != g_sel[2], gs_bad = gs != g_sel[3];
+    if (fs_bad)
+        __asm__ volatile("mov %0, %%fs" : : "r"(g_sel[2]));
+    if (gs_bad)
+        __asm__ volatile("mov %0, %%gs" : : "r"(g_sel[3]));
+    if (g_have_fsgsbase) {
+        uint64_t b;
+        __asm__ volatile("rdfsbase %0" : "=r"(b));
+        if (b != g_fsbase)
+            __asm__ volatile("wrfsbase %0" : : "r"(g_fsbase));
+        __asm__ volatile("rdgsbase %0" : "=r"(b));
+        if (b != g_gsbase)
+            __asm__ volatile("wrgsbase %0" : : "r"(g_gsbase));
+    } else {
+        /* Without FSGSBASE only a selector load moves a base, and loading the same null
+         * selector may still clear it (Intel; AMD with NullSelectorClearsBase), so go by
+         * the bytes rather than by the selector alone. */
+        if (fs_bad || g_seg_risk)
+            raw_arch_prctl(ARCH_SET_FS, g_fsbase);
+        if (gs_bad || g_seg_risk)
+            raw_arch_prctl(ARCH_SET_GS, g_gsbase);
+    }
+}
+
 static void handler(int sig, siginfo_t *si, void *ucv)
 {
     native_clear_ac();
-    if (!pthread_equal(pthread_self(), g_thread)) {
+    /* Only the runner thread runs its handlers on our alternate stack; decided without TLS,
+     * which the test may have broken. */
+    char here;
+    int runner = (uintptr_t)&here >= (uintptr_t)g_altstack &&
+                 (uintptr_t)&here < (uintptr_t)g_altstack + ALTSTACK_SIZE;
+    if (runner && g_running)
+        fix_segments();
+    if (!runner) {
         if (sig == SIGVTALRM)
             return; /* the runner's own ticks are the ones that count */
         signal(sig, SIG_DFL);
@@ -291,8 +352,24 @@ int native_init(void)
     }
     native_target = NATIVE_CODE_ADDR;
     g_thread = pthread_self();
+    __asm__ volatile("mov %%ds, %0\n\tmov %%es, %1\n\tmov %%fs, %2\n\tmov %%gs, %3"
+                     : "=r"(g_sel[0]), "=r"(g_sel[1]), "=r"(g_sel[2]), "=r"(g_sel[3]));
+    syscall(SYS_arch_prctl, ARCH_GET_FS, &g_fsbase);
+    syscall(SYS_arch_prctl, ARCH_GET_GS, &g_gsbase);
+    g_have_fsgsbase = 0;
     g_ready = 1;
     arm_watchdog(g_timeout_ms);
+    /* Can user mode use RDFSBASE/WRFSBASE (CR4.FSGSBASE)? Ask the CPU itself: AT_HWCAP2 and
+     * /proc/cpuinfo can say no while the instructions work (seen in a VM). */
+    {
+        static const uint8_t rdfsbase_rax[] = {0xf3, 0x48, 0x0f, 0xae, 0xc0};
+        static struct native_state probe;
+        memset(&probe, 0, sizeof probe);
+        probe.gpr[4] = NATIVE_MEM_ADDR + 0x1000;
+        if (native_run(rdfsbase_rax, sizeof rdfsbase_rax, &probe, NULL) == NATIVE_OK &&
+            probe.gpr[0] == g_fsbase)
+            g_have_fsgsbase = 1;
+    }
     return 0;
 
 fail_stack:
@@ -341,6 +418,7 @@ __attribute__((noinline)) static int enter_guarded(void)
         g_gen++;
         g_running = 1;
         native_enter(&native_in_regs);
+        fix_segments();
         g_running = 0;
         return 0;
     }
@@ -354,6 +432,7 @@ int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
     if (!fault)
         fault = &dummy;
     memset(fault, 0, sizeof *fault);
+    fault->vector = -1;
     if (len == 0 || len > 15)
         return NATIVE_EINVAL;
     if (!g_ready && native_init())
@@ -366,6 +445,12 @@ int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
     memcpy(code, insn, len);
     code[len] = 0xe9; /* the displacement bytes after it are already CC */
     memcpy(native_in_regs.gpr, in_out->gpr, sizeof native_in_regs.gpr);
+    /* MOV Sreg (8E), POP FS/GS (0F A1/A9), LFS/LGS (0F B4/B5): any such byte anywhere. */
+    g_seg_risk = 0;
+    for (size_t i = 0; i < len; i++)
+        if (insn[i] == 0x8e || insn[i] == 0xa1 || insn[i] == 0xa9 || insn[i] == 0xb4 ||
+            insn[i] == 0xb5)
+            g_seg_risk = 1;
     native_in_regs.rflags = (in_out->rflags & NATIVE_RFLAGS_MASK) | 2;
 
     /* The test may load MXCSR or the x87 control word; those are the host's callee-saved
@@ -403,11 +488,13 @@ int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
             /* Landed on an INT3 of the sled: the branch target is the INT3's address. */
             in_out->rip = rip - 1;
             memset(fault, 0, sizeof *fault);
+            fault->vector = -1;
             rc = NATIVE_OK;
         } else if (g_sig.signo == SIGSEGV && fault->vector == 14 && rip == g_sig.fault_addr &&
                    !in_insn) {
             /* The branch completed; fetching at its target faulted. */
             memset(fault, 0, sizeof *fault);
+            fault->vector = -1;
             rc = NATIVE_OK;
         } else {
             if (g_sig.signo == SIGSYS)
@@ -435,6 +522,10 @@ static const char *vector_name(int v)
 
 const char *native_fault_str(const struct native_fault *f, char *buf, size_t size)
 {
+    if (f->signo == 0 && f->rip == 0) {
+        snprintf(buf, size, "no fault");
+        return buf;
+    }
     const char *sig = f->signo == 0 ? NULL : sigabbrev_np(f->signo);
     snprintf(buf, size, "%s%s %s code=%d err=%#llx addr=%#llx rip=%#llx",
              f->signo == 0 ? "timeout" : "SIG", f->signo == 0 ? "" : sig ? sig : "?", vector_name(f->vector), f->si_code, (unsigned long long)f->error_code,

@@ -27,10 +27,11 @@
  * Other threads may exist. Not reentrant.
  *
  * Host state a test cannot damage: callee-saved GPRs and RSP, DF/AC, MXCSR and the x87
- * control word are restored after every run; SYSCALL / INT 80h from the code region are
- * stopped by a seccomp filter (reported as SIGSYS, the call not made). Not guarded, so the
- * caller must not run them: WRFSBASE/WRGSBASE (glibc's TLS), SYSENTER on Intel hosts,
- * stores into the code region, and anything that relies on TF. Valgrind cannot run this.
+ * control word, the DS/ES/FS/GS selectors and the FS/GS bases (glibc's TLS: MOV/POP Sreg,
+ * LFS/LGS, WRFSBASE/WRGSBASE) are restored after every run; SYSCALL / INT 80h from the code
+ * region are stopped by a seccomp filter (reported as SIGSYS, the call not made). Not
+ * guarded, so the caller must not run them: SYSENTER on Intel hosts, stores into the code
+ * region, and anything that relies on TF. Valgrind cannot run this.
  *
  * Blind spot: a branch whose target is within a few bytes of NATIVE_CODE_ADDR + 5 -
  * 0x33333334 + 1..15 (the fall-through landing pad, around 0x0ccd4cd2) is reported as a
@@ -123,7 +124,8 @@ int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
  * native_fini() the process takes a SIGVTALRM each period (handled, SA_RESTART). */
 void native_set_timeout_ms(unsigned ms);
 
-/* "SIGSEGV #PF err=0x6 addr=0x10002000" style text for messages. */
+/* "SIGSEGV #PF code=2 err=0x6 addr=0x10002000 rip=..." style text for messages ("no fault"
+ * when native_run() returned NATIVE_OK). `vector` is -1 when there was no exception. */
 const char *native_fault_str(const struct native_fault *fault, char *buf, size_t size);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include <cpuid.h>
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -687,6 +688,44 @@ static void test_host_state(void)
     uint64_t fl;
     __asm__ volatile("pushfq\n\tpopq %0" : "=r"(fl));
     CHECK(!(fl & (DF | AC)), "host rflags %#llx", (unsigned long long)fl);
+
+    /* Segment loads that would break glibc's TLS if left behind. errno lives in TLS: using
+     * it after each run proves FS is right. */
+    static const struct {
+        uint8_t b[4];
+        uint8_t len;
+        uint64_t rax;
+        const char *what;
+    } segs[] = {
+        {{0x8e, 0xe0}, 2, 0, "mov fs, 0"},
+        {{0x8e, 0xe0}, 2, 0x2b, "mov fs, 0x2b"},
+        {{0x8e, 0xe8}, 2, 0, "mov gs, 0"},
+        {{0x8e, 0xe8}, 2, 0x2b, "mov gs, 0x2b"},
+        {{0x8e, 0xd8}, 2, 0, "mov ds, 0"},
+        {{0x8e, 0xc0}, 2, 0x2b, "mov es, 0x2b"},
+        {{0x8e, 0xe0}, 2, 0x1234, "mov fs, bad"},
+        {{0x0f, 0xa1}, 2, 0, "pop fs"},
+        {{0xf3, 0x48, 0x0f, 0xae}, 4, 0, "wrfsbase (needs modrm)"},
+    };
+    for (unsigned i = 0; i < sizeof segs / sizeof segs[0]; i++) {
+        uint8_t b[5];
+        memcpy(b, segs[i].b, 4);
+        unsigned len = segs[i].len;
+        if (i == 8)
+            b[len++] = 0xd0; /* wrfsbase rax */
+        reset();
+        st.gpr[RAX] = segs[i].rax;
+        set_mem64(NATIVE_MEM_ADDR + 0x1000, 0x2b);
+        rc = native_run(b, len, &st, &flt);
+        errno = 0;
+        errno = (int)i + 100;
+        CHECK(errno == (int)i + 100, "%s", segs[i].what);
+        printf("host: %s -> rc %d %s\n", segs[i].what, rc,
+               rc == NATIVE_FAULT ? native_fault_str(&flt, fbuf, sizeof fbuf) : "");
+    }
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d", 42); /* locale data: TLS again */
+    CHECK(!strcmp(buf, "42"), "tls after segment loads");
 
     pthread_t th;
     void *ret = NULL;

@@ -45,6 +45,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -135,6 +136,11 @@ static int g_ready;
 static struct sigaction g_old_act[NSIGNALS];
 static stack_t g_old_stack;
 static void *g_altstack;
+/* The code region is a memfd mapped twice: read+execute at NATIVE_CODE_LO, where the test
+ * runs (so a stray store from a test faults instead of corrupting the INT3 sled), and
+ * read+write here, where native_run() writes the instruction. x86 keeps instruction fetch
+ * coherent with stores by physical address, so the alias needs no extra serialisation. */
+static uint8_t *g_code_rw;
 static unsigned g_timeout_ms = 100;
 
 static sigjmp_buf g_jmp;
@@ -159,6 +165,9 @@ static uint16_t g_sel[4]; /* ds es fs gs */
 static uint64_t g_fsbase, g_gsbase;
 static int g_have_fsgsbase;
 static volatile sig_atomic_t g_seg_risk; /* the bytes could load FS/GS: re-set the bases */
+/* FS/GS bases the test runs with, and whether enter_guarded() must install them. */
+static uint64_t g_test_fsbase, g_test_gsbase;
+static volatile sig_atomic_t g_set_bases;
 
 static inline long raw_arch_prctl(long code, uint64_t addr)
 {
@@ -304,10 +313,31 @@ int native_init(void)
         perror("native: mprotect window");
         goto fail_mem;
     }
-    if (map_fixed(NATIVE_CODE_LO, NATIVE_CODE_HI - NATIVE_CODE_LO,
-                  PROT_READ | PROT_WRITE | PROT_EXEC, "code region"))
-        goto fail_mem;
-    memset((void *)(uintptr_t)NATIVE_CODE_LO, 0xcc, NATIVE_CODE_HI - NATIVE_CODE_LO);
+    {
+        size_t csize = NATIVE_CODE_HI - NATIVE_CODE_LO;
+        int fd = memfd_create("hvemu-native-code", MFD_CLOEXEC);
+        if (fd < 0 || ftruncate(fd, (off_t)csize) != 0) {
+            perror("native: memfd for the code region");
+            if (fd >= 0)
+                close(fd);
+            goto fail_mem;
+        }
+        void *x = mmap((void *)(uintptr_t)NATIVE_CODE_LO, csize, PROT_READ | PROT_EXEC,
+                       MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+        void *w = mmap(NULL, csize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        close(fd);
+        if (x != (void *)(uintptr_t)NATIVE_CODE_LO || w == MAP_FAILED) {
+            fprintf(stderr, "native: cannot map the code region at %#llx\n",
+                    (unsigned long long)NATIVE_CODE_LO);
+            if (x != MAP_FAILED)
+                munmap(x, csize);
+            if (w != MAP_FAILED)
+                munmap(w, csize);
+            goto fail_mem;
+        }
+        g_code_rw = w;
+        memset(g_code_rw, 0xcc, csize);
+    }
     if (map_fixed(MIRROR_PAGE, 0x1000, PROT_READ | PROT_WRITE, "fall-through page"))
         goto fail_code;
     {
@@ -361,7 +391,7 @@ int native_init(void)
     arm_watchdog(g_timeout_ms);
     /* Can user mode use RDFSBASE/WRFSBASE (CR4.FSGSBASE)? Ask the CPU itself: AT_HWCAP2 and
      * /proc/cpuinfo can say no while the instructions work (seen in a VM). */
-    {
+    if (!getenv("HVEMU_NATIVE_NO_FSGSBASE")) { /* the variable tests the other path */
         static const uint8_t rdfsbase_rax[] = {0xf3, 0x48, 0x0f, 0xae, 0xc0};
         static struct native_state probe;
         memset(&probe, 0, sizeof probe);
@@ -378,6 +408,7 @@ fail_mirror:
     munmap((void *)(uintptr_t)MIRROR_PAGE, 0x1000);
 fail_code:
     munmap((void *)(uintptr_t)NATIVE_CODE_LO, NATIVE_CODE_HI - NATIVE_CODE_LO);
+    munmap(g_code_rw, NATIVE_CODE_HI - NATIVE_CODE_LO);
 fail_mem:
     munmap((void *)(uintptr_t)(NATIVE_MEM_ADDR - 0x1000), 0x1000 + NATIVE_MEM_SIZE + NATIVE_FAULT_SIZE);
     return -1;
@@ -394,6 +425,7 @@ void native_fini(void)
     munmap(g_altstack, ALTSTACK_SIZE);
     munmap((void *)(uintptr_t)MIRROR_PAGE, 0x1000);
     munmap((void *)(uintptr_t)NATIVE_CODE_LO, NATIVE_CODE_HI - NATIVE_CODE_LO);
+    munmap(g_code_rw, NATIVE_CODE_HI - NATIVE_CODE_LO);
     munmap((void *)(uintptr_t)(NATIVE_MEM_ADDR - 0x1000), 0x1000 + NATIVE_MEM_SIZE + NATIVE_FAULT_SIZE);
     g_ready = 0;
 }
@@ -417,6 +449,15 @@ __attribute__((noinline)) static int enter_guarded(void)
     if (sigsetjmp(g_jmp, 0) == 0) {
         g_gen++;
         g_running = 1;
+        /* From here to fix_segments() nothing may use TLS: the test's bases are in. */
+        if (g_set_bases) {
+            if (g_have_fsgsbase)
+                __asm__ volatile("wrfsbase %0\n\twrgsbase %1" : : "r"(g_test_fsbase), "r"(g_test_gsbase));
+            else {
+                raw_arch_prctl(ARCH_SET_FS, g_test_fsbase);
+                raw_arch_prctl(ARCH_SET_GS, g_test_gsbase);
+            }
+        }
         native_enter(&native_in_regs);
         fix_segments();
         g_running = 0;
@@ -440,17 +481,29 @@ int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
     if (!pthread_equal(pthread_self(), g_thread))
         return NATIVE_ETHREAD;
 
-    uint8_t *code = (uint8_t *)(uintptr_t)NATIVE_CODE_ADDR;
+    uint8_t *code = g_code_rw + (NATIVE_CODE_ADDR - NATIVE_CODE_LO);
     memcpy((void *)(uintptr_t)NATIVE_MEM_ADDR, in_out->mem, NATIVE_MEM_SIZE);
     memcpy(code, insn, len);
     code[len] = 0xe9; /* the displacement bytes after it are already CC */
     memcpy(native_in_regs.gpr, in_out->gpr, sizeof native_in_regs.gpr);
     /* MOV Sreg (8E), POP FS/GS (0F A1/A9), LFS/LGS (0F B4/B5): any such byte anywhere. */
     g_seg_risk = 0;
-    for (size_t i = 0; i < len; i++)
+    int seg_prefix = 0;
+    for (size_t i = 0; i < len; i++) {
         if (insn[i] == 0x8e || insn[i] == 0xa1 || insn[i] == 0xa9 || insn[i] == 0xb4 ||
             insn[i] == 0xb5)
             g_seg_risk = 1;
+        if (insn[i] == 0x64 || insn[i] == 0x65)
+            seg_prefix = 1;
+    }
+    /* The test's FS/GS bases: always with FSGSBASE (two cheap instructions, and RDFSBASE in
+     * a test then reads the state's value); otherwise only when an FS/GS override may be
+     * there, since each costs a system call. */
+    g_test_fsbase = in_out->fs_base;
+    g_test_gsbase = in_out->gs_base;
+    g_set_bases = g_have_fsgsbase || seg_prefix;
+    if (g_set_bases && !g_have_fsgsbase)
+        g_seg_risk = 1;
     native_in_regs.rflags = (in_out->rflags & NATIVE_RFLAGS_MASK) | 2;
 
     /* The test may load MXCSR or the x87 control word; those are the host's callee-saved
@@ -502,7 +555,8 @@ int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
             rc = NATIVE_FAULT;
         }
     }
-    __asm__ volatile("fnclex\n\tldmxcsr %0\n\tfldcw %1" : : "m"(host_mxcsr), "m"(host_fcw));
+    /* fninit: a test may leave values on the x87 stack, which the ABI wants empty. */
+    __asm__ volatile("fninit\n\tldmxcsr %0\n\tfldcw %1" : : "m"(host_mxcsr), "m"(host_fcw));
     memset(code, 0xcc, len + 1);
     memcpy(in_out->mem, (const void *)(uintptr_t)NATIVE_MEM_ADDR, NATIVE_MEM_SIZE);
     return rc;

@@ -30,8 +30,9 @@
  * control word, the DS/ES/FS/GS selectors and the FS/GS bases (glibc's TLS: MOV/POP Sreg,
  * LFS/LGS, WRFSBASE/WRGSBASE) are restored after every run; SYSCALL / INT 80h from the code
  * region are stopped by a seccomp filter (reported as SIGSYS, the call not made). Not
- * guarded, so the caller must not run them: SYSENTER on Intel hosts, stores into the code
- * region, and anything that relies on TF. Valgrind cannot run this.
+ * guarded, so the caller must not run them: SYSENTER on Intel hosts (a real 32-bit system
+ * call), WRPKRU, and anything that relies on TF. Valgrind cannot run this. The code region
+ * is mapped read+execute only: a store into it is a #PF like any other.
  *
  * Blind spot: a branch whose target is within a few bytes of NATIVE_CODE_ADDR + 5 -
  * 0x33333334 + 1..15 (the fall-through landing pad, around 0x0ccd4cd2) is reported as a
@@ -83,6 +84,10 @@ struct native_state {
      * instruction's address (NATIVE_CODE_ADDR) for a fault; the next RIP for a trap
      * (INT3, INT1). In: ignored. */
     uint64_t rip;
+    /* In: the FS and GS bases the instruction sees (0 in a zeroed state, so FS:/GS:
+     * overrides address like DS:). Installed when the host has FSGSBASE, or otherwise when
+     * the bytes contain a 64/65 prefix byte. Not changed by the run. */
+    uint64_t fs_base, gs_base;
     uint8_t mem[NATIVE_MEM_SIZE]; /* the window at NATIVE_MEM_ADDR */
 };
 

@@ -727,6 +727,42 @@ static void test_host_state(void)
     snprintf(buf, sizeof buf, "%d", 42); /* locale data: TLS again */
     CHECK(!strcmp(buf, "42"), "tls after segment loads");
 
+    /* FS/GS overrides address from the state's bases */
+    reset();
+    st.fs_base = NATIVE_MEM_ADDR;
+    st.gs_base = NATIVE_MEM_ADDR + 0x800;
+    st.gpr[RDI] = 0x40;
+    set_mem64(NATIVE_MEM_ADDR + 0x40, 0x1111);
+    set_mem64(NATIVE_MEM_ADDR + 0x840, 0x2222);
+    rc = RUN(0x64, 0x48, 0x8b, 0x07); /* mov rax, fs:[rdi] */
+    CHECK(rc == NATIVE_OK && st.gpr[RAX] == 0x1111, "fs: rc %d rax %#llx", rc, (unsigned long long)st.gpr[RAX]);
+    rc = RUN(0x65, 0x48, 0x89, 0x5f, 0x08); /* mov gs:[rdi+8], rbx */
+    CHECK(rc == NATIVE_OK && mem64(NATIVE_MEM_ADDR + 0x848) == st.gpr[RBX], "gs store: rc %d", rc);
+    rc = RUN(0xf3, 0x48, 0x0f, 0xae, 0xc1); /* rdfsbase rcx: #UD where FSGSBASE is off */
+    CHECK(rc == NATIVE_FAULT ? flt.vector == 6 : st.gpr[RCX] == NATIVE_MEM_ADDR, "rdfsbase rc %d rcx %#llx",
+          rc, (unsigned long long)st.gpr[RCX]);
+    errno = 7;
+    CHECK(errno == 7, "tls after fs override");
+
+    /* the code region is not writable from a test */
+    reset();
+    st.gpr[RDI] = X + 0x100;
+    rc = RUN(0x48, 0x89, 0x07);
+    CHECK(rc == NATIVE_FAULT && flt.vector == 14 && flt.fault_addr == X + 0x100 && (flt.error_code & 7) == 7,
+          "store to code: %s", native_fault_str(&flt, fbuf, sizeof fbuf));
+    reset();
+    rc = RUN(0xeb, 0x10);
+    CHECK(rc == NATIVE_OK && st.rip == X + 0x12, "sled intact");
+
+    /* a full x87 stack is not left to the host */
+    for (int i = 0; i < 9; i++) {
+        reset();
+        rc = RUN(0xd9, 0xe8); /* fld1 */
+    }
+    volatile long double ld = 1.5L;
+    ld = ld * 2;
+    CHECK(ld == 3.0L, "x87 after fld1 x9");
+
     pthread_t th;
     void *ret = NULL;
     if (pthread_create(&th, NULL, other_thread, NULL) == 0) {

@@ -164,6 +164,8 @@ static struct {
 static uint16_t g_sel[4]; /* ds es fs gs */
 static uint64_t g_fsbase, g_gsbase;
 static int g_have_fsgsbase;
+static uint32_t g_pkru; /* the host's PKRU, when the CPU has one enabled */
+static int g_have_pkru;
 static volatile sig_atomic_t g_seg_risk; /* the bytes could load FS/GS: re-set the bases */
 /* FS/GS bases the test runs with, and whether enter_guarded() must install them. */
 static uint64_t g_test_fsbase, g_test_gsbase;
@@ -193,6 +195,12 @@ __attribute__((always_inline)) static inline void fix_segments(void)
         __asm__ volatile("mov %0, %%fs" : : "r"(g_sel[2]));
     if (gs_bad)
         __asm__ volatile("mov %0, %%gs" : : "r"(g_sel[3]));
+    if (g_have_pkru) { /* WRPKRU or XRSTOR in a test could leave memory inaccessible */
+        uint32_t pk;
+        __asm__ volatile("rdpkru" : "=a"(pk) : "c"(0) : "rdx");
+        if (pk != g_pkru)
+            __asm__ volatile("wrpkru" : : "a"(g_pkru), "c"(0), "d"(0));
+    }
     if (g_have_fsgsbase) {
         uint64_t b;
         __asm__ volatile("rdfsbase %0" : "=r"(b));
@@ -406,6 +414,16 @@ int native_init(void)
         if (native_run(rdfsbase_rax, sizeof rdfsbase_rax, &probe, NULL) == NATIVE_OK &&
             probe.gpr[0] == g_fsbase)
             g_have_fsgsbase = 1;
+    }
+    {
+        static const uint8_t rdpkru[] = {0x0f, 0x01, 0xee};
+        static struct native_state probe;
+        memset(&probe, 0, sizeof probe);
+        probe.gpr[4] = NATIVE_MEM_ADDR + 0x1000;
+        if (native_run(rdpkru, sizeof rdpkru, &probe, NULL) == NATIVE_OK) {
+            g_pkru = (uint32_t)probe.gpr[0];
+            g_have_pkru = 1;
+        }
     }
     return 0;
 

@@ -28,10 +28,10 @@
  *
  * Host state a test cannot damage: callee-saved GPRs and RSP, DF/AC, MXCSR and the x87
  * control word, the DS/ES/FS/GS selectors and the FS/GS bases (glibc's TLS: MOV/POP Sreg,
- * LFS/LGS, WRFSBASE/WRGSBASE) are restored after every run; SYSCALL / INT 80h from the code
+ * LFS/LGS, WRFSBASE/WRGSBASE) and PKRU are restored after every run; SYSCALL / INT 80h from the code
  * region are stopped by a seccomp filter (reported as SIGSYS, the call not made). Not
  * guarded, so the caller must not run them: SYSENTER on Intel hosts (a real 32-bit system
- * call), WRPKRU, and anything that relies on TF. Valgrind cannot run this. The code region
+ * call) and anything that relies on TF. Valgrind cannot run this. The code region
  * is mapped read+execute only: a store into it is a #PF like any other.
  *
  * Blind spot: a branch whose target is within a few bytes of NATIVE_CODE_ADDR + 5 -

@@ -228,8 +228,6 @@ static void handler(int sig, siginfo_t *si, void *ucv)
     char here;
     int runner = (uintptr_t)&here >= (uintptr_t)g_altstack &&
                  (uintptr_t)&here < (uintptr_t)g_altstack + ALTSTACK_SIZE;
-    if (runner && g_running)
-        fix_segments();
     if (!runner) {
         if (sig == SIGVTALRM)
             return; /* the runner's own ticks are the ones that count */
@@ -238,6 +236,8 @@ static void handler(int sig, siginfo_t *si, void *ucv)
         return;
     }
     if (sig == SIGVTALRM) {
+        /* Returning into a run must leave its state alone (FS base included): no
+         * fix_segments() on these paths. */
         if (!g_running) {
             g_seen_gen = -1;
             return; /* no run going on */
@@ -253,6 +253,7 @@ static void handler(int sig, siginfo_t *si, void *ucv)
         raise(sig);
         return;
     }
+    fix_segments(); /* before anything that may use TLS, siglongjmp's pointer guard included */
     g_running = 0;
     const ucontext_t *uc = ucv;
     g_sig.signo = sig;

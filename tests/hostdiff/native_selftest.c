@@ -330,6 +330,12 @@ static void test_faults(void)
     rc = RUN(0x0f, 0x05);
     CHECK(rc == NATIVE_FAULT && flt.signo == SIGSYS, "syscall: rc %d %s", rc,
           native_fault_str(&flt, fbuf, sizeof fbuf));
+    reset();
+    st.gpr[RAX] = 1; /* exit, in the 32-bit table */
+    st.gpr[RBX] = 78;
+    rc = RUN(0xcd, 0x80);
+    CHECK(rc == NATIVE_FAULT && flt.signo == SIGSYS, "int 80h: rc %d %s", rc,
+          native_fault_str(&flt, fbuf, sizeof fbuf));
 }
 
 static void test_branches(void)

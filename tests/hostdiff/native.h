@@ -18,11 +18,41 @@
  * The window sits below 2 GiB so that disp32 absolute addressing, 32-bit address size (67)
  * and RIP-relative disp32 from NATIVE_CODE_ADDR all reach it.
  *
- * Not reentrant: one thread at a time may use it (it keeps its bookkeeping in statics, as
- * signal handlers must). Instructions that leave user mode's sandbox are the caller's
- * business: SYSCALL/INT 80h from the code region are stopped by a seccomp filter (reported
- * as SIGSYS); WRFSBASE/WRGSBASE, SYSENTER on Intel hosts, and writes into the code region are
- * not guarded and must not be run.
+ * Handlers are installed for SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS and SIGVTALRM;
+ * a signal that arrives outside a run, or in another thread, gets the default action (the
+ * process dies as it would have without the harness).
+ *
+ * One thread: native_init() and every native_run() must come from the same thread (it owns
+ * the alternate signal stack; the bookkeeping is in statics, as signal handlers need).
+ * Other threads may exist. Not reentrant.
+ *
+ * Host state a test cannot damage: callee-saved GPRs and RSP, DF/AC, MXCSR and the x87
+ * control word, the DS/ES/FS/GS selectors and the FS/GS bases (glibc's TLS: MOV/POP Sreg,
+ * LFS/LGS, WRFSBASE/WRGSBASE) and PKRU are restored after every run; SYSCALL / INT 80h from the code
+ * region are stopped by a seccomp filter (reported as SIGSYS, the call not made). Not
+ * guarded, so the caller must not run them: SYSENTER on Intel hosts (a real 32-bit system
+ * call) and anything that relies on TF. Valgrind cannot run this. The code region
+ * is mapped read+execute only: a store into it is a #PF like any other.
+ *
+ * Blind spot: a branch whose target is within a few bytes of NATIVE_CODE_ADDR + 5 -
+ * 0x33333334 + 1..15 (the fall-through landing pad, around 0x0ccd4cd2) is reported as a
+ * fall-through. Code-region targets hit INT3 and unmapped or non-executable targets fault on
+ * the fetch, both giving the exact target; but an indirect branch into other executable
+ * memory of the process (libc, the harness) runs that code, so keep such targets in range.
+ */
+/*
+ * Typical use in a differential test:
+ *
+ *     struct native_state host = {0}, *emu_in = ...;  // same registers, rflags, mem
+ *     host.gpr[HVEMU_RDI] = NATIVE_MEM_ADDR + 0x100;   // point operands into the window
+ *     host.gpr[HVEMU_RSP] = NATIVE_MEM_ADDR + 0x1000;  // a stack, if the insn uses one
+ *     struct native_fault f;
+ *     int rc = native_run(bytes, len, &host, &f);
+ *     // emulator side: rip = NATIVE_CODE_ADDR, memory callbacks backed by a copy of mem
+ *     // at NATIVE_MEM_ADDR that fault (#PF, CR2 = address) on NATIVE_FAULT_ADDR.. and
+ *     // below NATIVE_MEM_ADDR; then compare gpr, rip, mem, and rflags through
+ *     // undef_flags_for() (undef_flags.h), and for NATIVE_FAULT f.vector / f.error_code /
+ *     // f.cr2 against the emulator's exception.
  */
 #ifndef HVEMU_HOSTDIFF_NATIVE_H
 #define HVEMU_HOSTDIFF_NATIVE_H
@@ -54,6 +84,10 @@ struct native_state {
      * instruction's address (NATIVE_CODE_ADDR) for a fault; the next RIP for a trap
      * (INT3, INT1). In: ignored. */
     uint64_t rip;
+    /* In: the FS and GS bases the instruction sees (0 in a zeroed state, so FS:/GS:
+     * overrides address like DS:). Installed when the host has FSGSBASE, or otherwise when
+     * the bytes contain a 64/65 prefix byte. Not changed by the run. */
+    uint64_t fs_base, gs_base;
     uint8_t mem[NATIVE_MEM_SIZE]; /* the window at NATIVE_MEM_ADDR */
 };
 
@@ -76,6 +110,7 @@ enum native_result {
     NATIVE_TIMEOUT = 2,  /* still running after the watchdog (e.g. a branch to itself) */
     NATIVE_EINVAL = -1,  /* length 0 or > 15 */
     NATIVE_EINIT = -2,   /* could not set up the fixed mappings / handlers (see stderr) */
+    NATIVE_ETHREAD = -3, /* called from another thread than the one that ran native_init() */
 };
 
 /* Optional: set up explicitly (native_run() does it on first use). Returns 0 or -1. */
@@ -89,10 +124,13 @@ void native_fini(void);
 int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
                struct native_fault *fault);
 
-/* Watchdog budget in milliseconds of user CPU time (default 200). */
+/* Watchdog period in milliseconds of user CPU time (default 100): a run still going one to
+ * two periods after it started is stopped (NATIVE_TIMEOUT). Between native_init() and
+ * native_fini() the process takes a SIGVTALRM each period (handled, SA_RESTART). */
 void native_set_timeout_ms(unsigned ms);
 
-/* "SIGSEGV #PF err=0x6 addr=0x10002000" style text for messages. */
+/* "SIGSEGV #PF code=2 err=0x6 addr=0x10002000 rip=..." style text for messages ("no fault"
+ * when native_run() returned NATIVE_OK). `vector` is -1 when there was no exception. */
 const char *native_fault_str(const struct native_fault *fault, char *buf, size_t size);
 
 #endif

@@ -54,8 +54,8 @@ const struct undef_flags_entry undef_flags_table[] = {
     {"sar", 0, UNDEF_RULE_SAR, "SDM 2B SAL/SAR/SHL/SHR"},
     {"rol", 0, UNDEF_RULE_ROTATE, "SDM 2B RCL/RCR/ROL/ROR"},
     {"ror", 0, UNDEF_RULE_ROTATE, "SDM 2B RCL/RCR/ROL/ROR"},
-    {"rcl", 0, UNDEF_RULE_ROTATE, "SDM 2B RCL/RCR/ROL/ROR"},
-    {"rcr", 0, UNDEF_RULE_ROTATE, "SDM 2B RCL/RCR/ROL/ROR"},
+    {"rcl", 0, UNDEF_RULE_RCX, "SDM 2B RCL/RCR/ROL/ROR"},
+    {"rcr", 0, UNDEF_RULE_RCX, "SDM 2B RCL/RCR/ROL/ROR"},
     {"shld", 0, UNDEF_RULE_SHXD, "SDM 2B SHLD"},
     {"shrd", 0, UNDEF_RULE_SHXD, "SDM 2B SHRD"},
     /* Flag-less shifts and rotates (BMI2): RFLAGS unaffected. */
@@ -155,8 +155,17 @@ uint32_t undef_flags_for(const char *mnemonic, unsigned width, uint64_t count, u
             fl |= OF;
         break;
     case UNDEF_RULE_ROTATE:
-        /* Only OF: defined for a masked count of 1. RCL/RCR 8/16-bit rotate by the masked
-         * count modulo 9/17, but the OF rule is on the masked count itself. */
+        /* Only OF, defined for a masked count of 1. The SDM's ROL/ROR text is not
+         * consistent about a masked count of 0 ("flags not affected" in one sentence, OF
+         * undefined "in all other cases" except for RCL/RCR in another, and the operation
+         * says OF undefined unless the count is 1), so OF is masked then too. */
+        if (masked != 1)
+            fl |= OF;
+        break;
+    case UNDEF_RULE_RCX:
+        /* RCL/RCR: a zero-bit rotate affects no flags; OF defined for 1, undefined above.
+         * 8/16-bit forms rotate by the masked count modulo 9/17, but the OF rule is on the
+         * masked count itself. */
         if (masked > 1)
             fl |= OF;
         break;

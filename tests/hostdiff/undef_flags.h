@@ -23,7 +23,8 @@ enum undef_rule {
     UNDEF_RULE_NONE,    /* just `always` */
     UNDEF_RULE_SHIFT,   /* SHL/SAL/SHR: count-dependent OF, AF, and CF when count >= width */
     UNDEF_RULE_SAR,     /* SAR: count-dependent OF, AF */
-    UNDEF_RULE_ROTATE,  /* ROL/ROR/RCL/RCR: OF unless the masked count is 1 */
+    UNDEF_RULE_ROTATE,  /* ROL/ROR: OF unless the masked count is 1 */
+    UNDEF_RULE_RCX,     /* RCL/RCR: OF when the masked count is above 1 */
     UNDEF_RULE_SHXD,    /* SHLD/SHRD: AF, OF if count > 1, everything if count > width */
     UNDEF_RULE_BITSCAN, /* BSF/BSR: the destination when the source is 0 */
     UNDEF_RULE_BSWAP16, /* BSWAP: the destination's low 16 bits with a 16-bit operand */

@@ -1,4 +1,5 @@
 # The host-differential harness's native runner and its self-test (x86-64 Linux hosts only).
+# A differential test program links $(HOSTDIFF_SRC) and adds -Itests/hostdiff.
 ifeq ($(shell uname -m),x86_64)
 HOSTDIFF_SRC := tests/hostdiff/native.c tests/hostdiff/undef_flags.c
 HOSTDIFF_HDR := tests/hostdiff/native.h tests/hostdiff/undef_flags.h tests/unit/testlib.h

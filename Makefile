@@ -45,7 +45,7 @@ $(BUILD)/libhvemu.so: $(LIB_OBJ)
 	@$(CC) -shared -nostdlib -o $@ $^ -Wl,-soname,libhvemu.so.0 -lgcc
 
 $(BUILD)/hvemu: $(TOOL_SRC) $(BUILD)/libhvemu.a $(wildcard tools/*.h)
-	$(CC) $(TOOLCFLAGS) $(TOOL_SRC) $(BUILD)/libhvemu.a -o $@ -lpthread
+	$(CC) $(TOOLCFLAGS) $(TOOL_SRC) $(BUILD)/libhvemu.a -o $@ -lpthread -ldl
 
 $(BUILD)/hvemu.pc: Makefile
 	@mkdir -p $(BUILD)

@@ -26,6 +26,8 @@ struct cli_cmd {
 int cmd_decode(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+extern const char cmd_bench_usage[];
 extern const char cmd_exec_usage[];
 extern const char cmd_decode_usage[];
 extern const char cmd_demo_usage[];

@@ -105,10 +105,25 @@ static int need_parts(struct hvemu_ctx *ctx, uint64_t parts, struct hvemu_result
 static int decode_gated(struct hvemu_ctx *ctx, const uint8_t *buf, size_t n,
                         struct hvemu_result *res, int *rc_out)
 {
+    unsigned cl = ctx->cached_len;
+    if (cl && n >= cl && !memcmp(buf, ctx->cached_bytes, cl) &&
+        ctx->cached_features.bits[0] == ctx->features.bits[0] &&
+        ctx->cached_features.bits[1] == ctx->features.bits[1]) {
+        *rc_out = HVEMU_DECODE_OK; /* same bytes as the last (non-APX) decode: same result */
+        return HVEMU_OK;
+    }
     hvemu_features f = ctx->features;
     int apx = hvemu_feature_has(&f, HVEMU_FEAT_APX);
     hvemu_feature_set(&f, HVEMU_FEAT_APX, 0);
+    ctx->cached_len = 0;
     int rc = hvemu_decode(buf, n, HVEMU_MODE_64, &f, &ctx->insn);
+    if (rc == HVEMU_DECODE_OK) {
+        /* only decodes made without APX are cached: an APX decode depends on XCR0/CR4, which
+         * are checked again on every emulation */
+        memcpy(ctx->cached_bytes, buf, ctx->insn.length);
+        ctx->cached_features = ctx->features;
+        ctx->cached_len = ctx->insn.length;
+    }
     if (rc == HVEMU_DECODE_UD && apx) {
         if (need_parts(ctx, HVEMU_PART_XCR0 | HVEMU_PART_CR4, res) != HVEMU_OK)
             return res->status;
@@ -130,7 +145,10 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
     res->reason = 0;
     res->detail[0] = 0;
     res->retries = 0;
-    memset(&res->exc, 0, sizeof(res->exc));
+    res->exc.vector = 0;
+    res->exc.has_error_code = 0;
+    res->exc.error_code = 0;
+    res->exc.cr2 = 0;
 
     if (need_parts(ctx, HVEMU_PART_RIP | HVEMU_PART_RFLAGS | HVEMU_PART_CR0 | HVEMU_PART_EFER |
                             HVEMU_PART_SEG(HVEMU_CS), res) != HVEMU_OK)

@@ -409,7 +409,7 @@ static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hve
 static int imm8_unsigned(const struct hvemu_insn *in, const char *mn)
 {
     static const char *const u8[] = {"int", "in", "out", "rol", "ror", "rcl", "rcr", "shl",
-                                     "shr", "sal", "sar"};
+                                     "shr", "sal", "sar", "shld", "shrd"};
     if (in->map != HVEMU_MAP_0 && in->map != HVEMU_MAP_4)
         return 1; /* SSE/AVX control bytes and the like are u8 */
     for (unsigned i = 0; i < sizeof(u8) / sizeof(u8[0]); i++)
@@ -419,9 +419,12 @@ static int imm8_unsigned(const struct hvemu_insn *in, const char *mn)
 }
 
 /* The operand size LLVM picks its instruction form by: a 66 prefix makes even the
- * always-64-bit near branches (RET imm16) 16-bit forms. */
+ * always-64-bit near branches (RET imm16) 16-bit forms. 0 means "none matches". */
 static unsigned llvm_opsize(const struct hvemu_insn *in)
 {
+    /* APX map 4 selects 16 bits with EVEX.pp, not a 66 byte: LLVM prints its imm16 signed */
+    if (in->encoding == HVEMU_ENC_EVEX && in->map == HVEMU_MAP_4 && in->opsize == 2)
+        return 0;
     if (in->mode == HVEMU_MODE_64 && (in->attrs & HV_ATTR_F64) && (in->prefixes & HVEMU_PFX_OPSZ) &&
         !in->rex_w)
         return 2;
@@ -604,6 +607,37 @@ static int hle_hint(const struct hvemu_insn *in)
            (in->opcode == 0x88 || in->opcode == 0x89 || in->opcode == 0xc6 || in->opcode == 0xc7);
 }
 
+/* Map-4 instructions LLVM writes with an {evex} mark when neither ND nor NF is set: the
+ * promoted integer instructions. Those whose text cannot be mistaken for a legacy form in
+ * LLVM's eyes (MOVBE, CRC32, shadow-stack and VMX instructions, ...) go without it. */
+static int evex_marked(const char *mn)
+{
+    static const char *const unmarked[] = {
+        "movbe", "crc32", "wrssd", "wrssq", "wrussd", "wrussq", "invvpid", "invept", "invpcid",
+        "movdir64b", "movdiri", "urdmsr", "uwrmsr", "aadd", "aand", "aor", "axor", "adcx",
+        "adox", "enqcmd", "enqcmds", "push2", "push2p", "pop2", "pop2p",
+    };
+    if (after_prefix(mn, "cfcmov") || after_prefix(mn, "setzu"))
+        return 0;
+    for (unsigned i = 0; i < sizeof(unmarked) / sizeof(unmarked[0]); i++)
+        if (streq(mn, unmarked[i]))
+            return 0;
+    return 1;
+}
+
+/* VEX instructions that also exist with the same name as EVEX: LLVM marks the VEX form. */
+static int vex_marked(const char *mn)
+{
+    static const char *const marked[] = {
+        "vpdpbusd", "vpdpbusds", "vpdpwssd", "vpdpwssds", "vpmadd52luq", "vpmadd52huq",
+        "vcvtneps2bf16",
+    };
+    for (unsigned i = 0; i < sizeof(marked) / sizeof(marked[0]); i++)
+        if (streq(mn, marked[i]))
+            return 1;
+    return 0;
+}
+
 /* Whether the text shows the address size anyway (a register in an address, a moffs, a
  * string operand, or a mnemonic that names it), so that a 67 prefix needs no word of its own. */
 static int addr_size_visible(const struct hvemu_insn *in, const char *mn)
@@ -657,14 +691,14 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
     }
     int apx_evex = insn->encoding == HVEMU_ENC_EVEX && insn->map == HVEMU_MAP_4;
     int sccdfv = apx_evex && (insn->attrs & HV_ATTR_SCCDFV);
-    if (apx_evex && insn->evex_nf) {
-        put_s(&o, "{nf} ");
-    } else if (apx_evex && !insn->evex_nd && !sccdfv && !after_prefix(mn, "push2") &&
-               !after_prefix(mn, "pop2") && !after_prefix(mn, "cfcmov") &&
-               !after_prefix(mn, "setzu")) {
+    if (apx_evex && insn->evex_nf && !after_prefix(mn, "cfcmov")) {
+        put_s(&o, "{nf} "); /* (CFCMOVcc uses the NF bit as part of its encoding) */
+    } else if (apx_evex && !insn->evex_nd && !sccdfv && evex_marked(mn)) {
         /* an EVEX-promoted legacy instruction: LLVM marks the encoding */
         put_s(&o, "{evex} ");
     }
+    if (insn->encoding == HVEMU_ENC_VEX && vex_marked(mn))
+        put_s(&o, "{vex} ");
     char pseudo[24];
     const char *folded = cmp_pseudo(insn, mn, pseudo, sizeof(pseudo));
     if (folded) {

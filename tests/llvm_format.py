@@ -23,7 +23,7 @@ from llvm_disasm import Disasm  # noqa: E402
 LEGACY_PREFIXES = [0x66, 0x67, 0xF3, 0xF2, 0xF0, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65]
 # Bytes that are not one-byte-map opcodes in a mode (prefixes, escapes).
 NOT_OPCODES = set(LEGACY_PREFIXES) | {0x0F}
-BRANCH = re.compile(r"^(j[a-z]+|call|loop[a-z]*|xbegin)$")
+BRANCH = re.compile(r"^(j(?!mpabs)[a-z]+|call|loop[a-z]*|xbegin)$")
 
 
 def legacy_prefixes(mode, rng):

@@ -167,7 +167,7 @@ const char *hvemu_reg_name(enum hvemu_reg_class cls, unsigned idx)
 static void put_reg(struct out *o, unsigned cls, unsigned idx)
 {
     const char *n;
-    /* LLVM calls st(0) plain "st" */
+    /* LLVM calls the implicit st(0) plain "st" */
     if (cls == HVEMU_REG_ST && idx == 0)
         n = "st";
     else
@@ -221,6 +221,27 @@ static void put_mnemonic(struct out *o, const struct hvemu_insn *in, const char 
     if (in->map == HVEMU_MAP_0 && in->encoding <= HVEMU_ENC_REX2) {
         if (streq(mn, "fwait")) {
             put_s(o, "wait");
+            return;
+        }
+    }
+    if (in->map == HVEMU_MAP_0F && in->encoding <= HVEMU_ENC_REX2) {
+        /* SYSRET/SYSEXIT to 64-bit code carry a q */
+        if ((streq(mn, "sysret") || streq(mn, "sysexit")) && in->rex_w) {
+            put_s(o, mn);
+            put_c(o, 'q');
+            return;
+        }
+        /* descriptor-table loads and stores: w/d suffix outside 64-bit mode */
+        if ((streq(mn, "sgdt") || streq(mn, "sidt") || streq(mn, "lgdt") || streq(mn, "lidt")) &&
+            in->mode != HVEMU_MODE_64) {
+            put_s(o, mn);
+            put_c(o, in->opsize == 2 ? 'w' : 'd');
+            return;
+        }
+    }
+    if (in->map == HVEMU_MAP_0 && in->encoding <= HVEMU_ENC_REX2) {
+        if (streq(mn, "fcomip") || streq(mn, "fucomip")) {
+            put_s(o, mn[1] == 'c' ? "fcompi" : "fucompi");
             return;
         }
         /* APX PPX hint: REX2.W on PUSH/POP r64 (LLVM 19 prints pushp/popp for every REX2
@@ -307,6 +328,16 @@ static int has_seg_operand(const struct hvemu_insn *in)
     return 0;
 }
 
+/* AES*KL: "aes" ... "kl" */
+static int is_keylocker(const char *mn)
+{
+    const char *rest = after_prefix(mn, "aes");
+    size_t l = 0;
+    while (rest && rest[l])
+        l++;
+    return rest && l >= 2 && rest[l - 2] == 'k' && rest[l - 1] == 'l';
+}
+
 static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hvemu_operand *op,
                     const struct hv_opspec *s, const char *mn)
 {
@@ -317,6 +348,8 @@ static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hve
         /* LEA's M and the far-pointer loads print no size; BOUND prints the element size */
         if (s->size == HV_SZ_NONE && s->cls == HV_CLS_MEM && s->loc == HV_LOC_RM_MEM)
             keyword = 0;
+        if (s->size == HV_SZ_S)
+            keyword = 0; /* SGDT/LIDT pseudo-descriptor */
         if (s->size == HV_SZ_P) {
             if (streq(mn, "bound"))
                 size = in->opsize;
@@ -324,6 +357,8 @@ static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hve
                 keyword = 0;
         }
     }
+    if (is_keylocker(mn))
+        keyword = 0; /* Key Locker handles (m384/m512) are opaque memory to LLVM */
     /* VSIB memory: LLVM sizes it like the destination vector */
     if (size == 0 && (in->attrs & HV_ATTR_VSIB) && in->op[0].kind == HVEMU_OP_REG)
         size = in->op[0].size;
@@ -487,6 +522,16 @@ static int operand_hidden(const struct hvemu_insn *in, unsigned i, const struct 
         return 1; /* shift by one: "shl eax" */
     if (s && s->loc == HV_LOC_XLAT)
         return 1; /* "xlatb" */
+    if (op->kind == HVEMU_OP_REG && op->u.reg.cls == HVEMU_REG_ST && s &&
+        s->loc == HV_LOC_FIXED && nops(in) == 2 && in->op[i ^ 1].kind == HVEMU_OP_REG &&
+        in->op[i ^ 1].u.reg.cls == HVEMU_REG_ST) {
+        /* x87 forms LLVM writes with the st(i) operand alone */
+        static const char *const one[] = {"fcom", "fcomp", "fucom", "fucomp", "fxch", "fld",
+                                          "fst", "fstp", "ffree", "ffreep", "fstpnce"};
+        for (unsigned k = 0; k < sizeof(one) / sizeof(one[0]); k++)
+            if (streq(mn, one[k]))
+                return 1;
+    }
     if ((streq(mn, "aam") || streq(mn, "aad")) && op->kind == HVEMU_OP_IMM &&
         op->u.imm.imm == 10)
         return 1; /* base 10 is the default */
@@ -506,7 +551,10 @@ static void put_operand(struct out *o, const struct hvemu_insn *in, unsigned i,
             has_seg_operand(in) && streq(mn, "mov"))
             cls = in->opsize == 8 ? HVEMU_REG_GPR64 : in->opsize == 4 ? HVEMU_REG_GPR32
                                                                        : HVEMU_REG_GPR16;
-        put_reg(o, cls, idx);
+        if (cls == HVEMU_REG_ST && s && s->loc != HV_LOC_FIXED)
+            put_s(o, st_names[idx & 7]); /* st(i) from ModRM, st(0) included */
+        else
+            put_reg(o, cls, idx);
         break;
     }
     case HVEMU_OP_MEM:
@@ -594,11 +642,12 @@ static const char *cmp_pseudo(const struct hvemu_insn *in, const char *mn, char 
  * C6/C7). LLVM applies this by opcode, register forms included; so does hvemu. */
 static int hle_hint(const struct hvemu_insn *in)
 {
-    if (!(in->prefixes & (HVEMU_PFX_REP | HVEMU_PFX_REPNE)) || in->map != HVEMU_MAP_0 ||
-        in->encoding != HVEMU_ENC_LEGACY)
+    if (!(in->prefixes & (HVEMU_PFX_REP | HVEMU_PFX_REPNE)) || in->encoding != HVEMU_ENC_LEGACY)
         return 0;
     if (in->prefixes & HVEMU_PFX_LOCK)
         return 1;
+    if (in->map != HVEMU_MAP_0)
+        return 0;
     if (in->opcode == 0x86 || in->opcode == 0x87)
         return 1;
     if ((in->opcode & 0xf8) == 0x90 && !(in->prefixes & HVEMU_PFX_REX))
@@ -655,8 +704,9 @@ static int addr_size_visible(const struct hvemu_insn *in, const char *mn)
             return 1;
         if (op->u.mem.base_class != HVEMU_REG_NONE || op->u.mem.index_class != HVEMU_REG_NONE)
             return 1;
-        if (in->has_sib && in->mode != HVEMU_MODE_64 && op->u.mem.addr_size == 4)
-            return 1; /* shows 1*eiz */
+        if (in->has_sib && ((in->mode != HVEMU_MODE_64 && op->u.mem.addr_size == 4) ||
+                            (in->sib >> 6) != 0))
+            return 1; /* shows N*eiz */
     }
     return 0;
 }
@@ -679,7 +729,8 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
     }
     if (insn->prefixes & HVEMU_PFX_LOCK)
         put_s(&o, "lock ");
-    if (!hle && insn->encoding <= HVEMU_ENC_REX2 && !mandatory_rep) {
+    /* (LLVM shows a stray F2/F3 as rep/repne only on one-byte-map instructions) */
+    if (!hle && insn->encoding <= HVEMU_ENC_REX2 && !mandatory_rep && insn->map == HVEMU_MAP_0) {
         if (insn->prefixes & HVEMU_PFX_REP)
             put_s(&o, "rep ");
         else if (insn->prefixes & HVEMU_PFX_REPNE)

@@ -551,6 +551,8 @@ static void put_operand(struct out *o, const struct hvemu_insn *in, unsigned i,
             has_seg_operand(in) && streq(mn, "mov"))
             cls = in->opsize == 8 ? HVEMU_REG_GPR64 : in->opsize == 4 ? HVEMU_REG_GPR32
                                                                        : HVEMU_REG_GPR16;
+        if (cls == HVEMU_REG_K && i == 0 && after_prefix(mn, "vp2intersect"))
+            idx &= 6; /* the destination is a mask pair, named by its even register */
         if (cls == HVEMU_REG_ST && s && s->loc != HV_LOC_FIXED)
             put_s(o, st_names[idx & 7]); /* st(i) from ModRM, st(0) included */
         else
@@ -790,8 +792,9 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
              !(insn->has_modrm && (insn->modrm >> 6) != 3) &&
              (insn->attrs & (HV_ATTR_ER | HV_ATTR_SAE));
     unsigned rc_at = n;
-    if (rc && n && insn->op[order[n - 1]].kind == HVEMU_OP_IMM)
-        rc_at = n - 1;
+    if (rc && n && (insn->op[order[n - 1]].kind == HVEMU_OP_IMM ||
+                    after_prefix(mn, "vcvtsi2") || after_prefix(mn, "vcvtusi2")))
+        rc_at = n - 1; /* before a trailing imm8, and before the GPR source of vcvt(u)si2* */
 
     int first = 1;
     for (unsigned k = 0; k <= n; k++) {

@@ -328,6 +328,41 @@ static int has_seg_operand(const struct hvemu_insn *in)
     return 0;
 }
 
+/* Bytes a gather/scatter touches, as LLVM sizes its VSIB operand: as many elements as both
+ * the index vector and the data register hold, of the data element size. */
+static unsigned vsib_size(const struct hvemu_insn *in, const struct hvemu_mem *m, const char *mn)
+{
+    const char *p = mn;
+    unsigned data_bytes = 0, idx_elem, data_elem;
+    for (unsigned i = 0; i < nops(in); i++) {
+        const struct hvemu_operand *op = &in->op[i];
+        if (op->kind == HVEMU_OP_REG && op->u.reg.cls >= HVEMU_REG_XMM &&
+            op->u.reg.cls <= HVEMU_REG_ZMM && op->size > data_bytes)
+            data_bytes = op->size;
+    }
+    while (*p && !after_prefix(p, "gather") && !after_prefix(p, "scatter"))
+        p++;
+    if (!*p)
+        return 0;
+    p += p[0] == 'g' ? 6 : 7;
+    if (p[0] == 'p' && p[1] == 'f' && p[2])
+        p += 3; /* vgatherpf0dps and friends */
+    if (*p != 'd' && *p != 'q')
+        return 0;
+    idx_elem = *p == 'd' ? 4 : 8;
+    p++;
+    data_elem = (streq(p, "pd") || streq(p, "q")) ? 8 : 4;
+    unsigned idx_bytes = m->index_class == HVEMU_REG_ZMM ? 64 : m->index_class == HVEMU_REG_YMM ? 32 : 16;
+    unsigned bytes = idx_bytes / idx_elem * data_elem;
+    return data_bytes && data_bytes < bytes ? data_bytes : bytes;
+}
+
+/* VGATHERPF0DPS and the other gather/scatter prefetches: LLVM writes "{k1}, mem". */
+static int is_pf_gather(const char *mn)
+{
+    return after_prefix(mn, "vgatherpf") || after_prefix(mn, "vscatterpf");
+}
+
 /* AES*KL: "aes" ... "kl" */
 static int is_keylocker(const char *mn)
 {
@@ -359,9 +394,8 @@ static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hve
     }
     if (is_keylocker(mn))
         keyword = 0; /* Key Locker handles (m384/m512) are opaque memory to LLVM */
-    /* VSIB memory: LLVM sizes it like the destination vector */
-    if (size == 0 && (in->attrs & HV_ATTR_VSIB) && in->op[0].kind == HVEMU_OP_REG)
-        size = in->op[0].size;
+    if (size == 0 && (in->attrs & HV_ATTR_VSIB))
+        size = vsib_size(in, m, mn);
     if (has_seg_operand(in) && streq(mn, "mov"))
         size = 2; /* MOV to/from a segment register moves a word in memory */
     if (keyword)
@@ -577,8 +611,8 @@ static void put_operand(struct out *o, const struct hvemu_insn *in, unsigned i,
         put_s(o, "(bad)");
         break;
     }
-    /* EVEX masking decorates the destination */
-    if (i == 0 && in->encoding == HVEMU_ENC_EVEX && in->map != HVEMU_MAP_4) {
+    /* EVEX masking decorates the destination (gather/scatter prefetches print it apart) */
+    if (i == 0 && in->encoding == HVEMU_ENC_EVEX && in->map != HVEMU_MAP_4 && !is_pf_gather(mn)) {
         if (in->evex_aaa) {
             put_s(o, " {");
             put_s(o, k_names[in->evex_aaa & 7]);
@@ -797,6 +831,12 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
         rc_at = n - 1; /* before a trailing imm8, and before the GPR source of vcvt(u)si2* */
 
     int first = 1;
+    if (insn->encoding == HVEMU_ENC_EVEX && is_pf_gather(mn)) {
+        put_s(&o, " {");
+        put_s(&o, k_names[insn->evex_aaa & 7]);
+        put_c(&o, '}');
+        first = 0;
+    }
     for (unsigned k = 0; k <= n; k++) {
         if (rc && k == rc_at) {
             static const char *const rcn[4] = {"{rn-sae}", "{rd-sae}", "{ru-sae}", "{rz-sae}"};

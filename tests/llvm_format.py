@@ -3,7 +3,7 @@
 generated corpus of one-byte-map instructions in 16-, 32- and 64-bit mode.
 
 usage: python3 tests/llvm_format.py BUILD_DIR [--per-opcode N] [--per-opcode-other N]
-              [--spaces map0,0f,0f38,0f3a,vex,evex] [--seed S] [--min PERCENT] [--show N]
+              [--spaces map0,0f,0f38,0f3a,vex,evex,apx] [--seed S] [--min PERCENT] [--show N]
               [--dump FILE]
 Prints "compared N, equal M (P%)" per encoding space and in all, then the most common kinds
 of difference. Spaces hvemu has no tables for yet are skipped (every line "hvemu invalid"),
@@ -23,7 +23,7 @@ from llvm_disasm import Disasm  # noqa: E402
 LEGACY_PREFIXES = [0x66, 0x67, 0xF3, 0xF2, 0xF0, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65]
 # Bytes that are not one-byte-map opcodes in a mode (prefixes, escapes).
 NOT_OPCODES = set(LEGACY_PREFIXES) | {0x0F}
-BRANCH = re.compile(r"^(j[a-z]+|call|loop[a-z]*|xbegin)$")
+BRANCH = re.compile(r"^(j(?!mpabs)[a-z]+|call|loop[a-z]*|xbegin)$")
 
 
 def legacy_prefixes(mode, rng):
@@ -54,21 +54,39 @@ def corpus_other(space, mode, per_opcode, rng):
                     esc = []
                 b = pfx + esc + [op] + tail
             elif space == "vex":
-                p0 = rng.randrange(256)
+                # random fields, biased towards valid encodings (vvvv unused = 1111)
+                vvvv = 0xF if rng.random() < 0.5 else rng.randrange(16)
+                p1 = (rng.randrange(2) << 7) | (vvvv << 3) | (rng.randrange(2) << 2) | rng.randrange(4)
                 if mode != 64:
-                    p0 |= 0xC0
+                    p1 |= 0x40 if rng.random() < 0.5 else 0  # vvvv bit 3 is ignored/1
+                rxb = rng.randrange(8) if mode == 64 else 7
                 if rng.random() < 0.3:
-                    b = [0xC5, p0 if mode == 64 else (p0 | 0x80), op] + tail
+                    b = [0xC5, ((rxb >> 2) << 7) | (p1 & 0x7F), op] + tail
                 else:
-                    b = [0xC4, (p0 & 0xE0) | rng.choice([1, 2, 3]), rng.randrange(256), op] + tail
+                    b = [0xC4, (rxb << 5) | rng.choice([1, 2, 3]), p1, op] + tail
+            elif space == "apx":
+                # EVEX map 4 (APX promoted/new): registers all-ones-inverted, ND/NF random
+                p0 = (rng.randrange(16) << 4) | (rng.randrange(2) << 3) | 4
+                p1 = (rng.randrange(2) << 7) | ((0xF if rng.random() < 0.6 else rng.randrange(16)) << 3) \
+                    | 4 | rng.choice([0, 0, 1, 2, 3])
+                p2 = (rng.randrange(2) << 4) | (rng.randrange(2) << 2) | 0x08
+                if rng.random() < 0.2:
+                    p2 = rng.randrange(256)  # CCMP/CTEST fields, odd bits
+                b = [0x62, p0, p1, p2, op] + tail
             else:  # evex
-                p0 = (rng.randrange(256) & 0xF0) | rng.choice([1, 2, 3, 4, 5, 6])
-                if mode != 64:
-                    p0 |= 0xF0
-                if rng.random() < 0.7:
-                    p0 &= ~0x08  # without APX this bit must be 0
-                p1 = rng.randrange(256) | (0x04 if rng.random() < 0.8 else 0)
-                b = [0x62, p0, p1, rng.randrange(256), op] + tail
+                rxbr = rng.randrange(16) if mode == 64 else 0xF
+                b4 = 0 if rng.random() < 0.75 or mode != 64 else 1
+                p0 = (rxbr << 4) | (b4 << 3) | rng.choice([1, 2, 3, 4, 5, 6])
+                vvvv = 0xF if rng.random() < 0.5 else rng.randrange(16)
+                u = 1 if rng.random() < 0.85 else 0
+                p1 = (rng.randrange(2) << 7) | (vvvv << 3) | (u << 2) | rng.randrange(4)
+                z = 1 if rng.random() < 0.15 else 0
+                ll = rng.randrange(3)
+                bb = 1 if rng.random() < 0.25 else 0
+                vp = 1 if rng.random() < 0.85 or mode != 64 else 0
+                aaa = 0 if rng.random() < 0.55 else rng.randrange(8)
+                p2 = (z << 7) | (ll << 5) | (bb << 4) | (vp << 3) | aaa
+                b = [0x62, p0, p1, p2, op] + tail
             if rng.random() < 0.3:  # SIB / disp-only ModRM shapes
                 at = len(b) - len(tail)
                 b[at] = (b[at] & 0xF8) | rng.choice([4, 5])
@@ -130,7 +148,7 @@ def branch_fix(llvm_text, length, mode):
     mn = parts[0]
     idx = 0
     while mn in ("lock", "rep", "repne", "{nf}", "addr16", "addr32", "xacquire",
-                  "xrelease", "{evex}") and len(parts) > 1:
+                  "xrelease", "{evex}", "{vex}") and len(parts) > 1:
         idx += 1
         parts = parts[1].split(" ", 1)
         mn = parts[0]
@@ -150,7 +168,7 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--per-opcode", type=int, default=40)
     ap.add_argument("--per-opcode-other", type=int, default=12)
-    ap.add_argument("--spaces", default="map0,0f,0f38,0f3a,vex,evex")
+    ap.add_argument("--spaces", default="map0,0f,0f38,0f3a,vex,evex,apx")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--min", type=float, default=0.0)
     ap.add_argument("--show", type=int, default=25)
@@ -168,6 +186,8 @@ def main():
     for space in a.spaces.split(","):
         for mode in (64, 32, 16):
             if space in ("vex", "evex") and mode == 16:
+                continue
+            if space == "apx" and mode != 64:
                 continue
             if space == "map0":
                 jobs.append((space, mode, corpus(mode, a.per_opcode, rng)))

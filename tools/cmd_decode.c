@@ -3,9 +3,11 @@
  * other tools (comparison scripts, fuzzers) drive. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char cmd_decode_usage[] =
     "usage: hvemu decode [--mode 16|32|64] [--no-apx] [--address ADDR] HEX...\n"
@@ -20,7 +22,7 @@ const char cmd_decode_usage[] =
     "hex makes it 2.\n"
     "\n"
     "--batch reads one hex string per line from standard input and writes exactly one line\n"
-    "per input line (stdout is flushed after each line):\n"
+    "per input line (answers go out before the next read, so a driver may go line by line):\n"
     "    LENGTH<TAB>TEXT            the first instruction of the line decodes\n"
     "    invalid<TAB>REASON         REASON is one of: #UD, #GP: longer than 15 bytes,\n"
     "                               truncated (the bytes end first; an empty line too),\n"
@@ -44,41 +46,80 @@ struct decode_opts {
 /* Longest text hvemu_format() writes is far below this; the formatter truncates safely. */
 #define TEXT_MAX 256
 
+/* Answer one input line (without its newline). */
+static void batch_line(const struct decode_opts *o, const char *line)
+{
+    uint8_t bytes[32];
+    char text[TEXT_MAX];
+    long n = cli_parse_hex(line, bytes, sizeof(bytes));
+    if (n < 0) {
+        fputs("invalid\tbad hex\n", stdout);
+        return;
+    }
+    struct hvemu_insn insn;
+    size_t len = (size_t)n < sizeof(bytes) ? (size_t)n : sizeof(bytes);
+    int rc = hvemu_decode(bytes, len, o->mode, &o->features, &insn);
+    if (rc != HVEMU_DECODE_OK) {
+        printf("invalid\t%s\n", cli_decode_error(rc));
+        return;
+    }
+    hvemu_format(&insn, o->address, text, sizeof(text));
+    printf("%u\t%s\n", insn.length, text);
+}
+
+/* Lines come through read(2) so that the answers to everything read so far are flushed
+ * before the next read can block: a driver that writes one line and waits for its answer
+ * gets it at once, and a bulk run still writes in large blocks. */
 static int decode_batch(const struct decode_opts *o)
 {
+    static char chunk[1 << 16];
     char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    char text[TEXT_MAX];
-    /* Drivers talk to us line by line through pipes: never hold an answer back. */
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    while ((got = getline(&line, &cap, stdin)) >= 0) {
-        uint8_t bytes[32];
-        long n = cli_parse_hex(line, bytes, sizeof(bytes));
-        if (n < 0) {
-            fputs("invalid\tbad hex\n", stdout);
+    size_t used = 0, cap = 0;
+    int status = CLI_EXIT_OK;
+    for (;;) {
+        ssize_t got = read(STDIN_FILENO, chunk, sizeof(chunk));
+        if (got < 0 && errno == EINTR)
             continue;
+        if (got < 0) {
+            perror("hvemu decode: reading standard input");
+            status = CLI_EXIT_FAIL;
+            break;
         }
-        struct hvemu_insn insn;
-        size_t len = (size_t)n < sizeof(bytes) ? (size_t)n : sizeof(bytes);
-        int rc = hvemu_decode(bytes, len, o->mode, &o->features, &insn);
-        if (rc != HVEMU_DECODE_OK) {
-            printf("invalid\t%s\n", cli_decode_error(rc));
-            continue;
+        if (got == 0)
+            break;
+        for (ssize_t i = 0; i < got; i++) {
+            if (used + 1 >= cap) {
+                size_t ncap = cap ? cap * 2 : 256;
+                char *nl = realloc(line, ncap);
+                if (!nl) {
+                    fprintf(stderr, "hvemu decode: out of memory\n");
+                    free(line);
+                    return CLI_EXIT_FAIL;
+                }
+                line = nl;
+                cap = ncap;
+            }
+            if (chunk[i] == '\n') {
+                line[used] = 0;
+                batch_line(o, line);
+                used = 0;
+            } else {
+                line[used++] = chunk[i];
+            }
         }
-        hvemu_format(&insn, o->address, text, sizeof(text));
-        printf("%u\t%s\n", insn.length, text);
+        if (fflush(stdout) != 0)
+            break;
+    }
+    if (used) { /* a last line without a newline */
+        line[used] = 0;
+        batch_line(o, line);
     }
     free(line);
-    if (ferror(stdin)) {
-        perror("hvemu decode: reading standard input");
-        return CLI_EXIT_FAIL;
-    }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         perror("hvemu decode: writing standard output");
         return CLI_EXIT_FAIL;
     }
-    return CLI_EXIT_OK;
+    return status;
 }
 
 static void print_bytes(const uint8_t *p, size_t n)

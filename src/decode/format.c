@@ -167,7 +167,7 @@ const char *hvemu_reg_name(enum hvemu_reg_class cls, unsigned idx)
 static void put_reg(struct out *o, unsigned cls, unsigned idx)
 {
     const char *n;
-    /* LLVM calls st(0) plain "st" */
+    /* LLVM calls the implicit st(0) plain "st" */
     if (cls == HVEMU_REG_ST && idx == 0)
         n = "st";
     else
@@ -221,6 +221,27 @@ static void put_mnemonic(struct out *o, const struct hvemu_insn *in, const char 
     if (in->map == HVEMU_MAP_0 && in->encoding <= HVEMU_ENC_REX2) {
         if (streq(mn, "fwait")) {
             put_s(o, "wait");
+            return;
+        }
+    }
+    if (in->map == HVEMU_MAP_0F && in->encoding <= HVEMU_ENC_REX2) {
+        /* SYSRET/SYSEXIT to 64-bit code carry a q */
+        if ((streq(mn, "sysret") || streq(mn, "sysexit")) && in->rex_w) {
+            put_s(o, mn);
+            put_c(o, 'q');
+            return;
+        }
+        /* descriptor-table loads and stores: w/d suffix outside 64-bit mode */
+        if ((streq(mn, "sgdt") || streq(mn, "sidt") || streq(mn, "lgdt") || streq(mn, "lidt")) &&
+            in->mode != HVEMU_MODE_64) {
+            put_s(o, mn);
+            put_c(o, in->opsize == 2 ? 'w' : 'd');
+            return;
+        }
+    }
+    if (in->map == HVEMU_MAP_0 && in->encoding <= HVEMU_ENC_REX2) {
+        if (streq(mn, "fcomip") || streq(mn, "fucomip")) {
+            put_s(o, mn[1] == 'c' ? "fcompi" : "fucompi");
             return;
         }
         /* APX PPX hint: REX2.W on PUSH/POP r64 (LLVM 19 prints pushp/popp for every REX2
@@ -307,6 +328,51 @@ static int has_seg_operand(const struct hvemu_insn *in)
     return 0;
 }
 
+/* Bytes a gather/scatter touches, as LLVM sizes its VSIB operand: as many elements as both
+ * the index vector and the data register hold, of the data element size. */
+static unsigned vsib_size(const struct hvemu_insn *in, const struct hvemu_mem *m, const char *mn)
+{
+    const char *p = mn;
+    unsigned data_bytes = 0, idx_elem, data_elem;
+    for (unsigned i = 0; i < nops(in); i++) {
+        const struct hvemu_operand *op = &in->op[i];
+        if (op->kind == HVEMU_OP_REG && op->u.reg.cls >= HVEMU_REG_XMM &&
+            op->u.reg.cls <= HVEMU_REG_ZMM && op->size > data_bytes)
+            data_bytes = op->size;
+    }
+    while (*p && !after_prefix(p, "gather") && !after_prefix(p, "scatter"))
+        p++;
+    if (!*p)
+        return 0;
+    p += p[0] == 'g' ? 6 : 7;
+    if (p[0] == 'p' && p[1] == 'f' && p[2])
+        p += 3; /* vgatherpf0dps and friends */
+    if (*p != 'd' && *p != 'q')
+        return 0;
+    idx_elem = *p == 'd' ? 4 : 8;
+    p++;
+    data_elem = (streq(p, "pd") || streq(p, "q")) ? 8 : 4;
+    unsigned idx_bytes = m->index_class == HVEMU_REG_ZMM ? 64 : m->index_class == HVEMU_REG_YMM ? 32 : 16;
+    unsigned bytes = idx_bytes / idx_elem * data_elem;
+    return data_bytes && data_bytes < bytes ? data_bytes : bytes;
+}
+
+/* VGATHERPF0DPS and the other gather/scatter prefetches: LLVM writes "{k1}, mem". */
+static int is_pf_gather(const char *mn)
+{
+    return after_prefix(mn, "vgatherpf") || after_prefix(mn, "vscatterpf");
+}
+
+/* AES*KL: "aes" ... "kl" */
+static int is_keylocker(const char *mn)
+{
+    const char *rest = after_prefix(mn, "aes");
+    size_t l = 0;
+    while (rest && rest[l])
+        l++;
+    return rest && l >= 2 && rest[l - 2] == 'k' && rest[l - 1] == 'l';
+}
+
 static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hvemu_operand *op,
                     const struct hv_opspec *s, const char *mn)
 {
@@ -317,6 +383,8 @@ static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hve
         /* LEA's M and the far-pointer loads print no size; BOUND prints the element size */
         if (s->size == HV_SZ_NONE && s->cls == HV_CLS_MEM && s->loc == HV_LOC_RM_MEM)
             keyword = 0;
+        if (s->size == HV_SZ_S)
+            keyword = 0; /* SGDT/LIDT pseudo-descriptor */
         if (s->size == HV_SZ_P) {
             if (streq(mn, "bound"))
                 size = in->opsize;
@@ -324,9 +392,10 @@ static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hve
                 keyword = 0;
         }
     }
-    /* VSIB memory: LLVM sizes it like the destination vector */
-    if (size == 0 && (in->attrs & HV_ATTR_VSIB) && in->op[0].kind == HVEMU_OP_REG)
-        size = in->op[0].size;
+    if (is_keylocker(mn))
+        keyword = 0; /* Key Locker handles (m384/m512) are opaque memory to LLVM */
+    if (size == 0 && (in->attrs & HV_ATTR_VSIB))
+        size = vsib_size(in, m, mn);
     if (has_seg_operand(in) && streq(mn, "mov"))
         size = 2; /* MOV to/from a segment register moves a word in memory */
     if (keyword)
@@ -409,7 +478,7 @@ static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hve
 static int imm8_unsigned(const struct hvemu_insn *in, const char *mn)
 {
     static const char *const u8[] = {"int", "in", "out", "rol", "ror", "rcl", "rcr", "shl",
-                                     "shr", "sal", "sar"};
+                                     "shr", "sal", "sar", "shld", "shrd"};
     if (in->map != HVEMU_MAP_0 && in->map != HVEMU_MAP_4)
         return 1; /* SSE/AVX control bytes and the like are u8 */
     for (unsigned i = 0; i < sizeof(u8) / sizeof(u8[0]); i++)
@@ -419,9 +488,12 @@ static int imm8_unsigned(const struct hvemu_insn *in, const char *mn)
 }
 
 /* The operand size LLVM picks its instruction form by: a 66 prefix makes even the
- * always-64-bit near branches (RET imm16) 16-bit forms. */
+ * always-64-bit near branches (RET imm16) 16-bit forms. 0 means "none matches". */
 static unsigned llvm_opsize(const struct hvemu_insn *in)
 {
+    /* APX map 4 selects 16 bits with EVEX.pp, not a 66 byte: LLVM prints its imm16 signed */
+    if (in->encoding == HVEMU_ENC_EVEX && in->map == HVEMU_MAP_4 && in->opsize == 2)
+        return 0;
     if (in->mode == HVEMU_MODE_64 && (in->attrs & HV_ATTR_F64) && (in->prefixes & HVEMU_PFX_OPSZ) &&
         !in->rex_w)
         return 2;
@@ -484,6 +556,16 @@ static int operand_hidden(const struct hvemu_insn *in, unsigned i, const struct 
         return 1; /* shift by one: "shl eax" */
     if (s && s->loc == HV_LOC_XLAT)
         return 1; /* "xlatb" */
+    if (op->kind == HVEMU_OP_REG && op->u.reg.cls == HVEMU_REG_ST && s &&
+        s->loc == HV_LOC_FIXED && nops(in) == 2 && in->op[i ^ 1].kind == HVEMU_OP_REG &&
+        in->op[i ^ 1].u.reg.cls == HVEMU_REG_ST) {
+        /* x87 forms LLVM writes with the st(i) operand alone */
+        static const char *const one[] = {"fcom", "fcomp", "fucom", "fucomp", "fxch", "fld",
+                                          "fst", "fstp", "ffree", "ffreep", "fstpnce"};
+        for (unsigned k = 0; k < sizeof(one) / sizeof(one[0]); k++)
+            if (streq(mn, one[k]))
+                return 1;
+    }
     if ((streq(mn, "aam") || streq(mn, "aad")) && op->kind == HVEMU_OP_IMM &&
         op->u.imm.imm == 10)
         return 1; /* base 10 is the default */
@@ -503,7 +585,12 @@ static void put_operand(struct out *o, const struct hvemu_insn *in, unsigned i,
             has_seg_operand(in) && streq(mn, "mov"))
             cls = in->opsize == 8 ? HVEMU_REG_GPR64 : in->opsize == 4 ? HVEMU_REG_GPR32
                                                                        : HVEMU_REG_GPR16;
-        put_reg(o, cls, idx);
+        if (cls == HVEMU_REG_K && i == 0 && after_prefix(mn, "vp2intersect"))
+            idx &= 6; /* the destination is a mask pair, named by its even register */
+        if (cls == HVEMU_REG_ST && s && s->loc != HV_LOC_FIXED)
+            put_s(o, st_names[idx & 7]); /* st(i) from ModRM, st(0) included */
+        else
+            put_reg(o, cls, idx);
         break;
     }
     case HVEMU_OP_MEM:
@@ -524,8 +611,8 @@ static void put_operand(struct out *o, const struct hvemu_insn *in, unsigned i,
         put_s(o, "(bad)");
         break;
     }
-    /* EVEX masking decorates the destination */
-    if (i == 0 && in->encoding == HVEMU_ENC_EVEX && in->map != HVEMU_MAP_4) {
+    /* EVEX masking decorates the destination (gather/scatter prefetches print it apart) */
+    if (i == 0 && in->encoding == HVEMU_ENC_EVEX && in->map != HVEMU_MAP_4 && !is_pf_gather(mn)) {
         if (in->evex_aaa) {
             put_s(o, " {");
             put_s(o, k_names[in->evex_aaa & 7]);
@@ -591,17 +678,49 @@ static const char *cmp_pseudo(const struct hvemu_insn *in, const char *mn, char 
  * C6/C7). LLVM applies this by opcode, register forms included; so does hvemu. */
 static int hle_hint(const struct hvemu_insn *in)
 {
-    if (!(in->prefixes & (HVEMU_PFX_REP | HVEMU_PFX_REPNE)) || in->map != HVEMU_MAP_0 ||
-        in->encoding != HVEMU_ENC_LEGACY)
+    if (!(in->prefixes & (HVEMU_PFX_REP | HVEMU_PFX_REPNE)) || in->encoding != HVEMU_ENC_LEGACY)
         return 0;
     if (in->prefixes & HVEMU_PFX_LOCK)
         return 1;
+    if (in->map != HVEMU_MAP_0)
+        return 0;
     if (in->opcode == 0x86 || in->opcode == 0x87)
         return 1;
     if ((in->opcode & 0xf8) == 0x90 && !(in->prefixes & HVEMU_PFX_REX))
         return 1;
     return (in->prefixes & HVEMU_PFX_REP) &&
            (in->opcode == 0x88 || in->opcode == 0x89 || in->opcode == 0xc6 || in->opcode == 0xc7);
+}
+
+/* Map-4 instructions LLVM writes with an {evex} mark when neither ND nor NF is set: the
+ * promoted integer instructions. Those whose text cannot be mistaken for a legacy form in
+ * LLVM's eyes (MOVBE, CRC32, shadow-stack and VMX instructions, ...) go without it. */
+static int evex_marked(const char *mn)
+{
+    static const char *const unmarked[] = {
+        "movbe", "crc32", "wrssd", "wrssq", "wrussd", "wrussq", "invvpid", "invept", "invpcid",
+        "movdir64b", "movdiri", "urdmsr", "uwrmsr", "aadd", "aand", "aor", "axor", "adcx",
+        "adox", "enqcmd", "enqcmds", "push2", "push2p", "pop2", "pop2p",
+    };
+    if (after_prefix(mn, "cfcmov") || after_prefix(mn, "setzu"))
+        return 0;
+    for (unsigned i = 0; i < sizeof(unmarked) / sizeof(unmarked[0]); i++)
+        if (streq(mn, unmarked[i]))
+            return 0;
+    return 1;
+}
+
+/* VEX instructions that also exist with the same name as EVEX: LLVM marks the VEX form. */
+static int vex_marked(const char *mn)
+{
+    static const char *const marked[] = {
+        "vpdpbusd", "vpdpbusds", "vpdpwssd", "vpdpwssds", "vpmadd52luq", "vpmadd52huq",
+        "vcvtneps2bf16",
+    };
+    for (unsigned i = 0; i < sizeof(marked) / sizeof(marked[0]); i++)
+        if (streq(mn, marked[i]))
+            return 1;
+    return 0;
 }
 
 /* Whether the text shows the address size anyway (a register in an address, a moffs, a
@@ -621,8 +740,9 @@ static int addr_size_visible(const struct hvemu_insn *in, const char *mn)
             return 1;
         if (op->u.mem.base_class != HVEMU_REG_NONE || op->u.mem.index_class != HVEMU_REG_NONE)
             return 1;
-        if (in->has_sib && in->mode != HVEMU_MODE_64 && op->u.mem.addr_size == 4)
-            return 1; /* shows 1*eiz */
+        if (in->has_sib && ((in->mode != HVEMU_MODE_64 && op->u.mem.addr_size == 4) ||
+                            (in->sib >> 6) != 0))
+            return 1; /* shows N*eiz */
     }
     return 0;
 }
@@ -645,7 +765,8 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
     }
     if (insn->prefixes & HVEMU_PFX_LOCK)
         put_s(&o, "lock ");
-    if (!hle && insn->encoding <= HVEMU_ENC_REX2 && !mandatory_rep) {
+    /* (LLVM shows a stray F2/F3 as rep/repne only on one-byte-map instructions) */
+    if (!hle && insn->encoding <= HVEMU_ENC_REX2 && !mandatory_rep && insn->map == HVEMU_MAP_0) {
         if (insn->prefixes & HVEMU_PFX_REP)
             put_s(&o, "rep ");
         else if (insn->prefixes & HVEMU_PFX_REPNE)
@@ -657,14 +778,14 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
     }
     int apx_evex = insn->encoding == HVEMU_ENC_EVEX && insn->map == HVEMU_MAP_4;
     int sccdfv = apx_evex && (insn->attrs & HV_ATTR_SCCDFV);
-    if (apx_evex && insn->evex_nf) {
-        put_s(&o, "{nf} ");
-    } else if (apx_evex && !insn->evex_nd && !sccdfv && !after_prefix(mn, "push2") &&
-               !after_prefix(mn, "pop2") && !after_prefix(mn, "cfcmov") &&
-               !after_prefix(mn, "setzu")) {
+    if (apx_evex && insn->evex_nf && !after_prefix(mn, "cfcmov")) {
+        put_s(&o, "{nf} "); /* (CFCMOVcc uses the NF bit as part of its encoding) */
+    } else if (apx_evex && !insn->evex_nd && !sccdfv && evex_marked(mn)) {
         /* an EVEX-promoted legacy instruction: LLVM marks the encoding */
         put_s(&o, "{evex} ");
     }
+    if (insn->encoding == HVEMU_ENC_VEX && vex_marked(mn))
+        put_s(&o, "{vex} ");
     char pseudo[24];
     const char *folded = cmp_pseudo(insn, mn, pseudo, sizeof(pseudo));
     if (folded) {
@@ -705,10 +826,17 @@ int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, siz
              !(insn->has_modrm && (insn->modrm >> 6) != 3) &&
              (insn->attrs & (HV_ATTR_ER | HV_ATTR_SAE));
     unsigned rc_at = n;
-    if (rc && n && insn->op[order[n - 1]].kind == HVEMU_OP_IMM)
-        rc_at = n - 1;
+    if (rc && n && (insn->op[order[n - 1]].kind == HVEMU_OP_IMM ||
+                    after_prefix(mn, "vcvtsi2") || after_prefix(mn, "vcvtusi2")))
+        rc_at = n - 1; /* before a trailing imm8, and before the GPR source of vcvt(u)si2* */
 
     int first = 1;
+    if (insn->encoding == HVEMU_ENC_EVEX && is_pf_gather(mn)) {
+        put_s(&o, " {");
+        put_s(&o, k_names[insn->evex_aaa & 7]);
+        put_c(&o, '}');
+        first = 0;
+    }
     for (unsigned k = 0; k <= n; k++) {
         if (rc && k == rc_at) {
             static const char *const rcn[4] = {"{rn-sae}", "{rd-sae}", "{ru-sae}", "{rz-sae}"};

@@ -56,23 +56,11 @@ static int result_exception(struct hvemu_result *res, unsigned vector, int has_e
     return res->status;
 }
 
-/* Fetch up to `want` bytes at `la`, within one page. */
-static int fetch_bytes(struct hvemu_ctx *ctx, uint64_t la, uint8_t *buf, unsigned want,
-                       unsigned *got, struct hvemu_result *res)
+/* What a fetch callback's answer means for the emulation. */
+static int fetch_answer(struct hvemu_result *res, int cb, unsigned got, unsigned want)
 {
-    const struct hvemu_ops *ops = ctx->ops;
-    int cb;
-    *got = 0;
-    if (ops->fetch) {
-        cb = ops->fetch(ctx->opaque, la, buf, want, got, &res->exc);
-        if (cb == HVEMU_CB_OK && (*got == 0 || *got > want))
-            return result_unhandled(res, "fetch callback returned no bytes");
-    } else if (ops->read) {
-        cb = ops->read(ctx->opaque, la, buf, want, HVEMU_ACCESS_FETCH, &res->exc);
-        *got = want;
-    } else {
-        return result_unhandled(res, "no fetch or read callback");
-    }
+    if (cb == HVEMU_CB_OK && (got == 0 || got > want))
+        return result_unhandled(res, "fetch callback returned no bytes");
     if (cb == HVEMU_CB_OK)
         return HVEMU_OK;
     if (cb == HVEMU_CB_FAULT) {
@@ -87,6 +75,25 @@ static int fetch_bytes(struct hvemu_ctx *ctx, uint64_t la, uint8_t *buf, unsigne
     return result_unhandled(res, "instruction fetch failed");
 }
 
+/* Fetch up to `want` bytes at `la`, within one page. */
+static int fetch_bytes(struct hvemu_ctx *ctx, uint64_t la, uint8_t *buf, unsigned want,
+                       unsigned *got, struct hvemu_result *res)
+{
+    const struct hvemu_ops *ops = ctx->ops;
+    int cb;
+    *got = 0;
+    if (ops->fetch) {
+        cb = ops->fetch(ctx->opaque, la, buf, want, got, &res->exc);
+    } else if (ops->read) {
+        cb = ops->read(ctx->opaque, la, buf, want, HVEMU_ACCESS_FETCH, &res->exc);
+        if (cb == HVEMU_CB_OK)
+            *got = want;
+    } else {
+        return result_unhandled(res, "no fetch or read callback");
+    }
+    return fetch_answer(res, cb, *got, want);
+}
+
 static int need_parts(struct hvemu_ctx *ctx, uint64_t parts, struct hvemu_result *res)
 {
     struct hvemu_state *s = ctx->state;
@@ -99,19 +106,33 @@ static int need_parts(struct hvemu_ctx *ctx, uint64_t parts, struct hvemu_result
     return result_unhandled(res, "vCPU state needed for the mode (RIP, RFLAGS, CS, CR0, EFER) is not loaded");
 }
 
+/* The low `n` bytes (0..8) of a little-endian 8-byte word. */
+static inline uint64_t low_bytes_mask(unsigned n)
+{
+    return n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * n)) - 1;
+}
+
+/* Do the first bytes of buf (16 readable bytes, `n` of them fetched) equal the cached
+ * instruction? Two 8-byte compares instead of a memcmp call: buf past `n` may hold anything,
+ * so the words are masked to the cached length, which is at most 15. */
+static inline int cache_hit(const struct hvemu_ctx *ctx, const uint8_t *buf, unsigned n)
+{
+    unsigned cl = ctx->cached_len;
+    if (!cl || n < cl)
+        return 0;
+    uint64_t lo = (load_u64(buf) ^ load_u64(ctx->cached_bytes)) & low_bytes_mask(cl);
+    uint64_t hi = cl > 8 ? (load_u64(buf + 8) ^ load_u64(ctx->cached_bytes + 8)) &
+                               low_bytes_mask(cl - 8) : 0;
+    return !(lo | hi) && ctx->cached_features.bits[0] == ctx->features.bits[0] &&
+           ctx->cached_features.bits[1] == ctx->features.bits[1];
+}
+
 /* Decode with APX enabled only when the guest may use it. APX-specific bytes are #UD without
  * it, so the gate (which needs XCR0 and CR4) is consulted only when a decode without APX fails:
  * instructions without APX never pay for loading those registers. */
 static int decode_gated(struct hvemu_ctx *ctx, const uint8_t *buf, size_t n,
                         struct hvemu_result *res, int *rc_out)
 {
-    unsigned cl = ctx->cached_len;
-    if (cl && n >= cl && !memcmp(buf, ctx->cached_bytes, cl) &&
-        ctx->cached_features.bits[0] == ctx->features.bits[0] &&
-        ctx->cached_features.bits[1] == ctx->features.bits[1]) {
-        *rc_out = HVEMU_DECODE_OK; /* same bytes as the last (non-APX) decode: same result */
-        return HVEMU_OK;
-    }
     hvemu_features f = ctx->features;
     int apx = hvemu_feature_has(&f, HVEMU_FEAT_APX);
     hvemu_feature_set(&f, HVEMU_FEAT_APX, 0);
@@ -120,7 +141,7 @@ static int decode_gated(struct hvemu_ctx *ctx, const uint8_t *buf, size_t n,
     if (rc == HVEMU_DECODE_OK) {
         /* only decodes made without APX are cached: an APX decode depends on XCR0/CR4, which
          * are checked again on every emulation */
-        memcpy(ctx->cached_bytes, buf, ctx->insn.length);
+        copy_small(ctx->cached_bytes, buf, ctx->insn.length);
         ctx->cached_features = ctx->features;
         ctx->cached_len = ctx->insn.length;
     }
@@ -137,37 +158,34 @@ static int decode_gated(struct hvemu_ctx *ctx, const uint8_t *buf, size_t n,
     return HVEMU_OK;
 }
 
-static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len,
-                   struct hvemu_result *res)
+/* Fetch and decode the instruction at RIP into ctx->insn; HVEMU_OK or the result status. */
+static int fetch_decode(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len,
+                        struct hvemu_result *res)
 {
     struct hvemu_state *s = ctx->state;
-    res->status = HVEMU_OK;
-    res->reason = 0;
-    res->detail[0] = 0;
-    res->retries = 0;
-    res->exc.vector = 0;
-    res->exc.has_error_code = 0;
-    res->exc.error_code = 0;
-    res->exc.cr2 = 0;
-
-    if (need_parts(ctx, HVEMU_PART_RIP | HVEMU_PART_RFLAGS | HVEMU_PART_CR0 | HVEMU_PART_EFER |
-                            HVEMU_PART_SEG(HVEMU_CS), res) != HVEMU_OK)
-        return res->status;
-    if (!(s->efer & EFER_LMA) || !(s->cr0 & CR0_PE) || !(s->seg[HVEMU_CS].attr & HVEMU_SEG_ATTR_L))
-        return result_unhandled(res, "only 64-bit mode is executed so far");
-
-    /* ---- fetch and decode ---- */
+    const struct hvemu_ops *ops = ctx->ops;
     uint8_t buf[16];
     unsigned have = 0;
     uint64_t la = s->rip;
+    /* bytes past those fetched are compared masked (cache_hit) but are read: give them a value */
+    store_u64(buf, 0);
+    store_u64(buf + 8, 0);
     if (given_len) {
         have = given_len > 15 ? 15 : (unsigned)given_len;
-        memcpy(buf, given, have);
+        copy_small(buf, given, have);
     } else {
-        unsigned room = 4096 - (unsigned)(la & 4095);
-        if (fetch_bytes(ctx, la, buf, room < 15 ? room : 15, &have, res) != HVEMU_OK)
+        unsigned room = 4096 - (unsigned)(la & 4095), want = room < 15 ? room : 15;
+        if (__builtin_expect(ops->fetch != 0, 1)) {
+            /* the fetch callback inline: it is on the path of every emulation */
+            int cb = ops->fetch(ctx->opaque, la, buf, want, &have, &res->exc);
+            if ((cb != HVEMU_CB_OK || have - 1 >= want) && fetch_answer(res, cb, have, want) != HVEMU_OK)
+                return res->status;
+        } else if (fetch_bytes(ctx, la, buf, want, &have, res) != HVEMU_OK) {
             return res->status;
+        }
     }
+    if (cache_hit(ctx, buf, have))
+        return HVEMU_OK; /* same bytes as the last (non-APX) decode: same result */
     int rc;
     for (;;) {
         if (decode_gated(ctx, buf, have, res, &rc) != HVEMU_OK)
@@ -189,6 +207,68 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
         return result_exception(res, HVEMU_EXC_GP, 1);
     if (rc == HVEMU_DECODE_TRUNCATED)
         return result_unhandled(res, "instruction bytes end before the instruction");
+    return HVEMU_OK;
+}
+
+/* exec_commit() with its common case inline: at most one unlocked write within a page (no
+ * probing, one callback), then the GPRs, RFLAGS and RIP. */
+static inline int commit(struct exec *x)
+{
+    struct hvemu_state *s = x->s;
+    const struct exec_write *w = &x->wr[0];
+    const struct hvemu_ops *ops = x->ctx->ops;
+    if (x->nwrites > 1 || (x->nwrites == 1 && (w->locked || !ops->write ||
+                                                (w->la & 4095) + w->size > 4096)))
+        return exec_commit(x);
+    if (x->nwrites) {
+        struct hvemu_exception exc = {0, 0, 0, 0};
+        int cb = ops->write(x->ctx->opaque, w->la, w->data, w->size, (enum hvemu_access)w->kind,
+                            &exc);
+        if (cb != HVEMU_CB_OK)
+            return exec_cb_fault(x, cb, &exc);
+    }
+    uint32_t d = x->gpr_dirty;
+    if (d) {
+        s->dirty |= d;
+        do {
+            unsigned i = (unsigned)__builtin_ctz(d);
+            d &= d - 1;
+            s->gpr[i] = x->new_gpr[i];
+        } while (d);
+    }
+    uint64_t dirty = HVEMU_PART_RIP;
+    if (x->new_rflags != s->rflags) {
+        s->rflags = x->new_rflags;
+        dirty |= HVEMU_PART_RFLAGS;
+    }
+    s->rip = x->new_rip;
+    s->dirty |= dirty;
+    return X_OK;
+}
+
+#define MODE_PARTS (HVEMU_PART_RIP | HVEMU_PART_RFLAGS | HVEMU_PART_CR0 | HVEMU_PART_EFER | \
+                    HVEMU_PART_SEG(HVEMU_CS))
+
+static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len,
+                   struct hvemu_result *res)
+{
+    struct hvemu_state *s = ctx->state;
+    res->status = HVEMU_OK;
+    res->reason = 0;
+    res->detail[0] = 0;
+    res->retries = 0;
+    res->exc.vector = 0;
+    res->exc.has_error_code = 0;
+    res->exc.error_code = 0;
+    res->exc.cr2 = 0;
+
+    if ((s->valid & MODE_PARTS) != MODE_PARTS && need_parts(ctx, MODE_PARTS, res) != HVEMU_OK)
+        return res->status;
+    if (!(s->efer & EFER_LMA) || !(s->cr0 & CR0_PE) || !(s->seg[HVEMU_CS].attr & HVEMU_SEG_ATTR_L))
+        return result_unhandled(res, "only 64-bit mode is executed so far");
+
+    if (fetch_decode(ctx, given, given_len, res) != HVEMU_OK)
+        return res->status;
 
     const struct hvemu_insn *in = &ctx->insn;
     exec_fn fn = hv_exec_handlers[in->mnemonic];
@@ -208,6 +288,7 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
                ((in->attrs & HV_ATTR_XLOCK) && in->has_modrm && (in->modrm >> 6) != 3);
     x.lock_fresh = 0;
     x.lock_la = 0;
+    int rc;
     for (;;) {
         x.new_rip = x.rip_next;
         x.new_rflags = s->rflags;
@@ -222,7 +303,7 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
             /* the instruction completed: RF is cleared (unless a REP chunk resumes later) */
             if (x.new_rip != s->rip)
                 x.new_rflags &= ~(uint64_t)HVEMU_FLAG_RF;
-            rc = exec_commit(&x);
+            rc = commit(&x);
         }
         if (rc != X_CHANGED)
             break;

@@ -16,6 +16,36 @@
 #include "hvemu.h"
 #include "tables.gen.h"
 
+/* The library is built with -ffreestanding, which turns every memcpy() into a call to libc
+ * (through the PLT): fixed-size copies go through the builtin, which compiles to moves. */
+static inline uint64_t load_u64(const void *p)
+{
+    uint64_t v;
+    __builtin_memcpy(&v, p, 8);
+    return v;
+}
+static inline void store_u64(void *p, uint64_t v)
+{
+    __builtin_memcpy(p, &v, 8);
+}
+/* Copy n (0..64) bytes; the sizes of operands are moves. */
+static inline void copy_small(void *dst, const void *src, unsigned n)
+{
+    switch (n) {
+    case 1: __builtin_memcpy(dst, src, 1); break;
+    case 2: __builtin_memcpy(dst, src, 2); break;
+    case 4: __builtin_memcpy(dst, src, 4); break;
+    case 8: __builtin_memcpy(dst, src, 8); break;
+    case 16: __builtin_memcpy(dst, src, 16); break;
+    default: {
+        uint8_t *d = dst;
+        const uint8_t *s = src;
+        for (unsigned i = 0; i < n; i++)
+            d[i] = s[i];
+    }
+    }
+}
+
 /* Handler results. */
 enum {
     X_OK = 0,
@@ -36,6 +66,9 @@ struct exec_write {
     uint8_t old[16];      /* locked: the value read */
 };
 
+/* Only the fields before new_gpr[] are set up per emulation (emulate.c): new_gpr[] and wr[]
+ * are read only where gpr_dirty and nwrites say they were written, lock_val only when
+ * lock_fresh says so. The hot fields come first so they share cache lines. */
 struct exec {
     struct hvemu_ctx *ctx;
     struct hvemu_state *s;
@@ -45,23 +78,31 @@ struct exec {
     uint64_t new_rip;           /* RIP to commit */
     uint64_t new_rflags;        /* RFLAGS to commit (starts as the current value) */
     uint32_t gpr_dirty;         /* which new_gpr[] entries are staged */
-    uint64_t new_gpr[HVEMU_NUM_GPRS];
     unsigned nwrites;
-    struct exec_write wr[EXEC_MAX_WRITES];
     uint8_t locked;             /* LOCK prefix or implicitly locked (XCHG with memory) */
     uint8_t rep_done;           /* a REP string finished this call (vs. chunk boundary) */
-    uint64_t lock_la;           /* locked RMW: the address read, and the value it held */
-    uint8_t lock_fresh;         /* a failed cmpxchg left the current value in lock_val */
-    uint8_t lock_val[16];
     uint8_t state_missing;      /* a register read found its state part unavailable */
+    uint8_t lock_fresh;         /* a failed cmpxchg left the current value in lock_val */
+    uint64_t lock_la;           /* locked RMW: the address read, and the value it held */
+    uint64_t new_gpr[HVEMU_NUM_GPRS];
+    struct exec_write wr[EXEC_MAX_WRITES];
+    uint8_t lock_val[16];
 };
 
 /* Load state parts that are not valid (lazy getter); X_UNHANDLED if they cannot be had. */
 int exec_need(struct exec *x, uint64_t parts);
-/* Apply the staged writes; X_CHANGED when a locked commit found memory changed. */
-int exec_commit(struct exec *x);
 /* Apply staged memory, register and flag writes, keep RIP; staging is emptied. */
 int exec_commit_effects(struct exec *x);
+/* Apply the staged writes, then RIP; X_CHANGED when a locked commit found memory changed. */
+static inline int exec_commit(struct exec *x)
+{
+    int rc = exec_commit_effects(x);
+    if (rc == X_OK) {
+        x->s->rip = x->new_rip;
+        x->s->dirty |= HVEMU_PART_RIP;
+    }
+    return rc;
+}
 
 typedef int (*exec_fn)(struct exec *x);
 extern const exec_fn hv_exec_handlers[HV_MN_COUNT];
@@ -71,13 +112,35 @@ int exec_exception(struct exec *x, unsigned vector, int has_error, uint32_t erro
 static inline int exec_gp0(struct exec *x) { return exec_exception(x, HVEMU_EXC_GP, 1, 0); }
 static inline int exec_ud(struct exec *x) { return exec_exception(x, HVEMU_EXC_UD, 0, 0); }
 int exec_unhandled(struct exec *x, const char *reason);
+/* A callback's answer other than HVEMU_CB_OK as the instruction's result (fault, retry, ...). */
+int exec_cb_fault(struct exec *x, int cb, const struct hvemu_exception *exc);
 
 /* ---- registers (reads see the state before the instruction) ---- */
 uint64_t reg_get(struct exec *x, unsigned cls, unsigned idx);
 /* Stage a GPR write with the architectural width rules: 8/16-bit writes merge, 32-bit writes
  * zero-extend, 64-bit writes replace. */
 void reg_set(struct exec *x, unsigned cls, unsigned idx, uint64_t v);
-static inline uint64_t gpr_get(struct exec *x, unsigned idx) { return reg_get(x, HVEMU_REG_GPR64, idx); }
+
+/* The value bits of a GPR class that a plain load can serve (GPR8 low byte, 16, 32, 64);
+ * 0 for every other class (AH..BH, segment, control, vector), which take the slow paths. */
+static inline uint64_t gpr_cls_mask(unsigned cls)
+{
+    switch (cls) {
+    case HVEMU_REG_GPR8: return 0xff;
+    case HVEMU_REG_GPR16: return 0xffff;
+    case HVEMU_REG_GPR32: return 0xffffffffu;
+    case HVEMU_REG_GPR64: return ~(uint64_t)0;
+    default: return 0;
+    }
+}
+
+/* A loaded GPR is a load; reg_get() handles the lazy-load path. */
+static inline uint64_t gpr_get(struct exec *x, unsigned idx)
+{
+    if (idx < HVEMU_NUM_GPRS && ((x->s->valid >> idx) & 1))
+        return x->s->gpr[idx];
+    return reg_get(x, HVEMU_REG_GPR64, idx);
+}
 /* Stage a GPR write of `size` bytes (1, 2, 4, 8) to register idx (byte: low byte, never AH). */
 void gpr_set_sized(struct exec *x, unsigned idx, unsigned size, uint64_t v);
 uint64_t gpr_get_sized(struct exec *x, unsigned idx, unsigned size);
@@ -95,10 +158,48 @@ int mem_write(struct exec *x, uint64_t la, const void *data, unsigned size, enum
 int mem_check_align(struct exec *x, uint64_t la, unsigned size);
 
 /* ---- operands of the decoded instruction ---- */
-/* Value of operand i, zero-extended (register, memory or immediate; immediates as decoded). */
-int op_read(struct exec *x, unsigned i, uint64_t *v);
-/* Stage a write of operand i (register or memory). */
-int op_write(struct exec *x, unsigned i, uint64_t v);
+int op_read_slow(struct exec *x, unsigned i, uint64_t *v);
+int op_write_slow(struct exec *x, unsigned i, uint64_t v);
+/* Stage a write of up to 8 bytes (the operand's size) of v to memory operand i. */
+int op_write_mem_value(struct exec *x, unsigned i, uint64_t v);
+
+/* Value of operand i, zero-extended (register, memory or immediate; immediates as decoded).
+ * Inline for what MMIO handlers mostly see: a loaded GPR or an immediate. */
+static inline int op_read(struct exec *x, unsigned i, uint64_t *v)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    if (op->kind == HVEMU_OP_REG) {
+        unsigned idx = op->u.reg.idx;
+        uint64_t mask = gpr_cls_mask(op->u.reg.cls);
+        if (mask && idx < HVEMU_NUM_GPRS && ((x->s->valid >> idx) & 1)) {
+            *v = x->s->gpr[idx] & mask;
+            return X_OK;
+        }
+    } else if (op->kind == HVEMU_OP_IMM || op->kind == HVEMU_OP_REL) {
+        *v = op->u.imm.imm;
+        return X_OK;
+    }
+    return op_read_slow(x, i, v);
+}
+
+/* Stage a write of operand i (register or memory). Inline: a 32- or 64-bit write of a loaded
+ * GPR (no merge with the old value) and the memory store. */
+static inline int op_write(struct exec *x, unsigned i, uint64_t v)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    if (op->kind == HVEMU_OP_REG) {
+        unsigned idx = op->u.reg.idx, cls = op->u.reg.cls;
+        if ((cls == HVEMU_REG_GPR32 || cls == HVEMU_REG_GPR64) && idx < HVEMU_NUM_GPRS &&
+            ((x->s->valid >> idx) & 1)) {
+            x->new_gpr[idx] = v & gpr_cls_mask(cls);
+            x->gpr_dirty |= 1u << idx;
+            return X_OK;
+        }
+    } else if (op->kind == HVEMU_OP_MEM) {
+        return op_write_mem_value(x, i, v);
+    }
+    return op_write_slow(x, i, v);
+}
 /* Memory operand i's linear address. */
 int op_linear(struct exec *x, unsigned i, uint64_t *la);
 /* Memory operand i displaced by `offset` bytes, accessed with `size` bytes (BT with a register

@@ -29,7 +29,7 @@ int exec_unhandled(struct exec *x, const char *reason)
 }
 
 /* A callback's fault becomes the instruction's exception. */
-static int cb_fault(struct exec *x, int cb, const struct hvemu_exception *exc)
+int exec_cb_fault(struct exec *x, int cb, const struct hvemu_exception *exc)
 {
     switch (cb) {
     case HVEMU_CB_FAULT:
@@ -140,9 +140,9 @@ uint64_t gpr_get_sized(struct exec *x, unsigned idx, unsigned size)
 
 /* ---- linear addresses ---- */
 
+/* 64-bit mode: only FS and GS have a base. */
 static uint64_t seg_base(struct exec *x, unsigned seg)
 {
-    /* 64-bit mode: only FS and GS have a base. */
     if (seg != HVEMU_FS && seg != HVEMU_GS)
         return 0;
     if (!(x->s->valid & HVEMU_PART_SEG(seg)))
@@ -150,13 +150,18 @@ static uint64_t seg_base(struct exec *x, unsigned seg)
     return x->s->seg[seg].base;
 }
 
-static int check_canonical(struct exec *x, unsigned seg, uint64_t la, unsigned size)
+static int canonical_fault(struct exec *x, unsigned seg)
+{
+    return seg == HVEMU_SS ? exec_exception(x, HVEMU_EXC_SS, 1, 0) : exec_gp0(x);
+}
+
+static inline int check_canonical(struct exec *x, unsigned seg, uint64_t la, unsigned size)
 {
     /* both ends must be canonical; an access that wraps past 2^64 is not a #GP on hardware
      * (its first byte is a kernel address: the page walk faults) */
     uint64_t last = la + (size ? size - 1 : 0);
-    if (!is_canonical(la) || !is_canonical(last))
-        return seg == HVEMU_SS ? exec_exception(x, HVEMU_EXC_SS, 1, 0) : exec_gp0(x);
+    if (__builtin_expect(!is_canonical(la) || !is_canonical(last), 0))
+        return canonical_fault(x, seg);
     return X_OK;
 }
 
@@ -167,30 +172,55 @@ int seg_linear(struct exec *x, unsigned seg, uint64_t offset, unsigned addr_size
     return X_OK;
 }
 
-int mem_linear(struct exec *x, const struct hvemu_mem *m, uint64_t *la)
+/* Effective address + segment base of a memory operand displaced by `offset`. Inline: it is
+ * on the path of every memory operand. */
+static inline uint64_t linear_of(struct exec *x, const struct hvemu_mem *m, int64_t offset)
 {
-    uint64_t ea = (uint64_t)m->disp;
+    uint64_t ea = (uint64_t)m->disp + (uint64_t)offset;
     if (m->base_class == HVEMU_REG_RIP)
         ea += x->rip_next;
     else if (m->base_class != HVEMU_REG_NONE)
-        ea += reg_get(x, HVEMU_REG_GPR64, m->base);
+        ea += gpr_get(x, m->base);
     if (m->index_class != HVEMU_REG_NONE) {
         uint64_t idx = m->index_class == HVEMU_REG_GPR8 ? reg_get(x, HVEMU_REG_GPR8, m->index)
-                                                        : reg_get(x, HVEMU_REG_GPR64, m->index);
+                                                        : gpr_get(x, m->index);
         ea += idx * m->scale;
     }
-    return seg_linear(x, m->segment, ea, m->addr_size, la);
+    if (m->addr_size < 8)
+        ea &= size_mask(m->addr_size);
+    if (m->segment >= HVEMU_FS) /* FS or GS: the only segments with a base in 64-bit mode */
+        ea += seg_base(x, m->segment);
+    return ea;
 }
 
-int mem_check_align(struct exec *x, uint64_t la, unsigned size)
+int mem_linear(struct exec *x, const struct hvemu_mem *m, uint64_t *la)
 {
-    if (!(x->s->rflags & HVEMU_FLAG_AC) || size < 2 || !(la & (size - 1)))
+    *la = linear_of(x, m, 0);
+    return X_OK;
+}
+
+static int check_align_slow(struct exec *x, uint64_t la, unsigned size)
+{
+    if (size < 2 || !(la & (size - 1)))
         return X_OK;
     if (exec_need(x, HVEMU_PART_CR0 | HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
     if ((x->s->cr0 & (1u << 18)) && (x->s->seg[HVEMU_CS].selector & 3) == 3)
         return exec_exception(x, HVEMU_EXC_AC, 1, 0);
     return X_OK;
+}
+
+/* #AC needs RFLAGS.AC, which kernels and most code run without: one test in the common case. */
+static inline int check_align(struct exec *x, uint64_t la, unsigned size)
+{
+    if (__builtin_expect(!(x->s->rflags & HVEMU_FLAG_AC), 1))
+        return X_OK;
+    return check_align_slow(x, la, size);
+}
+
+int mem_check_align(struct exec *x, uint64_t la, unsigned size)
+{
+    return check_align(x, la, size);
 }
 
 /* ---- memory ---- */
@@ -207,7 +237,7 @@ int mem_read(struct exec *x, uint64_t la, void *data, unsigned size, enum hvemu_
         unsigned n = size < room ? size : room;
         int cb = ops->read(x->ctx->opaque, la, d, n, kind, &exc);
         if (cb != HVEMU_CB_OK)
-            return cb_fault(x, cb, &exc);
+            return exec_cb_fault(x, cb, &exc);
         la += n;
         d += n;
         size -= n;
@@ -224,24 +254,25 @@ int mem_write(struct exec *x, uint64_t la, const void *data, unsigned size, enum
     w->size = (uint16_t)size;
     w->kind = (uint8_t)kind;
     w->locked = 0;
-    memcpy(w->data, data, size);
+    copy_small(w->data, data, size);
     return X_OK;
 }
 
 /* ---- operands ---- */
 
+static inline int linear_checked(struct exec *x, const struct hvemu_mem *m, int64_t offset,
+                                 unsigned size, uint64_t *la)
+{
+    *la = linear_of(x, m, offset);
+    int rc = check_canonical(x, m->segment, *la, size);
+    if (rc != X_OK)
+        return rc;
+    return check_align(x, *la, size);
+}
+
 int op_linear_at(struct exec *x, unsigned i, int64_t offset, unsigned size, uint64_t *la)
 {
-    const struct hvemu_operand *op = &x->in->op[i];
-    struct hvemu_mem m = op->u.mem;
-    m.disp += offset;
-    int rc = mem_linear(x, &m, la);
-    if (rc != X_OK)
-        return rc;
-    rc = check_canonical(x, op->u.mem.segment, *la, size);
-    if (rc != X_OK)
-        return rc;
-    return mem_check_align(x, *la, size);
+    return linear_checked(x, &x->in->op[i].u.mem, offset, size, la);
 }
 
 int op_linear(struct exec *x, unsigned i, uint64_t *la)
@@ -260,7 +291,7 @@ int op_read_mem(struct exec *x, unsigned i, int64_t offset, void *buf, unsigned 
     if (x->locked && rmw && x->lock_fresh && x->lock_la == la) {
         /* re-execution after a failed compare-exchange: the callback already gave the
          * current value, so the device is not read a second time */
-        memcpy(buf, x->lock_val, size);
+        copy_small(buf, x->lock_val, size);
     } else {
         rc = mem_read(x, la, buf, size, rmw ? HVEMU_ACCESS_RMW_READ : HVEMU_ACCESS_READ);
         if (rc != X_OK)
@@ -268,7 +299,7 @@ int op_read_mem(struct exec *x, unsigned i, int64_t offset, void *buf, unsigned 
     }
     if (x->locked && rmw && size <= sizeof(x->lock_val)) {
         x->lock_la = la;
-        memcpy(x->lock_val, buf, size);
+        copy_small(x->lock_val, buf, size);
     }
     return X_OK;
 }
@@ -286,12 +317,61 @@ int op_write_mem(struct exec *x, unsigned i, int64_t offset, const void *buf, un
         /* a locked RMW commits through compare-exchange against the value read */
         struct exec_write *w = &x->wr[x->nwrites - 1];
         w->locked = 1;
-        memcpy(w->old, x->lock_val, size);
+        copy_small(w->old, x->lock_val, size);
     }
     return rc;
 }
 
-int op_read(struct exec *x, unsigned i, uint64_t *v)
+/* op_write() of a memory operand, any case. Kept out of line so that the fast path below needs
+ * no stack frame. */
+__attribute__((noinline, cold)) static int op_write_mem_value_slow(struct exec *x, unsigned i, uint64_t v)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    return op_write_mem(x, i, 0, &v, op->size > 8 ? 8 : op->size);
+}
+
+/* The store of op_write() to memory. The common MMIO case is tested for first and done without
+ * a call: not locked, a loaded base and index, 64-bit addressing, no FS/GS base, RFLAGS.AC
+ * clear (no alignment check), and the value is staged with one 8-byte move. Anything else
+ * takes op_write_mem(), which gives the same result. */
+int op_write_mem_value(struct exec *x, unsigned i, uint64_t v)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    const struct hvemu_state *s = x->s;
+    /* everything is read before the first store, so nothing is loaded twice */
+    unsigned size = op->size, access = op->access, nw = x->nwrites;
+    unsigned base_class = op->u.mem.base_class, base = op->u.mem.base;
+    unsigned index_class = op->u.mem.index_class, index = op->u.mem.index;
+    uint64_t ea = (uint64_t)op->u.mem.disp, valid = s->valid;
+    if (__builtin_expect(x->locked || nw >= EXEC_MAX_WRITES || size - 1u >= 8 ||
+                         op->u.mem.addr_size != 8 || op->u.mem.segment >= HVEMU_FS ||
+                         (s->rflags & HVEMU_FLAG_AC), 0))
+        return op_write_mem_value_slow(x, i, v);
+    if (base_class == HVEMU_REG_RIP) {
+        ea += x->rip_next;
+    } else if (base_class != HVEMU_REG_NONE) {
+        if (base >= HVEMU_NUM_GPRS || !((valid >> base) & 1))
+            return op_write_mem_value_slow(x, i, v);
+        ea += s->gpr[base];
+    }
+    if (index_class != HVEMU_REG_NONE) {
+        if (index_class == HVEMU_REG_GPR8 || index >= HVEMU_NUM_GPRS || !((valid >> index) & 1))
+            return op_write_mem_value_slow(x, i, v);
+        ea += s->gpr[index] * op->u.mem.scale;
+    }
+    if (!is_canonical(ea) || !is_canonical(ea + size - 1))
+        return op_write_mem_value_slow(x, i, v); /* raises the #GP/#SS */
+    struct exec_write *w = &x->wr[nw];
+    x->nwrites = nw + 1;
+    w->la = ea;
+    w->size = (uint16_t)size;
+    w->kind = (access & HVEMU_OPA_READ) ? HVEMU_ACCESS_RMW_WRITE : HVEMU_ACCESS_WRITE;
+    w->locked = 0;
+    store_u64(w->data, v); /* little-endian: the low `size` bytes are the value */
+    return X_OK;
+}
+
+int op_read_slow(struct exec *x, unsigned i, uint64_t *v)
 {
     const struct hvemu_operand *op = &x->in->op[i];
     switch (op->kind) {
@@ -310,7 +390,7 @@ int op_read(struct exec *x, unsigned i, uint64_t *v)
     }
 }
 
-int op_write(struct exec *x, unsigned i, uint64_t v)
+int op_write_slow(struct exec *x, unsigned i, uint64_t v)
 {
     const struct hvemu_operand *op = &x->in->op[i];
     switch (op->kind) {
@@ -368,7 +448,7 @@ static int write_pieces(struct exec *x, const struct exec_write *w)
         unsigned n = size < room ? size : room;
         int cb = ops->write(x->ctx->opaque, la, d, n, (enum hvemu_access)w->kind, &exc);
         if (cb != HVEMU_CB_OK)
-            return cb_fault(x, cb, &exc);
+            return exec_cb_fault(x, cb, &exc);
         la += n;
         d += n;
         size -= n;
@@ -387,29 +467,18 @@ static int probe_pieces(struct exec *x, const struct exec_write *w)
         unsigned n = size < room ? size : room;
         int cb = ops->probe_write(x->ctx->opaque, la, n, &exc);
         if (cb != HVEMU_CB_OK)
-            return cb_fault(x, cb, &exc);
+            return exec_cb_fault(x, cb, &exc);
         la += n;
         size -= n;
     }
     return X_OK;
 }
 
-/* Apply the staged memory writes, then the registers, flags and RIP. */
-int exec_commit(struct exec *x)
-{
-    int rc = exec_commit_effects(x);
-    if (rc == X_OK) {
-        x->s->rip = x->new_rip;
-        x->s->dirty |= HVEMU_PART_RIP;
-    }
-    return rc;
-}
-
-/* Everything but RIP; REP strings commit each iteration this way and restage. */
-int exec_commit_effects(struct exec *x)
+/* The memory writes of the instruction: probed first when there are several or one crosses a
+ * page, locked ones through compare-exchange. */
+static int commit_writes(struct exec *x)
 {
     const struct hvemu_ops *ops = x->ctx->ops;
-    struct hvemu_state *s = x->s;
     int rc;
     /* Several writes, or one that crosses a page: make sure none faults before doing any. */
     if (ops->probe_write && x->nwrites) {
@@ -428,29 +497,55 @@ int exec_commit_effects(struct exec *x)
                 return exec_unhandled(x, "locked access crosses a page (split lock): refused");
             if (!ops->cmpxchg)
                 return exec_unhandled(x, "locked instruction needs the cmpxchg callback");
-            memcpy(expected, w->old, w->size);
+            copy_small(expected, w->old, w->size);
             int cb = ops->cmpxchg(x->ctx->opaque, w->la, expected, w->data, w->size, &exc);
             if (cb == HVEMU_CB_CHANGED) {
                 if (i != 0)
                     return exec_unhandled(x, "locked write after another write");
                 x->lock_fresh = 1;
                 x->lock_la = w->la;
-                memcpy(x->lock_val, expected, w->size);
+                copy_small(x->lock_val, expected, w->size);
                 return X_CHANGED;
             }
             if (cb != HVEMU_CB_OK)
-                return cb_fault(x, cb, &exc);
+                return exec_cb_fault(x, cb, &exc);
         } else if ((rc = write_pieces(x, w)) != X_OK) {
             return rc;
         }
     }
-    uint32_t d = x->gpr_dirty;
-    while (d) {
-        unsigned i = (unsigned)__builtin_ctz(d);
-        d &= d - 1;
-        s->gpr[i] = x->new_gpr[i];
+    return X_OK;
+}
+
+/* Everything but RIP; REP strings commit each iteration this way and restage. */
+int exec_commit_effects(struct exec *x)
+{
+    struct hvemu_state *s = x->s;
+    if (x->nwrites) {
+        const struct exec_write *w = &x->wr[0];
+        const struct hvemu_ops *ops = x->ctx->ops;
+        /* The common case, one unlocked write within a page: nothing to probe, one call. */
+        if (x->nwrites == 1 && !w->locked && ops->write &&
+            (w->la & (PAGE_SIZE - 1)) + w->size <= PAGE_SIZE) {
+            struct hvemu_exception exc = {0, 0, 0, 0};
+            int cb = ops->write(x->ctx->opaque, w->la, w->data, w->size,
+                                (enum hvemu_access)w->kind, &exc);
+            if (cb != HVEMU_CB_OK)
+                return exec_cb_fault(x, cb, &exc);
+        } else {
+            int rc = commit_writes(x);
+            if (rc != X_OK)
+                return rc;
+        }
     }
-    s->dirty |= x->gpr_dirty;
+    uint32_t d = x->gpr_dirty;
+    if (d) {
+        s->dirty |= d;
+        do {
+            unsigned i = (unsigned)__builtin_ctz(d);
+            d &= d - 1;
+            s->gpr[i] = x->new_gpr[i];
+        } while (d);
+    }
     if (x->new_rflags != s->rflags) {
         s->rflags = x->new_rflags;
         s->dirty |= HVEMU_PART_RFLAGS;

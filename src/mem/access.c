@@ -337,38 +337,40 @@ __attribute__((noinline, cold)) static int op_write_mem_value_slow(struct exec *
 int op_write_mem_value(struct exec *x, unsigned i, uint64_t v)
 {
     const struct hvemu_operand *op = &x->in->op[i];
+    const struct hvemu_mem *m = &op->u.mem;
     const struct hvemu_state *s = x->s;
-    /* everything is read before the first store, so nothing is loaded twice */
-    unsigned size = op->size, access = op->access, nw = x->nwrites;
-    unsigned base_class = op->u.mem.base_class, base = op->u.mem.base;
-    unsigned index_class = op->u.mem.index_class, index = op->u.mem.index;
-    uint64_t ea = (uint64_t)op->u.mem.disp, valid = s->valid;
+    unsigned size = op->size, nw = x->nwrites;
     if (__builtin_expect(x->locked || nw >= EXEC_MAX_WRITES || size - 1u >= 8 ||
-                         op->u.mem.addr_size != 8 || op->u.mem.segment >= HVEMU_FS ||
+                         m->addr_size != 8 || m->segment >= HVEMU_FS ||
                          (s->rflags & HVEMU_FLAG_AC), 0))
-        return op_write_mem_value_slow(x, i, v);
-    if (base_class == HVEMU_REG_RIP) {
+        goto slow;
+    uint64_t ea = (uint64_t)m->disp;
+    /* register numbers from the decoder are 0..31 (the & 31 only keeps the index in bounds) */
+    if (m->base_class == HVEMU_REG_RIP) {
         ea += x->rip_next;
-    } else if (base_class != HVEMU_REG_NONE) {
-        if (base >= HVEMU_NUM_GPRS || !((valid >> base) & 1))
-            return op_write_mem_value_slow(x, i, v);
-        ea += s->gpr[base];
+    } else if (m->base_class != HVEMU_REG_NONE) {
+        if (!((s->valid >> (m->base & 31)) & 1))
+            goto slow;
+        ea += s->gpr[m->base & 31];
     }
-    if (index_class != HVEMU_REG_NONE) {
-        if (index_class == HVEMU_REG_GPR8 || index >= HVEMU_NUM_GPRS || !((valid >> index) & 1))
-            return op_write_mem_value_slow(x, i, v);
-        ea += s->gpr[index] * op->u.mem.scale;
+    if (m->index_class != HVEMU_REG_NONE) {
+        if (m->index_class == HVEMU_REG_GPR8 || !((s->valid >> (m->index & 31)) & 1))
+            goto slow;
+        ea += s->gpr[m->index & 31] * m->scale;
     }
-    if (!is_canonical(ea) || !is_canonical(ea + size - 1))
-        return op_write_mem_value_slow(x, i, v); /* raises the #GP/#SS */
+    /* both ends canonical: bits 63..47 all equal, i.e. adding 2^47 leaves bits 63..48 clear */
+    if (((ea + ((uint64_t)1 << 47)) | (ea + size - 1 + ((uint64_t)1 << 47))) >> 48)
+        goto slow; /* raises the #GP/#SS */
     struct exec_write *w = &x->wr[nw];
-    x->nwrites = nw + 1;
     w->la = ea;
     w->size = (uint16_t)size;
-    w->kind = (access & HVEMU_OPA_READ) ? HVEMU_ACCESS_RMW_WRITE : HVEMU_ACCESS_WRITE;
+    w->kind = (op->access & HVEMU_OPA_READ) ? HVEMU_ACCESS_RMW_WRITE : HVEMU_ACCESS_WRITE;
     w->locked = 0;
     store_u64(w->data, v); /* little-endian: the low `size` bytes are the value */
+    x->nwrites = nw + 1;
     return X_OK;
+slow:
+    return op_write_mem_value_slow(x, i, v);
 }
 
 int op_read_slow(struct exec *x, unsigned i, uint64_t *v)

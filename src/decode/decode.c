@@ -169,6 +169,7 @@ static int decode_modrm_mem(struct reader *r, struct hvemu_insn *in, struct hvem
 {
     unsigned mod = in->modrm >> 6, rm = in->modrm & 7;
     uint64_t disp = 0;
+    memset(m, 0, sizeof(*m)); /* no stale stack bytes in base/index when they are absent */
     m->base_class = m->index_class = HVEMU_REG_NONE;
     m->scale = 1;
     m->addr_size = in->addrsize;

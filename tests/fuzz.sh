@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the libFuzzer decode target (clang, ASan+UBSan) and run it briefly from a small seed
 # corpus written here. Usage: tests/fuzz.sh BUILD_DIR [extra libFuzzer options]
-# FUZZ_TIME (seconds, default 30) and FUZZ_RUNS (default 200000) bound the run; whichever
+# FUZZ_TIME (seconds, default 30) and FUZZ_RUNS (default 1000000) bound the run; whichever
 # comes first ends it.
 set -e
 B=${1:-build}
@@ -27,7 +27,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 out="$B/fuzz/last-run.log"
 set +e
-"$B/fuzz/decode_fuzz" -runs="${FUZZ_RUNS:-200000}" -max_total_time="${FUZZ_TIME:-30}" -max_len=32 \
+"$B/fuzz/decode_fuzz" -runs="${FUZZ_RUNS:-1000000}" -max_total_time="${FUZZ_TIME:-30}" -max_len=32 \
     -print_final_stats=1 -artifact_prefix="$B/fuzz/" "$@" "$corpus" >"$out" 2>&1
 rc=$?
 set -e

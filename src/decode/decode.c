@@ -278,6 +278,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     uint8_t b;
     unsigned space = 0, map = 0, pp = 0, vex_w = 0, vvvv = 0, v4 = 0;
     int is64 = mode == HVEMU_MODE_64;
+    int ud_late = 0; /* an encoding error whose #UD waits until the instruction is read */
 
     if (!features) {
         all = hvemu_features_all();
@@ -405,7 +406,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 in->rex_b4 = (p0 >> 3) & 1;
                 in->rex_x4 = !((p1 >> 2) & 1);
             } else if ((p0 & 0x08) || !(p1 & 0x04)) {
-                return HVEMU_DECODE_UD; /* reserved bits without APX */
+                ud_late = 1; /* reserved bits without APX: #UD once the bytes are read */
             }
             if (map == 4) {
                 if (!apx)
@@ -503,33 +504,36 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     else
         in->addrsize = px.has67 ? 4 : 2;
 
-    /* ---- encoding checks that do not depend on operands ---- */
+    /* ---- encoding checks that do not depend on operands ----
+     * Their #UD is answered only once the whole instruction has been read: a CPU fetches the
+     * instruction before it decodes it (a fetch fault and the 15-byte #GP take priority over
+     * #UD), so TRUNCATED and TOO_LONG win over these. */
     int memform = in->has_modrm && (in->modrm >> 6) != 3 && !(at & HV_ATTR_MODREG);
     if (px.lock && !((at & (HV_ATTR_LOCK | HV_ATTR_XLOCK)) && memform))
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
     if (in->encoding == HVEMU_ENC_REX2 && (at & HV_ATTR_NOREX2))
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
     if ((at & HV_ATTR_NOVVVV) && in->vvvv != 0)
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
     if ((at & HV_ATTR_NOPFX66) && px.has66)
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
     if ((at & HV_ATTR_NOPFXREP) && px.rep_last)
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
     unsigned vl = in->encoding >= HVEMU_ENC_VEX ? vector_bytes(in->vex_l) : 16;
     if (in->encoding == HVEMU_ENC_EVEX && map != 4) {
         if (in->evex_aaa && !(at & HV_ATTR_MASK))
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
         if (in->evex_z && !(at & HV_ATTR_MASKZ))
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
         if ((at & HV_ATTR_NOK0) && !in->evex_aaa)
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
         if (in->evex_b) {
             if (memform ? !(at & HV_ATTR_BCST) : !(at & (HV_ATTR_ER | HV_ATTR_SAE)))
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
             if (!memform)
                 vl = 64; /* rounding control replaces L'L */
         } else if (in->vex_l == 3 && !(at & HV_ATTR_EVEX_NOL)) {
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
         }
     }
 
@@ -689,6 +693,8 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
             break;
         }
     }
+    if (ud_late)
+        return HVEMU_DECODE_UD;
     /* operand access from the attributes: by default the first operand is read and written */
     if (e->nops) {
         if (at & HV_ATTR_MOV)

@@ -566,13 +566,14 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         op->access = HVEMU_OPA_READ;
         switch (s->loc) {
         case HV_LOC_REG:
-            /* registers that do not exist are #UD: SEG 6-7, CR other than 0/2/3/4/8, DR 8+ */
+            /* registers that do not exist are #UD (once the instruction is read): SEG 6-7, CR other
+             * than 0/2/3/4/8, DR 8+ */
             if (s->cls == HV_CLS_SEG && (in->modrm >> 3 & 7) > 5)
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
             if (s->cls == HV_CLS_CR && (reg_idx > 8 || reg_idx == 1 || (reg_idx >= 5 && reg_idx <= 7)))
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
             if (s->cls == HV_CLS_DR && reg_idx > 7)
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
             set_reg(in, op, s->cls, nbytes, s->cls == HV_CLS_VEC || s->cls == HV_CLS_GPR ||
                     s->cls == HV_CLS_CR || s->cls == HV_CLS_DR ? reg_idx : (in->modrm >> 3 & 7));
             break;

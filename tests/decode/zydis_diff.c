@@ -173,18 +173,21 @@ static void classify(int mode, const uint8_t *buf, size_t len, char *out, size_t
 /* ------------------------------------------------------------------------------------------
  * Exclusions: docs/decode-exclusions.md, the lines of the fenced block whose info string is
  * `exclusions`:
- *     exclude <modes> <hex-regex> [zydis=<v>] [hvemu=<v>] <reason...>
+ *     exclude <modes> <hex-regex> [zydis=<v>] [hvemu=<v>] [zmn=<re>] [hmn=<re>] <reason...>
  * <modes> is `*` or a comma list of 16, 32, 64. <hex-regex> is a POSIX extended regex matched
  * against the lower-case hex of the whole byte string given to both decoders (no spaces),
  * anchored at its first byte; `{P}` stands for any run of legacy prefixes and REX bytes and
  * `{B}` for any one byte. zydis=/hvemu= restrict the rule to those verdicts (ok, ud, trunc,
- * toolong, invalid = ud or toolong). A rule excuses a disagreement when all its parts match.
+ * toolong, invalid = ud|toolong, any; several joined by `|`). zmn=/hmn= restrict it to
+ * instructions whose Zydis / hvemu mnemonic matches the (anchored) regex, which implies that
+ * decoder said ok. A rule excuses a disagreement when all its parts match.
  * ---------------------------------------------------------------------------------------- */
 
 struct exclusion {
     unsigned modes;        /* bit 0: 16, bit 1: 32, bit 2: 64 */
-    int zv, hv;            /* verdict filter, -1 any, V_NKINDS for "invalid" */
+    unsigned zv, hv;       /* verdict filters: bit per V_* kind */
     regex_t re;
+    regex_t *zmn, *hmn;    /* mnemonic filters, or NULL */
     char *pattern;
     char *reason;
     int line;
@@ -194,25 +197,53 @@ struct exclusion {
 static struct exclusion *g_excl;
 static int g_nexcl;
 
-static int parse_vfilter(const char *s)
+/* "ok|trunc" -> a bit per verdict kind; 0 when a name is unknown */
+static unsigned parse_vfilter(const char *s)
 {
-    for (int k = 0; k < V_NKINDS; k++)
-        if (!strcmp(s, vname[k]))
-            return k;
-    if (!strcmp(s, "invalid"))
-        return V_NKINDS;
-    if (!strcmp(s, "any"))
-        return -1;
-    return -2;
+    unsigned bits = 0;
+    while (*s) {
+        size_t n = strcspn(s, "|");
+        unsigned b = 0;
+        for (int k = 0; k < V_NKINDS; k++)
+            if (strlen(vname[k]) == n && !strncmp(s, vname[k], n))
+                b = 1u << k;
+        if (n == 7 && !strncmp(s, "invalid", 7))
+            b = 1u << V_UD | 1u << V_LONG;
+        if (n == 3 && !strncmp(s, "any", 3))
+            b = (1u << V_NKINDS) - 1;
+        if (!b)
+            return 0;
+        bits |= b;
+        s += n;
+        if (*s == '|')
+            s++;
+    }
+    return bits;
 }
 
-static int vfilter_match(int f, struct verdict v)
+static int vfilter_match(unsigned f, struct verdict v)
 {
-    if (f < 0)
-        return 1;
-    if (f == V_NKINDS)
-        return v.kind == V_UD || v.kind == V_LONG;
-    return v.kind == f;
+    return (f >> v.kind) & 1;
+}
+
+static regex_t *compile_mnemonic_filter(const char *re)
+{
+    size_t n = strlen(re);
+    char *anchored = malloc(n + 5);
+    regex_t *r = malloc(sizeof *r);
+    if (!anchored || !r) {
+        free(anchored);
+        free(r);
+        return NULL;
+    }
+    snprintf(anchored, n + 5, "^(%s)$", re);
+    int rc = regcomp(r, anchored, REG_EXTENDED | REG_NOSUB);
+    free(anchored);
+    if (rc) {
+        free(r);
+        return NULL;
+    }
+    return r;
 }
 
 /* Expand {P} and {B} into plain ERE and anchor the pattern. */
@@ -293,7 +324,7 @@ static int load_exclusions(const char *path)
         struct exclusion e;
         memset(&e, 0, sizeof e);
         e.line = lineno;
-        e.zv = e.hv = -1;
+        e.zv = e.hv = (1u << V_NKINDS) - 1;
         if (!strcmp(modes, "*") || !strcmp(modes, "all")) {
             e.modes = 7;
         } else {
@@ -309,28 +340,47 @@ static int load_exclusions(const char *path)
             }
         }
         char *rest = save ? save : (char *)"";
-        /* optional verdict filters, then the reason */
+        /* optional verdict and mnemonic filters, then the reason */
         for (;;) {
             while (*rest == ' ' || *rest == '\t')
                 rest++;
-            int which = !strncmp(rest, "zydis=", 6) ? 1 : !strncmp(rest, "hvemu=", 6) ? 2 : 0;
-            if (!which)
+            static const char *const keys[4] = {"zydis=", "hvemu=", "zmn=", "hmn="};
+            int which = -1;
+            for (int k = 0; k < 4; k++)
+                if (!strncmp(rest, keys[k], strlen(keys[k])))
+                    which = k;
+            if (which < 0)
                 break;
-            char val[16];
+            char val[256];
             size_t k = 0;
-            rest += 6;
+            rest += strlen(keys[which]);
             while (*rest && *rest != ' ' && *rest != '\t' && k + 1 < sizeof val)
                 val[k++] = *rest++;
             val[k] = 0;
-            int v = parse_vfilter(val);
-            if (v == -2) {
-                printf("%s:%d: bad verdict '%s'\n", path, lineno, val);
-                errors++;
+            if (which < 2) {
+                unsigned v = parse_vfilter(val);
+                if (!v) {
+                    printf("%s:%d: bad verdict '%s'\n", path, lineno, val);
+                    errors++;
+                }
+                if (which == 0)
+                    e.zv = v;
+                else
+                    e.hv = v;
+            } else {
+                regex_t *r = compile_mnemonic_filter(val);
+                if (!r) {
+                    printf("%s:%d: bad mnemonic regex '%s'\n", path, lineno, val);
+                    errors++;
+                }
+                if (which == 2) {
+                    e.zmn = r;
+                    e.zv &= 1u << V_OK;
+                } else {
+                    e.hmn = r;
+                    e.hv &= 1u << V_OK;
+                }
             }
-            if (which == 1)
-                e.zv = v;
-            else
-                e.hv = v;
         }
         if (!*rest) {
             printf("%s:%d: an exclusion needs a reason\n", path, lineno);
@@ -366,7 +416,7 @@ static void to_hex(const uint8_t *buf, size_t len, char *out)
 }
 
 static struct exclusion *find_exclusion(int mode, const uint8_t *buf, size_t len, struct verdict z,
-                                        struct verdict h)
+                                        struct verdict h, const char *zmn, const char *hmn)
 {
     char hex[2 * 32 + 1];
     if (!g_nexcl)
@@ -376,6 +426,10 @@ static struct exclusion *find_exclusion(int mode, const uint8_t *buf, size_t len
     for (int i = 0; i < g_nexcl; i++) {
         struct exclusion *e = &g_excl[i];
         if (!(e->modes & mbit) || !vfilter_match(e->zv, z) || !vfilter_match(e->hv, h))
+            continue;
+        if (e->zmn && regexec(e->zmn, zmn, 0, NULL, 0))
+            continue;
+        if (e->hmn && regexec(e->hmn, hmn, 0, NULL, 0))
             continue;
         if (!regexec(&e->re, hex, 0, NULL, 0))
             return e;
@@ -395,6 +449,7 @@ struct hist_ent {
     int ex_mode;
     uint8_t ex[16];
     uint8_t ex_len;
+    char zmn[20], hmn[20]; /* mnemonics of the first example each decoder accepted */
 };
 
 #define HIST_CAP 8192
@@ -454,7 +509,9 @@ static int compare_one(int mode, const uint8_t *buf, size_t len, const char *ori
         *zlen = z.kind == V_OK ? z.len : 0;
     if (same_verdict(h, z))
         return 1;
-    struct exclusion *ex = find_exclusion(mode, buf, len, z, h);
+    struct exclusion *ex = find_exclusion(mode, buf, len, z, h,
+                                          z.kind == V_OK ? ZydisMnemonicGetString(zi.mnemonic) : "",
+                                          h.kind == V_OK ? hvemu_mnemonic_name(in.mnemonic) : "");
     if (ex) {
         ex->hits++;
         g_mode_excused++;
@@ -472,6 +529,10 @@ static int compare_one(int mode, const uint8_t *buf, size_t len, const char *ori
         }
         he->count++;
         he->pairs[z.kind][h.kind]++;
+        if (z.kind == V_OK && !he->zmn[0])
+            snprintf(he->zmn, sizeof he->zmn, "%s", ZydisMnemonicGetString(zi.mnemonic));
+        if (h.kind == V_OK && !he->hmn[0])
+            snprintf(he->hmn, sizeof he->hmn, "%s", hvemu_mnemonic_name(in.mnemonic));
         if (z.kind == V_OK && h.kind == V_OK)
             he->lenmis++;
     }
@@ -828,7 +889,9 @@ static int run_hex(const char *hex)
                    in.has_modrm ? "" : "-", in.modrm, in.opsize, in.addrsize, in.disp_size, in.imm_size);
         printf("\n");
         if (!same_verdict(h, z)) {
-            struct exclusion *ex = find_exclusion(mode, buf, len, z, h);
+            struct exclusion *ex = find_exclusion(
+                mode, buf, len, z, h, z.kind == V_OK ? ZydisMnemonicGetString(zi.mnemonic) : "",
+                h.kind == V_OK ? hvemu_mnemonic_name(in.mnemonic) : "");
             if (ex)
                 printf("  differ, excused by exclusion line %d: %s\n", ex->line, ex->reason);
             else {
@@ -904,6 +967,10 @@ static void print_histogram(void)
                     else
                         printf(" %s/%s:%lu", vname[a], vname[b], e->pairs[a][b]);
                 }
+        if (e->zmn[0])
+            printf("  zydis:%s", e->zmn);
+        if (e->hmn[0])
+            printf("  hvemu:%s", e->hmn);
         printf("  e.g. mode %d [", e->ex_mode);
         print_bytes(e->ex, e->ex_len);
         printf("]\n");

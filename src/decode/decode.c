@@ -169,6 +169,7 @@ static int decode_modrm_mem(struct reader *r, struct hvemu_insn *in, struct hvem
 {
     unsigned mod = in->modrm >> 6, rm = in->modrm & 7;
     uint64_t disp = 0;
+    memset(m, 0, sizeof(*m)); /* no stale stack bytes in base/index when they are absent */
     m->base_class = m->index_class = HVEMU_REG_NONE;
     m->scale = 1;
     m->addr_size = in->addrsize;
@@ -277,6 +278,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     uint8_t b;
     unsigned space = 0, map = 0, pp = 0, vex_w = 0, vvvv = 0, v4 = 0;
     int is64 = mode == HVEMU_MODE_64;
+    int ud_late = 0; /* an encoding error whose #UD waits until the instruction is read */
 
     if (!features) {
         all = hvemu_features_all();
@@ -404,7 +406,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 in->rex_b4 = (p0 >> 3) & 1;
                 in->rex_x4 = !((p1 >> 2) & 1);
             } else if ((p0 & 0x08) || !(p1 & 0x04)) {
-                return HVEMU_DECODE_UD; /* reserved bits without APX */
+                ud_late = 1; /* reserved bits without APX: #UD once the bytes are read */
             }
             if (map == 4) {
                 if (!apx)
@@ -509,18 +511,21 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     else
         in->addrsize = px.has67 ? 4 : 2;
 
-    /* ---- encoding checks that do not depend on operands ---- */
+    /* ---- encoding checks that do not depend on operands ----
+     * Their #UD is answered only once the whole instruction has been read: a CPU fetches the
+     * instruction before it decodes it (a fetch fault and the 15-byte #GP take priority over
+     * #UD), so TRUNCATED and TOO_LONG win over these. */
     int memform = in->has_modrm && (in->modrm >> 6) != 3 && !(at & HV_ATTR_MODREG);
     if (px.lock && !((at & (HV_ATTR_LOCK | HV_ATTR_XLOCK)) && memform))
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
     if (in->encoding == HVEMU_ENC_REX2 && (at & HV_ATTR_NOREX2))
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
     if ((at & HV_ATTR_NOVVVV) && in->vvvv != 0)
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
     if ((at & HV_ATTR_NOPFX66) && px.has66)
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
     if ((at & HV_ATTR_NOPFXREP) && px.rep_last)
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
     unsigned vl = in->encoding >= HVEMU_ENC_VEX ? vector_bytes(in->vex_l) : 16;
     /* APX-promoted EVEX forms (map 4, and the APX-only entries of maps 1-3) have no masking,
      * zeroing, vector length or broadcast: z, L'L and aaa[1:0] must be 0 (aaa is the source
@@ -529,12 +534,12 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                    (map == 4 || e->feature == HVEMU_FEAT_APX);
     if (apx_evex) {
         if (in->evex_z || in->vex_l || (!(at & HV_ATTR_SCCDFV) && (in->evex_aaa & 3)))
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
         if ((at & HV_ATTR_OSZ66) && pp >= 2)
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
         if (map != 4) {
             if (in->evex_b)
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
             /* aaa[2] is NF here, not a mask: the AVX-512 checks below then find no mask */
             in->evex_nf = (uint8_t)key_nf;
             in->evex_aaa = 0;
@@ -544,18 +549,18 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     }
     if (in->encoding == HVEMU_ENC_EVEX && map != 4) {
         if (in->evex_aaa && !(at & HV_ATTR_MASK))
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
         if (in->evex_z && !(at & HV_ATTR_MASKZ))
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
         if ((at & HV_ATTR_NOK0) && !in->evex_aaa)
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
         if (in->evex_b) {
             if (memform ? !(at & HV_ATTR_BCST) : !(at & (HV_ATTR_ER | HV_ATTR_SAE)))
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
             if (!memform)
                 vl = 64; /* rounding control replaces L'L */
         } else if (in->vex_l == 3 && !(at & HV_ATTR_EVEX_NOL)) {
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
         }
     }
 
@@ -588,13 +593,14 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         op->access = HVEMU_OPA_READ;
         switch (s->loc) {
         case HV_LOC_REG:
-            /* registers that do not exist are #UD: SEG 6-7, CR other than 0/2/3/4/8, DR 8+ */
+            /* registers that do not exist are #UD (once the instruction is read): SEG 6-7, CR other
+             * than 0/2/3/4/8, DR 8+ */
             if (s->cls == HV_CLS_SEG && (in->modrm >> 3 & 7) > 5)
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
             if (s->cls == HV_CLS_CR && (reg_idx > 8 || reg_idx == 1 || (reg_idx >= 5 && reg_idx <= 7)))
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
             if (s->cls == HV_CLS_DR && reg_idx > 7)
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
             set_reg(in, op, s->cls, nbytes, s->cls == HV_CLS_VEC || s->cls == HV_CLS_GPR ||
                     s->cls == HV_CLS_CR || s->cls == HV_CLS_DR ? reg_idx : (in->modrm >> 3 & 7));
             break;
@@ -721,8 +727,13 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         e->mnemonic == HV_MN_POP2P) {
         unsigned r0 = in->op[0].u.reg.idx, r1 = in->op[1].u.reg.idx;
         if (r0 == HVEMU_RSP || r1 == HVEMU_RSP || (in->opcode == 0x8F && r0 == r1))
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
     }
+    /* #UD from an encoding rule is answered only once the whole instruction has been read: a
+     * CPU fetches before it decodes, so a truncated (fetch-faulting) or over-long instruction
+     * reports that first */
+    if (ud_late)
+        return HVEMU_DECODE_UD;
     /* operand access from the attributes: by default the first operand is read and written */
     if (e->nops) {
         if (at & HV_ATTR_MOV)

@@ -568,6 +568,10 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 return HVEMU_DECODE_UD;
             if (s->cls == HV_CLS_DR && reg_idx > 7)
                 return HVEMU_DECODE_UD;
+            /* VEX: opmask and tile registers are 0..7; VEX.R set on them is #UD */
+            if ((s->cls == HV_CLS_K || s->cls == HV_CLS_TMM) && reg_idx > 7 &&
+                in->encoding == HVEMU_ENC_VEX)
+                return HVEMU_DECODE_UD;
             set_reg(in, op, s->cls, nbytes, s->cls == HV_CLS_VEC || s->cls == HV_CLS_GPR ||
                     s->cls == HV_CLS_CR || s->cls == HV_CLS_DR ? reg_idx : (in->modrm >> 3 & 7));
             break;
@@ -597,10 +601,17 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 unsigned idx = rm_idx;
                 if (s->cls == HV_CLS_VEC && in->encoding == HVEMU_ENC_EVEX)
                     idx = (in->modrm & 7) | (in->rex_b << 3) | (in->rex_x << 4);
+                /* VEX: a tile in ModRM.rm with VEX.B set is #UD (an opmask ignores VEX.B) */
+                if (s->cls == HV_CLS_TMM && idx > 7 && in->encoding == HVEMU_ENC_VEX)
+                    return HVEMU_DECODE_UD;
                 set_reg(in, op, s->cls, nbytes, idx);
             }
             break;
         case HV_LOC_VVVV:
+            /* VEX: opmask and tile registers in vvvv are 0..7; vvvv[3] set is #UD */
+            if ((s->cls == HV_CLS_K || s->cls == HV_CLS_TMM) && in->vvvv > 7 &&
+                in->encoding == HVEMU_ENC_VEX)
+                return HVEMU_DECODE_UD;
             set_reg(in, op, s->cls, nbytes, in->vvvv);
             break;
         case HV_LOC_OPC:
@@ -686,6 +697,27 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
             break;
         default:
             break;
+        }
+    }
+    /* Gathers (destination, VSIB index, mask) and AMX dot products (three tiles) are #UD when
+     * two of their vector/tile registers are the same register: a decode-time check. */
+    if (at & HV_ATTR_DISTINCT) {
+        uint32_t seen = 0;
+        for (unsigned i = 0; i < e->nops; i++) {
+            const struct hvemu_operand *op = &in->op[i];
+            unsigned idx;
+            if (op->kind == HVEMU_OP_REG && op->u.reg.cls >= HVEMU_REG_XMM &&
+                op->u.reg.cls <= HVEMU_REG_ZMM)
+                idx = op->u.reg.idx;
+            else if (op->kind == HVEMU_OP_REG && op->u.reg.cls == HVEMU_REG_TMM)
+                idx = op->u.reg.idx;
+            else if (op->kind == HVEMU_OP_MEM && hv_opspecs[e->ops[i]].loc == HV_LOC_VSIB)
+                idx = op->u.mem.index;
+            else
+                continue;
+            if (seen & (1u << (idx & 31)))
+                return HVEMU_DECODE_UD;
+            seen |= 1u << (idx & 31);
         }
     }
     /* operand access from the attributes: by default the first operand is read and written */

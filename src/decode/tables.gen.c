@@ -480,8 +480,14 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "adc",
     "add",
     "and",
+    "andn",
     "arpl",
+    "bextr",
+    "blsi",
+    "blsmsk",
+    "blsr",
     "bound",
+    "bzhi",
     "call",
     "callf",
     "clc",
@@ -489,7 +495,23 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "cli",
     "cmc",
     "cmp",
+    "cmpbexadd",
+    "cmpbxadd",
+    "cmplexadd",
+    "cmplxadd",
+    "cmpnbexadd",
+    "cmpnbxadd",
+    "cmpnlexadd",
+    "cmpnlxadd",
+    "cmpnoxadd",
+    "cmpnpxadd",
+    "cmpnsxadd",
+    "cmpnzxadd",
+    "cmpoxadd",
+    "cmppxadd",
     "cmpsb",
+    "cmpsxadd",
+    "cmpzxadd",
     "daa",
     "das",
     "dec",
@@ -525,8 +547,60 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "jp",
     "js",
     "jz",
+    "kaddb",
+    "kaddd",
+    "kaddq",
+    "kaddw",
+    "kandb",
+    "kandd",
+    "kandnb",
+    "kandnd",
+    "kandnq",
+    "kandnw",
+    "kandq",
+    "kandw",
+    "kmovb",
+    "kmovd",
+    "kmovq",
+    "kmovw",
+    "knotb",
+    "knotd",
+    "knotq",
+    "knotw",
+    "korb",
+    "kord",
+    "korq",
+    "kortestb",
+    "kortestd",
+    "kortestq",
+    "kortestw",
+    "korw",
+    "kshiftlb",
+    "kshiftld",
+    "kshiftlq",
+    "kshiftlw",
+    "kshiftrb",
+    "kshiftrd",
+    "kshiftrq",
+    "kshiftrw",
+    "ktestb",
+    "ktestd",
+    "ktestq",
+    "ktestw",
+    "kunpckbw",
+    "kunpckdq",
+    "kunpckwd",
+    "kxnorb",
+    "kxnord",
+    "kxnorq",
+    "kxnorw",
+    "kxorb",
+    "kxord",
+    "kxorq",
+    "kxorw",
     "lahf",
     "lds",
+    "ldtilecfg",
     "lea",
     "leave",
     "les",
@@ -538,6 +612,7 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "movsb",
     "movsxd",
     "mul",
+    "mulx",
     "neg",
     "nop",
     "not",
@@ -545,28 +620,437 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "out",
     "outsb",
     "pause",
+    "pdep",
+    "pext",
     "pop",
     "push",
     "rcl",
     "rcr",
+    "rdmsr",
     "ret",
     "retf",
     "rol",
     "ror",
+    "rorx",
     "sahf",
     "sal",
     "salc",
     "sar",
+    "sarx",
     "sbb",
     "scasb",
     "shl",
+    "shlx",
     "shr",
+    "shrx",
     "stc",
     "std",
     "sti",
     "stosb",
+    "sttilecfg",
     "sub",
+    "tcmmimfp16ps",
+    "tcmmrlfp16ps",
+    "tdpbf16ps",
+    "tdpbssd",
+    "tdpbsud",
+    "tdpbusd",
+    "tdpbuud",
+    "tdpfp16ps",
     "test",
+    "tileloadd",
+    "tileloaddt1",
+    "tilerelease",
+    "tilestored",
+    "tilezero",
+    "urdmsr",
+    "uwrmsr",
+    "vaddpd",
+    "vaddps",
+    "vaddsd",
+    "vaddss",
+    "vaddsubpd",
+    "vaddsubps",
+    "vaesdec",
+    "vaesdeclast",
+    "vaesenc",
+    "vaesenclast",
+    "vaesimc",
+    "vaeskeygenassist",
+    "vandnpd",
+    "vandnps",
+    "vandpd",
+    "vandps",
+    "vbcstnebf162ps",
+    "vbcstnesh2ps",
+    "vblendpd",
+    "vblendps",
+    "vblendvpd",
+    "vblendvps",
+    "vbroadcastf128",
+    "vbroadcasti128",
+    "vbroadcastsd",
+    "vbroadcastss",
+    "vcmppd",
+    "vcmpps",
+    "vcmpsd",
+    "vcmpss",
+    "vcomisd",
+    "vcomiss",
+    "vcvtdq2pd",
+    "vcvtdq2ps",
+    "vcvtneebf162ps",
+    "vcvtneeph2ps",
+    "vcvtneobf162ps",
+    "vcvtneoph2ps",
+    "vcvtneps2bf16",
+    "vcvtpd2dq",
+    "vcvtpd2ps",
+    "vcvtph2ps",
+    "vcvtps2dq",
+    "vcvtps2pd",
+    "vcvtps2ph",
+    "vcvtsd2si",
+    "vcvtsd2ss",
+    "vcvtsi2sd",
+    "vcvtsi2ss",
+    "vcvtss2sd",
+    "vcvtss2si",
+    "vcvttpd2dq",
+    "vcvttps2dq",
+    "vcvttsd2si",
+    "vcvttss2si",
+    "vdivpd",
+    "vdivps",
+    "vdivsd",
+    "vdivss",
+    "vdppd",
+    "vdpps",
+    "vextractf128",
+    "vextracti128",
+    "vextractps",
+    "vfmadd132pd",
+    "vfmadd132ps",
+    "vfmadd132sd",
+    "vfmadd132ss",
+    "vfmadd213pd",
+    "vfmadd213ps",
+    "vfmadd213sd",
+    "vfmadd213ss",
+    "vfmadd231pd",
+    "vfmadd231ps",
+    "vfmadd231sd",
+    "vfmadd231ss",
+    "vfmaddsub132pd",
+    "vfmaddsub132ps",
+    "vfmaddsub213pd",
+    "vfmaddsub213ps",
+    "vfmaddsub231pd",
+    "vfmaddsub231ps",
+    "vfmsub132pd",
+    "vfmsub132ps",
+    "vfmsub132sd",
+    "vfmsub132ss",
+    "vfmsub213pd",
+    "vfmsub213ps",
+    "vfmsub213sd",
+    "vfmsub213ss",
+    "vfmsub231pd",
+    "vfmsub231ps",
+    "vfmsub231sd",
+    "vfmsub231ss",
+    "vfmsubadd132pd",
+    "vfmsubadd132ps",
+    "vfmsubadd213pd",
+    "vfmsubadd213ps",
+    "vfmsubadd231pd",
+    "vfmsubadd231ps",
+    "vfnmadd132pd",
+    "vfnmadd132ps",
+    "vfnmadd132sd",
+    "vfnmadd132ss",
+    "vfnmadd213pd",
+    "vfnmadd213ps",
+    "vfnmadd213sd",
+    "vfnmadd213ss",
+    "vfnmadd231pd",
+    "vfnmadd231ps",
+    "vfnmadd231sd",
+    "vfnmadd231ss",
+    "vfnmsub132pd",
+    "vfnmsub132ps",
+    "vfnmsub132sd",
+    "vfnmsub132ss",
+    "vfnmsub213pd",
+    "vfnmsub213ps",
+    "vfnmsub213sd",
+    "vfnmsub213ss",
+    "vfnmsub231pd",
+    "vfnmsub231ps",
+    "vfnmsub231sd",
+    "vfnmsub231ss",
+    "vgatherdpd",
+    "vgatherdps",
+    "vgatherqpd",
+    "vgatherqps",
+    "vgf2p8affineinvqb",
+    "vgf2p8affineqb",
+    "vgf2p8mulb",
+    "vhaddpd",
+    "vhaddps",
+    "vhsubpd",
+    "vhsubps",
+    "vinsertf128",
+    "vinserti128",
+    "vinsertps",
+    "vlddqu",
+    "vldmxcsr",
+    "vmaskmovdqu",
+    "vmaskmovpd",
+    "vmaskmovps",
+    "vmaxpd",
+    "vmaxps",
+    "vmaxsd",
+    "vmaxss",
+    "vminpd",
+    "vminps",
+    "vminsd",
+    "vminss",
+    "vmovapd",
+    "vmovaps",
+    "vmovd",
+    "vmovddup",
+    "vmovdqa",
+    "vmovdqu",
+    "vmovhlps",
+    "vmovhpd",
+    "vmovhps",
+    "vmovlhps",
+    "vmovlpd",
+    "vmovlps",
+    "vmovmskpd",
+    "vmovmskps",
+    "vmovntdq",
+    "vmovntdqa",
+    "vmovntpd",
+    "vmovntps",
+    "vmovq",
+    "vmovsd",
+    "vmovshdup",
+    "vmovsldup",
+    "vmovss",
+    "vmovupd",
+    "vmovups",
+    "vmpsadbw",
+    "vmulpd",
+    "vmulps",
+    "vmulsd",
+    "vmulss",
+    "vorpd",
+    "vorps",
+    "vpabsb",
+    "vpabsd",
+    "vpabsw",
+    "vpackssdw",
+    "vpacksswb",
+    "vpackusdw",
+    "vpackuswb",
+    "vpaddb",
+    "vpaddd",
+    "vpaddq",
+    "vpaddsb",
+    "vpaddsw",
+    "vpaddusb",
+    "vpaddusw",
+    "vpaddw",
+    "vpalignr",
+    "vpand",
+    "vpandn",
+    "vpavgb",
+    "vpavgw",
+    "vpblendd",
+    "vpblendvb",
+    "vpblendw",
+    "vpbroadcastb",
+    "vpbroadcastd",
+    "vpbroadcastq",
+    "vpbroadcastw",
+    "vpclmulqdq",
+    "vpcmpeqb",
+    "vpcmpeqd",
+    "vpcmpeqq",
+    "vpcmpeqw",
+    "vpcmpestri",
+    "vpcmpestrm",
+    "vpcmpgtb",
+    "vpcmpgtd",
+    "vpcmpgtq",
+    "vpcmpgtw",
+    "vpcmpistri",
+    "vpcmpistrm",
+    "vpdpbssd",
+    "vpdpbssds",
+    "vpdpbsud",
+    "vpdpbsuds",
+    "vpdpbusd",
+    "vpdpbusds",
+    "vpdpbuud",
+    "vpdpbuuds",
+    "vpdpwssd",
+    "vpdpwssds",
+    "vpdpwsud",
+    "vpdpwsuds",
+    "vpdpwusd",
+    "vpdpwusds",
+    "vpdpwuud",
+    "vpdpwuuds",
+    "vperm2f128",
+    "vperm2i128",
+    "vpermd",
+    "vpermilpd",
+    "vpermilps",
+    "vpermpd",
+    "vpermps",
+    "vpermq",
+    "vpextrb",
+    "vpextrd",
+    "vpextrq",
+    "vpextrw",
+    "vpgatherdd",
+    "vpgatherdq",
+    "vpgatherqd",
+    "vpgatherqq",
+    "vphaddd",
+    "vphaddsw",
+    "vphaddw",
+    "vphminposuw",
+    "vphsubd",
+    "vphsubsw",
+    "vphsubw",
+    "vpinsrb",
+    "vpinsrd",
+    "vpinsrq",
+    "vpinsrw",
+    "vpmadd52huq",
+    "vpmadd52luq",
+    "vpmaddubsw",
+    "vpmaddwd",
+    "vpmaskmovd",
+    "vpmaskmovq",
+    "vpmaxsb",
+    "vpmaxsd",
+    "vpmaxsw",
+    "vpmaxub",
+    "vpmaxud",
+    "vpmaxuw",
+    "vpminsb",
+    "vpminsd",
+    "vpminsw",
+    "vpminub",
+    "vpminud",
+    "vpminuw",
+    "vpmovmskb",
+    "vpmovsxbd",
+    "vpmovsxbq",
+    "vpmovsxbw",
+    "vpmovsxdq",
+    "vpmovsxwd",
+    "vpmovsxwq",
+    "vpmovzxbd",
+    "vpmovzxbq",
+    "vpmovzxbw",
+    "vpmovzxdq",
+    "vpmovzxwd",
+    "vpmovzxwq",
+    "vpmuldq",
+    "vpmulhrsw",
+    "vpmulhuw",
+    "vpmulhw",
+    "vpmulld",
+    "vpmullw",
+    "vpmuludq",
+    "vpor",
+    "vpsadbw",
+    "vpshufb",
+    "vpshufd",
+    "vpshufhw",
+    "vpshuflw",
+    "vpsignb",
+    "vpsignd",
+    "vpsignw",
+    "vpslld",
+    "vpslldq",
+    "vpsllq",
+    "vpsllvd",
+    "vpsllvq",
+    "vpsllw",
+    "vpsrad",
+    "vpsravd",
+    "vpsraw",
+    "vpsrld",
+    "vpsrldq",
+    "vpsrlq",
+    "vpsrlvd",
+    "vpsrlvq",
+    "vpsrlw",
+    "vpsubb",
+    "vpsubd",
+    "vpsubq",
+    "vpsubsb",
+    "vpsubsw",
+    "vpsubusb",
+    "vpsubusw",
+    "vpsubw",
+    "vptest",
+    "vpunpckhbw",
+    "vpunpckhdq",
+    "vpunpckhqdq",
+    "vpunpckhwd",
+    "vpunpcklbw",
+    "vpunpckldq",
+    "vpunpcklqdq",
+    "vpunpcklwd",
+    "vpxor",
+    "vrcpps",
+    "vrcpss",
+    "vroundpd",
+    "vroundps",
+    "vroundsd",
+    "vroundss",
+    "vrsqrtps",
+    "vrsqrtss",
+    "vsha512msg1",
+    "vsha512msg2",
+    "vsha512rnds2",
+    "vshufpd",
+    "vshufps",
+    "vsm3msg1",
+    "vsm3msg2",
+    "vsm3rnds2",
+    "vsm4key4",
+    "vsm4rnds4",
+    "vsqrtpd",
+    "vsqrtps",
+    "vsqrtsd",
+    "vsqrtss",
+    "vstmxcsr",
+    "vsubpd",
+    "vsubps",
+    "vsubsd",
+    "vsubss",
+    "vtestpd",
+    "vtestps",
+    "vucomisd",
+    "vucomiss",
+    "vunpckhpd",
+    "vunpckhps",
+    "vunpcklpd",
+    "vunpcklps",
+    "vxorpd",
+    "vxorps",
+    "vzeroall",
+    "vzeroupper",
+    "wrmsrns",
     "xabort",
     "xbegin",
     "xchg",
@@ -625,334 +1109,993 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, 0, 6, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:6 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 6, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:7 */
     {0x00000, 0x00000, 0, 6, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:8 */
-    {0x01000, 0x00000, HV_ATTR_RD, 74, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:9 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 73, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:10 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 69, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:11 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 69, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:12 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 69, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:13 */
-    {0x00000, 0x00000, 0, 69, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:14 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 69, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:15 */
-    {0x00000, 0x00000, 0, 69, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:16 */
-    {0x01000, 0x00000, HV_ATTR_RD, 74, {HV_OP_CS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:17 */
+    {0x01000, 0x00000, HV_ATTR_RD, 151, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:9 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 150, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:10 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 144, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:11 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 144, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:12 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 144, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:13 */
+    {0x00000, 0x00000, 0, 144, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:14 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 144, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:15 */
+    {0x00000, 0x00000, 0, 144, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:16 */
+    {0x01000, 0x00000, HV_ATTR_RD, 151, {HV_OP_CS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:17 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 5, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:18 */
     {0x00000, 0x00000, HV_ATTR_LOCK, 5, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:19 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 5, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:20 */
     {0x00000, 0x00000, 0, 5, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:21 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 5, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:22 */
     {0x00000, 0x00000, 0, 5, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:23 */
-    {0x01000, 0x00000, HV_ATTR_RD, 74, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:24 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 73, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:25 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 85, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:26 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 85, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:27 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 85, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:28 */
-    {0x00000, 0x00000, 0, 85, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:29 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 85, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:30 */
-    {0x00000, 0x00000, 0, 85, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:31 */
-    {0x01000, 0x00000, HV_ATTR_RD, 74, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:32 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 73, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:33 */
+    {0x01000, 0x00000, HV_ATTR_RD, 151, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:24 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 150, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:25 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 165, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:26 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 165, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:27 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 165, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:28 */
+    {0x00000, 0x00000, 0, 165, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:29 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 165, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:30 */
+    {0x00000, 0x00000, 0, 165, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:31 */
+    {0x01000, 0x00000, HV_ATTR_RD, 151, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:32 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 150, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:33 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:34 */
     {0x00000, 0x00000, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:35 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 7, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:36 */
     {0x00000, 0x00000, 0, 7, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:37 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 7, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:38 */
     {0x00000, 0x00000, 0, 7, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:39 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 18, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* daa legacy_map0.txt:40 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 93, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:41 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 93, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:42 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 93, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:43 */
-    {0x00000, 0x00000, 0, 93, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:44 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 93, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:45 */
-    {0x00000, 0x00000, 0, 93, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:46 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 19, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* das legacy_map0.txt:47 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 99, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 99, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 99, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
-    {0x00000, 0x00000, 0, 99, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 99, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
-    {0x00000, 0x00000, 0, 99, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 40, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* daa legacy_map0.txt:40 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 176, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:41 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 176, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:42 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 176, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:43 */
+    {0x00000, 0x00000, 0, 176, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:44 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 176, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:45 */
+    {0x00000, 0x00000, 0, 176, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:46 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 41, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* das legacy_map0.txt:47 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 583, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 583, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 583, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
+    {0x00000, 0x00000, 0, 583, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 583, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
+    {0x00000, 0x00000, 0, 583, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 1, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aaa legacy_map0.txt:54 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 16, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:55 */
-    {0x00000, 0x00000, HV_ATTR_RD, 16, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:56 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 16, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:57 */
-    {0x00000, 0x00000, HV_ATTR_RD, 16, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:58 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 16, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:59 */
-    {0x00000, 0x00000, HV_ATTR_RD, 16, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:60 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 22, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:55 */
+    {0x00000, 0x00000, HV_ATTR_RD, 22, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:56 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 22, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:57 */
+    {0x00000, 0x00000, HV_ATTR_RD, 22, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:58 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 22, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:59 */
+    {0x00000, 0x00000, HV_ATTR_RD, 22, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:60 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 4, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aas legacy_map0.txt:61 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 28, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 20, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 100, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:67 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 103, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:68 */
-    {0x01008, 0x00000, HV_ATTR_RD, 9, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bound legacy_map0.txt:69 */
-    {0x01000, 0x00000, 0, 8, {HV_OP_Ew, HV_OP_Gw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* arpl legacy_map0.txt:70 */
-    {0x01000, 0x01000, HV_ATTR_MOV, 64, {HV_OP_Gv, HV_OP_Ed}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsxd legacy_map0.txt:71 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Iz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:72 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 26, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:73 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Ibs}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:74 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 26, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:75 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_REP, 29, {HV_OP_Yb, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insb legacy_map0.txt:76 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 106, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:77 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_REP, 71, {HV_OP_DX, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* outsb legacy_map0.txt:78 */
-    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 109, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:79 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 49, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_map0.txt:80 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 45, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_map0.txt:81 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 34, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_map0.txt:82 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 41, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_map0.txt:83 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 52, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_map0.txt:84 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 48, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_map0.txt:85 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 35, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_map0.txt:86 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 42, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_map0.txt:87 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 51, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_map0.txt:88 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 47, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_map0.txt:89 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 50, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_map0.txt:90 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 46, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_map0.txt:91 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 36, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_map0.txt:92 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 43, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_map0.txt:93 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 37, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_map0.txt:94 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 44, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_map0.txt:95 */
+    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 584, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:67 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 587, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:68 */
+    {0x01008, 0x00000, HV_ATTR_RD, 14, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bound legacy_map0.txt:69 */
+    {0x01000, 0x00000, 0, 9, {HV_OP_Ew, HV_OP_Gw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* arpl legacy_map0.txt:70 */
+    {0x01000, 0x01000, HV_ATTR_MOV, 138, {HV_OP_Gv, HV_OP_Ed}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsxd legacy_map0.txt:71 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Iz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:72 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 48, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:73 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Ibs}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:74 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 48, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:75 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_REP, 51, {HV_OP_Yb, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insb legacy_map0.txt:76 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 590, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:77 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_REP, 146, {HV_OP_DX, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* outsb legacy_map0.txt:78 */
+    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 593, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:79 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 71, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_map0.txt:80 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 67, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_map0.txt:81 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 56, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_map0.txt:82 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 63, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_map0.txt:83 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 74, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_map0.txt:84 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 70, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_map0.txt:85 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 57, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_map0.txt:86 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 64, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_map0.txt:87 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 73, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_map0.txt:88 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 69, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_map0.txt:89 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 72, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_map0.txt:90 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 68, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_map0.txt:91 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 58, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_map0.txt:92 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 65, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_map0.txt:93 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 59, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_map0.txt:94 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 66, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_map0.txt:95 */
     {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 6, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:97 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 69, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:98 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 144, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:98 */
     {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 5, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:99 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 85, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:100 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 165, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:100 */
     {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:101 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 93, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:102 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 99, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:103 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 16, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:104 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 176, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:102 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 583, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:103 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 22, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:104 */
     {0x00007, 0x00000, HV_ATTR_LOCK, 6, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:105 */
-    {0x00007, 0x00001, HV_ATTR_LOCK, 69, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:106 */
+    {0x00007, 0x00001, HV_ATTR_LOCK, 144, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:106 */
     {0x00007, 0x00002, HV_ATTR_LOCK, 5, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:107 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 85, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:108 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 165, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:108 */
     {0x00007, 0x00004, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:109 */
-    {0x00007, 0x00005, HV_ATTR_LOCK, 93, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:110 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 99, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:111 */
-    {0x00007, 0x00007, HV_ATTR_RD, 16, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:112 */
+    {0x00007, 0x00005, HV_ATTR_LOCK, 176, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:110 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 583, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:111 */
+    {0x00007, 0x00007, HV_ATTR_RD, 22, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:112 */
     {0x01007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 6, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:114 */
-    {0x01007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 69, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:115 */
+    {0x01007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 144, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:115 */
     {0x01007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 5, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:116 */
-    {0x01007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 85, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:117 */
+    {0x01007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 165, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:117 */
     {0x01007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:118 */
-    {0x01007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 93, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:119 */
-    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 99, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:120 */
-    {0x01007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 16, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:121 */
+    {0x01007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 176, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:119 */
+    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 583, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:120 */
+    {0x01007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 22, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:121 */
     {0x00007, 0x00000, HV_ATTR_LOCK, 6, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:122 */
-    {0x00007, 0x00001, HV_ATTR_LOCK, 69, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:123 */
+    {0x00007, 0x00001, HV_ATTR_LOCK, 144, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:123 */
     {0x00007, 0x00002, HV_ATTR_LOCK, 5, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:124 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 85, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:125 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 165, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:125 */
     {0x00007, 0x00004, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:126 */
-    {0x00007, 0x00005, HV_ATTR_LOCK, 93, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:127 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 99, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:128 */
-    {0x00007, 0x00007, HV_ATTR_RD, 16, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:129 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 94, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:130 */
-    {0x00000, 0x00000, HV_ATTR_RD, 94, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:131 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 97, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:132 */
-    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 97, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:133 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:134 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:135 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:136 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:137 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Ev, HV_OP_Sw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:138 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 55, {HV_OP_Gv, HV_OP_M}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lea legacy_map0.txt:139 */
+    {0x00007, 0x00005, HV_ATTR_LOCK, 176, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:127 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 583, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:128 */
+    {0x00007, 0x00007, HV_ATTR_RD, 22, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:129 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 185, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:130 */
+    {0x00000, 0x00000, HV_ATTR_RD, 185, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:131 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 581, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:132 */
+    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 581, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:133 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:134 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:135 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:136 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:137 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Ev, HV_OP_Sw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:138 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 129, {HV_OP_Gv, HV_OP_M}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lea legacy_map0.txt:139 */
     {0x00007, 0x00001, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_map0.txt:140 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Sw, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:141 */
-    {0x00007, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:142 */
-    {0x88180, 0x80100, HV_ATTR_NOWRITE, 72, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pause legacy_map0.txt:143 */
-    {0x80000, 0x80000, HV_ATTR_NOWRITE, 67, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_map0.txt:144 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:145 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:146 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 112, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:153 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 115, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:154 */
-    {0x01000, 0x00000, HV_ATTR_RD, 10, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:155 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 23, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fwait legacy_map0.txt:156 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 118, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:157 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 121, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:158 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 81, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sahf legacy_map0.txt:159 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 53, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lahf legacy_map0.txt:160 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 62, {HV_OP_AL, HV_OP_Ob}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:161 */
-    {0x08200, 0x08000, HV_ATTR_NOPFX66 | HV_ATTR_NOPFXREP | HV_ATTR_RD, 39, {HV_OP_Iq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpabs legacy_map0.txt:162 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 62, {HV_OP_rAX, HV_OP_Ov}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:163 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 62, {HV_OP_Ob, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:164 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 62, {HV_OP_Ov, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:165 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 63, {HV_OP_Yb, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsb legacy_map0.txt:166 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 124, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:167 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 17, {HV_OP_Xb, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsb legacy_map0.txt:168 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 127, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:169 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 94, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:170 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 94, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:171 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 92, {HV_OP_Yb, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stosb legacy_map0.txt:172 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 130, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:173 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 58, {HV_OP_AL, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lodsb legacy_map0.txt:174 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 133, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:175 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 86, {HV_OP_AL, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* scasb legacy_map0.txt:176 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 136, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:177 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 79, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:181 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 80, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:182 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 75, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:183 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 76, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:184 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 87, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:185 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 88, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:186 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 82, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:187 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 84, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:188 */
-    {0x00007, 0x00000, 0, 79, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:189 */
-    {0x00007, 0x00001, 0, 80, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:190 */
-    {0x00007, 0x00002, 0, 75, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:191 */
-    {0x00007, 0x00003, 0, 76, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:192 */
-    {0x00007, 0x00004, 0, 87, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:193 */
-    {0x00007, 0x00005, 0, 88, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:194 */
-    {0x00007, 0x00006, 0, 82, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:195 */
-    {0x00007, 0x00007, 0, 84, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:196 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_RD, 77, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:197 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOWRITE, 77, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:198 */
-    {0x01008, 0x00000, HV_ATTR_MOV, 57, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* les legacy_map0.txt:199 */
-    {0x01008, 0x00000, HV_ATTR_MOV, 54, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lds legacy_map0.txt:200 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:201 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 95, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:202 */
-    {0x00007, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:203 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 96, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:204 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 22, {HV_OP_Iw, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enter legacy_map0.txt:205 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 56, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* leave legacy_map0.txt:206 */
-    {0x00000, 0x00000, HV_ATTR_RD, 78, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:207 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 78, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:208 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 32, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int3 legacy_map0.txt:209 */
-    {0x00000, 0x00000, HV_ATTR_RD, 30, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int legacy_map0.txt:210 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 33, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* into legacy_map0.txt:211 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 139, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:212 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 79, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:213 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 80, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:214 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 75, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:215 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 76, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:216 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 87, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:217 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 88, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:218 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 82, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:219 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 84, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:220 */
-    {0x00007, 0x00000, 0, 79, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:221 */
-    {0x00007, 0x00001, 0, 80, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:222 */
-    {0x00007, 0x00002, 0, 75, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:223 */
-    {0x00007, 0x00003, 0, 76, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:224 */
-    {0x00007, 0x00004, 0, 87, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:225 */
-    {0x00007, 0x00005, 0, 88, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:226 */
-    {0x00007, 0x00006, 0, 82, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:227 */
-    {0x00007, 0x00007, 0, 84, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:228 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 79, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:229 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 80, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:230 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 75, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:231 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 76, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:232 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 87, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:233 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 88, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:234 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 82, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:235 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 84, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:236 */
-    {0x00007, 0x00000, 0, 79, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:237 */
-    {0x00007, 0x00001, 0, 80, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:238 */
-    {0x00007, 0x00002, 0, 75, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:239 */
-    {0x00007, 0x00003, 0, 76, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:240 */
-    {0x00007, 0x00004, 0, 87, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:241 */
-    {0x00007, 0x00005, 0, 88, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:242 */
-    {0x00007, 0x00006, 0, 82, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:243 */
-    {0x00007, 0x00007, 0, 84, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:244 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Sw, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:141 */
+    {0x00007, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:142 */
+    {0x88180, 0x80100, HV_ATTR_NOWRITE, 147, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pause legacy_map0.txt:143 */
+    {0x80000, 0x80000, HV_ATTR_NOWRITE, 142, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_map0.txt:144 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:145 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:146 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 596, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:153 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 599, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:154 */
+    {0x01000, 0x00000, HV_ATTR_RD, 16, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:155 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 45, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fwait legacy_map0.txt:156 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 602, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:157 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 605, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:158 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 160, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sahf legacy_map0.txt:159 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 126, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lahf legacy_map0.txt:160 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 136, {HV_OP_AL, HV_OP_Ob}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:161 */
+    {0x08200, 0x08000, HV_ATTR_NOPFX66 | HV_ATTR_NOPFXREP | HV_ATTR_RD, 61, {HV_OP_Iq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpabs legacy_map0.txt:162 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 136, {HV_OP_rAX, HV_OP_Ov}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:163 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 136, {HV_OP_Ob, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:164 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 136, {HV_OP_Ov, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:165 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 137, {HV_OP_Yb, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsb legacy_map0.txt:166 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 608, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:167 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 37, {HV_OP_Xb, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsb legacy_map0.txt:168 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 611, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:169 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 185, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:170 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 185, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:171 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 174, {HV_OP_Yb, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stosb legacy_map0.txt:172 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 614, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:173 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 132, {HV_OP_AL, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lodsb legacy_map0.txt:174 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 617, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:175 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 166, {HV_OP_AL, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* scasb legacy_map0.txt:176 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 620, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:177 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 157, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:181 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 158, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:182 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 152, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:183 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 153, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:184 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 167, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:185 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 169, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:186 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 161, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:187 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 163, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:188 */
+    {0x00007, 0x00000, 0, 157, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:189 */
+    {0x00007, 0x00001, 0, 158, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:190 */
+    {0x00007, 0x00002, 0, 152, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:191 */
+    {0x00007, 0x00003, 0, 153, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:192 */
+    {0x00007, 0x00004, 0, 167, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:193 */
+    {0x00007, 0x00005, 0, 169, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:194 */
+    {0x00007, 0x00006, 0, 161, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:195 */
+    {0x00007, 0x00007, 0, 163, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:196 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_RD, 155, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:197 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOWRITE, 155, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:198 */
+    {0x01008, 0x00000, HV_ATTR_MOV, 131, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* les legacy_map0.txt:199 */
+    {0x01008, 0x00000, HV_ATTR_MOV, 127, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lds legacy_map0.txt:200 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:201 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 579, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:202 */
+    {0x00007, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:203 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 580, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:204 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 44, {HV_OP_Iw, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enter legacy_map0.txt:205 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 130, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* leave legacy_map0.txt:206 */
+    {0x00000, 0x00000, HV_ATTR_RD, 156, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:207 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 156, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:208 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 54, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int3 legacy_map0.txt:209 */
+    {0x00000, 0x00000, HV_ATTR_RD, 52, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int legacy_map0.txt:210 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 55, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* into legacy_map0.txt:211 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 623, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:212 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 157, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:213 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 158, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:214 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 152, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:215 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 153, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:216 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 167, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:217 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 169, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:218 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 161, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:219 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 163, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:220 */
+    {0x00007, 0x00000, 0, 157, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:221 */
+    {0x00007, 0x00001, 0, 158, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:222 */
+    {0x00007, 0x00002, 0, 152, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:223 */
+    {0x00007, 0x00003, 0, 153, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:224 */
+    {0x00007, 0x00004, 0, 167, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:225 */
+    {0x00007, 0x00005, 0, 169, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:226 */
+    {0x00007, 0x00006, 0, 161, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:227 */
+    {0x00007, 0x00007, 0, 163, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:228 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 157, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:229 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 158, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:230 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 152, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:231 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 153, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:232 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 167, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:233 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 169, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:234 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 161, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:235 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 163, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:236 */
+    {0x00007, 0x00000, 0, 157, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:237 */
+    {0x00007, 0x00001, 0, 158, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:238 */
+    {0x00007, 0x00002, 0, 152, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:239 */
+    {0x00007, 0x00003, 0, 153, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:240 */
+    {0x00007, 0x00004, 0, 167, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:241 */
+    {0x00007, 0x00005, 0, 169, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:242 */
+    {0x00007, 0x00006, 0, 161, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:243 */
+    {0x00007, 0x00007, 0, 163, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:244 */
     {0x01000, 0x00000, HV_ATTR_RD, 3, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aam legacy_map0.txt:245 */
     {0x01000, 0x00000, HV_ATTR_RD, 2, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aad legacy_map0.txt:246 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 83, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* salc legacy_map0.txt:247 */
-    {0x00000, 0x00000, HV_ATTR_RD, 98, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:248 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 61, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loopne legacy_map0.txt:249 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 60, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loope legacy_map0.txt:250 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 59, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loop legacy_map0.txt:251 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 142, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:252 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 27, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:253 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 27, {HV_OP_eAX, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:254 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 70, {HV_OP_Ib, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:255 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 70, {HV_OP_Ib, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:256 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 10, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:257 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 38, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:258 */
-    {0x01000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 38, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:259 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 38, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:260 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 27, {HV_OP_AL, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:261 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 27, {HV_OP_eAX, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:262 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 70, {HV_OP_DX, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:263 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 70, {HV_OP_DX, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:264 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 31, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int1 legacy_map0.txt:265 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 24, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hlt legacy_map0.txt:266 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 15, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmc legacy_map0.txt:267 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 94, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:268 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_RD, 94, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:269 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 68, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:270 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 66, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:271 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_RD, 65, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:272 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_RD, 26, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:273 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_RD, 21, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:274 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 25, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:275 */
-    {0x00007, 0x00000, HV_ATTR_RD, 94, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:276 */
-    {0x00007, 0x00001, HV_ATTR_RD, 94, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:277 */
-    {0x00007, 0x00002, HV_ATTR_LOCK, 68, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:278 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 66, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:279 */
-    {0x00007, 0x00004, HV_ATTR_RD, 65, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:280 */
-    {0x00007, 0x00005, HV_ATTR_RD, 26, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:281 */
-    {0x00007, 0x00006, HV_ATTR_RD, 21, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:282 */
-    {0x00007, 0x00007, HV_ATTR_RD, 25, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:283 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 12, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clc legacy_map0.txt:284 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 89, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stc legacy_map0.txt:285 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 14, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cli legacy_map0.txt:286 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 91, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sti legacy_map0.txt:287 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 13, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cld legacy_map0.txt:288 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 90, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* std legacy_map0.txt:289 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 28, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:290 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 20, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:291 */
-    {0x00007, 0x00000, HV_ATTR_LOCK, 28, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:292 */
-    {0x00007, 0x00001, HV_ATTR_LOCK, 20, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:293 */
-    {0x00007, 0x00002, HV_ATTR_F64 | HV_ATTR_RD, 10, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:294 */
-    {0x0000f, 0x00003, HV_ATTR_RD, 11, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* callf legacy_map0.txt:295 */
-    {0x00007, 0x00004, HV_ATTR_F64 | HV_ATTR_RD, 38, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:296 */
-    {0x0000f, 0x00005, HV_ATTR_RD, 40, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpf legacy_map0.txt:297 */
-    {0x00007, 0x00006, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:298 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 162, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* salc legacy_map0.txt:247 */
+    {0x00000, 0x00000, HV_ATTR_RD, 582, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:248 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 135, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loopne legacy_map0.txt:249 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 134, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loope legacy_map0.txt:250 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 133, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loop legacy_map0.txt:251 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 626, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:252 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 49, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:253 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 49, {HV_OP_eAX, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:254 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 145, {HV_OP_Ib, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:255 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 145, {HV_OP_Ib, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:256 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 16, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:257 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 60, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:258 */
+    {0x01000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 60, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:259 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 60, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:260 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 49, {HV_OP_AL, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:261 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 49, {HV_OP_eAX, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:262 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 145, {HV_OP_DX, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:263 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 145, {HV_OP_DX, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:264 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 53, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int1 legacy_map0.txt:265 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 46, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hlt legacy_map0.txt:266 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 21, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmc legacy_map0.txt:267 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 185, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:268 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_RD, 185, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:269 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 143, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:270 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 141, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:271 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_RD, 139, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:272 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_RD, 48, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:273 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_RD, 43, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:274 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 47, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:275 */
+    {0x00007, 0x00000, HV_ATTR_RD, 185, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:276 */
+    {0x00007, 0x00001, HV_ATTR_RD, 185, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:277 */
+    {0x00007, 0x00002, HV_ATTR_LOCK, 143, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:278 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 141, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:279 */
+    {0x00007, 0x00004, HV_ATTR_RD, 139, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:280 */
+    {0x00007, 0x00005, HV_ATTR_RD, 48, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:281 */
+    {0x00007, 0x00006, HV_ATTR_RD, 43, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:282 */
+    {0x00007, 0x00007, HV_ATTR_RD, 47, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:283 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 18, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clc legacy_map0.txt:284 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 171, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stc legacy_map0.txt:285 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 20, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cli legacy_map0.txt:286 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 173, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sti legacy_map0.txt:287 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 19, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cld legacy_map0.txt:288 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 172, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* std legacy_map0.txt:289 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 50, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:290 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 42, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:291 */
+    {0x00007, 0x00000, HV_ATTR_LOCK, 50, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:292 */
+    {0x00007, 0x00001, HV_ATTR_LOCK, 42, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:293 */
+    {0x00007, 0x00002, HV_ATTR_F64 | HV_ATTR_RD, 16, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:294 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 17, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* callf legacy_map0.txt:295 */
+    {0x00007, 0x00004, HV_ATTR_F64 | HV_ATTR_RD, 60, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:296 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 62, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpf legacy_map0.txt:297 */
+    {0x00007, 0x00006, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:298 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 368, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups vex.txt:13 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 367, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd vex.txt:14 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 366, {HV_OP_VX, HV_OP_HX, HV_OP_Ud}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:15 */
+    {0x00188, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 366, {HV_OP_VX, HV_OP_Md}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:16 */
+    {0x00188, 0x00188, HV_ATTR_MOV, 363, {HV_OP_VX, HV_OP_HX, HV_OP_Uq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:17 */
+    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 363, {HV_OP_VX, HV_OP_Mq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:18 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 368, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups vex.txt:19 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 367, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd vex.txt:20 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 366, {HV_OP_UX, HV_OP_HX, HV_OP_Vd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:21 */
+    {0x00188, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 366, {HV_OP_Md, HV_OP_Vd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:22 */
+    {0x00188, 0x00188, HV_ATTR_MOV, 363, {HV_OP_UX, HV_OP_HX, HV_OP_Vq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:23 */
+    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 363, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:24 */
+    {0x00d88, 0x00000, HV_ATTR_MOV, 355, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlps vex.txt:25 */
+    {0x00d88, 0x00008, HV_ATTR_MOV, 350, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ux}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhlps vex.txt:26 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 354, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlpd vex.txt:27 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 365, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsldup vex.txt:28 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 347, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovddup vex.txt:29 */
+    {0x00d80, 0x00580, HV_ATTR_MOV | HV_ATTR_NOVVVV, 347, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovddup vex.txt:30 */
+    {0x00d88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 355, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlps vex.txt:31 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 354, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlpd vex.txt:32 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 573, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpcklps vex.txt:33 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 572, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpcklpd vex.txt:34 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 571, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpckhps vex.txt:35 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 570, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpckhpd vex.txt:36 */
+    {0x00d88, 0x00000, HV_ATTR_MOV, 352, {HV_OP_Vx, HV_OP_Hq, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhps vex.txt:37 */
+    {0x00d88, 0x00008, HV_ATTR_MOV, 353, {HV_OP_Vx, HV_OP_Hq, HV_OP_Uq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlhps vex.txt:38 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 351, {HV_OP_Vx, HV_OP_Hq, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhpd vex.txt:39 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 364, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovshdup vex.txt:40 */
+    {0x00d88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 352, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhps vex.txt:41 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 351, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhpd vex.txt:42 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 345, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps vex.txt:43 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 344, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd vex.txt:44 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 345, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps vex.txt:45 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 344, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd vex.txt:46 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 241, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2ss vex.txt:47 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 240, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd vex.txt:48 */
+    {0x00188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 361, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntps vex.txt:49 */
+    {0x00188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 360, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntpd vex.txt:50 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 247, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttss2si vex.txt:51 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 246, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttsd2si vex.txt:52 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 243, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtss2si vex.txt:53 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 238, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsd2si vex.txt:54 */
+    {0x00180, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 569, {HV_OP_VX, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vucomiss vex.txt:55 */
+    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 568, {HV_OP_VX, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vucomisd vex.txt:56 */
+    {0x00180, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 224, {HV_OP_Vd, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcomiss vex.txt:57 */
+    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 223, {HV_OP_Vq, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcomisd vex.txt:58 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 86, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandw vex.txt:59 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 85, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandq vex.txt:60 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 79, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandb vex.txt:61 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 80, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandd vex.txt:62 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 84, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnw vex.txt:63 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 83, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnq vex.txt:64 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 81, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnb vex.txt:65 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 82, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnd vex.txt:66 */
+    {0x00f88, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 94, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotw vex.txt:67 */
+    {0x00f88, 0x00208, HV_ATTR_MOV | HV_ATTR_NOVVVV, 93, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotq vex.txt:68 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 91, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotb vex.txt:69 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 92, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotd vex.txt:70 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 102, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* korw vex.txt:71 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 97, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* korq vex.txt:72 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 95, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* korb vex.txt:73 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 96, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kord vex.txt:74 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 121, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnorw vex.txt:75 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 120, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnorq vex.txt:76 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 118, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnorb vex.txt:77 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 119, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnord vex.txt:78 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 125, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxorw vex.txt:79 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 124, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxorq vex.txt:80 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 122, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxorb vex.txt:81 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 123, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxord vex.txt:82 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 78, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddw vex.txt:83 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 77, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddq vex.txt:84 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 75, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddb vex.txt:85 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 76, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddd vex.txt:86 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 117, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckwd vex.txt:87 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 116, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckdq vex.txt:88 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 115, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckbw vex.txt:89 */
+    {0x00188, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 357, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovmskps vex.txt:90 */
+    {0x00188, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 356, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovmskpd vex.txt:91 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 558, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtps vex.txt:92 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 557, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtpd vex.txt:93 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 560, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtss vex.txt:94 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 559, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtsd vex.txt:95 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 545, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrsqrtps vex.txt:96 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 546, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrsqrtss vex.txt:97 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 539, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrcpps vex.txt:98 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 540, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrcpss vex.txt:99 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 208, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandps vex.txt:100 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 207, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandpd vex.txt:101 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 206, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandnps vex.txt:102 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 205, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandnpd vex.txt:103 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 375, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vorps vex.txt:104 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 374, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vorpd vex.txt:105 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 575, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vxorps vex.txt:106 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 574, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vxorpd vex.txt:107 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 194, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddps vex.txt:108 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 193, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddpd vex.txt:109 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 196, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddss vex.txt:110 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 195, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsd vex.txt:111 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 371, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulps vex.txt:112 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 370, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulpd vex.txt:113 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 373, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulss vex.txt:114 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 372, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulsd vex.txt:115 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 236, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2pd vex.txt:116 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 233, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtpd2ps vex.txt:117 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 242, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtss2sd vex.txt:118 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 239, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsd2ss vex.txt:119 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 226, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtdq2ps vex.txt:120 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 235, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2dq vex.txt:121 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 245, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttps2dq vex.txt:122 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 563, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubps vex.txt:123 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 562, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubpd vex.txt:124 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 565, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubss vex.txt:125 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 564, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubsd vex.txt:126 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 341, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminps vex.txt:127 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 340, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminpd vex.txt:128 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 343, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminss vex.txt:129 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 342, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminsd vex.txt:130 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 249, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivps vex.txt:131 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 248, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivpd vex.txt:132 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 251, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivss vex.txt:133 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 250, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivsd vex.txt:134 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 337, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxps vex.txt:135 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 336, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxpd vex.txt:136 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 339, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxss vex.txt:137 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 338, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxsd vex.txt:138 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 534, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklbw vex.txt:139 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 534, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklbw vex.txt:140 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 537, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklwd vex.txt:141 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 537, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklwd vex.txt:142 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 535, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckldq vex.txt:143 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 535, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckldq vex.txt:144 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 380, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpacksswb vex.txt:145 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 380, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpacksswb vex.txt:146 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 410, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtb vex.txt:147 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 410, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtb vex.txt:148 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 413, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtw vex.txt:149 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 413, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtw vex.txt:150 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 411, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtd vex.txt:151 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 411, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtd vex.txt:152 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 382, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackuswb vex.txt:153 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 382, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackuswb vex.txt:154 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 530, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhbw vex.txt:155 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 530, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhbw vex.txt:156 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 533, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhwd vex.txt:157 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 533, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhwd vex.txt:158 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 531, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhdq vex.txt:159 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 531, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhdq vex.txt:160 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 379, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackssdw vex.txt:161 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 379, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackssdw vex.txt:162 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 536, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklqdq vex.txt:163 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 536, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklqdq vex.txt:164 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 532, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhqdq vex.txt:165 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 532, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhqdq vex.txt:166 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 362, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:167 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 346, {HV_OP_Vx, HV_OP_Ed}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd vex.txt:168 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 348, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa vex.txt:169 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 349, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu vex.txt:170 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 500, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufd vex.txt:171 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 500, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufd vex.txt:172 */
+    {0x00d80, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 501, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufhw vex.txt:173 */
+    {0x00d80, 0x00500, HV_ATTR_MOV | HV_ATTR_NOVVVV, 501, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufhw vex.txt:174 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 502, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshuflw vex.txt:175 */
+    {0x00d80, 0x00580, HV_ATTR_MOV | HV_ATTR_NOVVVV, 502, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshuflw vex.txt:176 */
+    {0x00d8f, 0x0008a, HV_ATTR_MOV, 520, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:177 */
+    {0x00d8f, 0x0008c, HV_ATTR_MOV, 514, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:178 */
+    {0x00d8f, 0x0008e, HV_ATTR_MOV, 511, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:179 */
+    {0x00d8f, 0x0048a, HV_ATTR_MOV, 520, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:180 */
+    {0x00d8f, 0x0048c, HV_ATTR_MOV, 514, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:181 */
+    {0x00d8f, 0x0048e, HV_ATTR_MOV, 511, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:182 */
+    {0x00d8f, 0x0008a, HV_ATTR_MOV, 515, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:183 */
+    {0x00d8f, 0x0008c, HV_ATTR_MOV, 512, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:184 */
+    {0x00d8f, 0x0008e, HV_ATTR_MOV, 506, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:185 */
+    {0x00d8f, 0x0048a, HV_ATTR_MOV, 515, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:186 */
+    {0x00d8f, 0x0048c, HV_ATTR_MOV, 512, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:187 */
+    {0x00d8f, 0x0048e, HV_ATTR_MOV, 506, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:188 */
+    {0x00d8f, 0x0008a, HV_ATTR_MOV, 517, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:189 */
+    {0x00d8f, 0x0008b, HV_ATTR_MOV, 516, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrldq vex.txt:190 */
+    {0x00d8f, 0x0008e, HV_ATTR_MOV, 508, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:191 */
+    {0x00d8f, 0x0008f, HV_ATTR_MOV, 507, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslldq vex.txt:192 */
+    {0x00d8f, 0x0048a, HV_ATTR_MOV, 517, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:193 */
+    {0x00d8f, 0x0048b, HV_ATTR_MOV, 516, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrldq vex.txt:194 */
+    {0x00d8f, 0x0048e, HV_ATTR_MOV, 508, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:195 */
+    {0x00d8f, 0x0048f, HV_ATTR_MOV, 507, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslldq vex.txt:196 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 404, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqb vex.txt:197 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 404, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqb vex.txt:198 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 407, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqw vex.txt:199 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 407, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqw vex.txt:200 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 405, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqd vex.txt:201 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 405, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqd vex.txt:202 */
+    {0x00d80, 0x00000, HV_ATTR_NOVVVV, 577, {0}, 0, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vzeroupper vex.txt:203 */
+    {0x00d80, 0x00400, HV_ATTR_NOVVVV, 576, {0}, 0, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vzeroall vex.txt:204 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 324, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhaddpd vex.txt:205 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 325, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhaddps vex.txt:206 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 326, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhsubpd vex.txt:207 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 327, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhsubps vex.txt:208 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 362, {HV_OP_Ey, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:209 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 346, {HV_OP_Ed, HV_OP_Vd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd vex.txt:210 */
+    {0x00d80, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 362, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:211 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 348, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa vex.txt:212 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 349, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu vex.txt:213 */
+    {0x00f80, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 90, {HV_OP_Kr, HV_OP_Kmw}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:214 */
+    {0x00f80, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 89, {HV_OP_Kr, HV_OP_Kmq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:215 */
+    {0x00f80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 87, {HV_OP_Kr, HV_OP_Kmb}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:216 */
+    {0x00f80, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 88, {HV_OP_Kr, HV_OP_Kmd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:217 */
+    {0x00f88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 90, {HV_OP_Mw, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:218 */
+    {0x00f88, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 89, {HV_OP_Mq, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:219 */
+    {0x00f88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 87, {HV_OP_Mb, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:220 */
+    {0x00f88, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 88, {HV_OP_Md, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:221 */
+    {0x01f88, 0x01388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 89, {HV_OP_Kr, HV_OP_Ry}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:222 */
+    {0x00f88, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 90, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:223 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 87, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:224 */
+    {0x00d88, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 88, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:225 */
+    {0x01f88, 0x01388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 89, {HV_OP_Gy, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:226 */
+    {0x00f88, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 90, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:227 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 87, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:228 */
+    {0x00d88, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 88, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:229 */
+    {0x00f88, 0x00008, HV_ATTR_NOVVVV | HV_ATTR_RD, 101, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestw vex.txt:230 */
+    {0x00f88, 0x00208, HV_ATTR_NOVVVV | HV_ATTR_RD, 100, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestq vex.txt:231 */
+    {0x00f88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 98, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestb vex.txt:232 */
+    {0x00f88, 0x00288, HV_ATTR_NOVVVV | HV_ATTR_RD, 99, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestd vex.txt:233 */
+    {0x00f88, 0x00008, HV_ATTR_NOVVVV | HV_ATTR_RD, 114, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestw vex.txt:234 */
+    {0x00f88, 0x00208, HV_ATTR_NOVVVV | HV_ATTR_RD, 113, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestq vex.txt:235 */
+    {0x00f88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 111, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestb vex.txt:236 */
+    {0x00f88, 0x00288, HV_ATTR_NOVVVV | HV_ATTR_RD, 112, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestd vex.txt:237 */
+    {0x00d8f, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_RD, 332, {HV_OP_Md}, 1, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vldmxcsr vex.txt:238 */
+    {0x00d8f, 0x00003, HV_ATTR_MOV | HV_ATTR_NOVVVV, 561, {HV_OP_Md}, 1, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vstmxcsr vex.txt:239 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 220, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpps vex.txt:240 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 219, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmppd vex.txt:241 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 222, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpss vex.txt:242 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 221, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpsd vex.txt:243 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 458, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw vex.txt:244 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 458, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mw, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw vex.txt:245 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 443, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:246 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 551, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vshufps vex.txt:247 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 550, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vshufpd vex.txt:248 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 197, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsubpd vex.txt:249 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 198, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsubps vex.txt:250 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 520, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:251 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 520, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:252 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 515, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:253 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 515, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:254 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 517, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:255 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 517, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:256 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 385, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddq vex.txt:257 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 385, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddq vex.txt:258 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 495, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmullw vex.txt:259 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 495, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmullw vex.txt:260 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 362, {HV_OP_Wq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:261 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 477, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovmskb vex.txt:262 */
+    {0x00d88, 0x00488, HV_ATTR_MOV | HV_ATTR_NOVVVV, 477, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovmskb vex.txt:263 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 526, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusb vex.txt:264 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 526, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusb vex.txt:265 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 527, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusw vex.txt:266 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 527, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusw vex.txt:267 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 474, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminub vex.txt:268 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 474, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminub vex.txt:269 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 392, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpand vex.txt:270 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 392, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpand vex.txt:271 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 388, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusb vex.txt:272 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 388, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusb vex.txt:273 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 389, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusw vex.txt:274 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 389, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusw vex.txt:275 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 468, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxub vex.txt:276 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 468, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxub vex.txt:277 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 393, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpandn vex.txt:278 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 393, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpandn vex.txt:279 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 394, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgb vex.txt:280 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 394, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgb vex.txt:281 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 514, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:282 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 514, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:283 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 512, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:284 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 512, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:285 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 395, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgw vex.txt:286 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 395, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgw vex.txt:287 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 492, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhuw vex.txt:288 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 492, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhuw vex.txt:289 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 493, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhw vex.txt:290 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 493, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhw vex.txt:291 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 244, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttpd2dq vex.txt:292 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 225, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtdq2pd vex.txt:293 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 232, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtpd2dq vex.txt:294 */
+    {0x00188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 358, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdq vex.txt:295 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 524, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsb vex.txt:296 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 524, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsb vex.txt:297 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 525, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsw vex.txt:298 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 525, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsw vex.txt:299 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 473, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsw vex.txt:300 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 473, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsw vex.txt:301 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 497, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpor vex.txt:302 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 497, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpor vex.txt:303 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 386, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsb vex.txt:304 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 386, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsb vex.txt:305 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 387, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsw vex.txt:306 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 387, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsw vex.txt:307 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 467, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsw vex.txt:308 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 467, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsw vex.txt:309 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 538, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpxor vex.txt:310 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 538, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpxor vex.txt:311 */
+    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 331, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vlddqu vex.txt:312 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 511, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:313 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 511, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:314 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 506, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:315 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 506, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:316 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 508, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:317 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 508, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:318 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 496, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuludq vex.txt:319 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 496, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuludq vex.txt:320 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 462, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddwd vex.txt:321 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 462, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddwd vex.txt:322 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 498, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsadbw vex.txt:323 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 498, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsadbw vex.txt:324 */
+    {0x00d88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 333, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovdqu vex.txt:325 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 521, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubb vex.txt:326 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 521, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubb vex.txt:327 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 528, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubw vex.txt:328 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 528, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubw vex.txt:329 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 522, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubd vex.txt:330 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 522, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubd vex.txt:331 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 523, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubq vex.txt:332 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 523, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubq vex.txt:333 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 383, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddb vex.txt:334 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 383, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddb vex.txt:335 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 390, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddw vex.txt:336 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 390, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddw vex.txt:337 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 384, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddd vex.txt:338 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 384, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddd vex.txt:339 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 499, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufb vex.txt:340 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 499, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufb vex.txt:341 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 450, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddw vex.txt:342 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 450, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddw vex.txt:343 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 448, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddd vex.txt:344 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 448, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddd vex.txt:345 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 449, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddsw vex.txt:346 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 449, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddsw vex.txt:347 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 461, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddubsw vex.txt:348 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 461, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddubsw vex.txt:349 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 454, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubw vex.txt:350 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 454, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubw vex.txt:351 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 452, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubd vex.txt:352 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 452, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubd vex.txt:353 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 453, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubsw vex.txt:354 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 453, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubsw vex.txt:355 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 503, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignb vex.txt:356 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 503, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignb vex.txt:357 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 505, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignw vex.txt:358 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 505, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignw vex.txt:359 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 504, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignd vex.txt:360 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 504, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignd vex.txt:361 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 491, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhrsw vex.txt:362 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 491, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhrsw vex.txt:363 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 436, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilps vex.txt:364 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 435, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilpd vex.txt:365 */
+    {0x00380, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 567, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vtestps vex.txt:366 */
+    {0x00380, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 566, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vtestpd vex.txt:367 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 234, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_F16C, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtph2ps vex.txt:368 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 438, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermps vex.txt:369 */
+    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 529, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vptest vex.txt:370 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 218, {HV_OP_Vx, HV_OP_Md}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastss vex.txt:371 */
+    {0x00388, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 218, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastss vex.txt:372 */
+    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 217, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastsd vex.txt:373 */
+    {0x00f88, 0x00488, HV_ATTR_MOV | HV_ATTR_NOVVVV, 217, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastsd vex.txt:374 */
+    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 215, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastf128 vex.txt:375 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 376, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsb vex.txt:376 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 376, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsb vex.txt:377 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 378, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsw vex.txt:378 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 378, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsw vex.txt:379 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 377, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsd vex.txt:380 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 377, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsd vex.txt:381 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 480, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbw vex.txt:382 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 480, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbw vex.txt:383 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 478, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbd vex.txt:384 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 478, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbd vex.txt:385 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 479, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbq vex.txt:386 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 479, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbq vex.txt:387 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 482, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwd vex.txt:388 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 482, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwd vex.txt:389 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 483, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwq vex.txt:390 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 483, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwq vex.txt:391 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 481, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxdq vex.txt:392 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 481, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxdq vex.txt:393 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 490, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuldq vex.txt:394 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 490, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuldq vex.txt:395 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 406, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqq vex.txt:396 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 406, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqq vex.txt:397 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 359, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdqa vex.txt:398 */
+    {0x00d88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 359, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdqa vex.txt:399 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 381, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackusdw vex.txt:400 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 381, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackusdw vex.txt:401 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 335, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovps vex.txt:402 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 334, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovpd vex.txt:403 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 335, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovps vex.txt:404 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 334, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovpd vex.txt:405 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 486, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbw vex.txt:406 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 486, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbw vex.txt:407 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 484, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbd vex.txt:408 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 484, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbd vex.txt:409 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 485, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbq vex.txt:410 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 485, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbq vex.txt:411 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 488, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwd vex.txt:412 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 488, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwd vex.txt:413 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 489, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwq vex.txt:414 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 489, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwq vex.txt:415 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 487, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxdq vex.txt:416 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 487, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxdq vex.txt:417 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 434, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermd vex.txt:418 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 412, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtq vex.txt:419 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 412, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtq vex.txt:420 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 471, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsb vex.txt:421 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 471, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsb vex.txt:422 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 472, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsd vex.txt:423 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 472, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsd vex.txt:424 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 476, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminuw vex.txt:425 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 476, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminuw vex.txt:426 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 475, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminud vex.txt:427 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 475, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminud vex.txt:428 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 465, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsb vex.txt:429 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 465, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsb vex.txt:430 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 466, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsd vex.txt:431 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 466, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsd vex.txt:432 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 470, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxuw vex.txt:433 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 470, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxuw vex.txt:434 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 469, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxud vex.txt:435 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 469, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxud vex.txt:436 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 494, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulld vex.txt:437 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 494, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulld vex.txt:438 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 451, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphminposuw vex.txt:439 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 518, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlvd vex.txt:440 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 519, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlvq vex.txt:441 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 513, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsravd vex.txt:442 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 509, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllvd vex.txt:443 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 510, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllvq vex.txt:444 */
+    {0x01f8f, 0x01000, HV_ATTR_NOVVVV | HV_ATTR_RD, 128, {HV_OP_MZ}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldtilecfg vex.txt:445 */
+    {0x01fff, 0x01008, HV_ATTR_NOVVVV, 188, {0}, 0, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilerelease vex.txt:446 */
+    {0x01f8f, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 175, {HV_OP_MZ}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sttilecfg vex.txt:447 */
+    {0x01ff8, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 190, {HV_OP_Tr}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilezero vex.txt:448 */
+    {0x01f88, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 187, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloaddt1 vex.txt:449 */
+    {0x01f88, 0x01100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 189, {HV_OP_Msib, HV_OP_Tr}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilestored vex.txt:450 */
+    {0x01f88, 0x01180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 186, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloadd vex.txt:451 */
+    {0x00380, 0x00080, 0, 420, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbusd vex.txt:452 */
+    {0x00380, 0x00000, 0, 422, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbuud vex.txt:623 */
+    {0x00380, 0x00100, 0, 418, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbsud vex.txt:624 */
+    {0x00380, 0x00180, 0, 416, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbssd vex.txt:625 */
+    {0x00380, 0x00080, 0, 421, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbusds vex.txt:453 */
+    {0x00380, 0x00000, 0, 423, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbuuds vex.txt:626 */
+    {0x00380, 0x00100, 0, 419, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbsuds vex.txt:627 */
+    {0x00380, 0x00180, 0, 417, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbssds vex.txt:628 */
+    {0x00380, 0x00080, 0, 424, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwssd vex.txt:454 */
+    {0x00380, 0x00080, 0, 425, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwssds vex.txt:455 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 400, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastd vex.txt:456 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 401, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastq vex.txt:457 */
+    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 216, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcasti128 vex.txt:458 */
+    {0x01f88, 0x01108, HV_ATTR_DISTINCT, 179, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbf16ps vex.txt:459 */
+    {0x01f88, 0x01188, HV_ATTR_DISTINCT, 184, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpfp16ps vex.txt:675 */
+    {0x01f88, 0x01008, HV_ATTR_DISTINCT, 183, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbuud vex.txt:460 */
+    {0x01f88, 0x01088, HV_ATTR_DISTINCT, 182, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbusd vex.txt:461 */
+    {0x01f88, 0x01108, HV_ATTR_DISTINCT, 181, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbsud vex.txt:462 */
+    {0x01f88, 0x01188, HV_ATTR_DISTINCT, 180, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbssd vex.txt:463 */
+    {0x01f88, 0x01008, HV_ATTR_DISTINCT, 178, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tcmmrlfp16ps vex.txt:676 */
+    {0x01f88, 0x01088, HV_ATTR_DISTINCT, 177, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tcmmimfp16ps vex.txt:677 */
+    {0x00380, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 231, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneps2bf16 vex.txt:646 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 399, {HV_OP_Vx, HV_OP_Wb}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastb vex.txt:464 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 402, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastw vex.txt:465 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 463, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovd vex.txt:466 */
+    {0x00388, 0x00280, HV_ATTR_MOV, 464, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovq vex.txt:467 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 463, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovd vex.txt:468 */
+    {0x00388, 0x00280, HV_ATTR_MOV, 464, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovq vex.txt:469 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 444, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherdd vex.txt:470 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 445, {HV_OP_Vx, HV_OP_MiX, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherdq vex.txt:471 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 446, {HV_OP_Vh, HV_OP_Mix, HV_OP_Hh}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherqd vex.txt:472 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 447, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherqq vex.txt:473 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 318, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherdps vex.txt:474 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 317, {HV_OP_Vx, HV_OP_MiX, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherdpd vex.txt:475 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 320, {HV_OP_Vh, HV_OP_Mix, HV_OP_Hh}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherqps vex.txt:476 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 319, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherqpd vex.txt:477 */
+    {0x00380, 0x00080, 0, 270, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub132ps vex.txt:478 */
+    {0x00380, 0x00280, 0, 269, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub132pd vex.txt:479 */
+    {0x00380, 0x00080, 0, 288, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd132ps vex.txt:480 */
+    {0x00380, 0x00280, 0, 287, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd132pd vex.txt:481 */
+    {0x00380, 0x00080, 0, 258, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132ps vex.txt:482 */
+    {0x00380, 0x00280, 0, 257, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132pd vex.txt:483 */
+    {0x00380, 0x00080, 0, 260, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132ss vex.txt:484 */
+    {0x00380, 0x00280, 0, 259, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132sd vex.txt:485 */
+    {0x00380, 0x00080, 0, 276, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132ps vex.txt:486 */
+    {0x00380, 0x00280, 0, 275, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132pd vex.txt:487 */
+    {0x00380, 0x00080, 0, 278, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132ss vex.txt:488 */
+    {0x00380, 0x00280, 0, 277, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132sd vex.txt:489 */
+    {0x00380, 0x00080, 0, 294, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132ps vex.txt:490 */
+    {0x00380, 0x00280, 0, 293, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132pd vex.txt:491 */
+    {0x00380, 0x00080, 0, 296, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132ss vex.txt:492 */
+    {0x00380, 0x00280, 0, 295, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132sd vex.txt:493 */
+    {0x00380, 0x00080, 0, 306, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132ps vex.txt:494 */
+    {0x00380, 0x00280, 0, 305, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132pd vex.txt:495 */
+    {0x00380, 0x00080, 0, 308, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132ss vex.txt:496 */
+    {0x00380, 0x00280, 0, 307, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132sd vex.txt:497 */
+    {0x00380, 0x00080, 0, 272, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub213ps vex.txt:498 */
+    {0x00380, 0x00280, 0, 271, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub213pd vex.txt:499 */
+    {0x00380, 0x00080, 0, 290, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd213ps vex.txt:500 */
+    {0x00380, 0x00280, 0, 289, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd213pd vex.txt:501 */
+    {0x00380, 0x00080, 0, 262, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213ps vex.txt:502 */
+    {0x00380, 0x00280, 0, 261, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213pd vex.txt:503 */
+    {0x00380, 0x00080, 0, 264, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213ss vex.txt:504 */
+    {0x00380, 0x00280, 0, 263, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213sd vex.txt:505 */
+    {0x00380, 0x00080, 0, 280, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213ps vex.txt:506 */
+    {0x00380, 0x00280, 0, 279, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213pd vex.txt:507 */
+    {0x00380, 0x00080, 0, 282, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213ss vex.txt:508 */
+    {0x00380, 0x00280, 0, 281, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213sd vex.txt:509 */
+    {0x00380, 0x00080, 0, 298, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213ps vex.txt:510 */
+    {0x00380, 0x00280, 0, 297, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213pd vex.txt:511 */
+    {0x00380, 0x00080, 0, 300, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213ss vex.txt:512 */
+    {0x00380, 0x00280, 0, 299, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213sd vex.txt:513 */
+    {0x00380, 0x00080, 0, 310, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213ps vex.txt:514 */
+    {0x00380, 0x00280, 0, 309, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213pd vex.txt:515 */
+    {0x00380, 0x00080, 0, 312, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213ss vex.txt:516 */
+    {0x00380, 0x00280, 0, 311, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213sd vex.txt:517 */
+    {0x00388, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 230, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneoph2ps vex.txt:640 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 228, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneeph2ps vex.txt:641 */
+    {0x00388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 227, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneebf162ps vex.txt:642 */
+    {0x00388, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 229, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneobf162ps vex.txt:643 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 210, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbcstnesh2ps vex.txt:644 */
+    {0x00388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 209, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbcstnebf162ps vex.txt:645 */
+    {0x00380, 0x00280, 0, 460, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmadd52luq vex.txt:637 */
+    {0x00380, 0x00280, 0, 459, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmadd52huq vex.txt:638 */
+    {0x00380, 0x00080, 0, 274, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub231ps vex.txt:518 */
+    {0x00380, 0x00280, 0, 273, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub231pd vex.txt:519 */
+    {0x00380, 0x00080, 0, 292, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd231ps vex.txt:520 */
+    {0x00380, 0x00280, 0, 291, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd231pd vex.txt:521 */
+    {0x00380, 0x00080, 0, 266, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231ps vex.txt:522 */
+    {0x00380, 0x00280, 0, 265, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231pd vex.txt:523 */
+    {0x00380, 0x00080, 0, 268, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231ss vex.txt:524 */
+    {0x00380, 0x00280, 0, 267, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231sd vex.txt:525 */
+    {0x00380, 0x00080, 0, 284, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231ps vex.txt:526 */
+    {0x00380, 0x00280, 0, 283, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231pd vex.txt:527 */
+    {0x00380, 0x00080, 0, 286, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231ss vex.txt:528 */
+    {0x00380, 0x00280, 0, 285, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231sd vex.txt:529 */
+    {0x00380, 0x00080, 0, 302, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231ps vex.txt:530 */
+    {0x00380, 0x00280, 0, 301, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231pd vex.txt:531 */
+    {0x00380, 0x00080, 0, 304, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231ss vex.txt:532 */
+    {0x00380, 0x00280, 0, 303, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231sd vex.txt:533 */
+    {0x00380, 0x00080, 0, 314, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231ps vex.txt:534 */
+    {0x00380, 0x00280, 0, 313, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231pd vex.txt:535 */
+    {0x00380, 0x00080, 0, 316, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231ss vex.txt:536 */
+    {0x00380, 0x00280, 0, 315, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231sd vex.txt:537 */
+    {0x00f88, 0x00588, 0, 549, {HV_OP_Vx, HV_OP_Hx, HV_OP_UX}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512rnds2 vex.txt:648 */
+    {0x00f88, 0x00588, HV_ATTR_NOVVVV, 547, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512msg1 vex.txt:649 */
+    {0x00f88, 0x00588, HV_ATTR_NOVVVV, 548, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512msg2 vex.txt:650 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 323, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8mulb vex.txt:538 */
+    {0x00380, 0x00000, 0, 430, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwuud vex.txt:630 */
+    {0x00380, 0x00080, 0, 428, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwusd vex.txt:631 */
+    {0x00380, 0x00100, 0, 426, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwsud vex.txt:632 */
+    {0x00380, 0x00000, 0, 431, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwuuds vex.txt:633 */
+    {0x00380, 0x00080, 0, 429, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwusds vex.txt:634 */
+    {0x00380, 0x00100, 0, 427, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwsuds vex.txt:635 */
+    {0x00f80, 0x00000, 0, 552, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3msg1 vex.txt:652 */
+    {0x00f80, 0x00080, 0, 553, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3msg2 vex.txt:653 */
+    {0x00380, 0x00100, HV_ATTR_MOV, 555, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm4key4 vex.txt:654 */
+    {0x00380, 0x00180, HV_ATTR_MOV, 556, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm4rnds4 vex.txt:655 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 203, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesimc vex.txt:539 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 201, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenc vex.txt:540 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 201, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenc vex.txt:541 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 202, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenclast vex.txt:542 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 202, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenclast vex.txt:543 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 199, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdec vex.txt:544 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 199, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdec vex.txt:545 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 200, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdeclast vex.txt:546 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 200, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdeclast vex.txt:547 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 35, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpoxadd vex.txt:658 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 31, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnoxadd vex.txt:659 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 24, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpbxadd vex.txt:660 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 28, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnbxadd vex.txt:661 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 39, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpzxadd vex.txt:662 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 34, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnzxadd vex.txt:663 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 23, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpbexadd vex.txt:664 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 27, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnbexadd vex.txt:665 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 38, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsxadd vex.txt:666 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 33, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnsxadd vex.txt:667 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 36, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmppxadd vex.txt:668 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 32, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnpxadd vex.txt:669 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 26, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmplxadd vex.txt:670 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 30, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnlxadd vex.txt:671 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 25, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmplexadd vex.txt:672 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 29, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnlexadd vex.txt:673 */
+    {0x00d80, 0x00000, HV_ATTR_MOV, 8, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andn vex.txt:548 */
+    {0x00d87, 0x00001, HV_ATTR_MOV, 13, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsr vex.txt:549 */
+    {0x00d87, 0x00002, HV_ATTR_MOV, 12, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsmsk vex.txt:550 */
+    {0x00d87, 0x00003, HV_ATTR_MOV, 11, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsi vex.txt:551 */
+    {0x00d80, 0x00000, HV_ATTR_MOV, 15, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bzhi vex.txt:552 */
+    {0x00d80, 0x00100, HV_ATTR_MOV, 149, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pext vex.txt:553 */
+    {0x00d80, 0x00180, HV_ATTR_MOV, 148, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pdep vex.txt:554 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_XOP2, 140, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulx vex.txt:555 */
+    {0x00d80, 0x00000, HV_ATTR_MOV, 10, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bextr vex.txt:556 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 168, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shlx vex.txt:557 */
+    {0x00d80, 0x00100, HV_ATTR_MOV, 164, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sarx vex.txt:558 */
+    {0x00d80, 0x00180, HV_ATTR_MOV, 170, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrx vex.txt:559 */
+    {0x00f80, 0x00680, HV_ATTR_MOV | HV_ATTR_NOVVVV, 439, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermq vex.txt:560 */
+    {0x00f80, 0x00680, HV_ATTR_MOV | HV_ATTR_NOVVVV, 437, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermpd vex.txt:561 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 396, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendd vex.txt:562 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 436, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilps vex.txt:563 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 435, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilpd vex.txt:564 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 432, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vperm2f128 vex.txt:565 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 542, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundps vex.txt:566 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 541, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundpd vex.txt:567 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 544, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundss vex.txt:568 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 543, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundsd vex.txt:569 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 212, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendps vex.txt:570 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 211, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendpd vex.txt:571 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 398, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendw vex.txt:572 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 398, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendw vex.txt:573 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 391, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpalignr vex.txt:574 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 391, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpalignr vex.txt:575 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 440, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb vex.txt:576 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 440, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb vex.txt:577 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 443, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:578 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 443, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:579 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 442, {HV_OP_Ey, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrq vex.txt:580 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 441, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrd vex.txt:581 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 256, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractps vex.txt:582 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 328, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinsertf128 vex.txt:583 */
+    {0x00f80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 254, {HV_OP_WX, HV_OP_VX, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf128 vex.txt:584 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 237, {HV_OP_Wh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_F16C, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2ph vex.txt:585 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 455, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb vex.txt:586 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 455, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mb, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb vex.txt:587 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 330, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinsertps vex.txt:588 */
+    {0x01f80, 0x01280, HV_ATTR_MOV, 457, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ey, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrq vex.txt:589 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 456, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ed, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrd vex.txt:590 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 107, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrb vex.txt:591 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 110, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrw vex.txt:592 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 108, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrd vex.txt:593 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 109, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrq vex.txt:594 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 103, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlb vex.txt:595 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 106, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlw vex.txt:596 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 104, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftld vex.txt:597 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 105, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlq vex.txt:598 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 329, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinserti128 vex.txt:599 */
+    {0x00f80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 255, {HV_OP_WX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti128 vex.txt:600 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 253, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdpps vex.txt:601 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 252, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdppd vex.txt:602 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 369, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmpsadbw vex.txt:603 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 369, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmpsadbw vex.txt:604 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 403, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpclmulqdq vex.txt:605 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 403, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_PCLMUL, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpclmulqdq vex.txt:606 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 433, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vperm2i128 vex.txt:607 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 214, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendvps vex.txt:608 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 213, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendvpd vex.txt:609 */
+    {0x00f80, 0x00080, HV_ATTR_MOV, 397, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendvb vex.txt:610 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 397, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendvb vex.txt:611 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 409, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpestrm vex.txt:612 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 408, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpestri vex.txt:613 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 415, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpistrm vex.txt:614 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 414, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpistri vex.txt:615 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 322, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8affineqb vex.txt:616 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 321, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8affineinvqb vex.txt:617 */
+    {0x00f80, 0x00080, 0, 554, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3rnds2 vex.txt:656 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 204, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaeskeygenassist vex.txt:618 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 159, {HV_OP_Gy, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rorx vex.txt:619 */
+    {0x01f8f, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 154, {HV_OP_Rq, HV_OP_Id}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsr vex.txt:681 */
+    {0x01f8f, 0x01108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 578, {HV_OP_Id, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrns vex.txt:682 */
+    {0x01f8f, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 191, {HV_OP_Rq, HV_OP_Id}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* urdmsr vex.txt:679 */
+    {0x01f8f, 0x01108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 192, {HV_OP_Id, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uwrmsr vex.txt:680 */
 };
 const struct hv_slot hv_slots[3][8][256] = {
     [0][0][0x00] = {0, 1, 1},
@@ -1191,4 +2334,327 @@ const struct hv_slot hv_slots[3][8][256] = {
     [0][0][0xfd] = {324, 1, 0},
     [0][0][0xfe] = {325, 2, 1},
     [0][0][0xff] = {327, 7, 1},
+    [1][1][0x10] = {334, 6, 1},
+    [1][1][0x11] = {340, 6, 1},
+    [1][1][0x12] = {346, 6, 1},
+    [1][1][0x13] = {352, 2, 1},
+    [1][1][0x14] = {354, 2, 1},
+    [1][1][0x15] = {356, 2, 1},
+    [1][1][0x16] = {358, 4, 1},
+    [1][1][0x17] = {362, 2, 1},
+    [1][1][0x28] = {364, 2, 1},
+    [1][1][0x29] = {366, 2, 1},
+    [1][1][0x2a] = {368, 2, 1},
+    [1][1][0x2b] = {370, 2, 1},
+    [1][1][0x2c] = {372, 2, 1},
+    [1][1][0x2d] = {374, 2, 1},
+    [1][1][0x2e] = {376, 2, 1},
+    [1][1][0x2f] = {378, 2, 1},
+    [1][1][0x41] = {380, 4, 1},
+    [1][1][0x42] = {384, 4, 1},
+    [1][1][0x44] = {388, 4, 1},
+    [1][1][0x45] = {392, 4, 1},
+    [1][1][0x46] = {396, 4, 1},
+    [1][1][0x47] = {400, 4, 1},
+    [1][1][0x4a] = {404, 4, 1},
+    [1][1][0x4b] = {408, 3, 1},
+    [1][1][0x50] = {411, 2, 1},
+    [1][1][0x51] = {413, 4, 1},
+    [1][1][0x52] = {417, 2, 1},
+    [1][1][0x53] = {419, 2, 1},
+    [1][1][0x54] = {421, 2, 1},
+    [1][1][0x55] = {423, 2, 1},
+    [1][1][0x56] = {425, 2, 1},
+    [1][1][0x57] = {427, 2, 1},
+    [1][1][0x58] = {429, 4, 1},
+    [1][1][0x59] = {433, 4, 1},
+    [1][1][0x5a] = {437, 4, 1},
+    [1][1][0x5b] = {441, 3, 1},
+    [1][1][0x5c] = {444, 4, 1},
+    [1][1][0x5d] = {448, 4, 1},
+    [1][1][0x5e] = {452, 4, 1},
+    [1][1][0x5f] = {456, 4, 1},
+    [1][1][0x60] = {460, 2, 1},
+    [1][1][0x61] = {462, 2, 1},
+    [1][1][0x62] = {464, 2, 1},
+    [1][1][0x63] = {466, 2, 1},
+    [1][1][0x64] = {468, 2, 1},
+    [1][1][0x65] = {470, 2, 1},
+    [1][1][0x66] = {472, 2, 1},
+    [1][1][0x67] = {474, 2, 1},
+    [1][1][0x68] = {476, 2, 1},
+    [1][1][0x69] = {478, 2, 1},
+    [1][1][0x6a] = {480, 2, 1},
+    [1][1][0x6b] = {482, 2, 1},
+    [1][1][0x6c] = {484, 2, 1},
+    [1][1][0x6d] = {486, 2, 1},
+    [1][1][0x6e] = {488, 2, 1},
+    [1][1][0x6f] = {490, 2, 1},
+    [1][1][0x70] = {492, 6, 1},
+    [1][1][0x71] = {498, 6, 1},
+    [1][1][0x72] = {504, 6, 1},
+    [1][1][0x73] = {510, 8, 1},
+    [1][1][0x74] = {518, 2, 1},
+    [1][1][0x75] = {520, 2, 1},
+    [1][1][0x76] = {522, 2, 1},
+    [1][1][0x77] = {524, 2, 0},
+    [1][1][0x7c] = {526, 2, 1},
+    [1][1][0x7d] = {528, 2, 1},
+    [1][1][0x7e] = {530, 3, 1},
+    [1][1][0x7f] = {533, 2, 1},
+    [1][1][0x90] = {535, 4, 1},
+    [1][1][0x91] = {539, 4, 1},
+    [1][1][0x92] = {543, 4, 1},
+    [1][1][0x93] = {547, 4, 1},
+    [1][1][0x98] = {551, 4, 1},
+    [1][1][0x99] = {555, 4, 1},
+    [1][1][0xae] = {559, 2, 1},
+    [1][1][0xc2] = {561, 4, 1},
+    [1][1][0xc4] = {565, 2, 1},
+    [1][1][0xc5] = {567, 1, 1},
+    [1][1][0xc6] = {568, 2, 1},
+    [1][1][0xd0] = {570, 2, 1},
+    [1][1][0xd1] = {572, 2, 1},
+    [1][1][0xd2] = {574, 2, 1},
+    [1][1][0xd3] = {576, 2, 1},
+    [1][1][0xd4] = {578, 2, 1},
+    [1][1][0xd5] = {580, 2, 1},
+    [1][1][0xd6] = {582, 1, 1},
+    [1][1][0xd7] = {583, 2, 1},
+    [1][1][0xd8] = {585, 2, 1},
+    [1][1][0xd9] = {587, 2, 1},
+    [1][1][0xda] = {589, 2, 1},
+    [1][1][0xdb] = {591, 2, 1},
+    [1][1][0xdc] = {593, 2, 1},
+    [1][1][0xdd] = {595, 2, 1},
+    [1][1][0xde] = {597, 2, 1},
+    [1][1][0xdf] = {599, 2, 1},
+    [1][1][0xe0] = {601, 2, 1},
+    [1][1][0xe1] = {603, 2, 1},
+    [1][1][0xe2] = {605, 2, 1},
+    [1][1][0xe3] = {607, 2, 1},
+    [1][1][0xe4] = {609, 2, 1},
+    [1][1][0xe5] = {611, 2, 1},
+    [1][1][0xe6] = {613, 3, 1},
+    [1][1][0xe7] = {616, 1, 1},
+    [1][1][0xe8] = {617, 2, 1},
+    [1][1][0xe9] = {619, 2, 1},
+    [1][1][0xea] = {621, 2, 1},
+    [1][1][0xeb] = {623, 2, 1},
+    [1][1][0xec] = {625, 2, 1},
+    [1][1][0xed] = {627, 2, 1},
+    [1][1][0xee] = {629, 2, 1},
+    [1][1][0xef] = {631, 2, 1},
+    [1][1][0xf0] = {633, 1, 1},
+    [1][1][0xf1] = {634, 2, 1},
+    [1][1][0xf2] = {636, 2, 1},
+    [1][1][0xf3] = {638, 2, 1},
+    [1][1][0xf4] = {640, 2, 1},
+    [1][1][0xf5] = {642, 2, 1},
+    [1][1][0xf6] = {644, 2, 1},
+    [1][1][0xf7] = {646, 1, 1},
+    [1][1][0xf8] = {647, 2, 1},
+    [1][1][0xf9] = {649, 2, 1},
+    [1][1][0xfa] = {651, 2, 1},
+    [1][1][0xfb] = {653, 2, 1},
+    [1][1][0xfc] = {655, 2, 1},
+    [1][1][0xfd] = {657, 2, 1},
+    [1][1][0xfe] = {659, 2, 1},
+    [1][2][0x00] = {661, 2, 1},
+    [1][2][0x01] = {663, 2, 1},
+    [1][2][0x02] = {665, 2, 1},
+    [1][2][0x03] = {667, 2, 1},
+    [1][2][0x04] = {669, 2, 1},
+    [1][2][0x05] = {671, 2, 1},
+    [1][2][0x06] = {673, 2, 1},
+    [1][2][0x07] = {675, 2, 1},
+    [1][2][0x08] = {677, 2, 1},
+    [1][2][0x09] = {679, 2, 1},
+    [1][2][0x0a] = {681, 2, 1},
+    [1][2][0x0b] = {683, 2, 1},
+    [1][2][0x0c] = {685, 1, 1},
+    [1][2][0x0d] = {686, 1, 1},
+    [1][2][0x0e] = {687, 1, 1},
+    [1][2][0x0f] = {688, 1, 1},
+    [1][2][0x13] = {689, 1, 1},
+    [1][2][0x16] = {690, 1, 1},
+    [1][2][0x17] = {691, 1, 1},
+    [1][2][0x18] = {692, 2, 1},
+    [1][2][0x19] = {694, 2, 1},
+    [1][2][0x1a] = {696, 1, 1},
+    [1][2][0x1c] = {697, 2, 1},
+    [1][2][0x1d] = {699, 2, 1},
+    [1][2][0x1e] = {701, 2, 1},
+    [1][2][0x20] = {703, 2, 1},
+    [1][2][0x21] = {705, 2, 1},
+    [1][2][0x22] = {707, 2, 1},
+    [1][2][0x23] = {709, 2, 1},
+    [1][2][0x24] = {711, 2, 1},
+    [1][2][0x25] = {713, 2, 1},
+    [1][2][0x28] = {715, 2, 1},
+    [1][2][0x29] = {717, 2, 1},
+    [1][2][0x2a] = {719, 2, 1},
+    [1][2][0x2b] = {721, 2, 1},
+    [1][2][0x2c] = {723, 1, 1},
+    [1][2][0x2d] = {724, 1, 1},
+    [1][2][0x2e] = {725, 1, 1},
+    [1][2][0x2f] = {726, 1, 1},
+    [1][2][0x30] = {727, 2, 1},
+    [1][2][0x31] = {729, 2, 1},
+    [1][2][0x32] = {731, 2, 1},
+    [1][2][0x33] = {733, 2, 1},
+    [1][2][0x34] = {735, 2, 1},
+    [1][2][0x35] = {737, 2, 1},
+    [1][2][0x36] = {739, 1, 1},
+    [1][2][0x37] = {740, 2, 1},
+    [1][2][0x38] = {742, 2, 1},
+    [1][2][0x39] = {744, 2, 1},
+    [1][2][0x3a] = {746, 2, 1},
+    [1][2][0x3b] = {748, 2, 1},
+    [1][2][0x3c] = {750, 2, 1},
+    [1][2][0x3d] = {752, 2, 1},
+    [1][2][0x3e] = {754, 2, 1},
+    [1][2][0x3f] = {756, 2, 1},
+    [1][2][0x40] = {758, 2, 1},
+    [1][2][0x41] = {760, 1, 1},
+    [1][2][0x45] = {761, 2, 1},
+    [1][2][0x46] = {763, 1, 1},
+    [1][2][0x47] = {764, 2, 1},
+    [1][2][0x49] = {766, 4, 1},
+    [1][2][0x4b] = {770, 3, 1},
+    [1][2][0x50] = {773, 4, 1},
+    [1][2][0x51] = {777, 4, 1},
+    [1][2][0x52] = {781, 1, 1},
+    [1][2][0x53] = {782, 1, 1},
+    [1][2][0x58] = {783, 1, 1},
+    [1][2][0x59] = {784, 1, 1},
+    [1][2][0x5a] = {785, 1, 1},
+    [1][2][0x5c] = {786, 2, 1},
+    [1][2][0x5e] = {788, 4, 1},
+    [1][2][0x6c] = {792, 2, 1},
+    [1][2][0x72] = {794, 1, 1},
+    [1][2][0x78] = {795, 1, 1},
+    [1][2][0x79] = {796, 1, 1},
+    [1][2][0x8c] = {797, 2, 1},
+    [1][2][0x8e] = {799, 2, 1},
+    [1][2][0x90] = {801, 2, 1},
+    [1][2][0x91] = {803, 2, 1},
+    [1][2][0x92] = {805, 2, 1},
+    [1][2][0x93] = {807, 2, 1},
+    [1][2][0x96] = {809, 2, 1},
+    [1][2][0x97] = {811, 2, 1},
+    [1][2][0x98] = {813, 2, 1},
+    [1][2][0x99] = {815, 2, 1},
+    [1][2][0x9a] = {817, 2, 1},
+    [1][2][0x9b] = {819, 2, 1},
+    [1][2][0x9c] = {821, 2, 1},
+    [1][2][0x9d] = {823, 2, 1},
+    [1][2][0x9e] = {825, 2, 1},
+    [1][2][0x9f] = {827, 2, 1},
+    [1][2][0xa6] = {829, 2, 1},
+    [1][2][0xa7] = {831, 2, 1},
+    [1][2][0xa8] = {833, 2, 1},
+    [1][2][0xa9] = {835, 2, 1},
+    [1][2][0xaa] = {837, 2, 1},
+    [1][2][0xab] = {839, 2, 1},
+    [1][2][0xac] = {841, 2, 1},
+    [1][2][0xad] = {843, 2, 1},
+    [1][2][0xae] = {845, 2, 1},
+    [1][2][0xaf] = {847, 2, 1},
+    [1][2][0xb0] = {849, 4, 1},
+    [1][2][0xb1] = {853, 2, 1},
+    [1][2][0xb4] = {855, 1, 1},
+    [1][2][0xb5] = {856, 1, 1},
+    [1][2][0xb6] = {857, 2, 1},
+    [1][2][0xb7] = {859, 2, 1},
+    [1][2][0xb8] = {861, 2, 1},
+    [1][2][0xb9] = {863, 2, 1},
+    [1][2][0xba] = {865, 2, 1},
+    [1][2][0xbb] = {867, 2, 1},
+    [1][2][0xbc] = {869, 2, 1},
+    [1][2][0xbd] = {871, 2, 1},
+    [1][2][0xbe] = {873, 2, 1},
+    [1][2][0xbf] = {875, 2, 1},
+    [1][2][0xcb] = {877, 1, 1},
+    [1][2][0xcc] = {878, 1, 1},
+    [1][2][0xcd] = {879, 1, 1},
+    [1][2][0xcf] = {880, 1, 1},
+    [1][2][0xd2] = {881, 3, 1},
+    [1][2][0xd3] = {884, 3, 1},
+    [1][2][0xda] = {887, 4, 1},
+    [1][2][0xdb] = {891, 1, 1},
+    [1][2][0xdc] = {892, 2, 1},
+    [1][2][0xdd] = {894, 2, 1},
+    [1][2][0xde] = {896, 2, 1},
+    [1][2][0xdf] = {898, 2, 1},
+    [1][2][0xe0] = {900, 1, 1},
+    [1][2][0xe1] = {901, 1, 1},
+    [1][2][0xe2] = {902, 1, 1},
+    [1][2][0xe3] = {903, 1, 1},
+    [1][2][0xe4] = {904, 1, 1},
+    [1][2][0xe5] = {905, 1, 1},
+    [1][2][0xe6] = {906, 1, 1},
+    [1][2][0xe7] = {907, 1, 1},
+    [1][2][0xe8] = {908, 1, 1},
+    [1][2][0xe9] = {909, 1, 1},
+    [1][2][0xea] = {910, 1, 1},
+    [1][2][0xeb] = {911, 1, 1},
+    [1][2][0xec] = {912, 1, 1},
+    [1][2][0xed] = {913, 1, 1},
+    [1][2][0xee] = {914, 1, 1},
+    [1][2][0xef] = {915, 1, 1},
+    [1][2][0xf2] = {916, 1, 1},
+    [1][2][0xf3] = {917, 3, 1},
+    [1][2][0xf5] = {920, 3, 1},
+    [1][2][0xf6] = {923, 1, 1},
+    [1][2][0xf7] = {924, 4, 1},
+    [1][3][0x00] = {928, 1, 1},
+    [1][3][0x01] = {929, 1, 1},
+    [1][3][0x02] = {930, 1, 1},
+    [1][3][0x04] = {931, 1, 1},
+    [1][3][0x05] = {932, 1, 1},
+    [1][3][0x06] = {933, 1, 1},
+    [1][3][0x08] = {934, 1, 1},
+    [1][3][0x09] = {935, 1, 1},
+    [1][3][0x0a] = {936, 1, 1},
+    [1][3][0x0b] = {937, 1, 1},
+    [1][3][0x0c] = {938, 1, 1},
+    [1][3][0x0d] = {939, 1, 1},
+    [1][3][0x0e] = {940, 2, 1},
+    [1][3][0x0f] = {942, 2, 1},
+    [1][3][0x14] = {944, 2, 1},
+    [1][3][0x15] = {946, 2, 1},
+    [1][3][0x16] = {948, 2, 1},
+    [1][3][0x17] = {950, 1, 1},
+    [1][3][0x18] = {951, 1, 1},
+    [1][3][0x19] = {952, 1, 1},
+    [1][3][0x1d] = {953, 1, 1},
+    [1][3][0x20] = {954, 2, 1},
+    [1][3][0x21] = {956, 1, 1},
+    [1][3][0x22] = {957, 2, 1},
+    [1][3][0x30] = {959, 2, 1},
+    [1][3][0x31] = {961, 2, 1},
+    [1][3][0x32] = {963, 2, 1},
+    [1][3][0x33] = {965, 2, 1},
+    [1][3][0x38] = {967, 1, 1},
+    [1][3][0x39] = {968, 1, 1},
+    [1][3][0x40] = {969, 1, 1},
+    [1][3][0x41] = {970, 1, 1},
+    [1][3][0x42] = {971, 2, 1},
+    [1][3][0x44] = {973, 2, 1},
+    [1][3][0x46] = {975, 1, 1},
+    [1][3][0x4a] = {976, 1, 1},
+    [1][3][0x4b] = {977, 1, 1},
+    [1][3][0x4c] = {978, 2, 1},
+    [1][3][0x60] = {980, 1, 1},
+    [1][3][0x61] = {981, 1, 1},
+    [1][3][0x62] = {982, 1, 1},
+    [1][3][0x63] = {983, 1, 1},
+    [1][3][0xce] = {984, 1, 1},
+    [1][3][0xcf] = {985, 1, 1},
+    [1][3][0xde] = {986, 1, 1},
+    [1][3][0xdf] = {987, 1, 1},
+    [1][3][0xf0] = {988, 1, 1},
+    [1][7][0xf6] = {989, 2, 1},
+    [1][7][0xf8] = {991, 2, 1},
 };

@@ -276,6 +276,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     hvemu_features all;
     uint8_t b;
     unsigned space = 0, map = 0, pp = 0, vex_w = 0, vvvv = 0, v4 = 0;
+    unsigned vvvv_raw = 0; /* all four vvvv bits, also outside 64-bit mode (for `novvvv`) */
     int is64 = mode == HVEMU_MODE_64;
 
     if (!features) {
@@ -420,6 +421,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 v4 = 0;
             }
         }
+        vvvv_raw = vvvv;
         if (!is64) {
             in->rex_r = in->rex_x = in->rex_b = 0;
             vvvv &= 7;
@@ -508,7 +510,9 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         return HVEMU_DECODE_UD;
     if (in->encoding == HVEMU_ENC_REX2 && (at & HV_ATTR_NOREX2))
         return HVEMU_DECODE_UD;
-    if ((at & HV_ATTR_NOVVVV) && in->vvvv != 0)
+    /* outside 64-bit mode vvvv[3] selects no register, but a "must be 1111" field still
+     * checks it (Zydis; SDM Table 2-9 lists vvvv 0xxx as unavailable there) */
+    if ((at & HV_ATTR_NOVVVV) && (in->vvvv != 0 || vvvv_raw != 0))
         return HVEMU_DECODE_UD;
     if ((at & HV_ATTR_NOPFX66) && px.has66)
         return HVEMU_DECODE_UD;

@@ -12,7 +12,7 @@ BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?=
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-LIBCFLAGS := $(WARN) $(OPT) -g -fPIC -Iinclude -Isrc -Isrc/decode -ffreestanding -fno-builtin-malloc $(CFLAGS)
+LIBCFLAGS := $(WARN) $(OPT) -g -fPIC -Iinclude -Isrc -Isrc/decode -ffreestanding -fno-builtin-malloc -fvisibility=hidden $(CFLAGS)
 TOOLCFLAGS := $(WARN) $(OPT) -g -Iinclude -Isrc -Isrc/decode -D_GNU_SOURCE $(CFLAGS)
 
 # The core library: every .c under src/ (decode, operand/memory access, execution, atomics, modes, APX).
@@ -21,18 +21,28 @@ LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 OPCODE_FILES := $(sort $(wildcard src/decode/opcodes/*.txt))
 TOOL_SRC := $(sort $(wildcard tools/*.c))
 
-all: $(BUILD)/libhvemu.a $(BUILD)/libhvemu.so $(BUILD)/hvemu $(BUILD)/hvemu.pc
+all: $(BUILD)/libhvemu.a $(BUILD)/libhvemu-internal.a $(BUILD)/libhvemu.so $(BUILD)/hvemu $(BUILD)/hvemu.pc
 
 $(BUILD)/obj/%.o: src/%.c include/hvemu.h $(wildcard src/*/*.h) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBCFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(LIBCFLAGS) -c $< -o $@
 
+# One relocatable object whose hidden (internal) symbols are made local: an embedder linking the
+# static library sees only the hvemu_* API, never names like op_read.
 $(BUILD)/libhvemu.a: $(LIB_OBJ)
 	@mkdir -p $(BUILD)
-	rm -f $@ && ar rcs $@ $^
+	@echo "  AR      $@"
+	@ld -r -o $(BUILD)/hvemu-all.o $^ && objcopy --localize-hidden $(BUILD)/hvemu-all.o
+	@rm -f $@ && ar rcs $@ $(BUILD)/hvemu-all.o
+
+# The same objects with internal symbols visible, for white-box tests.
+$(BUILD)/libhvemu-internal.a: $(LIB_OBJ)
+	@rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libhvemu.so: $(LIB_OBJ)
-	$(CC) -shared -nostdlib -o $@ $^ -Wl,-soname,libhvemu.so.0 -lgcc
+	@echo "  LD      $@"
+	@$(CC) -shared -nostdlib -o $@ $^ -Wl,-soname,libhvemu.so.0 -lgcc
 
 $(BUILD)/hvemu: $(TOOL_SRC) $(BUILD)/libhvemu.a $(wildcard tools/*.h)
 	$(CC) $(TOOLCFLAGS) $(TOOL_SRC) $(BUILD)/libhvemu.a -o $@ -lpthread

@@ -23,6 +23,13 @@
 extern "C" {
 #endif
 
+/* Public symbols are exported from the shared library; everything else in it is hidden. */
+#if defined(__GNUC__) || defined(__clang__)
+#define HVEMU_API __attribute__((visibility("default")))
+#else
+#define HVEMU_API
+#endif
+
 #define HVEMU_VERSION_MAJOR 0
 #define HVEMU_VERSION_MINOR 1
 
@@ -61,9 +68,9 @@ typedef struct hvemu_features {
 } hvemu_features;
 
 /* Every feature hvemu knows, APX included. */
-hvemu_features hvemu_features_all(void);
+HVEMU_API hvemu_features hvemu_features_all(void);
 /* Every feature but APX: a current CPU without APX (what Zydis 4.0 and today's hosts decode). */
-hvemu_features hvemu_features_no_apx(void);
+HVEMU_API hvemu_features hvemu_features_no_apx(void);
 static inline int hvemu_feature_has(const hvemu_features *f, enum hvemu_feature n)
 {
     return (int)((f->bits[(unsigned)n / 64] >> ((unsigned)n % 64)) & 1);
@@ -246,6 +253,11 @@ struct hvemu_ops {
      * HVEMU_CB_CHANGED. Locked instructions and XCHG commit only through this callback. */
     int (*cmpxchg)(void *opaque, uint64_t addr, void *expected, const void *desired,
                    unsigned size, struct hvemu_exception *exc);
+    /* Optional: answer the fault that writing `size` bytes at `addr` would raise, without
+     * writing (HVEMU_CB_OK if none). hvemu asks before committing a write that crosses a page
+     * or an instruction's second write, so that a fault on a later piece leaves no earlier
+     * piece written. Without it, such a fault can leave the earlier piece written. */
+    int (*probe_write)(void *opaque, uint64_t addr, unsigned size, struct hvemu_exception *exc);
     /* Instruction fetch: up to `size` bytes at `addr`; answer with *fetched set to how many
      * bytes could be read (at least 1 unless faulting). NULL means "use read". */
     int (*fetch)(void *opaque, uint64_t addr, void *data, unsigned size, unsigned *fetched,
@@ -387,19 +399,19 @@ struct hvemu_insn {
 /* Decode the instruction at `bytes` (at most `len` of them are read; 15 suffice).
  * Returns enum hvemu_decode_status; on HVEMU_DECODE_OK *insn describes the instruction.
  * `features` may be NULL for "every feature" (hvemu_features_all()). */
-int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
+HVEMU_API int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                  const hvemu_features *features, struct hvemu_insn *insn);
 
 /* The mnemonic's lower-case name ("add", "vaddps", ...). */
-const char *hvemu_mnemonic_name(unsigned mnemonic);
+HVEMU_API const char *hvemu_mnemonic_name(unsigned mnemonic);
 
 /* Intel-syntax text of a decoded instruction into buf (always NUL-terminated when size > 0).
  * `address` is the instruction's address, used to print branch targets; returns the length
  * the full text has (like snprintf). */
-int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, size_t size);
+HVEMU_API int hvemu_format(const struct hvemu_insn *insn, uint64_t address, char *buf, size_t size);
 
 /* Name of a register ("rax", "r17d", "xmm3", "k1"...), or NULL. */
-const char *hvemu_reg_name(enum hvemu_reg_class cls, unsigned idx);
+HVEMU_API const char *hvemu_reg_name(enum hvemu_reg_class cls, unsigned idx);
 
 /* ------------------------------------------------------------------------------------------
  * Emulation
@@ -433,15 +445,15 @@ struct hvemu_ctx {
 };
 
 /* Set up a context: ops, opaque and state, every feature enabled, default tunables. */
-void hvemu_init(struct hvemu_ctx *ctx, const struct hvemu_ops *ops, void *opaque,
+HVEMU_API void hvemu_init(struct hvemu_ctx *ctx, const struct hvemu_ops *ops, void *opaque,
                 struct hvemu_state *state);
 
 /* Emulate the instruction at CS:RIP. Bytes are fetched through ops->fetch (or ops->read). */
-int hvemu_emulate(struct hvemu_ctx *ctx, struct hvemu_result *result);
+HVEMU_API int hvemu_emulate(struct hvemu_ctx *ctx, struct hvemu_result *result);
 
 /* As hvemu_emulate(), with the instruction bytes already at hand (e.g. from the exit
  * information); they are used as far as they go and fetched beyond. */
-int hvemu_emulate_bytes(struct hvemu_ctx *ctx, const uint8_t *bytes, size_t len,
+HVEMU_API int hvemu_emulate_bytes(struct hvemu_ctx *ctx, const uint8_t *bytes, size_t len,
                         struct hvemu_result *result);
 
 #ifdef __cplusplus

@@ -1,11 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* hvemu_emulate(): the top of one emulation. Execution of instructions is not built yet, so
- * every decodable instruction answers HVEMU_UNHANDLEABLE naming its mnemonic; nothing is
- * executed and no state changes. */
+/*
+ * hvemu_emulate(): one emulation, top to bottom.
+ *   1. mode from CR0/EFER/CS (64-bit mode is executed; other modes answer unhandleable)
+ *   2. fetch the bytes at CS:RIP (one callback, a second only when the instruction crosses
+ *      a page), decode (APX only when CPUID, XCR0[19] and CR4.OSXSAVE allow it)
+ *   3. run the family handler of the mnemonic (src/exec/), which reads operands and stages
+ *      every effect in struct exec
+ *   4. commit (src/mem/access.c): memory writes (locked ones through compare-exchange, and a
+ *      changed value re-runs the handler from step 3), then registers, flags and RIP.
+ */
 #include "hvemu.h"
-#include "decode_internal.h"
+#include "exec/exec.h"
 
 #include <string.h>
+
+#define CR0_PE (1u << 0)
+#define CR4_OSXSAVE (1u << 18)
+#define EFER_LMA (1u << 10)
+#define XCR0_APX (1u << 19)
 
 void hvemu_init(struct hvemu_ctx *ctx, const struct hvemu_ops *ops, void *opaque,
                 struct hvemu_state *state)
@@ -28,37 +40,192 @@ static void set_detail(struct hvemu_result *res, const char *text)
     res->detail[n] = 0;
 }
 
-int hvemu_emulate_bytes(struct hvemu_ctx *ctx, const uint8_t *bytes, size_t len,
-                        struct hvemu_result *res)
+static int result_unhandled(struct hvemu_result *res, const char *reason)
 {
-    memset(res, 0, sizeof(*res));
-    int rc = hvemu_decode(bytes, len, HVEMU_MODE_64, &ctx->features, &ctx->insn);
-    if (rc == HVEMU_DECODE_UD) {
-        res->status = HVEMU_EXCEPTION;
-        res->exc.vector = HVEMU_EXC_UD;
-        return res->status;
-    }
-    if (rc == HVEMU_DECODE_TOO_LONG) {
-        res->status = HVEMU_EXCEPTION;
-        res->exc.vector = HVEMU_EXC_GP;
-        res->exc.has_error_code = 1;
-        return res->status;
-    }
     res->status = HVEMU_UNHANDLEABLE;
-    if (rc == HVEMU_DECODE_TRUNCATED) {
-        res->reason = "instruction bytes end before the instruction";
+    res->reason = reason;
+    return res->status;
+}
+
+static int result_exception(struct hvemu_result *res, unsigned vector, int has_err)
+{
+    res->status = HVEMU_EXCEPTION;
+    res->exc.vector = (uint8_t)vector;
+    res->exc.has_error_code = (uint8_t)has_err;
+    res->exc.error_code = 0;
+    return res->status;
+}
+
+/* Fetch up to `want` bytes at `la`, within one page. */
+static int fetch_bytes(struct hvemu_ctx *ctx, uint64_t la, uint8_t *buf, unsigned want,
+                       unsigned *got, struct hvemu_result *res)
+{
+    const struct hvemu_ops *ops = ctx->ops;
+    int cb;
+    *got = 0;
+    if (ops->fetch) {
+        cb = ops->fetch(ctx->opaque, la, buf, want, got, &res->exc);
+        if (cb == HVEMU_CB_OK && (*got == 0 || *got > want))
+            return result_unhandled(res, "fetch callback returned no bytes");
+    } else if (ops->read) {
+        cb = ops->read(ctx->opaque, la, buf, want, HVEMU_ACCESS_FETCH, &res->exc);
+        *got = want;
+    } else {
+        return result_unhandled(res, "no fetch or read callback");
+    }
+    if (cb == HVEMU_CB_OK)
+        return HVEMU_OK;
+    if (cb == HVEMU_CB_FAULT) {
+        res->status = HVEMU_EXCEPTION;
         return res->status;
     }
-    res->reason = "instruction not executed yet";
-    set_detail(res, hvemu_mnemonic_name(ctx->insn.mnemonic));
+    if (cb == HVEMU_CB_RETRY) {
+        res->status = HVEMU_RETRY;
+        res->reason = "the embedder asked to retry the fetch";
+        return res->status;
+    }
+    return result_unhandled(res, "instruction fetch failed");
+}
+
+static int need_parts(struct hvemu_ctx *ctx, uint64_t parts, struct hvemu_result *res)
+{
+    struct hvemu_state *s = ctx->state;
+    uint64_t missing = parts & ~s->valid;
+    if (!missing)
+        return HVEMU_OK;
+    if (ctx->ops->load_state &&
+        ctx->ops->load_state(ctx->opaque, s, missing) == HVEMU_CB_OK && !(missing & ~s->valid))
+        return HVEMU_OK;
+    return result_unhandled(res, "vCPU state needed for the mode (RIP, RFLAGS, CS, CR0, EFER) is not loaded");
+}
+
+/* Decode with APX enabled only when the guest may use it. APX-specific bytes are #UD without
+ * it, so the gate (which needs XCR0 and CR4) is consulted only when a decode without APX fails:
+ * instructions without APX never pay for loading those registers. */
+static int decode_gated(struct hvemu_ctx *ctx, const uint8_t *buf, size_t n,
+                        struct hvemu_result *res, int *rc_out)
+{
+    hvemu_features f = ctx->features;
+    int apx = hvemu_feature_has(&f, HVEMU_FEAT_APX);
+    hvemu_feature_set(&f, HVEMU_FEAT_APX, 0);
+    int rc = hvemu_decode(buf, n, HVEMU_MODE_64, &f, &ctx->insn);
+    if (rc == HVEMU_DECODE_UD && apx) {
+        if (need_parts(ctx, HVEMU_PART_XCR0 | HVEMU_PART_CR4, res) != HVEMU_OK)
+            return res->status;
+        struct hvemu_state *s = ctx->state;
+        if ((s->xcr0 & XCR0_APX) && (s->cr4 & CR4_OSXSAVE)) {
+            hvemu_feature_set(&f, HVEMU_FEAT_APX, 1);
+            rc = hvemu_decode(buf, n, HVEMU_MODE_64, &f, &ctx->insn);
+        }
+    }
+    *rc_out = rc;
+    return HVEMU_OK;
+}
+
+static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len,
+                   struct hvemu_result *res)
+{
+    struct hvemu_state *s = ctx->state;
+    res->status = HVEMU_OK;
+    res->reason = 0;
+    res->detail[0] = 0;
+    res->retries = 0;
+    memset(&res->exc, 0, sizeof(res->exc));
+
+    if (need_parts(ctx, HVEMU_PART_RIP | HVEMU_PART_RFLAGS | HVEMU_PART_CR0 | HVEMU_PART_EFER |
+                            HVEMU_PART_SEG(HVEMU_CS), res) != HVEMU_OK)
+        return res->status;
+    if (!(s->efer & EFER_LMA) || !(s->cr0 & CR0_PE) || !(s->seg[HVEMU_CS].attr & HVEMU_SEG_ATTR_L))
+        return result_unhandled(res, "only 64-bit mode is executed so far");
+
+    /* ---- fetch and decode ---- */
+    uint8_t buf[16];
+    unsigned have = 0;
+    uint64_t la = s->rip;
+    if (given_len) {
+        have = given_len > 15 ? 15 : (unsigned)given_len;
+        memcpy(buf, given, have);
+    } else {
+        unsigned room = 4096 - (unsigned)(la & 4095);
+        if (fetch_bytes(ctx, la, buf, room < 15 ? room : 15, &have, res) != HVEMU_OK)
+            return res->status;
+    }
+    int rc;
+    for (;;) {
+        if (decode_gated(ctx, buf, have, res, &rc) != HVEMU_OK)
+            return res->status;
+        if (rc != HVEMU_DECODE_TRUNCATED || have >= 15)
+            break;
+        /* the instruction goes on past the bytes we have (and past the page): fetch more */
+        unsigned more = 0, room = 4096 - (unsigned)((la + have) & 4095), want = 15 - have;
+        if (fetch_bytes(ctx, la + have, buf + have, room < want ? room : want, &more, res) != HVEMU_OK) {
+            if (res->status == HVEMU_EXCEPTION && res->exc.vector == HVEMU_EXC_PF)
+                res->exc.cr2 = res->exc.cr2 ? res->exc.cr2 : la + have;
+            return res->status;
+        }
+        have += more;
+    }
+    if (rc == HVEMU_DECODE_UD)
+        return result_exception(res, HVEMU_EXC_UD, 0);
+    if (rc == HVEMU_DECODE_TOO_LONG)
+        return result_exception(res, HVEMU_EXC_GP, 1);
+    if (rc == HVEMU_DECODE_TRUNCATED)
+        return result_unhandled(res, "instruction bytes end before the instruction");
+
+    const struct hvemu_insn *in = &ctx->insn;
+    exec_fn fn = hv_exec_handlers[in->mnemonic];
+    if (!fn) {
+        set_detail(res, hvemu_mnemonic_name(in->mnemonic));
+        return result_unhandled(res, "instruction not executed by hvemu yet (see detail)");
+    }
+
+    /* ---- execute and commit ---- */
+    struct exec x;
+    x.ctx = ctx;
+    x.s = s;
+    x.in = in;
+    x.res = res;
+    x.rip_next = s->rip + in->length;
+    x.locked = (in->prefixes & HVEMU_PFX_LOCK) ||
+               ((in->attrs & HV_ATTR_XLOCK) && in->has_modrm && (in->modrm >> 6) != 3);
+    x.lock_fresh = 0;
+    x.lock_la = 0;
+    for (;;) {
+        x.new_rip = x.rip_next;
+        x.new_rflags = s->rflags;
+        x.gpr_dirty = 0;
+        x.nwrites = 0;
+        x.rep_done = 1;
+        x.state_missing = 0;
+        rc = fn(&x);
+        if (x.state_missing)
+            return res->status;
+        if (rc == X_OK) {
+            /* the instruction completed: RF is cleared (unless a REP chunk resumes later) */
+            if (x.new_rip != s->rip)
+                x.new_rflags &= ~(uint64_t)HVEMU_FLAG_RF;
+            rc = exec_commit(&x);
+        }
+        if (rc != X_CHANGED)
+            break;
+        if (++res->retries > ctx->max_cmpxchg_retries) {
+            res->status = HVEMU_RETRY;
+            res->reason = "locked read-modify-write kept losing to other writers";
+            return res->status;
+        }
+    }
+    if (rc == X_OK)
+        res->status = HVEMU_OK;
     return res->status;
 }
 
 int hvemu_emulate(struct hvemu_ctx *ctx, struct hvemu_result *res)
 {
-    memset(res, 0, sizeof(*res));
-    res->status = HVEMU_UNHANDLEABLE;
-    res->reason = "instruction execution is not built yet";
-    (void)ctx;
-    return res->status;
+    return emulate(ctx, 0, 0, res);
+}
+
+int hvemu_emulate_bytes(struct hvemu_ctx *ctx, const uint8_t *bytes, size_t len,
+                        struct hvemu_result *res)
+{
+    return emulate(ctx, bytes, len, res);
 }

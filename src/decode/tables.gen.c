@@ -478,22 +478,85 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "aam",
     "aas",
     "adc",
+    "adcx",
     "add",
+    "addpd",
+    "addps",
+    "addsd",
+    "addss",
+    "addsubpd",
+    "addsubps",
+    "adox",
+    "aesdec",
+    "aesdec128kl",
+    "aesdec256kl",
+    "aesdeclast",
+    "aesdecwide128kl",
+    "aesdecwide256kl",
+    "aesenc",
+    "aesenc128kl",
+    "aesenc256kl",
+    "aesenclast",
+    "aesencwide128kl",
+    "aesencwide256kl",
+    "aesimc",
+    "aeskeygenassist",
     "and",
     "andn",
+    "andnpd",
+    "andnps",
+    "andpd",
+    "andps",
     "arpl",
     "bextr",
+    "blendpd",
+    "blendps",
+    "blendvpd",
+    "blendvps",
     "blsi",
     "blsmsk",
     "blsr",
     "bound",
+    "bsf",
+    "bsr",
+    "bswap",
+    "bt",
+    "btc",
+    "btr",
+    "bts",
     "bzhi",
     "call",
     "callf",
+    "clac",
     "clc",
     "cld",
+    "cldemote",
+    "clflush",
+    "clflushopt",
+    "clgi",
     "cli",
+    "clrssbsy",
+    "clts",
+    "clui",
+    "clwb",
+    "clzero",
     "cmc",
+    "cmovb",
+    "cmovbe",
+    "cmovl",
+    "cmovle",
+    "cmovnb",
+    "cmovnbe",
+    "cmovnl",
+    "cmovnle",
+    "cmovno",
+    "cmovnp",
+    "cmovns",
+    "cmovnz",
+    "cmovo",
+    "cmovp",
+    "cmovs",
+    "cmovz",
     "cmp",
     "cmpbexadd",
     "cmpbxadd",
@@ -508,26 +571,198 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "cmpnsxadd",
     "cmpnzxadd",
     "cmpoxadd",
+    "cmppd",
+    "cmpps",
     "cmppxadd",
     "cmpsb",
+    "cmpsd",
+    "cmpss",
     "cmpsxadd",
+    "cmpxchg",
+    "cmpxchg16b",
+    "cmpxchg8b",
     "cmpzxadd",
+    "comisd",
+    "comiss",
+    "cpuid",
+    "crc32",
+    "cvtdq2pd",
+    "cvtdq2ps",
+    "cvtpd2dq",
+    "cvtpd2pi",
+    "cvtpd2ps",
+    "cvtpi2pd",
+    "cvtpi2ps",
+    "cvtps2dq",
+    "cvtps2pd",
+    "cvtps2pi",
+    "cvtsd2si",
+    "cvtsd2ss",
+    "cvtsi2sd",
+    "cvtsi2ss",
+    "cvtss2sd",
+    "cvtss2si",
+    "cvttpd2dq",
+    "cvttpd2pi",
+    "cvttps2dq",
+    "cvttps2pi",
+    "cvttsd2si",
+    "cvttss2si",
     "daa",
     "das",
     "dec",
     "div",
+    "divpd",
+    "divps",
+    "divsd",
+    "divss",
+    "dppd",
+    "dpps",
+    "emms",
+    "encls",
+    "enclu",
+    "enclv",
+    "encodekey128",
+    "encodekey256",
+    "endbr32",
+    "endbr64",
+    "enqcmd",
+    "enqcmds",
     "enter",
+    "extractps",
+    "extrq",
+    "f2xm1",
+    "fabs",
+    "fadd",
+    "faddp",
+    "fbld",
+    "fbstp",
+    "fchs",
+    "fcmovb",
+    "fcmovbe",
+    "fcmove",
+    "fcmovnb",
+    "fcmovnbe",
+    "fcmovne",
+    "fcmovnu",
+    "fcmovu",
+    "fcom",
+    "fcom2",
+    "fcomi",
+    "fcomip",
+    "fcomp",
+    "fcomp3",
+    "fcomp5",
+    "fcompp",
+    "fcos",
+    "fdecstp",
+    "fdiv",
+    "fdivp",
+    "fdivr",
+    "fdivrp",
+    "femms",
+    "ffree",
+    "ffreep",
+    "fiadd",
+    "ficom",
+    "ficomp",
+    "fidiv",
+    "fidivr",
+    "fild",
+    "fimul",
+    "fincstp",
+    "fist",
+    "fistp",
+    "fisttp",
+    "fisub",
+    "fisubr",
+    "fld",
+    "fld1",
+    "fldcw",
+    "fldenv",
+    "fldl2e",
+    "fldl2t",
+    "fldlg2",
+    "fldln2",
+    "fldpi",
+    "fldz",
+    "fmul",
+    "fmulp",
+    "fnclex",
+    "fndisi",
+    "fneni",
+    "fninit",
+    "fnop",
+    "fnsave",
+    "fnsetpm",
+    "fnstcw",
+    "fnstenv",
+    "fnstsw",
+    "fpatan",
+    "fprem",
+    "fprem1",
+    "fptan",
+    "frndint",
+    "frstor",
+    "fscale",
+    "fsin",
+    "fsincos",
+    "fsqrt",
+    "fst",
+    "fstp",
+    "fstp1",
+    "fstp8",
+    "fstp9",
+    "fsub",
+    "fsubp",
+    "fsubr",
+    "fsubrp",
+    "ftst",
+    "fucom",
+    "fucomi",
+    "fucomip",
+    "fucomp",
+    "fucompp",
     "fwait",
+    "fxam",
+    "fxch",
+    "fxch4",
+    "fxch7",
+    "fxrstor",
+    "fxrstor64",
+    "fxsave",
+    "fxsave64",
+    "fxtract",
+    "fyl2x",
+    "fyl2xp1",
+    "getsec",
+    "gf2p8affineinvqb",
+    "gf2p8affineqb",
+    "gf2p8mulb",
+    "haddpd",
+    "haddps",
     "hlt",
+    "hreset",
+    "hsubpd",
+    "hsubps",
     "idiv",
     "imul",
     "in",
     "inc",
     "insb",
+    "insertps",
+    "insertq",
     "int",
     "int1",
     "int3",
     "into",
+    "invd",
+    "invept",
+    "invlpg",
+    "invlpga",
+    "invlpgb",
+    "invpcid",
+    "invvpid",
     "jb",
     "jbe",
     "jl",
@@ -599,58 +834,343 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "kxorq",
     "kxorw",
     "lahf",
+    "lar",
+    "lddqu",
+    "ldmxcsr",
     "lds",
     "ldtilecfg",
     "lea",
     "leave",
     "les",
+    "lfence",
+    "lfs",
+    "lgdt",
+    "lgs",
+    "lidt",
+    "lldt",
+    "lmsw",
+    "loadiwkey",
     "lodsb",
     "loop",
     "loope",
     "loopne",
+    "lsl",
+    "lss",
+    "ltr",
+    "lzcnt",
+    "maskmovdqu",
+    "maskmovq",
+    "maxpd",
+    "maxps",
+    "maxsd",
+    "maxss",
+    "mcommit",
+    "mfence",
+    "minpd",
+    "minps",
+    "minsd",
+    "minss",
+    "monitor",
+    "monitorx",
     "mov",
+    "movapd",
+    "movaps",
+    "movbe",
+    "movddup",
+    "movdir64b",
+    "movdiri",
+    "movdq2q",
+    "movdqa",
+    "movdqu",
+    "movhlps",
+    "movhpd",
+    "movhps",
+    "movlhps",
+    "movlpd",
+    "movlps",
+    "movmskpd",
+    "movmskps",
+    "movntdq",
+    "movntdqa",
+    "movnti",
+    "movntpd",
+    "movntps",
+    "movntq",
+    "movntsd",
+    "movntss",
+    "movq",
+    "movq2dq",
     "movsb",
+    "movsd",
+    "movshdup",
+    "movsldup",
+    "movss",
+    "movsx",
     "movsxd",
+    "movupd",
+    "movups",
+    "movzx",
+    "mpsadbw",
     "mul",
+    "mulpd",
+    "mulps",
+    "mulsd",
+    "mulss",
     "mulx",
+    "mwait",
+    "mwaitx",
     "neg",
     "nop",
     "not",
     "or",
+    "orpd",
+    "orps",
     "out",
     "outsb",
+    "pabsb",
+    "pabsd",
+    "pabsw",
+    "packssdw",
+    "packsswb",
+    "packusdw",
+    "packuswb",
+    "paddb",
+    "paddd",
+    "paddq",
+    "paddsb",
+    "paddsw",
+    "paddusb",
+    "paddusw",
+    "paddw",
+    "palignr",
+    "pand",
+    "pandn",
     "pause",
+    "pavgb",
+    "pavgw",
+    "pblendvb",
+    "pblendw",
+    "pclmulqdq",
+    "pcmpeqb",
+    "pcmpeqd",
+    "pcmpeqq",
+    "pcmpeqw",
+    "pcmpestri",
+    "pcmpestrm",
+    "pcmpgtb",
+    "pcmpgtd",
+    "pcmpgtq",
+    "pcmpgtw",
+    "pcmpistri",
+    "pcmpistrm",
+    "pconfig",
     "pdep",
     "pext",
+    "pextrb",
+    "pextrw",
+    "phaddd",
+    "phaddsw",
+    "phaddw",
+    "phminposuw",
+    "phsubd",
+    "phsubsw",
+    "phsubw",
+    "pinsrb",
+    "pinsrw",
+    "pmaddubsw",
+    "pmaddwd",
+    "pmaxsb",
+    "pmaxsd",
+    "pmaxsw",
+    "pmaxub",
+    "pmaxud",
+    "pmaxuw",
+    "pminsb",
+    "pminsd",
+    "pminsw",
+    "pminub",
+    "pminud",
+    "pminuw",
+    "pmovmskb",
+    "pmovsxbd",
+    "pmovsxbq",
+    "pmovsxbw",
+    "pmovsxdq",
+    "pmovsxwd",
+    "pmovsxwq",
+    "pmovzxbd",
+    "pmovzxbq",
+    "pmovzxbw",
+    "pmovzxdq",
+    "pmovzxwd",
+    "pmovzxwq",
+    "pmuldq",
+    "pmulhrsw",
+    "pmulhuw",
+    "pmulhw",
+    "pmulld",
+    "pmullw",
+    "pmuludq",
     "pop",
+    "popcnt",
+    "por",
+    "prefetch",
+    "prefetchnta",
+    "prefetcht0",
+    "prefetcht1",
+    "prefetcht2",
+    "prefetchw",
+    "prefetchwt1",
+    "psadbw",
+    "pshufb",
+    "pshufd",
+    "pshufhw",
+    "pshuflw",
+    "pshufw",
+    "psignb",
+    "psignd",
+    "psignw",
+    "pslld",
+    "pslldq",
+    "psllq",
+    "psllw",
+    "psmash",
+    "psrad",
+    "psraw",
+    "psrld",
+    "psrldq",
+    "psrlq",
+    "psrlw",
+    "psubb",
+    "psubd",
+    "psubq",
+    "psubsb",
+    "psubsw",
+    "psubusb",
+    "psubusw",
+    "psubw",
+    "ptest",
+    "ptwrite",
+    "punpckhbw",
+    "punpckhdq",
+    "punpckhqdq",
+    "punpckhwd",
+    "punpcklbw",
+    "punpckldq",
+    "punpcklqdq",
+    "punpcklwd",
     "push",
+    "pvalidate",
+    "pxor",
     "rcl",
+    "rcpps",
+    "rcpss",
     "rcr",
+    "rdfsbase",
+    "rdgsbase",
     "rdmsr",
+    "rdmsrlist",
+    "rdpid",
+    "rdpkru",
+    "rdpmc",
+    "rdpru",
+    "rdrand",
+    "rdseed",
+    "rdtsc",
+    "rdtscp",
     "ret",
     "retf",
+    "rmpadjust",
+    "rmpupdate",
     "rol",
     "ror",
     "rorx",
+    "roundpd",
+    "roundps",
+    "roundsd",
+    "roundss",
+    "rsm",
+    "rsqrtps",
+    "rsqrtss",
+    "rstorssp",
     "sahf",
     "sal",
     "salc",
     "sar",
     "sarx",
+    "saveprevssp",
     "sbb",
     "scasb",
+    "seamcall",
+    "seamops",
+    "seamret",
+    "senduipi",
+    "serialize",
+    "setb",
+    "setbe",
+    "setl",
+    "setle",
+    "setnb",
+    "setnbe",
+    "setnl",
+    "setnle",
+    "setno",
+    "setnp",
+    "setns",
+    "setnz",
+    "seto",
+    "setp",
+    "sets",
+    "setssbsy",
+    "setz",
+    "sfence",
+    "sgdt",
+    "sha1msg1",
+    "sha1msg2",
+    "sha1nexte",
+    "sha1rnds4",
+    "sha256msg1",
+    "sha256msg2",
+    "sha256rnds2",
     "shl",
+    "shld",
     "shlx",
     "shr",
+    "shrd",
     "shrx",
+    "shufpd",
+    "shufps",
+    "sidt",
+    "skinit",
+    "sldt",
+    "smsw",
+    "sqrtpd",
+    "sqrtps",
+    "sqrtsd",
+    "sqrtss",
+    "stac",
     "stc",
     "std",
+    "stgi",
     "sti",
+    "stmxcsr",
     "stosb",
+    "str",
     "sttilecfg",
+    "stui",
     "sub",
+    "subpd",
+    "subps",
+    "subsd",
+    "subss",
+    "swapgs",
+    "syscall",
+    "sysenter",
+    "sysexit",
+    "sysret",
     "tcmmimfp16ps",
     "tcmmrlfp16ps",
+    "tdcall",
     "tdpbf16ps",
     "tdpbssd",
     "tdpbsud",
@@ -658,11 +1178,27 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "tdpbuud",
     "tdpfp16ps",
     "test",
+    "testui",
     "tileloadd",
     "tileloaddt1",
     "tilerelease",
     "tilestored",
     "tilezero",
+    "tlbsync",
+    "tpause",
+    "tzcnt",
+    "ucomisd",
+    "ucomiss",
+    "ud0",
+    "ud1",
+    "ud2",
+    "uiret",
+    "umonitor",
+    "umwait",
+    "unpckhpd",
+    "unpckhps",
+    "unpcklpd",
+    "unpcklps",
     "urdmsr",
     "uwrmsr",
     "vaddpd",
@@ -726,6 +1262,8 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vdivss",
     "vdppd",
     "vdpps",
+    "verr",
+    "verw",
     "vextractf128",
     "vextracti128",
     "vextractps",
@@ -812,10 +1350,16 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vmaxps",
     "vmaxsd",
     "vmaxss",
+    "vmcall",
+    "vmclear",
+    "vmfunc",
     "vminpd",
     "vminps",
     "vminsd",
     "vminss",
+    "vmlaunch",
+    "vmload",
+    "vmmcall",
     "vmovapd",
     "vmovaps",
     "vmovd",
@@ -842,10 +1386,19 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vmovupd",
     "vmovups",
     "vmpsadbw",
+    "vmptrld",
+    "vmptrst",
+    "vmread",
+    "vmresume",
+    "vmrun",
+    "vmsave",
     "vmulpd",
     "vmulps",
     "vmulsd",
     "vmulss",
+    "vmwrite",
+    "vmxoff",
+    "vmxon",
     "vorpd",
     "vorps",
     "vpabsb",
@@ -1050,12 +1603,54 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vxorps",
     "vzeroall",
     "vzeroupper",
+    "wbinvd",
+    "wbnoinvd",
+    "wrfsbase",
+    "wrgsbase",
+    "wrmsr",
+    "wrmsrlist",
     "wrmsrns",
+    "wrpkru",
     "xabort",
+    "xadd",
     "xbegin",
     "xchg",
+    "xend",
+    "xgetbv",
     "xlatb",
     "xor",
+    "xorpd",
+    "xorps",
+    "xresldtrk",
+    "xrstor",
+    "xrstor64",
+    "xrstors",
+    "xrstors64",
+    "xsave",
+    "xsave64",
+    "xsavec",
+    "xsavec64",
+    "xsaveopt",
+    "xsaveopt64",
+    "xsaves",
+    "xsaves64",
+    "xsetbv",
+    "xsusldtrk",
+    "xtest",
+    "rdsspd",
+    "rdsspq",
+    "movd",
+    "movq",
+    "incsspd",
+    "incsspq",
+    "wrussd",
+    "wrussq",
+    "wrssd",
+    "wrssq",
+    "pextrd",
+    "pextrq",
+    "pinsrd",
+    "pinsrq",
     "pusha",
     "pushad",
     "pushad",
@@ -1103,994 +1698,1809 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "jrcxz",
 };
 const struct hv_entry hv_entries[] = {
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 6, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:3 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 6, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:4 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 6, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:5 */
-    {0x00000, 0x00000, 0, 6, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:6 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 6, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:7 */
-    {0x00000, 0x00000, 0, 6, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:8 */
-    {0x01000, 0x00000, HV_ATTR_RD, 151, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:9 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 150, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:10 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 144, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:11 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 144, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:12 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 144, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:13 */
-    {0x00000, 0x00000, 0, 144, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:14 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 144, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:15 */
-    {0x00000, 0x00000, 0, 144, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:16 */
-    {0x01000, 0x00000, HV_ATTR_RD, 151, {HV_OP_CS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:17 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:3 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:4 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 7, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:5 */
+    {0x00000, 0x00000, 0, 7, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:6 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 7, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:7 */
+    {0x00000, 0x00000, 0, 7, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:8 */
+    {0x01000, 0x00000, HV_ATTR_RD, 587, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:9 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 539, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:10 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 450, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:11 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 450, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:12 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 450, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:13 */
+    {0x00000, 0x00000, 0, 450, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:14 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 450, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:15 */
+    {0x00000, 0x00000, 0, 450, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:16 */
+    {0x01000, 0x00000, HV_ATTR_RD, 587, {HV_OP_CS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:17 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 5, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:18 */
     {0x00000, 0x00000, HV_ATTR_LOCK, 5, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:19 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 5, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:20 */
     {0x00000, 0x00000, 0, 5, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:21 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 5, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:22 */
     {0x00000, 0x00000, 0, 5, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:23 */
-    {0x01000, 0x00000, HV_ATTR_RD, 151, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:24 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 150, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:25 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 165, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:26 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 165, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:27 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 165, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:28 */
-    {0x00000, 0x00000, 0, 165, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:29 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 165, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:30 */
-    {0x00000, 0x00000, 0, 165, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:31 */
-    {0x01000, 0x00000, HV_ATTR_RD, 151, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:32 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 150, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:33 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:34 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:35 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 7, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:36 */
-    {0x00000, 0x00000, 0, 7, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:37 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 7, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:38 */
-    {0x00000, 0x00000, 0, 7, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:39 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 40, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* daa legacy_map0.txt:40 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 176, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:41 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 176, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:42 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 176, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:43 */
-    {0x00000, 0x00000, 0, 176, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:44 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 176, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:45 */
-    {0x00000, 0x00000, 0, 176, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:46 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 41, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* das legacy_map0.txt:47 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 583, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 583, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 583, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
-    {0x00000, 0x00000, 0, 583, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 583, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
-    {0x00000, 0x00000, 0, 583, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
+    {0x01000, 0x00000, HV_ATTR_RD, 587, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:24 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 539, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:25 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 627, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:26 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 627, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:27 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 627, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:28 */
+    {0x00000, 0x00000, 0, 627, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:29 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 627, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:30 */
+    {0x00000, 0x00000, 0, 627, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:31 */
+    {0x01000, 0x00000, HV_ATTR_RD, 587, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:32 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 539, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:33 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 29, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:34 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 29, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:35 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 29, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:36 */
+    {0x00000, 0x00000, 0, 29, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:37 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 29, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:38 */
+    {0x00000, 0x00000, 0, 29, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:39 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 136, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* daa legacy_map0.txt:40 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 686, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:41 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 686, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:42 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 686, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:43 */
+    {0x00000, 0x00000, 0, 686, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:44 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 686, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:45 */
+    {0x00000, 0x00000, 0, 686, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:46 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 137, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* das legacy_map0.txt:47 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 1146, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 1146, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 1146, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
+    {0x00000, 0x00000, 0, 1146, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 1146, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
+    {0x00000, 0x00000, 0, 1146, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 1, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aaa legacy_map0.txt:54 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 22, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:55 */
-    {0x00000, 0x00000, HV_ATTR_RD, 22, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:56 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 22, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:57 */
-    {0x00000, 0x00000, HV_ATTR_RD, 22, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:58 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 22, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:59 */
-    {0x00000, 0x00000, HV_ATTR_RD, 22, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:60 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 85, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:55 */
+    {0x00000, 0x00000, HV_ATTR_RD, 85, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:56 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 85, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:57 */
+    {0x00000, 0x00000, HV_ATTR_RD, 85, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:58 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 85, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:59 */
+    {0x00000, 0x00000, HV_ATTR_RD, 85, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:60 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 4, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aas legacy_map0.txt:61 */
-    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 50, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x01000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 584, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:67 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 587, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:68 */
-    {0x01008, 0x00000, HV_ATTR_RD, 14, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bound legacy_map0.txt:69 */
-    {0x01000, 0x00000, 0, 9, {HV_OP_Ew, HV_OP_Gw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* arpl legacy_map0.txt:70 */
-    {0x01000, 0x01000, HV_ATTR_MOV, 138, {HV_OP_Gv, HV_OP_Ed}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsxd legacy_map0.txt:71 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Iz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:72 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 48, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:73 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Ibs}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:74 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 48, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:75 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_REP, 51, {HV_OP_Yb, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insb legacy_map0.txt:76 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 590, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:77 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_REP, 146, {HV_OP_DX, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* outsb legacy_map0.txt:78 */
-    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 593, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:79 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 71, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_map0.txt:80 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 67, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_map0.txt:81 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 56, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_map0.txt:82 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 63, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_map0.txt:83 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 74, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_map0.txt:84 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 70, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_map0.txt:85 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 57, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_map0.txt:86 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 64, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_map0.txt:87 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 73, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_map0.txt:88 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 69, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_map0.txt:89 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 72, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_map0.txt:90 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 68, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_map0.txt:91 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 58, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_map0.txt:92 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 65, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_map0.txt:93 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 59, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_map0.txt:94 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 66, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_map0.txt:95 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 6, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:97 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 144, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:98 */
+    {0x01000, 0x00000, 0, 276, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 276, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 276, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 276, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 276, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 276, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 276, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 276, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 138, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 138, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 138, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 138, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 138, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 138, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 138, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x01000, 0x00000, 0, 138, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 587, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 587, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 587, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 587, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 587, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 587, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 587, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 587, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 539, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 539, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 539, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 539, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 539, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 539, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 539, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 539, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 1179, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:67 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 1182, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:68 */
+    {0x01008, 0x00000, HV_ATTR_RD, 44, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bound legacy_map0.txt:69 */
+    {0x01000, 0x00000, 0, 35, {HV_OP_Ew, HV_OP_Gw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* arpl legacy_map0.txt:70 */
+    {0x01000, 0x01000, HV_ATTR_MOV, 434, {HV_OP_Gv, HV_OP_Ed}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsxd legacy_map0.txt:71 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 587, {HV_OP_Iz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:72 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 274, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:73 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 587, {HV_OP_Ibs}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:74 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 274, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:75 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_REP, 277, {HV_OP_Yb, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insb legacy_map0.txt:76 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 1185, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:77 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_REP, 454, {HV_OP_DX, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* outsb legacy_map0.txt:78 */
+    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 1188, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:79 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 306, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_map0.txt:80 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 302, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_map0.txt:81 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 291, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_map0.txt:82 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 298, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_map0.txt:83 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 309, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_map0.txt:84 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 305, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_map0.txt:85 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 292, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_map0.txt:86 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 299, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_map0.txt:87 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 308, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_map0.txt:88 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 304, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_map0.txt:89 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 307, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_map0.txt:90 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 303, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_map0.txt:91 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 293, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_map0.txt:92 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 300, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_map0.txt:93 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 294, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_map0.txt:94 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 301, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_map0.txt:95 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:97 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 450, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:98 */
     {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 5, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:99 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 165, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:100 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:101 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 176, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:102 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 583, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:103 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 22, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:104 */
-    {0x00007, 0x00000, HV_ATTR_LOCK, 6, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:105 */
-    {0x00007, 0x00001, HV_ATTR_LOCK, 144, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:106 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 627, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:100 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 29, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:101 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 686, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:102 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 1146, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:103 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 85, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:104 */
+    {0x00007, 0x00000, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:105 */
+    {0x00007, 0x00001, HV_ATTR_LOCK, 450, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:106 */
     {0x00007, 0x00002, HV_ATTR_LOCK, 5, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:107 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 165, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:108 */
-    {0x00007, 0x00004, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:109 */
-    {0x00007, 0x00005, HV_ATTR_LOCK, 176, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:110 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 583, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:111 */
-    {0x00007, 0x00007, HV_ATTR_RD, 22, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:112 */
-    {0x01007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 6, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:114 */
-    {0x01007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 144, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:115 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 627, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:108 */
+    {0x00007, 0x00004, HV_ATTR_LOCK, 29, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:109 */
+    {0x00007, 0x00005, HV_ATTR_LOCK, 686, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:110 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 1146, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:111 */
+    {0x00007, 0x00007, HV_ATTR_RD, 85, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:112 */
+    {0x01007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:114 */
+    {0x01007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 450, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:115 */
     {0x01007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 5, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:116 */
-    {0x01007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 165, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:117 */
-    {0x01007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:118 */
-    {0x01007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 176, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:119 */
-    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 583, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:120 */
-    {0x01007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 22, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:121 */
-    {0x00007, 0x00000, HV_ATTR_LOCK, 6, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:122 */
-    {0x00007, 0x00001, HV_ATTR_LOCK, 144, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:123 */
+    {0x01007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 627, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:117 */
+    {0x01007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 29, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:118 */
+    {0x01007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 686, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:119 */
+    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 1146, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:120 */
+    {0x01007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 85, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:121 */
+    {0x00007, 0x00000, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:122 */
+    {0x00007, 0x00001, HV_ATTR_LOCK, 450, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:123 */
     {0x00007, 0x00002, HV_ATTR_LOCK, 5, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:124 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 165, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:125 */
-    {0x00007, 0x00004, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:126 */
-    {0x00007, 0x00005, HV_ATTR_LOCK, 176, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:127 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 583, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:128 */
-    {0x00007, 0x00007, HV_ATTR_RD, 22, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:129 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 185, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:130 */
-    {0x00000, 0x00000, HV_ATTR_RD, 185, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:131 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 581, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:132 */
-    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 581, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:133 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:134 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:135 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:136 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:137 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Ev, HV_OP_Sw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:138 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 129, {HV_OP_Gv, HV_OP_M}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lea legacy_map0.txt:139 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 627, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:125 */
+    {0x00007, 0x00004, HV_ATTR_LOCK, 29, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:126 */
+    {0x00007, 0x00005, HV_ATTR_LOCK, 686, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:127 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 1146, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:128 */
+    {0x00007, 0x00007, HV_ATTR_RD, 85, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:129 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 705, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:130 */
+    {0x00000, 0x00000, HV_ATTR_RD, 705, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:131 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 1142, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:132 */
+    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 1142, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:133 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 400, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:134 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 400, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:135 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 400, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:136 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 400, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:137 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 400, {HV_OP_Ev, HV_OP_Sw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:138 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 367, {HV_OP_Gv, HV_OP_M}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lea legacy_map0.txt:139 */
     {0x00007, 0x00001, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_map0.txt:140 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Sw, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:141 */
-    {0x00007, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 150, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:142 */
-    {0x88180, 0x80100, HV_ATTR_NOWRITE, 147, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pause legacy_map0.txt:143 */
-    {0x80000, 0x80000, HV_ATTR_NOWRITE, 142, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_map0.txt:144 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:145 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:146 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 581, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 596, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:153 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 599, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:154 */
-    {0x01000, 0x00000, HV_ATTR_RD, 16, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:155 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 45, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fwait legacy_map0.txt:156 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 602, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:157 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 605, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:158 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 160, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sahf legacy_map0.txt:159 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 126, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lahf legacy_map0.txt:160 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 136, {HV_OP_AL, HV_OP_Ob}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:161 */
-    {0x08200, 0x08000, HV_ATTR_NOPFX66 | HV_ATTR_NOPFXREP | HV_ATTR_RD, 61, {HV_OP_Iq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpabs legacy_map0.txt:162 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 136, {HV_OP_rAX, HV_OP_Ov}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:163 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 136, {HV_OP_Ob, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:164 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 136, {HV_OP_Ov, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:165 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 137, {HV_OP_Yb, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsb legacy_map0.txt:166 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 608, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:167 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 37, {HV_OP_Xb, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsb legacy_map0.txt:168 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 611, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:169 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 185, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:170 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 185, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:171 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 174, {HV_OP_Yb, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stosb legacy_map0.txt:172 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 614, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:173 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 132, {HV_OP_AL, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lodsb legacy_map0.txt:174 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 617, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:175 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 166, {HV_OP_AL, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* scasb legacy_map0.txt:176 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 620, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:177 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 157, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:181 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 158, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:182 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 152, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:183 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 153, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:184 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 167, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:185 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 169, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:186 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 161, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:187 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 163, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:188 */
-    {0x00007, 0x00000, 0, 157, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:189 */
-    {0x00007, 0x00001, 0, 158, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:190 */
-    {0x00007, 0x00002, 0, 152, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:191 */
-    {0x00007, 0x00003, 0, 153, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:192 */
-    {0x00007, 0x00004, 0, 167, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:193 */
-    {0x00007, 0x00005, 0, 169, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:194 */
-    {0x00007, 0x00006, 0, 161, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:195 */
-    {0x00007, 0x00007, 0, 163, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:196 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_RD, 155, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:197 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOWRITE, 155, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:198 */
-    {0x01008, 0x00000, HV_ATTR_MOV, 131, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* les legacy_map0.txt:199 */
-    {0x01008, 0x00000, HV_ATTR_MOV, 127, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lds legacy_map0.txt:200 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 136, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:201 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 579, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:202 */
-    {0x00007, 0x00000, HV_ATTR_MOV, 136, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:203 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 580, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:204 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 44, {HV_OP_Iw, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enter legacy_map0.txt:205 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 130, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* leave legacy_map0.txt:206 */
-    {0x00000, 0x00000, HV_ATTR_RD, 156, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:207 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 156, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:208 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 54, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int3 legacy_map0.txt:209 */
-    {0x00000, 0x00000, HV_ATTR_RD, 52, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int legacy_map0.txt:210 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 55, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* into legacy_map0.txt:211 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 623, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:212 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 157, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:213 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 158, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:214 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 152, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:215 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 153, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:216 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 167, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:217 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 169, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:218 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 161, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:219 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 163, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:220 */
-    {0x00007, 0x00000, 0, 157, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:221 */
-    {0x00007, 0x00001, 0, 158, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:222 */
-    {0x00007, 0x00002, 0, 152, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:223 */
-    {0x00007, 0x00003, 0, 153, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:224 */
-    {0x00007, 0x00004, 0, 167, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:225 */
-    {0x00007, 0x00005, 0, 169, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:226 */
-    {0x00007, 0x00006, 0, 161, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:227 */
-    {0x00007, 0x00007, 0, 163, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:228 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 157, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:229 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 158, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:230 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 152, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:231 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 153, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:232 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 167, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:233 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 169, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:234 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 161, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:235 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 163, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:236 */
-    {0x00007, 0x00000, 0, 157, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:237 */
-    {0x00007, 0x00001, 0, 158, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:238 */
-    {0x00007, 0x00002, 0, 152, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:239 */
-    {0x00007, 0x00003, 0, 153, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:240 */
-    {0x00007, 0x00004, 0, 167, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:241 */
-    {0x00007, 0x00005, 0, 169, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:242 */
-    {0x00007, 0x00006, 0, 161, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:243 */
-    {0x00007, 0x00007, 0, 163, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:244 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 400, {HV_OP_Sw, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:141 */
+    {0x00007, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 539, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:142 */
+    {0x88180, 0x80100, HV_ATTR_NOWRITE, 473, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pause legacy_map0.txt:143 */
+    {0x80000, 0x80000, HV_ATTR_NOWRITE, 448, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_map0.txt:144 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1142, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:145 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1142, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:146 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1142, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1142, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1142, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1142, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1142, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1142, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1191, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:153 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1194, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:154 */
+    {0x01000, 0x00000, HV_ATTR_RD, 53, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:155 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 251, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fwait legacy_map0.txt:156 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 1197, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:157 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 1200, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:158 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 621, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sahf legacy_map0.txt:159 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 361, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lahf legacy_map0.txt:160 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 400, {HV_OP_AL, HV_OP_Ob}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:161 */
+    {0x08200, 0x08000, HV_ATTR_NOPFX66 | HV_ATTR_NOPFXREP | HV_ATTR_RD, 296, {HV_OP_Iq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpabs legacy_map0.txt:162 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 400, {HV_OP_rAX, HV_OP_Ov}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:163 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 400, {HV_OP_Ob, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:164 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 400, {HV_OP_Ov, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:165 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 428, {HV_OP_Yb, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsb legacy_map0.txt:166 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 1203, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:167 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 102, {HV_OP_Xb, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsb legacy_map0.txt:168 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 1206, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:169 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 705, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:170 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 705, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:171 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 682, {HV_OP_Yb, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stosb legacy_map0.txt:172 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 1209, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:173 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 378, {HV_OP_AL, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lodsb legacy_map0.txt:174 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 1212, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:175 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 628, {HV_OP_AL, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* scasb legacy_map0.txt:176 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 1215, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:177 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 400, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 400, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 400, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 400, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 400, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 400, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 400, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 400, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 400, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 400, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 400, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 400, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 400, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 400, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 400, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 400, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 610, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:181 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 611, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:182 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 590, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:183 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 593, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:184 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 660, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:185 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 663, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:186 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 622, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:187 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 624, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:188 */
+    {0x00007, 0x00000, 0, 610, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:189 */
+    {0x00007, 0x00001, 0, 611, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:190 */
+    {0x00007, 0x00002, 0, 590, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:191 */
+    {0x00007, 0x00003, 0, 593, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:192 */
+    {0x00007, 0x00004, 0, 660, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:193 */
+    {0x00007, 0x00005, 0, 663, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:194 */
+    {0x00007, 0x00006, 0, 622, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:195 */
+    {0x00007, 0x00007, 0, 624, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:196 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_RD, 606, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:197 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOWRITE, 606, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:198 */
+    {0x01008, 0x00000, HV_ATTR_MOV, 369, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* les legacy_map0.txt:199 */
+    {0x01008, 0x00000, HV_ATTR_MOV, 365, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lds legacy_map0.txt:200 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 400, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:201 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 1139, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:202 */
+    {0x00007, 0x00000, HV_ATTR_MOV, 400, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:203 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 1141, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:204 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 156, {HV_OP_Iw, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enter legacy_map0.txt:205 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 368, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* leave legacy_map0.txt:206 */
+    {0x00000, 0x00000, HV_ATTR_RD, 607, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:207 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 607, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:208 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 282, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int3 legacy_map0.txt:209 */
+    {0x00000, 0x00000, HV_ATTR_RD, 280, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int legacy_map0.txt:210 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 283, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* into legacy_map0.txt:211 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1218, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:212 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 610, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:213 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 611, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:214 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 590, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:215 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 593, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:216 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 660, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:217 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 663, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:218 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 622, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:219 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 624, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:220 */
+    {0x00007, 0x00000, 0, 610, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:221 */
+    {0x00007, 0x00001, 0, 611, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:222 */
+    {0x00007, 0x00002, 0, 590, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:223 */
+    {0x00007, 0x00003, 0, 593, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:224 */
+    {0x00007, 0x00004, 0, 660, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:225 */
+    {0x00007, 0x00005, 0, 663, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:226 */
+    {0x00007, 0x00006, 0, 622, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:227 */
+    {0x00007, 0x00007, 0, 624, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:228 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 610, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:229 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 611, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:230 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 590, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:231 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 593, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:232 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 660, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:233 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 663, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:234 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 622, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:235 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 624, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:236 */
+    {0x00007, 0x00000, 0, 610, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:237 */
+    {0x00007, 0x00001, 0, 611, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:238 */
+    {0x00007, 0x00002, 0, 590, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:239 */
+    {0x00007, 0x00003, 0, 593, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:240 */
+    {0x00007, 0x00004, 0, 660, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:241 */
+    {0x00007, 0x00005, 0, 663, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:242 */
+    {0x00007, 0x00006, 0, 622, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:243 */
+    {0x00007, 0x00007, 0, 624, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:244 */
     {0x01000, 0x00000, HV_ATTR_RD, 3, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aam legacy_map0.txt:245 */
     {0x01000, 0x00000, HV_ATTR_RD, 2, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aad legacy_map0.txt:246 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 162, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* salc legacy_map0.txt:247 */
-    {0x00000, 0x00000, HV_ATTR_RD, 582, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:248 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 135, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loopne legacy_map0.txt:249 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 134, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loope legacy_map0.txt:250 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 133, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loop legacy_map0.txt:251 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 626, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:252 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 49, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:253 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 49, {HV_OP_eAX, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:254 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 145, {HV_OP_Ib, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:255 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 145, {HV_OP_Ib, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:256 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 16, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:257 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 60, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:258 */
-    {0x01000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 60, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:259 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 60, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:260 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 49, {HV_OP_AL, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:261 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 49, {HV_OP_eAX, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:262 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 145, {HV_OP_DX, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:263 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 145, {HV_OP_DX, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:264 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 53, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int1 legacy_map0.txt:265 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 46, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hlt legacy_map0.txt:266 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 21, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmc legacy_map0.txt:267 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 185, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:268 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_RD, 185, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:269 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 143, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:270 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 141, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:271 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_RD, 139, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:272 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_RD, 48, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:273 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_RD, 43, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:274 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 47, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:275 */
-    {0x00007, 0x00000, HV_ATTR_RD, 185, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:276 */
-    {0x00007, 0x00001, HV_ATTR_RD, 185, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:277 */
-    {0x00007, 0x00002, HV_ATTR_LOCK, 143, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:278 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 141, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:279 */
-    {0x00007, 0x00004, HV_ATTR_RD, 139, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:280 */
-    {0x00007, 0x00005, HV_ATTR_RD, 48, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:281 */
-    {0x00007, 0x00006, HV_ATTR_RD, 43, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:282 */
-    {0x00007, 0x00007, HV_ATTR_RD, 47, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:283 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 18, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clc legacy_map0.txt:284 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 171, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stc legacy_map0.txt:285 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 20, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cli legacy_map0.txt:286 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 173, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sti legacy_map0.txt:287 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 19, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cld legacy_map0.txt:288 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 172, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* std legacy_map0.txt:289 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 50, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:290 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 42, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:291 */
-    {0x00007, 0x00000, HV_ATTR_LOCK, 50, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:292 */
-    {0x00007, 0x00001, HV_ATTR_LOCK, 42, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:293 */
-    {0x00007, 0x00002, HV_ATTR_F64 | HV_ATTR_RD, 16, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:294 */
-    {0x0000f, 0x00003, HV_ATTR_RD, 17, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* callf legacy_map0.txt:295 */
-    {0x00007, 0x00004, HV_ATTR_F64 | HV_ATTR_RD, 60, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:296 */
-    {0x0000f, 0x00005, HV_ATTR_RD, 62, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpf legacy_map0.txt:297 */
-    {0x00007, 0x00006, HV_ATTR_D64 | HV_ATTR_RD, 151, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:298 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 368, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups vex.txt:13 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 367, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd vex.txt:14 */
-    {0x00188, 0x00108, HV_ATTR_MOV, 366, {HV_OP_VX, HV_OP_HX, HV_OP_Ud}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:15 */
-    {0x00188, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 366, {HV_OP_VX, HV_OP_Md}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:16 */
-    {0x00188, 0x00188, HV_ATTR_MOV, 363, {HV_OP_VX, HV_OP_HX, HV_OP_Uq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:17 */
-    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 363, {HV_OP_VX, HV_OP_Mq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:18 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 368, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups vex.txt:19 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 367, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd vex.txt:20 */
-    {0x00188, 0x00108, HV_ATTR_MOV, 366, {HV_OP_UX, HV_OP_HX, HV_OP_Vd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:21 */
-    {0x00188, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 366, {HV_OP_Md, HV_OP_Vd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:22 */
-    {0x00188, 0x00188, HV_ATTR_MOV, 363, {HV_OP_UX, HV_OP_HX, HV_OP_Vq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:23 */
-    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 363, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:24 */
-    {0x00d88, 0x00000, HV_ATTR_MOV, 355, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlps vex.txt:25 */
-    {0x00d88, 0x00008, HV_ATTR_MOV, 350, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ux}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhlps vex.txt:26 */
-    {0x00d88, 0x00080, HV_ATTR_MOV, 354, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlpd vex.txt:27 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 365, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsldup vex.txt:28 */
-    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 347, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovddup vex.txt:29 */
-    {0x00d80, 0x00580, HV_ATTR_MOV | HV_ATTR_NOVVVV, 347, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovddup vex.txt:30 */
-    {0x00d88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 355, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlps vex.txt:31 */
-    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 354, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlpd vex.txt:32 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 573, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpcklps vex.txt:33 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 572, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpcklpd vex.txt:34 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 571, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpckhps vex.txt:35 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 570, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpckhpd vex.txt:36 */
-    {0x00d88, 0x00000, HV_ATTR_MOV, 352, {HV_OP_Vx, HV_OP_Hq, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhps vex.txt:37 */
-    {0x00d88, 0x00008, HV_ATTR_MOV, 353, {HV_OP_Vx, HV_OP_Hq, HV_OP_Uq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlhps vex.txt:38 */
-    {0x00d88, 0x00080, HV_ATTR_MOV, 351, {HV_OP_Vx, HV_OP_Hq, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhpd vex.txt:39 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 364, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovshdup vex.txt:40 */
-    {0x00d88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 352, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhps vex.txt:41 */
-    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 351, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhpd vex.txt:42 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 345, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps vex.txt:43 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 344, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd vex.txt:44 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 345, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps vex.txt:45 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 344, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd vex.txt:46 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 241, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2ss vex.txt:47 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 240, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd vex.txt:48 */
-    {0x00188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 361, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntps vex.txt:49 */
-    {0x00188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 360, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntpd vex.txt:50 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 247, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttss2si vex.txt:51 */
-    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 246, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttsd2si vex.txt:52 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 243, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtss2si vex.txt:53 */
-    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 238, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsd2si vex.txt:54 */
-    {0x00180, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 569, {HV_OP_VX, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vucomiss vex.txt:55 */
-    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 568, {HV_OP_VX, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vucomisd vex.txt:56 */
-    {0x00180, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 224, {HV_OP_Vd, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcomiss vex.txt:57 */
-    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 223, {HV_OP_Vq, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcomisd vex.txt:58 */
-    {0x00f88, 0x00408, HV_ATTR_MOV, 86, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandw vex.txt:59 */
-    {0x00f88, 0x00608, HV_ATTR_MOV, 85, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandq vex.txt:60 */
-    {0x00f88, 0x00488, HV_ATTR_MOV, 79, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandb vex.txt:61 */
-    {0x00f88, 0x00688, HV_ATTR_MOV, 80, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandd vex.txt:62 */
-    {0x00f88, 0x00408, HV_ATTR_MOV, 84, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnw vex.txt:63 */
-    {0x00f88, 0x00608, HV_ATTR_MOV, 83, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnq vex.txt:64 */
-    {0x00f88, 0x00488, HV_ATTR_MOV, 81, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnb vex.txt:65 */
-    {0x00f88, 0x00688, HV_ATTR_MOV, 82, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnd vex.txt:66 */
-    {0x00f88, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 94, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotw vex.txt:67 */
-    {0x00f88, 0x00208, HV_ATTR_MOV | HV_ATTR_NOVVVV, 93, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotq vex.txt:68 */
-    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 91, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotb vex.txt:69 */
-    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 92, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotd vex.txt:70 */
-    {0x00f88, 0x00408, HV_ATTR_MOV, 102, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* korw vex.txt:71 */
-    {0x00f88, 0x00608, HV_ATTR_MOV, 97, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* korq vex.txt:72 */
-    {0x00f88, 0x00488, HV_ATTR_MOV, 95, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* korb vex.txt:73 */
-    {0x00f88, 0x00688, HV_ATTR_MOV, 96, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kord vex.txt:74 */
-    {0x00f88, 0x00408, HV_ATTR_MOV, 121, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnorw vex.txt:75 */
-    {0x00f88, 0x00608, HV_ATTR_MOV, 120, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnorq vex.txt:76 */
-    {0x00f88, 0x00488, HV_ATTR_MOV, 118, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnorb vex.txt:77 */
-    {0x00f88, 0x00688, HV_ATTR_MOV, 119, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnord vex.txt:78 */
-    {0x00f88, 0x00408, HV_ATTR_MOV, 125, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxorw vex.txt:79 */
-    {0x00f88, 0x00608, HV_ATTR_MOV, 124, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxorq vex.txt:80 */
-    {0x00f88, 0x00488, HV_ATTR_MOV, 122, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxorb vex.txt:81 */
-    {0x00f88, 0x00688, HV_ATTR_MOV, 123, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxord vex.txt:82 */
-    {0x00f88, 0x00408, HV_ATTR_MOV, 78, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddw vex.txt:83 */
-    {0x00f88, 0x00608, HV_ATTR_MOV, 77, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddq vex.txt:84 */
-    {0x00f88, 0x00488, HV_ATTR_MOV, 75, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddb vex.txt:85 */
-    {0x00f88, 0x00688, HV_ATTR_MOV, 76, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddd vex.txt:86 */
-    {0x00f88, 0x00408, HV_ATTR_MOV, 117, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckwd vex.txt:87 */
-    {0x00f88, 0x00608, HV_ATTR_MOV, 116, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckdq vex.txt:88 */
-    {0x00f88, 0x00488, HV_ATTR_MOV, 115, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckbw vex.txt:89 */
-    {0x00188, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 357, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovmskps vex.txt:90 */
-    {0x00188, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 356, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovmskpd vex.txt:91 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 558, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtps vex.txt:92 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 557, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtpd vex.txt:93 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 560, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtss vex.txt:94 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 559, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtsd vex.txt:95 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 545, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrsqrtps vex.txt:96 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 546, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrsqrtss vex.txt:97 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 539, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrcpps vex.txt:98 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 540, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrcpss vex.txt:99 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 208, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandps vex.txt:100 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 207, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandpd vex.txt:101 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 206, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandnps vex.txt:102 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 205, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandnpd vex.txt:103 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 375, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vorps vex.txt:104 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 374, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vorpd vex.txt:105 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 575, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vxorps vex.txt:106 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 574, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vxorpd vex.txt:107 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 194, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddps vex.txt:108 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 193, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddpd vex.txt:109 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 196, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddss vex.txt:110 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 195, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsd vex.txt:111 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 371, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulps vex.txt:112 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 370, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulpd vex.txt:113 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 373, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulss vex.txt:114 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 372, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulsd vex.txt:115 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 236, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2pd vex.txt:116 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 233, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtpd2ps vex.txt:117 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 242, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtss2sd vex.txt:118 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 239, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsd2ss vex.txt:119 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 226, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtdq2ps vex.txt:120 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 235, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2dq vex.txt:121 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 245, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttps2dq vex.txt:122 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 563, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubps vex.txt:123 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 562, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubpd vex.txt:124 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 565, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubss vex.txt:125 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 564, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubsd vex.txt:126 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 341, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminps vex.txt:127 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 340, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminpd vex.txt:128 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 343, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminss vex.txt:129 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 342, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminsd vex.txt:130 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 249, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivps vex.txt:131 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 248, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivpd vex.txt:132 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 251, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivss vex.txt:133 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 250, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivsd vex.txt:134 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 337, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxps vex.txt:135 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 336, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxpd vex.txt:136 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 339, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxss vex.txt:137 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 338, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxsd vex.txt:138 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 534, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklbw vex.txt:139 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 534, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklbw vex.txt:140 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 537, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklwd vex.txt:141 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 537, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklwd vex.txt:142 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 535, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckldq vex.txt:143 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 535, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckldq vex.txt:144 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 380, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpacksswb vex.txt:145 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 380, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpacksswb vex.txt:146 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 410, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtb vex.txt:147 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 410, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtb vex.txt:148 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 413, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtw vex.txt:149 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 413, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtw vex.txt:150 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 411, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtd vex.txt:151 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 411, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtd vex.txt:152 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 382, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackuswb vex.txt:153 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 382, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackuswb vex.txt:154 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 530, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhbw vex.txt:155 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 530, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhbw vex.txt:156 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 533, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhwd vex.txt:157 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 533, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhwd vex.txt:158 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 531, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhdq vex.txt:159 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 531, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhdq vex.txt:160 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 379, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackssdw vex.txt:161 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 379, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackssdw vex.txt:162 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 536, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklqdq vex.txt:163 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 536, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklqdq vex.txt:164 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 532, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhqdq vex.txt:165 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 532, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhqdq vex.txt:166 */
-    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 362, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:167 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 346, {HV_OP_Vx, HV_OP_Ed}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd vex.txt:168 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 348, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa vex.txt:169 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 349, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu vex.txt:170 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 500, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufd vex.txt:171 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 500, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufd vex.txt:172 */
-    {0x00d80, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 501, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufhw vex.txt:173 */
-    {0x00d80, 0x00500, HV_ATTR_MOV | HV_ATTR_NOVVVV, 501, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufhw vex.txt:174 */
-    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 502, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshuflw vex.txt:175 */
-    {0x00d80, 0x00580, HV_ATTR_MOV | HV_ATTR_NOVVVV, 502, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshuflw vex.txt:176 */
-    {0x00d8f, 0x0008a, HV_ATTR_MOV, 520, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:177 */
-    {0x00d8f, 0x0008c, HV_ATTR_MOV, 514, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:178 */
-    {0x00d8f, 0x0008e, HV_ATTR_MOV, 511, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:179 */
-    {0x00d8f, 0x0048a, HV_ATTR_MOV, 520, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:180 */
-    {0x00d8f, 0x0048c, HV_ATTR_MOV, 514, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:181 */
-    {0x00d8f, 0x0048e, HV_ATTR_MOV, 511, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:182 */
-    {0x00d8f, 0x0008a, HV_ATTR_MOV, 515, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:183 */
-    {0x00d8f, 0x0008c, HV_ATTR_MOV, 512, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:184 */
-    {0x00d8f, 0x0008e, HV_ATTR_MOV, 506, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:185 */
-    {0x00d8f, 0x0048a, HV_ATTR_MOV, 515, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:186 */
-    {0x00d8f, 0x0048c, HV_ATTR_MOV, 512, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:187 */
-    {0x00d8f, 0x0048e, HV_ATTR_MOV, 506, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:188 */
-    {0x00d8f, 0x0008a, HV_ATTR_MOV, 517, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:189 */
-    {0x00d8f, 0x0008b, HV_ATTR_MOV, 516, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrldq vex.txt:190 */
-    {0x00d8f, 0x0008e, HV_ATTR_MOV, 508, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:191 */
-    {0x00d8f, 0x0008f, HV_ATTR_MOV, 507, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslldq vex.txt:192 */
-    {0x00d8f, 0x0048a, HV_ATTR_MOV, 517, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:193 */
-    {0x00d8f, 0x0048b, HV_ATTR_MOV, 516, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrldq vex.txt:194 */
-    {0x00d8f, 0x0048e, HV_ATTR_MOV, 508, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:195 */
-    {0x00d8f, 0x0048f, HV_ATTR_MOV, 507, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslldq vex.txt:196 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 404, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqb vex.txt:197 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 404, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqb vex.txt:198 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 407, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqw vex.txt:199 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 407, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqw vex.txt:200 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 405, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqd vex.txt:201 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 405, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqd vex.txt:202 */
-    {0x00d80, 0x00000, HV_ATTR_NOVVVV, 577, {0}, 0, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vzeroupper vex.txt:203 */
-    {0x00d80, 0x00400, HV_ATTR_NOVVVV, 576, {0}, 0, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vzeroall vex.txt:204 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 324, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhaddpd vex.txt:205 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 325, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhaddps vex.txt:206 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 326, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhsubpd vex.txt:207 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 327, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhsubps vex.txt:208 */
-    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 362, {HV_OP_Ey, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:209 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 346, {HV_OP_Ed, HV_OP_Vd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd vex.txt:210 */
-    {0x00d80, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 362, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:211 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 348, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa vex.txt:212 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 349, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu vex.txt:213 */
-    {0x00f80, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 90, {HV_OP_Kr, HV_OP_Kmw}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:214 */
-    {0x00f80, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 89, {HV_OP_Kr, HV_OP_Kmq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:215 */
-    {0x00f80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 87, {HV_OP_Kr, HV_OP_Kmb}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:216 */
-    {0x00f80, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 88, {HV_OP_Kr, HV_OP_Kmd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:217 */
-    {0x00f88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 90, {HV_OP_Mw, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:218 */
-    {0x00f88, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 89, {HV_OP_Mq, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:219 */
-    {0x00f88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 87, {HV_OP_Mb, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:220 */
-    {0x00f88, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 88, {HV_OP_Md, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:221 */
-    {0x01f88, 0x01388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 89, {HV_OP_Kr, HV_OP_Ry}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:222 */
-    {0x00f88, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 90, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:223 */
-    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 87, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:224 */
-    {0x00d88, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 88, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:225 */
-    {0x01f88, 0x01388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 89, {HV_OP_Gy, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:226 */
-    {0x00f88, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 90, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:227 */
-    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 87, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:228 */
-    {0x00d88, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 88, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:229 */
-    {0x00f88, 0x00008, HV_ATTR_NOVVVV | HV_ATTR_RD, 101, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestw vex.txt:230 */
-    {0x00f88, 0x00208, HV_ATTR_NOVVVV | HV_ATTR_RD, 100, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestq vex.txt:231 */
-    {0x00f88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 98, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestb vex.txt:232 */
-    {0x00f88, 0x00288, HV_ATTR_NOVVVV | HV_ATTR_RD, 99, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestd vex.txt:233 */
-    {0x00f88, 0x00008, HV_ATTR_NOVVVV | HV_ATTR_RD, 114, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestw vex.txt:234 */
-    {0x00f88, 0x00208, HV_ATTR_NOVVVV | HV_ATTR_RD, 113, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestq vex.txt:235 */
-    {0x00f88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 111, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestb vex.txt:236 */
-    {0x00f88, 0x00288, HV_ATTR_NOVVVV | HV_ATTR_RD, 112, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestd vex.txt:237 */
-    {0x00d8f, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_RD, 332, {HV_OP_Md}, 1, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vldmxcsr vex.txt:238 */
-    {0x00d8f, 0x00003, HV_ATTR_MOV | HV_ATTR_NOVVVV, 561, {HV_OP_Md}, 1, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vstmxcsr vex.txt:239 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 220, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpps vex.txt:240 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 219, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmppd vex.txt:241 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 222, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpss vex.txt:242 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 221, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpsd vex.txt:243 */
-    {0x00d88, 0x00088, HV_ATTR_MOV, 458, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw vex.txt:244 */
-    {0x00d88, 0x00080, HV_ATTR_MOV, 458, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mw, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw vex.txt:245 */
-    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 443, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:246 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 551, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vshufps vex.txt:247 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 550, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vshufpd vex.txt:248 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 197, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsubpd vex.txt:249 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 198, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsubps vex.txt:250 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 520, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:251 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 520, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:252 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 515, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:253 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 515, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:254 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 517, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:255 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 517, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:256 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 385, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddq vex.txt:257 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 385, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddq vex.txt:258 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 495, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmullw vex.txt:259 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 495, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmullw vex.txt:260 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 362, {HV_OP_Wq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:261 */
-    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 477, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovmskb vex.txt:262 */
-    {0x00d88, 0x00488, HV_ATTR_MOV | HV_ATTR_NOVVVV, 477, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovmskb vex.txt:263 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 526, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusb vex.txt:264 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 526, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusb vex.txt:265 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 527, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusw vex.txt:266 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 527, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusw vex.txt:267 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 474, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminub vex.txt:268 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 474, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminub vex.txt:269 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 392, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpand vex.txt:270 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 392, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpand vex.txt:271 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 388, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusb vex.txt:272 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 388, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusb vex.txt:273 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 389, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusw vex.txt:274 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 389, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusw vex.txt:275 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 468, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxub vex.txt:276 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 468, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxub vex.txt:277 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 393, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpandn vex.txt:278 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 393, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpandn vex.txt:279 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 394, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgb vex.txt:280 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 394, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgb vex.txt:281 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 514, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:282 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 514, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:283 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 512, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:284 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 512, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:285 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 395, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgw vex.txt:286 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 395, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgw vex.txt:287 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 492, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhuw vex.txt:288 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 492, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhuw vex.txt:289 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 493, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhw vex.txt:290 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 493, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhw vex.txt:291 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 244, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttpd2dq vex.txt:292 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 225, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtdq2pd vex.txt:293 */
-    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 232, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtpd2dq vex.txt:294 */
-    {0x00188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 358, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdq vex.txt:295 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 524, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsb vex.txt:296 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 524, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsb vex.txt:297 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 525, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsw vex.txt:298 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 525, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsw vex.txt:299 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 473, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsw vex.txt:300 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 473, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsw vex.txt:301 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 497, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpor vex.txt:302 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 497, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpor vex.txt:303 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 386, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsb vex.txt:304 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 386, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsb vex.txt:305 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 387, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsw vex.txt:306 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 387, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsw vex.txt:307 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 467, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsw vex.txt:308 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 467, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsw vex.txt:309 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 538, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpxor vex.txt:310 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 538, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpxor vex.txt:311 */
-    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 331, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vlddqu vex.txt:312 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 511, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:313 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 511, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:314 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 506, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:315 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 506, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:316 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 508, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:317 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 508, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:318 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 496, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuludq vex.txt:319 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 496, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuludq vex.txt:320 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 462, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddwd vex.txt:321 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 462, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddwd vex.txt:322 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 498, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsadbw vex.txt:323 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 498, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsadbw vex.txt:324 */
-    {0x00d88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 333, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovdqu vex.txt:325 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 521, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubb vex.txt:326 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 521, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubb vex.txt:327 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 528, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubw vex.txt:328 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 528, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubw vex.txt:329 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 522, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubd vex.txt:330 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 522, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubd vex.txt:331 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 523, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubq vex.txt:332 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 523, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubq vex.txt:333 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 383, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddb vex.txt:334 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 383, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddb vex.txt:335 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 390, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddw vex.txt:336 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 390, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddw vex.txt:337 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 384, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddd vex.txt:338 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 384, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddd vex.txt:339 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 499, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufb vex.txt:340 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 499, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufb vex.txt:341 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 450, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddw vex.txt:342 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 450, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddw vex.txt:343 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 448, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddd vex.txt:344 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 448, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddd vex.txt:345 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 449, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddsw vex.txt:346 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 449, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddsw vex.txt:347 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 461, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddubsw vex.txt:348 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 461, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddubsw vex.txt:349 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 454, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubw vex.txt:350 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 454, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubw vex.txt:351 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 452, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubd vex.txt:352 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 452, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubd vex.txt:353 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 453, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubsw vex.txt:354 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 453, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubsw vex.txt:355 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 503, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignb vex.txt:356 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 503, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignb vex.txt:357 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 505, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignw vex.txt:358 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 505, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignw vex.txt:359 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 504, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignd vex.txt:360 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 504, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignd vex.txt:361 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 491, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhrsw vex.txt:362 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 491, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhrsw vex.txt:363 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 436, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilps vex.txt:364 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 435, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilpd vex.txt:365 */
-    {0x00380, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 567, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vtestps vex.txt:366 */
-    {0x00380, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 566, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vtestpd vex.txt:367 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 234, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_F16C, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtph2ps vex.txt:368 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 438, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermps vex.txt:369 */
-    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 529, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vptest vex.txt:370 */
-    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 218, {HV_OP_Vx, HV_OP_Md}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastss vex.txt:371 */
-    {0x00388, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 218, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastss vex.txt:372 */
-    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 217, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastsd vex.txt:373 */
-    {0x00f88, 0x00488, HV_ATTR_MOV | HV_ATTR_NOVVVV, 217, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastsd vex.txt:374 */
-    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 215, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastf128 vex.txt:375 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 376, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsb vex.txt:376 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 376, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsb vex.txt:377 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 378, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsw vex.txt:378 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 378, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsw vex.txt:379 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 377, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsd vex.txt:380 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 377, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsd vex.txt:381 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 480, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbw vex.txt:382 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 480, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbw vex.txt:383 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 478, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbd vex.txt:384 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 478, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbd vex.txt:385 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 479, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbq vex.txt:386 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 479, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbq vex.txt:387 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 482, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwd vex.txt:388 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 482, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwd vex.txt:389 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 483, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwq vex.txt:390 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 483, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwq vex.txt:391 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 481, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxdq vex.txt:392 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 481, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxdq vex.txt:393 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 490, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuldq vex.txt:394 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 490, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuldq vex.txt:395 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 406, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqq vex.txt:396 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 406, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqq vex.txt:397 */
-    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 359, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdqa vex.txt:398 */
-    {0x00d88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 359, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdqa vex.txt:399 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 381, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackusdw vex.txt:400 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 381, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackusdw vex.txt:401 */
-    {0x00388, 0x00080, HV_ATTR_MOV, 335, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovps vex.txt:402 */
-    {0x00388, 0x00080, HV_ATTR_MOV, 334, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovpd vex.txt:403 */
-    {0x00388, 0x00080, HV_ATTR_MOV, 335, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovps vex.txt:404 */
-    {0x00388, 0x00080, HV_ATTR_MOV, 334, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovpd vex.txt:405 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 486, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbw vex.txt:406 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 486, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbw vex.txt:407 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 484, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbd vex.txt:408 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 484, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbd vex.txt:409 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 485, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbq vex.txt:410 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 485, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbq vex.txt:411 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 488, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwd vex.txt:412 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 488, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwd vex.txt:413 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 489, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwq vex.txt:414 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 489, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwq vex.txt:415 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 487, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxdq vex.txt:416 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 487, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxdq vex.txt:417 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 434, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermd vex.txt:418 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 412, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtq vex.txt:419 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 412, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtq vex.txt:420 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 471, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsb vex.txt:421 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 471, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsb vex.txt:422 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 472, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsd vex.txt:423 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 472, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsd vex.txt:424 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 476, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminuw vex.txt:425 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 476, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminuw vex.txt:426 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 475, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminud vex.txt:427 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 475, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminud vex.txt:428 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 465, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsb vex.txt:429 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 465, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsb vex.txt:430 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 466, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsd vex.txt:431 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 466, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsd vex.txt:432 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 470, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxuw vex.txt:433 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 470, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxuw vex.txt:434 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 469, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxud vex.txt:435 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 469, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxud vex.txt:436 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 494, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulld vex.txt:437 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 494, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulld vex.txt:438 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 451, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphminposuw vex.txt:439 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 518, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlvd vex.txt:440 */
-    {0x00380, 0x00280, HV_ATTR_MOV, 519, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlvq vex.txt:441 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 513, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsravd vex.txt:442 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 509, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllvd vex.txt:443 */
-    {0x00380, 0x00280, HV_ATTR_MOV, 510, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllvq vex.txt:444 */
-    {0x01f8f, 0x01000, HV_ATTR_NOVVVV | HV_ATTR_RD, 128, {HV_OP_MZ}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldtilecfg vex.txt:445 */
-    {0x01fff, 0x01008, HV_ATTR_NOVVVV, 188, {0}, 0, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilerelease vex.txt:446 */
-    {0x01f8f, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 175, {HV_OP_MZ}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sttilecfg vex.txt:447 */
-    {0x01ff8, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 190, {HV_OP_Tr}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilezero vex.txt:448 */
-    {0x01f88, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 187, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloaddt1 vex.txt:449 */
-    {0x01f88, 0x01100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 189, {HV_OP_Msib, HV_OP_Tr}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilestored vex.txt:450 */
-    {0x01f88, 0x01180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 186, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloadd vex.txt:451 */
-    {0x00380, 0x00080, 0, 420, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbusd vex.txt:452 */
-    {0x00380, 0x00000, 0, 422, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbuud vex.txt:618 */
-    {0x00380, 0x00100, 0, 418, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbsud vex.txt:619 */
-    {0x00380, 0x00180, 0, 416, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbssd vex.txt:620 */
-    {0x00380, 0x00080, 0, 421, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbusds vex.txt:453 */
-    {0x00380, 0x00000, 0, 423, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbuuds vex.txt:621 */
-    {0x00380, 0x00100, 0, 419, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbsuds vex.txt:622 */
-    {0x00380, 0x00180, 0, 417, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbssds vex.txt:623 */
-    {0x00380, 0x00080, 0, 424, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwssd vex.txt:454 */
-    {0x00380, 0x00080, 0, 425, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwssds vex.txt:455 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 400, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastd vex.txt:456 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 401, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastq vex.txt:457 */
-    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 216, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcasti128 vex.txt:458 */
-    {0x01f88, 0x01108, HV_ATTR_DISTINCT, 179, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbf16ps vex.txt:459 */
-    {0x01f88, 0x01188, HV_ATTR_DISTINCT, 184, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpfp16ps vex.txt:670 */
-    {0x01f88, 0x01008, HV_ATTR_DISTINCT, 183, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbuud vex.txt:460 */
-    {0x01f88, 0x01088, HV_ATTR_DISTINCT, 182, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbusd vex.txt:461 */
-    {0x01f88, 0x01108, HV_ATTR_DISTINCT, 181, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbsud vex.txt:462 */
-    {0x01f88, 0x01188, HV_ATTR_DISTINCT, 180, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbssd vex.txt:463 */
-    {0x01f88, 0x01008, HV_ATTR_DISTINCT, 178, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tcmmrlfp16ps vex.txt:671 */
-    {0x01f88, 0x01088, HV_ATTR_DISTINCT, 177, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tcmmimfp16ps vex.txt:672 */
-    {0x00380, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 231, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneps2bf16 vex.txt:641 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 399, {HV_OP_Vx, HV_OP_Wb}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastb vex.txt:464 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 402, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastw vex.txt:465 */
-    {0x00388, 0x00080, HV_ATTR_MOV, 463, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovd vex.txt:466 */
-    {0x00388, 0x00280, HV_ATTR_MOV, 464, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovq vex.txt:467 */
-    {0x00388, 0x00080, HV_ATTR_MOV, 463, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovd vex.txt:468 */
-    {0x00388, 0x00280, HV_ATTR_MOV, 464, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovq vex.txt:469 */
-    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 444, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherdd vex.txt:470 */
-    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 445, {HV_OP_Vx, HV_OP_MiX, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherdq vex.txt:471 */
-    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 446, {HV_OP_Vh, HV_OP_Mix, HV_OP_Hh}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherqd vex.txt:472 */
-    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 447, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherqq vex.txt:473 */
-    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 318, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherdps vex.txt:474 */
-    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 317, {HV_OP_Vx, HV_OP_MiX, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherdpd vex.txt:475 */
-    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 320, {HV_OP_Vh, HV_OP_Mix, HV_OP_Hh}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherqps vex.txt:476 */
-    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 319, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherqpd vex.txt:477 */
-    {0x00380, 0x00080, 0, 270, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub132ps vex.txt:478 */
-    {0x00380, 0x00280, 0, 269, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub132pd vex.txt:479 */
-    {0x00380, 0x00080, 0, 288, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd132ps vex.txt:480 */
-    {0x00380, 0x00280, 0, 287, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd132pd vex.txt:481 */
-    {0x00380, 0x00080, 0, 258, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132ps vex.txt:482 */
-    {0x00380, 0x00280, 0, 257, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132pd vex.txt:483 */
-    {0x00380, 0x00080, 0, 260, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132ss vex.txt:484 */
-    {0x00380, 0x00280, 0, 259, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132sd vex.txt:485 */
-    {0x00380, 0x00080, 0, 276, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132ps vex.txt:486 */
-    {0x00380, 0x00280, 0, 275, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132pd vex.txt:487 */
-    {0x00380, 0x00080, 0, 278, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132ss vex.txt:488 */
-    {0x00380, 0x00280, 0, 277, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132sd vex.txt:489 */
-    {0x00380, 0x00080, 0, 294, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132ps vex.txt:490 */
-    {0x00380, 0x00280, 0, 293, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132pd vex.txt:491 */
-    {0x00380, 0x00080, 0, 296, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132ss vex.txt:492 */
-    {0x00380, 0x00280, 0, 295, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132sd vex.txt:493 */
-    {0x00380, 0x00080, 0, 306, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132ps vex.txt:494 */
-    {0x00380, 0x00280, 0, 305, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132pd vex.txt:495 */
-    {0x00380, 0x00080, 0, 308, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132ss vex.txt:496 */
-    {0x00380, 0x00280, 0, 307, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132sd vex.txt:497 */
-    {0x00380, 0x00080, 0, 272, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub213ps vex.txt:498 */
-    {0x00380, 0x00280, 0, 271, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub213pd vex.txt:499 */
-    {0x00380, 0x00080, 0, 290, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd213ps vex.txt:500 */
-    {0x00380, 0x00280, 0, 289, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd213pd vex.txt:501 */
-    {0x00380, 0x00080, 0, 262, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213ps vex.txt:502 */
-    {0x00380, 0x00280, 0, 261, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213pd vex.txt:503 */
-    {0x00380, 0x00080, 0, 264, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213ss vex.txt:504 */
-    {0x00380, 0x00280, 0, 263, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213sd vex.txt:505 */
-    {0x00380, 0x00080, 0, 280, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213ps vex.txt:506 */
-    {0x00380, 0x00280, 0, 279, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213pd vex.txt:507 */
-    {0x00380, 0x00080, 0, 282, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213ss vex.txt:508 */
-    {0x00380, 0x00280, 0, 281, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213sd vex.txt:509 */
-    {0x00380, 0x00080, 0, 298, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213ps vex.txt:510 */
-    {0x00380, 0x00280, 0, 297, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213pd vex.txt:511 */
-    {0x00380, 0x00080, 0, 300, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213ss vex.txt:512 */
-    {0x00380, 0x00280, 0, 299, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213sd vex.txt:513 */
-    {0x00380, 0x00080, 0, 310, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213ps vex.txt:514 */
-    {0x00380, 0x00280, 0, 309, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213pd vex.txt:515 */
-    {0x00380, 0x00080, 0, 312, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213ss vex.txt:516 */
-    {0x00380, 0x00280, 0, 311, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213sd vex.txt:517 */
-    {0x00388, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 230, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneoph2ps vex.txt:635 */
-    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 228, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneeph2ps vex.txt:636 */
-    {0x00388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 227, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneebf162ps vex.txt:637 */
-    {0x00388, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 229, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneobf162ps vex.txt:638 */
-    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 210, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbcstnesh2ps vex.txt:639 */
-    {0x00388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 209, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbcstnebf162ps vex.txt:640 */
-    {0x00380, 0x00280, 0, 460, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmadd52luq vex.txt:632 */
-    {0x00380, 0x00280, 0, 459, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmadd52huq vex.txt:633 */
-    {0x00380, 0x00080, 0, 274, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub231ps vex.txt:518 */
-    {0x00380, 0x00280, 0, 273, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub231pd vex.txt:519 */
-    {0x00380, 0x00080, 0, 292, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd231ps vex.txt:520 */
-    {0x00380, 0x00280, 0, 291, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd231pd vex.txt:521 */
-    {0x00380, 0x00080, 0, 266, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231ps vex.txt:522 */
-    {0x00380, 0x00280, 0, 265, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231pd vex.txt:523 */
-    {0x00380, 0x00080, 0, 268, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231ss vex.txt:524 */
-    {0x00380, 0x00280, 0, 267, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231sd vex.txt:525 */
-    {0x00380, 0x00080, 0, 284, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231ps vex.txt:526 */
-    {0x00380, 0x00280, 0, 283, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231pd vex.txt:527 */
-    {0x00380, 0x00080, 0, 286, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231ss vex.txt:528 */
-    {0x00380, 0x00280, 0, 285, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231sd vex.txt:529 */
-    {0x00380, 0x00080, 0, 302, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231ps vex.txt:530 */
-    {0x00380, 0x00280, 0, 301, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231pd vex.txt:531 */
-    {0x00380, 0x00080, 0, 304, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231ss vex.txt:532 */
-    {0x00380, 0x00280, 0, 303, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231sd vex.txt:533 */
-    {0x00380, 0x00080, 0, 314, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231ps vex.txt:534 */
-    {0x00380, 0x00280, 0, 313, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231pd vex.txt:535 */
-    {0x00380, 0x00080, 0, 316, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231ss vex.txt:536 */
-    {0x00380, 0x00280, 0, 315, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231sd vex.txt:537 */
-    {0x00f88, 0x00588, 0, 549, {HV_OP_Vx, HV_OP_Hx, HV_OP_UX}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512rnds2 vex.txt:643 */
-    {0x00f88, 0x00588, HV_ATTR_NOVVVV, 547, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512msg1 vex.txt:644 */
-    {0x00f88, 0x00588, HV_ATTR_NOVVVV, 548, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512msg2 vex.txt:645 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 323, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8mulb vex.txt:538 */
-    {0x00380, 0x00000, 0, 430, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwuud vex.txt:625 */
-    {0x00380, 0x00080, 0, 428, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwusd vex.txt:626 */
-    {0x00380, 0x00100, 0, 426, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwsud vex.txt:627 */
-    {0x00380, 0x00000, 0, 431, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwuuds vex.txt:628 */
-    {0x00380, 0x00080, 0, 429, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwusds vex.txt:629 */
-    {0x00380, 0x00100, 0, 427, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwsuds vex.txt:630 */
-    {0x00f80, 0x00000, 0, 552, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3msg1 vex.txt:647 */
-    {0x00f80, 0x00080, 0, 553, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3msg2 vex.txt:648 */
-    {0x00380, 0x00100, HV_ATTR_MOV, 555, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm4key4 vex.txt:649 */
-    {0x00380, 0x00180, HV_ATTR_MOV, 556, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm4rnds4 vex.txt:650 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 203, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesimc vex.txt:539 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 201, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenc vex.txt:540 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 202, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenclast vex.txt:541 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 199, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdec vex.txt:542 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 200, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdeclast vex.txt:543 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 35, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpoxadd vex.txt:653 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 31, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnoxadd vex.txt:654 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 24, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpbxadd vex.txt:655 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 28, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnbxadd vex.txt:656 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 39, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpzxadd vex.txt:657 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 34, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnzxadd vex.txt:658 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 23, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpbexadd vex.txt:659 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 27, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnbexadd vex.txt:660 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 38, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsxadd vex.txt:661 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 33, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnsxadd vex.txt:662 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 36, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmppxadd vex.txt:663 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 32, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnpxadd vex.txt:664 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 26, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmplxadd vex.txt:665 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 30, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnlxadd vex.txt:666 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 25, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmplexadd vex.txt:667 */
-    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 29, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnlexadd vex.txt:668 */
-    {0x00d80, 0x00000, HV_ATTR_MOV, 8, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andn vex.txt:544 */
-    {0x00d87, 0x00001, HV_ATTR_MOV, 13, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsr vex.txt:545 */
-    {0x00d87, 0x00002, HV_ATTR_MOV, 12, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsmsk vex.txt:546 */
-    {0x00d87, 0x00003, HV_ATTR_MOV, 11, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsi vex.txt:547 */
-    {0x00d80, 0x00000, HV_ATTR_MOV, 15, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bzhi vex.txt:548 */
-    {0x00d80, 0x00100, HV_ATTR_MOV, 149, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pext vex.txt:549 */
-    {0x00d80, 0x00180, HV_ATTR_MOV, 148, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pdep vex.txt:550 */
-    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_XOP2, 140, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulx vex.txt:551 */
-    {0x00d80, 0x00000, HV_ATTR_MOV, 10, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bextr vex.txt:552 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 168, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shlx vex.txt:553 */
-    {0x00d80, 0x00100, HV_ATTR_MOV, 164, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sarx vex.txt:554 */
-    {0x00d80, 0x00180, HV_ATTR_MOV, 170, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrx vex.txt:555 */
-    {0x00f80, 0x00680, HV_ATTR_MOV | HV_ATTR_NOVVVV, 439, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermq vex.txt:556 */
-    {0x00f80, 0x00680, HV_ATTR_MOV | HV_ATTR_NOVVVV, 437, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermpd vex.txt:557 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 396, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendd vex.txt:558 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 436, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilps vex.txt:559 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 435, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilpd vex.txt:560 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 432, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vperm2f128 vex.txt:561 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 542, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundps vex.txt:562 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 541, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundpd vex.txt:563 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 544, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundss vex.txt:564 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 543, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundsd vex.txt:565 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 212, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendps vex.txt:566 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 211, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendpd vex.txt:567 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 398, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendw vex.txt:568 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 398, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendw vex.txt:569 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 391, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpalignr vex.txt:570 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 391, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpalignr vex.txt:571 */
-    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 440, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb vex.txt:572 */
-    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 440, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb vex.txt:573 */
-    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 443, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:574 */
-    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 443, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:575 */
-    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 442, {HV_OP_Ey, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrq vex.txt:576 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 441, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrd vex.txt:577 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 256, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractps vex.txt:578 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 328, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinsertf128 vex.txt:579 */
-    {0x00f80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 254, {HV_OP_WX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf128 vex.txt:580 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 237, {HV_OP_Wh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_F16C, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2ph vex.txt:581 */
-    {0x00d88, 0x00088, HV_ATTR_MOV, 455, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb vex.txt:582 */
-    {0x00d88, 0x00080, HV_ATTR_MOV, 455, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mb, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb vex.txt:583 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 330, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinsertps vex.txt:584 */
-    {0x01f80, 0x01280, HV_ATTR_MOV, 457, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ey, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrq vex.txt:585 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 456, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ed, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrd vex.txt:586 */
-    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 107, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrb vex.txt:587 */
-    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 110, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrw vex.txt:588 */
-    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 108, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrd vex.txt:589 */
-    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 109, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrq vex.txt:590 */
-    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 103, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlb vex.txt:591 */
-    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 106, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlw vex.txt:592 */
-    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 104, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftld vex.txt:593 */
-    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 105, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlq vex.txt:594 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 329, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinserti128 vex.txt:595 */
-    {0x00f80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 255, {HV_OP_WX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti128 vex.txt:596 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 253, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdpps vex.txt:597 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 252, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdppd vex.txt:598 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 369, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmpsadbw vex.txt:599 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 369, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmpsadbw vex.txt:600 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 403, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_PCLMUL, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpclmulqdq vex.txt:601 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 433, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vperm2i128 vex.txt:602 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 214, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendvps vex.txt:603 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 213, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendvpd vex.txt:604 */
-    {0x00f80, 0x00080, HV_ATTR_MOV, 397, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendvb vex.txt:605 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 397, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendvb vex.txt:606 */
-    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 409, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpestrm vex.txt:607 */
-    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 408, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpestri vex.txt:608 */
-    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 415, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpistrm vex.txt:609 */
-    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 414, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpistri vex.txt:610 */
-    {0x00380, 0x00280, HV_ATTR_MOV, 322, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8affineqb vex.txt:611 */
-    {0x00380, 0x00280, HV_ATTR_MOV, 321, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8affineinvqb vex.txt:612 */
-    {0x00f80, 0x00080, 0, 554, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3rnds2 vex.txt:651 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 204, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaeskeygenassist vex.txt:613 */
-    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 159, {HV_OP_Gy, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rorx vex.txt:614 */
-    {0x01f8f, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 154, {HV_OP_Rq, HV_OP_Id}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsr vex.txt:676 */
-    {0x01f8f, 0x01108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 578, {HV_OP_Id, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrns vex.txt:677 */
-    {0x01f8f, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 191, {HV_OP_Rq, HV_OP_Id}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* urdmsr vex.txt:674 */
-    {0x01f8f, 0x01108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 192, {HV_OP_Id, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uwrmsr vex.txt:675 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 623, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* salc legacy_map0.txt:247 */
+    {0x00000, 0x00000, HV_ATTR_RD, 1145, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:248 */
+    {0x0000f, 0x00000, 0, 161, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:4 */
+    {0x0000f, 0x00001, 0, 214, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:5 */
+    {0x0000f, 0x00002, HV_ATTR_RD, 174, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom x87.txt:6 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 178, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:7 */
+    {0x0000f, 0x00004, 0, 241, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:8 */
+    {0x0000f, 0x00005, 0, 243, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:9 */
+    {0x0000f, 0x00006, 0, 184, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:10 */
+    {0x0000f, 0x00007, 0, 186, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:11 */
+    {0x0000f, 0x00008, 0, 161, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:12 */
+    {0x0000f, 0x00009, 0, 214, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:13 */
+    {0x0000f, 0x0000a, HV_ATTR_RD, 174, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom x87.txt:14 */
+    {0x0000f, 0x0000b, HV_ATTR_RD, 178, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:15 */
+    {0x0000f, 0x0000c, 0, 241, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:16 */
+    {0x0000f, 0x0000d, 0, 243, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:17 */
+    {0x0000f, 0x0000e, 0, 184, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:18 */
+    {0x0000f, 0x0000f, 0, 186, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:19 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 204, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:21 */
+    {0x0000f, 0x00002, HV_ATTR_MOV, 236, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:22 */
+    {0x0000f, 0x00003, HV_ATTR_MOV, 237, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:23 */
+    {0x0000f, 0x00004, HV_ATTR_RD, 207, {HV_OP_Menv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldenv x87.txt:24 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 206, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldcw x87.txt:25 */
+    {0x0000f, 0x00006, HV_ATTR_MOV, 224, {HV_OP_Menv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstenv x87.txt:26 */
+    {0x0000f, 0x00007, HV_ATTR_MOV, 223, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstcw x87.txt:27 */
+    {0x0000f, 0x00008, HV_ATTR_RD, 204, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:28 */
+    {0x0000f, 0x00009, HV_ATTR_RD, 253, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch x87.txt:29 */
+    {0x0007f, 0x0000a, HV_ATTR_NOWRITE, 220, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnop x87.txt:30 */
+    {0x0000f, 0x0000b, HV_ATTR_MOV, 238, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp1 x87.txt:31 */
+    {0x0007f, 0x0000c, HV_ATTR_NOWRITE, 165, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fchs x87.txt:32 */
+    {0x0007f, 0x0001c, HV_ATTR_NOWRITE, 160, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fabs x87.txt:33 */
+    {0x0007f, 0x0004c, HV_ATTR_NOWRITE, 245, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ftst x87.txt:34 */
+    {0x0007f, 0x0005c, HV_ATTR_NOWRITE, 252, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxam x87.txt:35 */
+    {0x0007f, 0x0000d, HV_ATTR_NOWRITE, 205, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld1 x87.txt:36 */
+    {0x0007f, 0x0001d, HV_ATTR_NOWRITE, 209, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldl2t x87.txt:37 */
+    {0x0007f, 0x0002d, HV_ATTR_NOWRITE, 208, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldl2e x87.txt:38 */
+    {0x0007f, 0x0003d, HV_ATTR_NOWRITE, 212, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldpi x87.txt:39 */
+    {0x0007f, 0x0004d, HV_ATTR_NOWRITE, 210, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldlg2 x87.txt:40 */
+    {0x0007f, 0x0005d, HV_ATTR_NOWRITE, 211, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldln2 x87.txt:41 */
+    {0x0007f, 0x0006d, HV_ATTR_NOWRITE, 213, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldz x87.txt:42 */
+    {0x0007f, 0x0000e, HV_ATTR_NOWRITE, 159, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* f2xm1 x87.txt:43 */
+    {0x0007f, 0x0001e, HV_ATTR_NOWRITE, 261, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fyl2x x87.txt:44 */
+    {0x0007f, 0x0002e, HV_ATTR_NOWRITE, 229, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fptan x87.txt:45 */
+    {0x0007f, 0x0003e, HV_ATTR_NOWRITE, 226, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fpatan x87.txt:46 */
+    {0x0007f, 0x0004e, HV_ATTR_NOWRITE, 260, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxtract x87.txt:47 */
+    {0x0007f, 0x0005e, HV_ATTR_NOWRITE, 228, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fprem1 x87.txt:48 */
+    {0x0007f, 0x0006e, HV_ATTR_NOWRITE, 183, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdecstp x87.txt:49 */
+    {0x0007f, 0x0007e, HV_ATTR_NOWRITE, 198, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fincstp x87.txt:50 */
+    {0x0007f, 0x0000f, HV_ATTR_NOWRITE, 227, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fprem x87.txt:51 */
+    {0x0007f, 0x0001f, HV_ATTR_NOWRITE, 262, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fyl2xp1 x87.txt:52 */
+    {0x0007f, 0x0002f, HV_ATTR_NOWRITE, 235, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsqrt x87.txt:53 */
+    {0x0007f, 0x0003f, HV_ATTR_NOWRITE, 234, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsincos x87.txt:54 */
+    {0x0007f, 0x0004f, HV_ATTR_NOWRITE, 230, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* frndint x87.txt:55 */
+    {0x0007f, 0x0005f, HV_ATTR_NOWRITE, 232, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fscale x87.txt:56 */
+    {0x0007f, 0x0006f, HV_ATTR_NOWRITE, 233, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsin x87.txt:57 */
+    {0x0007f, 0x0007f, HV_ATTR_NOWRITE, 182, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcos x87.txt:58 */
+    {0x0000f, 0x00000, 0, 191, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fiadd x87.txt:60 */
+    {0x0000f, 0x00001, 0, 197, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fimul x87.txt:61 */
+    {0x0000f, 0x00002, HV_ATTR_RD, 192, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficom x87.txt:62 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 193, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficomp x87.txt:63 */
+    {0x0000f, 0x00004, 0, 202, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisub x87.txt:64 */
+    {0x0000f, 0x00005, 0, 203, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisubr x87.txt:65 */
+    {0x0000f, 0x00006, 0, 194, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidiv x87.txt:66 */
+    {0x0000f, 0x00007, 0, 195, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidivr x87.txt:67 */
+    {0x0000f, 0x00008, 0, 166, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovb x87.txt:68 */
+    {0x0000f, 0x00009, 0, 168, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmove x87.txt:69 */
+    {0x0000f, 0x0000a, 0, 167, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovbe x87.txt:70 */
+    {0x0000f, 0x0000b, 0, 173, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovu x87.txt:71 */
+    {0x0007f, 0x0001d, HV_ATTR_NOWRITE, 250, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucompp x87.txt:72 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 196, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:74 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 201, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:75 */
+    {0x0000f, 0x00002, HV_ATTR_MOV, 199, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fist x87.txt:76 */
+    {0x0000f, 0x00003, HV_ATTR_MOV, 200, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:77 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 204, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:78 */
+    {0x0000f, 0x00007, HV_ATTR_MOV, 237, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:79 */
+    {0x0000f, 0x00008, 0, 169, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovnb x87.txt:80 */
+    {0x0000f, 0x00009, 0, 171, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovne x87.txt:81 */
+    {0x0000f, 0x0000a, 0, 170, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovnbe x87.txt:82 */
+    {0x0000f, 0x0000b, 0, 172, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovnu x87.txt:83 */
+    {0x0007f, 0x0000c, HV_ATTR_NOWRITE, 218, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fneni x87.txt:84 */
+    {0x0007f, 0x0001c, HV_ATTR_NOWRITE, 217, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fndisi x87.txt:85 */
+    {0x0007f, 0x0002c, HV_ATTR_NOWRITE, 216, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnclex x87.txt:86 */
+    {0x0007f, 0x0003c, HV_ATTR_NOWRITE, 219, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fninit x87.txt:87 */
+    {0x0007f, 0x0004c, HV_ATTR_NOWRITE, 222, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnsetpm x87.txt:88 */
+    {0x0000f, 0x0000d, HV_ATTR_RD, 247, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomi x87.txt:89 */
+    {0x0000f, 0x0000e, HV_ATTR_RD, 176, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomi x87.txt:90 */
+    {0x0000f, 0x00000, 0, 161, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:92 */
+    {0x0000f, 0x00001, 0, 214, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:93 */
+    {0x0000f, 0x00002, HV_ATTR_RD, 174, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom x87.txt:94 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 178, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:95 */
+    {0x0000f, 0x00004, 0, 241, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:96 */
+    {0x0000f, 0x00005, 0, 243, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:97 */
+    {0x0000f, 0x00006, 0, 184, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:98 */
+    {0x0000f, 0x00007, 0, 186, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:99 */
+    {0x0000f, 0x00008, 0, 161, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:100 */
+    {0x0000f, 0x00009, 0, 214, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:101 */
+    {0x0000f, 0x0000a, HV_ATTR_RD, 175, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom2 x87.txt:102 */
+    {0x0000f, 0x0000b, HV_ATTR_RD, 179, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp3 x87.txt:103 */
+    {0x0000f, 0x0000c, 0, 243, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:104 */
+    {0x0000f, 0x0000d, 0, 241, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:105 */
+    {0x0000f, 0x0000e, 0, 186, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:106 */
+    {0x0000f, 0x0000f, 0, 184, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:107 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 204, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:109 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 201, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:110 */
+    {0x0000f, 0x00002, HV_ATTR_MOV, 236, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:111 */
+    {0x0000f, 0x00003, HV_ATTR_MOV, 237, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:112 */
+    {0x0000f, 0x00004, HV_ATTR_RD, 231, {HV_OP_Mfst}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* frstor x87.txt:113 */
+    {0x0000f, 0x00006, HV_ATTR_MOV, 221, {HV_OP_Mfst}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnsave x87.txt:114 */
+    {0x0000f, 0x00007, HV_ATTR_MOV, 225, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstsw x87.txt:115 */
+    {0x0000f, 0x00008, HV_ATTR_NOWRITE, 189, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ffree x87.txt:116 */
+    {0x0000f, 0x00009, HV_ATTR_RD, 254, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch4 x87.txt:117 */
+    {0x0000f, 0x0000a, HV_ATTR_MOV, 236, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:118 */
+    {0x0000f, 0x0000b, HV_ATTR_MOV, 237, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:119 */
+    {0x0000f, 0x0000c, HV_ATTR_RD, 246, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucom x87.txt:120 */
+    {0x0000f, 0x0000d, HV_ATTR_RD, 249, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomp x87.txt:121 */
+    {0x0000f, 0x00000, 0, 191, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fiadd x87.txt:123 */
+    {0x0000f, 0x00001, 0, 197, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fimul x87.txt:124 */
+    {0x0000f, 0x00002, HV_ATTR_RD, 192, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficom x87.txt:125 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 193, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficomp x87.txt:126 */
+    {0x0000f, 0x00004, 0, 202, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisub x87.txt:127 */
+    {0x0000f, 0x00005, 0, 203, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisubr x87.txt:128 */
+    {0x0000f, 0x00006, 0, 194, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidiv x87.txt:129 */
+    {0x0000f, 0x00007, 0, 195, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidivr x87.txt:130 */
+    {0x0000f, 0x00008, 0, 162, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* faddp x87.txt:131 */
+    {0x0000f, 0x00009, 0, 215, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmulp x87.txt:132 */
+    {0x0000f, 0x0000a, HV_ATTR_RD, 180, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp5 x87.txt:133 */
+    {0x0007f, 0x0001b, HV_ATTR_NOWRITE, 181, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcompp x87.txt:134 */
+    {0x0000f, 0x0000c, 0, 244, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubrp x87.txt:135 */
+    {0x0000f, 0x0000d, 0, 242, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubp x87.txt:136 */
+    {0x0000f, 0x0000e, 0, 187, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivrp x87.txt:137 */
+    {0x0000f, 0x0000f, 0, 185, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivp x87.txt:138 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 196, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:140 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 201, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:141 */
+    {0x0000f, 0x00002, HV_ATTR_MOV, 199, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fist x87.txt:142 */
+    {0x0000f, 0x00003, HV_ATTR_MOV, 200, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:143 */
+    {0x0000f, 0x00004, HV_ATTR_RD, 163, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fbld x87.txt:144 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 196, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:145 */
+    {0x0000f, 0x00006, HV_ATTR_MOV, 164, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fbstp x87.txt:146 */
+    {0x0000f, 0x00007, HV_ATTR_MOV, 200, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:147 */
+    {0x0000f, 0x00008, HV_ATTR_NOWRITE, 190, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ffreep x87.txt:148 */
+    {0x0000f, 0x00009, HV_ATTR_RD, 255, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch7 x87.txt:149 */
+    {0x0000f, 0x0000a, HV_ATTR_MOV, 239, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp8 x87.txt:150 */
+    {0x0000f, 0x0000b, HV_ATTR_MOV, 240, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp9 x87.txt:151 */
+    {0x0007f, 0x0000c, HV_ATTR_MOV, 225, {HV_OP_AX}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstsw x87.txt:152 */
+    {0x0000f, 0x0000d, HV_ATTR_RD, 248, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomip x87.txt:153 */
+    {0x0000f, 0x0000e, HV_ATTR_RD, 177, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomip x87.txt:154 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 381, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loopne legacy_map0.txt:249 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 380, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loope legacy_map0.txt:250 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 379, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loop legacy_map0.txt:251 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 1221, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:252 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 275, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:253 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 275, {HV_OP_eAX, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:254 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 453, {HV_OP_Ib, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:255 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 453, {HV_OP_Ib, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:256 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 53, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:257 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 295, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:258 */
+    {0x01000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 295, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:259 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 295, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:260 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 275, {HV_OP_AL, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:261 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 275, {HV_OP_eAX, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:262 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 453, {HV_OP_DX, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:263 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 453, {HV_OP_DX, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:264 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 281, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int1 legacy_map0.txt:265 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 269, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hlt legacy_map0.txt:266 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 68, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmc legacy_map0.txt:267 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 705, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:268 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_RD, 705, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:269 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 449, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:270 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 447, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:271 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_RD, 439, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:272 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_RD, 274, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:273 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_RD, 139, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:274 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 273, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:275 */
+    {0x00007, 0x00000, HV_ATTR_RD, 705, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:276 */
+    {0x00007, 0x00001, HV_ATTR_RD, 705, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:277 */
+    {0x00007, 0x00002, HV_ATTR_LOCK, 449, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:278 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 447, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:279 */
+    {0x00007, 0x00004, HV_ATTR_RD, 439, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:280 */
+    {0x00007, 0x00005, HV_ATTR_RD, 274, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:281 */
+    {0x00007, 0x00006, HV_ATTR_RD, 139, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:282 */
+    {0x00007, 0x00007, HV_ATTR_RD, 273, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:283 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 56, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clc legacy_map0.txt:284 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 677, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stc legacy_map0.txt:285 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 62, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cli legacy_map0.txt:286 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 680, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sti legacy_map0.txt:287 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 57, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cld legacy_map0.txt:288 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 678, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* std legacy_map0.txt:289 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 276, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:290 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 138, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:291 */
+    {0x00007, 0x00000, HV_ATTR_LOCK, 276, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:292 */
+    {0x00007, 0x00001, HV_ATTR_LOCK, 138, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:293 */
+    {0x00007, 0x00002, HV_ATTR_F64 | HV_ATTR_RD, 53, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:294 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 54, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* callf legacy_map0.txt:295 */
+    {0x00007, 0x00004, HV_ATTR_F64 | HV_ATTR_RD, 295, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:296 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 297, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpf legacy_map0.txt:297 */
+    {0x00007, 0x00006, HV_ATTR_D64 | HV_ATTR_RD, 587, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:298 */
+    {0x0000f, 0x00000, HV_ATTR_MOV, 670, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sldt legacy_0f.txt:5 */
+    {0x0000f, 0x00008, HV_ATTR_MOV, 670, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sldt legacy_0f.txt:6 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 683, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* str legacy_0f.txt:7 */
+    {0x0000f, 0x00009, HV_ATTR_MOV, 683, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* str legacy_0f.txt:8 */
+    {0x00007, 0x00002, HV_ATTR_RD, 375, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lldt legacy_0f.txt:9 */
+    {0x00007, 0x00003, HV_ATTR_RD, 384, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ltr legacy_0f.txt:10 */
+    {0x00007, 0x00004, HV_ATTR_RD, 790, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verr legacy_0f.txt:11 */
+    {0x00007, 0x00005, HV_ATTR_RD, 791, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verw legacy_0f.txt:12 */
+    {0x0000f, 0x00000, HV_ATTR_MOV, 652, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sgdt legacy_0f.txt:15 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 668, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sidt legacy_0f.txt:16 */
+    {0x0000f, 0x00002, HV_ATTR_RD, 372, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lgdt legacy_0f.txt:17 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 374, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lidt legacy_0f.txt:18 */
+    {0x0000f, 0x00004, HV_ATTR_MOV, 671, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* smsw legacy_0f.txt:19 */
+    {0x0018f, 0x00105, 0, 620, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rstorssp legacy_0f.txt:20 */
+    {0x0000f, 0x00006, HV_ATTR_RD, 376, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lmsw legacy_0f.txt:21 */
+    {0x0000f, 0x00007, HV_ATTR_RD, 286, {HV_OP_M}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpg legacy_0f.txt:22 */
+    {0x001ff, 0x00008, HV_ATTR_NOWRITE, 149, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enclv legacy_0f.txt:23 */
+    {0x001ff, 0x00018, HV_ATTR_NOWRITE, 878, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmcall legacy_0f.txt:24 */
+    {0x001ff, 0x00028, HV_ATTR_NOWRITE, 885, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmlaunch legacy_0f.txt:25 */
+    {0x001ff, 0x00038, HV_ATTR_NOWRITE, 917, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmresume legacy_0f.txt:26 */
+    {0x001ff, 0x00048, HV_ATTR_NOWRITE, 925, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxoff legacy_0f.txt:27 */
+    {0x001ff, 0x00058, HV_ATTR_NOWRITE, 491, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pconfig legacy_0f.txt:28 */
+    {0x001ff, 0x00068, HV_ATTR_NOWRITE, 1137, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrns legacy_0f.txt:29 */
+    {0x011ff, 0x011e8, HV_ATTR_NOWRITE, 597, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsrlist legacy_0f.txt:30 */
+    {0x011ff, 0x01168, HV_ATTR_NOWRITE, 1136, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrlist legacy_0f.txt:31 */
+    {0x001ff, 0x00009, HV_ATTR_NOWRITE, 398, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* monitor legacy_0f.txt:32 */
+    {0x001ff, 0x00019, HV_ATTR_NOWRITE, 445, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mwait legacy_0f.txt:33 */
+    {0x001ff, 0x00029, HV_ATTR_NOWRITE, 55, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clac legacy_0f.txt:34 */
+    {0x001ff, 0x00039, HV_ATTR_NOWRITE, 676, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stac legacy_0f.txt:35 */
+    {0x001ff, 0x000c9, HV_ATTR_NOWRITE, 698, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdcall legacy_0f.txt:36 */
+    {0x011ff, 0x010d9, HV_ATTR_NOWRITE, 631, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamret legacy_0f.txt:37 */
+    {0x011ff, 0x010e9, HV_ATTR_NOWRITE, 630, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamops legacy_0f.txt:38 */
+    {0x011ff, 0x010f9, HV_ATTR_NOWRITE, 629, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamcall legacy_0f.txt:39 */
+    {0x001ff, 0x00079, HV_ATTR_NOWRITE, 147, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* encls legacy_0f.txt:40 */
+    {0x001ff, 0x0000a, HV_ATTR_NOWRITE, 1144, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xgetbv legacy_0f.txt:41 */
+    {0x001ff, 0x0001a, HV_ATTR_NOWRITE, 1162, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsetbv legacy_0f.txt:42 */
+    {0x001ff, 0x0004a, HV_ATTR_NOWRITE, 880, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmfunc legacy_0f.txt:43 */
+    {0x001ff, 0x0005a, HV_ATTR_NOWRITE, 1143, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xend legacy_0f.txt:44 */
+    {0x001ff, 0x0006a, HV_ATTR_NOWRITE, 1164, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xtest legacy_0f.txt:45 */
+    {0x001ff, 0x0007a, HV_ATTR_NOWRITE, 148, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enclu legacy_0f.txt:46 */
+    {0x0007f, 0x0000b, HV_ATTR_NOWRITE, 918, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmrun legacy_0f.txt:47 */
+    {0x0007f, 0x0001b, HV_ATTR_NOWRITE, 887, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmmcall legacy_0f.txt:48 */
+    {0x0007f, 0x0002b, HV_ATTR_NOWRITE, 886, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmload legacy_0f.txt:49 */
+    {0x0007f, 0x0003b, HV_ATTR_NOWRITE, 919, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmsave legacy_0f.txt:50 */
+    {0x0007f, 0x0004b, HV_ATTR_NOWRITE, 679, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stgi legacy_0f.txt:51 */
+    {0x0007f, 0x0005b, HV_ATTR_NOWRITE, 61, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clgi legacy_0f.txt:52 */
+    {0x0007f, 0x0006b, HV_ATTR_NOWRITE, 669, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* skinit legacy_0f.txt:53 */
+    {0x0007f, 0x0007b, HV_ATTR_NOWRITE, 287, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpga legacy_0f.txt:54 */
+    {0x0000f, 0x0000c, HV_ATTR_MOV, 671, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* smsw legacy_0f.txt:55 */
+    {0x001ff, 0x0000d, HV_ATTR_NOWRITE, 633, {0}, 0, HVEMU_FEAT_SERIALIZE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* serialize legacy_0f.txt:56 */
+    {0x001ff, 0x0010d, HV_ATTR_NOWRITE, 649, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setssbsy legacy_0f.txt:57 */
+    {0x001ff, 0x0018d, HV_ATTR_NOWRITE, 1163, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsusldtrk legacy_0f.txt:58 */
+    {0x001ff, 0x0019d, HV_ATTR_NOWRITE, 1149, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xresldtrk legacy_0f.txt:59 */
+    {0x001ff, 0x0012d, HV_ATTR_NOWRITE, 626, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* saveprevssp legacy_0f.txt:60 */
+    {0x011ff, 0x0114d, HV_ATTR_NOWRITE, 720, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uiret legacy_0f.txt:61 */
+    {0x011ff, 0x0115d, HV_ATTR_NOWRITE, 706, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* testui legacy_0f.txt:62 */
+    {0x011ff, 0x0116d, HV_ATTR_NOWRITE, 65, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clui legacy_0f.txt:63 */
+    {0x011ff, 0x0117d, HV_ATTR_NOWRITE, 685, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stui legacy_0f.txt:64 */
+    {0x001ff, 0x0006d, HV_ATTR_NOWRITE, 599, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpkru legacy_0f.txt:65 */
+    {0x001ff, 0x0007d, HV_ATTR_NOWRITE, 1138, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrpkru legacy_0f.txt:66 */
+    {0x0000f, 0x0000e, HV_ATTR_RD, 376, {HV_OP_Rw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lmsw legacy_0f.txt:67 */
+    {0x0107f, 0x0100f, HV_ATTR_NOWRITE, 691, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* swapgs legacy_0f.txt:68 */
+    {0x0007f, 0x0001f, HV_ATTR_NOWRITE, 605, {0}, 0, HVEMU_FEAT_RDTSCP, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdtscp legacy_0f.txt:69 */
+    {0x001ff, 0x0002f, HV_ATTR_NOWRITE, 399, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* monitorx legacy_0f.txt:70 */
+    {0x001ff, 0x0012f, HV_ATTR_NOWRITE, 392, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mcommit legacy_0f.txt:71 */
+    {0x001ff, 0x0003f, HV_ATTR_NOWRITE, 446, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mwaitx legacy_0f.txt:72 */
+    {0x0007f, 0x0004f, HV_ATTR_NOWRITE, 67, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clzero legacy_0f.txt:73 */
+    {0x0007f, 0x0005f, HV_ATTR_NOWRITE, 601, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpru legacy_0f.txt:74 */
+    {0x001ff, 0x0006f, HV_ATTR_NOWRITE, 288, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpgb legacy_0f.txt:75 */
+    {0x011ff, 0x0116f, HV_ATTR_NOWRITE, 608, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rmpadjust legacy_0f.txt:76 */
+    {0x011ff, 0x011ef, HV_ATTR_NOWRITE, 609, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rmpupdate legacy_0f.txt:77 */
+    {0x001ff, 0x0007f, HV_ATTR_NOWRITE, 712, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tlbsync legacy_0f.txt:78 */
+    {0x011ff, 0x0117f, HV_ATTR_NOWRITE, 562, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psmash legacy_0f.txt:79 */
+    {0x001ff, 0x001ff, HV_ATTR_NOWRITE, 588, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pvalidate legacy_0f.txt:80 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 362, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lar legacy_0f.txt:82 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 382, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lsl legacy_0f.txt:83 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 692, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* syscall legacy_0f.txt:84 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 64, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clts legacy_0f.txt:85 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 695, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysret legacy_0f.txt:86 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 284, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invd legacy_0f.txt:87 */
+    {0x00180, 0x00100, HV_ATTR_NOWRITE, 1132, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbnoinvd legacy_0f.txt:88 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1131, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbinvd legacy_0f.txt:89 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 719, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud2 legacy_0f.txt:90 */
+    {0x0000f, 0x00001, HV_ATTR_NOWRITE, 547, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchw legacy_0f.txt:92 */
+    {0x0000f, 0x00002, HV_ATTR_NOWRITE, 548, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchwt1 legacy_0f.txt:93 */
+    {0x00008, 0x00000, HV_ATTR_NOWRITE, 542, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetch legacy_0f.txt:94 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 448, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:95 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 188, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* femms legacy_0f.txt:97 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 436, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movups legacy_0f.txt:100 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 435, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movupd legacy_0f.txt:101 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 432, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movss legacy_0f.txt:102 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 429, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsd legacy_0f.txt:103 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 436, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movups legacy_0f.txt:104 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 435, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movupd legacy_0f.txt:105 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 432, {HV_OP_Wd, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movss legacy_0f.txt:106 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 429, {HV_OP_Wq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsd legacy_0f.txt:107 */
+    {0x00188, 0x00008, 0, 410, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhlps legacy_0f.txt:108 */
+    {0x00188, 0x00000, 0, 415, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlps legacy_0f.txt:109 */
+    {0x00188, 0x00080, 0, 414, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlpd legacy_0f.txt:110 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 431, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsldup legacy_0f.txt:111 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 404, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movddup legacy_0f.txt:112 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlps legacy_0f.txt:113 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 414, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlpd legacy_0f.txt:114 */
+    {0x00180, 0x00000, 0, 726, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpcklps legacy_0f.txt:115 */
+    {0x00180, 0x00080, 0, 725, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpcklpd legacy_0f.txt:116 */
+    {0x00180, 0x00000, 0, 724, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpckhps legacy_0f.txt:117 */
+    {0x00180, 0x00080, 0, 723, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpckhpd legacy_0f.txt:118 */
+    {0x00188, 0x00008, 0, 413, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlhps legacy_0f.txt:119 */
+    {0x00188, 0x00000, 0, 412, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhps legacy_0f.txt:120 */
+    {0x00188, 0x00080, 0, 411, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhpd legacy_0f.txt:121 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 430, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movshdup legacy_0f.txt:122 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 412, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhps legacy_0f.txt:123 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 411, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhpd legacy_0f.txt:124 */
+    {0x0000f, 0x00000, HV_ATTR_NOWRITE, 543, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchnta legacy_0f.txt:127 */
+    {0x0000f, 0x00001, HV_ATTR_NOWRITE, 544, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht0 legacy_0f.txt:128 */
+    {0x0000f, 0x00002, HV_ATTR_NOWRITE, 545, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht1 legacy_0f.txt:129 */
+    {0x0000f, 0x00003, HV_ATTR_NOWRITE, 546, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht2 legacy_0f.txt:130 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 448, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:131 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 448, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:132 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 448, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:133 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 448, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:134 */
+    {0x0018f, 0x00000, HV_ATTR_NOWRITE, 58, {HV_OP_Mb}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cldemote legacy_0f.txt:135 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 448, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:136 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 448, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:137 */
+    {0x001ff, 0x0012f, HV_ATTR_NOWRITE, 153, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* endbr64 legacy_0f.txt:138 */
+    {0x001ff, 0x0013f, HV_ATTR_NOWRITE, 152, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* endbr32 legacy_0f.txt:139 */
+    {0x0018f, 0x00109, HV_ATTR_MOV, 1165, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* rdsspd/rdsspq legacy_0f.txt:140 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 448, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:141 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 448, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:142 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 400, {HV_OP_Ry, HV_OP_Cd}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:145 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 400, {HV_OP_Ry, HV_OP_Dd}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:146 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 400, {HV_OP_Cd, HV_OP_Ry}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:147 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 400, {HV_OP_Dd, HV_OP_Ry}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:148 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 402, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movaps legacy_0f.txt:151 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 401, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movapd legacy_0f.txt:152 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 402, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movaps legacy_0f.txt:153 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 401, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movapd legacy_0f.txt:154 */
+    {0x00180, 0x00000, 0, 120, {HV_OP_Vx, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpi2ps legacy_0f.txt:155 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 119, {HV_OP_Vx, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpi2pd legacy_0f.txt:156 */
+    {0x00180, 0x00100, 0, 127, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsi2ss legacy_0f.txt:157 */
+    {0x00180, 0x00180, 0, 126, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsi2sd legacy_0f.txt:158 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 422, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntps legacy_0f.txt:159 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 421, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntpd legacy_0f.txt:160 */
+    {0x00188, 0x00100, HV_ATTR_MOV, 425, {HV_OP_Md, HV_OP_Vx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntss legacy_0f.txt:161 */
+    {0x00188, 0x00180, HV_ATTR_MOV, 424, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntsd legacy_0f.txt:162 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 133, {HV_OP_Pq, HV_OP_Wq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttps2pi legacy_0f.txt:163 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 131, {HV_OP_Pq, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttpd2pi legacy_0f.txt:164 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 135, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttss2si legacy_0f.txt:165 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 134, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttsd2si legacy_0f.txt:166 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 123, {HV_OP_Pq, HV_OP_Wq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2pi legacy_0f.txt:167 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 117, {HV_OP_Pq, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2pi legacy_0f.txt:168 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 129, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtss2si legacy_0f.txt:169 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 124, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsd2si legacy_0f.txt:170 */
+    {0x00180, 0x00000, HV_ATTR_RD, 716, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ucomiss legacy_0f.txt:171 */
+    {0x00180, 0x00080, HV_ATTR_RD, 715, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ucomisd legacy_0f.txt:172 */
+    {0x00180, 0x00000, HV_ATTR_RD, 111, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* comiss legacy_0f.txt:173 */
+    {0x00180, 0x00080, HV_ATTR_RD, 110, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* comisd legacy_0f.txt:174 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 1135, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsr legacy_0f.txt:177 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 604, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdtsc legacy_0f.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 596, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsr legacy_0f.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 600, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpmc legacy_0f.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 693, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysenter legacy_0f.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 694, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysexit legacy_0f.txt:182 */
+    {0x00180, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 263, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* getsec legacy_0f.txt:183 */
+    {0x00000, 0x00000, 0, 81, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovo legacy_0f.txt:186 */
+    {0x00000, 0x00000, 0, 77, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovno legacy_0f.txt:187 */
+    {0x00000, 0x00000, 0, 69, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovb legacy_0f.txt:188 */
+    {0x00000, 0x00000, 0, 73, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnb legacy_0f.txt:189 */
+    {0x00000, 0x00000, 0, 84, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovz legacy_0f.txt:190 */
+    {0x00000, 0x00000, 0, 80, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnz legacy_0f.txt:191 */
+    {0x00000, 0x00000, 0, 70, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovbe legacy_0f.txt:192 */
+    {0x00000, 0x00000, 0, 74, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnbe legacy_0f.txt:193 */
+    {0x00000, 0x00000, 0, 83, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovs legacy_0f.txt:194 */
+    {0x00000, 0x00000, 0, 79, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovns legacy_0f.txt:195 */
+    {0x00000, 0x00000, 0, 82, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovp legacy_0f.txt:196 */
+    {0x00000, 0x00000, 0, 78, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnp legacy_0f.txt:197 */
+    {0x00000, 0x00000, 0, 71, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovl legacy_0f.txt:198 */
+    {0x00000, 0x00000, 0, 75, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnl legacy_0f.txt:199 */
+    {0x00000, 0x00000, 0, 72, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovle legacy_0f.txt:200 */
+    {0x00000, 0x00000, 0, 76, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnle legacy_0f.txt:201 */
+    {0x00188, 0x00008, HV_ATTR_MOV, 417, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movmskps legacy_0f.txt:204 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 416, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movmskpd legacy_0f.txt:205 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 673, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtps legacy_0f.txt:206 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 672, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtpd legacy_0f.txt:207 */
+    {0x00180, 0x00100, 0, 675, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtss legacy_0f.txt:208 */
+    {0x00180, 0x00180, 0, 674, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtsd legacy_0f.txt:209 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 618, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsqrtps legacy_0f.txt:210 */
+    {0x00180, 0x00100, 0, 619, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsqrtss legacy_0f.txt:211 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 591, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcpps legacy_0f.txt:212 */
+    {0x00180, 0x00100, 0, 592, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcpss legacy_0f.txt:213 */
+    {0x00180, 0x00000, 0, 34, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andps legacy_0f.txt:214 */
+    {0x00180, 0x00080, 0, 33, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andpd legacy_0f.txt:215 */
+    {0x00180, 0x00000, 0, 32, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andnps legacy_0f.txt:216 */
+    {0x00180, 0x00080, 0, 31, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andnpd legacy_0f.txt:217 */
+    {0x00180, 0x00000, 0, 452, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* orps legacy_0f.txt:218 */
+    {0x00180, 0x00080, 0, 451, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* orpd legacy_0f.txt:219 */
+    {0x00180, 0x00000, 0, 1148, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorps legacy_0f.txt:220 */
+    {0x00180, 0x00080, 0, 1147, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorpd legacy_0f.txt:221 */
+    {0x00180, 0x00000, 0, 9, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addps legacy_0f.txt:222 */
+    {0x00180, 0x00080, 0, 8, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addpd legacy_0f.txt:223 */
+    {0x00180, 0x00100, 0, 11, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addss legacy_0f.txt:224 */
+    {0x00180, 0x00180, 0, 10, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsd legacy_0f.txt:225 */
+    {0x00180, 0x00000, 0, 441, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulps legacy_0f.txt:226 */
+    {0x00180, 0x00080, 0, 440, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulpd legacy_0f.txt:227 */
+    {0x00180, 0x00100, 0, 443, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulss legacy_0f.txt:228 */
+    {0x00180, 0x00180, 0, 442, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulsd legacy_0f.txt:229 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 122, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2pd legacy_0f.txt:230 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 118, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2ps legacy_0f.txt:231 */
+    {0x00180, 0x00100, 0, 128, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtss2sd legacy_0f.txt:232 */
+    {0x00180, 0x00180, 0, 125, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsd2ss legacy_0f.txt:233 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 115, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtdq2ps legacy_0f.txt:234 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 121, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2dq legacy_0f.txt:235 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 132, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttps2dq legacy_0f.txt:236 */
+    {0x00180, 0x00000, 0, 688, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subps legacy_0f.txt:237 */
+    {0x00180, 0x00080, 0, 687, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subpd legacy_0f.txt:238 */
+    {0x00180, 0x00100, 0, 690, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subss legacy_0f.txt:239 */
+    {0x00180, 0x00180, 0, 689, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subsd legacy_0f.txt:240 */
+    {0x00180, 0x00000, 0, 395, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minps legacy_0f.txt:241 */
+    {0x00180, 0x00080, 0, 394, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minpd legacy_0f.txt:242 */
+    {0x00180, 0x00100, 0, 397, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minss legacy_0f.txt:243 */
+    {0x00180, 0x00180, 0, 396, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minsd legacy_0f.txt:244 */
+    {0x00180, 0x00000, 0, 141, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divps legacy_0f.txt:245 */
+    {0x00180, 0x00080, 0, 140, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divpd legacy_0f.txt:246 */
+    {0x00180, 0x00100, 0, 143, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divss legacy_0f.txt:247 */
+    {0x00180, 0x00180, 0, 142, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divsd legacy_0f.txt:248 */
+    {0x00180, 0x00000, 0, 389, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxps legacy_0f.txt:249 */
+    {0x00180, 0x00080, 0, 388, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxpd legacy_0f.txt:250 */
+    {0x00180, 0x00100, 0, 391, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxss legacy_0f.txt:251 */
+    {0x00180, 0x00180, 0, 390, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxsd legacy_0f.txt:252 */
+    {0x00180, 0x00000, 0, 583, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklbw legacy_0f.txt:255 */
+    {0x00180, 0x00080, 0, 583, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklbw legacy_0f.txt:256 */
+    {0x00180, 0x00000, 0, 586, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklwd legacy_0f.txt:257 */
+    {0x00180, 0x00080, 0, 586, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklwd legacy_0f.txt:258 */
+    {0x00180, 0x00000, 0, 584, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckldq legacy_0f.txt:259 */
+    {0x00180, 0x00080, 0, 584, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckldq legacy_0f.txt:260 */
+    {0x00180, 0x00000, 0, 459, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packsswb legacy_0f.txt:261 */
+    {0x00180, 0x00080, 0, 459, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packsswb legacy_0f.txt:262 */
+    {0x00180, 0x00000, 0, 485, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtb legacy_0f.txt:263 */
+    {0x00180, 0x00080, 0, 485, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtb legacy_0f.txt:264 */
+    {0x00180, 0x00000, 0, 488, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtw legacy_0f.txt:265 */
+    {0x00180, 0x00080, 0, 488, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtw legacy_0f.txt:266 */
+    {0x00180, 0x00000, 0, 486, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtd legacy_0f.txt:267 */
+    {0x00180, 0x00080, 0, 486, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtd legacy_0f.txt:268 */
+    {0x00180, 0x00000, 0, 461, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packuswb legacy_0f.txt:269 */
+    {0x00180, 0x00080, 0, 461, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packuswb legacy_0f.txt:270 */
+    {0x00180, 0x00000, 0, 579, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhbw legacy_0f.txt:271 */
+    {0x00180, 0x00080, 0, 579, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhbw legacy_0f.txt:272 */
+    {0x00180, 0x00000, 0, 582, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhwd legacy_0f.txt:273 */
+    {0x00180, 0x00080, 0, 582, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhwd legacy_0f.txt:274 */
+    {0x00180, 0x00000, 0, 580, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhdq legacy_0f.txt:275 */
+    {0x00180, 0x00080, 0, 580, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhdq legacy_0f.txt:276 */
+    {0x00180, 0x00000, 0, 458, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packssdw legacy_0f.txt:277 */
+    {0x00180, 0x00080, 0, 458, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packssdw legacy_0f.txt:278 */
+    {0x00180, 0x00080, 0, 585, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklqdq legacy_0f.txt:279 */
+    {0x00180, 0x00080, 0, 581, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhqdq legacy_0f.txt:280 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1167, {HV_OP_Pq, HV_OP_Ey}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:281 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1167, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:282 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 426, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:283 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 408, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqa legacy_0f.txt:284 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 409, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqu legacy_0f.txt:285 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 554, {HV_OP_Pq, HV_OP_Qq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufw legacy_0f.txt:286 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 551, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufd legacy_0f.txt:287 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 552, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufhw legacy_0f.txt:288 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 553, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshuflw legacy_0f.txt:289 */
+    {0x0018f, 0x0000a, 0, 568, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:291 */
+    {0x0018f, 0x0000c, 0, 564, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:292 */
+    {0x0018f, 0x0000e, 0, 561, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:293 */
+    {0x0018f, 0x0008a, 0, 568, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:294 */
+    {0x0018f, 0x0008c, 0, 564, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:295 */
+    {0x0018f, 0x0008e, 0, 561, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:296 */
+    {0x0018f, 0x0000a, 0, 565, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:297 */
+    {0x0018f, 0x0000c, 0, 563, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:298 */
+    {0x0018f, 0x0000e, 0, 558, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:299 */
+    {0x0018f, 0x0008a, 0, 565, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:300 */
+    {0x0018f, 0x0008c, 0, 563, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:301 */
+    {0x0018f, 0x0008e, 0, 558, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:302 */
+    {0x0018f, 0x0000a, 0, 567, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:303 */
+    {0x0018f, 0x0000e, 0, 560, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:304 */
+    {0x0018f, 0x0008a, 0, 567, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:305 */
+    {0x0018f, 0x0008b, 0, 566, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrldq legacy_0f.txt:306 */
+    {0x0018f, 0x0008e, 0, 560, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:307 */
+    {0x0018f, 0x0008f, 0, 559, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslldq legacy_0f.txt:308 */
+    {0x00180, 0x00000, 0, 479, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqb legacy_0f.txt:309 */
+    {0x00180, 0x00080, 0, 479, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqb legacy_0f.txt:310 */
+    {0x00180, 0x00000, 0, 482, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqw legacy_0f.txt:311 */
+    {0x00180, 0x00080, 0, 482, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqw legacy_0f.txt:312 */
+    {0x00180, 0x00000, 0, 480, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqd legacy_0f.txt:313 */
+    {0x00180, 0x00080, 0, 480, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqd legacy_0f.txt:314 */
+    {0x00180, 0x00000, HV_ATTR_NOWRITE, 146, {0}, 0, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* emms legacy_0f.txt:315 */
+    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_MOV, 916, {HV_OP_Ey, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmread legacy_0f.txt:317 */
+    {0x0018f, 0x00088, 0, 158, {HV_OP_Ux, HV_OP_Ib, HV_OP_Ib}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extrq legacy_0f.txt:318 */
+    {0x00188, 0x00188, 0, 279, {HV_OP_Vx, HV_OP_Ux, HV_OP_Ib, HV_OP_Ib}, 4, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertq legacy_0f.txt:319 */
+    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_MOV, 924, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmwrite legacy_0f.txt:320 */
+    {0x00188, 0x00088, 0, 158, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extrq legacy_0f.txt:321 */
+    {0x00188, 0x00188, 0, 279, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertq legacy_0f.txt:322 */
+    {0x00180, 0x00080, 0, 267, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* haddpd legacy_0f.txt:323 */
+    {0x00180, 0x00180, 0, 268, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* haddps legacy_0f.txt:324 */
+    {0x00180, 0x00080, 0, 271, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hsubpd legacy_0f.txt:325 */
+    {0x00180, 0x00180, 0, 272, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hsubps legacy_0f.txt:326 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1167, {HV_OP_Ey, HV_OP_Pq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:327 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1167, {HV_OP_Ey, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:328 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 426, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:329 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 426, {HV_OP_Qq, HV_OP_Pq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:330 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 408, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqa legacy_0f.txt:331 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 409, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqu legacy_0f.txt:332 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 306, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_0f.txt:335 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 302, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_0f.txt:336 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 291, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_0f.txt:337 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 298, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_0f.txt:338 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 309, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_0f.txt:339 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 305, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_0f.txt:340 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 292, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_0f.txt:341 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 299, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_0f.txt:342 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 308, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_0f.txt:343 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 304, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_0f.txt:344 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 307, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_0f.txt:345 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 303, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_0f.txt:346 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 293, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_0f.txt:347 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 300, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_0f.txt:348 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 294, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_0f.txt:349 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 301, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_0f.txt:350 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 646, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seto legacy_0f.txt:353 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 642, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setno legacy_0f.txt:354 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 634, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setb legacy_0f.txt:355 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 638, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnb legacy_0f.txt:356 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 650, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setz legacy_0f.txt:357 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 645, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnz legacy_0f.txt:358 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 635, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setbe legacy_0f.txt:359 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 639, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnbe legacy_0f.txt:360 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 648, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sets legacy_0f.txt:361 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 644, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setns legacy_0f.txt:362 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 647, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setp legacy_0f.txt:363 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 643, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnp legacy_0f.txt:364 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 636, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setl legacy_0f.txt:365 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 640, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnl legacy_0f.txt:366 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 637, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setle legacy_0f.txt:367 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 641, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnle legacy_0f.txt:368 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 587, {HV_OP_FS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_0f.txt:371 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 539, {HV_OP_FS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_0f.txt:372 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 112, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cpuid legacy_0f.txt:373 */
+    {0x00000, 0x00000, HV_ATTR_RD, 48, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bt legacy_0f.txt:374 */
+    {0x00000, 0x00000, 0, 661, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld legacy_0f.txt:375 */
+    {0x00000, 0x00000, 0, 661, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld legacy_0f.txt:376 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 587, {HV_OP_GS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_0f.txt:377 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 539, {HV_OP_GS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_0f.txt:378 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 617, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsm legacy_0f.txt:379 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 51, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bts legacy_0f.txt:380 */
+    {0x00000, 0x00000, 0, 664, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd legacy_0f.txt:381 */
+    {0x00000, 0x00000, 0, 664, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd legacy_0f.txt:382 */
+    {0x0038f, 0x00200, HV_ATTR_MOV, 259, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxsave64 legacy_0f.txt:384 */
+    {0x0038f, 0x00201, HV_ATTR_RD, 257, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxrstor64 legacy_0f.txt:385 */
+    {0x0038f, 0x00204, HV_ATTR_MOV, 1155, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave64 legacy_0f.txt:386 */
+    {0x0038f, 0x00205, HV_ATTR_RD, 1151, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor64 legacy_0f.txt:387 */
+    {0x0038f, 0x00206, HV_ATTR_MOV, 1159, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt64 legacy_0f.txt:388 */
+    {0x0018f, 0x00000, HV_ATTR_MOV, 258, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxsave legacy_0f.txt:389 */
+    {0x0018f, 0x00001, HV_ATTR_RD, 256, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxrstor legacy_0f.txt:390 */
+    {0x0018f, 0x00002, HV_ATTR_RD, 364, {HV_OP_Md}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldmxcsr legacy_0f.txt:391 */
+    {0x0018f, 0x00003, HV_ATTR_MOV, 681, {HV_OP_Md}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stmxcsr legacy_0f.txt:392 */
+    {0x0018f, 0x00004, HV_ATTR_MOV, 1154, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave legacy_0f.txt:393 */
+    {0x0018f, 0x00005, HV_ATTR_RD, 1150, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor legacy_0f.txt:394 */
+    {0x0018f, 0x00006, HV_ATTR_MOV, 1158, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt legacy_0f.txt:395 */
+    {0x0018f, 0x00007, HV_ATTR_NOWRITE, 59, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clflush legacy_0f.txt:396 */
+    {0x0018f, 0x00086, HV_ATTR_NOWRITE, 66, {HV_OP_Mb}, 1, HVEMU_FEAT_CLWB, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clwb legacy_0f.txt:397 */
+    {0x0018f, 0x00087, HV_ATTR_NOWRITE, 60, {HV_OP_Mb}, 1, HVEMU_FEAT_CLFLUSHOPT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clflushopt legacy_0f.txt:398 */
+    {0x0018f, 0x00104, HV_ATTR_RD, 578, {HV_OP_Ey}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptwrite legacy_0f.txt:399 */
+    {0x0018f, 0x00106, 0, 63, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clrssbsy legacy_0f.txt:400 */
+    {0x0018f, 0x0000d, HV_ATTR_NOWRITE, 370, {0}, 0, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lfence legacy_0f.txt:401 */
+    {0x0018f, 0x0000e, HV_ATTR_NOWRITE, 393, {0}, 0, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mfence legacy_0f.txt:402 */
+    {0x0018f, 0x0000f, HV_ATTR_NOWRITE, 651, {0}, 0, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sfence legacy_0f.txt:403 */
+    {0x0118f, 0x01108, HV_ATTR_MOV, 594, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdfsbase legacy_0f.txt:404 */
+    {0x0118f, 0x01109, HV_ATTR_MOV, 595, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdgsbase legacy_0f.txt:405 */
+    {0x0118f, 0x0110a, HV_ATTR_RD, 1133, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrfsbase legacy_0f.txt:406 */
+    {0x0118f, 0x0110b, HV_ATTR_RD, 1134, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrgsbase legacy_0f.txt:407 */
+    {0x0018f, 0x0010c, HV_ATTR_RD, 578, {HV_OP_Ey}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptwrite legacy_0f.txt:408 */
+    {0x0018f, 0x0010d, HV_ATTR_RD, 1169, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* incsspd/incsspq legacy_0f.txt:409 */
+    {0x0018f, 0x0008e, HV_ATTR_RD, 713, {HV_OP_Rd}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tpause legacy_0f.txt:410 */
+    {0x0018f, 0x0010e, HV_ATTR_RD, 721, {HV_OP_Rv}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* umonitor legacy_0f.txt:411 */
+    {0x0018f, 0x0018e, HV_ATTR_RD, 722, {HV_OP_Rd}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* umwait legacy_0f.txt:412 */
+    {0x00000, 0x00000, 0, 274, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_0f.txt:413 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 106, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg legacy_0f.txt:416 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 106, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg legacy_0f.txt:417 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 383, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lss legacy_0f.txt:418 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 50, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btr legacy_0f.txt:419 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 371, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lfs legacy_0f.txt:420 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 373, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lgs legacy_0f.txt:421 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 437, {HV_OP_Gv, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movzx legacy_0f.txt:422 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 437, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movzx legacy_0f.txt:423 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 540, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_POPCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popcnt legacy_0f.txt:424 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 718, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud1 legacy_0f.txt:425 */
+    {0x00007, 0x00004, HV_ATTR_RD, 48, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bt legacy_0f.txt:426 */
+    {0x00007, 0x00005, HV_ATTR_LOCK, 51, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bts legacy_0f.txt:427 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 50, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btr legacy_0f.txt:428 */
+    {0x00007, 0x00007, HV_ATTR_LOCK, 49, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btc legacy_0f.txt:429 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 49, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btc legacy_0f.txt:430 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 714, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tzcnt legacy_0f.txt:431 */
+    {0x00000, 0x00000, 0, 45, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bsf legacy_0f.txt:432 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 385, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_LZCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lzcnt legacy_0f.txt:433 */
+    {0x00000, 0x00000, 0, 46, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bsr legacy_0f.txt:434 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 433, {HV_OP_Gv, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsx legacy_0f.txt:435 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 433, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsx legacy_0f.txt:436 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK | HV_ATTR_XOP2, 1140, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:439 */
+    {0x00000, 0x00000, HV_ATTR_LOCK | HV_ATTR_XOP2, 1140, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:440 */
+    {0x00180, 0x00000, 0, 100, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpps legacy_0f.txt:441 */
+    {0x00180, 0x00080, 0, 99, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmppd legacy_0f.txt:442 */
+    {0x00180, 0x00100, 0, 104, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpss legacy_0f.txt:443 */
+    {0x00180, 0x00180, 0, 103, {HV_OP_Vx, HV_OP_Wq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsd legacy_0f.txt:444 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 420, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movnti legacy_0f.txt:445 */
+    {0x00188, 0x00008, 0, 504, {HV_OP_Pq, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:446 */
+    {0x00188, 0x00000, 0, 504, {HV_OP_Pq, HV_OP_Mw, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:447 */
+    {0x00188, 0x00088, 0, 504, {HV_OP_Vx, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:448 */
+    {0x00188, 0x00080, 0, 504, {HV_OP_Vx, HV_OP_Mw, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:449 */
+    {0x00188, 0x00008, HV_ATTR_MOV, 495, {HV_OP_Gd, HV_OP_Nq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f.txt:450 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 495, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f.txt:451 */
+    {0x00180, 0x00000, 0, 667, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shufps legacy_0f.txt:452 */
+    {0x00180, 0x00080, 0, 666, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shufpd legacy_0f.txt:453 */
+    {0x0020f, 0x00201, HV_ATTR_LOCK, 107, {HV_OP_Mo}, 1, HVEMU_FEAT_CX16, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg16b legacy_0f.txt:455 */
+    {0x0000f, 0x00001, HV_ATTR_LOCK, 108, {HV_OP_Mq}, 1, HVEMU_FEAT_CX8, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg8b legacy_0f.txt:456 */
+    {0x0038f, 0x00203, HV_ATTR_RD, 1153, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors64 legacy_0f.txt:457 */
+    {0x0038f, 0x00204, HV_ATTR_MOV, 1157, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec64 legacy_0f.txt:458 */
+    {0x0038f, 0x00205, HV_ATTR_MOV, 1161, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves64 legacy_0f.txt:459 */
+    {0x0018f, 0x00003, HV_ATTR_RD, 1152, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors legacy_0f.txt:460 */
+    {0x0018f, 0x00004, HV_ATTR_MOV, 1156, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec legacy_0f.txt:461 */
+    {0x0018f, 0x00005, HV_ATTR_MOV, 1160, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves legacy_0f.txt:462 */
+    {0x0018f, 0x00006, HV_ATTR_RD, 914, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrld legacy_0f.txt:463 */
+    {0x0018f, 0x00086, HV_ATTR_RD, 879, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmclear legacy_0f.txt:464 */
+    {0x0018f, 0x00106, HV_ATTR_RD, 926, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxon legacy_0f.txt:465 */
+    {0x0018f, 0x00007, HV_ATTR_MOV, 915, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrst legacy_0f.txt:466 */
+    {0x0118f, 0x0110e, HV_ATTR_RD, 632, {HV_OP_Rq}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* senduipi legacy_0f.txt:467 */
+    {0x0018f, 0x0010e, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:468 */
+    {0x0018f, 0x0018e, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:469 */
+    {0x0000f, 0x0000e, HV_ATTR_MOV, 602, {HV_OP_Rv}, 1, HVEMU_FEAT_RDRAND, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdrand legacy_0f.txt:470 */
+    {0x0018f, 0x0010f, HV_ATTR_F64 | HV_ATTR_MOV, 598, {HV_OP_Ry}, 1, HVEMU_FEAT_RDPID, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpid legacy_0f.txt:471 */
+    {0x0018f, 0x0018f, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:472 */
+    {0x0000f, 0x0000f, HV_ATTR_MOV, 603, {HV_OP_Rv}, 1, HVEMU_FEAT_RDSEED, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdseed legacy_0f.txt:473 */
+    {0x00000, 0x00000, 0, 47, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 47, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 47, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 47, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 47, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 47, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 47, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00000, 0x00000, 0, 47, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
+    {0x00180, 0x00080, 0, 12, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsubpd legacy_0f.txt:477 */
+    {0x00180, 0x00180, 0, 13, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsubps legacy_0f.txt:478 */
+    {0x00180, 0x00000, 0, 568, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:479 */
+    {0x00180, 0x00080, 0, 568, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:480 */
+    {0x00180, 0x00000, 0, 565, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:481 */
+    {0x00180, 0x00080, 0, 565, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:482 */
+    {0x00180, 0x00000, 0, 567, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:483 */
+    {0x00180, 0x00080, 0, 567, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:484 */
+    {0x00180, 0x00000, 0, 464, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddq legacy_0f.txt:485 */
+    {0x00180, 0x00080, 0, 464, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddq legacy_0f.txt:486 */
+    {0x00180, 0x00000, 0, 537, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmullw legacy_0f.txt:487 */
+    {0x00180, 0x00080, 0, 537, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmullw legacy_0f.txt:488 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 426, {HV_OP_Wq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:489 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 427, {HV_OP_Vx, HV_OP_Nq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq2dq legacy_0f.txt:490 */
+    {0x00188, 0x00188, HV_ATTR_MOV, 407, {HV_OP_Pq, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdq2q legacy_0f.txt:491 */
+    {0x00188, 0x00008, HV_ATTR_MOV, 519, {HV_OP_Gd, HV_OP_Nq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovmskb legacy_0f.txt:492 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 519, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovmskb legacy_0f.txt:493 */
+    {0x00180, 0x00000, 0, 574, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusb legacy_0f.txt:494 */
+    {0x00180, 0x00080, 0, 574, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusb legacy_0f.txt:495 */
+    {0x00180, 0x00000, 0, 575, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusw legacy_0f.txt:496 */
+    {0x00180, 0x00080, 0, 575, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusw legacy_0f.txt:497 */
+    {0x00180, 0x00000, 0, 516, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminub legacy_0f.txt:498 */
+    {0x00180, 0x00080, 0, 516, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminub legacy_0f.txt:499 */
+    {0x00180, 0x00000, 0, 471, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pand legacy_0f.txt:500 */
+    {0x00180, 0x00080, 0, 471, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pand legacy_0f.txt:501 */
+    {0x00180, 0x00000, 0, 467, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusb legacy_0f.txt:502 */
+    {0x00180, 0x00080, 0, 467, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusb legacy_0f.txt:503 */
+    {0x00180, 0x00000, 0, 468, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusw legacy_0f.txt:504 */
+    {0x00180, 0x00080, 0, 468, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusw legacy_0f.txt:505 */
+    {0x00180, 0x00000, 0, 510, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxub legacy_0f.txt:506 */
+    {0x00180, 0x00080, 0, 510, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxub legacy_0f.txt:507 */
+    {0x00180, 0x00000, 0, 472, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pandn legacy_0f.txt:508 */
+    {0x00180, 0x00080, 0, 472, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pandn legacy_0f.txt:509 */
+    {0x00180, 0x00000, 0, 474, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgb legacy_0f.txt:510 */
+    {0x00180, 0x00080, 0, 474, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgb legacy_0f.txt:511 */
+    {0x00180, 0x00000, 0, 564, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:512 */
+    {0x00180, 0x00080, 0, 564, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:513 */
+    {0x00180, 0x00000, 0, 563, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:514 */
+    {0x00180, 0x00080, 0, 563, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:515 */
+    {0x00180, 0x00000, 0, 475, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgw legacy_0f.txt:516 */
+    {0x00180, 0x00080, 0, 475, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgw legacy_0f.txt:517 */
+    {0x00180, 0x00000, 0, 534, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhuw legacy_0f.txt:518 */
+    {0x00180, 0x00080, 0, 534, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhuw legacy_0f.txt:519 */
+    {0x00180, 0x00000, 0, 535, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhw legacy_0f.txt:520 */
+    {0x00180, 0x00080, 0, 535, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhw legacy_0f.txt:521 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 130, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttpd2dq legacy_0f.txt:522 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 114, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtdq2pd legacy_0f.txt:523 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 116, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2dq legacy_0f.txt:524 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 423, {HV_OP_Mq, HV_OP_Pq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntq legacy_0f.txt:525 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 418, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntdq legacy_0f.txt:526 */
+    {0x00180, 0x00000, 0, 572, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsb legacy_0f.txt:527 */
+    {0x00180, 0x00080, 0, 572, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsb legacy_0f.txt:528 */
+    {0x00180, 0x00000, 0, 573, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsw legacy_0f.txt:529 */
+    {0x00180, 0x00080, 0, 573, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsw legacy_0f.txt:530 */
+    {0x00180, 0x00000, 0, 515, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsw legacy_0f.txt:531 */
+    {0x00180, 0x00080, 0, 515, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsw legacy_0f.txt:532 */
+    {0x00180, 0x00000, 0, 541, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* por legacy_0f.txt:533 */
+    {0x00180, 0x00080, 0, 541, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* por legacy_0f.txt:534 */
+    {0x00180, 0x00000, 0, 465, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsb legacy_0f.txt:535 */
+    {0x00180, 0x00080, 0, 465, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsb legacy_0f.txt:536 */
+    {0x00180, 0x00000, 0, 466, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsw legacy_0f.txt:537 */
+    {0x00180, 0x00080, 0, 466, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsw legacy_0f.txt:538 */
+    {0x00180, 0x00000, 0, 509, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsw legacy_0f.txt:539 */
+    {0x00180, 0x00080, 0, 509, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsw legacy_0f.txt:540 */
+    {0x00180, 0x00000, 0, 589, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pxor legacy_0f.txt:541 */
+    {0x00180, 0x00080, 0, 589, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pxor legacy_0f.txt:542 */
+    {0x00188, 0x00180, HV_ATTR_MOV, 363, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lddqu legacy_0f.txt:543 */
+    {0x00180, 0x00000, 0, 561, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:544 */
+    {0x00180, 0x00080, 0, 561, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:545 */
+    {0x00180, 0x00000, 0, 558, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:546 */
+    {0x00180, 0x00080, 0, 558, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:547 */
+    {0x00180, 0x00000, 0, 560, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:548 */
+    {0x00180, 0x00080, 0, 560, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:549 */
+    {0x00180, 0x00000, 0, 538, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuludq legacy_0f.txt:550 */
+    {0x00180, 0x00080, 0, 538, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuludq legacy_0f.txt:551 */
+    {0x00180, 0x00000, 0, 506, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddwd legacy_0f.txt:552 */
+    {0x00180, 0x00080, 0, 506, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddwd legacy_0f.txt:553 */
+    {0x00180, 0x00000, 0, 549, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psadbw legacy_0f.txt:554 */
+    {0x00180, 0x00080, 0, 549, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psadbw legacy_0f.txt:555 */
+    {0x00188, 0x00008, HV_ATTR_RD, 387, {HV_OP_Pq, HV_OP_Nq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maskmovq legacy_0f.txt:556 */
+    {0x00188, 0x00088, HV_ATTR_RD, 386, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maskmovdqu legacy_0f.txt:557 */
+    {0x00180, 0x00000, 0, 569, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubb legacy_0f.txt:558 */
+    {0x00180, 0x00080, 0, 569, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubb legacy_0f.txt:559 */
+    {0x00180, 0x00000, 0, 576, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubw legacy_0f.txt:560 */
+    {0x00180, 0x00080, 0, 576, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubw legacy_0f.txt:561 */
+    {0x00180, 0x00000, 0, 570, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubd legacy_0f.txt:562 */
+    {0x00180, 0x00080, 0, 570, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubd legacy_0f.txt:563 */
+    {0x00180, 0x00000, 0, 571, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubq legacy_0f.txt:564 */
+    {0x00180, 0x00080, 0, 571, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubq legacy_0f.txt:565 */
+    {0x00180, 0x00000, 0, 462, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddb legacy_0f.txt:566 */
+    {0x00180, 0x00080, 0, 462, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddb legacy_0f.txt:567 */
+    {0x00180, 0x00000, 0, 469, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddw legacy_0f.txt:568 */
+    {0x00180, 0x00080, 0, 469, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddw legacy_0f.txt:569 */
+    {0x00180, 0x00000, 0, 463, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddd legacy_0f.txt:570 */
+    {0x00180, 0x00080, 0, 463, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddd legacy_0f.txt:571 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 717, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud0 legacy_0f.txt:572 */
+    {0x00180, 0x00000, 0, 550, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufb legacy_0f38_0f3a.txt:4 */
+    {0x00180, 0x00080, 0, 550, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufb legacy_0f38_0f3a.txt:5 */
+    {0x00180, 0x00000, 0, 498, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddw legacy_0f38_0f3a.txt:6 */
+    {0x00180, 0x00080, 0, 498, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddw legacy_0f38_0f3a.txt:7 */
+    {0x00180, 0x00000, 0, 496, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddd legacy_0f38_0f3a.txt:8 */
+    {0x00180, 0x00080, 0, 496, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddd legacy_0f38_0f3a.txt:9 */
+    {0x00180, 0x00000, 0, 497, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddsw legacy_0f38_0f3a.txt:10 */
+    {0x00180, 0x00080, 0, 497, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddsw legacy_0f38_0f3a.txt:11 */
+    {0x00180, 0x00000, 0, 505, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddubsw legacy_0f38_0f3a.txt:12 */
+    {0x00180, 0x00080, 0, 505, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddubsw legacy_0f38_0f3a.txt:13 */
+    {0x00180, 0x00000, 0, 502, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubw legacy_0f38_0f3a.txt:14 */
+    {0x00180, 0x00080, 0, 502, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubw legacy_0f38_0f3a.txt:15 */
+    {0x00180, 0x00000, 0, 500, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubd legacy_0f38_0f3a.txt:16 */
+    {0x00180, 0x00080, 0, 500, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubd legacy_0f38_0f3a.txt:17 */
+    {0x00180, 0x00000, 0, 501, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubsw legacy_0f38_0f3a.txt:18 */
+    {0x00180, 0x00080, 0, 501, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubsw legacy_0f38_0f3a.txt:19 */
+    {0x00180, 0x00000, 0, 555, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignb legacy_0f38_0f3a.txt:20 */
+    {0x00180, 0x00080, 0, 555, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignb legacy_0f38_0f3a.txt:21 */
+    {0x00180, 0x00000, 0, 557, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignw legacy_0f38_0f3a.txt:22 */
+    {0x00180, 0x00080, 0, 557, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignw legacy_0f38_0f3a.txt:23 */
+    {0x00180, 0x00000, 0, 556, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignd legacy_0f38_0f3a.txt:24 */
+    {0x00180, 0x00080, 0, 556, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignd legacy_0f38_0f3a.txt:25 */
+    {0x00180, 0x00000, 0, 533, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhrsw legacy_0f38_0f3a.txt:26 */
+    {0x00180, 0x00080, 0, 533, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhrsw legacy_0f38_0f3a.txt:27 */
+    {0x00180, 0x00080, 0, 476, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pblendvb legacy_0f38_0f3a.txt:36 */
+    {0x00180, 0x00080, 0, 40, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendvps legacy_0f38_0f3a.txt:37 */
+    {0x00180, 0x00080, 0, 39, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendvpd legacy_0f38_0f3a.txt:38 */
+    {0x00180, 0x00080, HV_ATTR_RD, 577, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptest legacy_0f38_0f3a.txt:39 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 455, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsb legacy_0f38_0f3a.txt:28 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 455, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsb legacy_0f38_0f3a.txt:29 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 457, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsw legacy_0f38_0f3a.txt:30 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 457, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsw legacy_0f38_0f3a.txt:31 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 456, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsd legacy_0f38_0f3a.txt:32 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 456, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsd legacy_0f38_0f3a.txt:33 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 522, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbw legacy_0f38_0f3a.txt:40 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 520, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbd legacy_0f38_0f3a.txt:41 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 521, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbq legacy_0f38_0f3a.txt:42 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 524, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxwd legacy_0f38_0f3a.txt:43 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 525, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxwq legacy_0f38_0f3a.txt:44 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 523, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxdq legacy_0f38_0f3a.txt:45 */
+    {0x00180, 0x00080, 0, 532, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuldq legacy_0f38_0f3a.txt:52 */
+    {0x00180, 0x00080, 0, 481, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqq legacy_0f38_0f3a.txt:53 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 419, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntdqa legacy_0f38_0f3a.txt:65 */
+    {0x00180, 0x00080, 0, 460, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packusdw legacy_0f38_0f3a.txt:54 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 528, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbw legacy_0f38_0f3a.txt:46 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 526, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbd legacy_0f38_0f3a.txt:47 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 527, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbq legacy_0f38_0f3a.txt:48 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 530, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxwd legacy_0f38_0f3a.txt:49 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 531, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxwq legacy_0f38_0f3a.txt:50 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 529, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxdq legacy_0f38_0f3a.txt:51 */
+    {0x00180, 0x00080, 0, 487, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtq legacy_0f38_0f3a.txt:55 */
+    {0x00180, 0x00080, 0, 513, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsb legacy_0f38_0f3a.txt:56 */
+    {0x00180, 0x00080, 0, 514, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsd legacy_0f38_0f3a.txt:57 */
+    {0x00180, 0x00080, 0, 518, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminuw legacy_0f38_0f3a.txt:58 */
+    {0x00180, 0x00080, 0, 517, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminud legacy_0f38_0f3a.txt:59 */
+    {0x00180, 0x00080, 0, 507, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsb legacy_0f38_0f3a.txt:60 */
+    {0x00180, 0x00080, 0, 508, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsd legacy_0f38_0f3a.txt:61 */
+    {0x00180, 0x00080, 0, 512, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxuw legacy_0f38_0f3a.txt:62 */
+    {0x00180, 0x00080, 0, 511, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxud legacy_0f38_0f3a.txt:63 */
+    {0x00180, 0x00080, 0, 536, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulld legacy_0f38_0f3a.txt:64 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 499, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phminposuw legacy_0f38_0f3a.txt:66 */
+    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 285, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invept legacy_0f38_0f3a.txt:69 */
+    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 290, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invvpid legacy_0f38_0f3a.txt:70 */
+    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 289, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invpcid legacy_0f38_0f3a.txt:71 */
+    {0x00180, 0x00000, 0, 655, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1nexte legacy_0f38_0f3a.txt:74 */
+    {0x00180, 0x00000, 0, 653, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1msg1 legacy_0f38_0f3a.txt:75 */
+    {0x00180, 0x00000, 0, 654, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1msg2 legacy_0f38_0f3a.txt:76 */
+    {0x00180, 0x00000, 0, 659, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256rnds2 legacy_0f38_0f3a.txt:77 */
+    {0x00180, 0x00000, 0, 657, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256msg1 legacy_0f38_0f3a.txt:78 */
+    {0x00180, 0x00000, 0, 658, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256msg2 legacy_0f38_0f3a.txt:79 */
+    {0x00180, 0x00080, 0, 266, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8mulb legacy_0f38_0f3a.txt:80 */
+    {0x0018f, 0x00100, 0, 25, {HV_OP_M}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesencwide128kl legacy_0f38_0f3a.txt:82 */
+    {0x0018f, 0x00101, 0, 19, {HV_OP_M}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdecwide128kl legacy_0f38_0f3a.txt:83 */
+    {0x0018f, 0x00102, 0, 26, {HV_OP_M}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesencwide256kl legacy_0f38_0f3a.txt:84 */
+    {0x0018f, 0x00103, 0, 20, {HV_OP_M}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdecwide256kl legacy_0f38_0f3a.txt:85 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 27, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesimc legacy_0f38_0f3a.txt:93 */
+    {0x00188, 0x00108, HV_ATTR_RD, 377, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loadiwkey legacy_0f38_0f3a.txt:86 */
+    {0x00188, 0x00100, 0, 22, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenc128kl legacy_0f38_0f3a.txt:87 */
+    {0x00180, 0x00080, 0, 21, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenc legacy_0f38_0f3a.txt:94 */
+    {0x00188, 0x00100, 0, 16, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdec128kl legacy_0f38_0f3a.txt:88 */
+    {0x00180, 0x00080, 0, 24, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenclast legacy_0f38_0f3a.txt:95 */
+    {0x00188, 0x00100, 0, 23, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenc256kl legacy_0f38_0f3a.txt:89 */
+    {0x00180, 0x00080, 0, 15, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdec legacy_0f38_0f3a.txt:96 */
+    {0x00188, 0x00100, 0, 17, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdec256kl legacy_0f38_0f3a.txt:90 */
+    {0x00180, 0x00080, 0, 18, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdeclast legacy_0f38_0f3a.txt:97 */
+    {0x00180, 0x00180, HV_ATTR_BYTEOP, 113, {HV_OP_Gy, HV_OP_Eb}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 legacy_0f38_0f3a.txt:101 */
+    {0x00180, 0x00100, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f38_0f3a.txt:102 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 403, {HV_OP_Gv, HV_OP_Mv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe legacy_0f38_0f3a.txt:103 */
+    {0x00180, 0x00180, 0, 113, {HV_OP_Gy, HV_OP_Ev}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 legacy_0f38_0f3a.txt:104 */
+    {0x00180, 0x00100, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f38_0f3a.txt:105 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 403, {HV_OP_Mv, HV_OP_Gv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe legacy_0f38_0f3a.txt:106 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 1171, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrussd/wrussq legacy_0f38_0f3a.txt:107 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 1173, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrssd/wrssq legacy_0f38_0f3a.txt:108 */
+    {0x00180, 0x00080, 0, 6, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adcx legacy_0f38_0f3a.txt:109 */
+    {0x00180, 0x00100, 0, 14, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adox legacy_0f38_0f3a.txt:110 */
+    {0x00188, 0x00080, 0, 405, {HV_OP_Gv, HV_OP_MZ}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdir64b legacy_0f38_0f3a.txt:112 */
+    {0x00188, 0x00180, 0, 154, {HV_OP_Gv, HV_OP_MZ}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmd legacy_0f38_0f3a.txt:113 */
+    {0x00188, 0x00100, 0, 155, {HV_OP_Gv, HV_OP_MZ}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmds legacy_0f38_0f3a.txt:114 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 406, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdiri legacy_0f38_0f3a.txt:115 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 150, {HV_OP_Gd, HV_OP_Rd}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* encodekey128 legacy_0f38_0f3a.txt:91 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 151, {HV_OP_Gd, HV_OP_Rd}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* encodekey256 legacy_0f38_0f3a.txt:92 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 614, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundps legacy_0f38_0f3a.txt:118 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 613, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundpd legacy_0f38_0f3a.txt:119 */
+    {0x00180, 0x00080, 0, 616, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundss legacy_0f38_0f3a.txt:120 */
+    {0x00180, 0x00080, 0, 615, {HV_OP_Vx, HV_OP_Wq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundsd legacy_0f38_0f3a.txt:121 */
+    {0x00180, 0x00080, 0, 38, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendps legacy_0f38_0f3a.txt:122 */
+    {0x00180, 0x00080, 0, 37, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendpd legacy_0f38_0f3a.txt:123 */
+    {0x00180, 0x00080, 0, 477, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pblendw legacy_0f38_0f3a.txt:124 */
+    {0x00180, 0x00000, 0, 470, {HV_OP_Pq, HV_OP_Qq, HV_OP_Ib}, 3, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* palignr legacy_0f38_0f3a.txt:125 */
+    {0x00180, 0x00080, 0, 470, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* palignr legacy_0f38_0f3a.txt:126 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 494, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrb legacy_0f38_0f3a.txt:127 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 494, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrb legacy_0f38_0f3a.txt:128 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 495, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f38_0f3a.txt:129 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 495, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f38_0f3a.txt:130 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1175, {HV_OP_Ey, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pextrd/pextrq legacy_0f38_0f3a.txt:131 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 157, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extractps legacy_0f38_0f3a.txt:132 */
+    {0x00188, 0x00088, 0, 503, {HV_OP_Vx, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrb legacy_0f38_0f3a.txt:133 */
+    {0x00188, 0x00080, 0, 503, {HV_OP_Vx, HV_OP_Mb, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrb legacy_0f38_0f3a.txt:134 */
+    {0x00180, 0x00080, 0, 278, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertps legacy_0f38_0f3a.txt:135 */
+    {0x00180, 0x00080, 0, 1177, {HV_OP_Vx, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pinsrd/pinsrq legacy_0f38_0f3a.txt:136 */
+    {0x00180, 0x00080, 0, 145, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dpps legacy_0f38_0f3a.txt:137 */
+    {0x00180, 0x00080, 0, 144, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dppd legacy_0f38_0f3a.txt:138 */
+    {0x00180, 0x00080, 0, 438, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mpsadbw legacy_0f38_0f3a.txt:139 */
+    {0x00180, 0x00080, 0, 478, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_PCLMUL, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pclmulqdq legacy_0f38_0f3a.txt:140 */
+    {0x00180, 0x00080, HV_ATTR_RD, 484, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpestrm legacy_0f38_0f3a.txt:141 */
+    {0x00180, 0x00080, HV_ATTR_RD, 483, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpestri legacy_0f38_0f3a.txt:142 */
+    {0x00180, 0x00080, HV_ATTR_RD, 490, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpistrm legacy_0f38_0f3a.txt:143 */
+    {0x00180, 0x00080, HV_ATTR_RD, 489, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpistri legacy_0f38_0f3a.txt:144 */
+    {0x00180, 0x00000, 0, 656, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1rnds4 legacy_0f38_0f3a.txt:145 */
+    {0x00180, 0x00080, 0, 265, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8affineqb legacy_0f38_0f3a.txt:146 */
+    {0x00180, 0x00080, 0, 264, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8affineinvqb legacy_0f38_0f3a.txt:147 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 28, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aeskeygenassist legacy_0f38_0f3a.txt:149 */
+    {0x001ff, 0x00108, HV_ATTR_RD, 270, {HV_OP_Ib}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hreset legacy_0f38_0f3a.txt:148 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 912, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups vex.txt:13 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 911, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd vex.txt:14 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 910, {HV_OP_VX, HV_OP_HX, HV_OP_Ud}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:15 */
+    {0x00188, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 910, {HV_OP_VX, HV_OP_Md}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:16 */
+    {0x00188, 0x00188, HV_ATTR_MOV, 907, {HV_OP_VX, HV_OP_HX, HV_OP_Uq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:17 */
+    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 907, {HV_OP_VX, HV_OP_Mq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:18 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 912, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups vex.txt:19 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 911, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd vex.txt:20 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 910, {HV_OP_UX, HV_OP_HX, HV_OP_Vd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:21 */
+    {0x00188, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 910, {HV_OP_Md, HV_OP_Vd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:22 */
+    {0x00188, 0x00188, HV_ATTR_MOV, 907, {HV_OP_UX, HV_OP_HX, HV_OP_Vq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:23 */
+    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 907, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:24 */
+    {0x00d88, 0x00000, HV_ATTR_MOV, 899, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlps vex.txt:25 */
+    {0x00d88, 0x00008, HV_ATTR_MOV, 894, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ux}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhlps vex.txt:26 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 898, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlpd vex.txt:27 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 909, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsldup vex.txt:28 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 891, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovddup vex.txt:29 */
+    {0x00d80, 0x00580, HV_ATTR_MOV | HV_ATTR_NOVVVV, 891, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovddup vex.txt:30 */
+    {0x00d88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 899, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlps vex.txt:31 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 898, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlpd vex.txt:32 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1126, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpcklps vex.txt:33 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1125, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpcklpd vex.txt:34 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1124, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpckhps vex.txt:35 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1123, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpckhpd vex.txt:36 */
+    {0x00d88, 0x00000, HV_ATTR_MOV, 896, {HV_OP_Vx, HV_OP_Hq, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhps vex.txt:37 */
+    {0x00d88, 0x00008, HV_ATTR_MOV, 897, {HV_OP_Vx, HV_OP_Hq, HV_OP_Uq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlhps vex.txt:38 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 895, {HV_OP_Vx, HV_OP_Hq, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhpd vex.txt:39 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 908, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovshdup vex.txt:40 */
+    {0x00d88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 896, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhps vex.txt:41 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 895, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhpd vex.txt:42 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 889, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps vex.txt:43 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 888, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd vex.txt:44 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 889, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps vex.txt:45 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 888, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd vex.txt:46 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 777, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2ss vex.txt:47 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 776, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd vex.txt:48 */
+    {0x00188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 905, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntps vex.txt:49 */
+    {0x00188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 904, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntpd vex.txt:50 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 783, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttss2si vex.txt:51 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 782, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttsd2si vex.txt:52 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 779, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtss2si vex.txt:53 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 774, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsd2si vex.txt:54 */
+    {0x00180, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 1122, {HV_OP_VX, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vucomiss vex.txt:55 */
+    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1121, {HV_OP_VX, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vucomisd vex.txt:56 */
+    {0x00180, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 760, {HV_OP_Vd, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcomiss vex.txt:57 */
+    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 759, {HV_OP_Vq, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcomisd vex.txt:58 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 321, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandw vex.txt:59 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 320, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandq vex.txt:60 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 314, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandb vex.txt:61 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 315, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandd vex.txt:62 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 319, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnw vex.txt:63 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 318, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnq vex.txt:64 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 316, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnb vex.txt:65 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 317, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnd vex.txt:66 */
+    {0x00f88, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 329, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotw vex.txt:67 */
+    {0x00f88, 0x00208, HV_ATTR_MOV | HV_ATTR_NOVVVV, 328, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotq vex.txt:68 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 326, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotb vex.txt:69 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 327, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotd vex.txt:70 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 337, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* korw vex.txt:71 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 332, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* korq vex.txt:72 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 330, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* korb vex.txt:73 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 331, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kord vex.txt:74 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 356, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnorw vex.txt:75 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 355, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnorq vex.txt:76 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 353, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnorb vex.txt:77 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 354, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnord vex.txt:78 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 360, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxorw vex.txt:79 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 359, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxorq vex.txt:80 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 357, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxorb vex.txt:81 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 358, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxord vex.txt:82 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 313, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddw vex.txt:83 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 312, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddq vex.txt:84 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 310, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddb vex.txt:85 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 311, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddd vex.txt:86 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 352, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckwd vex.txt:87 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 351, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckdq vex.txt:88 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 350, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckbw vex.txt:89 */
+    {0x00188, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 901, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovmskps vex.txt:90 */
+    {0x00188, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 900, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovmskpd vex.txt:91 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1111, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtps vex.txt:92 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1110, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtpd vex.txt:93 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1113, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtss vex.txt:94 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1112, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtsd vex.txt:95 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1098, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrsqrtps vex.txt:96 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1099, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrsqrtss vex.txt:97 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1092, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrcpps vex.txt:98 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1093, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrcpss vex.txt:99 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 744, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandps vex.txt:100 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 743, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandpd vex.txt:101 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 742, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandnps vex.txt:102 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 741, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandnpd vex.txt:103 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 928, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vorps vex.txt:104 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 927, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vorpd vex.txt:105 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1128, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vxorps vex.txt:106 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1127, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vxorpd vex.txt:107 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 730, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddps vex.txt:108 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 729, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddpd vex.txt:109 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 732, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddss vex.txt:110 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 731, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsd vex.txt:111 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 921, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulps vex.txt:112 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 920, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulpd vex.txt:113 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 923, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulss vex.txt:114 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 922, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulsd vex.txt:115 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 772, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2pd vex.txt:116 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 769, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtpd2ps vex.txt:117 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 778, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtss2sd vex.txt:118 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 775, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsd2ss vex.txt:119 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 762, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtdq2ps vex.txt:120 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 771, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2dq vex.txt:121 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 781, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttps2dq vex.txt:122 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1116, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubps vex.txt:123 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1115, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubpd vex.txt:124 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1118, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubss vex.txt:125 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1117, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubsd vex.txt:126 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 882, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminps vex.txt:127 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 881, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminpd vex.txt:128 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 884, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminss vex.txt:129 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 883, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminsd vex.txt:130 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 785, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivps vex.txt:131 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 784, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivpd vex.txt:132 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 787, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivss vex.txt:133 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 786, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivsd vex.txt:134 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 875, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxps vex.txt:135 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 874, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxpd vex.txt:136 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 877, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxss vex.txt:137 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 876, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxsd vex.txt:138 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1087, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklbw vex.txt:139 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1087, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklbw vex.txt:140 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1090, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklwd vex.txt:141 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1090, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklwd vex.txt:142 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1088, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckldq vex.txt:143 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1088, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckldq vex.txt:144 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 933, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpacksswb vex.txt:145 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 933, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpacksswb vex.txt:146 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 963, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtb vex.txt:147 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 963, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtb vex.txt:148 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 966, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtw vex.txt:149 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 966, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtw vex.txt:150 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 964, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtd vex.txt:151 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 964, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtd vex.txt:152 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 935, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackuswb vex.txt:153 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 935, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackuswb vex.txt:154 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1083, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhbw vex.txt:155 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1083, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhbw vex.txt:156 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1086, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhwd vex.txt:157 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1086, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhwd vex.txt:158 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1084, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhdq vex.txt:159 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1084, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhdq vex.txt:160 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 932, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackssdw vex.txt:161 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 932, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackssdw vex.txt:162 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1089, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklqdq vex.txt:163 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1089, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklqdq vex.txt:164 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1085, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhqdq vex.txt:165 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1085, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhqdq vex.txt:166 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 906, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:167 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 890, {HV_OP_Vx, HV_OP_Ed}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd vex.txt:168 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 892, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa vex.txt:169 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 893, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu vex.txt:170 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1053, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufd vex.txt:171 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1053, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufd vex.txt:172 */
+    {0x00d80, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1054, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufhw vex.txt:173 */
+    {0x00d80, 0x00500, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1054, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufhw vex.txt:174 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1055, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshuflw vex.txt:175 */
+    {0x00d80, 0x00580, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1055, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshuflw vex.txt:176 */
+    {0x00d8f, 0x0008a, HV_ATTR_MOV, 1073, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:177 */
+    {0x00d8f, 0x0008c, HV_ATTR_MOV, 1067, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:178 */
+    {0x00d8f, 0x0008e, HV_ATTR_MOV, 1064, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:179 */
+    {0x00d8f, 0x0048a, HV_ATTR_MOV, 1073, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:180 */
+    {0x00d8f, 0x0048c, HV_ATTR_MOV, 1067, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:181 */
+    {0x00d8f, 0x0048e, HV_ATTR_MOV, 1064, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:182 */
+    {0x00d8f, 0x0008a, HV_ATTR_MOV, 1068, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:183 */
+    {0x00d8f, 0x0008c, HV_ATTR_MOV, 1065, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:184 */
+    {0x00d8f, 0x0008e, HV_ATTR_MOV, 1059, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:185 */
+    {0x00d8f, 0x0048a, HV_ATTR_MOV, 1068, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:186 */
+    {0x00d8f, 0x0048c, HV_ATTR_MOV, 1065, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:187 */
+    {0x00d8f, 0x0048e, HV_ATTR_MOV, 1059, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:188 */
+    {0x00d8f, 0x0008a, HV_ATTR_MOV, 1070, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:189 */
+    {0x00d8f, 0x0008b, HV_ATTR_MOV, 1069, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrldq vex.txt:190 */
+    {0x00d8f, 0x0008e, HV_ATTR_MOV, 1061, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:191 */
+    {0x00d8f, 0x0008f, HV_ATTR_MOV, 1060, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslldq vex.txt:192 */
+    {0x00d8f, 0x0048a, HV_ATTR_MOV, 1070, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:193 */
+    {0x00d8f, 0x0048b, HV_ATTR_MOV, 1069, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrldq vex.txt:194 */
+    {0x00d8f, 0x0048e, HV_ATTR_MOV, 1061, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:195 */
+    {0x00d8f, 0x0048f, HV_ATTR_MOV, 1060, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslldq vex.txt:196 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 957, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqb vex.txt:197 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 957, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqb vex.txt:198 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 960, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqw vex.txt:199 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 960, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqw vex.txt:200 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 958, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqd vex.txt:201 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 958, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqd vex.txt:202 */
+    {0x00d80, 0x00000, HV_ATTR_NOVVVV, 1130, {0}, 0, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vzeroupper vex.txt:203 */
+    {0x00d80, 0x00400, HV_ATTR_NOVVVV, 1129, {0}, 0, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vzeroall vex.txt:204 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 862, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhaddpd vex.txt:205 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 863, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhaddps vex.txt:206 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 864, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhsubpd vex.txt:207 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 865, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhsubps vex.txt:208 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 906, {HV_OP_Ey, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:209 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 890, {HV_OP_Ed, HV_OP_Vd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd vex.txt:210 */
+    {0x00d80, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 906, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:211 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 892, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa vex.txt:212 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 893, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu vex.txt:213 */
+    {0x00f80, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 325, {HV_OP_Kr, HV_OP_Kmw}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:214 */
+    {0x00f80, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 324, {HV_OP_Kr, HV_OP_Kmq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:215 */
+    {0x00f80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 322, {HV_OP_Kr, HV_OP_Kmb}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:216 */
+    {0x00f80, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 323, {HV_OP_Kr, HV_OP_Kmd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:217 */
+    {0x00f88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 325, {HV_OP_Mw, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:218 */
+    {0x00f88, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 324, {HV_OP_Mq, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:219 */
+    {0x00f88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 322, {HV_OP_Mb, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:220 */
+    {0x00f88, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 323, {HV_OP_Md, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:221 */
+    {0x01f88, 0x01388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 324, {HV_OP_Kr, HV_OP_Ry}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:222 */
+    {0x00f88, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 325, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:223 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 322, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:224 */
+    {0x00d88, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 323, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:225 */
+    {0x01f88, 0x01388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 324, {HV_OP_Gy, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:226 */
+    {0x00f88, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 325, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:227 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 322, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:228 */
+    {0x00d88, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 323, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:229 */
+    {0x00f88, 0x00008, HV_ATTR_NOVVVV | HV_ATTR_RD, 336, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestw vex.txt:230 */
+    {0x00f88, 0x00208, HV_ATTR_NOVVVV | HV_ATTR_RD, 335, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestq vex.txt:231 */
+    {0x00f88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 333, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestb vex.txt:232 */
+    {0x00f88, 0x00288, HV_ATTR_NOVVVV | HV_ATTR_RD, 334, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestd vex.txt:233 */
+    {0x00f88, 0x00008, HV_ATTR_NOVVVV | HV_ATTR_RD, 349, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestw vex.txt:234 */
+    {0x00f88, 0x00208, HV_ATTR_NOVVVV | HV_ATTR_RD, 348, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestq vex.txt:235 */
+    {0x00f88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 346, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestb vex.txt:236 */
+    {0x00f88, 0x00288, HV_ATTR_NOVVVV | HV_ATTR_RD, 347, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestd vex.txt:237 */
+    {0x00d8f, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_RD, 870, {HV_OP_Md}, 1, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vldmxcsr vex.txt:238 */
+    {0x00d8f, 0x00003, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1114, {HV_OP_Md}, 1, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vstmxcsr vex.txt:239 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 756, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpps vex.txt:240 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 755, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmppd vex.txt:241 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 758, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpss vex.txt:242 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 757, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpsd vex.txt:243 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 1011, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw vex.txt:244 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1011, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mw, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw vex.txt:245 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 996, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:246 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1104, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vshufps vex.txt:247 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1103, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vshufpd vex.txt:248 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 733, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsubpd vex.txt:249 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 734, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsubps vex.txt:250 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1073, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:251 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1073, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:252 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1068, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:253 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1068, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:254 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1070, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:255 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1070, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:256 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 938, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddq vex.txt:257 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 938, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddq vex.txt:258 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1048, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmullw vex.txt:259 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1048, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmullw vex.txt:260 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 906, {HV_OP_Wq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:261 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1030, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovmskb vex.txt:262 */
+    {0x00d88, 0x00488, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1030, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovmskb vex.txt:263 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1079, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusb vex.txt:264 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1079, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusb vex.txt:265 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1080, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusw vex.txt:266 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1080, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusw vex.txt:267 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1027, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminub vex.txt:268 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1027, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminub vex.txt:269 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 945, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpand vex.txt:270 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 945, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpand vex.txt:271 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 941, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusb vex.txt:272 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 941, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusb vex.txt:273 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 942, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusw vex.txt:274 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 942, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusw vex.txt:275 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1021, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxub vex.txt:276 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1021, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxub vex.txt:277 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 946, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpandn vex.txt:278 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 946, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpandn vex.txt:279 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 947, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgb vex.txt:280 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 947, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgb vex.txt:281 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1067, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:282 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1067, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:283 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1065, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:284 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1065, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:285 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 948, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgw vex.txt:286 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 948, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgw vex.txt:287 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1045, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhuw vex.txt:288 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1045, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhuw vex.txt:289 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1046, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhw vex.txt:290 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1046, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhw vex.txt:291 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 780, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttpd2dq vex.txt:292 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 761, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtdq2pd vex.txt:293 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 768, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtpd2dq vex.txt:294 */
+    {0x00188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 902, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdq vex.txt:295 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1077, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsb vex.txt:296 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1077, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsb vex.txt:297 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1078, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsw vex.txt:298 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1078, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsw vex.txt:299 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1026, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsw vex.txt:300 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1026, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsw vex.txt:301 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1050, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpor vex.txt:302 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1050, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpor vex.txt:303 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 939, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsb vex.txt:304 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 939, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsb vex.txt:305 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 940, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsw vex.txt:306 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 940, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsw vex.txt:307 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1020, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsw vex.txt:308 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1020, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsw vex.txt:309 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1091, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpxor vex.txt:310 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1091, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpxor vex.txt:311 */
+    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 869, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vlddqu vex.txt:312 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1064, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:313 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1064, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:314 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1059, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:315 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1059, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:316 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1061, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:317 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1061, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:318 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1049, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuludq vex.txt:319 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1049, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuludq vex.txt:320 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1015, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddwd vex.txt:321 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1015, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddwd vex.txt:322 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1051, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsadbw vex.txt:323 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1051, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsadbw vex.txt:324 */
+    {0x00d88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 871, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovdqu vex.txt:325 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1074, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubb vex.txt:326 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1074, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubb vex.txt:327 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1081, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubw vex.txt:328 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1081, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubw vex.txt:329 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1075, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubd vex.txt:330 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1075, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubd vex.txt:331 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1076, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubq vex.txt:332 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1076, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubq vex.txt:333 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 936, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddb vex.txt:334 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 936, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddb vex.txt:335 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 943, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddw vex.txt:336 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 943, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddw vex.txt:337 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 937, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddd vex.txt:338 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 937, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddd vex.txt:339 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1052, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufb vex.txt:340 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1052, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufb vex.txt:341 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1003, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddw vex.txt:342 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1003, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddw vex.txt:343 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1001, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddd vex.txt:344 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1001, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddd vex.txt:345 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1002, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddsw vex.txt:346 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1002, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddsw vex.txt:347 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1014, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddubsw vex.txt:348 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1014, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddubsw vex.txt:349 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1007, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubw vex.txt:350 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1007, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubw vex.txt:351 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1005, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubd vex.txt:352 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1005, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubd vex.txt:353 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1006, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubsw vex.txt:354 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1006, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubsw vex.txt:355 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1056, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignb vex.txt:356 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1056, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignb vex.txt:357 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1058, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignw vex.txt:358 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1058, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignw vex.txt:359 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1057, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignd vex.txt:360 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1057, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignd vex.txt:361 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1044, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhrsw vex.txt:362 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1044, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhrsw vex.txt:363 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 989, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilps vex.txt:364 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 988, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilpd vex.txt:365 */
+    {0x00380, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1120, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vtestps vex.txt:366 */
+    {0x00380, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1119, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vtestpd vex.txt:367 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 770, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_F16C, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtph2ps vex.txt:368 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 991, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermps vex.txt:369 */
+    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1082, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vptest vex.txt:370 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 754, {HV_OP_Vx, HV_OP_Md}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastss vex.txt:371 */
+    {0x00388, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 754, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastss vex.txt:372 */
+    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 753, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastsd vex.txt:373 */
+    {0x00f88, 0x00488, HV_ATTR_MOV | HV_ATTR_NOVVVV, 753, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastsd vex.txt:374 */
+    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 751, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastf128 vex.txt:375 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 929, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsb vex.txt:376 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 929, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsb vex.txt:377 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 931, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsw vex.txt:378 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 931, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsw vex.txt:379 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 930, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsd vex.txt:380 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 930, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsd vex.txt:381 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1033, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbw vex.txt:382 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1033, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbw vex.txt:383 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1031, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbd vex.txt:384 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1031, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbd vex.txt:385 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1032, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbq vex.txt:386 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1032, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbq vex.txt:387 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1035, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwd vex.txt:388 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1035, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwd vex.txt:389 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1036, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwq vex.txt:390 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1036, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwq vex.txt:391 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1034, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxdq vex.txt:392 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1034, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxdq vex.txt:393 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1043, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuldq vex.txt:394 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1043, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuldq vex.txt:395 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 959, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqq vex.txt:396 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 959, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqq vex.txt:397 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 903, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdqa vex.txt:398 */
+    {0x00d88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 903, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdqa vex.txt:399 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 934, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackusdw vex.txt:400 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 934, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackusdw vex.txt:401 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 873, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovps vex.txt:402 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 872, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovpd vex.txt:403 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 873, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovps vex.txt:404 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 872, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovpd vex.txt:405 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1039, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbw vex.txt:406 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1039, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbw vex.txt:407 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1037, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbd vex.txt:408 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1037, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbd vex.txt:409 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1038, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbq vex.txt:410 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1038, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbq vex.txt:411 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1041, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwd vex.txt:412 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1041, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwd vex.txt:413 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1042, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwq vex.txt:414 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1042, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwq vex.txt:415 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1040, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxdq vex.txt:416 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1040, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxdq vex.txt:417 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 987, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermd vex.txt:418 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 965, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtq vex.txt:419 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 965, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtq vex.txt:420 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1024, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsb vex.txt:421 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1024, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsb vex.txt:422 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1025, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsd vex.txt:423 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1025, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsd vex.txt:424 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1029, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminuw vex.txt:425 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1029, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminuw vex.txt:426 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1028, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminud vex.txt:427 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1028, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminud vex.txt:428 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1018, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsb vex.txt:429 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1018, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsb vex.txt:430 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1019, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsd vex.txt:431 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1019, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsd vex.txt:432 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1023, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxuw vex.txt:433 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1023, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxuw vex.txt:434 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1022, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxud vex.txt:435 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1022, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxud vex.txt:436 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1047, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulld vex.txt:437 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1047, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulld vex.txt:438 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1004, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphminposuw vex.txt:439 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1071, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlvd vex.txt:440 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 1072, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlvq vex.txt:441 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1066, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsravd vex.txt:442 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1062, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllvd vex.txt:443 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 1063, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllvq vex.txt:444 */
+    {0x01f8f, 0x01000, HV_ATTR_NOVVVV | HV_ATTR_RD, 366, {HV_OP_MZ}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldtilecfg vex.txt:445 */
+    {0x01fff, 0x01008, HV_ATTR_NOVVVV, 709, {0}, 0, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilerelease vex.txt:446 */
+    {0x01f8f, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 684, {HV_OP_MZ}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sttilecfg vex.txt:447 */
+    {0x01ff8, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 711, {HV_OP_Tr}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilezero vex.txt:448 */
+    {0x01f88, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 708, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloaddt1 vex.txt:449 */
+    {0x01f88, 0x01100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 710, {HV_OP_Msib, HV_OP_Tr}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilestored vex.txt:450 */
+    {0x01f88, 0x01180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 707, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloadd vex.txt:451 */
+    {0x00380, 0x00080, 0, 973, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbusd vex.txt:452 */
+    {0x00380, 0x00000, 0, 975, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbuud vex.txt:618 */
+    {0x00380, 0x00100, 0, 971, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbsud vex.txt:619 */
+    {0x00380, 0x00180, 0, 969, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbssd vex.txt:620 */
+    {0x00380, 0x00080, 0, 974, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbusds vex.txt:453 */
+    {0x00380, 0x00000, 0, 976, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbuuds vex.txt:621 */
+    {0x00380, 0x00100, 0, 972, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbsuds vex.txt:622 */
+    {0x00380, 0x00180, 0, 970, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbssds vex.txt:623 */
+    {0x00380, 0x00080, 0, 977, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwssd vex.txt:454 */
+    {0x00380, 0x00080, 0, 978, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwssds vex.txt:455 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 953, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastd vex.txt:456 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 954, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastq vex.txt:457 */
+    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 752, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcasti128 vex.txt:458 */
+    {0x01f88, 0x01108, HV_ATTR_DISTINCT, 699, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbf16ps vex.txt:459 */
+    {0x01f88, 0x01188, HV_ATTR_DISTINCT, 704, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpfp16ps vex.txt:670 */
+    {0x01f88, 0x01008, HV_ATTR_DISTINCT, 703, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbuud vex.txt:460 */
+    {0x01f88, 0x01088, HV_ATTR_DISTINCT, 702, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbusd vex.txt:461 */
+    {0x01f88, 0x01108, HV_ATTR_DISTINCT, 701, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbsud vex.txt:462 */
+    {0x01f88, 0x01188, HV_ATTR_DISTINCT, 700, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbssd vex.txt:463 */
+    {0x01f88, 0x01008, HV_ATTR_DISTINCT, 697, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tcmmrlfp16ps vex.txt:671 */
+    {0x01f88, 0x01088, HV_ATTR_DISTINCT, 696, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tcmmimfp16ps vex.txt:672 */
+    {0x00380, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 767, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneps2bf16 vex.txt:641 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 952, {HV_OP_Vx, HV_OP_Wb}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastb vex.txt:464 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 955, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastw vex.txt:465 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1016, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovd vex.txt:466 */
+    {0x00388, 0x00280, HV_ATTR_MOV, 1017, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovq vex.txt:467 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1016, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovd vex.txt:468 */
+    {0x00388, 0x00280, HV_ATTR_MOV, 1017, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovq vex.txt:469 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 997, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherdd vex.txt:470 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 998, {HV_OP_Vx, HV_OP_MiX, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherdq vex.txt:471 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 999, {HV_OP_Vh, HV_OP_Mix, HV_OP_Hh}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherqd vex.txt:472 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1000, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherqq vex.txt:473 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 856, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherdps vex.txt:474 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 855, {HV_OP_Vx, HV_OP_MiX, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherdpd vex.txt:475 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 858, {HV_OP_Vh, HV_OP_Mix, HV_OP_Hh}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherqps vex.txt:476 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 857, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherqpd vex.txt:477 */
+    {0x00380, 0x00080, 0, 808, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub132ps vex.txt:478 */
+    {0x00380, 0x00280, 0, 807, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub132pd vex.txt:479 */
+    {0x00380, 0x00080, 0, 826, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd132ps vex.txt:480 */
+    {0x00380, 0x00280, 0, 825, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd132pd vex.txt:481 */
+    {0x00380, 0x00080, 0, 796, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132ps vex.txt:482 */
+    {0x00380, 0x00280, 0, 795, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132pd vex.txt:483 */
+    {0x00380, 0x00080, 0, 798, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132ss vex.txt:484 */
+    {0x00380, 0x00280, 0, 797, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132sd vex.txt:485 */
+    {0x00380, 0x00080, 0, 814, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132ps vex.txt:486 */
+    {0x00380, 0x00280, 0, 813, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132pd vex.txt:487 */
+    {0x00380, 0x00080, 0, 816, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132ss vex.txt:488 */
+    {0x00380, 0x00280, 0, 815, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132sd vex.txt:489 */
+    {0x00380, 0x00080, 0, 832, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132ps vex.txt:490 */
+    {0x00380, 0x00280, 0, 831, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132pd vex.txt:491 */
+    {0x00380, 0x00080, 0, 834, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132ss vex.txt:492 */
+    {0x00380, 0x00280, 0, 833, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132sd vex.txt:493 */
+    {0x00380, 0x00080, 0, 844, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132ps vex.txt:494 */
+    {0x00380, 0x00280, 0, 843, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132pd vex.txt:495 */
+    {0x00380, 0x00080, 0, 846, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132ss vex.txt:496 */
+    {0x00380, 0x00280, 0, 845, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132sd vex.txt:497 */
+    {0x00380, 0x00080, 0, 810, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub213ps vex.txt:498 */
+    {0x00380, 0x00280, 0, 809, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub213pd vex.txt:499 */
+    {0x00380, 0x00080, 0, 828, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd213ps vex.txt:500 */
+    {0x00380, 0x00280, 0, 827, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd213pd vex.txt:501 */
+    {0x00380, 0x00080, 0, 800, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213ps vex.txt:502 */
+    {0x00380, 0x00280, 0, 799, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213pd vex.txt:503 */
+    {0x00380, 0x00080, 0, 802, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213ss vex.txt:504 */
+    {0x00380, 0x00280, 0, 801, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213sd vex.txt:505 */
+    {0x00380, 0x00080, 0, 818, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213ps vex.txt:506 */
+    {0x00380, 0x00280, 0, 817, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213pd vex.txt:507 */
+    {0x00380, 0x00080, 0, 820, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213ss vex.txt:508 */
+    {0x00380, 0x00280, 0, 819, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213sd vex.txt:509 */
+    {0x00380, 0x00080, 0, 836, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213ps vex.txt:510 */
+    {0x00380, 0x00280, 0, 835, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213pd vex.txt:511 */
+    {0x00380, 0x00080, 0, 838, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213ss vex.txt:512 */
+    {0x00380, 0x00280, 0, 837, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213sd vex.txt:513 */
+    {0x00380, 0x00080, 0, 848, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213ps vex.txt:514 */
+    {0x00380, 0x00280, 0, 847, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213pd vex.txt:515 */
+    {0x00380, 0x00080, 0, 850, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213ss vex.txt:516 */
+    {0x00380, 0x00280, 0, 849, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213sd vex.txt:517 */
+    {0x00388, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 766, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneoph2ps vex.txt:635 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 764, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneeph2ps vex.txt:636 */
+    {0x00388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 763, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneebf162ps vex.txt:637 */
+    {0x00388, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 765, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneobf162ps vex.txt:638 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 746, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbcstnesh2ps vex.txt:639 */
+    {0x00388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 745, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbcstnebf162ps vex.txt:640 */
+    {0x00380, 0x00280, 0, 1013, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmadd52luq vex.txt:632 */
+    {0x00380, 0x00280, 0, 1012, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmadd52huq vex.txt:633 */
+    {0x00380, 0x00080, 0, 812, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub231ps vex.txt:518 */
+    {0x00380, 0x00280, 0, 811, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub231pd vex.txt:519 */
+    {0x00380, 0x00080, 0, 830, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd231ps vex.txt:520 */
+    {0x00380, 0x00280, 0, 829, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd231pd vex.txt:521 */
+    {0x00380, 0x00080, 0, 804, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231ps vex.txt:522 */
+    {0x00380, 0x00280, 0, 803, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231pd vex.txt:523 */
+    {0x00380, 0x00080, 0, 806, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231ss vex.txt:524 */
+    {0x00380, 0x00280, 0, 805, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231sd vex.txt:525 */
+    {0x00380, 0x00080, 0, 822, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231ps vex.txt:526 */
+    {0x00380, 0x00280, 0, 821, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231pd vex.txt:527 */
+    {0x00380, 0x00080, 0, 824, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231ss vex.txt:528 */
+    {0x00380, 0x00280, 0, 823, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231sd vex.txt:529 */
+    {0x00380, 0x00080, 0, 840, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231ps vex.txt:530 */
+    {0x00380, 0x00280, 0, 839, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231pd vex.txt:531 */
+    {0x00380, 0x00080, 0, 842, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231ss vex.txt:532 */
+    {0x00380, 0x00280, 0, 841, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231sd vex.txt:533 */
+    {0x00380, 0x00080, 0, 852, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231ps vex.txt:534 */
+    {0x00380, 0x00280, 0, 851, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231pd vex.txt:535 */
+    {0x00380, 0x00080, 0, 854, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231ss vex.txt:536 */
+    {0x00380, 0x00280, 0, 853, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231sd vex.txt:537 */
+    {0x00f88, 0x00588, 0, 1102, {HV_OP_Vx, HV_OP_Hx, HV_OP_UX}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512rnds2 vex.txt:643 */
+    {0x00f88, 0x00588, HV_ATTR_NOVVVV, 1100, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512msg1 vex.txt:644 */
+    {0x00f88, 0x00588, HV_ATTR_NOVVVV, 1101, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512msg2 vex.txt:645 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 861, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8mulb vex.txt:538 */
+    {0x00380, 0x00000, 0, 983, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwuud vex.txt:625 */
+    {0x00380, 0x00080, 0, 981, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwusd vex.txt:626 */
+    {0x00380, 0x00100, 0, 979, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwsud vex.txt:627 */
+    {0x00380, 0x00000, 0, 984, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwuuds vex.txt:628 */
+    {0x00380, 0x00080, 0, 982, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwusds vex.txt:629 */
+    {0x00380, 0x00100, 0, 980, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwsuds vex.txt:630 */
+    {0x00f80, 0x00000, 0, 1105, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3msg1 vex.txt:647 */
+    {0x00f80, 0x00080, 0, 1106, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3msg2 vex.txt:648 */
+    {0x00380, 0x00100, HV_ATTR_MOV, 1108, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm4key4 vex.txt:649 */
+    {0x00380, 0x00180, HV_ATTR_MOV, 1109, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm4rnds4 vex.txt:650 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 739, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesimc vex.txt:539 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 737, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenc vex.txt:540 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 738, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenclast vex.txt:541 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 735, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdec vex.txt:542 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 736, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdeclast vex.txt:543 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 98, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpoxadd vex.txt:653 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 94, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnoxadd vex.txt:654 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 87, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpbxadd vex.txt:655 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 91, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnbxadd vex.txt:656 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 109, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpzxadd vex.txt:657 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 97, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnzxadd vex.txt:658 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 86, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpbexadd vex.txt:659 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 90, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnbexadd vex.txt:660 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 105, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsxadd vex.txt:661 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 96, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnsxadd vex.txt:662 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 101, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmppxadd vex.txt:663 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 95, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnpxadd vex.txt:664 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 89, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmplxadd vex.txt:665 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 93, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnlxadd vex.txt:666 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 88, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmplexadd vex.txt:667 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 92, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnlexadd vex.txt:668 */
+    {0x00d80, 0x00000, HV_ATTR_MOV, 30, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andn vex.txt:544 */
+    {0x00d87, 0x00001, HV_ATTR_MOV, 43, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsr vex.txt:545 */
+    {0x00d87, 0x00002, HV_ATTR_MOV, 42, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsmsk vex.txt:546 */
+    {0x00d87, 0x00003, HV_ATTR_MOV, 41, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsi vex.txt:547 */
+    {0x00d80, 0x00000, HV_ATTR_MOV, 52, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bzhi vex.txt:548 */
+    {0x00d80, 0x00100, HV_ATTR_MOV, 493, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pext vex.txt:549 */
+    {0x00d80, 0x00180, HV_ATTR_MOV, 492, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pdep vex.txt:550 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_XOP2, 444, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulx vex.txt:551 */
+    {0x00d80, 0x00000, HV_ATTR_MOV, 36, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bextr vex.txt:552 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 662, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shlx vex.txt:553 */
+    {0x00d80, 0x00100, HV_ATTR_MOV, 625, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sarx vex.txt:554 */
+    {0x00d80, 0x00180, HV_ATTR_MOV, 665, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrx vex.txt:555 */
+    {0x00f80, 0x00680, HV_ATTR_MOV | HV_ATTR_NOVVVV, 992, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermq vex.txt:556 */
+    {0x00f80, 0x00680, HV_ATTR_MOV | HV_ATTR_NOVVVV, 990, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermpd vex.txt:557 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 949, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendd vex.txt:558 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 989, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilps vex.txt:559 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 988, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilpd vex.txt:560 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 985, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vperm2f128 vex.txt:561 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1095, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundps vex.txt:562 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1094, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundpd vex.txt:563 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1097, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundss vex.txt:564 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1096, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundsd vex.txt:565 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 748, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendps vex.txt:566 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 747, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendpd vex.txt:567 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 951, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendw vex.txt:568 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 951, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendw vex.txt:569 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 944, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpalignr vex.txt:570 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 944, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpalignr vex.txt:571 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 993, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb vex.txt:572 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 993, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb vex.txt:573 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 996, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:574 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 996, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:575 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 995, {HV_OP_Ey, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrq vex.txt:576 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 994, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrd vex.txt:577 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 794, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractps vex.txt:578 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 866, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinsertf128 vex.txt:579 */
+    {0x00f80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 792, {HV_OP_WX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf128 vex.txt:580 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 773, {HV_OP_Wh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_F16C, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2ph vex.txt:581 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 1008, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb vex.txt:582 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1008, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mb, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb vex.txt:583 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 868, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinsertps vex.txt:584 */
+    {0x01f80, 0x01280, HV_ATTR_MOV, 1010, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ey, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrq vex.txt:585 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1009, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ed, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrd vex.txt:586 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 342, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrb vex.txt:587 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 345, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrw vex.txt:588 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 343, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrd vex.txt:589 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 344, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrq vex.txt:590 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 338, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlb vex.txt:591 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 341, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlw vex.txt:592 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 339, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftld vex.txt:593 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 340, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlq vex.txt:594 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 867, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinserti128 vex.txt:595 */
+    {0x00f80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 793, {HV_OP_WX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti128 vex.txt:596 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 789, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdpps vex.txt:597 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 788, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdppd vex.txt:598 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 913, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmpsadbw vex.txt:599 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 913, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmpsadbw vex.txt:600 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 956, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_PCLMUL, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpclmulqdq vex.txt:601 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 986, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vperm2i128 vex.txt:602 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 750, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendvps vex.txt:603 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 749, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendvpd vex.txt:604 */
+    {0x00f80, 0x00080, HV_ATTR_MOV, 950, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendvb vex.txt:605 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 950, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendvb vex.txt:606 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 962, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpestrm vex.txt:607 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 961, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpestri vex.txt:608 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 968, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpistrm vex.txt:609 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 967, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpistri vex.txt:610 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 860, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8affineqb vex.txt:611 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 859, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8affineinvqb vex.txt:612 */
+    {0x00f80, 0x00080, 0, 1107, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3rnds2 vex.txt:651 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 740, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaeskeygenassist vex.txt:613 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 612, {HV_OP_Gy, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rorx vex.txt:614 */
+    {0x01f8f, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 596, {HV_OP_Rq, HV_OP_Id}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsr vex.txt:676 */
+    {0x01f8f, 0x01108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 1137, {HV_OP_Id, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrns vex.txt:677 */
+    {0x01f8f, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 727, {HV_OP_Rq, HV_OP_Id}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* urdmsr vex.txt:674 */
+    {0x01f8f, 0x01108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 728, {HV_OP_Id, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uwrmsr vex.txt:675 */
 };
 const struct hv_slot hv_slots[3][8][256] = {
     [0][0][0x00] = {0, 1, 1},
@@ -2300,356 +3710,697 @@ const struct hv_slot hv_slots[3][8][256] = {
     [0][0][0xd5] = {281, 1, 0},
     [0][0][0xd6] = {282, 1, 0},
     [0][0][0xd7] = {283, 1, 0},
-    [0][0][0xe0] = {284, 1, 0},
-    [0][0][0xe1] = {285, 1, 0},
-    [0][0][0xe2] = {286, 1, 0},
-    [0][0][0xe3] = {287, 1, 0},
-    [0][0][0xe4] = {288, 1, 0},
-    [0][0][0xe5] = {289, 1, 0},
-    [0][0][0xe6] = {290, 1, 0},
-    [0][0][0xe7] = {291, 1, 0},
-    [0][0][0xe8] = {292, 1, 0},
-    [0][0][0xe9] = {293, 1, 0},
-    [0][0][0xea] = {294, 1, 0},
-    [0][0][0xeb] = {295, 1, 0},
-    [0][0][0xec] = {296, 1, 0},
-    [0][0][0xed] = {297, 1, 0},
-    [0][0][0xee] = {298, 1, 0},
-    [0][0][0xef] = {299, 1, 0},
-    [0][0][0xf1] = {300, 1, 0},
-    [0][0][0xf4] = {301, 1, 0},
-    [0][0][0xf5] = {302, 1, 0},
-    [0][0][0xf6] = {303, 8, 1},
-    [0][0][0xf7] = {311, 8, 1},
-    [0][0][0xf8] = {319, 1, 0},
-    [0][0][0xf9] = {320, 1, 0},
-    [0][0][0xfa] = {321, 1, 0},
-    [0][0][0xfb] = {322, 1, 0},
-    [0][0][0xfc] = {323, 1, 0},
-    [0][0][0xfd] = {324, 1, 0},
-    [0][0][0xfe] = {325, 2, 1},
-    [0][0][0xff] = {327, 7, 1},
-    [1][1][0x10] = {334, 6, 1},
-    [1][1][0x11] = {340, 6, 1},
-    [1][1][0x12] = {346, 6, 1},
-    [1][1][0x13] = {352, 2, 1},
-    [1][1][0x14] = {354, 2, 1},
-    [1][1][0x15] = {356, 2, 1},
-    [1][1][0x16] = {358, 4, 1},
-    [1][1][0x17] = {362, 2, 1},
-    [1][1][0x28] = {364, 2, 1},
-    [1][1][0x29] = {366, 2, 1},
-    [1][1][0x2a] = {368, 2, 1},
-    [1][1][0x2b] = {370, 2, 1},
-    [1][1][0x2c] = {372, 2, 1},
-    [1][1][0x2d] = {374, 2, 1},
-    [1][1][0x2e] = {376, 2, 1},
-    [1][1][0x2f] = {378, 2, 1},
-    [1][1][0x41] = {380, 4, 1},
-    [1][1][0x42] = {384, 4, 1},
-    [1][1][0x44] = {388, 4, 1},
-    [1][1][0x45] = {392, 4, 1},
-    [1][1][0x46] = {396, 4, 1},
-    [1][1][0x47] = {400, 4, 1},
-    [1][1][0x4a] = {404, 4, 1},
-    [1][1][0x4b] = {408, 3, 1},
-    [1][1][0x50] = {411, 2, 1},
-    [1][1][0x51] = {413, 4, 1},
-    [1][1][0x52] = {417, 2, 1},
-    [1][1][0x53] = {419, 2, 1},
-    [1][1][0x54] = {421, 2, 1},
-    [1][1][0x55] = {423, 2, 1},
-    [1][1][0x56] = {425, 2, 1},
-    [1][1][0x57] = {427, 2, 1},
-    [1][1][0x58] = {429, 4, 1},
-    [1][1][0x59] = {433, 4, 1},
-    [1][1][0x5a] = {437, 4, 1},
-    [1][1][0x5b] = {441, 3, 1},
-    [1][1][0x5c] = {444, 4, 1},
-    [1][1][0x5d] = {448, 4, 1},
-    [1][1][0x5e] = {452, 4, 1},
-    [1][1][0x5f] = {456, 4, 1},
-    [1][1][0x60] = {460, 2, 1},
-    [1][1][0x61] = {462, 2, 1},
-    [1][1][0x62] = {464, 2, 1},
-    [1][1][0x63] = {466, 2, 1},
-    [1][1][0x64] = {468, 2, 1},
-    [1][1][0x65] = {470, 2, 1},
-    [1][1][0x66] = {472, 2, 1},
-    [1][1][0x67] = {474, 2, 1},
-    [1][1][0x68] = {476, 2, 1},
-    [1][1][0x69] = {478, 2, 1},
-    [1][1][0x6a] = {480, 2, 1},
-    [1][1][0x6b] = {482, 2, 1},
-    [1][1][0x6c] = {484, 2, 1},
-    [1][1][0x6d] = {486, 2, 1},
-    [1][1][0x6e] = {488, 2, 1},
-    [1][1][0x6f] = {490, 2, 1},
-    [1][1][0x70] = {492, 6, 1},
-    [1][1][0x71] = {498, 6, 1},
-    [1][1][0x72] = {504, 6, 1},
-    [1][1][0x73] = {510, 8, 1},
-    [1][1][0x74] = {518, 2, 1},
-    [1][1][0x75] = {520, 2, 1},
-    [1][1][0x76] = {522, 2, 1},
-    [1][1][0x77] = {524, 2, 0},
-    [1][1][0x7c] = {526, 2, 1},
-    [1][1][0x7d] = {528, 2, 1},
-    [1][1][0x7e] = {530, 3, 1},
-    [1][1][0x7f] = {533, 2, 1},
-    [1][1][0x90] = {535, 4, 1},
-    [1][1][0x91] = {539, 4, 1},
-    [1][1][0x92] = {543, 4, 1},
-    [1][1][0x93] = {547, 4, 1},
-    [1][1][0x98] = {551, 4, 1},
-    [1][1][0x99] = {555, 4, 1},
-    [1][1][0xae] = {559, 2, 1},
-    [1][1][0xc2] = {561, 4, 1},
-    [1][1][0xc4] = {565, 2, 1},
-    [1][1][0xc5] = {567, 1, 1},
-    [1][1][0xc6] = {568, 2, 1},
-    [1][1][0xd0] = {570, 2, 1},
-    [1][1][0xd1] = {572, 2, 1},
-    [1][1][0xd2] = {574, 2, 1},
-    [1][1][0xd3] = {576, 2, 1},
-    [1][1][0xd4] = {578, 2, 1},
-    [1][1][0xd5] = {580, 2, 1},
-    [1][1][0xd6] = {582, 1, 1},
-    [1][1][0xd7] = {583, 2, 1},
-    [1][1][0xd8] = {585, 2, 1},
-    [1][1][0xd9] = {587, 2, 1},
-    [1][1][0xda] = {589, 2, 1},
-    [1][1][0xdb] = {591, 2, 1},
-    [1][1][0xdc] = {593, 2, 1},
-    [1][1][0xdd] = {595, 2, 1},
-    [1][1][0xde] = {597, 2, 1},
-    [1][1][0xdf] = {599, 2, 1},
-    [1][1][0xe0] = {601, 2, 1},
-    [1][1][0xe1] = {603, 2, 1},
-    [1][1][0xe2] = {605, 2, 1},
-    [1][1][0xe3] = {607, 2, 1},
-    [1][1][0xe4] = {609, 2, 1},
-    [1][1][0xe5] = {611, 2, 1},
-    [1][1][0xe6] = {613, 3, 1},
-    [1][1][0xe7] = {616, 1, 1},
-    [1][1][0xe8] = {617, 2, 1},
-    [1][1][0xe9] = {619, 2, 1},
-    [1][1][0xea] = {621, 2, 1},
-    [1][1][0xeb] = {623, 2, 1},
-    [1][1][0xec] = {625, 2, 1},
-    [1][1][0xed] = {627, 2, 1},
-    [1][1][0xee] = {629, 2, 1},
-    [1][1][0xef] = {631, 2, 1},
-    [1][1][0xf0] = {633, 1, 1},
-    [1][1][0xf1] = {634, 2, 1},
-    [1][1][0xf2] = {636, 2, 1},
-    [1][1][0xf3] = {638, 2, 1},
-    [1][1][0xf4] = {640, 2, 1},
-    [1][1][0xf5] = {642, 2, 1},
-    [1][1][0xf6] = {644, 2, 1},
-    [1][1][0xf7] = {646, 1, 1},
-    [1][1][0xf8] = {647, 2, 1},
-    [1][1][0xf9] = {649, 2, 1},
-    [1][1][0xfa] = {651, 2, 1},
-    [1][1][0xfb] = {653, 2, 1},
-    [1][1][0xfc] = {655, 2, 1},
-    [1][1][0xfd] = {657, 2, 1},
-    [1][1][0xfe] = {659, 2, 1},
-    [1][2][0x00] = {661, 2, 1},
-    [1][2][0x01] = {663, 2, 1},
-    [1][2][0x02] = {665, 2, 1},
-    [1][2][0x03] = {667, 2, 1},
-    [1][2][0x04] = {669, 2, 1},
-    [1][2][0x05] = {671, 2, 1},
-    [1][2][0x06] = {673, 2, 1},
-    [1][2][0x07] = {675, 2, 1},
-    [1][2][0x08] = {677, 2, 1},
-    [1][2][0x09] = {679, 2, 1},
-    [1][2][0x0a] = {681, 2, 1},
-    [1][2][0x0b] = {683, 2, 1},
-    [1][2][0x0c] = {685, 1, 1},
-    [1][2][0x0d] = {686, 1, 1},
-    [1][2][0x0e] = {687, 1, 1},
-    [1][2][0x0f] = {688, 1, 1},
-    [1][2][0x13] = {689, 1, 1},
-    [1][2][0x16] = {690, 1, 1},
-    [1][2][0x17] = {691, 1, 1},
-    [1][2][0x18] = {692, 2, 1},
-    [1][2][0x19] = {694, 2, 1},
-    [1][2][0x1a] = {696, 1, 1},
-    [1][2][0x1c] = {697, 2, 1},
-    [1][2][0x1d] = {699, 2, 1},
-    [1][2][0x1e] = {701, 2, 1},
-    [1][2][0x20] = {703, 2, 1},
-    [1][2][0x21] = {705, 2, 1},
-    [1][2][0x22] = {707, 2, 1},
-    [1][2][0x23] = {709, 2, 1},
-    [1][2][0x24] = {711, 2, 1},
-    [1][2][0x25] = {713, 2, 1},
-    [1][2][0x28] = {715, 2, 1},
-    [1][2][0x29] = {717, 2, 1},
-    [1][2][0x2a] = {719, 2, 1},
-    [1][2][0x2b] = {721, 2, 1},
-    [1][2][0x2c] = {723, 1, 1},
-    [1][2][0x2d] = {724, 1, 1},
-    [1][2][0x2e] = {725, 1, 1},
-    [1][2][0x2f] = {726, 1, 1},
-    [1][2][0x30] = {727, 2, 1},
-    [1][2][0x31] = {729, 2, 1},
-    [1][2][0x32] = {731, 2, 1},
-    [1][2][0x33] = {733, 2, 1},
-    [1][2][0x34] = {735, 2, 1},
-    [1][2][0x35] = {737, 2, 1},
-    [1][2][0x36] = {739, 1, 1},
-    [1][2][0x37] = {740, 2, 1},
-    [1][2][0x38] = {742, 2, 1},
-    [1][2][0x39] = {744, 2, 1},
-    [1][2][0x3a] = {746, 2, 1},
-    [1][2][0x3b] = {748, 2, 1},
-    [1][2][0x3c] = {750, 2, 1},
-    [1][2][0x3d] = {752, 2, 1},
-    [1][2][0x3e] = {754, 2, 1},
-    [1][2][0x3f] = {756, 2, 1},
-    [1][2][0x40] = {758, 2, 1},
-    [1][2][0x41] = {760, 1, 1},
-    [1][2][0x45] = {761, 2, 1},
-    [1][2][0x46] = {763, 1, 1},
-    [1][2][0x47] = {764, 2, 1},
-    [1][2][0x49] = {766, 4, 1},
-    [1][2][0x4b] = {770, 3, 1},
-    [1][2][0x50] = {773, 4, 1},
-    [1][2][0x51] = {777, 4, 1},
-    [1][2][0x52] = {781, 1, 1},
-    [1][2][0x53] = {782, 1, 1},
-    [1][2][0x58] = {783, 1, 1},
-    [1][2][0x59] = {784, 1, 1},
-    [1][2][0x5a] = {785, 1, 1},
-    [1][2][0x5c] = {786, 2, 1},
-    [1][2][0x5e] = {788, 4, 1},
-    [1][2][0x6c] = {792, 2, 1},
-    [1][2][0x72] = {794, 1, 1},
-    [1][2][0x78] = {795, 1, 1},
-    [1][2][0x79] = {796, 1, 1},
-    [1][2][0x8c] = {797, 2, 1},
-    [1][2][0x8e] = {799, 2, 1},
-    [1][2][0x90] = {801, 2, 1},
-    [1][2][0x91] = {803, 2, 1},
-    [1][2][0x92] = {805, 2, 1},
-    [1][2][0x93] = {807, 2, 1},
-    [1][2][0x96] = {809, 2, 1},
-    [1][2][0x97] = {811, 2, 1},
-    [1][2][0x98] = {813, 2, 1},
-    [1][2][0x99] = {815, 2, 1},
-    [1][2][0x9a] = {817, 2, 1},
-    [1][2][0x9b] = {819, 2, 1},
-    [1][2][0x9c] = {821, 2, 1},
-    [1][2][0x9d] = {823, 2, 1},
-    [1][2][0x9e] = {825, 2, 1},
-    [1][2][0x9f] = {827, 2, 1},
-    [1][2][0xa6] = {829, 2, 1},
-    [1][2][0xa7] = {831, 2, 1},
-    [1][2][0xa8] = {833, 2, 1},
-    [1][2][0xa9] = {835, 2, 1},
-    [1][2][0xaa] = {837, 2, 1},
-    [1][2][0xab] = {839, 2, 1},
-    [1][2][0xac] = {841, 2, 1},
-    [1][2][0xad] = {843, 2, 1},
-    [1][2][0xae] = {845, 2, 1},
-    [1][2][0xaf] = {847, 2, 1},
-    [1][2][0xb0] = {849, 4, 1},
-    [1][2][0xb1] = {853, 2, 1},
-    [1][2][0xb4] = {855, 1, 1},
-    [1][2][0xb5] = {856, 1, 1},
-    [1][2][0xb6] = {857, 2, 1},
-    [1][2][0xb7] = {859, 2, 1},
-    [1][2][0xb8] = {861, 2, 1},
-    [1][2][0xb9] = {863, 2, 1},
-    [1][2][0xba] = {865, 2, 1},
-    [1][2][0xbb] = {867, 2, 1},
-    [1][2][0xbc] = {869, 2, 1},
-    [1][2][0xbd] = {871, 2, 1},
-    [1][2][0xbe] = {873, 2, 1},
-    [1][2][0xbf] = {875, 2, 1},
-    [1][2][0xcb] = {877, 1, 1},
-    [1][2][0xcc] = {878, 1, 1},
-    [1][2][0xcd] = {879, 1, 1},
-    [1][2][0xcf] = {880, 1, 1},
-    [1][2][0xd2] = {881, 3, 1},
-    [1][2][0xd3] = {884, 3, 1},
-    [1][2][0xda] = {887, 4, 1},
-    [1][2][0xdb] = {891, 1, 1},
-    [1][2][0xdc] = {892, 1, 1},
-    [1][2][0xdd] = {893, 1, 1},
-    [1][2][0xde] = {894, 1, 1},
-    [1][2][0xdf] = {895, 1, 1},
-    [1][2][0xe0] = {896, 1, 1},
-    [1][2][0xe1] = {897, 1, 1},
-    [1][2][0xe2] = {898, 1, 1},
-    [1][2][0xe3] = {899, 1, 1},
-    [1][2][0xe4] = {900, 1, 1},
-    [1][2][0xe5] = {901, 1, 1},
-    [1][2][0xe6] = {902, 1, 1},
-    [1][2][0xe7] = {903, 1, 1},
-    [1][2][0xe8] = {904, 1, 1},
-    [1][2][0xe9] = {905, 1, 1},
-    [1][2][0xea] = {906, 1, 1},
-    [1][2][0xeb] = {907, 1, 1},
-    [1][2][0xec] = {908, 1, 1},
-    [1][2][0xed] = {909, 1, 1},
-    [1][2][0xee] = {910, 1, 1},
-    [1][2][0xef] = {911, 1, 1},
-    [1][2][0xf2] = {912, 1, 1},
-    [1][2][0xf3] = {913, 3, 1},
-    [1][2][0xf5] = {916, 3, 1},
-    [1][2][0xf6] = {919, 1, 1},
-    [1][2][0xf7] = {920, 4, 1},
-    [1][3][0x00] = {924, 1, 1},
-    [1][3][0x01] = {925, 1, 1},
-    [1][3][0x02] = {926, 1, 1},
-    [1][3][0x04] = {927, 1, 1},
-    [1][3][0x05] = {928, 1, 1},
-    [1][3][0x06] = {929, 1, 1},
-    [1][3][0x08] = {930, 1, 1},
-    [1][3][0x09] = {931, 1, 1},
-    [1][3][0x0a] = {932, 1, 1},
-    [1][3][0x0b] = {933, 1, 1},
-    [1][3][0x0c] = {934, 1, 1},
-    [1][3][0x0d] = {935, 1, 1},
-    [1][3][0x0e] = {936, 2, 1},
-    [1][3][0x0f] = {938, 2, 1},
-    [1][3][0x14] = {940, 2, 1},
-    [1][3][0x15] = {942, 2, 1},
-    [1][3][0x16] = {944, 2, 1},
-    [1][3][0x17] = {946, 1, 1},
-    [1][3][0x18] = {947, 1, 1},
-    [1][3][0x19] = {948, 1, 1},
-    [1][3][0x1d] = {949, 1, 1},
-    [1][3][0x20] = {950, 2, 1},
-    [1][3][0x21] = {952, 1, 1},
-    [1][3][0x22] = {953, 2, 1},
-    [1][3][0x30] = {955, 2, 1},
-    [1][3][0x31] = {957, 2, 1},
-    [1][3][0x32] = {959, 2, 1},
-    [1][3][0x33] = {961, 2, 1},
-    [1][3][0x38] = {963, 1, 1},
-    [1][3][0x39] = {964, 1, 1},
-    [1][3][0x40] = {965, 1, 1},
-    [1][3][0x41] = {966, 1, 1},
-    [1][3][0x42] = {967, 2, 1},
-    [1][3][0x44] = {969, 1, 1},
-    [1][3][0x46] = {970, 1, 1},
-    [1][3][0x4a] = {971, 1, 1},
-    [1][3][0x4b] = {972, 1, 1},
-    [1][3][0x4c] = {973, 2, 1},
-    [1][3][0x60] = {975, 1, 1},
-    [1][3][0x61] = {976, 1, 1},
-    [1][3][0x62] = {977, 1, 1},
-    [1][3][0x63] = {978, 1, 1},
-    [1][3][0xce] = {979, 1, 1},
-    [1][3][0xcf] = {980, 1, 1},
-    [1][3][0xde] = {981, 1, 1},
-    [1][3][0xdf] = {982, 1, 1},
-    [1][3][0xf0] = {983, 1, 1},
-    [1][7][0xf6] = {984, 2, 1},
-    [1][7][0xf8] = {986, 2, 1},
+    [0][0][0xd8] = {284, 16, 1},
+    [0][0][0xd9] = {300, 38, 1},
+    [0][0][0xda] = {338, 13, 1},
+    [0][0][0xdb] = {351, 17, 1},
+    [0][0][0xdc] = {368, 16, 1},
+    [0][0][0xdd] = {384, 13, 1},
+    [0][0][0xde] = {397, 16, 1},
+    [0][0][0xdf] = {413, 15, 1},
+    [0][0][0xe0] = {428, 1, 0},
+    [0][0][0xe1] = {429, 1, 0},
+    [0][0][0xe2] = {430, 1, 0},
+    [0][0][0xe3] = {431, 1, 0},
+    [0][0][0xe4] = {432, 1, 0},
+    [0][0][0xe5] = {433, 1, 0},
+    [0][0][0xe6] = {434, 1, 0},
+    [0][0][0xe7] = {435, 1, 0},
+    [0][0][0xe8] = {436, 1, 0},
+    [0][0][0xe9] = {437, 1, 0},
+    [0][0][0xea] = {438, 1, 0},
+    [0][0][0xeb] = {439, 1, 0},
+    [0][0][0xec] = {440, 1, 0},
+    [0][0][0xed] = {441, 1, 0},
+    [0][0][0xee] = {442, 1, 0},
+    [0][0][0xef] = {443, 1, 0},
+    [0][0][0xf1] = {444, 1, 0},
+    [0][0][0xf4] = {445, 1, 0},
+    [0][0][0xf5] = {446, 1, 0},
+    [0][0][0xf6] = {447, 8, 1},
+    [0][0][0xf7] = {455, 8, 1},
+    [0][0][0xf8] = {463, 1, 0},
+    [0][0][0xf9] = {464, 1, 0},
+    [0][0][0xfa] = {465, 1, 0},
+    [0][0][0xfb] = {466, 1, 0},
+    [0][0][0xfc] = {467, 1, 0},
+    [0][0][0xfd] = {468, 1, 0},
+    [0][0][0xfe] = {469, 2, 1},
+    [0][0][0xff] = {471, 7, 1},
+    [0][1][0x00] = {478, 8, 1},
+    [0][1][0x01] = {486, 66, 1},
+    [0][1][0x02] = {552, 1, 1},
+    [0][1][0x03] = {553, 1, 1},
+    [0][1][0x05] = {554, 1, 0},
+    [0][1][0x06] = {555, 1, 0},
+    [0][1][0x07] = {556, 1, 0},
+    [0][1][0x08] = {557, 1, 0},
+    [0][1][0x09] = {558, 2, 0},
+    [0][1][0x0b] = {560, 1, 0},
+    [0][1][0x0d] = {561, 4, 1},
+    [0][1][0x0e] = {565, 1, 0},
+    [0][1][0x10] = {566, 4, 1},
+    [0][1][0x11] = {570, 4, 1},
+    [0][1][0x12] = {574, 5, 1},
+    [0][1][0x13] = {579, 2, 1},
+    [0][1][0x14] = {581, 2, 1},
+    [0][1][0x15] = {583, 2, 1},
+    [0][1][0x16] = {585, 4, 1},
+    [0][1][0x17] = {589, 2, 1},
+    [0][1][0x18] = {591, 5, 1},
+    [0][1][0x19] = {596, 1, 1},
+    [0][1][0x1a] = {597, 1, 1},
+    [0][1][0x1b] = {598, 1, 1},
+    [0][1][0x1c] = {599, 2, 1},
+    [0][1][0x1d] = {601, 1, 1},
+    [0][1][0x1e] = {602, 4, 1},
+    [0][1][0x1f] = {606, 1, 1},
+    [0][1][0x20] = {607, 1, 1},
+    [0][1][0x21] = {608, 1, 1},
+    [0][1][0x22] = {609, 1, 1},
+    [0][1][0x23] = {610, 1, 1},
+    [0][1][0x28] = {611, 2, 1},
+    [0][1][0x29] = {613, 2, 1},
+    [0][1][0x2a] = {615, 4, 1},
+    [0][1][0x2b] = {619, 4, 1},
+    [0][1][0x2c] = {623, 4, 1},
+    [0][1][0x2d] = {627, 4, 1},
+    [0][1][0x2e] = {631, 2, 1},
+    [0][1][0x2f] = {633, 2, 1},
+    [0][1][0x30] = {635, 1, 0},
+    [0][1][0x31] = {636, 1, 0},
+    [0][1][0x32] = {637, 1, 0},
+    [0][1][0x33] = {638, 1, 0},
+    [0][1][0x34] = {639, 1, 0},
+    [0][1][0x35] = {640, 1, 0},
+    [0][1][0x37] = {641, 1, 0},
+    [0][1][0x40] = {642, 1, 1},
+    [0][1][0x41] = {643, 1, 1},
+    [0][1][0x42] = {644, 1, 1},
+    [0][1][0x43] = {645, 1, 1},
+    [0][1][0x44] = {646, 1, 1},
+    [0][1][0x45] = {647, 1, 1},
+    [0][1][0x46] = {648, 1, 1},
+    [0][1][0x47] = {649, 1, 1},
+    [0][1][0x48] = {650, 1, 1},
+    [0][1][0x49] = {651, 1, 1},
+    [0][1][0x4a] = {652, 1, 1},
+    [0][1][0x4b] = {653, 1, 1},
+    [0][1][0x4c] = {654, 1, 1},
+    [0][1][0x4d] = {655, 1, 1},
+    [0][1][0x4e] = {656, 1, 1},
+    [0][1][0x4f] = {657, 1, 1},
+    [0][1][0x50] = {658, 2, 1},
+    [0][1][0x51] = {660, 4, 1},
+    [0][1][0x52] = {664, 2, 1},
+    [0][1][0x53] = {666, 2, 1},
+    [0][1][0x54] = {668, 2, 1},
+    [0][1][0x55] = {670, 2, 1},
+    [0][1][0x56] = {672, 2, 1},
+    [0][1][0x57] = {674, 2, 1},
+    [0][1][0x58] = {676, 4, 1},
+    [0][1][0x59] = {680, 4, 1},
+    [0][1][0x5a] = {684, 4, 1},
+    [0][1][0x5b] = {688, 3, 1},
+    [0][1][0x5c] = {691, 4, 1},
+    [0][1][0x5d] = {695, 4, 1},
+    [0][1][0x5e] = {699, 4, 1},
+    [0][1][0x5f] = {703, 4, 1},
+    [0][1][0x60] = {707, 2, 1},
+    [0][1][0x61] = {709, 2, 1},
+    [0][1][0x62] = {711, 2, 1},
+    [0][1][0x63] = {713, 2, 1},
+    [0][1][0x64] = {715, 2, 1},
+    [0][1][0x65] = {717, 2, 1},
+    [0][1][0x66] = {719, 2, 1},
+    [0][1][0x67] = {721, 2, 1},
+    [0][1][0x68] = {723, 2, 1},
+    [0][1][0x69] = {725, 2, 1},
+    [0][1][0x6a] = {727, 2, 1},
+    [0][1][0x6b] = {729, 2, 1},
+    [0][1][0x6c] = {731, 1, 1},
+    [0][1][0x6d] = {732, 1, 1},
+    [0][1][0x6e] = {733, 2, 1},
+    [0][1][0x6f] = {735, 3, 1},
+    [0][1][0x70] = {738, 4, 1},
+    [0][1][0x71] = {742, 6, 1},
+    [0][1][0x72] = {748, 6, 1},
+    [0][1][0x73] = {754, 6, 1},
+    [0][1][0x74] = {760, 2, 1},
+    [0][1][0x75] = {762, 2, 1},
+    [0][1][0x76] = {764, 2, 1},
+    [0][1][0x77] = {766, 1, 0},
+    [0][1][0x78] = {767, 3, 1},
+    [0][1][0x79] = {770, 3, 1},
+    [0][1][0x7c] = {773, 2, 1},
+    [0][1][0x7d] = {775, 2, 1},
+    [0][1][0x7e] = {777, 3, 1},
+    [0][1][0x7f] = {780, 3, 1},
+    [0][1][0x80] = {783, 1, 0},
+    [0][1][0x81] = {784, 1, 0},
+    [0][1][0x82] = {785, 1, 0},
+    [0][1][0x83] = {786, 1, 0},
+    [0][1][0x84] = {787, 1, 0},
+    [0][1][0x85] = {788, 1, 0},
+    [0][1][0x86] = {789, 1, 0},
+    [0][1][0x87] = {790, 1, 0},
+    [0][1][0x88] = {791, 1, 0},
+    [0][1][0x89] = {792, 1, 0},
+    [0][1][0x8a] = {793, 1, 0},
+    [0][1][0x8b] = {794, 1, 0},
+    [0][1][0x8c] = {795, 1, 0},
+    [0][1][0x8d] = {796, 1, 0},
+    [0][1][0x8e] = {797, 1, 0},
+    [0][1][0x8f] = {798, 1, 0},
+    [0][1][0x90] = {799, 1, 1},
+    [0][1][0x91] = {800, 1, 1},
+    [0][1][0x92] = {801, 1, 1},
+    [0][1][0x93] = {802, 1, 1},
+    [0][1][0x94] = {803, 1, 1},
+    [0][1][0x95] = {804, 1, 1},
+    [0][1][0x96] = {805, 1, 1},
+    [0][1][0x97] = {806, 1, 1},
+    [0][1][0x98] = {807, 1, 1},
+    [0][1][0x99] = {808, 1, 1},
+    [0][1][0x9a] = {809, 1, 1},
+    [0][1][0x9b] = {810, 1, 1},
+    [0][1][0x9c] = {811, 1, 1},
+    [0][1][0x9d] = {812, 1, 1},
+    [0][1][0x9e] = {813, 1, 1},
+    [0][1][0x9f] = {814, 1, 1},
+    [0][1][0xa0] = {815, 1, 0},
+    [0][1][0xa1] = {816, 1, 0},
+    [0][1][0xa2] = {817, 1, 0},
+    [0][1][0xa3] = {818, 1, 1},
+    [0][1][0xa4] = {819, 1, 1},
+    [0][1][0xa5] = {820, 1, 1},
+    [0][1][0xa8] = {821, 1, 0},
+    [0][1][0xa9] = {822, 1, 0},
+    [0][1][0xaa] = {823, 1, 0},
+    [0][1][0xab] = {824, 1, 1},
+    [0][1][0xac] = {825, 1, 1},
+    [0][1][0xad] = {826, 1, 1},
+    [0][1][0xae] = {827, 29, 1},
+    [0][1][0xaf] = {856, 1, 1},
+    [0][1][0xb0] = {857, 1, 1},
+    [0][1][0xb1] = {858, 1, 1},
+    [0][1][0xb2] = {859, 1, 1},
+    [0][1][0xb3] = {860, 1, 1},
+    [0][1][0xb4] = {861, 1, 1},
+    [0][1][0xb5] = {862, 1, 1},
+    [0][1][0xb6] = {863, 1, 1},
+    [0][1][0xb7] = {864, 1, 1},
+    [0][1][0xb8] = {865, 1, 1},
+    [0][1][0xb9] = {866, 1, 1},
+    [0][1][0xba] = {867, 4, 1},
+    [0][1][0xbb] = {871, 1, 1},
+    [0][1][0xbc] = {872, 2, 1},
+    [0][1][0xbd] = {874, 2, 1},
+    [0][1][0xbe] = {876, 1, 1},
+    [0][1][0xbf] = {877, 1, 1},
+    [0][1][0xc0] = {878, 1, 1},
+    [0][1][0xc1] = {879, 1, 1},
+    [0][1][0xc2] = {880, 4, 1},
+    [0][1][0xc3] = {884, 1, 1},
+    [0][1][0xc4] = {885, 4, 1},
+    [0][1][0xc5] = {889, 2, 1},
+    [0][1][0xc6] = {891, 2, 1},
+    [0][1][0xc7] = {893, 19, 1},
+    [0][1][0xc8] = {912, 1, 0},
+    [0][1][0xc9] = {913, 1, 0},
+    [0][1][0xca] = {914, 1, 0},
+    [0][1][0xcb] = {915, 1, 0},
+    [0][1][0xcc] = {916, 1, 0},
+    [0][1][0xcd] = {917, 1, 0},
+    [0][1][0xce] = {918, 1, 0},
+    [0][1][0xcf] = {919, 1, 0},
+    [0][1][0xd0] = {920, 2, 1},
+    [0][1][0xd1] = {922, 2, 1},
+    [0][1][0xd2] = {924, 2, 1},
+    [0][1][0xd3] = {926, 2, 1},
+    [0][1][0xd4] = {928, 2, 1},
+    [0][1][0xd5] = {930, 2, 1},
+    [0][1][0xd6] = {932, 3, 1},
+    [0][1][0xd7] = {935, 2, 1},
+    [0][1][0xd8] = {937, 2, 1},
+    [0][1][0xd9] = {939, 2, 1},
+    [0][1][0xda] = {941, 2, 1},
+    [0][1][0xdb] = {943, 2, 1},
+    [0][1][0xdc] = {945, 2, 1},
+    [0][1][0xdd] = {947, 2, 1},
+    [0][1][0xde] = {949, 2, 1},
+    [0][1][0xdf] = {951, 2, 1},
+    [0][1][0xe0] = {953, 2, 1},
+    [0][1][0xe1] = {955, 2, 1},
+    [0][1][0xe2] = {957, 2, 1},
+    [0][1][0xe3] = {959, 2, 1},
+    [0][1][0xe4] = {961, 2, 1},
+    [0][1][0xe5] = {963, 2, 1},
+    [0][1][0xe6] = {965, 3, 1},
+    [0][1][0xe7] = {968, 2, 1},
+    [0][1][0xe8] = {970, 2, 1},
+    [0][1][0xe9] = {972, 2, 1},
+    [0][1][0xea] = {974, 2, 1},
+    [0][1][0xeb] = {976, 2, 1},
+    [0][1][0xec] = {978, 2, 1},
+    [0][1][0xed] = {980, 2, 1},
+    [0][1][0xee] = {982, 2, 1},
+    [0][1][0xef] = {984, 2, 1},
+    [0][1][0xf0] = {986, 1, 1},
+    [0][1][0xf1] = {987, 2, 1},
+    [0][1][0xf2] = {989, 2, 1},
+    [0][1][0xf3] = {991, 2, 1},
+    [0][1][0xf4] = {993, 2, 1},
+    [0][1][0xf5] = {995, 2, 1},
+    [0][1][0xf6] = {997, 2, 1},
+    [0][1][0xf7] = {999, 2, 1},
+    [0][1][0xf8] = {1001, 2, 1},
+    [0][1][0xf9] = {1003, 2, 1},
+    [0][1][0xfa] = {1005, 2, 1},
+    [0][1][0xfb] = {1007, 2, 1},
+    [0][1][0xfc] = {1009, 2, 1},
+    [0][1][0xfd] = {1011, 2, 1},
+    [0][1][0xfe] = {1013, 2, 1},
+    [0][1][0xff] = {1015, 1, 1},
+    [0][2][0x00] = {1016, 2, 1},
+    [0][2][0x01] = {1018, 2, 1},
+    [0][2][0x02] = {1020, 2, 1},
+    [0][2][0x03] = {1022, 2, 1},
+    [0][2][0x04] = {1024, 2, 1},
+    [0][2][0x05] = {1026, 2, 1},
+    [0][2][0x06] = {1028, 2, 1},
+    [0][2][0x07] = {1030, 2, 1},
+    [0][2][0x08] = {1032, 2, 1},
+    [0][2][0x09] = {1034, 2, 1},
+    [0][2][0x0a] = {1036, 2, 1},
+    [0][2][0x0b] = {1038, 2, 1},
+    [0][2][0x10] = {1040, 1, 1},
+    [0][2][0x14] = {1041, 1, 1},
+    [0][2][0x15] = {1042, 1, 1},
+    [0][2][0x17] = {1043, 1, 1},
+    [0][2][0x1c] = {1044, 2, 1},
+    [0][2][0x1d] = {1046, 2, 1},
+    [0][2][0x1e] = {1048, 2, 1},
+    [0][2][0x20] = {1050, 1, 1},
+    [0][2][0x21] = {1051, 1, 1},
+    [0][2][0x22] = {1052, 1, 1},
+    [0][2][0x23] = {1053, 1, 1},
+    [0][2][0x24] = {1054, 1, 1},
+    [0][2][0x25] = {1055, 1, 1},
+    [0][2][0x28] = {1056, 1, 1},
+    [0][2][0x29] = {1057, 1, 1},
+    [0][2][0x2a] = {1058, 1, 1},
+    [0][2][0x2b] = {1059, 1, 1},
+    [0][2][0x30] = {1060, 1, 1},
+    [0][2][0x31] = {1061, 1, 1},
+    [0][2][0x32] = {1062, 1, 1},
+    [0][2][0x33] = {1063, 1, 1},
+    [0][2][0x34] = {1064, 1, 1},
+    [0][2][0x35] = {1065, 1, 1},
+    [0][2][0x37] = {1066, 1, 1},
+    [0][2][0x38] = {1067, 1, 1},
+    [0][2][0x39] = {1068, 1, 1},
+    [0][2][0x3a] = {1069, 1, 1},
+    [0][2][0x3b] = {1070, 1, 1},
+    [0][2][0x3c] = {1071, 1, 1},
+    [0][2][0x3d] = {1072, 1, 1},
+    [0][2][0x3e] = {1073, 1, 1},
+    [0][2][0x3f] = {1074, 1, 1},
+    [0][2][0x40] = {1075, 1, 1},
+    [0][2][0x41] = {1076, 1, 1},
+    [0][2][0x80] = {1077, 1, 1},
+    [0][2][0x81] = {1078, 1, 1},
+    [0][2][0x82] = {1079, 1, 1},
+    [0][2][0xc8] = {1080, 1, 1},
+    [0][2][0xc9] = {1081, 1, 1},
+    [0][2][0xca] = {1082, 1, 1},
+    [0][2][0xcb] = {1083, 1, 1},
+    [0][2][0xcc] = {1084, 1, 1},
+    [0][2][0xcd] = {1085, 1, 1},
+    [0][2][0xcf] = {1086, 1, 1},
+    [0][2][0xd8] = {1087, 4, 1},
+    [0][2][0xdb] = {1091, 1, 1},
+    [0][2][0xdc] = {1092, 3, 1},
+    [0][2][0xdd] = {1095, 2, 1},
+    [0][2][0xde] = {1097, 2, 1},
+    [0][2][0xdf] = {1099, 2, 1},
+    [0][2][0xf0] = {1101, 3, 1},
+    [0][2][0xf1] = {1104, 3, 1},
+    [0][2][0xf5] = {1107, 1, 1},
+    [0][2][0xf6] = {1108, 3, 1},
+    [0][2][0xf8] = {1111, 3, 1},
+    [0][2][0xf9] = {1114, 1, 1},
+    [0][2][0xfa] = {1115, 1, 1},
+    [0][2][0xfb] = {1116, 1, 1},
+    [0][3][0x08] = {1117, 1, 1},
+    [0][3][0x09] = {1118, 1, 1},
+    [0][3][0x0a] = {1119, 1, 1},
+    [0][3][0x0b] = {1120, 1, 1},
+    [0][3][0x0c] = {1121, 1, 1},
+    [0][3][0x0d] = {1122, 1, 1},
+    [0][3][0x0e] = {1123, 1, 1},
+    [0][3][0x0f] = {1124, 2, 1},
+    [0][3][0x14] = {1126, 2, 1},
+    [0][3][0x15] = {1128, 2, 1},
+    [0][3][0x16] = {1130, 1, 1},
+    [0][3][0x17] = {1131, 1, 1},
+    [0][3][0x20] = {1132, 2, 1},
+    [0][3][0x21] = {1134, 1, 1},
+    [0][3][0x22] = {1135, 1, 1},
+    [0][3][0x40] = {1136, 1, 1},
+    [0][3][0x41] = {1137, 1, 1},
+    [0][3][0x42] = {1138, 1, 1},
+    [0][3][0x44] = {1139, 1, 1},
+    [0][3][0x60] = {1140, 1, 1},
+    [0][3][0x61] = {1141, 1, 1},
+    [0][3][0x62] = {1142, 1, 1},
+    [0][3][0x63] = {1143, 1, 1},
+    [0][3][0xcc] = {1144, 1, 1},
+    [0][3][0xce] = {1145, 1, 1},
+    [0][3][0xcf] = {1146, 1, 1},
+    [0][3][0xdf] = {1147, 1, 1},
+    [0][3][0xf0] = {1148, 1, 1},
+    [1][1][0x10] = {1149, 6, 1},
+    [1][1][0x11] = {1155, 6, 1},
+    [1][1][0x12] = {1161, 6, 1},
+    [1][1][0x13] = {1167, 2, 1},
+    [1][1][0x14] = {1169, 2, 1},
+    [1][1][0x15] = {1171, 2, 1},
+    [1][1][0x16] = {1173, 4, 1},
+    [1][1][0x17] = {1177, 2, 1},
+    [1][1][0x28] = {1179, 2, 1},
+    [1][1][0x29] = {1181, 2, 1},
+    [1][1][0x2a] = {1183, 2, 1},
+    [1][1][0x2b] = {1185, 2, 1},
+    [1][1][0x2c] = {1187, 2, 1},
+    [1][1][0x2d] = {1189, 2, 1},
+    [1][1][0x2e] = {1191, 2, 1},
+    [1][1][0x2f] = {1193, 2, 1},
+    [1][1][0x41] = {1195, 4, 1},
+    [1][1][0x42] = {1199, 4, 1},
+    [1][1][0x44] = {1203, 4, 1},
+    [1][1][0x45] = {1207, 4, 1},
+    [1][1][0x46] = {1211, 4, 1},
+    [1][1][0x47] = {1215, 4, 1},
+    [1][1][0x4a] = {1219, 4, 1},
+    [1][1][0x4b] = {1223, 3, 1},
+    [1][1][0x50] = {1226, 2, 1},
+    [1][1][0x51] = {1228, 4, 1},
+    [1][1][0x52] = {1232, 2, 1},
+    [1][1][0x53] = {1234, 2, 1},
+    [1][1][0x54] = {1236, 2, 1},
+    [1][1][0x55] = {1238, 2, 1},
+    [1][1][0x56] = {1240, 2, 1},
+    [1][1][0x57] = {1242, 2, 1},
+    [1][1][0x58] = {1244, 4, 1},
+    [1][1][0x59] = {1248, 4, 1},
+    [1][1][0x5a] = {1252, 4, 1},
+    [1][1][0x5b] = {1256, 3, 1},
+    [1][1][0x5c] = {1259, 4, 1},
+    [1][1][0x5d] = {1263, 4, 1},
+    [1][1][0x5e] = {1267, 4, 1},
+    [1][1][0x5f] = {1271, 4, 1},
+    [1][1][0x60] = {1275, 2, 1},
+    [1][1][0x61] = {1277, 2, 1},
+    [1][1][0x62] = {1279, 2, 1},
+    [1][1][0x63] = {1281, 2, 1},
+    [1][1][0x64] = {1283, 2, 1},
+    [1][1][0x65] = {1285, 2, 1},
+    [1][1][0x66] = {1287, 2, 1},
+    [1][1][0x67] = {1289, 2, 1},
+    [1][1][0x68] = {1291, 2, 1},
+    [1][1][0x69] = {1293, 2, 1},
+    [1][1][0x6a] = {1295, 2, 1},
+    [1][1][0x6b] = {1297, 2, 1},
+    [1][1][0x6c] = {1299, 2, 1},
+    [1][1][0x6d] = {1301, 2, 1},
+    [1][1][0x6e] = {1303, 2, 1},
+    [1][1][0x6f] = {1305, 2, 1},
+    [1][1][0x70] = {1307, 6, 1},
+    [1][1][0x71] = {1313, 6, 1},
+    [1][1][0x72] = {1319, 6, 1},
+    [1][1][0x73] = {1325, 8, 1},
+    [1][1][0x74] = {1333, 2, 1},
+    [1][1][0x75] = {1335, 2, 1},
+    [1][1][0x76] = {1337, 2, 1},
+    [1][1][0x77] = {1339, 2, 0},
+    [1][1][0x7c] = {1341, 2, 1},
+    [1][1][0x7d] = {1343, 2, 1},
+    [1][1][0x7e] = {1345, 3, 1},
+    [1][1][0x7f] = {1348, 2, 1},
+    [1][1][0x90] = {1350, 4, 1},
+    [1][1][0x91] = {1354, 4, 1},
+    [1][1][0x92] = {1358, 4, 1},
+    [1][1][0x93] = {1362, 4, 1},
+    [1][1][0x98] = {1366, 4, 1},
+    [1][1][0x99] = {1370, 4, 1},
+    [1][1][0xae] = {1374, 2, 1},
+    [1][1][0xc2] = {1376, 4, 1},
+    [1][1][0xc4] = {1380, 2, 1},
+    [1][1][0xc5] = {1382, 1, 1},
+    [1][1][0xc6] = {1383, 2, 1},
+    [1][1][0xd0] = {1385, 2, 1},
+    [1][1][0xd1] = {1387, 2, 1},
+    [1][1][0xd2] = {1389, 2, 1},
+    [1][1][0xd3] = {1391, 2, 1},
+    [1][1][0xd4] = {1393, 2, 1},
+    [1][1][0xd5] = {1395, 2, 1},
+    [1][1][0xd6] = {1397, 1, 1},
+    [1][1][0xd7] = {1398, 2, 1},
+    [1][1][0xd8] = {1400, 2, 1},
+    [1][1][0xd9] = {1402, 2, 1},
+    [1][1][0xda] = {1404, 2, 1},
+    [1][1][0xdb] = {1406, 2, 1},
+    [1][1][0xdc] = {1408, 2, 1},
+    [1][1][0xdd] = {1410, 2, 1},
+    [1][1][0xde] = {1412, 2, 1},
+    [1][1][0xdf] = {1414, 2, 1},
+    [1][1][0xe0] = {1416, 2, 1},
+    [1][1][0xe1] = {1418, 2, 1},
+    [1][1][0xe2] = {1420, 2, 1},
+    [1][1][0xe3] = {1422, 2, 1},
+    [1][1][0xe4] = {1424, 2, 1},
+    [1][1][0xe5] = {1426, 2, 1},
+    [1][1][0xe6] = {1428, 3, 1},
+    [1][1][0xe7] = {1431, 1, 1},
+    [1][1][0xe8] = {1432, 2, 1},
+    [1][1][0xe9] = {1434, 2, 1},
+    [1][1][0xea] = {1436, 2, 1},
+    [1][1][0xeb] = {1438, 2, 1},
+    [1][1][0xec] = {1440, 2, 1},
+    [1][1][0xed] = {1442, 2, 1},
+    [1][1][0xee] = {1444, 2, 1},
+    [1][1][0xef] = {1446, 2, 1},
+    [1][1][0xf0] = {1448, 1, 1},
+    [1][1][0xf1] = {1449, 2, 1},
+    [1][1][0xf2] = {1451, 2, 1},
+    [1][1][0xf3] = {1453, 2, 1},
+    [1][1][0xf4] = {1455, 2, 1},
+    [1][1][0xf5] = {1457, 2, 1},
+    [1][1][0xf6] = {1459, 2, 1},
+    [1][1][0xf7] = {1461, 1, 1},
+    [1][1][0xf8] = {1462, 2, 1},
+    [1][1][0xf9] = {1464, 2, 1},
+    [1][1][0xfa] = {1466, 2, 1},
+    [1][1][0xfb] = {1468, 2, 1},
+    [1][1][0xfc] = {1470, 2, 1},
+    [1][1][0xfd] = {1472, 2, 1},
+    [1][1][0xfe] = {1474, 2, 1},
+    [1][2][0x00] = {1476, 2, 1},
+    [1][2][0x01] = {1478, 2, 1},
+    [1][2][0x02] = {1480, 2, 1},
+    [1][2][0x03] = {1482, 2, 1},
+    [1][2][0x04] = {1484, 2, 1},
+    [1][2][0x05] = {1486, 2, 1},
+    [1][2][0x06] = {1488, 2, 1},
+    [1][2][0x07] = {1490, 2, 1},
+    [1][2][0x08] = {1492, 2, 1},
+    [1][2][0x09] = {1494, 2, 1},
+    [1][2][0x0a] = {1496, 2, 1},
+    [1][2][0x0b] = {1498, 2, 1},
+    [1][2][0x0c] = {1500, 1, 1},
+    [1][2][0x0d] = {1501, 1, 1},
+    [1][2][0x0e] = {1502, 1, 1},
+    [1][2][0x0f] = {1503, 1, 1},
+    [1][2][0x13] = {1504, 1, 1},
+    [1][2][0x16] = {1505, 1, 1},
+    [1][2][0x17] = {1506, 1, 1},
+    [1][2][0x18] = {1507, 2, 1},
+    [1][2][0x19] = {1509, 2, 1},
+    [1][2][0x1a] = {1511, 1, 1},
+    [1][2][0x1c] = {1512, 2, 1},
+    [1][2][0x1d] = {1514, 2, 1},
+    [1][2][0x1e] = {1516, 2, 1},
+    [1][2][0x20] = {1518, 2, 1},
+    [1][2][0x21] = {1520, 2, 1},
+    [1][2][0x22] = {1522, 2, 1},
+    [1][2][0x23] = {1524, 2, 1},
+    [1][2][0x24] = {1526, 2, 1},
+    [1][2][0x25] = {1528, 2, 1},
+    [1][2][0x28] = {1530, 2, 1},
+    [1][2][0x29] = {1532, 2, 1},
+    [1][2][0x2a] = {1534, 2, 1},
+    [1][2][0x2b] = {1536, 2, 1},
+    [1][2][0x2c] = {1538, 1, 1},
+    [1][2][0x2d] = {1539, 1, 1},
+    [1][2][0x2e] = {1540, 1, 1},
+    [1][2][0x2f] = {1541, 1, 1},
+    [1][2][0x30] = {1542, 2, 1},
+    [1][2][0x31] = {1544, 2, 1},
+    [1][2][0x32] = {1546, 2, 1},
+    [1][2][0x33] = {1548, 2, 1},
+    [1][2][0x34] = {1550, 2, 1},
+    [1][2][0x35] = {1552, 2, 1},
+    [1][2][0x36] = {1554, 1, 1},
+    [1][2][0x37] = {1555, 2, 1},
+    [1][2][0x38] = {1557, 2, 1},
+    [1][2][0x39] = {1559, 2, 1},
+    [1][2][0x3a] = {1561, 2, 1},
+    [1][2][0x3b] = {1563, 2, 1},
+    [1][2][0x3c] = {1565, 2, 1},
+    [1][2][0x3d] = {1567, 2, 1},
+    [1][2][0x3e] = {1569, 2, 1},
+    [1][2][0x3f] = {1571, 2, 1},
+    [1][2][0x40] = {1573, 2, 1},
+    [1][2][0x41] = {1575, 1, 1},
+    [1][2][0x45] = {1576, 2, 1},
+    [1][2][0x46] = {1578, 1, 1},
+    [1][2][0x47] = {1579, 2, 1},
+    [1][2][0x49] = {1581, 4, 1},
+    [1][2][0x4b] = {1585, 3, 1},
+    [1][2][0x50] = {1588, 4, 1},
+    [1][2][0x51] = {1592, 4, 1},
+    [1][2][0x52] = {1596, 1, 1},
+    [1][2][0x53] = {1597, 1, 1},
+    [1][2][0x58] = {1598, 1, 1},
+    [1][2][0x59] = {1599, 1, 1},
+    [1][2][0x5a] = {1600, 1, 1},
+    [1][2][0x5c] = {1601, 2, 1},
+    [1][2][0x5e] = {1603, 4, 1},
+    [1][2][0x6c] = {1607, 2, 1},
+    [1][2][0x72] = {1609, 1, 1},
+    [1][2][0x78] = {1610, 1, 1},
+    [1][2][0x79] = {1611, 1, 1},
+    [1][2][0x8c] = {1612, 2, 1},
+    [1][2][0x8e] = {1614, 2, 1},
+    [1][2][0x90] = {1616, 2, 1},
+    [1][2][0x91] = {1618, 2, 1},
+    [1][2][0x92] = {1620, 2, 1},
+    [1][2][0x93] = {1622, 2, 1},
+    [1][2][0x96] = {1624, 2, 1},
+    [1][2][0x97] = {1626, 2, 1},
+    [1][2][0x98] = {1628, 2, 1},
+    [1][2][0x99] = {1630, 2, 1},
+    [1][2][0x9a] = {1632, 2, 1},
+    [1][2][0x9b] = {1634, 2, 1},
+    [1][2][0x9c] = {1636, 2, 1},
+    [1][2][0x9d] = {1638, 2, 1},
+    [1][2][0x9e] = {1640, 2, 1},
+    [1][2][0x9f] = {1642, 2, 1},
+    [1][2][0xa6] = {1644, 2, 1},
+    [1][2][0xa7] = {1646, 2, 1},
+    [1][2][0xa8] = {1648, 2, 1},
+    [1][2][0xa9] = {1650, 2, 1},
+    [1][2][0xaa] = {1652, 2, 1},
+    [1][2][0xab] = {1654, 2, 1},
+    [1][2][0xac] = {1656, 2, 1},
+    [1][2][0xad] = {1658, 2, 1},
+    [1][2][0xae] = {1660, 2, 1},
+    [1][2][0xaf] = {1662, 2, 1},
+    [1][2][0xb0] = {1664, 4, 1},
+    [1][2][0xb1] = {1668, 2, 1},
+    [1][2][0xb4] = {1670, 1, 1},
+    [1][2][0xb5] = {1671, 1, 1},
+    [1][2][0xb6] = {1672, 2, 1},
+    [1][2][0xb7] = {1674, 2, 1},
+    [1][2][0xb8] = {1676, 2, 1},
+    [1][2][0xb9] = {1678, 2, 1},
+    [1][2][0xba] = {1680, 2, 1},
+    [1][2][0xbb] = {1682, 2, 1},
+    [1][2][0xbc] = {1684, 2, 1},
+    [1][2][0xbd] = {1686, 2, 1},
+    [1][2][0xbe] = {1688, 2, 1},
+    [1][2][0xbf] = {1690, 2, 1},
+    [1][2][0xcb] = {1692, 1, 1},
+    [1][2][0xcc] = {1693, 1, 1},
+    [1][2][0xcd] = {1694, 1, 1},
+    [1][2][0xcf] = {1695, 1, 1},
+    [1][2][0xd2] = {1696, 3, 1},
+    [1][2][0xd3] = {1699, 3, 1},
+    [1][2][0xda] = {1702, 4, 1},
+    [1][2][0xdb] = {1706, 1, 1},
+    [1][2][0xdc] = {1707, 1, 1},
+    [1][2][0xdd] = {1708, 1, 1},
+    [1][2][0xde] = {1709, 1, 1},
+    [1][2][0xdf] = {1710, 1, 1},
+    [1][2][0xe0] = {1711, 1, 1},
+    [1][2][0xe1] = {1712, 1, 1},
+    [1][2][0xe2] = {1713, 1, 1},
+    [1][2][0xe3] = {1714, 1, 1},
+    [1][2][0xe4] = {1715, 1, 1},
+    [1][2][0xe5] = {1716, 1, 1},
+    [1][2][0xe6] = {1717, 1, 1},
+    [1][2][0xe7] = {1718, 1, 1},
+    [1][2][0xe8] = {1719, 1, 1},
+    [1][2][0xe9] = {1720, 1, 1},
+    [1][2][0xea] = {1721, 1, 1},
+    [1][2][0xeb] = {1722, 1, 1},
+    [1][2][0xec] = {1723, 1, 1},
+    [1][2][0xed] = {1724, 1, 1},
+    [1][2][0xee] = {1725, 1, 1},
+    [1][2][0xef] = {1726, 1, 1},
+    [1][2][0xf2] = {1727, 1, 1},
+    [1][2][0xf3] = {1728, 3, 1},
+    [1][2][0xf5] = {1731, 3, 1},
+    [1][2][0xf6] = {1734, 1, 1},
+    [1][2][0xf7] = {1735, 4, 1},
+    [1][3][0x00] = {1739, 1, 1},
+    [1][3][0x01] = {1740, 1, 1},
+    [1][3][0x02] = {1741, 1, 1},
+    [1][3][0x04] = {1742, 1, 1},
+    [1][3][0x05] = {1743, 1, 1},
+    [1][3][0x06] = {1744, 1, 1},
+    [1][3][0x08] = {1745, 1, 1},
+    [1][3][0x09] = {1746, 1, 1},
+    [1][3][0x0a] = {1747, 1, 1},
+    [1][3][0x0b] = {1748, 1, 1},
+    [1][3][0x0c] = {1749, 1, 1},
+    [1][3][0x0d] = {1750, 1, 1},
+    [1][3][0x0e] = {1751, 2, 1},
+    [1][3][0x0f] = {1753, 2, 1},
+    [1][3][0x14] = {1755, 2, 1},
+    [1][3][0x15] = {1757, 2, 1},
+    [1][3][0x16] = {1759, 2, 1},
+    [1][3][0x17] = {1761, 1, 1},
+    [1][3][0x18] = {1762, 1, 1},
+    [1][3][0x19] = {1763, 1, 1},
+    [1][3][0x1d] = {1764, 1, 1},
+    [1][3][0x20] = {1765, 2, 1},
+    [1][3][0x21] = {1767, 1, 1},
+    [1][3][0x22] = {1768, 2, 1},
+    [1][3][0x30] = {1770, 2, 1},
+    [1][3][0x31] = {1772, 2, 1},
+    [1][3][0x32] = {1774, 2, 1},
+    [1][3][0x33] = {1776, 2, 1},
+    [1][3][0x38] = {1778, 1, 1},
+    [1][3][0x39] = {1779, 1, 1},
+    [1][3][0x40] = {1780, 1, 1},
+    [1][3][0x41] = {1781, 1, 1},
+    [1][3][0x42] = {1782, 2, 1},
+    [1][3][0x44] = {1784, 1, 1},
+    [1][3][0x46] = {1785, 1, 1},
+    [1][3][0x4a] = {1786, 1, 1},
+    [1][3][0x4b] = {1787, 1, 1},
+    [1][3][0x4c] = {1788, 2, 1},
+    [1][3][0x60] = {1790, 1, 1},
+    [1][3][0x61] = {1791, 1, 1},
+    [1][3][0x62] = {1792, 1, 1},
+    [1][3][0x63] = {1793, 1, 1},
+    [1][3][0xce] = {1794, 1, 1},
+    [1][3][0xcf] = {1795, 1, 1},
+    [1][3][0xde] = {1796, 1, 1},
+    [1][3][0xdf] = {1797, 1, 1},
+    [1][3][0xf0] = {1798, 1, 1},
+    [1][7][0xf6] = {1799, 2, 1},
+    [1][7][0xf8] = {1801, 2, 1},
 };

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal interface of execution: the per-emulation working state (struct exec), operand and
+ * memory access (src/mem/access.c), flag helpers (src/exec/flags.h) and the handlers of each
+ * instruction family (src/exec/<family>.c), found through hv_exec_handlers[mnemonic].
+ *
+ * The commit model: handlers never change the vCPU state directly. Memory reads go to the
+ * embedder at once (a device register is read exactly once); register, flag and RIP updates and
+ * memory writes are staged in struct exec and applied by exec_commit() only when the whole
+ * instruction succeeded. An exception, a retry or an unhandleable answer therefore leaves the
+ * state exactly as before the instruction.
+ */
+#ifndef HVEMU_EXEC_H
+#define HVEMU_EXEC_H
+
+#include "hvemu.h"
+#include "tables.gen.h"
+
+/* Handler results. */
+enum {
+    X_OK = 0,
+    X_EXC,      /* x->res->exc is set */
+    X_UNHANDLED,/* x->res->reason is set */
+    X_RETRY,    /* x->res->reason is set; nothing done */
+    X_CHANGED,  /* internal: a locked commit found memory changed; re-execute */
+};
+
+#define EXEC_MAX_WRITES 4
+
+struct exec_write {
+    uint64_t la;          /* linear address */
+    uint16_t size;
+    uint8_t kind;         /* enum hvemu_access */
+    uint8_t locked;       /* commit with cmpxchg against `old` */
+    uint8_t data[64];
+    uint8_t old[16];      /* locked: the value read */
+};
+
+struct exec {
+    struct hvemu_ctx *ctx;
+    struct hvemu_state *s;
+    const struct hvemu_insn *in;
+    struct hvemu_result *res;
+    uint64_t rip_next;          /* RIP after this instruction (fall-through) */
+    uint64_t new_rip;           /* RIP to commit */
+    uint64_t new_rflags;        /* RFLAGS to commit (starts as the current value) */
+    uint32_t gpr_dirty;         /* which new_gpr[] entries are staged */
+    uint64_t new_gpr[HVEMU_NUM_GPRS];
+    unsigned nwrites;
+    struct exec_write wr[EXEC_MAX_WRITES];
+    uint8_t locked;             /* LOCK prefix or implicitly locked (XCHG with memory) */
+    uint8_t rep_done;           /* a REP string finished this call (vs. chunk boundary) */
+    uint64_t lock_la;           /* locked RMW: the address read, and the value it held */
+    uint8_t lock_fresh;         /* a failed cmpxchg left the current value in lock_val */
+    uint8_t lock_val[16];
+    uint8_t state_missing;      /* a register read found its state part unavailable */
+};
+
+/* Load state parts that are not valid (lazy getter); X_UNHANDLED if they cannot be had. */
+int exec_need(struct exec *x, uint64_t parts);
+/* Apply the staged writes; X_CHANGED when a locked commit found memory changed. */
+int exec_commit(struct exec *x);
+/* Apply staged memory, register and flag writes, keep RIP; staging is emptied. */
+int exec_commit_effects(struct exec *x);
+
+typedef int (*exec_fn)(struct exec *x);
+extern const exec_fn hv_exec_handlers[HV_MN_COUNT];
+
+/* ---- results ---- */
+int exec_exception(struct exec *x, unsigned vector, int has_error, uint32_t error);
+static inline int exec_gp0(struct exec *x) { return exec_exception(x, HVEMU_EXC_GP, 1, 0); }
+static inline int exec_ud(struct exec *x) { return exec_exception(x, HVEMU_EXC_UD, 0, 0); }
+int exec_unhandled(struct exec *x, const char *reason);
+
+/* ---- registers (reads see the state before the instruction) ---- */
+uint64_t reg_get(struct exec *x, unsigned cls, unsigned idx);
+/* Stage a GPR write with the architectural width rules: 8/16-bit writes merge, 32-bit writes
+ * zero-extend, 64-bit writes replace. */
+void reg_set(struct exec *x, unsigned cls, unsigned idx, uint64_t v);
+static inline uint64_t gpr_get(struct exec *x, unsigned idx) { return reg_get(x, HVEMU_REG_GPR64, idx); }
+/* Stage a GPR write of `size` bytes (1, 2, 4, 8) to register idx (byte: low byte, never AH). */
+void gpr_set_sized(struct exec *x, unsigned idx, unsigned size, uint64_t v);
+uint64_t gpr_get_sized(struct exec *x, unsigned idx, unsigned size);
+
+/* ---- memory ---- */
+/* Linear address of a memory operand, with the canonical check (#GP(0), #SS(0) for SS). */
+int mem_linear(struct exec *x, const struct hvemu_mem *m, uint64_t *la);
+/* Linear address of seg:offset for an implicit access (stack, strings). */
+int seg_linear(struct exec *x, unsigned seg, uint64_t offset, unsigned addr_size, uint64_t *la);
+/* Read now, through the callbacks, split per page. */
+int mem_read(struct exec *x, uint64_t la, void *data, unsigned size, enum hvemu_access kind);
+/* Stage a write; it happens at commit. */
+int mem_write(struct exec *x, uint64_t la, const void *data, unsigned size, enum hvemu_access kind);
+/* #AC check for an access (when CR0.AM, RFLAGS.AC and CPL 3). */
+int mem_check_align(struct exec *x, uint64_t la, unsigned size);
+
+/* ---- operands of the decoded instruction ---- */
+/* Value of operand i, zero-extended (register, memory or immediate; immediates as decoded). */
+int op_read(struct exec *x, unsigned i, uint64_t *v);
+/* Stage a write of operand i (register or memory). */
+int op_write(struct exec *x, unsigned i, uint64_t v);
+/* Memory operand i's linear address. */
+int op_linear(struct exec *x, unsigned i, uint64_t *la);
+/* Memory operand i displaced by `offset` bytes, accessed with `size` bytes (BT with a register
+ * bit offset, CMPXCHG16B): address with checks, read now / stage a write (locked when the
+ * instruction is). */
+int op_linear_at(struct exec *x, unsigned i, int64_t offset, unsigned size, uint64_t *la);
+int op_read_mem(struct exec *x, unsigned i, int64_t offset, void *buf, unsigned size);
+int op_write_mem(struct exec *x, unsigned i, int64_t offset, const void *buf, unsigned size);
+
+/* ---- flags ---- */
+#define FLAGS_ARITH (HVEMU_FLAG_CF | HVEMU_FLAG_PF | HVEMU_FLAG_AF | HVEMU_FLAG_ZF | \
+                     HVEMU_FLAG_SF | HVEMU_FLAG_OF)
+static inline uint64_t flags_get(struct exec *x) { return x->new_rflags; }
+static inline void flags_set(struct exec *x, uint64_t mask, uint64_t v)
+{
+    x->new_rflags = (x->new_rflags & ~mask) | (v & mask);
+}
+int cond_holds(uint64_t rflags, unsigned cc);
+
+static inline uint64_t size_mask(unsigned size)
+{
+    return size >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * size)) - 1;
+}
+static inline uint64_t sign_bit(unsigned size)
+{
+    return (uint64_t)1 << (8 * size - 1);
+}
+static inline uint64_t sext(uint64_t v, unsigned size)
+{
+    uint64_t s = sign_bit(size);
+    v &= size_mask(size);
+    return (v ^ s) - s;
+}
+static inline int is_canonical(uint64_t la)
+{
+    return (uint64_t)(((int64_t)la << 16) >> 16) == la;
+}
+
+/* Branch helper: set the new RIP with the canonical check (#GP(0)). */
+int exec_jump(struct exec *x, uint64_t target);
+
+/* ---- family handlers' shared flag computations (src/exec/flags.c) ---- */
+uint64_t flags_add(uint64_t a, uint64_t b, uint64_t carry, unsigned size, uint64_t *res);
+uint64_t flags_sub(uint64_t a, uint64_t b, uint64_t borrow, unsigned size, uint64_t *res);
+uint64_t flags_logic(uint64_t r, unsigned size);
+uint64_t flags_szp(uint64_t r, unsigned size);
+
+#endif

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* Handlers of every instruction family; hv_exec_handlers (handlers.c) maps mnemonics to them. */
+#ifndef HVEMU_FAMILIES_H
+#define HVEMU_FAMILIES_H
+#include "exec.h"
+#include <string.h>
+
+/* alu.c */
+int exec_alu2(struct exec *x);
+int exec_alu1(struct exec *x);
+int exec_cmpxchg(struct exec *x);
+int exec_xadd(struct exec *x);
+/* mov.c */
+int exec_mov(struct exec *x);
+int exec_movzx(struct exec *x);
+int exec_movsx(struct exec *x);
+int exec_xchg(struct exec *x);
+int exec_lea(struct exec *x);
+int exec_cbw(struct exec *x);
+int exec_cwd(struct exec *x);
+int exec_xlat(struct exec *x);
+int exec_lahf(struct exec *x);
+int exec_sahf(struct exec *x);
+int exec_nop(struct exec *x);
+int exec_flagop(struct exec *x);
+/* stack.c */
+int exec_push(struct exec *x);
+int exec_pop(struct exec *x);
+int exec_pushf(struct exec *x);
+int exec_popf(struct exec *x);
+int exec_leave(struct exec *x);
+int exec_enter(struct exec *x);
+int exec_jmp(struct exec *x);
+int exec_jcc(struct exec *x);
+int exec_call(struct exec *x);
+int exec_ret(struct exec *x);
+int exec_loop(struct exec *x);
+/* shift.c */
+int exec_shift(struct exec *x);
+int exec_shxd(struct exec *x);
+/* muldiv.c */
+int exec_mul1(struct exec *x);
+int exec_imul_n(struct exec *x);
+int exec_div(struct exec *x);
+int exec_imul(struct exec *x);
+/* string.c */
+int exec_string(struct exec *x);
+int exec_inout(struct exec *x);
+/* bits.c */
+int exec_cmov(struct exec *x);
+int exec_setcc(struct exec *x);
+int exec_bt(struct exec *x);
+int exec_bitscan(struct exec *x);
+int exec_bswap(struct exec *x);
+int exec_movbe(struct exec *x);
+int exec_crc32(struct exec *x);
+int exec_adx(struct exec *x);
+int exec_cmpxchg8b16b(struct exec *x);
+/* misc.c */
+int exec_cpuid(struct exec *x);
+int exec_rdtsc(struct exec *x);
+int exec_cacheline(struct exec *x);
+int exec_hint(struct exec *x);
+#endif

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/* Stack and control flow: PUSH POP PUSHF POPF ENTER LEAVE, JMP Jcc CALL RET LOOP/LOOPcc JrCXZ.
+ * 64-bit mode: the stack is SS:RSP with 64-bit addressing; pushes are 8 bytes (2 with 66). */
+#include "families.h"
+
+/* Stage a push of `size` bytes; *rsp is the stack pointer to update. */
+static int push_val(struct exec *x, uint64_t *rsp, uint64_t v, unsigned size)
+{
+    uint64_t la;
+    *rsp -= size;
+    seg_linear(x, HVEMU_SS, *rsp, 8, &la);
+    if (!is_canonical(la) || !is_canonical(la + size - 1))
+        return exec_exception(x, HVEMU_EXC_SS, 1, 0);
+    int rc = mem_check_align(x, la, size);
+    if (rc != X_OK)
+        return rc;
+    return mem_write(x, la, &v, size, HVEMU_ACCESS_STACK_WRITE);
+}
+
+static int pop_val(struct exec *x, uint64_t *rsp, uint64_t *v, unsigned size)
+{
+    uint64_t la;
+    seg_linear(x, HVEMU_SS, *rsp, 8, &la);
+    if (!is_canonical(la) || !is_canonical(la + size - 1))
+        return exec_exception(x, HVEMU_EXC_SS, 1, 0);
+    int rc = mem_check_align(x, la, size);
+    if (rc != X_OK)
+        return rc;
+    *v = 0;
+    rc = mem_read(x, la, v, size, HVEMU_ACCESS_STACK_READ);
+    *rsp += size;
+    return rc;
+}
+
+int exec_push(struct exec *x)
+{
+    uint64_t v, rsp = gpr_get(x, HVEMU_RSP);
+    unsigned size = x->in->opsize;
+    int rc = op_read(x, 0, &v);
+    if (rc != X_OK)
+        return rc;
+    /* a pushed segment register is a 16-bit value zero-extended (hardware may write only 2 bytes;
+     * hvemu writes the full slot, which Intel and AMD CPUs in 64-bit mode do for FS/GS) */
+    if ((rc = push_val(x, &rsp, v, size)) != X_OK)
+        return rc;
+    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    return X_OK;
+}
+
+int exec_pop(struct exec *x)
+{
+    uint64_t v, rsp = gpr_get(x, HVEMU_RSP);
+    unsigned size = x->in->opsize;
+    int rc = pop_val(x, &rsp, &v, size);
+    if (rc != X_OK)
+        return rc;
+    /* RSP is incremented before a memory destination's address is computed (POP [RSP+8]) */
+    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    if (x->in->op[0].kind == HVEMU_OP_MEM) {
+        uint64_t la, keep = x->s->gpr[HVEMU_RSP];
+        x->s->gpr[HVEMU_RSP] = rsp; /* the address uses the incremented RSP */
+        rc = op_linear(x, 0, &la);
+        x->s->gpr[HVEMU_RSP] = keep;
+        if (rc != X_OK)
+            return rc;
+        return mem_write(x, la, &v, size, HVEMU_ACCESS_WRITE);
+    }
+    return op_write(x, 0, v); /* POP RSP: the popped value wins */
+}
+
+/* RFLAGS as PUSHF stores it: VM and RF read as 0. */
+int exec_pushf(struct exec *x)
+{
+    uint64_t rsp = gpr_get(x, HVEMU_RSP);
+    uint64_t f = x->new_rflags & ~(uint64_t)(HVEMU_FLAG_VM | HVEMU_FLAG_RF);
+    int rc = push_val(x, &rsp, f, x->in->opsize);
+    if (rc != X_OK)
+        return rc;
+    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    return X_OK;
+}
+
+/* POPF at CPL 0 with IOPL 0 semantics for the bits a guest can change: the arithmetic flags,
+ * TF, DF, OF, NT, AC, ID; IF and IOPL need the privilege level, which hvemu takes from CS. */
+int exec_popf(struct exec *x)
+{
+    uint64_t v, rsp = gpr_get(x, HVEMU_RSP);
+    unsigned size = x->in->opsize;
+    int rc = pop_val(x, &rsp, &v, size);
+    if (rc != X_OK)
+        return rc;
+    if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
+        return X_UNHANDLED;
+    unsigned cpl = x->s->seg[HVEMU_CS].selector & 3;
+    unsigned iopl = (unsigned)(x->s->rflags >> 12) & 3;
+    uint64_t mask = FLAGS_ARITH | HVEMU_FLAG_TF | HVEMU_FLAG_DF | HVEMU_FLAG_NT | HVEMU_FLAG_AC |
+                    HVEMU_FLAG_ID;
+    if (cpl == 0)
+        mask |= HVEMU_FLAG_IOPL | HVEMU_FLAG_IF;
+    else if (cpl <= iopl)
+        mask |= HVEMU_FLAG_IF;
+    if (size == 2)
+        mask &= 0xffff;
+    /* VM, RF, VIF, VIP are cleared or kept by POPF in 64-bit mode: RF cleared, VIF/VIP kept */
+    x->new_rflags = (x->new_rflags & ~mask & ~(uint64_t)HVEMU_FLAG_RF) | (v & mask) | 2;
+    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    return X_OK;
+}
+
+/* LEAVE: RSP = RBP; RBP = pop. */
+int exec_leave(struct exec *x)
+{
+    unsigned size = x->in->opsize;
+    uint64_t v, rsp = gpr_get(x, HVEMU_RBP);
+    int rc = pop_val(x, &rsp, &v, size);
+    if (rc != X_OK)
+        return rc;
+    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RBP, size, v);
+    return X_OK;
+}
+
+/* ENTER size, level: only level 0 and 1 stay within the staged-write budget; deeper nesting
+ * copies up to 31 frame pointers and answers unhandleable. */
+int exec_enter(struct exec *x)
+{
+    unsigned size = x->in->opsize;
+    uint64_t alloc = x->in->op[0].u.imm.imm & 0xffff;
+    unsigned level = (unsigned)(x->in->op[1].u.imm.imm & 31);
+    uint64_t rsp = gpr_get(x, HVEMU_RSP), rbp = gpr_get(x, HVEMU_RBP);
+    int rc;
+    if (level > 1)
+        return exec_unhandled(x, "ENTER with a nesting level above 1");
+    if ((rc = push_val(x, &rsp, rbp, size)) != X_OK)
+        return rc;
+    uint64_t frame = rsp;
+    if (level == 1 && (rc = push_val(x, &rsp, frame, size)) != X_OK)
+        return rc;
+    rsp -= alloc;
+    /* the CPU touches the new stack top (a fault there reports exactly that address, as
+     * measured on the host): probe it as a write of one stack slot */
+    uint64_t la;
+    seg_linear(x, HVEMU_SS, rsp, 8, &la);
+    if (!is_canonical(la) || !is_canonical(la + size - 1))
+        return exec_exception(x, HVEMU_EXC_SS, 1, 0);
+    if ((rc = mem_check_align(x, la, size)) != X_OK) /* #AC comes before the #PF */
+        return rc;
+    if (x->ctx->ops->probe_write) {
+        struct hvemu_exception exc = {0, 0, 0, 0};
+        int cb = x->ctx->ops->probe_write(x->ctx->opaque, la, size, &exc);
+        if (cb == HVEMU_CB_FAULT) {
+            x->res->status = HVEMU_EXCEPTION;
+            x->res->exc = exc;
+            return X_EXC;
+        }
+    }
+    gpr_set_sized(x, HVEMU_RBP, size, frame);
+    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    return X_OK;
+}
+
+/* ---- control flow ---- */
+
+static uint64_t branch_target(struct exec *x, unsigned i, int *rc)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    uint64_t v = 0;
+    *rc = X_OK;
+    if (op->kind == HVEMU_OP_REL)
+        return x->rip_next + sext(op->u.imm.imm, op->size);
+    *rc = op_read(x, i, &v);
+    return v & size_mask(x->in->opsize);
+}
+
+int exec_jmp(struct exec *x)
+{
+    int rc;
+    uint64_t t = branch_target(x, 0, &rc);
+    if (rc != X_OK)
+        return rc;
+    if (x->in->opsize == 2)
+        t &= 0xffff;
+    return exec_jump(x, t);
+}
+
+/* Jcc: the condition is the low nibble of the opcode (70-7F and 0F 80-8F alike). */
+int exec_jcc(struct exec *x)
+{
+    if (!cond_holds(x->new_rflags, x->in->opcode & 15))
+        return X_OK;
+    return exec_jmp(x);
+}
+
+int exec_call(struct exec *x)
+{
+    int rc;
+    uint64_t t = branch_target(x, 0, &rc);
+    if (rc != X_OK)
+        return rc;
+    uint64_t rsp = gpr_get(x, HVEMU_RSP);
+    unsigned size = x->in->opsize;
+    if (size == 2)
+        t &= 0xffff;
+    if ((rc = exec_jump(x, t)) != X_OK)
+        return rc;
+    if ((rc = push_val(x, &rsp, x->rip_next, size)) != X_OK)
+        return rc;
+    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    return X_OK;
+}
+
+int exec_ret(struct exec *x)
+{
+    uint64_t t, rsp = gpr_get(x, HVEMU_RSP);
+    unsigned size = x->in->opsize;
+    int rc = pop_val(x, &rsp, &t, size);
+    if (rc != X_OK)
+        return rc;
+    if (x->in->noperands)
+        rsp += x->in->op[0].u.imm.imm & 0xffff;
+    if ((rc = exec_jump(x, t)) != X_OK)
+        return rc;
+    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    return X_OK;
+}
+
+/* LOOP/LOOPE/LOOPNE/JrCXZ: the counter is rCX at the address size. */
+int exec_loop(struct exec *x)
+{
+    unsigned asz = x->in->addrsize;
+    uint64_t c = gpr_get_sized(x, HVEMU_RCX, asz);
+    int take;
+    switch (x->in->mnemonic) {
+    case HV_MN_JCXZ: case HV_MN_JECXZ: case HV_MN_JRCXZ:
+        take = c == 0;
+        break;
+    default:
+        c = (c - 1) & size_mask(asz);
+        gpr_set_sized(x, HVEMU_RCX, asz, c);
+        take = c != 0;
+        if (x->in->mnemonic == HV_MN_LOOPE)
+            take = take && (x->new_rflags & HVEMU_FLAG_ZF);
+        else if (x->in->mnemonic == HV_MN_LOOPNE)
+            take = take && !(x->new_rflags & HVEMU_FLAG_ZF);
+        break;
+    }
+    return take ? exec_jmp(x) : X_OK;
+}

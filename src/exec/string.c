@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/* String instructions MOVS CMPS SCAS LODS STOS INS OUTS, with REP/REPE/REPNE.
+ *
+ * Each iteration is committed on its own (memory, rCX/rSI/rDI, flags), exactly as the
+ * hardware retires iterations: a fault stops at the faulting iteration with the counters
+ * pointing at it and RIP still on the instruction. A REP runs at most ctx->rep_chunk iterations
+ * per call; when the count is not exhausted RIP stays on the instruction, so the VMM can take
+ * interrupts and call again (hardware does the same at interrupt windows). Elements are moved
+ * one at a time with their own size, so a device sees the same accesses as on UC memory. */
+#include "families.h"
+
+static unsigned elem_size(const struct hvemu_insn *in)
+{
+    for (unsigned i = 0; i < in->noperands; i++)
+        if (in->op[i].kind == HVEMU_OP_MEM)
+            return in->op[i].size;
+    return in->opsize;
+}
+
+static int port_io(struct exec *x, int out, uint16_t port, void *data, unsigned size)
+{
+    const struct hvemu_ops *ops = x->ctx->ops;
+    struct hvemu_exception exc = {0, 0, 0, 0};
+    int cb;
+    if (out ? !ops->pio_out : !ops->pio_in)
+        return exec_unhandled(x, "no port I/O callback");
+    cb = out ? ops->pio_out(x->ctx->opaque, port, data, size, &exc)
+             : ops->pio_in(x->ctx->opaque, port, data, size, &exc);
+    if (cb == HVEMU_CB_OK)
+        return X_OK;
+    if (cb == HVEMU_CB_FAULT) {
+        x->res->status = HVEMU_EXCEPTION;
+        x->res->exc = exc;
+        return X_EXC;
+    }
+    if (cb == HVEMU_CB_RETRY) {
+        x->res->status = HVEMU_RETRY;
+        x->res->reason = "the embedder asked to retry a port access";
+        return X_RETRY;
+    }
+    return exec_unhandled(x, "port I/O failed");
+}
+
+/* I/O privilege: CPL <= IOPL passes; otherwise the TSS I/O bitmap decides, which hvemu does not
+ * read yet, so the instruction is unhandleable rather than guessed. */
+static int io_allowed(struct exec *x)
+{
+    if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
+        return X_UNHANDLED;
+    unsigned cpl = x->s->seg[HVEMU_CS].selector & 3, iopl = (unsigned)(x->s->rflags >> 12) & 3;
+    if (cpl > iopl)
+        return exec_unhandled(x, "port I/O above IOPL needs the TSS I/O bitmap");
+    return X_OK;
+}
+
+/* IN and OUT with an immediate or DX port. */
+int exec_inout(struct exec *x)
+{
+    const struct hvemu_insn *in = x->in;
+    int out = in->mnemonic == HV_MN_OUT;
+    const struct hvemu_operand *portop = &in->op[out ? 0 : 1];
+    const struct hvemu_operand *dataop = &in->op[out ? 1 : 0];
+    uint64_t port, v = 0;
+    int rc = io_allowed(x);
+    if (rc != X_OK)
+        return rc;
+    port = portop->kind == HVEMU_OP_IMM ? portop->u.imm.imm & 0xff : gpr_get_sized(x, HVEMU_RDX, 2);
+    unsigned size = dataop->size;
+    if (out)
+        v = gpr_get_sized(x, HVEMU_RAX, size);
+    if ((rc = port_io(x, out, (uint16_t)port, &v, size)) != X_OK)
+        return rc;
+    if (!out)
+        gpr_set_sized(x, HVEMU_RAX, size == 4 ? 4 : size, v); /* IN EAX zero-extends */
+    return X_OK;
+}
+
+int exec_string(struct exec *x)
+{
+    const struct hvemu_insn *in = x->in;
+    unsigned asz = in->addrsize, size = elem_size(in);
+    uint16_t mn = in->mnemonic;
+    int rep = (in->prefixes & (HVEMU_PFX_REP | HVEMU_PFX_REPNE)) != 0;
+    int cmp_like = (in->attrs & HV_ATTR_REPCC) != 0;
+    int repne = cmp_like && (in->prefixes & HVEMU_PFX_REPNE) && !(in->prefixes & HVEMU_PFX_REP);
+    /* the last of F2/F3 decides for CMPS/SCAS; the decoder records it as the mandatory prefix */
+    if (cmp_like && rep)
+        repne = in->mandatory == 0xF2;
+    int src_seg = (in->prefixes & HVEMU_PFX_SEG) && in->seg_override >= HVEMU_FS ? in->seg_override : HVEMU_DS;
+    int is_io = in->opcode >= 0x6C && in->opcode <= 0x6F;
+    int rc;
+    /* the SSE2 MOVSD/CMPSD share these names; they live in map 0F */
+    if (in->map != HVEMU_MAP_0)
+        return exec_unhandled(x, "SSE instruction not executed by hvemu yet");
+    if (is_io && (rc = io_allowed(x)) != X_OK)
+        return rc;
+    uint32_t chunk = x->ctx->rep_chunk ? x->ctx->rep_chunk : 1;
+    int64_t step = (x->new_rflags & HVEMU_FLAG_DF) ? -(int64_t)size : (int64_t)size;
+
+    for (uint32_t iter = 0;; iter++) {
+        uint64_t rcx = gpr_get_sized(x, HVEMU_RCX, asz);
+        if (rep && rcx == 0)
+            break; /* done: fall through to the next instruction */
+        if (iter == chunk) {
+            x->new_rip = x->s->rip; /* resume here on the next call */
+            break;
+        }
+        uint64_t rsi = gpr_get_sized(x, HVEMU_RSI, asz), rdi = gpr_get_sized(x, HVEMU_RDI, asz);
+        uint64_t src_la, dst_la, a = 0, b = 0;
+        seg_linear(x, (unsigned)src_seg, rsi, asz, &src_la);
+        seg_linear(x, HVEMU_ES, rdi, asz, &dst_la);
+        int uses_src = mn != HV_MN_STOSB && mn != HV_MN_STOSW && mn != HV_MN_STOSD &&
+                       mn != HV_MN_STOSQ && mn != HV_MN_SCASB && mn != HV_MN_SCASW &&
+                       mn != HV_MN_SCASD && mn != HV_MN_SCASQ && in->opcode != 0x6C && in->opcode != 0x6D;
+        int uses_dst = !(in->opcode >= 0xAC && in->opcode <= 0xAD) && in->opcode != 0x6E && in->opcode != 0x6F;
+        if (uses_src && (!is_canonical(src_la) || !is_canonical(src_la + size - 1)))
+            return exec_gp0(x);
+        if (uses_dst && (!is_canonical(dst_la) || !is_canonical(dst_la + size - 1)))
+            return exec_gp0(x);
+        if (uses_src && (rc = mem_check_align(x, src_la, size)) != X_OK)
+            return rc;
+        if (uses_dst && (rc = mem_check_align(x, dst_la, size)) != X_OK)
+            return rc;
+        uint64_t r;
+        switch (in->opcode) {
+        case 0xA4: case 0xA5: /* MOVS */
+            if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) != X_OK ||
+                (rc = mem_write(x, dst_la, &a, size, HVEMU_ACCESS_WRITE)) != X_OK)
+                return rc;
+            break;
+        case 0xA6: case 0xA7: /* CMPS: [rSI] - [rDI] */
+            if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) != X_OK ||
+                (rc = mem_read(x, dst_la, &b, size, HVEMU_ACCESS_READ)) != X_OK)
+                return rc;
+            flags_set(x, FLAGS_ARITH, flags_sub(a, b, 0, size, &r));
+            break;
+        case 0xAE: case 0xAF: /* SCAS: rAX - [rDI] */
+            if ((rc = mem_read(x, dst_la, &b, size, HVEMU_ACCESS_READ)) != X_OK)
+                return rc;
+            flags_set(x, FLAGS_ARITH, flags_sub(gpr_get_sized(x, HVEMU_RAX, size), b, 0, size, &r));
+            break;
+        case 0xAC: case 0xAD: /* LODS */
+            if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) != X_OK)
+                return rc;
+            gpr_set_sized(x, HVEMU_RAX, size, a);
+            break;
+        case 0xAA: case 0xAB: /* STOS */
+            a = gpr_get_sized(x, HVEMU_RAX, size);
+            if ((rc = mem_write(x, dst_la, &a, size, HVEMU_ACCESS_WRITE)) != X_OK)
+                return rc;
+            break;
+        case 0x6C: case 0x6D: /* INS: the destination is checked before the port is read */
+            if (x->ctx->ops->probe_write) {
+                struct hvemu_exception exc = {0, 0, 0, 0};
+                if (x->ctx->ops->probe_write(x->ctx->opaque, dst_la, size, &exc) == HVEMU_CB_FAULT) {
+                    x->res->status = HVEMU_EXCEPTION;
+                    x->res->exc = exc;
+                    return X_EXC;
+                }
+            }
+            if ((rc = port_io(x, 0, (uint16_t)gpr_get_sized(x, HVEMU_RDX, 2), &a, size)) != X_OK ||
+                (rc = mem_write(x, dst_la, &a, size, HVEMU_ACCESS_WRITE)) != X_OK)
+                return rc;
+            break;
+        default: /* OUTS */
+            if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) != X_OK ||
+                (rc = port_io(x, 1, (uint16_t)gpr_get_sized(x, HVEMU_RDX, 2), &a, size)) != X_OK)
+                return rc;
+            break;
+        }
+        if (uses_src)
+            gpr_set_sized(x, HVEMU_RSI, asz, rsi + (uint64_t)step);
+        if (uses_dst)
+            gpr_set_sized(x, HVEMU_RDI, asz, rdi + (uint64_t)step);
+        if (!rep)
+            break;
+        gpr_set_sized(x, HVEMU_RCX, asz, rcx - 1);
+        if ((rc = exec_commit_effects(x)) != X_OK)
+            return rc;
+        x->new_rflags = x->s->rflags;
+        if (cmp_like) {
+            int zf = (x->s->rflags & HVEMU_FLAG_ZF) != 0;
+            if (repne ? zf : !zf)
+                break;
+        }
+    }
+    return X_OK;
+}

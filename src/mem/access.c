@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Operand and memory access: registers (lazily loaded, writes staged), linear addresses
+ * (segment base, address-size wrap, canonical checks), reads split per page, staged writes and
+ * the commit that applies everything an instruction did.
+ */
+#include "exec/exec.h"
+
+#include <string.h>
+
+#define PAGE_SIZE 4096u
+
+/* ---- results ---- */
+
+int exec_exception(struct exec *x, unsigned vector, int has_error, uint32_t error)
+{
+    x->res->status = HVEMU_EXCEPTION;
+    x->res->exc.vector = (uint8_t)vector;
+    x->res->exc.has_error_code = (uint8_t)(has_error != 0);
+    x->res->exc.error_code = error;
+    return X_EXC;
+}
+
+int exec_unhandled(struct exec *x, const char *reason)
+{
+    x->res->status = HVEMU_UNHANDLEABLE;
+    x->res->reason = reason;
+    return X_UNHANDLED;
+}
+
+/* A callback's fault becomes the instruction's exception. */
+static int cb_fault(struct exec *x, int cb, const struct hvemu_exception *exc)
+{
+    switch (cb) {
+    case HVEMU_CB_FAULT:
+        x->res->status = HVEMU_EXCEPTION;
+        x->res->exc = *exc;
+        return X_EXC;
+    case HVEMU_CB_RETRY:
+        x->res->status = HVEMU_RETRY;
+        x->res->reason = "the embedder asked to retry an access";
+        return X_RETRY;
+    default:
+        return exec_unhandled(x, "the embedder could not perform a memory access");
+    }
+}
+
+/* ---- state parts ---- */
+
+/* Make sure `parts` are loaded. A part that cannot be had makes the emulation unhandleable;
+ * the flag is sticky and checked after the handler (register reads have no error path). */
+int exec_need(struct exec *x, uint64_t parts)
+{
+    uint64_t missing = parts & ~x->s->valid;
+    if (!missing)
+        return X_OK;
+    if (x->ctx->ops->load_state &&
+        x->ctx->ops->load_state(x->ctx->opaque, x->s, missing) == HVEMU_CB_OK &&
+        !(missing & ~x->s->valid))
+        return X_OK;
+    x->state_missing = 1;
+    return exec_unhandled(x, "a vCPU state part the instruction needs is not loaded");
+}
+
+/* ---- registers ---- */
+
+uint64_t reg_get(struct exec *x, unsigned cls, unsigned idx)
+{
+    if (cls == HVEMU_REG_SEG) {
+        if (idx >= HVEMU_NUM_SEGS)
+            return 0;
+        exec_need(x, HVEMU_PART_SEG(idx));
+        return x->s->seg[idx].selector;
+    }
+    if (cls > HVEMU_REG_GPR64) {
+        exec_unhandled(x, "register class not handled by this instruction");
+        x->state_missing = 1;
+        return 0;
+    }
+    if (cls == HVEMU_REG_GPR8_HIGH) {
+        if (!(x->s->valid & HVEMU_PART_GPR(idx)))
+            exec_need(x, HVEMU_PART_GPR(idx));
+        return (x->s->gpr[idx] >> 8) & 0xff;
+    }
+    if (idx >= HVEMU_NUM_GPRS)
+        return 0;
+    if (!(x->s->valid & HVEMU_PART_GPR(idx)))
+        exec_need(x, HVEMU_PART_GPR(idx));
+    uint64_t v = x->s->gpr[idx];
+    switch (cls) {
+    case HVEMU_REG_GPR8: return v & 0xff;
+    case HVEMU_REG_GPR16: return v & 0xffff;
+    case HVEMU_REG_GPR32: return v & 0xffffffffu;
+    default: return v;
+    }
+}
+
+/* The value a staged write starts from: an earlier staged write of this instruction, or the
+ * register as it was. */
+static uint64_t gpr_current(struct exec *x, unsigned idx)
+{
+    if (x->gpr_dirty & (1u << idx))
+        return x->new_gpr[idx];
+    if (!(x->s->valid & HVEMU_PART_GPR(idx)))
+        exec_need(x, HVEMU_PART_GPR(idx));
+    return x->s->gpr[idx];
+}
+
+void reg_set(struct exec *x, unsigned cls, unsigned idx, uint64_t v)
+{
+    if (idx >= HVEMU_NUM_GPRS)
+        return;
+    uint64_t cur = gpr_current(x, idx);
+    switch (cls) {
+    case HVEMU_REG_GPR8_HIGH: v = (cur & ~(uint64_t)0xff00) | ((v & 0xff) << 8); break;
+    case HVEMU_REG_GPR8: v = (cur & ~(uint64_t)0xff) | (v & 0xff); break;
+    case HVEMU_REG_GPR16: v = (cur & ~(uint64_t)0xffff) | (v & 0xffff); break;
+    case HVEMU_REG_GPR32: v &= 0xffffffffu; break;
+    default: break;
+    }
+    x->new_gpr[idx] = v;
+    x->gpr_dirty |= 1u << idx;
+}
+
+static unsigned gpr_class_of(unsigned size)
+{
+    return size == 1 ? HVEMU_REG_GPR8 : size == 2 ? HVEMU_REG_GPR16 :
+           size == 4 ? HVEMU_REG_GPR32 : HVEMU_REG_GPR64;
+}
+
+void gpr_set_sized(struct exec *x, unsigned idx, unsigned size, uint64_t v)
+{
+    reg_set(x, gpr_class_of(size), idx, v);
+}
+
+uint64_t gpr_get_sized(struct exec *x, unsigned idx, unsigned size)
+{
+    return reg_get(x, gpr_class_of(size), idx);
+}
+
+/* ---- linear addresses ---- */
+
+static uint64_t seg_base(struct exec *x, unsigned seg)
+{
+    /* 64-bit mode: only FS and GS have a base. */
+    if (seg != HVEMU_FS && seg != HVEMU_GS)
+        return 0;
+    if (!(x->s->valid & HVEMU_PART_SEG(seg)))
+        exec_need(x, HVEMU_PART_SEG(seg));
+    return x->s->seg[seg].base;
+}
+
+static int check_canonical(struct exec *x, unsigned seg, uint64_t la, unsigned size)
+{
+    /* both ends must be canonical; an access that wraps past 2^64 is not a #GP on hardware
+     * (its first byte is a kernel address: the page walk faults) */
+    uint64_t last = la + (size ? size - 1 : 0);
+    if (!is_canonical(la) || !is_canonical(last))
+        return seg == HVEMU_SS ? exec_exception(x, HVEMU_EXC_SS, 1, 0) : exec_gp0(x);
+    return X_OK;
+}
+
+int seg_linear(struct exec *x, unsigned seg, uint64_t offset, unsigned addr_size, uint64_t *la)
+{
+    offset &= size_mask(addr_size);
+    *la = seg_base(x, seg) + offset;
+    return X_OK;
+}
+
+int mem_linear(struct exec *x, const struct hvemu_mem *m, uint64_t *la)
+{
+    uint64_t ea = (uint64_t)m->disp;
+    if (m->base_class == HVEMU_REG_RIP)
+        ea += x->rip_next;
+    else if (m->base_class != HVEMU_REG_NONE)
+        ea += reg_get(x, HVEMU_REG_GPR64, m->base);
+    if (m->index_class != HVEMU_REG_NONE) {
+        uint64_t idx = m->index_class == HVEMU_REG_GPR8 ? reg_get(x, HVEMU_REG_GPR8, m->index)
+                                                        : reg_get(x, HVEMU_REG_GPR64, m->index);
+        ea += idx * m->scale;
+    }
+    return seg_linear(x, m->segment, ea, m->addr_size, la);
+}
+
+int mem_check_align(struct exec *x, uint64_t la, unsigned size)
+{
+    if (!(x->s->rflags & HVEMU_FLAG_AC) || size < 2 || !(la & (size - 1)))
+        return X_OK;
+    if (exec_need(x, HVEMU_PART_CR0 | HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
+        return X_UNHANDLED;
+    if ((x->s->cr0 & (1u << 18)) && (x->s->seg[HVEMU_CS].selector & 3) == 3)
+        return exec_exception(x, HVEMU_EXC_AC, 1, 0);
+    return X_OK;
+}
+
+/* ---- memory ---- */
+
+int mem_read(struct exec *x, uint64_t la, void *data, unsigned size, enum hvemu_access kind)
+{
+    const struct hvemu_ops *ops = x->ctx->ops;
+    struct hvemu_exception exc = {0, 0, 0, 0};
+    uint8_t *d = data;
+    if (!ops->read)
+        return exec_unhandled(x, "no memory read callback");
+    while (size) {
+        unsigned room = PAGE_SIZE - (unsigned)(la & (PAGE_SIZE - 1));
+        unsigned n = size < room ? size : room;
+        int cb = ops->read(x->ctx->opaque, la, d, n, kind, &exc);
+        if (cb != HVEMU_CB_OK)
+            return cb_fault(x, cb, &exc);
+        la += n;
+        d += n;
+        size -= n;
+    }
+    return X_OK;
+}
+
+int mem_write(struct exec *x, uint64_t la, const void *data, unsigned size, enum hvemu_access kind)
+{
+    if (x->nwrites >= EXEC_MAX_WRITES || size > sizeof(x->wr[0].data))
+        return exec_unhandled(x, "too many memory writes in one instruction");
+    struct exec_write *w = &x->wr[x->nwrites++];
+    w->la = la;
+    w->size = (uint16_t)size;
+    w->kind = (uint8_t)kind;
+    w->locked = 0;
+    memcpy(w->data, data, size);
+    return X_OK;
+}
+
+/* ---- operands ---- */
+
+int op_linear_at(struct exec *x, unsigned i, int64_t offset, unsigned size, uint64_t *la)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    struct hvemu_mem m = op->u.mem;
+    m.disp += offset;
+    int rc = mem_linear(x, &m, la);
+    if (rc != X_OK)
+        return rc;
+    rc = check_canonical(x, op->u.mem.segment, *la, size);
+    if (rc != X_OK)
+        return rc;
+    return mem_check_align(x, *la, size);
+}
+
+int op_linear(struct exec *x, unsigned i, uint64_t *la)
+{
+    return op_linear_at(x, i, 0, x->in->op[i].size, la);
+}
+
+int op_read_mem(struct exec *x, unsigned i, int64_t offset, void *buf, unsigned size)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    uint64_t la;
+    int rc = op_linear_at(x, i, offset, size, &la);
+    if (rc != X_OK)
+        return rc;
+    int rmw = (op->access & HVEMU_OPA_WRITE) != 0;
+    if (x->locked && rmw && x->lock_fresh && x->lock_la == la) {
+        /* re-execution after a failed compare-exchange: the callback already gave the
+         * current value, so the device is not read a second time */
+        memcpy(buf, x->lock_val, size);
+    } else {
+        rc = mem_read(x, la, buf, size, rmw ? HVEMU_ACCESS_RMW_READ : HVEMU_ACCESS_READ);
+        if (rc != X_OK)
+            return rc;
+    }
+    if (x->locked && rmw && size <= sizeof(x->lock_val)) {
+        x->lock_la = la;
+        memcpy(x->lock_val, buf, size);
+    }
+    return X_OK;
+}
+
+int op_write_mem(struct exec *x, unsigned i, int64_t offset, const void *buf, unsigned size)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    uint64_t la;
+    int rc = op_linear_at(x, i, offset, size, &la);
+    if (rc != X_OK)
+        return rc;
+    int rmw = (op->access & HVEMU_OPA_READ) != 0;
+    rc = mem_write(x, la, buf, size, rmw ? HVEMU_ACCESS_RMW_WRITE : HVEMU_ACCESS_WRITE);
+    if (rc == X_OK && x->locked && rmw && x->lock_la == la && size <= sizeof(x->lock_val)) {
+        /* a locked RMW commits through compare-exchange against the value read */
+        struct exec_write *w = &x->wr[x->nwrites - 1];
+        w->locked = 1;
+        memcpy(w->old, x->lock_val, size);
+    }
+    return rc;
+}
+
+int op_read(struct exec *x, unsigned i, uint64_t *v)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    switch (op->kind) {
+    case HVEMU_OP_REG:
+        *v = reg_get(x, op->u.reg.cls, op->u.reg.idx);
+        return X_OK;
+    case HVEMU_OP_IMM:
+    case HVEMU_OP_REL:
+        *v = op->u.imm.imm;
+        return X_OK;
+    case HVEMU_OP_MEM:
+        *v = 0;
+        return op_read_mem(x, i, 0, v, op->size > 8 ? 8 : op->size);
+    default:
+        return exec_unhandled(x, "operand kind not readable");
+    }
+}
+
+int op_write(struct exec *x, unsigned i, uint64_t v)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    switch (op->kind) {
+    case HVEMU_OP_REG:
+        if (op->u.reg.cls > HVEMU_REG_GPR64 || op->u.reg.cls < HVEMU_REG_GPR8)
+            return exec_unhandled(x, "write to a non-GPR register operand");
+        reg_set(x, op->u.reg.cls, op->u.reg.idx, v);
+        return X_OK;
+    case HVEMU_OP_MEM:
+        return op_write_mem(x, i, 0, &v, op->size > 8 ? 8 : op->size);
+    default:
+        return exec_unhandled(x, "operand kind not writable");
+    }
+}
+
+/* ---- branches ---- */
+
+int exec_jump(struct exec *x, uint64_t target)
+{
+    if (!is_canonical(target))
+        return exec_gp0(x);
+    x->new_rip = target;
+    return X_OK;
+}
+
+int cond_holds(uint64_t f, unsigned cc)
+{
+    int r;
+    switch ((cc >> 1) & 7) {
+    case 0: r = (f & HVEMU_FLAG_OF) != 0; break;
+    case 1: r = (f & HVEMU_FLAG_CF) != 0; break;
+    case 2: r = (f & HVEMU_FLAG_ZF) != 0; break;
+    case 3: r = (f & (HVEMU_FLAG_CF | HVEMU_FLAG_ZF)) != 0; break;
+    case 4: r = (f & HVEMU_FLAG_SF) != 0; break;
+    case 5: r = (f & HVEMU_FLAG_PF) != 0; break;
+    case 6: r = !(f & HVEMU_FLAG_SF) != !(f & HVEMU_FLAG_OF); break;
+    default: r = (f & HVEMU_FLAG_ZF) || (!(f & HVEMU_FLAG_SF) != !(f & HVEMU_FLAG_OF)); break;
+    }
+    return (cc & 1) ? !r : r;
+}
+
+/* ---- commit ---- */
+
+static int write_pieces(struct exec *x, const struct exec_write *w)
+{
+    const struct hvemu_ops *ops = x->ctx->ops;
+    struct hvemu_exception exc = {0, 0, 0, 0};
+    uint64_t la = w->la;
+    const uint8_t *d = w->data;
+    unsigned size = w->size;
+    if (!ops->write)
+        return exec_unhandled(x, "no memory write callback");
+    while (size) {
+        unsigned room = PAGE_SIZE - (unsigned)(la & (PAGE_SIZE - 1));
+        unsigned n = size < room ? size : room;
+        int cb = ops->write(x->ctx->opaque, la, d, n, (enum hvemu_access)w->kind, &exc);
+        if (cb != HVEMU_CB_OK)
+            return cb_fault(x, cb, &exc);
+        la += n;
+        d += n;
+        size -= n;
+    }
+    return X_OK;
+}
+
+static int probe_pieces(struct exec *x, const struct exec_write *w)
+{
+    const struct hvemu_ops *ops = x->ctx->ops;
+    struct hvemu_exception exc = {0, 0, 0, 0};
+    uint64_t la = w->la;
+    unsigned size = w->size;
+    while (size) {
+        unsigned room = PAGE_SIZE - (unsigned)(la & (PAGE_SIZE - 1));
+        unsigned n = size < room ? size : room;
+        int cb = ops->probe_write(x->ctx->opaque, la, n, &exc);
+        if (cb != HVEMU_CB_OK)
+            return cb_fault(x, cb, &exc);
+        la += n;
+        size -= n;
+    }
+    return X_OK;
+}
+
+/* Apply the staged memory writes, then the registers, flags and RIP. */
+int exec_commit(struct exec *x)
+{
+    int rc = exec_commit_effects(x);
+    if (rc == X_OK) {
+        x->s->rip = x->new_rip;
+        x->s->dirty |= HVEMU_PART_RIP;
+    }
+    return rc;
+}
+
+/* Everything but RIP; REP strings commit each iteration this way and restage. */
+int exec_commit_effects(struct exec *x)
+{
+    const struct hvemu_ops *ops = x->ctx->ops;
+    struct hvemu_state *s = x->s;
+    int rc;
+    /* Several writes, or one that crosses a page: make sure none faults before doing any. */
+    if (ops->probe_write && x->nwrites) {
+        int need = x->nwrites > 1 ||
+                   ((x->wr[0].la & (PAGE_SIZE - 1)) + x->wr[0].size > PAGE_SIZE);
+        for (unsigned i = 0; need && i < x->nwrites; i++)
+            if ((rc = probe_pieces(x, &x->wr[i])) != X_OK)
+                return rc;
+    }
+    for (unsigned i = 0; i < x->nwrites; i++) {
+        struct exec_write *w = &x->wr[i];
+        if (w->locked) {
+            struct hvemu_exception exc = {0, 0, 0, 0};
+            uint8_t expected[16];
+            if ((w->la & (PAGE_SIZE - 1)) + w->size > PAGE_SIZE)
+                return exec_unhandled(x, "locked access crosses a page (split lock): refused");
+            if (!ops->cmpxchg)
+                return exec_unhandled(x, "locked instruction needs the cmpxchg callback");
+            memcpy(expected, w->old, w->size);
+            int cb = ops->cmpxchg(x->ctx->opaque, w->la, expected, w->data, w->size, &exc);
+            if (cb == HVEMU_CB_CHANGED) {
+                if (i != 0)
+                    return exec_unhandled(x, "locked write after another write");
+                x->lock_fresh = 1;
+                x->lock_la = w->la;
+                memcpy(x->lock_val, expected, w->size);
+                return X_CHANGED;
+            }
+            if (cb != HVEMU_CB_OK)
+                return cb_fault(x, cb, &exc);
+        } else if ((rc = write_pieces(x, w)) != X_OK) {
+            return rc;
+        }
+    }
+    uint32_t d = x->gpr_dirty;
+    while (d) {
+        unsigned i = (unsigned)__builtin_ctz(d);
+        d &= d - 1;
+        s->gpr[i] = x->new_gpr[i];
+    }
+    s->dirty |= x->gpr_dirty;
+    if (x->new_rflags != s->rflags) {
+        s->rflags = x->new_rflags;
+        s->dirty |= HVEMU_PART_RFLAGS;
+    }
+    x->gpr_dirty = 0;
+    x->nwrites = 0;
+    return X_OK;
+}

@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Run one instruction natively (see native.h for the contract).
+ *
+ * How a run goes:
+ *   1. The window is filled from the state; the instruction's bytes go to NATIVE_CODE_ADDR
+ *      (X) inside a 64 KiB region that is otherwise all INT3, and the five bytes after it
+ *      become E9 CC CC CC CC, "jmp rel32" with a displacement of 0xCCCCCCCC.
+ *   2. native_enter (assembly below) saves the host's callee-saved registers and RSP, loads
+ *      RFLAGS and all 16 GPRs from the state (RSP last but one, RDI last, RFLAGS first so
+ *      that nothing after it changes flags) and jumps to X through memory, so no register is
+ *      left holding anything of the host's.
+ *   3. Where the instruction goes decides how it is observed:
+ *      - Fall through: the E9 at X+len jumps to X+len+5-0x33333334, a "mirror" page where a
+ *        run of NOPs (one entry per possible length) leads to an absolute jump to
+ *        native_epilogue, which stores all GPRs and RFLAGS with RIP-relative stores (no
+ *        register or stack needed), switches back to the host stack and returns.
+ *      - A branch anywhere else in the code region hits INT3: SIGTRAP, and RIP-1 in the
+ *        signal context is the exact target. Because the displacement bytes after the E9 are
+ *        CC as well, even targets X+len+1..X+len+4 are exact. A branch to an unmapped or
+ *        non-executable address faults on the fetch with RIP == fault_addr == target.
+ *      - An exception in the instruction itself arrives as a signal with RIP == X.
+ *      In every signal case the handler (on an alternate stack, since RSP belongs to the
+ *      test) copies the signal context and siglongjmp()s back to native_run().
+ *   4. The window is copied back and the code bytes return to INT3.
+ * A watchdog (ITIMER_VIRTUAL) ends instructions that never get anywhere (a branch to
+ * itself, LOOP with a huge RCX onto itself). A seccomp filter turns any system call made
+ * from the code region into SIGSYS, so SYSCALL in a test cannot do anything to the process.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "native.h"
+
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+/* The layout native_enter/native_epilogue use: gpr[0..15] at 0..120, rflags at 128. */
+struct native_regs {
+    uint64_t gpr[16];
+    uint64_t rflags;
+};
+
+/* Shared with the assembly. Hidden, so the RIP-relative references resolve locally. */
+__attribute__((visibility("hidden"))) struct native_regs native_in_regs, native_out_regs;
+__attribute__((visibility("hidden"))) uint64_t native_host_rsp, native_target;
+
+__attribute__((visibility("hidden"))) void native_enter(const struct native_regs *regs);
+__attribute__((visibility("hidden"))) void native_epilogue(void);
+__attribute__((visibility("hidden"))) void native_clear_ac(void);
+
+__asm__(".text\n"
+        ".globl native_enter\n"
+        ".hidden native_enter\n"
+        ".type native_enter,@function\n"
+        "native_enter:\n"
+        "  push %rbx\n  push %rbp\n  push %r12\n  push %r13\n  push %r14\n  push %r15\n"
+        "  mov %rsp, native_host_rsp(%rip)\n"
+        "  pushq 128(%rdi)\n"
+        "  popfq\n"
+        "  mov 0(%rdi), %rax\n  mov 8(%rdi), %rcx\n  mov 16(%rdi), %rdx\n"
+        "  mov 24(%rdi), %rbx\n  mov 32(%rdi), %rsp\n  mov 40(%rdi), %rbp\n"
+        "  mov 48(%rdi), %rsi\n  mov 64(%rdi), %r8\n  mov 72(%rdi), %r9\n"
+        "  mov 80(%rdi), %r10\n  mov 88(%rdi), %r11\n  mov 96(%rdi), %r12\n"
+        "  mov 104(%rdi), %r13\n  mov 112(%rdi), %r14\n  mov 120(%rdi), %r15\n"
+        "  mov 56(%rdi), %rdi\n"
+        "  jmp *native_target(%rip)\n"
+        ".size native_enter, .-native_enter\n"
+        "\n"
+        ".globl native_epilogue\n"
+        ".hidden native_epilogue\n"
+        ".type native_epilogue,@function\n"
+        "native_epilogue:\n"
+        "  mov %rax, native_out_regs+0(%rip)\n  mov %rcx, native_out_regs+8(%rip)\n"
+        "  mov %rdx, native_out_regs+16(%rip)\n  mov %rbx, native_out_regs+24(%rip)\n"
+        "  mov %rsp, native_out_regs+32(%rip)\n  mov %rbp, native_out_regs+40(%rip)\n"
+        "  mov %rsi, native_out_regs+48(%rip)\n  mov %rdi, native_out_regs+56(%rip)\n"
+        "  mov %r8, native_out_regs+64(%rip)\n  mov %r9, native_out_regs+72(%rip)\n"
+        "  mov %r10, native_out_regs+80(%rip)\n  mov %r11, native_out_regs+88(%rip)\n"
+        "  mov %r12, native_out_regs+96(%rip)\n  mov %r13, native_out_regs+104(%rip)\n"
+        "  mov %r14, native_out_regs+112(%rip)\n  mov %r15, native_out_regs+120(%rip)\n"
+        "  mov native_host_rsp(%rip), %rsp\n"
+        "  pushfq\n"
+        "  pop %rax\n"
+        "  mov %rax, native_out_regs+128(%rip)\n"
+        /* Back to the ABI's flags: DF and AC clear (IF cannot change at CPL 3). */
+        "  pushq $0x202\n"
+        "  popfq\n"
+        "  pop %r15\n  pop %r14\n  pop %r13\n  pop %r12\n  pop %rbp\n  pop %rbx\n"
+        "  ret\n"
+        ".size native_epilogue, .-native_epilogue\n"
+        "\n"
+        /* A signal handler runs with the interrupted code's AC (Linux clears only DF, RF
+         * and TF on delivery), so the first thing it does is drop AC. */
+        ".globl native_clear_ac\n"
+        ".hidden native_clear_ac\n"
+        ".type native_clear_ac,@function\n"
+        "native_clear_ac:\n"
+        "  pushfq\n"
+        "  andl $0xfffbffff, (%rsp)\n"
+        "  popfq\n"
+        "  ret\n"
+        ".size native_clear_ac, .-native_clear_ac\n");
+
+/* The fall-through jump: E9 with displacement 0xCCCCCCCC lands this far back. */
+#define MIRROR_BACK 0x33333334ull
+/* mirror_base + len is where the fall-through jump of a len-byte instruction lands. */
+#define MIRROR_BASE (NATIVE_CODE_ADDR + 5 - MIRROR_BACK)
+#define MIRROR_PAGE (MIRROR_BASE & ~0xfffull)
+
+#define ALTSTACK_SIZE (64 * 1024)
+
+static const int g_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGVTALRM};
+#define NSIGNALS ((int)(sizeof g_signals / sizeof g_signals[0]))
+
+static int g_ready;
+static struct sigaction g_old_act[NSIGNALS];
+static stack_t g_old_stack;
+static void *g_altstack;
+static unsigned g_timeout_ms = 200;
+
+static sigjmp_buf g_jmp;
+static volatile sig_atomic_t g_running;
+/* What the handler saw; read only after siglongjmp. */
+static struct {
+    int signo, si_code;
+    uint64_t fault_addr;
+    greg_t gregs[NGREG];
+} g_sig;
+
+static void handler(int sig, siginfo_t *si, void *ucv)
+{
+    native_clear_ac();
+    if (!g_running) {
+        if (sig == SIGVTALRM)
+            return; /* a watchdog tick that came after the run: nothing to stop */
+        /* Not ours: a real crash of the harness. Die the ordinary way. */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    g_running = 0;
+    const ucontext_t *uc = ucv;
+    g_sig.signo = sig;
+    g_sig.si_code = si->si_code;
+    g_sig.fault_addr = (uint64_t)(uintptr_t)si->si_addr;
+    memcpy(g_sig.gregs, uc->uc_mcontext.gregs, sizeof g_sig.gregs);
+    siglongjmp(g_jmp, 1);
+}
+
+static int map_fixed(uint64_t addr, size_t size, int prot, const char *what)
+{
+    void *p = mmap((void *)(uintptr_t)addr, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    if (p == MAP_FAILED || (uint64_t)(uintptr_t)p != addr) {
+        fprintf(stderr, "native: cannot map %s at %#llx: %s\n", what, (unsigned long long)addr,
+                p == MAP_FAILED ? strerror(errno) : "placed elsewhere");
+        if (p != MAP_FAILED)
+            munmap(p, size);
+        return -1;
+    }
+    return 0;
+}
+
+/* System calls made from the code region answer SIGSYS instead of running. */
+static void install_seccomp(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer) + 4),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(NATIVE_CODE_LO >> 32), 0, 4),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)NATIVE_CODE_LO, 0, 2),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)NATIVE_CODE_HI, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = (unsigned short)(sizeof f / sizeof f[0]), .filter = f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        fprintf(stderr, "native: no seccomp guard (%s): SYSCALL in a test would really run\n",
+                strerror(errno));
+}
+
+static int g_seccomp_done;
+
+int native_init(void)
+{
+    if (g_ready)
+        return 0;
+    /* One PROT_NONE page below the window, the window, the PROT_NONE fault area above. */
+    if (map_fixed(NATIVE_MEM_ADDR - 0x1000, 0x1000 + NATIVE_MEM_SIZE + NATIVE_FAULT_SIZE,
+                  PROT_NONE, "memory window"))
+        return -1;
+    if (mprotect((void *)(uintptr_t)NATIVE_MEM_ADDR, NATIVE_MEM_SIZE, PROT_READ | PROT_WRITE)) {
+        perror("native: mprotect window");
+        goto fail_mem;
+    }
+    if (map_fixed(NATIVE_CODE_LO, NATIVE_CODE_HI - NATIVE_CODE_LO,
+                  PROT_READ | PROT_WRITE | PROT_EXEC, "code region"))
+        goto fail_mem;
+    memset((void *)(uintptr_t)NATIVE_CODE_LO, 0xcc, NATIVE_CODE_HI - NATIVE_CODE_LO);
+    if (map_fixed(MIRROR_PAGE, 0x1000, PROT_READ | PROT_WRITE, "fall-through page"))
+        goto fail_code;
+    {
+        uint8_t *m = (uint8_t *)(uintptr_t)MIRROR_PAGE;
+        uint8_t *entry = (uint8_t *)(uintptr_t)MIRROR_BASE;
+        uint64_t epi = (uint64_t)(uintptr_t)&native_epilogue;
+        memset(m, 0xcc, 0x1000);
+        memset(entry + 1, 0x90, 15);   /* entries for lengths 1..15 */
+        /* jmp qword [rip+disp] to native_epilogue, its pointer 8-aligned so that the load
+         * cannot raise #AC when the test left AC set. */
+        uint8_t *ptr = (uint8_t *)(((uintptr_t)(entry + 22) + 7) & ~(uintptr_t)7);
+        int32_t disp = (int32_t)(ptr - (entry + 22));
+        entry[16] = 0xff;
+        entry[17] = 0x25;
+        memcpy(entry + 18, &disp, 4);
+        memcpy(ptr, &epi, 8);
+        if (mprotect(m, 0x1000, PROT_READ | PROT_EXEC)) {
+            perror("native: mprotect fall-through page");
+            goto fail_mirror;
+        }
+    }
+    g_altstack = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (g_altstack == MAP_FAILED) {
+        perror("native: alternate stack");
+        goto fail_mirror;
+    }
+    stack_t ss = {.ss_sp = g_altstack, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+    if (sigaltstack(&ss, &g_old_stack)) {
+        perror("native: sigaltstack");
+        goto fail_stack;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < NSIGNALS; i++)
+        sigaddset(&sa.sa_mask, g_signals[i]);
+    for (int i = 0; i < NSIGNALS; i++)
+        sigaction(g_signals[i], &sa, &g_old_act[i]);
+    if (!g_seccomp_done) {
+        install_seccomp();
+        g_seccomp_done = 1;
+    }
+    native_target = NATIVE_CODE_ADDR;
+    g_ready = 1;
+    return 0;
+
+fail_stack:
+    munmap(g_altstack, ALTSTACK_SIZE);
+fail_mirror:
+    munmap((void *)(uintptr_t)MIRROR_PAGE, 0x1000);
+fail_code:
+    munmap((void *)(uintptr_t)NATIVE_CODE_LO, NATIVE_CODE_HI - NATIVE_CODE_LO);
+fail_mem:
+    munmap((void *)(uintptr_t)(NATIVE_MEM_ADDR - 0x1000), 0x1000 + NATIVE_MEM_SIZE + NATIVE_FAULT_SIZE);
+    return -1;
+}
+
+void native_fini(void)
+{
+    if (!g_ready)
+        return;
+    for (int i = 0; i < NSIGNALS; i++)
+        sigaction(g_signals[i], &g_old_act[i], NULL);
+    sigaltstack(&g_old_stack, NULL);
+    munmap(g_altstack, ALTSTACK_SIZE);
+    munmap((void *)(uintptr_t)MIRROR_PAGE, 0x1000);
+    munmap((void *)(uintptr_t)NATIVE_CODE_LO, NATIVE_CODE_HI - NATIVE_CODE_LO);
+    munmap((void *)(uintptr_t)(NATIVE_MEM_ADDR - 0x1000), 0x1000 + NATIVE_MEM_SIZE + NATIVE_FAULT_SIZE);
+    g_ready = 0;
+}
+
+void native_set_timeout_ms(unsigned ms)
+{
+    g_timeout_ms = ms ? ms : 1;
+}
+
+static void arm_watchdog(unsigned ms)
+{
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    it.it_value.tv_sec = ms / 1000;
+    it.it_value.tv_usec = (long)(ms % 1000) * 1000;
+    setitimer(ITIMER_VIRTUAL, &it, NULL);
+}
+
+/* ucontext register numbers in encoding order. */
+static const int g_greg_of[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP,
+                                  REG_RSI, REG_RDI, REG_R8,  REG_R9,  REG_R10, REG_R11,
+                                  REG_R12, REG_R13, REG_R14, REG_R15};
+
+/* 0 when the instruction reached the epilogue, 1 when a signal brought us back. Kept apart
+ * and without locals so that nothing lives across the siglongjmp. */
+__attribute__((noinline)) static int enter_guarded(void)
+{
+    if (sigsetjmp(g_jmp, 1) == 0) {
+        g_running = 1;
+        native_enter(&native_in_regs);
+        g_running = 0;
+        return 0;
+    }
+    return 1;
+}
+
+int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
+               struct native_fault *fault)
+{
+    struct native_fault dummy;
+    if (!fault)
+        fault = &dummy;
+    memset(fault, 0, sizeof *fault);
+    if (len == 0 || len > 15)
+        return NATIVE_EINVAL;
+    if (!g_ready && native_init())
+        return NATIVE_EINIT;
+
+    uint8_t *code = (uint8_t *)(uintptr_t)NATIVE_CODE_ADDR;
+    memcpy((void *)(uintptr_t)NATIVE_MEM_ADDR, in_out->mem, NATIVE_MEM_SIZE);
+    memcpy(code, insn, len);
+    code[len] = 0xe9; /* the displacement bytes after it are already CC */
+    memcpy(native_in_regs.gpr, in_out->gpr, sizeof native_in_regs.gpr);
+    native_in_regs.rflags = (in_out->rflags & NATIVE_RFLAGS_MASK) | 2;
+
+    int rc;
+    arm_watchdog(g_timeout_ms);
+    if (enter_guarded() == 0) {
+        arm_watchdog(0);
+        memcpy(in_out->gpr, native_out_regs.gpr, sizeof in_out->gpr);
+        in_out->rflags = (native_out_regs.rflags & NATIVE_RFLAGS_MASK) | 2;
+        in_out->rip = NATIVE_CODE_ADDR + len;
+        rc = NATIVE_OK;
+    } else {
+        arm_watchdog(0);
+        const greg_t *g = g_sig.gregs;
+        uint64_t rip = (uint64_t)g[REG_RIP];
+        int in_insn = rip >= NATIVE_CODE_ADDR && rip < NATIVE_CODE_ADDR + len;
+        fault->signo = g_sig.signo;
+        fault->si_code = g_sig.si_code;
+        fault->fault_addr = g_sig.fault_addr;
+        fault->vector = (int)g[REG_TRAPNO];
+        fault->error_code = (uint64_t)g[REG_ERR];
+        fault->cr2 = (uint64_t)g[REG_CR2];
+        fault->rip = rip;
+        for (int i = 0; i < 16; i++)
+            in_out->gpr[i] = (uint64_t)g[g_greg_of[i]];
+        in_out->rflags = ((uint64_t)g[REG_EFL] & NATIVE_RFLAGS_MASK) | 2;
+        in_out->rip = rip;
+        if (g_sig.signo == SIGVTALRM) {
+            fault->signo = 0;
+            fault->vector = -1;
+            rc = NATIVE_TIMEOUT;
+        } else if (g_sig.signo == SIGTRAP && fault->vector == 3 &&
+                   !(rip - 1 >= NATIVE_CODE_ADDR && rip - 1 < NATIVE_CODE_ADDR + len)) {
+            /* Landed on an INT3 of the sled: the branch target is the INT3's address. */
+            in_out->rip = rip - 1;
+            memset(fault, 0, sizeof *fault);
+            rc = NATIVE_OK;
+        } else if (g_sig.signo == SIGSEGV && fault->vector == 14 && rip == g_sig.fault_addr &&
+                   !in_insn) {
+            /* The branch completed; fetching at its target faulted. */
+            memset(fault, 0, sizeof *fault);
+            rc = NATIVE_OK;
+        } else {
+            if (g_sig.signo == SIGSYS)
+                fault->vector = -1;
+            rc = NATIVE_FAULT;
+        }
+    }
+    memset(code, 0xcc, len + 1);
+    memcpy(in_out->mem, (const void *)(uintptr_t)NATIVE_MEM_ADDR, NATIVE_MEM_SIZE);
+    return rc;
+}
+
+static const char *vector_name(int v)
+{
+    static const char *const names[32] = {
+        [0] = "#DE", [1] = "#DB", [3] = "#BP", [4] = "#OF", [5] = "#BR", [6] = "#UD",
+        [7] = "#NM", [8] = "#DF", [10] = "#TS", [11] = "#NP", [12] = "#SS", [13] = "#GP",
+        [14] = "#PF", [16] = "#MF", [17] = "#AC", [18] = "#MC", [19] = "#XM", [21] = "#CP",
+    };
+    if (v >= 0 && v < 32 && names[v])
+        return names[v];
+    return "-";
+}
+
+const char *native_fault_str(const struct native_fault *f, char *buf, size_t size)
+{
+    const char *sig = f->signo == 0 ? NULL : sigabbrev_np(f->signo);
+    snprintf(buf, size, "%s%s %s code=%d err=%#llx addr=%#llx rip=%#llx",
+             f->signo == 0 ? "timeout" : "SIG", f->signo == 0 ? "" : sig ? sig : "?", vector_name(f->vector), f->si_code, (unsigned long long)f->error_code,
+             (unsigned long long)f->fault_addr, (unsigned long long)f->rip);
+    return buf;
+}

@@ -1,0 +1,20 @@
+# The host-differential harness's native runner and its self-test (x86-64 Linux hosts only).
+ifeq ($(shell uname -m),x86_64)
+HOSTDIFF_SRC := tests/hostdiff/native.c tests/hostdiff/undef_flags.c
+HOSTDIFF_HDR := tests/hostdiff/native.h tests/hostdiff/undef_flags.h tests/unit/testlib.h
+
+$(BUILD)/tests/native_selftest: tests/hostdiff/native_selftest.c $(HOSTDIFF_SRC) $(HOSTDIFF_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(TCFLAGS) -Itests/hostdiff tests/hostdiff/native_selftest.c $(HOSTDIFF_SRC) -o $@
+
+EXTRA_TEST_BINS += $(BUILD)/tests/native_selftest
+endif
+
+# The differential test of execution against the host CPU.
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/tests/hostdiff: tests/hostdiff/hostdiff.c $(HOSTDIFF_SRC) $(HOSTDIFF_HDR) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(TCFLAGS) -Itests/hostdiff tests/hostdiff/hostdiff.c $(HOSTDIFF_SRC) $(LIB) -o $@
+
+EXTRA_TEST_BINS += $(BUILD)/tests/hostdiff
+endif

@@ -592,6 +592,9 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                     op->u.mem.index_class = vec_class(nbytes);
                     op->u.mem.index = (uint8_t)((mem.index_class == HVEMU_REG_NONE ? 4 : mem.index) |
                                                 (v4 << 4));
+                    /* SIB.index 100 is a vector register here, not "no index": keep its scale */
+                    if (mem.index_class == HVEMU_REG_NONE)
+                        op->u.mem.scale = (uint8_t)(1u << (in->sib >> 6));
                     op->size = 0;
                 }
                 if (in->encoding == HVEMU_ENC_EVEX && in->evex_b && (at & HV_ATTR_BCST)) {

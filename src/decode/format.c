@@ -269,6 +269,14 @@ static void put_mnemonic(struct out *o, const struct hvemu_insn *in, const char 
             }
         }
     }
+    /* LLVM marks the VEX forms of instructions that EVEX also encodes under the same name */
+    if (in->encoding == HVEMU_ENC_VEX) {
+        static const char *const vex_marked[] = {"vpdpbusd", "vpdpbusds", "vpdpwssd", "vpdpwssds",
+                                                 "vpmadd52luq", "vpmadd52huq", "vcvtneps2bf16"};
+        for (unsigned i = 0; i < sizeof(vex_marked) / sizeof(vex_marked[0]); i++)
+            if (streq(mn, vex_marked[i]))
+                put_s(o, "{vex} ");
+    }
     put_s(o, mn);
 }
 
@@ -324,9 +332,16 @@ static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hve
                 keyword = 0;
         }
     }
+    /* the 64-byte AMX tile configuration prints without a size */
+    if (streq(mn, "ldtilecfg") || streq(mn, "sttilecfg"))
+        keyword = 0;
     /* VSIB memory: LLVM sizes it like the destination vector */
-    if (size == 0 && (in->attrs & HV_ATTR_VSIB) && in->op[0].kind == HVEMU_OP_REG)
+    if (size == 0 && (in->attrs & HV_ATTR_VSIB) && in->op[0].kind == HVEMU_OP_REG) {
         size = in->op[0].size;
+        /* a half-width destination (qd/qps gathers) may be 8 bytes, below an XMM's size */
+        if (in->entry && hv_opspecs[((const struct hv_entry *)in->entry)->ops[0]].size == HV_SZ_VH)
+            size = (16u << (in->vex_l > 2 ? 2 : in->vex_l)) / 2;
+    }
     if (has_seg_operand(in) && streq(mn, "mov"))
         size = 2; /* MOV to/from a segment register moves a word in memory */
     if (keyword)

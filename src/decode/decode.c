@@ -277,6 +277,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     hvemu_features all;
     uint8_t b;
     unsigned space = 0, map = 0, pp = 0, vex_w = 0, vvvv = 0, v4 = 0;
+    unsigned vvvv_raw = 0; /* all four vvvv bits, also outside 64-bit mode (for `novvvv`) */
     int is64 = mode == HVEMU_MODE_64;
     int ud_late = 0; /* an encoding error whose #UD waits until the instruction is read */
 
@@ -422,6 +423,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 v4 = 0;
             }
         }
+        vvvv_raw = vvvv;
         if (!is64) {
             in->rex_r = in->rex_x = in->rex_b = 0;
             vvvv &= 7;
@@ -520,7 +522,9 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         ud_late = 1;
     if (in->encoding == HVEMU_ENC_REX2 && (at & HV_ATTR_NOREX2))
         ud_late = 1;
-    if ((at & HV_ATTR_NOVVVV) && in->vvvv != 0)
+    /* outside 64-bit mode vvvv[3] selects no register, but a "must be 1111" field still
+     * checks it (Zydis; SDM Table 2-9 lists vvvv 0xxx as unavailable there) */
+    if ((at & HV_ATTR_NOVVVV) && (in->vvvv != 0 || vvvv_raw != 0))
         ud_late = 1;
     if ((at & HV_ATTR_NOPFX66) && px.has66)
         ud_late = 1;
@@ -601,6 +605,10 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 ud_late = 1;
             if (s->cls == HV_CLS_DR && reg_idx > 7)
                 ud_late = 1;
+            /* VEX: opmask and tile registers are 0..7; VEX.R set on them is #UD */
+            if ((s->cls == HV_CLS_K || s->cls == HV_CLS_TMM) && reg_idx > 7 &&
+                in->encoding == HVEMU_ENC_VEX)
+                ud_late = 1;
             set_reg(in, op, s->cls, nbytes, s->cls == HV_CLS_VEC || s->cls == HV_CLS_GPR ||
                     s->cls == HV_CLS_CR || s->cls == HV_CLS_DR ? reg_idx : (in->modrm >> 3 & 7));
             break;
@@ -617,6 +625,9 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                     op->u.mem.index_class = vec_class(nbytes);
                     op->u.mem.index = (uint8_t)((mem.index_class == HVEMU_REG_NONE ? 4 : mem.index) |
                                                 (v4 << 4));
+                    /* SIB.index 100 is a vector register here, not "no index": keep its scale */
+                    if (mem.index_class == HVEMU_REG_NONE)
+                        op->u.mem.scale = (uint8_t)(1u << (in->sib >> 6));
                     op->size = 0;
                 }
                 if (in->encoding == HVEMU_ENC_EVEX && in->evex_b && (at & HV_ATTR_BCST)) {
@@ -630,10 +641,17 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 unsigned idx = rm_idx;
                 if (s->cls == HV_CLS_VEC && in->encoding == HVEMU_ENC_EVEX)
                     idx = (in->modrm & 7) | (in->rex_b << 3) | (in->rex_x << 4);
+                /* VEX: a tile in ModRM.rm with VEX.B set is #UD (an opmask ignores VEX.B) */
+                if (s->cls == HV_CLS_TMM && idx > 7 && in->encoding == HVEMU_ENC_VEX)
+                    return HVEMU_DECODE_UD;
                 set_reg(in, op, s->cls, nbytes, idx);
             }
             break;
         case HV_LOC_VVVV:
+            /* VEX: opmask and tile registers in vvvv are 0..7; vvvv[3] set is #UD */
+            if ((s->cls == HV_CLS_K || s->cls == HV_CLS_TMM) && in->vvvv > 7 &&
+                in->encoding == HVEMU_ENC_VEX)
+                return HVEMU_DECODE_UD;
             set_reg(in, op, s->cls, nbytes, in->vvvv);
             break;
         case HV_LOC_OPC:
@@ -719,6 +737,27 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
             break;
         default:
             break;
+        }
+    }
+    /* Gathers (destination, VSIB index, mask) and AMX dot products (three tiles) are #UD when
+     * two of their vector/tile registers are the same register: a decode-time check. */
+    if (at & HV_ATTR_DISTINCT) {
+        uint32_t seen = 0;
+        for (unsigned i = 0; i < e->nops; i++) {
+            const struct hvemu_operand *op = &in->op[i];
+            unsigned idx;
+            if (op->kind == HVEMU_OP_REG && op->u.reg.cls >= HVEMU_REG_XMM &&
+                op->u.reg.cls <= HVEMU_REG_ZMM)
+                idx = op->u.reg.idx;
+            else if (op->kind == HVEMU_OP_REG && op->u.reg.cls == HVEMU_REG_TMM)
+                idx = op->u.reg.idx;
+            else if (op->kind == HVEMU_OP_MEM && hv_opspecs[e->ops[i]].loc == HV_LOC_VSIB)
+                idx = op->u.mem.index;
+            else
+                continue;
+            if (seen & (1u << (idx & 31)))
+                ud_late = 1;
+            seen |= 1u << (idx & 31);
         }
     }
     /* APX PUSH2/POP2: RSP as either register is #UD, and so is POP2 into one register twice.

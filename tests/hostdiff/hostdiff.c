@@ -207,8 +207,8 @@ static void gen_forms(void)
         {3, 0x45, 0xf8, 0},             /* [rbp-8] (SS) */
     };
     /* VEX-encoded GPR instructions (BMI1/BMI2): C4, map 0F38 F0-F7 and 0F3A F0, each W, pp,
-     * L=0, and vvvv naming rcx, rbx or r9; R/X/B off and on (r8-r15 in ModRM) */
-    static const uint8_t vvvv_regs[] = {1, 3, 9};
+     * L=0, and vvvv naming rax (1111), rcx, rbx or r9; R/X/B off and on (r8-r15 in ModRM) */
+    static const uint8_t vvvv_regs[] = {0, 1, 3, 9};
     for (unsigned map = 2; map <= 3; map++)
         for (unsigned op = 0xf0; op <= (map == 2 ? 0xf7u : 0xf0u); op++)
             for (unsigned w = 0; w < 2; w++)

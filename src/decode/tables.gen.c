@@ -45,6 +45,7 @@ const struct hv_opspec hv_opspecs[HV_OP_COUNT] = {
     {HV_LOC_RM, HV_CLS_GPR, HV_SZ_Z, 0}, /* Ez */
     {HV_LOC_FIXED, HV_CLS_SEG, HV_SZ_W, 4}, /* FS */
     {HV_LOC_FIXED, HV_CLS_SEG, HV_SZ_W, 5}, /* GS */
+    {HV_LOC_REG, HV_CLS_GPR, HV_SZ_A, 0}, /* Ga */
     {HV_LOC_REG, HV_CLS_GPR, HV_SZ_B, 0}, /* Gb */
     {HV_LOC_REG, HV_CLS_GPR, HV_SZ_D, 0}, /* Gd */
     {HV_LOC_REG, HV_CLS_GPR, HV_SZ_Q, 0}, /* Gq */
@@ -140,6 +141,7 @@ const struct hv_opspec hv_opspecs[HV_OP_COUNT] = {
     {HV_LOC_FIXED, HV_CLS_GPR, HV_SZ_Q, 2}, /* RDX */
     {HV_LOC_FIXED, HV_CLS_GPR, HV_SZ_Q, 6}, /* RSI */
     {HV_LOC_FIXED, HV_CLS_GPR, HV_SZ_Q, 4}, /* RSP */
+    {HV_LOC_RM_REG, HV_CLS_GPR, HV_SZ_A, 0}, /* Ra */
     {HV_LOC_RM_REG, HV_CLS_GPR, HV_SZ_B, 0}, /* Rb */
     {HV_LOC_RM_REG, HV_CLS_GPR, HV_SZ_D, 0}, /* Rd */
     {HV_LOC_RM_REG, HV_CLS_GPR, HV_SZ_Q, 0}, /* Rq */
@@ -280,6 +282,7 @@ const char *const hv_opspec_names[HV_OP_COUNT] = {
     "Ez",
     "FS",
     "GS",
+    "Ga",
     "Gb",
     "Gd",
     "Gq",
@@ -375,6 +378,7 @@ const char *const hv_opspec_names[HV_OP_COUNT] = {
     "RDX",
     "RSI",
     "RSP",
+    "Ra",
     "Rb",
     "Rd",
     "Rq",
@@ -625,12 +629,9 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "fcmovnu",
     "fcmovu",
     "fcom",
-    "fcom2",
     "fcomi",
     "fcomip",
     "fcomp",
-    "fcomp3",
-    "fcomp5",
     "fcompp",
     "fcos",
     "fdecstp",
@@ -638,7 +639,6 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "fdivp",
     "fdivr",
     "fdivrp",
-    "femms",
     "ffree",
     "ffreep",
     "fiadd",
@@ -688,9 +688,7 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "fsqrt",
     "fst",
     "fstp",
-    "fstp1",
-    "fstp8",
-    "fstp9",
+    "fstpnce",
     "fsub",
     "fsubp",
     "fsubr",
@@ -704,8 +702,6 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "fwait",
     "fxam",
     "fxch",
-    "fxch4",
-    "fxch7",
     "fxrstor",
     "fxrstor64",
     "fxsave",
@@ -1222,31 +1218,31 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, 0, 7, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:6 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 7, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:7 */
     {0x00000, 0x00000, 0, 7, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:8 */
-    {0x01000, 0x00000, HV_ATTR_RD, 510, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:9 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 462, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:10 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 375, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:11 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 375, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:12 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 375, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:13 */
-    {0x00000, 0x00000, 0, 375, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:14 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 375, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:15 */
-    {0x00000, 0x00000, 0, 375, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:16 */
-    {0x01000, 0x00000, HV_ATTR_RD, 510, {HV_OP_CS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:17 */
+    {0x01000, 0x00000, HV_ATTR_RD, 502, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:9 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 454, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:10 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 367, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:11 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 367, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:12 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 367, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:13 */
+    {0x00000, 0x00000, 0, 367, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:14 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 367, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:15 */
+    {0x00000, 0x00000, 0, 367, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:16 */
+    {0x01000, 0x00000, HV_ATTR_RD, 502, {HV_OP_CS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:17 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 5, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:18 */
     {0x00000, 0x00000, HV_ATTR_LOCK, 5, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:19 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 5, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:20 */
     {0x00000, 0x00000, 0, 5, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:21 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 5, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:22 */
     {0x00000, 0x00000, 0, 5, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:23 */
-    {0x01000, 0x00000, HV_ATTR_RD, 510, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:24 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 462, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:25 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 548, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:26 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 548, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:27 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 548, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:28 */
-    {0x00000, 0x00000, 0, 548, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:29 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 548, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:30 */
-    {0x00000, 0x00000, 0, 548, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:31 */
-    {0x01000, 0x00000, HV_ATTR_RD, 510, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:32 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 462, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:33 */
+    {0x01000, 0x00000, HV_ATTR_RD, 502, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:24 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 454, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:25 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 540, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:26 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 540, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:27 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 540, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:28 */
+    {0x00000, 0x00000, 0, 540, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:29 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 540, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:30 */
+    {0x00000, 0x00000, 0, 540, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:31 */
+    {0x01000, 0x00000, HV_ATTR_RD, 502, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:32 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 454, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:33 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 29, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:34 */
     {0x00000, 0x00000, HV_ATTR_LOCK, 29, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:35 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 29, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:36 */
@@ -1254,19 +1250,19 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 29, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:38 */
     {0x00000, 0x00000, 0, 29, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:39 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 114, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* daa legacy_map0.txt:40 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 604, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:41 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 604, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:42 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 604, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:43 */
-    {0x00000, 0x00000, 0, 604, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:44 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 604, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:45 */
-    {0x00000, 0x00000, 0, 604, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:46 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 596, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:41 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 596, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:42 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 596, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:43 */
+    {0x00000, 0x00000, 0, 596, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:44 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 596, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:45 */
+    {0x00000, 0x00000, 0, 596, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:46 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 115, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* das legacy_map0.txt:47 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 664, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 664, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 664, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
-    {0x00000, 0x00000, 0, 664, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 664, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
-    {0x00000, 0x00000, 0, 664, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 656, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 656, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 656, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
+    {0x00000, 0x00000, 0, 656, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 656, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
+    {0x00000, 0x00000, 0, 656, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 1, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aaa legacy_map0.txt:54 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 79, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:55 */
     {0x00000, 0x00000, HV_ATTR_RD, 79, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:56 */
@@ -1275,14 +1271,14 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 79, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:59 */
     {0x00000, 0x00000, HV_ATTR_RD, 79, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:60 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 4, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aas legacy_map0.txt:61 */
-    {0x01000, 0x00000, 0, 254, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 254, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 254, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 254, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 254, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 254, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 254, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 254, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 246, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 246, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 246, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 246, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 246, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 246, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 246, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 246, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
     {0x01000, 0x00000, 0, 116, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
     {0x01000, 0x00000, 0, 116, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
     {0x01000, 0x00000, 0, 116, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
@@ -1291,1080 +1287,1079 @@ const struct hv_entry hv_entries[] = {
     {0x01000, 0x00000, 0, 116, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
     {0x01000, 0x00000, 0, 116, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
     {0x01000, 0x00000, 0, 116, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 510, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 510, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 510, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 510, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 510, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 510, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 510, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 510, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 462, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 462, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 462, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 462, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 462, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 462, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 462, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 462, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 697, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:67 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 700, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:68 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 502, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 502, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 502, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 502, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 502, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 502, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 502, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 502, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 454, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 454, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 454, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 454, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 454, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 454, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 454, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 454, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 689, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:67 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 692, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:68 */
     {0x01008, 0x00000, HV_ATTR_RD, 39, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bound legacy_map0.txt:69 */
     {0x01000, 0x00000, 0, 34, {HV_OP_Ew, HV_OP_Gw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* arpl legacy_map0.txt:70 */
-    {0x01000, 0x01000, HV_ATTR_MOV, 360, {HV_OP_Gv, HV_OP_Ed}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsxd legacy_map0.txt:71 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 510, {HV_OP_Iz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:72 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 252, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:73 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 510, {HV_OP_Ibs}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:74 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 252, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:75 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_REP, 255, {HV_OP_Yb, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insb legacy_map0.txt:76 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 703, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:77 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_REP, 379, {HV_OP_DX, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* outsb legacy_map0.txt:78 */
-    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 706, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:79 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 284, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_map0.txt:80 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 280, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_map0.txt:81 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 269, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_map0.txt:82 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 276, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_map0.txt:83 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 287, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_map0.txt:84 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 283, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_map0.txt:85 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 270, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_map0.txt:86 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 277, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_map0.txt:87 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 286, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_map0.txt:88 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 282, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_map0.txt:89 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 285, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_map0.txt:90 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 281, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_map0.txt:91 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 271, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_map0.txt:92 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 278, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_map0.txt:93 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 272, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_map0.txt:94 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 279, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_map0.txt:95 */
+    {0x01000, 0x01000, HV_ATTR_MOV, 352, {HV_OP_Gv, HV_OP_Ed}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsxd legacy_map0.txt:71 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 502, {HV_OP_Iz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:72 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 244, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:73 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 502, {HV_OP_Ibs}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:74 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 244, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:75 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_REP, 247, {HV_OP_Yb, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insb legacy_map0.txt:76 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 695, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:77 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_REP, 371, {HV_OP_DX, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* outsb legacy_map0.txt:78 */
+    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 698, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:79 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 276, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_map0.txt:80 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 272, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_map0.txt:81 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 261, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_map0.txt:82 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 268, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_map0.txt:83 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 279, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_map0.txt:84 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 275, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_map0.txt:85 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 262, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_map0.txt:86 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 269, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_map0.txt:87 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 278, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_map0.txt:88 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 274, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_map0.txt:89 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 277, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_map0.txt:90 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 273, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_map0.txt:91 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 263, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_map0.txt:92 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 270, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_map0.txt:93 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 264, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_map0.txt:94 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 271, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_map0.txt:95 */
     {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:97 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 375, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:98 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 367, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:98 */
     {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 5, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:99 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 548, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:100 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 540, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:100 */
     {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 29, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:101 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 604, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:102 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 664, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:103 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 596, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:102 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 656, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:103 */
     {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 79, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:104 */
     {0x00007, 0x00000, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:105 */
-    {0x00007, 0x00001, HV_ATTR_LOCK, 375, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:106 */
+    {0x00007, 0x00001, HV_ATTR_LOCK, 367, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:106 */
     {0x00007, 0x00002, HV_ATTR_LOCK, 5, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:107 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 548, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:108 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 540, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:108 */
     {0x00007, 0x00004, HV_ATTR_LOCK, 29, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:109 */
-    {0x00007, 0x00005, HV_ATTR_LOCK, 604, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:110 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 664, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:111 */
+    {0x00007, 0x00005, HV_ATTR_LOCK, 596, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:110 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 656, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:111 */
     {0x00007, 0x00007, HV_ATTR_RD, 79, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:112 */
     {0x01007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:114 */
-    {0x01007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 375, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:115 */
+    {0x01007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 367, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:115 */
     {0x01007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 5, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:116 */
-    {0x01007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 548, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:117 */
+    {0x01007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 540, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:117 */
     {0x01007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 29, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:118 */
-    {0x01007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 604, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:119 */
-    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 664, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:120 */
+    {0x01007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 596, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:119 */
+    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 656, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:120 */
     {0x01007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 79, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:121 */
     {0x00007, 0x00000, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:122 */
-    {0x00007, 0x00001, HV_ATTR_LOCK, 375, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:123 */
+    {0x00007, 0x00001, HV_ATTR_LOCK, 367, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:123 */
     {0x00007, 0x00002, HV_ATTR_LOCK, 5, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:124 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 548, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:125 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 540, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:125 */
     {0x00007, 0x00004, HV_ATTR_LOCK, 29, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:126 */
-    {0x00007, 0x00005, HV_ATTR_LOCK, 604, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:127 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 664, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:128 */
+    {0x00007, 0x00005, HV_ATTR_LOCK, 596, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:127 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 656, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:128 */
     {0x00007, 0x00007, HV_ATTR_RD, 79, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:129 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 615, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:130 */
-    {0x00000, 0x00000, HV_ATTR_RD, 615, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:131 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 660, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:132 */
-    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 660, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:133 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 326, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:134 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 326, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:135 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 326, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:136 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 326, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:137 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 326, {HV_OP_Ev, HV_OP_Sw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:138 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 293, {HV_OP_Gv, HV_OP_M}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lea legacy_map0.txt:139 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 607, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:130 */
+    {0x00000, 0x00000, HV_ATTR_RD, 607, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:131 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 652, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:132 */
+    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 652, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:133 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 318, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:134 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 318, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:135 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 318, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:136 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 318, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:137 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 318, {HV_OP_Ev, HV_OP_Sw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:138 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 285, {HV_OP_Gv, HV_OP_M}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lea legacy_map0.txt:139 */
     {0x00007, 0x00001, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_map0.txt:140 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 326, {HV_OP_Sw, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:141 */
-    {0x00007, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 462, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:142 */
-    {0x88180, 0x80100, HV_ATTR_NOWRITE, 398, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pause legacy_map0.txt:143 */
-    {0x80000, 0x80000, HV_ATTR_NOWRITE, 373, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_map0.txt:144 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 660, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:145 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 660, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:146 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 660, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 660, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 660, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 660, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 660, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 660, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 709, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:153 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 712, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:154 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 318, {HV_OP_Sw, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:141 */
+    {0x00007, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 454, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:142 */
+    {0x88180, 0x80100, HV_ATTR_NOWRITE, 390, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pause legacy_map0.txt:143 */
+    {0x80000, 0x80000, HV_ATTR_NOWRITE, 365, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_map0.txt:144 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 652, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:145 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 652, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:146 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 652, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 652, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 652, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 652, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 652, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 652, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 701, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:153 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 704, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:154 */
     {0x01000, 0x00000, HV_ATTR_RD, 47, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:155 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 229, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fwait legacy_map0.txt:156 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 715, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:157 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 718, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:158 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 543, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sahf legacy_map0.txt:159 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 288, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lahf legacy_map0.txt:160 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 326, {HV_OP_AL, HV_OP_Ob}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:161 */
-    {0x08200, 0x08000, HV_ATTR_NOPFX66 | HV_ATTR_NOPFXREP | HV_ATTR_RD, 274, {HV_OP_Iq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpabs legacy_map0.txt:162 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 326, {HV_OP_rAX, HV_OP_Ov}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:163 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 326, {HV_OP_Ob, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:164 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 326, {HV_OP_Ov, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:165 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 354, {HV_OP_Yb, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsb legacy_map0.txt:166 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 721, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:167 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 223, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fwait legacy_map0.txt:156 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 707, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:157 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 710, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:158 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 535, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sahf legacy_map0.txt:159 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 280, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lahf legacy_map0.txt:160 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 318, {HV_OP_AL, HV_OP_Ob}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:161 */
+    {0x08200, 0x08000, HV_ATTR_NOPFX66 | HV_ATTR_NOPFXREP | HV_ATTR_RD, 266, {HV_OP_Iq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpabs legacy_map0.txt:162 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 318, {HV_OP_rAX, HV_OP_Ov}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:163 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 318, {HV_OP_Ob, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:164 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 318, {HV_OP_Ov, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:165 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 346, {HV_OP_Yb, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsb legacy_map0.txt:166 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 713, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:167 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 82, {HV_OP_Xb, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsb legacy_map0.txt:168 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 724, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:169 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 615, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:170 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 615, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:171 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 601, {HV_OP_Yb, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stosb legacy_map0.txt:172 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 727, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:173 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 304, {HV_OP_AL, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lodsb legacy_map0.txt:174 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 730, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:175 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 549, {HV_OP_AL, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* scasb legacy_map0.txt:176 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 733, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:177 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 326, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 326, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 326, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 326, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 326, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 326, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 326, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 326, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 326, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 326, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 326, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 326, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 326, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 326, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 326, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 326, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 533, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:181 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 534, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:182 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 513, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:183 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 516, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:184 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 581, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:185 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 583, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:186 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 544, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:187 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 546, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:188 */
-    {0x00007, 0x00000, 0, 533, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:189 */
-    {0x00007, 0x00001, 0, 534, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:190 */
-    {0x00007, 0x00002, 0, 513, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:191 */
-    {0x00007, 0x00003, 0, 516, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:192 */
-    {0x00007, 0x00004, 0, 581, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:193 */
-    {0x00007, 0x00005, 0, 583, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:194 */
-    {0x00007, 0x00006, 0, 544, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:195 */
-    {0x00007, 0x00007, 0, 546, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:196 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_RD, 529, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:197 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOWRITE, 529, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:198 */
-    {0x01008, 0x00000, HV_ATTR_MOV, 295, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* les legacy_map0.txt:199 */
-    {0x01008, 0x00000, HV_ATTR_MOV, 292, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lds legacy_map0.txt:200 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 326, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:201 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 657, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:202 */
-    {0x00007, 0x00000, HV_ATTR_MOV, 326, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:203 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 659, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:204 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 716, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:169 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 607, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:170 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 607, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:171 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 593, {HV_OP_Yb, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stosb legacy_map0.txt:172 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 719, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:173 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 296, {HV_OP_AL, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lodsb legacy_map0.txt:174 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 722, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:175 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 541, {HV_OP_AL, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* scasb legacy_map0.txt:176 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 725, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:177 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 318, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 318, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 318, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 318, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 318, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 318, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 318, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 318, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 318, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 318, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 318, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 318, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 318, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 318, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 318, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 318, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:179 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 525, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:181 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 526, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:182 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 505, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:183 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 508, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:184 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 573, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:185 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 575, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:186 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 536, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:187 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 538, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:188 */
+    {0x00007, 0x00000, 0, 525, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:189 */
+    {0x00007, 0x00001, 0, 526, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:190 */
+    {0x00007, 0x00002, 0, 505, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:191 */
+    {0x00007, 0x00003, 0, 508, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:192 */
+    {0x00007, 0x00004, 0, 573, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:193 */
+    {0x00007, 0x00005, 0, 575, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:194 */
+    {0x00007, 0x00006, 0, 536, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:195 */
+    {0x00007, 0x00007, 0, 538, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:196 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_RD, 521, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:197 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOWRITE, 521, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:198 */
+    {0x01008, 0x00000, HV_ATTR_MOV, 287, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* les legacy_map0.txt:199 */
+    {0x01008, 0x00000, HV_ATTR_MOV, 284, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lds legacy_map0.txt:200 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 318, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:201 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 649, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:202 */
+    {0x00007, 0x00000, HV_ATTR_MOV, 318, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:203 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 651, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:204 */
     {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 134, {HV_OP_Iw, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enter legacy_map0.txt:205 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 294, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* leave legacy_map0.txt:206 */
-    {0x00000, 0x00000, HV_ATTR_RD, 530, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:207 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 530, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:208 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 260, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int3 legacy_map0.txt:209 */
-    {0x00000, 0x00000, HV_ATTR_RD, 258, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int legacy_map0.txt:210 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 261, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* into legacy_map0.txt:211 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 736, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:212 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 533, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:213 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 534, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:214 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 513, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:215 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 516, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:216 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 581, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:217 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 583, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:218 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 544, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:219 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 546, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:220 */
-    {0x00007, 0x00000, 0, 533, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:221 */
-    {0x00007, 0x00001, 0, 534, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:222 */
-    {0x00007, 0x00002, 0, 513, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:223 */
-    {0x00007, 0x00003, 0, 516, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:224 */
-    {0x00007, 0x00004, 0, 581, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:225 */
-    {0x00007, 0x00005, 0, 583, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:226 */
-    {0x00007, 0x00006, 0, 544, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:227 */
-    {0x00007, 0x00007, 0, 546, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:228 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 533, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:229 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 534, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:230 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 513, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:231 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 516, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:232 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 581, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:233 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 583, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:234 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 544, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:235 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 546, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:236 */
-    {0x00007, 0x00000, 0, 533, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:237 */
-    {0x00007, 0x00001, 0, 534, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:238 */
-    {0x00007, 0x00002, 0, 513, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:239 */
-    {0x00007, 0x00003, 0, 516, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:240 */
-    {0x00007, 0x00004, 0, 581, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:241 */
-    {0x00007, 0x00005, 0, 583, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:242 */
-    {0x00007, 0x00006, 0, 544, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:243 */
-    {0x00007, 0x00007, 0, 546, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:244 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 286, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* leave legacy_map0.txt:206 */
+    {0x00000, 0x00000, HV_ATTR_RD, 522, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:207 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 522, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:208 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 252, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int3 legacy_map0.txt:209 */
+    {0x00000, 0x00000, HV_ATTR_RD, 250, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int legacy_map0.txt:210 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 253, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* into legacy_map0.txt:211 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 728, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:212 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 525, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:213 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 526, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:214 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 505, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:215 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 508, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:216 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 573, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:217 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 575, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:218 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 536, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:219 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 538, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:220 */
+    {0x00007, 0x00000, 0, 525, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:221 */
+    {0x00007, 0x00001, 0, 526, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:222 */
+    {0x00007, 0x00002, 0, 505, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:223 */
+    {0x00007, 0x00003, 0, 508, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:224 */
+    {0x00007, 0x00004, 0, 573, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:225 */
+    {0x00007, 0x00005, 0, 575, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:226 */
+    {0x00007, 0x00006, 0, 536, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:227 */
+    {0x00007, 0x00007, 0, 538, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:228 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 525, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:229 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 526, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:230 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 505, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:231 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 508, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:232 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 573, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:233 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 575, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:234 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 536, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:235 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 538, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:236 */
+    {0x00007, 0x00000, 0, 525, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:237 */
+    {0x00007, 0x00001, 0, 526, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:238 */
+    {0x00007, 0x00002, 0, 505, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:239 */
+    {0x00007, 0x00003, 0, 508, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:240 */
+    {0x00007, 0x00004, 0, 573, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:241 */
+    {0x00007, 0x00005, 0, 575, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:242 */
+    {0x00007, 0x00006, 0, 536, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:243 */
+    {0x00007, 0x00007, 0, 538, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:244 */
     {0x01000, 0x00000, HV_ATTR_RD, 3, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aam legacy_map0.txt:245 */
     {0x01000, 0x00000, HV_ATTR_RD, 2, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aad legacy_map0.txt:246 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 545, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* salc legacy_map0.txt:247 */
-    {0x00000, 0x00000, HV_ATTR_RD, 663, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:248 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 537, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* salc legacy_map0.txt:247 */
+    {0x00000, 0x00000, HV_ATTR_RD, 655, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:248 */
     {0x0000f, 0x00000, 0, 139, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:4 */
-    {0x0000f, 0x00001, 0, 192, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:5 */
+    {0x0000f, 0x00001, 0, 188, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:5 */
     {0x0000f, 0x00002, HV_ATTR_RD, 152, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom x87.txt:6 */
-    {0x0000f, 0x00003, HV_ATTR_RD, 156, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:7 */
-    {0x0000f, 0x00004, 0, 219, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:8 */
-    {0x0000f, 0x00005, 0, 221, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:9 */
-    {0x0000f, 0x00006, 0, 162, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:10 */
-    {0x0000f, 0x00007, 0, 164, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:11 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 155, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:7 */
+    {0x0000f, 0x00004, 0, 213, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:8 */
+    {0x0000f, 0x00005, 0, 215, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:9 */
+    {0x0000f, 0x00006, 0, 159, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:10 */
+    {0x0000f, 0x00007, 0, 161, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:11 */
     {0x0000f, 0x00008, 0, 139, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:12 */
-    {0x0000f, 0x00009, 0, 192, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:13 */
+    {0x0000f, 0x00009, 0, 188, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:13 */
     {0x0000f, 0x0000a, HV_ATTR_RD, 152, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom x87.txt:14 */
-    {0x0000f, 0x0000b, HV_ATTR_RD, 156, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:15 */
-    {0x0000f, 0x0000c, 0, 219, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:16 */
-    {0x0000f, 0x0000d, 0, 221, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:17 */
-    {0x0000f, 0x0000e, 0, 162, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:18 */
-    {0x0000f, 0x0000f, 0, 164, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:19 */
-    {0x0000f, 0x00000, HV_ATTR_RD, 182, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:21 */
-    {0x0000f, 0x00002, HV_ATTR_MOV, 214, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:22 */
-    {0x0000f, 0x00003, HV_ATTR_MOV, 215, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:23 */
-    {0x0000f, 0x00004, HV_ATTR_RD, 185, {HV_OP_Menv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldenv x87.txt:24 */
-    {0x0000f, 0x00005, HV_ATTR_RD, 184, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldcw x87.txt:25 */
-    {0x0000f, 0x00006, HV_ATTR_MOV, 202, {HV_OP_Menv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstenv x87.txt:26 */
-    {0x0000f, 0x00007, HV_ATTR_MOV, 201, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstcw x87.txt:27 */
-    {0x0000f, 0x00008, HV_ATTR_RD, 182, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:28 */
-    {0x0000f, 0x00009, HV_ATTR_RD, 231, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch x87.txt:29 */
-    {0x0007f, 0x0000a, HV_ATTR_NOWRITE, 198, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnop x87.txt:30 */
-    {0x0000f, 0x0000b, HV_ATTR_MOV, 216, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp1 x87.txt:31 */
+    {0x0000f, 0x0000b, HV_ATTR_RD, 155, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:15 */
+    {0x0000f, 0x0000c, 0, 213, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:16 */
+    {0x0000f, 0x0000d, 0, 215, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:17 */
+    {0x0000f, 0x0000e, 0, 159, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:18 */
+    {0x0000f, 0x0000f, 0, 161, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:19 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 178, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:21 */
+    {0x0000f, 0x00002, HV_ATTR_MOV, 210, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:22 */
+    {0x0000f, 0x00003, HV_ATTR_MOV, 211, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:23 */
+    {0x0000f, 0x00004, HV_ATTR_RD, 181, {HV_OP_Menv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldenv x87.txt:24 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 180, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldcw x87.txt:25 */
+    {0x0000f, 0x00006, HV_ATTR_MOV, 198, {HV_OP_Menv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstenv x87.txt:26 */
+    {0x0000f, 0x00007, HV_ATTR_MOV, 197, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstcw x87.txt:27 */
+    {0x0000f, 0x00008, HV_ATTR_RD, 178, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:28 */
+    {0x0000f, 0x00009, 0, 225, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch x87.txt:29 */
+    {0x0007f, 0x0000a, HV_ATTR_NOWRITE, 194, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnop x87.txt:30 */
+    {0x0000f, 0x0000b, HV_ATTR_MOV, 212, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstpnce x87.txt:31 */
     {0x0007f, 0x0000c, HV_ATTR_NOWRITE, 143, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fchs x87.txt:32 */
     {0x0007f, 0x0001c, HV_ATTR_NOWRITE, 138, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fabs x87.txt:33 */
-    {0x0007f, 0x0004c, HV_ATTR_NOWRITE, 223, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ftst x87.txt:34 */
-    {0x0007f, 0x0005c, HV_ATTR_NOWRITE, 230, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxam x87.txt:35 */
-    {0x0007f, 0x0000d, HV_ATTR_NOWRITE, 183, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld1 x87.txt:36 */
-    {0x0007f, 0x0001d, HV_ATTR_NOWRITE, 187, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldl2t x87.txt:37 */
-    {0x0007f, 0x0002d, HV_ATTR_NOWRITE, 186, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldl2e x87.txt:38 */
-    {0x0007f, 0x0003d, HV_ATTR_NOWRITE, 190, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldpi x87.txt:39 */
-    {0x0007f, 0x0004d, HV_ATTR_NOWRITE, 188, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldlg2 x87.txt:40 */
-    {0x0007f, 0x0005d, HV_ATTR_NOWRITE, 189, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldln2 x87.txt:41 */
-    {0x0007f, 0x0006d, HV_ATTR_NOWRITE, 191, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldz x87.txt:42 */
+    {0x0007f, 0x0004c, HV_ATTR_NOWRITE, 217, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ftst x87.txt:34 */
+    {0x0007f, 0x0005c, HV_ATTR_NOWRITE, 224, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxam x87.txt:35 */
+    {0x0007f, 0x0000d, HV_ATTR_NOWRITE, 179, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld1 x87.txt:36 */
+    {0x0007f, 0x0001d, HV_ATTR_NOWRITE, 183, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldl2t x87.txt:37 */
+    {0x0007f, 0x0002d, HV_ATTR_NOWRITE, 182, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldl2e x87.txt:38 */
+    {0x0007f, 0x0003d, HV_ATTR_NOWRITE, 186, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldpi x87.txt:39 */
+    {0x0007f, 0x0004d, HV_ATTR_NOWRITE, 184, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldlg2 x87.txt:40 */
+    {0x0007f, 0x0005d, HV_ATTR_NOWRITE, 185, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldln2 x87.txt:41 */
+    {0x0007f, 0x0006d, HV_ATTR_NOWRITE, 187, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldz x87.txt:42 */
     {0x0007f, 0x0000e, HV_ATTR_NOWRITE, 137, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* f2xm1 x87.txt:43 */
-    {0x0007f, 0x0001e, HV_ATTR_NOWRITE, 239, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fyl2x x87.txt:44 */
-    {0x0007f, 0x0002e, HV_ATTR_NOWRITE, 207, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fptan x87.txt:45 */
-    {0x0007f, 0x0003e, HV_ATTR_NOWRITE, 204, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fpatan x87.txt:46 */
-    {0x0007f, 0x0004e, HV_ATTR_NOWRITE, 238, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxtract x87.txt:47 */
-    {0x0007f, 0x0005e, HV_ATTR_NOWRITE, 206, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fprem1 x87.txt:48 */
-    {0x0007f, 0x0006e, HV_ATTR_NOWRITE, 161, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdecstp x87.txt:49 */
-    {0x0007f, 0x0007e, HV_ATTR_NOWRITE, 176, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fincstp x87.txt:50 */
-    {0x0007f, 0x0000f, HV_ATTR_NOWRITE, 205, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fprem x87.txt:51 */
-    {0x0007f, 0x0001f, HV_ATTR_NOWRITE, 240, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fyl2xp1 x87.txt:52 */
-    {0x0007f, 0x0002f, HV_ATTR_NOWRITE, 213, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsqrt x87.txt:53 */
-    {0x0007f, 0x0003f, HV_ATTR_NOWRITE, 212, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsincos x87.txt:54 */
-    {0x0007f, 0x0004f, HV_ATTR_NOWRITE, 208, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* frndint x87.txt:55 */
-    {0x0007f, 0x0005f, HV_ATTR_NOWRITE, 210, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fscale x87.txt:56 */
-    {0x0007f, 0x0006f, HV_ATTR_NOWRITE, 211, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsin x87.txt:57 */
-    {0x0007f, 0x0007f, HV_ATTR_NOWRITE, 160, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcos x87.txt:58 */
-    {0x0000f, 0x00000, 0, 169, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fiadd x87.txt:60 */
-    {0x0000f, 0x00001, 0, 175, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fimul x87.txt:61 */
-    {0x0000f, 0x00002, HV_ATTR_RD, 170, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficom x87.txt:62 */
-    {0x0000f, 0x00003, HV_ATTR_RD, 171, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficomp x87.txt:63 */
-    {0x0000f, 0x00004, 0, 180, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisub x87.txt:64 */
-    {0x0000f, 0x00005, 0, 181, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisubr x87.txt:65 */
-    {0x0000f, 0x00006, 0, 172, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidiv x87.txt:66 */
-    {0x0000f, 0x00007, 0, 173, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidivr x87.txt:67 */
+    {0x0007f, 0x0001e, HV_ATTR_NOWRITE, 231, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fyl2x x87.txt:44 */
+    {0x0007f, 0x0002e, HV_ATTR_NOWRITE, 203, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fptan x87.txt:45 */
+    {0x0007f, 0x0003e, HV_ATTR_NOWRITE, 200, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fpatan x87.txt:46 */
+    {0x0007f, 0x0004e, HV_ATTR_NOWRITE, 230, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxtract x87.txt:47 */
+    {0x0007f, 0x0005e, HV_ATTR_NOWRITE, 202, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fprem1 x87.txt:48 */
+    {0x0007f, 0x0006e, HV_ATTR_NOWRITE, 158, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdecstp x87.txt:49 */
+    {0x0007f, 0x0007e, HV_ATTR_NOWRITE, 172, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fincstp x87.txt:50 */
+    {0x0007f, 0x0000f, HV_ATTR_NOWRITE, 201, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fprem x87.txt:51 */
+    {0x0007f, 0x0001f, HV_ATTR_NOWRITE, 232, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fyl2xp1 x87.txt:52 */
+    {0x0007f, 0x0002f, HV_ATTR_NOWRITE, 209, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsqrt x87.txt:53 */
+    {0x0007f, 0x0003f, HV_ATTR_NOWRITE, 208, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsincos x87.txt:54 */
+    {0x0007f, 0x0004f, HV_ATTR_NOWRITE, 204, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* frndint x87.txt:55 */
+    {0x0007f, 0x0005f, HV_ATTR_NOWRITE, 206, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fscale x87.txt:56 */
+    {0x0007f, 0x0006f, HV_ATTR_NOWRITE, 207, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsin x87.txt:57 */
+    {0x0007f, 0x0007f, HV_ATTR_NOWRITE, 157, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcos x87.txt:58 */
+    {0x0000f, 0x00000, 0, 165, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fiadd x87.txt:60 */
+    {0x0000f, 0x00001, 0, 171, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fimul x87.txt:61 */
+    {0x0000f, 0x00002, HV_ATTR_RD, 166, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficom x87.txt:62 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 167, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficomp x87.txt:63 */
+    {0x0000f, 0x00004, 0, 176, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisub x87.txt:64 */
+    {0x0000f, 0x00005, 0, 177, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisubr x87.txt:65 */
+    {0x0000f, 0x00006, 0, 168, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidiv x87.txt:66 */
+    {0x0000f, 0x00007, 0, 169, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidivr x87.txt:67 */
     {0x0000f, 0x00008, 0, 144, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovb x87.txt:68 */
     {0x0000f, 0x00009, 0, 146, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmove x87.txt:69 */
     {0x0000f, 0x0000a, 0, 145, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovbe x87.txt:70 */
     {0x0000f, 0x0000b, 0, 151, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovu x87.txt:71 */
-    {0x0007f, 0x0001d, HV_ATTR_NOWRITE, 228, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucompp x87.txt:72 */
-    {0x0000f, 0x00000, HV_ATTR_RD, 174, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:74 */
-    {0x0000f, 0x00001, HV_ATTR_MOV, 179, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:75 */
-    {0x0000f, 0x00002, HV_ATTR_MOV, 177, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fist x87.txt:76 */
-    {0x0000f, 0x00003, HV_ATTR_MOV, 178, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:77 */
-    {0x0000f, 0x00005, HV_ATTR_RD, 182, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:78 */
-    {0x0000f, 0x00007, HV_ATTR_MOV, 215, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:79 */
+    {0x0007f, 0x0001d, HV_ATTR_NOWRITE, 222, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucompp x87.txt:72 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 170, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:74 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 175, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:75 */
+    {0x0000f, 0x00002, HV_ATTR_MOV, 173, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fist x87.txt:76 */
+    {0x0000f, 0x00003, HV_ATTR_MOV, 174, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:77 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 178, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:78 */
+    {0x0000f, 0x00007, HV_ATTR_MOV, 211, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:79 */
     {0x0000f, 0x00008, 0, 147, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovnb x87.txt:80 */
     {0x0000f, 0x00009, 0, 149, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovne x87.txt:81 */
     {0x0000f, 0x0000a, 0, 148, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovnbe x87.txt:82 */
     {0x0000f, 0x0000b, 0, 150, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovnu x87.txt:83 */
-    {0x0007f, 0x0000c, HV_ATTR_NOWRITE, 196, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fneni x87.txt:84 */
-    {0x0007f, 0x0001c, HV_ATTR_NOWRITE, 195, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fndisi x87.txt:85 */
-    {0x0007f, 0x0002c, HV_ATTR_NOWRITE, 194, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnclex x87.txt:86 */
-    {0x0007f, 0x0003c, HV_ATTR_NOWRITE, 197, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fninit x87.txt:87 */
-    {0x0007f, 0x0004c, HV_ATTR_NOWRITE, 200, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnsetpm x87.txt:88 */
-    {0x0000f, 0x0000d, HV_ATTR_RD, 225, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomi x87.txt:89 */
-    {0x0000f, 0x0000e, HV_ATTR_RD, 154, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomi x87.txt:90 */
+    {0x0007f, 0x0000c, HV_ATTR_NOWRITE, 192, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fneni x87.txt:84 */
+    {0x0007f, 0x0001c, HV_ATTR_NOWRITE, 191, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fndisi x87.txt:85 */
+    {0x0007f, 0x0002c, HV_ATTR_NOWRITE, 190, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnclex x87.txt:86 */
+    {0x0007f, 0x0003c, HV_ATTR_NOWRITE, 193, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fninit x87.txt:87 */
+    {0x0007f, 0x0004c, HV_ATTR_NOWRITE, 196, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnsetpm x87.txt:88 */
+    {0x0000f, 0x0000d, HV_ATTR_RD, 219, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomi x87.txt:89 */
+    {0x0000f, 0x0000e, HV_ATTR_RD, 153, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomi x87.txt:90 */
     {0x0000f, 0x00000, 0, 139, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:92 */
-    {0x0000f, 0x00001, 0, 192, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:93 */
+    {0x0000f, 0x00001, 0, 188, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:93 */
     {0x0000f, 0x00002, HV_ATTR_RD, 152, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom x87.txt:94 */
-    {0x0000f, 0x00003, HV_ATTR_RD, 156, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:95 */
-    {0x0000f, 0x00004, 0, 219, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:96 */
-    {0x0000f, 0x00005, 0, 221, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:97 */
-    {0x0000f, 0x00006, 0, 162, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:98 */
-    {0x0000f, 0x00007, 0, 164, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:99 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 155, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:95 */
+    {0x0000f, 0x00004, 0, 213, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:96 */
+    {0x0000f, 0x00005, 0, 215, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:97 */
+    {0x0000f, 0x00006, 0, 159, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:98 */
+    {0x0000f, 0x00007, 0, 161, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:99 */
     {0x0000f, 0x00008, 0, 139, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:100 */
-    {0x0000f, 0x00009, 0, 192, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:101 */
-    {0x0000f, 0x0000a, HV_ATTR_RD, 153, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom2 x87.txt:102 */
-    {0x0000f, 0x0000b, HV_ATTR_RD, 157, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp3 x87.txt:103 */
-    {0x0000f, 0x0000c, 0, 221, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:104 */
-    {0x0000f, 0x0000d, 0, 219, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:105 */
-    {0x0000f, 0x0000e, 0, 164, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:106 */
-    {0x0000f, 0x0000f, 0, 162, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:107 */
-    {0x0000f, 0x00000, HV_ATTR_RD, 182, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:109 */
-    {0x0000f, 0x00001, HV_ATTR_MOV, 179, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:110 */
-    {0x0000f, 0x00002, HV_ATTR_MOV, 214, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:111 */
-    {0x0000f, 0x00003, HV_ATTR_MOV, 215, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:112 */
-    {0x0000f, 0x00004, HV_ATTR_RD, 209, {HV_OP_Mfst}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* frstor x87.txt:113 */
-    {0x0000f, 0x00006, HV_ATTR_MOV, 199, {HV_OP_Mfst}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnsave x87.txt:114 */
-    {0x0000f, 0x00007, HV_ATTR_MOV, 203, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstsw x87.txt:115 */
-    {0x0000f, 0x00008, HV_ATTR_NOWRITE, 167, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ffree x87.txt:116 */
-    {0x0000f, 0x00009, HV_ATTR_RD, 232, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch4 x87.txt:117 */
-    {0x0000f, 0x0000a, HV_ATTR_MOV, 214, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:118 */
-    {0x0000f, 0x0000b, HV_ATTR_MOV, 215, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:119 */
-    {0x0000f, 0x0000c, HV_ATTR_RD, 224, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucom x87.txt:120 */
-    {0x0000f, 0x0000d, HV_ATTR_RD, 227, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomp x87.txt:121 */
-    {0x0000f, 0x00000, 0, 169, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fiadd x87.txt:123 */
-    {0x0000f, 0x00001, 0, 175, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fimul x87.txt:124 */
-    {0x0000f, 0x00002, HV_ATTR_RD, 170, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficom x87.txt:125 */
-    {0x0000f, 0x00003, HV_ATTR_RD, 171, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficomp x87.txt:126 */
-    {0x0000f, 0x00004, 0, 180, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisub x87.txt:127 */
-    {0x0000f, 0x00005, 0, 181, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisubr x87.txt:128 */
-    {0x0000f, 0x00006, 0, 172, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidiv x87.txt:129 */
-    {0x0000f, 0x00007, 0, 173, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidivr x87.txt:130 */
+    {0x0000f, 0x00009, 0, 188, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:101 */
+    {0x0000f, 0x0000a, HV_ATTR_RD, 152, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom x87.txt:102 */
+    {0x0000f, 0x0000b, HV_ATTR_RD, 155, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:103 */
+    {0x0000f, 0x0000c, 0, 215, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:104 */
+    {0x0000f, 0x0000d, 0, 213, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:105 */
+    {0x0000f, 0x0000e, 0, 161, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:106 */
+    {0x0000f, 0x0000f, 0, 159, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:107 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 178, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:109 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 175, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:110 */
+    {0x0000f, 0x00002, HV_ATTR_MOV, 210, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:111 */
+    {0x0000f, 0x00003, HV_ATTR_MOV, 211, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:112 */
+    {0x0000f, 0x00004, HV_ATTR_RD, 205, {HV_OP_Mfst}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* frstor x87.txt:113 */
+    {0x0000f, 0x00006, HV_ATTR_MOV, 195, {HV_OP_Mfst}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnsave x87.txt:114 */
+    {0x0000f, 0x00007, HV_ATTR_MOV, 199, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstsw x87.txt:115 */
+    {0x0000f, 0x00008, HV_ATTR_NOWRITE, 163, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ffree x87.txt:116 */
+    {0x0000f, 0x00009, 0, 225, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch x87.txt:117 */
+    {0x0000f, 0x0000a, HV_ATTR_MOV, 210, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:118 */
+    {0x0000f, 0x0000b, HV_ATTR_MOV, 211, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:119 */
+    {0x0000f, 0x0000c, HV_ATTR_RD, 218, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucom x87.txt:120 */
+    {0x0000f, 0x0000d, HV_ATTR_RD, 221, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomp x87.txt:121 */
+    {0x0000f, 0x00000, 0, 165, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fiadd x87.txt:123 */
+    {0x0000f, 0x00001, 0, 171, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fimul x87.txt:124 */
+    {0x0000f, 0x00002, HV_ATTR_RD, 166, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficom x87.txt:125 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 167, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficomp x87.txt:126 */
+    {0x0000f, 0x00004, 0, 176, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisub x87.txt:127 */
+    {0x0000f, 0x00005, 0, 177, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisubr x87.txt:128 */
+    {0x0000f, 0x00006, 0, 168, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidiv x87.txt:129 */
+    {0x0000f, 0x00007, 0, 169, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidivr x87.txt:130 */
     {0x0000f, 0x00008, 0, 140, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* faddp x87.txt:131 */
-    {0x0000f, 0x00009, 0, 193, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmulp x87.txt:132 */
-    {0x0000f, 0x0000a, HV_ATTR_RD, 158, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp5 x87.txt:133 */
-    {0x0007f, 0x0001b, HV_ATTR_NOWRITE, 159, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcompp x87.txt:134 */
-    {0x0000f, 0x0000c, 0, 222, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubrp x87.txt:135 */
-    {0x0000f, 0x0000d, 0, 220, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubp x87.txt:136 */
-    {0x0000f, 0x0000e, 0, 165, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivrp x87.txt:137 */
-    {0x0000f, 0x0000f, 0, 163, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivp x87.txt:138 */
-    {0x0000f, 0x00000, HV_ATTR_RD, 174, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:140 */
-    {0x0000f, 0x00001, HV_ATTR_MOV, 179, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:141 */
-    {0x0000f, 0x00002, HV_ATTR_MOV, 177, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fist x87.txt:142 */
-    {0x0000f, 0x00003, HV_ATTR_MOV, 178, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:143 */
+    {0x0000f, 0x00009, 0, 189, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmulp x87.txt:132 */
+    {0x0000f, 0x0000a, HV_ATTR_RD, 155, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:133 */
+    {0x0007f, 0x0001b, HV_ATTR_NOWRITE, 156, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcompp x87.txt:134 */
+    {0x0000f, 0x0000c, 0, 216, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubrp x87.txt:135 */
+    {0x0000f, 0x0000d, 0, 214, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubp x87.txt:136 */
+    {0x0000f, 0x0000e, 0, 162, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivrp x87.txt:137 */
+    {0x0000f, 0x0000f, 0, 160, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivp x87.txt:138 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 170, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:140 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 175, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:141 */
+    {0x0000f, 0x00002, HV_ATTR_MOV, 173, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fist x87.txt:142 */
+    {0x0000f, 0x00003, HV_ATTR_MOV, 174, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:143 */
     {0x0000f, 0x00004, HV_ATTR_RD, 141, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fbld x87.txt:144 */
-    {0x0000f, 0x00005, HV_ATTR_RD, 174, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:145 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 170, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:145 */
     {0x0000f, 0x00006, HV_ATTR_MOV, 142, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fbstp x87.txt:146 */
-    {0x0000f, 0x00007, HV_ATTR_MOV, 178, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:147 */
-    {0x0000f, 0x00008, HV_ATTR_NOWRITE, 168, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ffreep x87.txt:148 */
-    {0x0000f, 0x00009, HV_ATTR_RD, 233, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch7 x87.txt:149 */
-    {0x0000f, 0x0000a, HV_ATTR_MOV, 217, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp8 x87.txt:150 */
-    {0x0000f, 0x0000b, HV_ATTR_MOV, 218, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp9 x87.txt:151 */
-    {0x0007f, 0x0000c, HV_ATTR_MOV, 203, {HV_OP_AX}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstsw x87.txt:152 */
-    {0x0000f, 0x0000d, HV_ATTR_RD, 226, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomip x87.txt:153 */
-    {0x0000f, 0x0000e, HV_ATTR_RD, 155, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomip x87.txt:154 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 307, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loopne legacy_map0.txt:249 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 306, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loope legacy_map0.txt:250 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 305, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loop legacy_map0.txt:251 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 739, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:252 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 253, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:253 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 253, {HV_OP_eAX, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:254 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 378, {HV_OP_Ib, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:255 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 378, {HV_OP_Ib, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:256 */
+    {0x0000f, 0x00007, HV_ATTR_MOV, 174, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:147 */
+    {0x0000f, 0x00008, HV_ATTR_NOWRITE, 164, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ffreep x87.txt:148 */
+    {0x0000f, 0x00009, 0, 225, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch x87.txt:149 */
+    {0x0000f, 0x0000a, HV_ATTR_MOV, 211, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:150 */
+    {0x0000f, 0x0000b, HV_ATTR_MOV, 211, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:151 */
+    {0x0007f, 0x0000c, HV_ATTR_MOV, 199, {HV_OP_AX}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstsw x87.txt:152 */
+    {0x0000f, 0x0000d, HV_ATTR_RD, 220, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomip x87.txt:153 */
+    {0x0000f, 0x0000e, HV_ATTR_RD, 154, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomip x87.txt:154 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 299, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loopne legacy_map0.txt:249 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 298, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loope legacy_map0.txt:250 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 297, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loop legacy_map0.txt:251 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 731, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:252 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 245, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:253 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 245, {HV_OP_eAX, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:254 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 370, {HV_OP_Ib, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:255 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 370, {HV_OP_Ib, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:256 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 47, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:257 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 273, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:258 */
-    {0x01000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 273, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:259 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 273, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:260 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 253, {HV_OP_AL, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:261 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 253, {HV_OP_eAX, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:262 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 378, {HV_OP_DX, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:263 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 378, {HV_OP_DX, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:264 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 259, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int1 legacy_map0.txt:265 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 247, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hlt legacy_map0.txt:266 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 265, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:258 */
+    {0x01000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 265, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:259 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 265, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:260 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 245, {HV_OP_AL, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:261 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 245, {HV_OP_eAX, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:262 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 370, {HV_OP_DX, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:263 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 370, {HV_OP_DX, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:264 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 251, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int1 legacy_map0.txt:265 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 239, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hlt legacy_map0.txt:266 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 62, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmc legacy_map0.txt:267 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 615, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:268 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_RD, 615, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:269 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 374, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:270 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 372, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:271 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_RD, 365, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:272 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_RD, 252, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:273 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 607, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:268 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_RD, 607, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:269 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 366, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:270 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 364, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:271 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_RD, 357, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:272 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_RD, 244, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:273 */
     {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_RD, 117, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:274 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 251, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:275 */
-    {0x00007, 0x00000, HV_ATTR_RD, 615, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:276 */
-    {0x00007, 0x00001, HV_ATTR_RD, 615, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:277 */
-    {0x00007, 0x00002, HV_ATTR_LOCK, 374, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:278 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 372, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:279 */
-    {0x00007, 0x00004, HV_ATTR_RD, 365, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:280 */
-    {0x00007, 0x00005, HV_ATTR_RD, 252, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:281 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 243, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:275 */
+    {0x00007, 0x00000, HV_ATTR_RD, 607, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:276 */
+    {0x00007, 0x00001, HV_ATTR_RD, 607, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:277 */
+    {0x00007, 0x00002, HV_ATTR_LOCK, 366, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:278 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 364, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:279 */
+    {0x00007, 0x00004, HV_ATTR_RD, 357, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:280 */
+    {0x00007, 0x00005, HV_ATTR_RD, 244, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:281 */
     {0x00007, 0x00006, HV_ATTR_RD, 117, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:282 */
-    {0x00007, 0x00007, HV_ATTR_RD, 251, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:283 */
+    {0x00007, 0x00007, HV_ATTR_RD, 243, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:283 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 50, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clc legacy_map0.txt:284 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 596, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stc legacy_map0.txt:285 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 588, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stc legacy_map0.txt:285 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 56, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cli legacy_map0.txt:286 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 599, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sti legacy_map0.txt:287 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 591, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sti legacy_map0.txt:287 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 51, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cld legacy_map0.txt:288 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 597, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* std legacy_map0.txt:289 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 254, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:290 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 589, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* std legacy_map0.txt:289 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 246, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:290 */
     {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 116, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:291 */
-    {0x00007, 0x00000, HV_ATTR_LOCK, 254, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:292 */
+    {0x00007, 0x00000, HV_ATTR_LOCK, 246, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:292 */
     {0x00007, 0x00001, HV_ATTR_LOCK, 116, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:293 */
     {0x00007, 0x00002, HV_ATTR_F64 | HV_ATTR_RD, 47, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:294 */
     {0x0000f, 0x00003, HV_ATTR_RD, 48, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* callf legacy_map0.txt:295 */
-    {0x00007, 0x00004, HV_ATTR_F64 | HV_ATTR_RD, 273, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:296 */
-    {0x0000f, 0x00005, HV_ATTR_RD, 275, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpf legacy_map0.txt:297 */
-    {0x00007, 0x00006, HV_ATTR_D64 | HV_ATTR_RD, 510, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:298 */
-    {0x0000f, 0x00000, HV_ATTR_MOV, 589, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sldt legacy_0f.txt:5 */
-    {0x0000f, 0x00008, HV_ATTR_MOV, 589, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sldt legacy_0f.txt:6 */
-    {0x0000f, 0x00001, HV_ATTR_MOV, 602, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* str legacy_0f.txt:7 */
-    {0x0000f, 0x00009, HV_ATTR_MOV, 602, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* str legacy_0f.txt:8 */
-    {0x00007, 0x00002, HV_ATTR_RD, 301, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lldt legacy_0f.txt:9 */
-    {0x00007, 0x00003, HV_ATTR_RD, 310, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ltr legacy_0f.txt:10 */
-    {0x00007, 0x00004, HV_ATTR_RD, 632, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verr legacy_0f.txt:11 */
-    {0x00007, 0x00005, HV_ATTR_RD, 633, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verw legacy_0f.txt:12 */
-    {0x0000f, 0x00000, HV_ATTR_MOV, 573, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sgdt legacy_0f.txt:15 */
-    {0x0000f, 0x00001, HV_ATTR_MOV, 587, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sidt legacy_0f.txt:16 */
-    {0x0000f, 0x00002, HV_ATTR_RD, 298, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lgdt legacy_0f.txt:17 */
-    {0x0000f, 0x00003, HV_ATTR_RD, 300, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lidt legacy_0f.txt:18 */
-    {0x0000f, 0x00004, HV_ATTR_MOV, 590, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* smsw legacy_0f.txt:19 */
-    {0x0018f, 0x00105, 0, 542, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rstorssp legacy_0f.txt:20 */
-    {0x0000f, 0x00006, HV_ATTR_RD, 302, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lmsw legacy_0f.txt:21 */
-    {0x0000f, 0x00007, HV_ATTR_RD, 264, {HV_OP_M}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpg legacy_0f.txt:22 */
+    {0x00007, 0x00004, HV_ATTR_F64 | HV_ATTR_RD, 265, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:296 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 267, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpf legacy_map0.txt:297 */
+    {0x00007, 0x00006, HV_ATTR_D64 | HV_ATTR_RD, 502, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:298 */
+    {0x0000f, 0x00000, HV_ATTR_MOV, 581, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sldt legacy_0f.txt:5 */
+    {0x0000f, 0x00008, HV_ATTR_MOV, 581, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sldt legacy_0f.txt:6 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 594, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* str legacy_0f.txt:7 */
+    {0x0000f, 0x00009, HV_ATTR_MOV, 594, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* str legacy_0f.txt:8 */
+    {0x00007, 0x00002, HV_ATTR_RD, 293, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lldt legacy_0f.txt:9 */
+    {0x00007, 0x00003, HV_ATTR_RD, 302, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ltr legacy_0f.txt:10 */
+    {0x00007, 0x00004, HV_ATTR_RD, 624, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verr legacy_0f.txt:11 */
+    {0x00007, 0x00005, HV_ATTR_RD, 625, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verw legacy_0f.txt:12 */
+    {0x0000f, 0x00000, HV_ATTR_MOV, 565, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sgdt legacy_0f.txt:15 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 579, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sidt legacy_0f.txt:16 */
+    {0x0000f, 0x00002, HV_ATTR_RD, 290, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lgdt legacy_0f.txt:17 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 292, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lidt legacy_0f.txt:18 */
+    {0x0000f, 0x00004, HV_ATTR_MOV, 582, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* smsw legacy_0f.txt:19 */
+    {0x0018f, 0x00105, 0, 534, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rstorssp legacy_0f.txt:20 */
+    {0x0000f, 0x00006, HV_ATTR_RD, 294, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lmsw legacy_0f.txt:21 */
+    {0x0000f, 0x00007, HV_ATTR_RD, 256, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpg legacy_0f.txt:22 */
     {0x001ff, 0x00008, HV_ATTR_NOWRITE, 127, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enclv legacy_0f.txt:23 */
-    {0x001ff, 0x00018, HV_ATTR_NOWRITE, 634, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmcall legacy_0f.txt:24 */
-    {0x001ff, 0x00028, HV_ATTR_NOWRITE, 637, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmlaunch legacy_0f.txt:25 */
-    {0x001ff, 0x00038, HV_ATTR_NOWRITE, 643, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmresume legacy_0f.txt:26 */
-    {0x001ff, 0x00048, HV_ATTR_NOWRITE, 647, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxoff legacy_0f.txt:27 */
-    {0x001ff, 0x00058, HV_ATTR_NOWRITE, 416, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pconfig legacy_0f.txt:28 */
-    {0x001ff, 0x00068, HV_ATTR_NOWRITE, 655, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrns legacy_0f.txt:29 */
-    {0x011ff, 0x011e8, HV_ATTR_NOWRITE, 520, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsrlist legacy_0f.txt:30 */
-    {0x011ff, 0x01168, HV_ATTR_NOWRITE, 654, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrlist legacy_0f.txt:31 */
-    {0x001ff, 0x00009, HV_ATTR_NOWRITE, 324, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* monitor legacy_0f.txt:32 */
-    {0x001ff, 0x00019, HV_ATTR_NOWRITE, 370, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mwait legacy_0f.txt:33 */
+    {0x001ff, 0x00018, HV_ATTR_NOWRITE, 626, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmcall legacy_0f.txt:24 */
+    {0x001ff, 0x00028, HV_ATTR_NOWRITE, 629, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmlaunch legacy_0f.txt:25 */
+    {0x001ff, 0x00038, HV_ATTR_NOWRITE, 635, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmresume legacy_0f.txt:26 */
+    {0x001ff, 0x00048, HV_ATTR_NOWRITE, 639, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxoff legacy_0f.txt:27 */
+    {0x001ff, 0x00058, HV_ATTR_NOWRITE, 408, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pconfig legacy_0f.txt:28 */
+    {0x001ff, 0x00068, HV_ATTR_NOWRITE, 647, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrns legacy_0f.txt:29 */
+    {0x011ff, 0x011e8, HV_ATTR_NOWRITE, 512, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsrlist legacy_0f.txt:30 */
+    {0x011ff, 0x01168, HV_ATTR_NOWRITE, 646, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrlist legacy_0f.txt:31 */
+    {0x001ff, 0x00009, HV_ATTR_NOWRITE, 316, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* monitor legacy_0f.txt:32 */
+    {0x001ff, 0x00019, HV_ATTR_NOWRITE, 362, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mwait legacy_0f.txt:33 */
     {0x001ff, 0x00029, HV_ATTR_NOWRITE, 49, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clac legacy_0f.txt:34 */
-    {0x001ff, 0x00039, HV_ATTR_NOWRITE, 595, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stac legacy_0f.txt:35 */
-    {0x001ff, 0x000c9, HV_ATTR_NOWRITE, 614, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdcall legacy_0f.txt:36 */
-    {0x011ff, 0x010d9, HV_ATTR_NOWRITE, 552, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamret legacy_0f.txt:37 */
-    {0x011ff, 0x010e9, HV_ATTR_NOWRITE, 551, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamops legacy_0f.txt:38 */
-    {0x011ff, 0x010f9, HV_ATTR_NOWRITE, 550, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamcall legacy_0f.txt:39 */
+    {0x001ff, 0x00039, HV_ATTR_NOWRITE, 587, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stac legacy_0f.txt:35 */
+    {0x001ff, 0x000c9, HV_ATTR_NOWRITE, 606, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdcall legacy_0f.txt:36 */
+    {0x011ff, 0x010d9, HV_ATTR_NOWRITE, 544, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamret legacy_0f.txt:37 */
+    {0x011ff, 0x010e9, HV_ATTR_NOWRITE, 543, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamops legacy_0f.txt:38 */
+    {0x011ff, 0x010f9, HV_ATTR_NOWRITE, 542, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamcall legacy_0f.txt:39 */
     {0x001ff, 0x00079, HV_ATTR_NOWRITE, 125, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* encls legacy_0f.txt:40 */
-    {0x001ff, 0x0000a, HV_ATTR_NOWRITE, 662, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xgetbv legacy_0f.txt:41 */
-    {0x001ff, 0x0001a, HV_ATTR_NOWRITE, 680, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsetbv legacy_0f.txt:42 */
-    {0x001ff, 0x0004a, HV_ATTR_NOWRITE, 636, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmfunc legacy_0f.txt:43 */
-    {0x001ff, 0x0005a, HV_ATTR_NOWRITE, 661, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xend legacy_0f.txt:44 */
-    {0x001ff, 0x0006a, HV_ATTR_NOWRITE, 682, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xtest legacy_0f.txt:45 */
+    {0x001ff, 0x0000a, HV_ATTR_NOWRITE, 654, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xgetbv legacy_0f.txt:41 */
+    {0x001ff, 0x0001a, HV_ATTR_NOWRITE, 672, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsetbv legacy_0f.txt:42 */
+    {0x001ff, 0x0004a, HV_ATTR_NOWRITE, 628, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmfunc legacy_0f.txt:43 */
+    {0x001ff, 0x0005a, HV_ATTR_NOWRITE, 653, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xend legacy_0f.txt:44 */
+    {0x001ff, 0x0006a, HV_ATTR_NOWRITE, 674, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xtest legacy_0f.txt:45 */
     {0x001ff, 0x0007a, HV_ATTR_NOWRITE, 126, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enclu legacy_0f.txt:46 */
-    {0x0007f, 0x0000b, HV_ATTR_NOWRITE, 644, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmrun legacy_0f.txt:47 */
-    {0x0007f, 0x0001b, HV_ATTR_NOWRITE, 639, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmmcall legacy_0f.txt:48 */
-    {0x0007f, 0x0002b, HV_ATTR_NOWRITE, 638, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmload legacy_0f.txt:49 */
-    {0x0007f, 0x0003b, HV_ATTR_NOWRITE, 645, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmsave legacy_0f.txt:50 */
-    {0x0007f, 0x0004b, HV_ATTR_NOWRITE, 598, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stgi legacy_0f.txt:51 */
+    {0x0007f, 0x0000b, HV_ATTR_NOWRITE, 636, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmrun legacy_0f.txt:47 */
+    {0x0007f, 0x0001b, HV_ATTR_NOWRITE, 631, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmmcall legacy_0f.txt:48 */
+    {0x0007f, 0x0002b, HV_ATTR_NOWRITE, 630, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmload legacy_0f.txt:49 */
+    {0x0007f, 0x0003b, HV_ATTR_NOWRITE, 637, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmsave legacy_0f.txt:50 */
+    {0x0007f, 0x0004b, HV_ATTR_NOWRITE, 590, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stgi legacy_0f.txt:51 */
     {0x0007f, 0x0005b, HV_ATTR_NOWRITE, 55, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clgi legacy_0f.txt:52 */
-    {0x0007f, 0x0006b, HV_ATTR_NOWRITE, 588, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* skinit legacy_0f.txt:53 */
-    {0x0007f, 0x0007b, HV_ATTR_NOWRITE, 265, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpga legacy_0f.txt:54 */
-    {0x0000f, 0x0000c, HV_ATTR_MOV, 590, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* smsw legacy_0f.txt:55 */
-    {0x001ff, 0x0000d, HV_ATTR_NOWRITE, 554, {0}, 0, HVEMU_FEAT_SERIALIZE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* serialize legacy_0f.txt:56 */
-    {0x001ff, 0x0010d, HV_ATTR_NOWRITE, 570, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setssbsy legacy_0f.txt:57 */
-    {0x001ff, 0x0018d, HV_ATTR_NOWRITE, 681, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsusldtrk legacy_0f.txt:58 */
-    {0x001ff, 0x0019d, HV_ATTR_NOWRITE, 667, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xresldtrk legacy_0f.txt:59 */
-    {0x001ff, 0x0012d, HV_ATTR_NOWRITE, 547, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* saveprevssp legacy_0f.txt:60 */
-    {0x011ff, 0x0114d, HV_ATTR_NOWRITE, 625, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uiret legacy_0f.txt:61 */
-    {0x011ff, 0x0115d, HV_ATTR_NOWRITE, 616, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* testui legacy_0f.txt:62 */
+    {0x0007f, 0x0006b, HV_ATTR_NOWRITE, 580, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* skinit legacy_0f.txt:53 */
+    {0x0007f, 0x0007b, HV_ATTR_NOWRITE, 257, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpga legacy_0f.txt:54 */
+    {0x0000f, 0x0000c, HV_ATTR_MOV, 582, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* smsw legacy_0f.txt:55 */
+    {0x001ff, 0x0000d, HV_ATTR_NOWRITE, 546, {0}, 0, HVEMU_FEAT_SERIALIZE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* serialize legacy_0f.txt:56 */
+    {0x001ff, 0x0010d, HV_ATTR_NOWRITE, 562, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setssbsy legacy_0f.txt:57 */
+    {0x001ff, 0x0018d, HV_ATTR_NOWRITE, 673, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsusldtrk legacy_0f.txt:58 */
+    {0x001ff, 0x0019d, HV_ATTR_NOWRITE, 659, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xresldtrk legacy_0f.txt:59 */
+    {0x001ff, 0x0012d, HV_ATTR_NOWRITE, 539, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* saveprevssp legacy_0f.txt:60 */
+    {0x011ff, 0x0114d, HV_ATTR_NOWRITE, 617, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uiret legacy_0f.txt:61 */
+    {0x011ff, 0x0115d, HV_ATTR_NOWRITE, 608, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* testui legacy_0f.txt:62 */
     {0x011ff, 0x0116d, HV_ATTR_NOWRITE, 59, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clui legacy_0f.txt:63 */
-    {0x011ff, 0x0117d, HV_ATTR_NOWRITE, 603, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stui legacy_0f.txt:64 */
-    {0x001ff, 0x0006d, HV_ATTR_NOWRITE, 522, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpkru legacy_0f.txt:65 */
-    {0x001ff, 0x0007d, HV_ATTR_NOWRITE, 656, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrpkru legacy_0f.txt:66 */
-    {0x0000f, 0x0000e, HV_ATTR_RD, 302, {HV_OP_Rw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lmsw legacy_0f.txt:67 */
-    {0x0107f, 0x0100f, HV_ATTR_NOWRITE, 609, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* swapgs legacy_0f.txt:68 */
-    {0x0007f, 0x0001f, HV_ATTR_NOWRITE, 528, {0}, 0, HVEMU_FEAT_RDTSCP, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdtscp legacy_0f.txt:69 */
-    {0x001ff, 0x0002f, HV_ATTR_NOWRITE, 325, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* monitorx legacy_0f.txt:70 */
-    {0x001ff, 0x0012f, HV_ATTR_NOWRITE, 318, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mcommit legacy_0f.txt:71 */
-    {0x001ff, 0x0003f, HV_ATTR_NOWRITE, 371, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mwaitx legacy_0f.txt:72 */
+    {0x011ff, 0x0117d, HV_ATTR_NOWRITE, 595, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stui legacy_0f.txt:64 */
+    {0x001ff, 0x0006d, HV_ATTR_NOWRITE, 514, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpkru legacy_0f.txt:65 */
+    {0x001ff, 0x0007d, HV_ATTR_NOWRITE, 648, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrpkru legacy_0f.txt:66 */
+    {0x0000f, 0x0000e, HV_ATTR_RD, 294, {HV_OP_Rw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lmsw legacy_0f.txt:67 */
+    {0x0107f, 0x0100f, HV_ATTR_NOWRITE, 601, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* swapgs legacy_0f.txt:68 */
+    {0x0007f, 0x0001f, HV_ATTR_NOWRITE, 520, {0}, 0, HVEMU_FEAT_RDTSCP, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdtscp legacy_0f.txt:69 */
+    {0x001ff, 0x0002f, HV_ATTR_NOWRITE, 317, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* monitorx legacy_0f.txt:70 */
+    {0x001ff, 0x0012f, HV_ATTR_NOWRITE, 310, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mcommit legacy_0f.txt:71 */
+    {0x001ff, 0x0003f, HV_ATTR_NOWRITE, 363, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mwaitx legacy_0f.txt:72 */
     {0x0007f, 0x0004f, HV_ATTR_NOWRITE, 61, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clzero legacy_0f.txt:73 */
-    {0x0007f, 0x0005f, HV_ATTR_NOWRITE, 524, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpru legacy_0f.txt:74 */
-    {0x001ff, 0x0006f, HV_ATTR_NOWRITE, 266, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpgb legacy_0f.txt:75 */
-    {0x011ff, 0x0116f, HV_ATTR_NOWRITE, 531, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rmpadjust legacy_0f.txt:76 */
-    {0x011ff, 0x011ef, HV_ATTR_NOWRITE, 532, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rmpupdate legacy_0f.txt:77 */
-    {0x001ff, 0x0007f, HV_ATTR_NOWRITE, 617, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tlbsync legacy_0f.txt:78 */
-    {0x011ff, 0x0117f, HV_ATTR_NOWRITE, 485, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psmash legacy_0f.txt:79 */
-    {0x001ff, 0x001ff, HV_ATTR_NOWRITE, 511, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pvalidate legacy_0f.txt:80 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 289, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lar legacy_0f.txt:82 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 308, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lsl legacy_0f.txt:83 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 610, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* syscall legacy_0f.txt:84 */
+    {0x0007f, 0x0005f, HV_ATTR_NOWRITE, 516, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpru legacy_0f.txt:74 */
+    {0x001ff, 0x0006f, HV_ATTR_NOWRITE, 258, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpgb legacy_0f.txt:75 */
+    {0x011ff, 0x0116f, HV_ATTR_NOWRITE, 523, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rmpadjust legacy_0f.txt:76 */
+    {0x011ff, 0x011ef, HV_ATTR_NOWRITE, 524, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rmpupdate legacy_0f.txt:77 */
+    {0x001ff, 0x0007f, HV_ATTR_NOWRITE, 609, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tlbsync legacy_0f.txt:78 */
+    {0x011ff, 0x0117f, HV_ATTR_NOWRITE, 477, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psmash legacy_0f.txt:79 */
+    {0x001ff, 0x001ff, HV_ATTR_NOWRITE, 503, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pvalidate legacy_0f.txt:80 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 281, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lar legacy_0f.txt:82 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 300, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lsl legacy_0f.txt:83 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 602, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* syscall legacy_0f.txt:84 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 58, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clts legacy_0f.txt:85 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 613, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysret legacy_0f.txt:86 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 262, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invd legacy_0f.txt:87 */
-    {0x00180, 0x00100, HV_ATTR_NOWRITE, 650, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbnoinvd legacy_0f.txt:88 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 649, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbinvd legacy_0f.txt:89 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 624, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud2 legacy_0f.txt:90 */
-    {0x0000f, 0x00001, HV_ATTR_NOWRITE, 470, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchw legacy_0f.txt:92 */
-    {0x0000f, 0x00002, HV_ATTR_NOWRITE, 471, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchwt1 legacy_0f.txt:93 */
-    {0x00008, 0x00000, HV_ATTR_NOWRITE, 465, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetch legacy_0f.txt:94 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 373, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:95 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 166, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* femms legacy_0f.txt:97 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 362, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movups legacy_0f.txt:100 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 361, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movupd legacy_0f.txt:101 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 358, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movss legacy_0f.txt:102 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 355, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsd legacy_0f.txt:103 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 362, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movups legacy_0f.txt:104 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 361, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movupd legacy_0f.txt:105 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 358, {HV_OP_Wd, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movss legacy_0f.txt:106 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 355, {HV_OP_Wq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsd legacy_0f.txt:107 */
-    {0x00188, 0x00008, 0, 336, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhlps legacy_0f.txt:108 */
-    {0x00188, 0x00000, 0, 341, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlps legacy_0f.txt:109 */
-    {0x00188, 0x00080, 0, 340, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlpd legacy_0f.txt:110 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 357, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsldup legacy_0f.txt:111 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 330, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movddup legacy_0f.txt:112 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 341, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlps legacy_0f.txt:113 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 340, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlpd legacy_0f.txt:114 */
-    {0x00180, 0x00000, 0, 631, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpcklps legacy_0f.txt:115 */
-    {0x00180, 0x00080, 0, 630, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpcklpd legacy_0f.txt:116 */
-    {0x00180, 0x00000, 0, 629, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpckhps legacy_0f.txt:117 */
-    {0x00180, 0x00080, 0, 628, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpckhpd legacy_0f.txt:118 */
-    {0x00188, 0x00008, 0, 339, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlhps legacy_0f.txt:119 */
-    {0x00188, 0x00000, 0, 338, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhps legacy_0f.txt:120 */
-    {0x00188, 0x00080, 0, 337, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhpd legacy_0f.txt:121 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 356, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movshdup legacy_0f.txt:122 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 338, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhps legacy_0f.txt:123 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 337, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhpd legacy_0f.txt:124 */
-    {0x0000f, 0x00000, HV_ATTR_NOWRITE, 466, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchnta legacy_0f.txt:127 */
-    {0x0000f, 0x00001, HV_ATTR_NOWRITE, 467, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht0 legacy_0f.txt:128 */
-    {0x0000f, 0x00002, HV_ATTR_NOWRITE, 468, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht1 legacy_0f.txt:129 */
-    {0x0000f, 0x00003, HV_ATTR_NOWRITE, 469, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht2 legacy_0f.txt:130 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 373, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:131 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 373, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:132 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 373, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:133 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 373, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:134 */
-    {0x0018f, 0x00000, HV_ATTR_NOWRITE, 52, {HV_OP_Mb}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cldemote legacy_0f.txt:135 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 373, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:136 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 373, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:137 */
-    {0x001ff, 0x0012f, HV_ATTR_NOWRITE, 131, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* endbr64 legacy_0f.txt:138 */
-    {0x001ff, 0x0013f, HV_ATTR_NOWRITE, 130, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* endbr32 legacy_0f.txt:139 */
-    {0x0018f, 0x00109, HV_ATTR_MOV, 683, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* rdsspd/rdsspq legacy_0f.txt:140 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 373, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:141 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 373, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:142 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 326, {HV_OP_Ry, HV_OP_Cd}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:145 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 326, {HV_OP_Ry, HV_OP_Dd}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:146 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 326, {HV_OP_Cd, HV_OP_Ry}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:147 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 326, {HV_OP_Dd, HV_OP_Ry}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:148 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 328, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movaps legacy_0f.txt:151 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 327, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movapd legacy_0f.txt:152 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 328, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movaps legacy_0f.txt:153 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 327, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movapd legacy_0f.txt:154 */
-    {0x00180, 0x00000, 0, 98, {HV_OP_Vx, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpi2ps legacy_0f.txt:155 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 97, {HV_OP_Vx, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpi2pd legacy_0f.txt:156 */
-    {0x00180, 0x00100, 0, 105, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsi2ss legacy_0f.txt:157 */
-    {0x00180, 0x00180, 0, 104, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsi2sd legacy_0f.txt:158 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 348, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntps legacy_0f.txt:159 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 347, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntpd legacy_0f.txt:160 */
-    {0x00188, 0x00100, HV_ATTR_MOV, 351, {HV_OP_Md, HV_OP_Vx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntss legacy_0f.txt:161 */
-    {0x00188, 0x00180, HV_ATTR_MOV, 350, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntsd legacy_0f.txt:162 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 111, {HV_OP_Pq, HV_OP_Wq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttps2pi legacy_0f.txt:163 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 109, {HV_OP_Pq, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttpd2pi legacy_0f.txt:164 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 113, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttss2si legacy_0f.txt:165 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 112, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttsd2si legacy_0f.txt:166 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 101, {HV_OP_Pq, HV_OP_Wq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2pi legacy_0f.txt:167 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 95, {HV_OP_Pq, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2pi legacy_0f.txt:168 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 107, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtss2si legacy_0f.txt:169 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 102, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsd2si legacy_0f.txt:170 */
-    {0x00180, 0x00000, HV_ATTR_RD, 621, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ucomiss legacy_0f.txt:171 */
-    {0x00180, 0x00080, HV_ATTR_RD, 620, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ucomisd legacy_0f.txt:172 */
-    {0x00180, 0x00000, HV_ATTR_RD, 89, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* comiss legacy_0f.txt:173 */
-    {0x00180, 0x00080, HV_ATTR_RD, 88, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* comisd legacy_0f.txt:174 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 653, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsr legacy_0f.txt:177 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 527, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdtsc legacy_0f.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 519, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsr legacy_0f.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 523, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpmc legacy_0f.txt:180 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 611, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysenter legacy_0f.txt:181 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 612, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysexit legacy_0f.txt:182 */
-    {0x00180, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 241, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* getsec legacy_0f.txt:183 */
-    {0x00000, 0x00000, 0, 75, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovo legacy_0f.txt:186 */
-    {0x00000, 0x00000, 0, 71, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovno legacy_0f.txt:187 */
-    {0x00000, 0x00000, 0, 63, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovb legacy_0f.txt:188 */
-    {0x00000, 0x00000, 0, 67, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnb legacy_0f.txt:189 */
-    {0x00000, 0x00000, 0, 78, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovz legacy_0f.txt:190 */
-    {0x00000, 0x00000, 0, 74, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnz legacy_0f.txt:191 */
-    {0x00000, 0x00000, 0, 64, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovbe legacy_0f.txt:192 */
-    {0x00000, 0x00000, 0, 68, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnbe legacy_0f.txt:193 */
-    {0x00000, 0x00000, 0, 77, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovs legacy_0f.txt:194 */
-    {0x00000, 0x00000, 0, 73, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovns legacy_0f.txt:195 */
-    {0x00000, 0x00000, 0, 76, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovp legacy_0f.txt:196 */
-    {0x00000, 0x00000, 0, 72, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnp legacy_0f.txt:197 */
-    {0x00000, 0x00000, 0, 65, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovl legacy_0f.txt:198 */
-    {0x00000, 0x00000, 0, 69, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnl legacy_0f.txt:199 */
-    {0x00000, 0x00000, 0, 66, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovle legacy_0f.txt:200 */
-    {0x00000, 0x00000, 0, 70, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnle legacy_0f.txt:201 */
-    {0x00188, 0x00008, HV_ATTR_MOV, 343, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movmskps legacy_0f.txt:204 */
-    {0x00188, 0x00088, HV_ATTR_MOV, 342, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movmskpd legacy_0f.txt:205 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 592, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtps legacy_0f.txt:206 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 591, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtpd legacy_0f.txt:207 */
-    {0x00180, 0x00100, 0, 594, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtss legacy_0f.txt:208 */
-    {0x00180, 0x00180, 0, 593, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtsd legacy_0f.txt:209 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 540, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsqrtps legacy_0f.txt:210 */
-    {0x00180, 0x00100, 0, 541, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsqrtss legacy_0f.txt:211 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 514, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcpps legacy_0f.txt:212 */
-    {0x00180, 0x00100, 0, 515, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcpss legacy_0f.txt:213 */
-    {0x00180, 0x00000, 0, 33, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andps legacy_0f.txt:214 */
-    {0x00180, 0x00080, 0, 32, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andpd legacy_0f.txt:215 */
-    {0x00180, 0x00000, 0, 31, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andnps legacy_0f.txt:216 */
-    {0x00180, 0x00080, 0, 30, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andnpd legacy_0f.txt:217 */
-    {0x00180, 0x00000, 0, 377, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* orps legacy_0f.txt:218 */
-    {0x00180, 0x00080, 0, 376, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* orpd legacy_0f.txt:219 */
-    {0x00180, 0x00000, 0, 666, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorps legacy_0f.txt:220 */
-    {0x00180, 0x00080, 0, 665, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorpd legacy_0f.txt:221 */
-    {0x00180, 0x00000, 0, 9, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addps legacy_0f.txt:222 */
-    {0x00180, 0x00080, 0, 8, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addpd legacy_0f.txt:223 */
-    {0x00180, 0x00100, 0, 11, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addss legacy_0f.txt:224 */
-    {0x00180, 0x00180, 0, 10, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsd legacy_0f.txt:225 */
-    {0x00180, 0x00000, 0, 367, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulps legacy_0f.txt:226 */
-    {0x00180, 0x00080, 0, 366, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulpd legacy_0f.txt:227 */
-    {0x00180, 0x00100, 0, 369, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulss legacy_0f.txt:228 */
-    {0x00180, 0x00180, 0, 368, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulsd legacy_0f.txt:229 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 100, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2pd legacy_0f.txt:230 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 96, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2ps legacy_0f.txt:231 */
-    {0x00180, 0x00100, 0, 106, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtss2sd legacy_0f.txt:232 */
-    {0x00180, 0x00180, 0, 103, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsd2ss legacy_0f.txt:233 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 93, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtdq2ps legacy_0f.txt:234 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 99, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2dq legacy_0f.txt:235 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 110, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttps2dq legacy_0f.txt:236 */
-    {0x00180, 0x00000, 0, 606, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subps legacy_0f.txt:237 */
-    {0x00180, 0x00080, 0, 605, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subpd legacy_0f.txt:238 */
-    {0x00180, 0x00100, 0, 608, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subss legacy_0f.txt:239 */
-    {0x00180, 0x00180, 0, 607, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subsd legacy_0f.txt:240 */
-    {0x00180, 0x00000, 0, 321, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minps legacy_0f.txt:241 */
-    {0x00180, 0x00080, 0, 320, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minpd legacy_0f.txt:242 */
-    {0x00180, 0x00100, 0, 323, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minss legacy_0f.txt:243 */
-    {0x00180, 0x00180, 0, 322, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minsd legacy_0f.txt:244 */
-    {0x00180, 0x00000, 0, 119, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divps legacy_0f.txt:245 */
-    {0x00180, 0x00080, 0, 118, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divpd legacy_0f.txt:246 */
-    {0x00180, 0x00100, 0, 121, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divss legacy_0f.txt:247 */
-    {0x00180, 0x00180, 0, 120, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divsd legacy_0f.txt:248 */
-    {0x00180, 0x00000, 0, 315, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxps legacy_0f.txt:249 */
-    {0x00180, 0x00080, 0, 314, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxpd legacy_0f.txt:250 */
-    {0x00180, 0x00100, 0, 317, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxss legacy_0f.txt:251 */
-    {0x00180, 0x00180, 0, 316, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxsd legacy_0f.txt:252 */
-    {0x00180, 0x00000, 0, 506, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklbw legacy_0f.txt:255 */
-    {0x00180, 0x00080, 0, 506, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklbw legacy_0f.txt:256 */
-    {0x00180, 0x00000, 0, 509, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklwd legacy_0f.txt:257 */
-    {0x00180, 0x00080, 0, 509, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklwd legacy_0f.txt:258 */
-    {0x00180, 0x00000, 0, 507, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckldq legacy_0f.txt:259 */
-    {0x00180, 0x00080, 0, 507, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckldq legacy_0f.txt:260 */
-    {0x00180, 0x00000, 0, 384, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packsswb legacy_0f.txt:261 */
-    {0x00180, 0x00080, 0, 384, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packsswb legacy_0f.txt:262 */
-    {0x00180, 0x00000, 0, 410, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtb legacy_0f.txt:263 */
-    {0x00180, 0x00080, 0, 410, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtb legacy_0f.txt:264 */
-    {0x00180, 0x00000, 0, 413, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtw legacy_0f.txt:265 */
-    {0x00180, 0x00080, 0, 413, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtw legacy_0f.txt:266 */
-    {0x00180, 0x00000, 0, 411, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtd legacy_0f.txt:267 */
-    {0x00180, 0x00080, 0, 411, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtd legacy_0f.txt:268 */
-    {0x00180, 0x00000, 0, 386, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packuswb legacy_0f.txt:269 */
-    {0x00180, 0x00080, 0, 386, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packuswb legacy_0f.txt:270 */
-    {0x00180, 0x00000, 0, 502, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhbw legacy_0f.txt:271 */
-    {0x00180, 0x00080, 0, 502, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhbw legacy_0f.txt:272 */
-    {0x00180, 0x00000, 0, 505, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhwd legacy_0f.txt:273 */
-    {0x00180, 0x00080, 0, 505, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhwd legacy_0f.txt:274 */
-    {0x00180, 0x00000, 0, 503, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhdq legacy_0f.txt:275 */
-    {0x00180, 0x00080, 0, 503, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhdq legacy_0f.txt:276 */
-    {0x00180, 0x00000, 0, 383, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packssdw legacy_0f.txt:277 */
-    {0x00180, 0x00080, 0, 383, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packssdw legacy_0f.txt:278 */
-    {0x00180, 0x00080, 0, 508, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklqdq legacy_0f.txt:279 */
-    {0x00180, 0x00080, 0, 504, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhqdq legacy_0f.txt:280 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 685, {HV_OP_Pq, HV_OP_Ey}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:281 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 685, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:282 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 352, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:283 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 334, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqa legacy_0f.txt:284 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 335, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqu legacy_0f.txt:285 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 477, {HV_OP_Pq, HV_OP_Qq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufw legacy_0f.txt:286 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 474, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufd legacy_0f.txt:287 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 475, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufhw legacy_0f.txt:288 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 476, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshuflw legacy_0f.txt:289 */
-    {0x0018f, 0x0000a, 0, 491, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:291 */
-    {0x0018f, 0x0000c, 0, 487, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:292 */
-    {0x0018f, 0x0000e, 0, 484, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:293 */
-    {0x0018f, 0x0008a, 0, 491, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:294 */
-    {0x0018f, 0x0008c, 0, 487, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:295 */
-    {0x0018f, 0x0008e, 0, 484, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:296 */
-    {0x0018f, 0x0000a, 0, 488, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:297 */
-    {0x0018f, 0x0000c, 0, 486, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:298 */
-    {0x0018f, 0x0000e, 0, 481, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:299 */
-    {0x0018f, 0x0008a, 0, 488, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:300 */
-    {0x0018f, 0x0008c, 0, 486, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:301 */
-    {0x0018f, 0x0008e, 0, 481, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:302 */
-    {0x0018f, 0x0000a, 0, 490, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:303 */
-    {0x0018f, 0x0000e, 0, 483, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:304 */
-    {0x0018f, 0x0008a, 0, 490, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:305 */
-    {0x0018f, 0x0008b, 0, 489, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrldq legacy_0f.txt:306 */
-    {0x0018f, 0x0008e, 0, 483, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:307 */
-    {0x0018f, 0x0008f, 0, 482, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslldq legacy_0f.txt:308 */
-    {0x00180, 0x00000, 0, 404, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqb legacy_0f.txt:309 */
-    {0x00180, 0x00080, 0, 404, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqb legacy_0f.txt:310 */
-    {0x00180, 0x00000, 0, 407, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqw legacy_0f.txt:311 */
-    {0x00180, 0x00080, 0, 407, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqw legacy_0f.txt:312 */
-    {0x00180, 0x00000, 0, 405, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqd legacy_0f.txt:313 */
-    {0x00180, 0x00080, 0, 405, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqd legacy_0f.txt:314 */
-    {0x00180, 0x00000, HV_ATTR_NOWRITE, 124, {0}, 0, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* emms legacy_0f.txt:315 */
-    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_MOV, 642, {HV_OP_Ey, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmread legacy_0f.txt:317 */
-    {0x0018f, 0x00088, 0, 136, {HV_OP_Ux, HV_OP_Ib, HV_OP_Ib}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extrq legacy_0f.txt:318 */
-    {0x00188, 0x00188, 0, 257, {HV_OP_Vx, HV_OP_Ux, HV_OP_Ib, HV_OP_Ib}, 4, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertq legacy_0f.txt:319 */
-    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_MOV, 646, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmwrite legacy_0f.txt:320 */
-    {0x00188, 0x00088, 0, 136, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extrq legacy_0f.txt:321 */
-    {0x00188, 0x00188, 0, 257, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertq legacy_0f.txt:322 */
-    {0x00180, 0x00080, 0, 245, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* haddpd legacy_0f.txt:323 */
-    {0x00180, 0x00180, 0, 246, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* haddps legacy_0f.txt:324 */
-    {0x00180, 0x00080, 0, 249, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hsubpd legacy_0f.txt:325 */
-    {0x00180, 0x00180, 0, 250, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hsubps legacy_0f.txt:326 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 685, {HV_OP_Ey, HV_OP_Pq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:327 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 685, {HV_OP_Ey, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:328 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 352, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:329 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 352, {HV_OP_Qq, HV_OP_Pq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:330 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 334, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqa legacy_0f.txt:331 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 335, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqu legacy_0f.txt:332 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 284, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_0f.txt:335 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 280, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_0f.txt:336 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 269, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_0f.txt:337 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 276, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_0f.txt:338 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 287, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_0f.txt:339 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 283, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_0f.txt:340 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 270, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_0f.txt:341 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 277, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_0f.txt:342 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 286, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_0f.txt:343 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 282, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_0f.txt:344 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 285, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_0f.txt:345 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 281, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_0f.txt:346 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 271, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_0f.txt:347 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 278, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_0f.txt:348 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 272, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_0f.txt:349 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 279, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_0f.txt:350 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 567, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seto legacy_0f.txt:353 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 563, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setno legacy_0f.txt:354 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 555, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setb legacy_0f.txt:355 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 559, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnb legacy_0f.txt:356 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 571, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setz legacy_0f.txt:357 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 566, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnz legacy_0f.txt:358 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 556, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setbe legacy_0f.txt:359 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 560, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnbe legacy_0f.txt:360 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 569, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sets legacy_0f.txt:361 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 565, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setns legacy_0f.txt:362 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 568, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setp legacy_0f.txt:363 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 564, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnp legacy_0f.txt:364 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 557, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setl legacy_0f.txt:365 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 561, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnl legacy_0f.txt:366 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 558, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setle legacy_0f.txt:367 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 562, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnle legacy_0f.txt:368 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 510, {HV_OP_FS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_0f.txt:371 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 462, {HV_OP_FS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_0f.txt:372 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 90, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cpuid legacy_0f.txt:373 */
-    {0x00000, 0x00000, HV_ATTR_RD, 43, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bt legacy_0f.txt:374 */
-    {0x00000, 0x00000, 0, 582, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld legacy_0f.txt:375 */
-    {0x00000, 0x00000, 0, 582, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld legacy_0f.txt:376 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 510, {HV_OP_GS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_0f.txt:377 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 462, {HV_OP_GS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_0f.txt:378 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 539, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsm legacy_0f.txt:379 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 46, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bts legacy_0f.txt:380 */
-    {0x00000, 0x00000, 0, 584, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd legacy_0f.txt:381 */
-    {0x00000, 0x00000, 0, 584, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd legacy_0f.txt:382 */
-    {0x0038f, 0x00200, HV_ATTR_MOV, 237, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxsave64 legacy_0f.txt:384 */
-    {0x0038f, 0x00201, HV_ATTR_RD, 235, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxrstor64 legacy_0f.txt:385 */
-    {0x0038f, 0x00204, HV_ATTR_MOV, 673, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave64 legacy_0f.txt:386 */
-    {0x0038f, 0x00205, HV_ATTR_RD, 669, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor64 legacy_0f.txt:387 */
-    {0x0038f, 0x00206, HV_ATTR_MOV, 677, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt64 legacy_0f.txt:388 */
-    {0x0018f, 0x00000, HV_ATTR_MOV, 236, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxsave legacy_0f.txt:389 */
-    {0x0018f, 0x00001, HV_ATTR_RD, 234, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxrstor legacy_0f.txt:390 */
-    {0x0018f, 0x00002, HV_ATTR_RD, 291, {HV_OP_Md}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldmxcsr legacy_0f.txt:391 */
-    {0x0018f, 0x00003, HV_ATTR_MOV, 600, {HV_OP_Md}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stmxcsr legacy_0f.txt:392 */
-    {0x0018f, 0x00004, HV_ATTR_MOV, 672, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave legacy_0f.txt:393 */
-    {0x0018f, 0x00005, HV_ATTR_RD, 668, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor legacy_0f.txt:394 */
-    {0x0018f, 0x00006, HV_ATTR_MOV, 676, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt legacy_0f.txt:395 */
-    {0x0018f, 0x00007, HV_ATTR_NOWRITE, 53, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clflush legacy_0f.txt:396 */
-    {0x0018f, 0x00086, HV_ATTR_NOWRITE, 60, {HV_OP_Mb}, 1, HVEMU_FEAT_CLWB, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clwb legacy_0f.txt:397 */
-    {0x0018f, 0x00087, HV_ATTR_NOWRITE, 54, {HV_OP_Mb}, 1, HVEMU_FEAT_CLFLUSHOPT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clflushopt legacy_0f.txt:398 */
-    {0x0018f, 0x00104, HV_ATTR_RD, 501, {HV_OP_Ey}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptwrite legacy_0f.txt:399 */
-    {0x0018f, 0x00106, 0, 57, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clrssbsy legacy_0f.txt:400 */
-    {0x0018f, 0x0000d, HV_ATTR_NOWRITE, 296, {0}, 0, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lfence legacy_0f.txt:401 */
-    {0x0018f, 0x0000e, HV_ATTR_NOWRITE, 319, {0}, 0, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mfence legacy_0f.txt:402 */
-    {0x0018f, 0x0000f, HV_ATTR_NOWRITE, 572, {0}, 0, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sfence legacy_0f.txt:403 */
-    {0x0118f, 0x01108, HV_ATTR_MOV, 517, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdfsbase legacy_0f.txt:404 */
-    {0x0118f, 0x01109, HV_ATTR_MOV, 518, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdgsbase legacy_0f.txt:405 */
-    {0x0118f, 0x0110a, HV_ATTR_RD, 651, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrfsbase legacy_0f.txt:406 */
-    {0x0118f, 0x0110b, HV_ATTR_RD, 652, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrgsbase legacy_0f.txt:407 */
-    {0x0018f, 0x0010c, HV_ATTR_RD, 501, {HV_OP_Ey}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptwrite legacy_0f.txt:408 */
-    {0x0018f, 0x0010d, HV_ATTR_RD, 687, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* incsspd/incsspq legacy_0f.txt:409 */
-    {0x0018f, 0x0008e, HV_ATTR_RD, 618, {HV_OP_Rd}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tpause legacy_0f.txt:410 */
-    {0x0018f, 0x0010e, HV_ATTR_RD, 626, {HV_OP_Rv}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* umonitor legacy_0f.txt:411 */
-    {0x0018f, 0x0018e, HV_ATTR_RD, 627, {HV_OP_Rd}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* umwait legacy_0f.txt:412 */
-    {0x00000, 0x00000, 0, 252, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_0f.txt:413 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 85, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg legacy_0f.txt:416 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 85, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg legacy_0f.txt:417 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 309, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lss legacy_0f.txt:418 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 45, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btr legacy_0f.txt:419 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 297, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lfs legacy_0f.txt:420 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 299, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lgs legacy_0f.txt:421 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 363, {HV_OP_Gv, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movzx legacy_0f.txt:422 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 363, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movzx legacy_0f.txt:423 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 463, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_POPCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popcnt legacy_0f.txt:424 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 623, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud1 legacy_0f.txt:425 */
-    {0x00007, 0x00004, HV_ATTR_RD, 43, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bt legacy_0f.txt:426 */
-    {0x00007, 0x00005, HV_ATTR_LOCK, 46, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bts legacy_0f.txt:427 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 45, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btr legacy_0f.txt:428 */
-    {0x00007, 0x00007, HV_ATTR_LOCK, 44, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btc legacy_0f.txt:429 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 44, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btc legacy_0f.txt:430 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 619, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tzcnt legacy_0f.txt:431 */
-    {0x00000, 0x00000, 0, 40, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bsf legacy_0f.txt:432 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 311, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_LZCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lzcnt legacy_0f.txt:433 */
-    {0x00000, 0x00000, 0, 41, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bsr legacy_0f.txt:434 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 359, {HV_OP_Gv, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsx legacy_0f.txt:435 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 359, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsx legacy_0f.txt:436 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK | HV_ATTR_XOP2, 658, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:439 */
-    {0x00000, 0x00000, HV_ATTR_LOCK | HV_ATTR_XOP2, 658, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:440 */
-    {0x00180, 0x00000, 0, 81, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpps legacy_0f.txt:441 */
-    {0x00180, 0x00080, 0, 80, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmppd legacy_0f.txt:442 */
-    {0x00180, 0x00100, 0, 84, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpss legacy_0f.txt:443 */
-    {0x00180, 0x00180, 0, 83, {HV_OP_Vx, HV_OP_Wq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsd legacy_0f.txt:444 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 346, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movnti legacy_0f.txt:445 */
-    {0x00188, 0x00008, 0, 427, {HV_OP_Pq, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:446 */
-    {0x00188, 0x00000, 0, 427, {HV_OP_Pq, HV_OP_Mw, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:447 */
-    {0x00188, 0x00088, 0, 427, {HV_OP_Vx, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:448 */
-    {0x00188, 0x00080, 0, 427, {HV_OP_Vx, HV_OP_Mw, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:449 */
-    {0x00188, 0x00008, HV_ATTR_MOV, 418, {HV_OP_Gd, HV_OP_Nq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f.txt:450 */
-    {0x00188, 0x00088, HV_ATTR_MOV, 418, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f.txt:451 */
-    {0x00180, 0x00000, 0, 586, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shufps legacy_0f.txt:452 */
-    {0x00180, 0x00080, 0, 585, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shufpd legacy_0f.txt:453 */
-    {0x0020f, 0x00201, HV_ATTR_LOCK, 86, {HV_OP_Mo}, 1, HVEMU_FEAT_CX16, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg16b legacy_0f.txt:455 */
-    {0x0000f, 0x00001, HV_ATTR_LOCK, 87, {HV_OP_Mq}, 1, HVEMU_FEAT_CX8, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg8b legacy_0f.txt:456 */
-    {0x0038f, 0x00203, HV_ATTR_RD, 671, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors64 legacy_0f.txt:457 */
-    {0x0038f, 0x00204, HV_ATTR_MOV, 675, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec64 legacy_0f.txt:458 */
-    {0x0038f, 0x00205, HV_ATTR_MOV, 679, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves64 legacy_0f.txt:459 */
-    {0x0018f, 0x00003, HV_ATTR_RD, 670, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors legacy_0f.txt:460 */
-    {0x0018f, 0x00004, HV_ATTR_MOV, 674, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec legacy_0f.txt:461 */
-    {0x0018f, 0x00005, HV_ATTR_MOV, 678, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves legacy_0f.txt:462 */
-    {0x0018f, 0x00006, HV_ATTR_RD, 640, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrld legacy_0f.txt:463 */
-    {0x0018f, 0x00086, HV_ATTR_RD, 635, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmclear legacy_0f.txt:464 */
-    {0x0018f, 0x00106, HV_ATTR_RD, 648, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxon legacy_0f.txt:465 */
-    {0x0018f, 0x00007, HV_ATTR_MOV, 641, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrst legacy_0f.txt:466 */
-    {0x0118f, 0x0110e, HV_ATTR_RD, 553, {HV_OP_Rq}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* senduipi legacy_0f.txt:467 */
-    {0x0018f, 0x0010e, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:468 */
-    {0x0018f, 0x0018e, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:469 */
-    {0x0000f, 0x0000e, HV_ATTR_MOV, 525, {HV_OP_Rv}, 1, HVEMU_FEAT_RDRAND, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdrand legacy_0f.txt:470 */
-    {0x0018f, 0x0010f, HV_ATTR_F64 | HV_ATTR_MOV, 521, {HV_OP_Ry}, 1, HVEMU_FEAT_RDPID, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpid legacy_0f.txt:471 */
-    {0x0018f, 0x0018f, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:472 */
-    {0x0000f, 0x0000f, HV_ATTR_MOV, 526, {HV_OP_Rv}, 1, HVEMU_FEAT_RDSEED, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdseed legacy_0f.txt:473 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 42, {HV_OP_Zy}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00180, 0x00080, 0, 12, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsubpd legacy_0f.txt:477 */
-    {0x00180, 0x00180, 0, 13, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsubps legacy_0f.txt:478 */
-    {0x00180, 0x00000, 0, 491, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:479 */
-    {0x00180, 0x00080, 0, 491, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:480 */
-    {0x00180, 0x00000, 0, 488, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:481 */
-    {0x00180, 0x00080, 0, 488, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:482 */
-    {0x00180, 0x00000, 0, 490, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:483 */
-    {0x00180, 0x00080, 0, 490, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:484 */
-    {0x00180, 0x00000, 0, 389, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddq legacy_0f.txt:485 */
-    {0x00180, 0x00080, 0, 389, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddq legacy_0f.txt:486 */
-    {0x00180, 0x00000, 0, 460, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmullw legacy_0f.txt:487 */
-    {0x00180, 0x00080, 0, 460, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmullw legacy_0f.txt:488 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 352, {HV_OP_Wq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:489 */
-    {0x00188, 0x00108, HV_ATTR_MOV, 353, {HV_OP_Vx, HV_OP_Nq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq2dq legacy_0f.txt:490 */
-    {0x00188, 0x00188, HV_ATTR_MOV, 333, {HV_OP_Pq, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdq2q legacy_0f.txt:491 */
-    {0x00188, 0x00008, HV_ATTR_MOV, 442, {HV_OP_Gd, HV_OP_Nq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovmskb legacy_0f.txt:492 */
-    {0x00188, 0x00088, HV_ATTR_MOV, 442, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovmskb legacy_0f.txt:493 */
-    {0x00180, 0x00000, 0, 497, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusb legacy_0f.txt:494 */
-    {0x00180, 0x00080, 0, 497, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusb legacy_0f.txt:495 */
-    {0x00180, 0x00000, 0, 498, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusw legacy_0f.txt:496 */
-    {0x00180, 0x00080, 0, 498, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusw legacy_0f.txt:497 */
-    {0x00180, 0x00000, 0, 439, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminub legacy_0f.txt:498 */
-    {0x00180, 0x00080, 0, 439, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminub legacy_0f.txt:499 */
-    {0x00180, 0x00000, 0, 396, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pand legacy_0f.txt:500 */
-    {0x00180, 0x00080, 0, 396, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pand legacy_0f.txt:501 */
-    {0x00180, 0x00000, 0, 392, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusb legacy_0f.txt:502 */
-    {0x00180, 0x00080, 0, 392, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusb legacy_0f.txt:503 */
-    {0x00180, 0x00000, 0, 393, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusw legacy_0f.txt:504 */
-    {0x00180, 0x00080, 0, 393, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusw legacy_0f.txt:505 */
-    {0x00180, 0x00000, 0, 433, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxub legacy_0f.txt:506 */
-    {0x00180, 0x00080, 0, 433, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxub legacy_0f.txt:507 */
-    {0x00180, 0x00000, 0, 397, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pandn legacy_0f.txt:508 */
-    {0x00180, 0x00080, 0, 397, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pandn legacy_0f.txt:509 */
-    {0x00180, 0x00000, 0, 399, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgb legacy_0f.txt:510 */
-    {0x00180, 0x00080, 0, 399, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgb legacy_0f.txt:511 */
-    {0x00180, 0x00000, 0, 487, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:512 */
-    {0x00180, 0x00080, 0, 487, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:513 */
-    {0x00180, 0x00000, 0, 486, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:514 */
-    {0x00180, 0x00080, 0, 486, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:515 */
-    {0x00180, 0x00000, 0, 400, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgw legacy_0f.txt:516 */
-    {0x00180, 0x00080, 0, 400, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgw legacy_0f.txt:517 */
-    {0x00180, 0x00000, 0, 457, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhuw legacy_0f.txt:518 */
-    {0x00180, 0x00080, 0, 457, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhuw legacy_0f.txt:519 */
-    {0x00180, 0x00000, 0, 458, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhw legacy_0f.txt:520 */
-    {0x00180, 0x00080, 0, 458, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhw legacy_0f.txt:521 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 108, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttpd2dq legacy_0f.txt:522 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 92, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtdq2pd legacy_0f.txt:523 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 94, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2dq legacy_0f.txt:524 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 349, {HV_OP_Mq, HV_OP_Pq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntq legacy_0f.txt:525 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 344, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntdq legacy_0f.txt:526 */
-    {0x00180, 0x00000, 0, 495, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsb legacy_0f.txt:527 */
-    {0x00180, 0x00080, 0, 495, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsb legacy_0f.txt:528 */
-    {0x00180, 0x00000, 0, 496, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsw legacy_0f.txt:529 */
-    {0x00180, 0x00080, 0, 496, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsw legacy_0f.txt:530 */
-    {0x00180, 0x00000, 0, 438, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsw legacy_0f.txt:531 */
-    {0x00180, 0x00080, 0, 438, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsw legacy_0f.txt:532 */
-    {0x00180, 0x00000, 0, 464, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* por legacy_0f.txt:533 */
-    {0x00180, 0x00080, 0, 464, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* por legacy_0f.txt:534 */
-    {0x00180, 0x00000, 0, 390, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsb legacy_0f.txt:535 */
-    {0x00180, 0x00080, 0, 390, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsb legacy_0f.txt:536 */
-    {0x00180, 0x00000, 0, 391, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsw legacy_0f.txt:537 */
-    {0x00180, 0x00080, 0, 391, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsw legacy_0f.txt:538 */
-    {0x00180, 0x00000, 0, 432, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsw legacy_0f.txt:539 */
-    {0x00180, 0x00080, 0, 432, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsw legacy_0f.txt:540 */
-    {0x00180, 0x00000, 0, 512, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pxor legacy_0f.txt:541 */
-    {0x00180, 0x00080, 0, 512, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pxor legacy_0f.txt:542 */
-    {0x00188, 0x00180, HV_ATTR_MOV, 290, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lddqu legacy_0f.txt:543 */
-    {0x00180, 0x00000, 0, 484, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:544 */
-    {0x00180, 0x00080, 0, 484, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:545 */
-    {0x00180, 0x00000, 0, 481, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:546 */
-    {0x00180, 0x00080, 0, 481, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:547 */
-    {0x00180, 0x00000, 0, 483, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:548 */
-    {0x00180, 0x00080, 0, 483, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:549 */
-    {0x00180, 0x00000, 0, 461, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuludq legacy_0f.txt:550 */
-    {0x00180, 0x00080, 0, 461, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuludq legacy_0f.txt:551 */
-    {0x00180, 0x00000, 0, 429, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddwd legacy_0f.txt:552 */
-    {0x00180, 0x00080, 0, 429, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddwd legacy_0f.txt:553 */
-    {0x00180, 0x00000, 0, 472, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psadbw legacy_0f.txt:554 */
-    {0x00180, 0x00080, 0, 472, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psadbw legacy_0f.txt:555 */
-    {0x00188, 0x00008, HV_ATTR_RD, 313, {HV_OP_Pq, HV_OP_Nq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maskmovq legacy_0f.txt:556 */
-    {0x00188, 0x00088, HV_ATTR_RD, 312, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maskmovdqu legacy_0f.txt:557 */
-    {0x00180, 0x00000, 0, 492, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubb legacy_0f.txt:558 */
-    {0x00180, 0x00080, 0, 492, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubb legacy_0f.txt:559 */
-    {0x00180, 0x00000, 0, 499, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubw legacy_0f.txt:560 */
-    {0x00180, 0x00080, 0, 499, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubw legacy_0f.txt:561 */
-    {0x00180, 0x00000, 0, 493, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubd legacy_0f.txt:562 */
-    {0x00180, 0x00080, 0, 493, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubd legacy_0f.txt:563 */
-    {0x00180, 0x00000, 0, 494, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubq legacy_0f.txt:564 */
-    {0x00180, 0x00080, 0, 494, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubq legacy_0f.txt:565 */
-    {0x00180, 0x00000, 0, 387, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddb legacy_0f.txt:566 */
-    {0x00180, 0x00080, 0, 387, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddb legacy_0f.txt:567 */
-    {0x00180, 0x00000, 0, 394, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddw legacy_0f.txt:568 */
-    {0x00180, 0x00080, 0, 394, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddw legacy_0f.txt:569 */
-    {0x00180, 0x00000, 0, 388, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddd legacy_0f.txt:570 */
-    {0x00180, 0x00080, 0, 388, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddd legacy_0f.txt:571 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 622, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud0 legacy_0f.txt:572 */
-    {0x00180, 0x00000, 0, 473, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufb legacy_0f38_0f3a.txt:4 */
-    {0x00180, 0x00080, 0, 473, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufb legacy_0f38_0f3a.txt:5 */
-    {0x00180, 0x00000, 0, 421, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddw legacy_0f38_0f3a.txt:6 */
-    {0x00180, 0x00080, 0, 421, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddw legacy_0f38_0f3a.txt:7 */
-    {0x00180, 0x00000, 0, 419, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddd legacy_0f38_0f3a.txt:8 */
-    {0x00180, 0x00080, 0, 419, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddd legacy_0f38_0f3a.txt:9 */
-    {0x00180, 0x00000, 0, 420, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddsw legacy_0f38_0f3a.txt:10 */
-    {0x00180, 0x00080, 0, 420, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddsw legacy_0f38_0f3a.txt:11 */
-    {0x00180, 0x00000, 0, 428, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddubsw legacy_0f38_0f3a.txt:12 */
-    {0x00180, 0x00080, 0, 428, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddubsw legacy_0f38_0f3a.txt:13 */
-    {0x00180, 0x00000, 0, 425, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubw legacy_0f38_0f3a.txt:14 */
-    {0x00180, 0x00080, 0, 425, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubw legacy_0f38_0f3a.txt:15 */
-    {0x00180, 0x00000, 0, 423, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubd legacy_0f38_0f3a.txt:16 */
-    {0x00180, 0x00080, 0, 423, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubd legacy_0f38_0f3a.txt:17 */
-    {0x00180, 0x00000, 0, 424, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubsw legacy_0f38_0f3a.txt:18 */
-    {0x00180, 0x00080, 0, 424, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubsw legacy_0f38_0f3a.txt:19 */
-    {0x00180, 0x00000, 0, 478, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignb legacy_0f38_0f3a.txt:20 */
-    {0x00180, 0x00080, 0, 478, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignb legacy_0f38_0f3a.txt:21 */
-    {0x00180, 0x00000, 0, 480, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignw legacy_0f38_0f3a.txt:22 */
-    {0x00180, 0x00080, 0, 480, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignw legacy_0f38_0f3a.txt:23 */
-    {0x00180, 0x00000, 0, 479, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignd legacy_0f38_0f3a.txt:24 */
-    {0x00180, 0x00080, 0, 479, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignd legacy_0f38_0f3a.txt:25 */
-    {0x00180, 0x00000, 0, 456, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhrsw legacy_0f38_0f3a.txt:26 */
-    {0x00180, 0x00080, 0, 456, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhrsw legacy_0f38_0f3a.txt:27 */
-    {0x00180, 0x00080, 0, 401, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pblendvb legacy_0f38_0f3a.txt:36 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 605, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysret legacy_0f.txt:86 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 254, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invd legacy_0f.txt:87 */
+    {0x00180, 0x00100, HV_ATTR_NOWRITE, 642, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbnoinvd legacy_0f.txt:88 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 641, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbinvd legacy_0f.txt:89 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 616, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud2 legacy_0f.txt:90 */
+    {0x0000f, 0x00001, HV_ATTR_NOWRITE, 462, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchw legacy_0f.txt:92 */
+    {0x0000f, 0x00002, HV_ATTR_NOWRITE, 463, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchwt1 legacy_0f.txt:93 */
+    {0x00008, 0x00000, HV_ATTR_NOWRITE, 457, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetch legacy_0f.txt:94 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 365, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:95 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 354, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movups legacy_0f.txt:99 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 353, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movupd legacy_0f.txt:100 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 350, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movss legacy_0f.txt:101 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 347, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsd legacy_0f.txt:102 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 354, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movups legacy_0f.txt:103 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 353, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movupd legacy_0f.txt:104 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 350, {HV_OP_Wd, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movss legacy_0f.txt:105 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 347, {HV_OP_Wq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsd legacy_0f.txt:106 */
+    {0x00188, 0x00008, 0, 328, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhlps legacy_0f.txt:107 */
+    {0x00188, 0x00000, 0, 333, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlps legacy_0f.txt:108 */
+    {0x00188, 0x00080, 0, 332, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlpd legacy_0f.txt:109 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 349, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsldup legacy_0f.txt:110 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 322, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movddup legacy_0f.txt:111 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 333, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlps legacy_0f.txt:112 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 332, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlpd legacy_0f.txt:113 */
+    {0x00180, 0x00000, 0, 623, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpcklps legacy_0f.txt:114 */
+    {0x00180, 0x00080, 0, 622, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpcklpd legacy_0f.txt:115 */
+    {0x00180, 0x00000, 0, 621, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpckhps legacy_0f.txt:116 */
+    {0x00180, 0x00080, 0, 620, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpckhpd legacy_0f.txt:117 */
+    {0x00188, 0x00008, 0, 331, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlhps legacy_0f.txt:118 */
+    {0x00188, 0x00000, 0, 330, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhps legacy_0f.txt:119 */
+    {0x00188, 0x00080, 0, 329, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhpd legacy_0f.txt:120 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 348, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movshdup legacy_0f.txt:121 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 330, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhps legacy_0f.txt:122 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 329, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhpd legacy_0f.txt:123 */
+    {0x0000f, 0x00000, HV_ATTR_NOWRITE, 458, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchnta legacy_0f.txt:126 */
+    {0x0000f, 0x00001, HV_ATTR_NOWRITE, 459, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht0 legacy_0f.txt:127 */
+    {0x0000f, 0x00002, HV_ATTR_NOWRITE, 460, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht1 legacy_0f.txt:128 */
+    {0x0000f, 0x00003, HV_ATTR_NOWRITE, 461, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht2 legacy_0f.txt:129 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 365, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:130 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 365, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:131 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 365, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:132 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 365, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:133 */
+    {0x0018f, 0x00000, HV_ATTR_NOWRITE, 52, {HV_OP_Mb}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cldemote legacy_0f.txt:134 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 365, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:135 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 365, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:136 */
+    {0x001ff, 0x0012f, HV_ATTR_NOWRITE, 131, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* endbr64 legacy_0f.txt:137 */
+    {0x001ff, 0x0013f, HV_ATTR_NOWRITE, 130, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* endbr32 legacy_0f.txt:138 */
+    {0x0018f, 0x00109, HV_ATTR_MOV, 675, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* rdsspd/rdsspq legacy_0f.txt:139 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 365, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:140 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 365, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:141 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 318, {HV_OP_Ry, HV_OP_Cd}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:144 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 318, {HV_OP_Ry, HV_OP_Dd}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:145 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 318, {HV_OP_Cd, HV_OP_Ry}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:146 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 318, {HV_OP_Dd, HV_OP_Ry}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:147 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 320, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movaps legacy_0f.txt:150 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 319, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movapd legacy_0f.txt:151 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 320, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movaps legacy_0f.txt:152 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 319, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movapd legacy_0f.txt:153 */
+    {0x00180, 0x00000, 0, 98, {HV_OP_Vx, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpi2ps legacy_0f.txt:154 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 97, {HV_OP_Vx, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpi2pd legacy_0f.txt:155 */
+    {0x00180, 0x00100, 0, 105, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsi2ss legacy_0f.txt:156 */
+    {0x00180, 0x00180, 0, 104, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsi2sd legacy_0f.txt:157 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 340, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntps legacy_0f.txt:158 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 339, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntpd legacy_0f.txt:159 */
+    {0x00188, 0x00100, HV_ATTR_MOV, 343, {HV_OP_Md, HV_OP_Vx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntss legacy_0f.txt:160 */
+    {0x00188, 0x00180, HV_ATTR_MOV, 342, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntsd legacy_0f.txt:161 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 111, {HV_OP_Pq, HV_OP_Wq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttps2pi legacy_0f.txt:162 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 109, {HV_OP_Pq, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttpd2pi legacy_0f.txt:163 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 113, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttss2si legacy_0f.txt:164 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 112, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttsd2si legacy_0f.txt:165 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 101, {HV_OP_Pq, HV_OP_Wq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2pi legacy_0f.txt:166 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 95, {HV_OP_Pq, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2pi legacy_0f.txt:167 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 107, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtss2si legacy_0f.txt:168 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 102, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsd2si legacy_0f.txt:169 */
+    {0x00180, 0x00000, HV_ATTR_RD, 613, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ucomiss legacy_0f.txt:170 */
+    {0x00180, 0x00080, HV_ATTR_RD, 612, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ucomisd legacy_0f.txt:171 */
+    {0x00180, 0x00000, HV_ATTR_RD, 89, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* comiss legacy_0f.txt:172 */
+    {0x00180, 0x00080, HV_ATTR_RD, 88, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* comisd legacy_0f.txt:173 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 645, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsr legacy_0f.txt:176 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 519, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdtsc legacy_0f.txt:177 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 511, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsr legacy_0f.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 515, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpmc legacy_0f.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 603, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysenter legacy_0f.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 604, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysexit legacy_0f.txt:181 */
+    {0x00180, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 233, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* getsec legacy_0f.txt:182 */
+    {0x00000, 0x00000, 0, 75, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovo legacy_0f.txt:185 */
+    {0x00000, 0x00000, 0, 71, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovno legacy_0f.txt:186 */
+    {0x00000, 0x00000, 0, 63, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovb legacy_0f.txt:187 */
+    {0x00000, 0x00000, 0, 67, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnb legacy_0f.txt:188 */
+    {0x00000, 0x00000, 0, 78, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovz legacy_0f.txt:189 */
+    {0x00000, 0x00000, 0, 74, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnz legacy_0f.txt:190 */
+    {0x00000, 0x00000, 0, 64, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovbe legacy_0f.txt:191 */
+    {0x00000, 0x00000, 0, 68, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnbe legacy_0f.txt:192 */
+    {0x00000, 0x00000, 0, 77, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovs legacy_0f.txt:193 */
+    {0x00000, 0x00000, 0, 73, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovns legacy_0f.txt:194 */
+    {0x00000, 0x00000, 0, 76, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovp legacy_0f.txt:195 */
+    {0x00000, 0x00000, 0, 72, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnp legacy_0f.txt:196 */
+    {0x00000, 0x00000, 0, 65, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovl legacy_0f.txt:197 */
+    {0x00000, 0x00000, 0, 69, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnl legacy_0f.txt:198 */
+    {0x00000, 0x00000, 0, 66, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovle legacy_0f.txt:199 */
+    {0x00000, 0x00000, 0, 70, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnle legacy_0f.txt:200 */
+    {0x00188, 0x00008, HV_ATTR_MOV, 335, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movmskps legacy_0f.txt:203 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 334, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movmskpd legacy_0f.txt:204 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 584, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtps legacy_0f.txt:205 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 583, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtpd legacy_0f.txt:206 */
+    {0x00180, 0x00100, 0, 586, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtss legacy_0f.txt:207 */
+    {0x00180, 0x00180, 0, 585, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtsd legacy_0f.txt:208 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 532, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsqrtps legacy_0f.txt:209 */
+    {0x00180, 0x00100, 0, 533, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsqrtss legacy_0f.txt:210 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 506, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcpps legacy_0f.txt:211 */
+    {0x00180, 0x00100, 0, 507, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcpss legacy_0f.txt:212 */
+    {0x00180, 0x00000, 0, 33, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andps legacy_0f.txt:213 */
+    {0x00180, 0x00080, 0, 32, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andpd legacy_0f.txt:214 */
+    {0x00180, 0x00000, 0, 31, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andnps legacy_0f.txt:215 */
+    {0x00180, 0x00080, 0, 30, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andnpd legacy_0f.txt:216 */
+    {0x00180, 0x00000, 0, 369, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* orps legacy_0f.txt:217 */
+    {0x00180, 0x00080, 0, 368, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* orpd legacy_0f.txt:218 */
+    {0x00180, 0x00000, 0, 658, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorps legacy_0f.txt:219 */
+    {0x00180, 0x00080, 0, 657, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorpd legacy_0f.txt:220 */
+    {0x00180, 0x00000, 0, 9, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addps legacy_0f.txt:221 */
+    {0x00180, 0x00080, 0, 8, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addpd legacy_0f.txt:222 */
+    {0x00180, 0x00100, 0, 11, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addss legacy_0f.txt:223 */
+    {0x00180, 0x00180, 0, 10, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsd legacy_0f.txt:224 */
+    {0x00180, 0x00000, 0, 359, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulps legacy_0f.txt:225 */
+    {0x00180, 0x00080, 0, 358, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulpd legacy_0f.txt:226 */
+    {0x00180, 0x00100, 0, 361, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulss legacy_0f.txt:227 */
+    {0x00180, 0x00180, 0, 360, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulsd legacy_0f.txt:228 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 100, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2pd legacy_0f.txt:229 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 96, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2ps legacy_0f.txt:230 */
+    {0x00180, 0x00100, 0, 106, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtss2sd legacy_0f.txt:231 */
+    {0x00180, 0x00180, 0, 103, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsd2ss legacy_0f.txt:232 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 93, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtdq2ps legacy_0f.txt:233 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 99, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2dq legacy_0f.txt:234 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 110, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttps2dq legacy_0f.txt:235 */
+    {0x00180, 0x00000, 0, 598, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subps legacy_0f.txt:236 */
+    {0x00180, 0x00080, 0, 597, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subpd legacy_0f.txt:237 */
+    {0x00180, 0x00100, 0, 600, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subss legacy_0f.txt:238 */
+    {0x00180, 0x00180, 0, 599, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subsd legacy_0f.txt:239 */
+    {0x00180, 0x00000, 0, 313, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minps legacy_0f.txt:240 */
+    {0x00180, 0x00080, 0, 312, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minpd legacy_0f.txt:241 */
+    {0x00180, 0x00100, 0, 315, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minss legacy_0f.txt:242 */
+    {0x00180, 0x00180, 0, 314, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minsd legacy_0f.txt:243 */
+    {0x00180, 0x00000, 0, 119, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divps legacy_0f.txt:244 */
+    {0x00180, 0x00080, 0, 118, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divpd legacy_0f.txt:245 */
+    {0x00180, 0x00100, 0, 121, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divss legacy_0f.txt:246 */
+    {0x00180, 0x00180, 0, 120, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divsd legacy_0f.txt:247 */
+    {0x00180, 0x00000, 0, 307, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxps legacy_0f.txt:248 */
+    {0x00180, 0x00080, 0, 306, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxpd legacy_0f.txt:249 */
+    {0x00180, 0x00100, 0, 309, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxss legacy_0f.txt:250 */
+    {0x00180, 0x00180, 0, 308, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxsd legacy_0f.txt:251 */
+    {0x00180, 0x00000, 0, 498, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklbw legacy_0f.txt:254 */
+    {0x00180, 0x00080, 0, 498, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklbw legacy_0f.txt:255 */
+    {0x00180, 0x00000, 0, 501, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklwd legacy_0f.txt:256 */
+    {0x00180, 0x00080, 0, 501, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklwd legacy_0f.txt:257 */
+    {0x00180, 0x00000, 0, 499, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckldq legacy_0f.txt:258 */
+    {0x00180, 0x00080, 0, 499, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckldq legacy_0f.txt:259 */
+    {0x00180, 0x00000, 0, 376, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packsswb legacy_0f.txt:260 */
+    {0x00180, 0x00080, 0, 376, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packsswb legacy_0f.txt:261 */
+    {0x00180, 0x00000, 0, 402, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtb legacy_0f.txt:262 */
+    {0x00180, 0x00080, 0, 402, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtb legacy_0f.txt:263 */
+    {0x00180, 0x00000, 0, 405, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtw legacy_0f.txt:264 */
+    {0x00180, 0x00080, 0, 405, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtw legacy_0f.txt:265 */
+    {0x00180, 0x00000, 0, 403, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtd legacy_0f.txt:266 */
+    {0x00180, 0x00080, 0, 403, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtd legacy_0f.txt:267 */
+    {0x00180, 0x00000, 0, 378, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packuswb legacy_0f.txt:268 */
+    {0x00180, 0x00080, 0, 378, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packuswb legacy_0f.txt:269 */
+    {0x00180, 0x00000, 0, 494, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhbw legacy_0f.txt:270 */
+    {0x00180, 0x00080, 0, 494, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhbw legacy_0f.txt:271 */
+    {0x00180, 0x00000, 0, 497, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhwd legacy_0f.txt:272 */
+    {0x00180, 0x00080, 0, 497, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhwd legacy_0f.txt:273 */
+    {0x00180, 0x00000, 0, 495, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhdq legacy_0f.txt:274 */
+    {0x00180, 0x00080, 0, 495, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhdq legacy_0f.txt:275 */
+    {0x00180, 0x00000, 0, 375, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packssdw legacy_0f.txt:276 */
+    {0x00180, 0x00080, 0, 375, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packssdw legacy_0f.txt:277 */
+    {0x00180, 0x00080, 0, 500, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklqdq legacy_0f.txt:278 */
+    {0x00180, 0x00080, 0, 496, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhqdq legacy_0f.txt:279 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 677, {HV_OP_Pq, HV_OP_Ey}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:280 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 677, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:281 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 344, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:282 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 326, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqa legacy_0f.txt:283 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 327, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqu legacy_0f.txt:284 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 469, {HV_OP_Pq, HV_OP_Qq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufw legacy_0f.txt:285 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 466, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufd legacy_0f.txt:286 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 467, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufhw legacy_0f.txt:287 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 468, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshuflw legacy_0f.txt:288 */
+    {0x0018f, 0x0000a, 0, 483, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:290 */
+    {0x0018f, 0x0000c, 0, 479, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:291 */
+    {0x0018f, 0x0000e, 0, 476, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:292 */
+    {0x0018f, 0x0008a, 0, 483, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:293 */
+    {0x0018f, 0x0008c, 0, 479, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:294 */
+    {0x0018f, 0x0008e, 0, 476, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:295 */
+    {0x0018f, 0x0000a, 0, 480, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:296 */
+    {0x0018f, 0x0000c, 0, 478, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:297 */
+    {0x0018f, 0x0000e, 0, 473, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:298 */
+    {0x0018f, 0x0008a, 0, 480, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:299 */
+    {0x0018f, 0x0008c, 0, 478, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:300 */
+    {0x0018f, 0x0008e, 0, 473, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:301 */
+    {0x0018f, 0x0000a, 0, 482, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:302 */
+    {0x0018f, 0x0000e, 0, 475, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:303 */
+    {0x0018f, 0x0008a, 0, 482, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:304 */
+    {0x0018f, 0x0008b, 0, 481, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrldq legacy_0f.txt:305 */
+    {0x0018f, 0x0008e, 0, 475, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:306 */
+    {0x0018f, 0x0008f, 0, 474, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslldq legacy_0f.txt:307 */
+    {0x00180, 0x00000, 0, 396, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqb legacy_0f.txt:308 */
+    {0x00180, 0x00080, 0, 396, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqb legacy_0f.txt:309 */
+    {0x00180, 0x00000, 0, 399, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqw legacy_0f.txt:310 */
+    {0x00180, 0x00080, 0, 399, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqw legacy_0f.txt:311 */
+    {0x00180, 0x00000, 0, 397, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqd legacy_0f.txt:312 */
+    {0x00180, 0x00080, 0, 397, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqd legacy_0f.txt:313 */
+    {0x00180, 0x00000, HV_ATTR_NOWRITE, 124, {0}, 0, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* emms legacy_0f.txt:314 */
+    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_MOV, 634, {HV_OP_Ey, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmread legacy_0f.txt:316 */
+    {0x0018f, 0x00088, 0, 136, {HV_OP_Ux, HV_OP_Ib, HV_OP_Ib}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extrq legacy_0f.txt:317 */
+    {0x00188, 0x00188, 0, 249, {HV_OP_Vx, HV_OP_Ux, HV_OP_Ib, HV_OP_Ib}, 4, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertq legacy_0f.txt:318 */
+    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_MOV, 638, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmwrite legacy_0f.txt:319 */
+    {0x00188, 0x00088, 0, 136, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extrq legacy_0f.txt:320 */
+    {0x00188, 0x00188, 0, 249, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertq legacy_0f.txt:321 */
+    {0x00180, 0x00080, 0, 237, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* haddpd legacy_0f.txt:322 */
+    {0x00180, 0x00180, 0, 238, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* haddps legacy_0f.txt:323 */
+    {0x00180, 0x00080, 0, 241, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hsubpd legacy_0f.txt:324 */
+    {0x00180, 0x00180, 0, 242, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hsubps legacy_0f.txt:325 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 677, {HV_OP_Ey, HV_OP_Pq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:326 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 677, {HV_OP_Ey, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:327 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 344, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:328 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 344, {HV_OP_Qq, HV_OP_Pq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:329 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 326, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqa legacy_0f.txt:330 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 327, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqu legacy_0f.txt:331 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 276, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_0f.txt:334 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 272, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_0f.txt:335 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 261, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_0f.txt:336 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 268, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_0f.txt:337 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 279, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_0f.txt:338 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 275, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_0f.txt:339 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 262, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_0f.txt:340 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 269, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_0f.txt:341 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 278, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_0f.txt:342 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 274, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_0f.txt:343 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 277, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_0f.txt:344 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 273, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_0f.txt:345 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 263, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_0f.txt:346 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 270, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_0f.txt:347 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 264, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_0f.txt:348 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 271, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_0f.txt:349 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 559, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seto legacy_0f.txt:352 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 555, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setno legacy_0f.txt:353 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 547, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setb legacy_0f.txt:354 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 551, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnb legacy_0f.txt:355 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 563, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setz legacy_0f.txt:356 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 558, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnz legacy_0f.txt:357 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 548, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setbe legacy_0f.txt:358 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 552, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnbe legacy_0f.txt:359 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 561, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sets legacy_0f.txt:360 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 557, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setns legacy_0f.txt:361 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 560, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setp legacy_0f.txt:362 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 556, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnp legacy_0f.txt:363 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 549, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setl legacy_0f.txt:364 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 553, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnl legacy_0f.txt:365 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 550, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setle legacy_0f.txt:366 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 554, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnle legacy_0f.txt:367 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 502, {HV_OP_FS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_0f.txt:370 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 454, {HV_OP_FS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_0f.txt:371 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 90, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cpuid legacy_0f.txt:372 */
+    {0x00000, 0x00000, HV_ATTR_RD, 43, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bt legacy_0f.txt:373 */
+    {0x00000, 0x00000, 0, 574, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld legacy_0f.txt:374 */
+    {0x00000, 0x00000, 0, 574, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld legacy_0f.txt:375 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 502, {HV_OP_GS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_0f.txt:376 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 454, {HV_OP_GS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_0f.txt:377 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 531, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsm legacy_0f.txt:378 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 46, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bts legacy_0f.txt:379 */
+    {0x00000, 0x00000, 0, 576, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd legacy_0f.txt:380 */
+    {0x00000, 0x00000, 0, 576, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd legacy_0f.txt:381 */
+    {0x0038f, 0x00200, HV_ATTR_MOV, 229, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxsave64 legacy_0f.txt:383 */
+    {0x0038f, 0x00201, HV_ATTR_RD, 227, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxrstor64 legacy_0f.txt:384 */
+    {0x0038f, 0x00204, HV_ATTR_MOV, 665, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave64 legacy_0f.txt:385 */
+    {0x0038f, 0x00205, HV_ATTR_RD, 661, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor64 legacy_0f.txt:386 */
+    {0x0038f, 0x00206, HV_ATTR_MOV, 669, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt64 legacy_0f.txt:387 */
+    {0x0018f, 0x00000, HV_ATTR_MOV, 228, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxsave legacy_0f.txt:388 */
+    {0x0018f, 0x00001, HV_ATTR_RD, 226, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxrstor legacy_0f.txt:389 */
+    {0x0018f, 0x00002, HV_ATTR_RD, 283, {HV_OP_Md}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldmxcsr legacy_0f.txt:390 */
+    {0x0018f, 0x00003, HV_ATTR_MOV, 592, {HV_OP_Md}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stmxcsr legacy_0f.txt:391 */
+    {0x0018f, 0x00004, HV_ATTR_MOV, 664, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave legacy_0f.txt:392 */
+    {0x0018f, 0x00005, HV_ATTR_RD, 660, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor legacy_0f.txt:393 */
+    {0x0018f, 0x00006, HV_ATTR_MOV, 668, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt legacy_0f.txt:394 */
+    {0x0018f, 0x00007, HV_ATTR_NOWRITE, 53, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clflush legacy_0f.txt:395 */
+    {0x0018f, 0x00086, HV_ATTR_NOWRITE, 60, {HV_OP_Mb}, 1, HVEMU_FEAT_CLWB, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clwb legacy_0f.txt:396 */
+    {0x0018f, 0x00087, HV_ATTR_NOWRITE, 54, {HV_OP_Mb}, 1, HVEMU_FEAT_CLFLUSHOPT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clflushopt legacy_0f.txt:397 */
+    {0x0018f, 0x00104, HV_ATTR_RD, 493, {HV_OP_Ey}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptwrite legacy_0f.txt:398 */
+    {0x0018f, 0x00106, 0, 57, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clrssbsy legacy_0f.txt:399 */
+    {0x0018f, 0x0000d, HV_ATTR_NOWRITE, 288, {0}, 0, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lfence legacy_0f.txt:400 */
+    {0x0018f, 0x0000e, HV_ATTR_NOWRITE, 311, {0}, 0, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mfence legacy_0f.txt:401 */
+    {0x0018f, 0x0000f, HV_ATTR_NOWRITE, 564, {0}, 0, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sfence legacy_0f.txt:402 */
+    {0x0118f, 0x01108, HV_ATTR_MOV, 509, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdfsbase legacy_0f.txt:403 */
+    {0x0118f, 0x01109, HV_ATTR_MOV, 510, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdgsbase legacy_0f.txt:404 */
+    {0x0118f, 0x0110a, HV_ATTR_RD, 643, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrfsbase legacy_0f.txt:405 */
+    {0x0118f, 0x0110b, HV_ATTR_RD, 644, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrgsbase legacy_0f.txt:406 */
+    {0x0018f, 0x0010c, HV_ATTR_RD, 493, {HV_OP_Ey}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptwrite legacy_0f.txt:407 */
+    {0x0018f, 0x0010d, HV_ATTR_RD, 679, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* incsspd/incsspq legacy_0f.txt:408 */
+    {0x0018f, 0x0008e, HV_ATTR_RD, 610, {HV_OP_Rd}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tpause legacy_0f.txt:409 */
+    {0x0018f, 0x0010e, HV_ATTR_RD, 618, {HV_OP_Ra}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* umonitor legacy_0f.txt:410 */
+    {0x0018f, 0x0018e, HV_ATTR_RD, 619, {HV_OP_Rd}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* umwait legacy_0f.txt:411 */
+    {0x00000, 0x00000, 0, 244, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_0f.txt:412 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 85, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg legacy_0f.txt:415 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 85, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg legacy_0f.txt:416 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 301, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lss legacy_0f.txt:417 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 45, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btr legacy_0f.txt:418 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 289, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lfs legacy_0f.txt:419 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 291, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lgs legacy_0f.txt:420 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 355, {HV_OP_Gv, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movzx legacy_0f.txt:421 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 355, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movzx legacy_0f.txt:422 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 455, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_POPCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popcnt legacy_0f.txt:423 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 615, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud1 legacy_0f.txt:424 */
+    {0x00007, 0x00004, HV_ATTR_RD, 43, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bt legacy_0f.txt:425 */
+    {0x00007, 0x00005, HV_ATTR_LOCK, 46, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bts legacy_0f.txt:426 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 45, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btr legacy_0f.txt:427 */
+    {0x00007, 0x00007, HV_ATTR_LOCK, 44, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btc legacy_0f.txt:428 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 44, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btc legacy_0f.txt:429 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 611, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tzcnt legacy_0f.txt:430 */
+    {0x00000, 0x00000, 0, 40, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bsf legacy_0f.txt:431 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 303, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_LZCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lzcnt legacy_0f.txt:432 */
+    {0x00000, 0x00000, 0, 41, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bsr legacy_0f.txt:433 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 351, {HV_OP_Gv, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsx legacy_0f.txt:434 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 351, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsx legacy_0f.txt:435 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK | HV_ATTR_XOP2, 650, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:438 */
+    {0x00000, 0x00000, HV_ATTR_LOCK | HV_ATTR_XOP2, 650, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:439 */
+    {0x00180, 0x00000, 0, 81, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpps legacy_0f.txt:440 */
+    {0x00180, 0x00080, 0, 80, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmppd legacy_0f.txt:441 */
+    {0x00180, 0x00100, 0, 84, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpss legacy_0f.txt:442 */
+    {0x00180, 0x00180, 0, 83, {HV_OP_Vx, HV_OP_Wq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsd legacy_0f.txt:443 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 338, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movnti legacy_0f.txt:444 */
+    {0x00188, 0x00008, 0, 419, {HV_OP_Pq, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:445 */
+    {0x00188, 0x00000, 0, 419, {HV_OP_Pq, HV_OP_Mw, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:446 */
+    {0x00188, 0x00088, 0, 419, {HV_OP_Vx, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:447 */
+    {0x00188, 0x00080, 0, 419, {HV_OP_Vx, HV_OP_Mw, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:448 */
+    {0x00188, 0x00008, HV_ATTR_MOV, 410, {HV_OP_Gd, HV_OP_Nq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f.txt:449 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 410, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f.txt:450 */
+    {0x00180, 0x00000, 0, 578, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shufps legacy_0f.txt:451 */
+    {0x00180, 0x00080, 0, 577, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shufpd legacy_0f.txt:452 */
+    {0x0020f, 0x00201, HV_ATTR_LOCK, 86, {HV_OP_Mo}, 1, HVEMU_FEAT_CX16, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg16b legacy_0f.txt:454 */
+    {0x0000f, 0x00001, HV_ATTR_LOCK, 87, {HV_OP_Mq}, 1, HVEMU_FEAT_CX8, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg8b legacy_0f.txt:455 */
+    {0x0038f, 0x00203, HV_ATTR_RD, 663, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors64 legacy_0f.txt:456 */
+    {0x0038f, 0x00204, HV_ATTR_MOV, 667, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec64 legacy_0f.txt:457 */
+    {0x0038f, 0x00205, HV_ATTR_MOV, 671, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves64 legacy_0f.txt:458 */
+    {0x0018f, 0x00003, HV_ATTR_RD, 662, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors legacy_0f.txt:459 */
+    {0x0018f, 0x00004, HV_ATTR_MOV, 666, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec legacy_0f.txt:460 */
+    {0x0018f, 0x00005, HV_ATTR_MOV, 670, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves legacy_0f.txt:461 */
+    {0x0018f, 0x00006, HV_ATTR_RD, 632, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrld legacy_0f.txt:462 */
+    {0x0018f, 0x00086, HV_ATTR_RD, 627, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmclear legacy_0f.txt:463 */
+    {0x0018f, 0x00106, HV_ATTR_RD, 640, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxon legacy_0f.txt:464 */
+    {0x0018f, 0x00007, HV_ATTR_MOV, 633, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrst legacy_0f.txt:465 */
+    {0x0118f, 0x0110e, HV_ATTR_RD, 545, {HV_OP_Rq}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* senduipi legacy_0f.txt:466 */
+    {0x0018f, 0x0010e, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:467 */
+    {0x0018f, 0x0018e, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:468 */
+    {0x0000f, 0x0000e, HV_ATTR_MOV, 517, {HV_OP_Rv}, 1, HVEMU_FEAT_RDRAND, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdrand legacy_0f.txt:469 */
+    {0x0018f, 0x0010f, HV_ATTR_F64 | HV_ATTR_MOV, 513, {HV_OP_Ry}, 1, HVEMU_FEAT_RDPID, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpid legacy_0f.txt:470 */
+    {0x0018f, 0x0018f, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:471 */
+    {0x0000f, 0x0000f, HV_ATTR_MOV, 518, {HV_OP_Rv}, 1, HVEMU_FEAT_RDSEED, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdseed legacy_0f.txt:472 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:473 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:473 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:473 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:473 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:473 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:473 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:473 */
+    {0x00000, 0x00000, 0, 42, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:473 */
+    {0x00180, 0x00080, 0, 12, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsubpd legacy_0f.txt:476 */
+    {0x00180, 0x00180, 0, 13, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsubps legacy_0f.txt:477 */
+    {0x00180, 0x00000, 0, 483, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:478 */
+    {0x00180, 0x00080, 0, 483, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:479 */
+    {0x00180, 0x00000, 0, 480, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:480 */
+    {0x00180, 0x00080, 0, 480, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:481 */
+    {0x00180, 0x00000, 0, 482, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:482 */
+    {0x00180, 0x00080, 0, 482, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:483 */
+    {0x00180, 0x00000, 0, 381, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddq legacy_0f.txt:484 */
+    {0x00180, 0x00080, 0, 381, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddq legacy_0f.txt:485 */
+    {0x00180, 0x00000, 0, 452, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmullw legacy_0f.txt:486 */
+    {0x00180, 0x00080, 0, 452, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmullw legacy_0f.txt:487 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 344, {HV_OP_Wq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:488 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 345, {HV_OP_Vx, HV_OP_Nq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq2dq legacy_0f.txt:489 */
+    {0x00188, 0x00188, HV_ATTR_MOV, 325, {HV_OP_Pq, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdq2q legacy_0f.txt:490 */
+    {0x00188, 0x00008, HV_ATTR_MOV, 434, {HV_OP_Gd, HV_OP_Nq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovmskb legacy_0f.txt:491 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 434, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovmskb legacy_0f.txt:492 */
+    {0x00180, 0x00000, 0, 489, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusb legacy_0f.txt:493 */
+    {0x00180, 0x00080, 0, 489, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusb legacy_0f.txt:494 */
+    {0x00180, 0x00000, 0, 490, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusw legacy_0f.txt:495 */
+    {0x00180, 0x00080, 0, 490, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusw legacy_0f.txt:496 */
+    {0x00180, 0x00000, 0, 431, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminub legacy_0f.txt:497 */
+    {0x00180, 0x00080, 0, 431, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminub legacy_0f.txt:498 */
+    {0x00180, 0x00000, 0, 388, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pand legacy_0f.txt:499 */
+    {0x00180, 0x00080, 0, 388, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pand legacy_0f.txt:500 */
+    {0x00180, 0x00000, 0, 384, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusb legacy_0f.txt:501 */
+    {0x00180, 0x00080, 0, 384, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusb legacy_0f.txt:502 */
+    {0x00180, 0x00000, 0, 385, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusw legacy_0f.txt:503 */
+    {0x00180, 0x00080, 0, 385, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusw legacy_0f.txt:504 */
+    {0x00180, 0x00000, 0, 425, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxub legacy_0f.txt:505 */
+    {0x00180, 0x00080, 0, 425, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxub legacy_0f.txt:506 */
+    {0x00180, 0x00000, 0, 389, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pandn legacy_0f.txt:507 */
+    {0x00180, 0x00080, 0, 389, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pandn legacy_0f.txt:508 */
+    {0x00180, 0x00000, 0, 391, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgb legacy_0f.txt:509 */
+    {0x00180, 0x00080, 0, 391, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgb legacy_0f.txt:510 */
+    {0x00180, 0x00000, 0, 479, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:511 */
+    {0x00180, 0x00080, 0, 479, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:512 */
+    {0x00180, 0x00000, 0, 478, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:513 */
+    {0x00180, 0x00080, 0, 478, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:514 */
+    {0x00180, 0x00000, 0, 392, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgw legacy_0f.txt:515 */
+    {0x00180, 0x00080, 0, 392, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgw legacy_0f.txt:516 */
+    {0x00180, 0x00000, 0, 449, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhuw legacy_0f.txt:517 */
+    {0x00180, 0x00080, 0, 449, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhuw legacy_0f.txt:518 */
+    {0x00180, 0x00000, 0, 450, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhw legacy_0f.txt:519 */
+    {0x00180, 0x00080, 0, 450, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhw legacy_0f.txt:520 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 108, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttpd2dq legacy_0f.txt:521 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 92, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtdq2pd legacy_0f.txt:522 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 94, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2dq legacy_0f.txt:523 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 341, {HV_OP_Mq, HV_OP_Pq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntq legacy_0f.txt:524 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 336, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntdq legacy_0f.txt:525 */
+    {0x00180, 0x00000, 0, 487, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsb legacy_0f.txt:526 */
+    {0x00180, 0x00080, 0, 487, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsb legacy_0f.txt:527 */
+    {0x00180, 0x00000, 0, 488, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsw legacy_0f.txt:528 */
+    {0x00180, 0x00080, 0, 488, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsw legacy_0f.txt:529 */
+    {0x00180, 0x00000, 0, 430, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsw legacy_0f.txt:530 */
+    {0x00180, 0x00080, 0, 430, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsw legacy_0f.txt:531 */
+    {0x00180, 0x00000, 0, 456, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* por legacy_0f.txt:532 */
+    {0x00180, 0x00080, 0, 456, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* por legacy_0f.txt:533 */
+    {0x00180, 0x00000, 0, 382, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsb legacy_0f.txt:534 */
+    {0x00180, 0x00080, 0, 382, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsb legacy_0f.txt:535 */
+    {0x00180, 0x00000, 0, 383, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsw legacy_0f.txt:536 */
+    {0x00180, 0x00080, 0, 383, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsw legacy_0f.txt:537 */
+    {0x00180, 0x00000, 0, 424, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsw legacy_0f.txt:538 */
+    {0x00180, 0x00080, 0, 424, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsw legacy_0f.txt:539 */
+    {0x00180, 0x00000, 0, 504, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pxor legacy_0f.txt:540 */
+    {0x00180, 0x00080, 0, 504, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pxor legacy_0f.txt:541 */
+    {0x00188, 0x00180, HV_ATTR_MOV, 282, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lddqu legacy_0f.txt:542 */
+    {0x00180, 0x00000, 0, 476, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:543 */
+    {0x00180, 0x00080, 0, 476, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:544 */
+    {0x00180, 0x00000, 0, 473, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:545 */
+    {0x00180, 0x00080, 0, 473, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:546 */
+    {0x00180, 0x00000, 0, 475, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:547 */
+    {0x00180, 0x00080, 0, 475, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:548 */
+    {0x00180, 0x00000, 0, 453, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuludq legacy_0f.txt:549 */
+    {0x00180, 0x00080, 0, 453, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuludq legacy_0f.txt:550 */
+    {0x00180, 0x00000, 0, 421, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddwd legacy_0f.txt:551 */
+    {0x00180, 0x00080, 0, 421, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddwd legacy_0f.txt:552 */
+    {0x00180, 0x00000, 0, 464, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psadbw legacy_0f.txt:553 */
+    {0x00180, 0x00080, 0, 464, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psadbw legacy_0f.txt:554 */
+    {0x00188, 0x00008, HV_ATTR_RD, 305, {HV_OP_Pq, HV_OP_Nq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maskmovq legacy_0f.txt:555 */
+    {0x00188, 0x00088, HV_ATTR_RD, 304, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maskmovdqu legacy_0f.txt:556 */
+    {0x00180, 0x00000, 0, 484, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubb legacy_0f.txt:557 */
+    {0x00180, 0x00080, 0, 484, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubb legacy_0f.txt:558 */
+    {0x00180, 0x00000, 0, 491, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubw legacy_0f.txt:559 */
+    {0x00180, 0x00080, 0, 491, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubw legacy_0f.txt:560 */
+    {0x00180, 0x00000, 0, 485, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubd legacy_0f.txt:561 */
+    {0x00180, 0x00080, 0, 485, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubd legacy_0f.txt:562 */
+    {0x00180, 0x00000, 0, 486, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubq legacy_0f.txt:563 */
+    {0x00180, 0x00080, 0, 486, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubq legacy_0f.txt:564 */
+    {0x00180, 0x00000, 0, 379, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddb legacy_0f.txt:565 */
+    {0x00180, 0x00080, 0, 379, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddb legacy_0f.txt:566 */
+    {0x00180, 0x00000, 0, 386, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddw legacy_0f.txt:567 */
+    {0x00180, 0x00080, 0, 386, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddw legacy_0f.txt:568 */
+    {0x00180, 0x00000, 0, 380, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddd legacy_0f.txt:569 */
+    {0x00180, 0x00080, 0, 380, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddd legacy_0f.txt:570 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 614, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud0 legacy_0f.txt:571 */
+    {0x00180, 0x00000, 0, 465, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufb legacy_0f38_0f3a.txt:4 */
+    {0x00180, 0x00080, 0, 465, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufb legacy_0f38_0f3a.txt:5 */
+    {0x00180, 0x00000, 0, 413, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddw legacy_0f38_0f3a.txt:6 */
+    {0x00180, 0x00080, 0, 413, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddw legacy_0f38_0f3a.txt:7 */
+    {0x00180, 0x00000, 0, 411, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddd legacy_0f38_0f3a.txt:8 */
+    {0x00180, 0x00080, 0, 411, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddd legacy_0f38_0f3a.txt:9 */
+    {0x00180, 0x00000, 0, 412, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddsw legacy_0f38_0f3a.txt:10 */
+    {0x00180, 0x00080, 0, 412, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddsw legacy_0f38_0f3a.txt:11 */
+    {0x00180, 0x00000, 0, 420, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddubsw legacy_0f38_0f3a.txt:12 */
+    {0x00180, 0x00080, 0, 420, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddubsw legacy_0f38_0f3a.txt:13 */
+    {0x00180, 0x00000, 0, 417, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubw legacy_0f38_0f3a.txt:14 */
+    {0x00180, 0x00080, 0, 417, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubw legacy_0f38_0f3a.txt:15 */
+    {0x00180, 0x00000, 0, 415, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubd legacy_0f38_0f3a.txt:16 */
+    {0x00180, 0x00080, 0, 415, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubd legacy_0f38_0f3a.txt:17 */
+    {0x00180, 0x00000, 0, 416, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubsw legacy_0f38_0f3a.txt:18 */
+    {0x00180, 0x00080, 0, 416, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubsw legacy_0f38_0f3a.txt:19 */
+    {0x00180, 0x00000, 0, 470, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignb legacy_0f38_0f3a.txt:20 */
+    {0x00180, 0x00080, 0, 470, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignb legacy_0f38_0f3a.txt:21 */
+    {0x00180, 0x00000, 0, 472, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignw legacy_0f38_0f3a.txt:22 */
+    {0x00180, 0x00080, 0, 472, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignw legacy_0f38_0f3a.txt:23 */
+    {0x00180, 0x00000, 0, 471, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignd legacy_0f38_0f3a.txt:24 */
+    {0x00180, 0x00080, 0, 471, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignd legacy_0f38_0f3a.txt:25 */
+    {0x00180, 0x00000, 0, 448, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhrsw legacy_0f38_0f3a.txt:26 */
+    {0x00180, 0x00080, 0, 448, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhrsw legacy_0f38_0f3a.txt:27 */
+    {0x00180, 0x00080, 0, 393, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pblendvb legacy_0f38_0f3a.txt:36 */
     {0x00180, 0x00080, 0, 38, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendvps legacy_0f38_0f3a.txt:37 */
     {0x00180, 0x00080, 0, 37, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendvpd legacy_0f38_0f3a.txt:38 */
-    {0x00180, 0x00080, HV_ATTR_RD, 500, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptest legacy_0f38_0f3a.txt:39 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 380, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsb legacy_0f38_0f3a.txt:28 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 380, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsb legacy_0f38_0f3a.txt:29 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 382, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsw legacy_0f38_0f3a.txt:30 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 382, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsw legacy_0f38_0f3a.txt:31 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 381, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsd legacy_0f38_0f3a.txt:32 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 381, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsd legacy_0f38_0f3a.txt:33 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 445, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbw legacy_0f38_0f3a.txt:40 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 443, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbd legacy_0f38_0f3a.txt:41 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 444, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbq legacy_0f38_0f3a.txt:42 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 447, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxwd legacy_0f38_0f3a.txt:43 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 448, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxwq legacy_0f38_0f3a.txt:44 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 446, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxdq legacy_0f38_0f3a.txt:45 */
-    {0x00180, 0x00080, 0, 455, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuldq legacy_0f38_0f3a.txt:52 */
-    {0x00180, 0x00080, 0, 406, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqq legacy_0f38_0f3a.txt:53 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 345, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntdqa legacy_0f38_0f3a.txt:65 */
-    {0x00180, 0x00080, 0, 385, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packusdw legacy_0f38_0f3a.txt:54 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 451, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbw legacy_0f38_0f3a.txt:46 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 449, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbd legacy_0f38_0f3a.txt:47 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 450, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbq legacy_0f38_0f3a.txt:48 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 453, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxwd legacy_0f38_0f3a.txt:49 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 454, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxwq legacy_0f38_0f3a.txt:50 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 452, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxdq legacy_0f38_0f3a.txt:51 */
-    {0x00180, 0x00080, 0, 412, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtq legacy_0f38_0f3a.txt:55 */
-    {0x00180, 0x00080, 0, 436, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsb legacy_0f38_0f3a.txt:56 */
-    {0x00180, 0x00080, 0, 437, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsd legacy_0f38_0f3a.txt:57 */
-    {0x00180, 0x00080, 0, 441, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminuw legacy_0f38_0f3a.txt:58 */
-    {0x00180, 0x00080, 0, 440, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminud legacy_0f38_0f3a.txt:59 */
-    {0x00180, 0x00080, 0, 430, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsb legacy_0f38_0f3a.txt:60 */
-    {0x00180, 0x00080, 0, 431, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsd legacy_0f38_0f3a.txt:61 */
-    {0x00180, 0x00080, 0, 435, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxuw legacy_0f38_0f3a.txt:62 */
-    {0x00180, 0x00080, 0, 434, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxud legacy_0f38_0f3a.txt:63 */
-    {0x00180, 0x00080, 0, 459, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulld legacy_0f38_0f3a.txt:64 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 422, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phminposuw legacy_0f38_0f3a.txt:66 */
-    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 263, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invept legacy_0f38_0f3a.txt:69 */
-    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 268, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invvpid legacy_0f38_0f3a.txt:70 */
-    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 267, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invpcid legacy_0f38_0f3a.txt:71 */
-    {0x00180, 0x00000, 0, 576, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1nexte legacy_0f38_0f3a.txt:74 */
-    {0x00180, 0x00000, 0, 574, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1msg1 legacy_0f38_0f3a.txt:75 */
-    {0x00180, 0x00000, 0, 575, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1msg2 legacy_0f38_0f3a.txt:76 */
-    {0x00180, 0x00000, 0, 580, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256rnds2 legacy_0f38_0f3a.txt:77 */
-    {0x00180, 0x00000, 0, 578, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256msg1 legacy_0f38_0f3a.txt:78 */
-    {0x00180, 0x00000, 0, 579, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256msg2 legacy_0f38_0f3a.txt:79 */
-    {0x00180, 0x00080, 0, 244, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8mulb legacy_0f38_0f3a.txt:80 */
+    {0x00180, 0x00080, HV_ATTR_RD, 492, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptest legacy_0f38_0f3a.txt:39 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 372, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsb legacy_0f38_0f3a.txt:28 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 372, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsb legacy_0f38_0f3a.txt:29 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 374, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsw legacy_0f38_0f3a.txt:30 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 374, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsw legacy_0f38_0f3a.txt:31 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 373, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsd legacy_0f38_0f3a.txt:32 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 373, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsd legacy_0f38_0f3a.txt:33 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 437, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbw legacy_0f38_0f3a.txt:40 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 435, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbd legacy_0f38_0f3a.txt:41 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 436, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbq legacy_0f38_0f3a.txt:42 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 439, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxwd legacy_0f38_0f3a.txt:43 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 440, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxwq legacy_0f38_0f3a.txt:44 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 438, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxdq legacy_0f38_0f3a.txt:45 */
+    {0x00180, 0x00080, 0, 447, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuldq legacy_0f38_0f3a.txt:52 */
+    {0x00180, 0x00080, 0, 398, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqq legacy_0f38_0f3a.txt:53 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 337, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntdqa legacy_0f38_0f3a.txt:65 */
+    {0x00180, 0x00080, 0, 377, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packusdw legacy_0f38_0f3a.txt:54 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 443, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbw legacy_0f38_0f3a.txt:46 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 441, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbd legacy_0f38_0f3a.txt:47 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 442, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbq legacy_0f38_0f3a.txt:48 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 445, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxwd legacy_0f38_0f3a.txt:49 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 446, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxwq legacy_0f38_0f3a.txt:50 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 444, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxdq legacy_0f38_0f3a.txt:51 */
+    {0x00180, 0x00080, 0, 404, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtq legacy_0f38_0f3a.txt:55 */
+    {0x00180, 0x00080, 0, 428, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsb legacy_0f38_0f3a.txt:56 */
+    {0x00180, 0x00080, 0, 429, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsd legacy_0f38_0f3a.txt:57 */
+    {0x00180, 0x00080, 0, 433, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminuw legacy_0f38_0f3a.txt:58 */
+    {0x00180, 0x00080, 0, 432, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminud legacy_0f38_0f3a.txt:59 */
+    {0x00180, 0x00080, 0, 422, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsb legacy_0f38_0f3a.txt:60 */
+    {0x00180, 0x00080, 0, 423, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsd legacy_0f38_0f3a.txt:61 */
+    {0x00180, 0x00080, 0, 427, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxuw legacy_0f38_0f3a.txt:62 */
+    {0x00180, 0x00080, 0, 426, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxud legacy_0f38_0f3a.txt:63 */
+    {0x00180, 0x00080, 0, 451, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulld legacy_0f38_0f3a.txt:64 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 414, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phminposuw legacy_0f38_0f3a.txt:66 */
+    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 255, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invept legacy_0f38_0f3a.txt:69 */
+    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 260, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invvpid legacy_0f38_0f3a.txt:70 */
+    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 259, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invpcid legacy_0f38_0f3a.txt:71 */
+    {0x00180, 0x00000, 0, 568, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1nexte legacy_0f38_0f3a.txt:74 */
+    {0x00180, 0x00000, 0, 566, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1msg1 legacy_0f38_0f3a.txt:75 */
+    {0x00180, 0x00000, 0, 567, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1msg2 legacy_0f38_0f3a.txt:76 */
+    {0x00180, 0x00000, 0, 572, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256rnds2 legacy_0f38_0f3a.txt:77 */
+    {0x00180, 0x00000, 0, 570, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256msg1 legacy_0f38_0f3a.txt:78 */
+    {0x00180, 0x00000, 0, 571, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256msg2 legacy_0f38_0f3a.txt:79 */
+    {0x00180, 0x00080, 0, 236, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8mulb legacy_0f38_0f3a.txt:80 */
     {0x0018f, 0x00100, 0, 25, {HV_OP_M}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesencwide128kl legacy_0f38_0f3a.txt:82 */
     {0x0018f, 0x00101, 0, 19, {HV_OP_M}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdecwide128kl legacy_0f38_0f3a.txt:83 */
-    {0x0018f, 0x00102, 0, 26, {HV_OP_M}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesencwide256kl legacy_0f38_0f3a.txt:84 */
-    {0x0018f, 0x00103, 0, 20, {HV_OP_M}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdecwide256kl legacy_0f38_0f3a.txt:85 */
+    {0x0018f, 0x00102, 0, 26, {HV_OP_MZ}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesencwide256kl legacy_0f38_0f3a.txt:84 */
+    {0x0018f, 0x00103, 0, 20, {HV_OP_MZ}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdecwide256kl legacy_0f38_0f3a.txt:85 */
     {0x00180, 0x00080, HV_ATTR_MOV, 27, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesimc legacy_0f38_0f3a.txt:93 */
-    {0x00188, 0x00108, HV_ATTR_RD, 303, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loadiwkey legacy_0f38_0f3a.txt:86 */
+    {0x00188, 0x00108, HV_ATTR_RD, 295, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loadiwkey legacy_0f38_0f3a.txt:86 */
     {0x00188, 0x00100, 0, 22, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenc128kl legacy_0f38_0f3a.txt:87 */
     {0x00180, 0x00080, 0, 21, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenc legacy_0f38_0f3a.txt:94 */
     {0x00188, 0x00100, 0, 16, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdec128kl legacy_0f38_0f3a.txt:88 */
     {0x00180, 0x00080, 0, 24, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenclast legacy_0f38_0f3a.txt:95 */
-    {0x00188, 0x00100, 0, 23, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenc256kl legacy_0f38_0f3a.txt:89 */
+    {0x00188, 0x00100, 0, 23, {HV_OP_Vx, HV_OP_MZ}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenc256kl legacy_0f38_0f3a.txt:89 */
     {0x00180, 0x00080, 0, 15, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdec legacy_0f38_0f3a.txt:96 */
-    {0x00188, 0x00100, 0, 17, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdec256kl legacy_0f38_0f3a.txt:90 */
+    {0x00188, 0x00100, 0, 17, {HV_OP_Vx, HV_OP_MZ}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdec256kl legacy_0f38_0f3a.txt:90 */
     {0x00180, 0x00080, 0, 18, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdeclast legacy_0f38_0f3a.txt:97 */
-    {0x00180, 0x00180, HV_ATTR_BYTEOP, 91, {HV_OP_Gy, HV_OP_Eb}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 legacy_0f38_0f3a.txt:101 */
+    {0x00180, 0x00180, 0, 91, {HV_OP_Gy, HV_OP_Eb}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 legacy_0f38_0f3a.txt:101 */
     {0x00180, 0x00100, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f38_0f3a.txt:102 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 329, {HV_OP_Gv, HV_OP_Mv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe legacy_0f38_0f3a.txt:103 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 321, {HV_OP_Gv, HV_OP_Mv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe legacy_0f38_0f3a.txt:103 */
     {0x00180, 0x00180, 0, 91, {HV_OP_Gy, HV_OP_Ev}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 legacy_0f38_0f3a.txt:104 */
     {0x00180, 0x00100, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f38_0f3a.txt:105 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 329, {HV_OP_Mv, HV_OP_Gv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe legacy_0f38_0f3a.txt:106 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 689, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrussd/wrussq legacy_0f38_0f3a.txt:107 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 691, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrssd/wrssq legacy_0f38_0f3a.txt:108 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 321, {HV_OP_Mv, HV_OP_Gv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe legacy_0f38_0f3a.txt:106 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 681, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrussd/wrussq legacy_0f38_0f3a.txt:107 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 683, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrssd/wrssq legacy_0f38_0f3a.txt:108 */
     {0x00180, 0x00080, 0, 6, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adcx legacy_0f38_0f3a.txt:109 */
     {0x00180, 0x00100, 0, 14, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adox legacy_0f38_0f3a.txt:110 */
-    {0x00188, 0x00080, 0, 331, {HV_OP_Gv, HV_OP_MZ}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdir64b legacy_0f38_0f3a.txt:112 */
-    {0x00188, 0x00180, 0, 132, {HV_OP_Gv, HV_OP_MZ}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmd legacy_0f38_0f3a.txt:113 */
-    {0x00188, 0x00100, 0, 133, {HV_OP_Gv, HV_OP_MZ}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmds legacy_0f38_0f3a.txt:114 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 332, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdiri legacy_0f38_0f3a.txt:115 */
+    {0x00188, 0x00080, 0, 323, {HV_OP_Ga, HV_OP_MZ}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdir64b legacy_0f38_0f3a.txt:112 */
+    {0x00188, 0x00180, 0, 132, {HV_OP_Ga, HV_OP_MZ}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmd legacy_0f38_0f3a.txt:113 */
+    {0x00188, 0x00100, 0, 133, {HV_OP_Ga, HV_OP_MZ}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmds legacy_0f38_0f3a.txt:114 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 324, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdiri legacy_0f38_0f3a.txt:115 */
     {0x00188, 0x00108, HV_ATTR_MOV, 128, {HV_OP_Gd, HV_OP_Rd}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* encodekey128 legacy_0f38_0f3a.txt:91 */
     {0x00188, 0x00108, HV_ATTR_MOV, 129, {HV_OP_Gd, HV_OP_Rd}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* encodekey256 legacy_0f38_0f3a.txt:92 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 536, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundps legacy_0f38_0f3a.txt:118 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 535, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundpd legacy_0f38_0f3a.txt:119 */
-    {0x00180, 0x00080, 0, 538, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundss legacy_0f38_0f3a.txt:120 */
-    {0x00180, 0x00080, 0, 537, {HV_OP_Vx, HV_OP_Wq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundsd legacy_0f38_0f3a.txt:121 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 528, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundps legacy_0f38_0f3a.txt:118 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 527, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundpd legacy_0f38_0f3a.txt:119 */
+    {0x00180, 0x00080, 0, 530, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundss legacy_0f38_0f3a.txt:120 */
+    {0x00180, 0x00080, 0, 529, {HV_OP_Vx, HV_OP_Wq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundsd legacy_0f38_0f3a.txt:121 */
     {0x00180, 0x00080, 0, 36, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendps legacy_0f38_0f3a.txt:122 */
     {0x00180, 0x00080, 0, 35, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendpd legacy_0f38_0f3a.txt:123 */
-    {0x00180, 0x00080, 0, 402, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pblendw legacy_0f38_0f3a.txt:124 */
-    {0x00180, 0x00000, 0, 395, {HV_OP_Pq, HV_OP_Qq, HV_OP_Ib}, 3, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* palignr legacy_0f38_0f3a.txt:125 */
-    {0x00180, 0x00080, 0, 395, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* palignr legacy_0f38_0f3a.txt:126 */
-    {0x00188, 0x00088, HV_ATTR_MOV, 417, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrb legacy_0f38_0f3a.txt:127 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 417, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrb legacy_0f38_0f3a.txt:128 */
-    {0x00188, 0x00088, HV_ATTR_MOV, 418, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f38_0f3a.txt:129 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 418, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f38_0f3a.txt:130 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 693, {HV_OP_Ey, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pextrd/pextrq legacy_0f38_0f3a.txt:131 */
+    {0x00180, 0x00080, 0, 394, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pblendw legacy_0f38_0f3a.txt:124 */
+    {0x00180, 0x00000, 0, 387, {HV_OP_Pq, HV_OP_Qq, HV_OP_Ib}, 3, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* palignr legacy_0f38_0f3a.txt:125 */
+    {0x00180, 0x00080, 0, 387, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* palignr legacy_0f38_0f3a.txt:126 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 409, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrb legacy_0f38_0f3a.txt:127 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 409, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrb legacy_0f38_0f3a.txt:128 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 410, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f38_0f3a.txt:129 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 410, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f38_0f3a.txt:130 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 685, {HV_OP_Ey, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pextrd/pextrq legacy_0f38_0f3a.txt:131 */
     {0x00180, 0x00080, HV_ATTR_MOV, 135, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extractps legacy_0f38_0f3a.txt:132 */
-    {0x00188, 0x00088, 0, 426, {HV_OP_Vx, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrb legacy_0f38_0f3a.txt:133 */
-    {0x00188, 0x00080, 0, 426, {HV_OP_Vx, HV_OP_Mb, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrb legacy_0f38_0f3a.txt:134 */
-    {0x00180, 0x00080, 0, 256, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertps legacy_0f38_0f3a.txt:135 */
-    {0x00180, 0x00080, 0, 695, {HV_OP_Vx, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pinsrd/pinsrq legacy_0f38_0f3a.txt:136 */
+    {0x00188, 0x00088, 0, 418, {HV_OP_Vx, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrb legacy_0f38_0f3a.txt:133 */
+    {0x00188, 0x00080, 0, 418, {HV_OP_Vx, HV_OP_Mb, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrb legacy_0f38_0f3a.txt:134 */
+    {0x00180, 0x00080, 0, 248, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertps legacy_0f38_0f3a.txt:135 */
+    {0x00180, 0x00080, 0, 687, {HV_OP_Vx, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pinsrd/pinsrq legacy_0f38_0f3a.txt:136 */
     {0x00180, 0x00080, 0, 123, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dpps legacy_0f38_0f3a.txt:137 */
     {0x00180, 0x00080, 0, 122, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dppd legacy_0f38_0f3a.txt:138 */
-    {0x00180, 0x00080, 0, 364, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mpsadbw legacy_0f38_0f3a.txt:139 */
-    {0x00180, 0x00080, 0, 403, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_PCLMUL, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pclmulqdq legacy_0f38_0f3a.txt:140 */
-    {0x00180, 0x00080, HV_ATTR_RD, 409, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpestrm legacy_0f38_0f3a.txt:141 */
-    {0x00180, 0x00080, HV_ATTR_RD, 408, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpestri legacy_0f38_0f3a.txt:142 */
-    {0x00180, 0x00080, HV_ATTR_RD, 415, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpistrm legacy_0f38_0f3a.txt:143 */
-    {0x00180, 0x00080, HV_ATTR_RD, 414, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpistri legacy_0f38_0f3a.txt:144 */
-    {0x00180, 0x00000, 0, 577, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1rnds4 legacy_0f38_0f3a.txt:145 */
-    {0x00180, 0x00080, 0, 243, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8affineqb legacy_0f38_0f3a.txt:146 */
-    {0x00180, 0x00080, 0, 242, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8affineinvqb legacy_0f38_0f3a.txt:147 */
+    {0x00180, 0x00080, 0, 356, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mpsadbw legacy_0f38_0f3a.txt:139 */
+    {0x00180, 0x00080, 0, 395, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_PCLMUL, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pclmulqdq legacy_0f38_0f3a.txt:140 */
+    {0x00180, 0x00080, HV_ATTR_RD, 401, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpestrm legacy_0f38_0f3a.txt:141 */
+    {0x00180, 0x00080, HV_ATTR_RD, 400, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpestri legacy_0f38_0f3a.txt:142 */
+    {0x00180, 0x00080, HV_ATTR_RD, 407, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpistrm legacy_0f38_0f3a.txt:143 */
+    {0x00180, 0x00080, HV_ATTR_RD, 406, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpistri legacy_0f38_0f3a.txt:144 */
+    {0x00180, 0x00000, 0, 569, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1rnds4 legacy_0f38_0f3a.txt:145 */
+    {0x00180, 0x00080, 0, 235, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8affineqb legacy_0f38_0f3a.txt:146 */
+    {0x00180, 0x00080, 0, 234, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8affineinvqb legacy_0f38_0f3a.txt:147 */
     {0x00180, 0x00080, HV_ATTR_MOV, 28, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aeskeygenassist legacy_0f38_0f3a.txt:149 */
-    {0x001ff, 0x00108, HV_ATTR_RD, 248, {HV_OP_Ib}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hreset legacy_0f38_0f3a.txt:148 */
+    {0x001ff, 0x00108, HV_ATTR_RD, 240, {HV_OP_Ib}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hreset legacy_0f38_0f3a.txt:148 */
 };
 const struct hv_slot hv_slots[3][8][256] = {
     [0][0][0x00] = {0, 1, 1},
@@ -2622,326 +2617,325 @@ const struct hv_slot hv_slots[3][8][256] = {
     [0][1][0x09] = {558, 2, 0},
     [0][1][0x0b] = {560, 1, 0},
     [0][1][0x0d] = {561, 4, 1},
-    [0][1][0x0e] = {565, 1, 0},
-    [0][1][0x10] = {566, 4, 1},
-    [0][1][0x11] = {570, 4, 1},
-    [0][1][0x12] = {574, 5, 1},
-    [0][1][0x13] = {579, 2, 1},
-    [0][1][0x14] = {581, 2, 1},
-    [0][1][0x15] = {583, 2, 1},
-    [0][1][0x16] = {585, 4, 1},
-    [0][1][0x17] = {589, 2, 1},
-    [0][1][0x18] = {591, 5, 1},
-    [0][1][0x19] = {596, 1, 1},
-    [0][1][0x1a] = {597, 1, 1},
-    [0][1][0x1b] = {598, 1, 1},
-    [0][1][0x1c] = {599, 2, 1},
-    [0][1][0x1d] = {601, 1, 1},
-    [0][1][0x1e] = {602, 4, 1},
-    [0][1][0x1f] = {606, 1, 1},
-    [0][1][0x20] = {607, 1, 1},
-    [0][1][0x21] = {608, 1, 1},
-    [0][1][0x22] = {609, 1, 1},
-    [0][1][0x23] = {610, 1, 1},
-    [0][1][0x28] = {611, 2, 1},
-    [0][1][0x29] = {613, 2, 1},
-    [0][1][0x2a] = {615, 4, 1},
-    [0][1][0x2b] = {619, 4, 1},
-    [0][1][0x2c] = {623, 4, 1},
-    [0][1][0x2d] = {627, 4, 1},
-    [0][1][0x2e] = {631, 2, 1},
-    [0][1][0x2f] = {633, 2, 1},
-    [0][1][0x30] = {635, 1, 0},
-    [0][1][0x31] = {636, 1, 0},
-    [0][1][0x32] = {637, 1, 0},
-    [0][1][0x33] = {638, 1, 0},
-    [0][1][0x34] = {639, 1, 0},
-    [0][1][0x35] = {640, 1, 0},
-    [0][1][0x37] = {641, 1, 0},
-    [0][1][0x40] = {642, 1, 1},
-    [0][1][0x41] = {643, 1, 1},
-    [0][1][0x42] = {644, 1, 1},
-    [0][1][0x43] = {645, 1, 1},
-    [0][1][0x44] = {646, 1, 1},
-    [0][1][0x45] = {647, 1, 1},
-    [0][1][0x46] = {648, 1, 1},
-    [0][1][0x47] = {649, 1, 1},
-    [0][1][0x48] = {650, 1, 1},
-    [0][1][0x49] = {651, 1, 1},
-    [0][1][0x4a] = {652, 1, 1},
-    [0][1][0x4b] = {653, 1, 1},
-    [0][1][0x4c] = {654, 1, 1},
-    [0][1][0x4d] = {655, 1, 1},
-    [0][1][0x4e] = {656, 1, 1},
-    [0][1][0x4f] = {657, 1, 1},
-    [0][1][0x50] = {658, 2, 1},
-    [0][1][0x51] = {660, 4, 1},
-    [0][1][0x52] = {664, 2, 1},
-    [0][1][0x53] = {666, 2, 1},
-    [0][1][0x54] = {668, 2, 1},
-    [0][1][0x55] = {670, 2, 1},
-    [0][1][0x56] = {672, 2, 1},
-    [0][1][0x57] = {674, 2, 1},
-    [0][1][0x58] = {676, 4, 1},
-    [0][1][0x59] = {680, 4, 1},
-    [0][1][0x5a] = {684, 4, 1},
-    [0][1][0x5b] = {688, 3, 1},
-    [0][1][0x5c] = {691, 4, 1},
-    [0][1][0x5d] = {695, 4, 1},
-    [0][1][0x5e] = {699, 4, 1},
-    [0][1][0x5f] = {703, 4, 1},
-    [0][1][0x60] = {707, 2, 1},
-    [0][1][0x61] = {709, 2, 1},
-    [0][1][0x62] = {711, 2, 1},
-    [0][1][0x63] = {713, 2, 1},
-    [0][1][0x64] = {715, 2, 1},
-    [0][1][0x65] = {717, 2, 1},
-    [0][1][0x66] = {719, 2, 1},
-    [0][1][0x67] = {721, 2, 1},
-    [0][1][0x68] = {723, 2, 1},
-    [0][1][0x69] = {725, 2, 1},
-    [0][1][0x6a] = {727, 2, 1},
-    [0][1][0x6b] = {729, 2, 1},
-    [0][1][0x6c] = {731, 1, 1},
-    [0][1][0x6d] = {732, 1, 1},
-    [0][1][0x6e] = {733, 2, 1},
-    [0][1][0x6f] = {735, 3, 1},
-    [0][1][0x70] = {738, 4, 1},
-    [0][1][0x71] = {742, 6, 1},
-    [0][1][0x72] = {748, 6, 1},
-    [0][1][0x73] = {754, 6, 1},
-    [0][1][0x74] = {760, 2, 1},
-    [0][1][0x75] = {762, 2, 1},
-    [0][1][0x76] = {764, 2, 1},
-    [0][1][0x77] = {766, 1, 0},
-    [0][1][0x78] = {767, 3, 1},
-    [0][1][0x79] = {770, 3, 1},
-    [0][1][0x7c] = {773, 2, 1},
-    [0][1][0x7d] = {775, 2, 1},
-    [0][1][0x7e] = {777, 3, 1},
-    [0][1][0x7f] = {780, 3, 1},
-    [0][1][0x80] = {783, 1, 0},
-    [0][1][0x81] = {784, 1, 0},
-    [0][1][0x82] = {785, 1, 0},
-    [0][1][0x83] = {786, 1, 0},
-    [0][1][0x84] = {787, 1, 0},
-    [0][1][0x85] = {788, 1, 0},
-    [0][1][0x86] = {789, 1, 0},
-    [0][1][0x87] = {790, 1, 0},
-    [0][1][0x88] = {791, 1, 0},
-    [0][1][0x89] = {792, 1, 0},
-    [0][1][0x8a] = {793, 1, 0},
-    [0][1][0x8b] = {794, 1, 0},
-    [0][1][0x8c] = {795, 1, 0},
-    [0][1][0x8d] = {796, 1, 0},
-    [0][1][0x8e] = {797, 1, 0},
-    [0][1][0x8f] = {798, 1, 0},
-    [0][1][0x90] = {799, 1, 1},
-    [0][1][0x91] = {800, 1, 1},
-    [0][1][0x92] = {801, 1, 1},
-    [0][1][0x93] = {802, 1, 1},
-    [0][1][0x94] = {803, 1, 1},
-    [0][1][0x95] = {804, 1, 1},
-    [0][1][0x96] = {805, 1, 1},
-    [0][1][0x97] = {806, 1, 1},
-    [0][1][0x98] = {807, 1, 1},
-    [0][1][0x99] = {808, 1, 1},
-    [0][1][0x9a] = {809, 1, 1},
-    [0][1][0x9b] = {810, 1, 1},
-    [0][1][0x9c] = {811, 1, 1},
-    [0][1][0x9d] = {812, 1, 1},
-    [0][1][0x9e] = {813, 1, 1},
-    [0][1][0x9f] = {814, 1, 1},
-    [0][1][0xa0] = {815, 1, 0},
-    [0][1][0xa1] = {816, 1, 0},
-    [0][1][0xa2] = {817, 1, 0},
-    [0][1][0xa3] = {818, 1, 1},
-    [0][1][0xa4] = {819, 1, 1},
-    [0][1][0xa5] = {820, 1, 1},
-    [0][1][0xa8] = {821, 1, 0},
-    [0][1][0xa9] = {822, 1, 0},
-    [0][1][0xaa] = {823, 1, 0},
-    [0][1][0xab] = {824, 1, 1},
-    [0][1][0xac] = {825, 1, 1},
-    [0][1][0xad] = {826, 1, 1},
-    [0][1][0xae] = {827, 29, 1},
-    [0][1][0xaf] = {856, 1, 1},
-    [0][1][0xb0] = {857, 1, 1},
-    [0][1][0xb1] = {858, 1, 1},
-    [0][1][0xb2] = {859, 1, 1},
-    [0][1][0xb3] = {860, 1, 1},
-    [0][1][0xb4] = {861, 1, 1},
-    [0][1][0xb5] = {862, 1, 1},
-    [0][1][0xb6] = {863, 1, 1},
-    [0][1][0xb7] = {864, 1, 1},
-    [0][1][0xb8] = {865, 1, 1},
-    [0][1][0xb9] = {866, 1, 1},
-    [0][1][0xba] = {867, 4, 1},
-    [0][1][0xbb] = {871, 1, 1},
-    [0][1][0xbc] = {872, 2, 1},
-    [0][1][0xbd] = {874, 2, 1},
-    [0][1][0xbe] = {876, 1, 1},
-    [0][1][0xbf] = {877, 1, 1},
-    [0][1][0xc0] = {878, 1, 1},
-    [0][1][0xc1] = {879, 1, 1},
-    [0][1][0xc2] = {880, 4, 1},
-    [0][1][0xc3] = {884, 1, 1},
-    [0][1][0xc4] = {885, 4, 1},
-    [0][1][0xc5] = {889, 2, 1},
-    [0][1][0xc6] = {891, 2, 1},
-    [0][1][0xc7] = {893, 19, 1},
-    [0][1][0xc8] = {912, 1, 0},
-    [0][1][0xc9] = {913, 1, 0},
-    [0][1][0xca] = {914, 1, 0},
-    [0][1][0xcb] = {915, 1, 0},
-    [0][1][0xcc] = {916, 1, 0},
-    [0][1][0xcd] = {917, 1, 0},
-    [0][1][0xce] = {918, 1, 0},
-    [0][1][0xcf] = {919, 1, 0},
-    [0][1][0xd0] = {920, 2, 1},
-    [0][1][0xd1] = {922, 2, 1},
-    [0][1][0xd2] = {924, 2, 1},
-    [0][1][0xd3] = {926, 2, 1},
-    [0][1][0xd4] = {928, 2, 1},
-    [0][1][0xd5] = {930, 2, 1},
-    [0][1][0xd6] = {932, 3, 1},
-    [0][1][0xd7] = {935, 2, 1},
-    [0][1][0xd8] = {937, 2, 1},
-    [0][1][0xd9] = {939, 2, 1},
-    [0][1][0xda] = {941, 2, 1},
-    [0][1][0xdb] = {943, 2, 1},
-    [0][1][0xdc] = {945, 2, 1},
-    [0][1][0xdd] = {947, 2, 1},
-    [0][1][0xde] = {949, 2, 1},
-    [0][1][0xdf] = {951, 2, 1},
-    [0][1][0xe0] = {953, 2, 1},
-    [0][1][0xe1] = {955, 2, 1},
-    [0][1][0xe2] = {957, 2, 1},
-    [0][1][0xe3] = {959, 2, 1},
-    [0][1][0xe4] = {961, 2, 1},
-    [0][1][0xe5] = {963, 2, 1},
-    [0][1][0xe6] = {965, 3, 1},
-    [0][1][0xe7] = {968, 2, 1},
-    [0][1][0xe8] = {970, 2, 1},
-    [0][1][0xe9] = {972, 2, 1},
-    [0][1][0xea] = {974, 2, 1},
-    [0][1][0xeb] = {976, 2, 1},
-    [0][1][0xec] = {978, 2, 1},
-    [0][1][0xed] = {980, 2, 1},
-    [0][1][0xee] = {982, 2, 1},
-    [0][1][0xef] = {984, 2, 1},
-    [0][1][0xf0] = {986, 1, 1},
-    [0][1][0xf1] = {987, 2, 1},
-    [0][1][0xf2] = {989, 2, 1},
-    [0][1][0xf3] = {991, 2, 1},
-    [0][1][0xf4] = {993, 2, 1},
-    [0][1][0xf5] = {995, 2, 1},
-    [0][1][0xf6] = {997, 2, 1},
-    [0][1][0xf7] = {999, 2, 1},
-    [0][1][0xf8] = {1001, 2, 1},
-    [0][1][0xf9] = {1003, 2, 1},
-    [0][1][0xfa] = {1005, 2, 1},
-    [0][1][0xfb] = {1007, 2, 1},
-    [0][1][0xfc] = {1009, 2, 1},
-    [0][1][0xfd] = {1011, 2, 1},
-    [0][1][0xfe] = {1013, 2, 1},
-    [0][1][0xff] = {1015, 1, 1},
-    [0][2][0x00] = {1016, 2, 1},
-    [0][2][0x01] = {1018, 2, 1},
-    [0][2][0x02] = {1020, 2, 1},
-    [0][2][0x03] = {1022, 2, 1},
-    [0][2][0x04] = {1024, 2, 1},
-    [0][2][0x05] = {1026, 2, 1},
-    [0][2][0x06] = {1028, 2, 1},
-    [0][2][0x07] = {1030, 2, 1},
-    [0][2][0x08] = {1032, 2, 1},
-    [0][2][0x09] = {1034, 2, 1},
-    [0][2][0x0a] = {1036, 2, 1},
-    [0][2][0x0b] = {1038, 2, 1},
-    [0][2][0x10] = {1040, 1, 1},
-    [0][2][0x14] = {1041, 1, 1},
-    [0][2][0x15] = {1042, 1, 1},
-    [0][2][0x17] = {1043, 1, 1},
-    [0][2][0x1c] = {1044, 2, 1},
-    [0][2][0x1d] = {1046, 2, 1},
-    [0][2][0x1e] = {1048, 2, 1},
-    [0][2][0x20] = {1050, 1, 1},
-    [0][2][0x21] = {1051, 1, 1},
-    [0][2][0x22] = {1052, 1, 1},
-    [0][2][0x23] = {1053, 1, 1},
-    [0][2][0x24] = {1054, 1, 1},
-    [0][2][0x25] = {1055, 1, 1},
-    [0][2][0x28] = {1056, 1, 1},
-    [0][2][0x29] = {1057, 1, 1},
-    [0][2][0x2a] = {1058, 1, 1},
-    [0][2][0x2b] = {1059, 1, 1},
-    [0][2][0x30] = {1060, 1, 1},
-    [0][2][0x31] = {1061, 1, 1},
-    [0][2][0x32] = {1062, 1, 1},
-    [0][2][0x33] = {1063, 1, 1},
-    [0][2][0x34] = {1064, 1, 1},
-    [0][2][0x35] = {1065, 1, 1},
-    [0][2][0x37] = {1066, 1, 1},
-    [0][2][0x38] = {1067, 1, 1},
-    [0][2][0x39] = {1068, 1, 1},
-    [0][2][0x3a] = {1069, 1, 1},
-    [0][2][0x3b] = {1070, 1, 1},
-    [0][2][0x3c] = {1071, 1, 1},
-    [0][2][0x3d] = {1072, 1, 1},
-    [0][2][0x3e] = {1073, 1, 1},
-    [0][2][0x3f] = {1074, 1, 1},
-    [0][2][0x40] = {1075, 1, 1},
-    [0][2][0x41] = {1076, 1, 1},
-    [0][2][0x80] = {1077, 1, 1},
-    [0][2][0x81] = {1078, 1, 1},
-    [0][2][0x82] = {1079, 1, 1},
-    [0][2][0xc8] = {1080, 1, 1},
-    [0][2][0xc9] = {1081, 1, 1},
-    [0][2][0xca] = {1082, 1, 1},
-    [0][2][0xcb] = {1083, 1, 1},
-    [0][2][0xcc] = {1084, 1, 1},
-    [0][2][0xcd] = {1085, 1, 1},
-    [0][2][0xcf] = {1086, 1, 1},
-    [0][2][0xd8] = {1087, 4, 1},
-    [0][2][0xdb] = {1091, 1, 1},
-    [0][2][0xdc] = {1092, 3, 1},
-    [0][2][0xdd] = {1095, 2, 1},
-    [0][2][0xde] = {1097, 2, 1},
-    [0][2][0xdf] = {1099, 2, 1},
-    [0][2][0xf0] = {1101, 3, 1},
-    [0][2][0xf1] = {1104, 3, 1},
-    [0][2][0xf5] = {1107, 1, 1},
-    [0][2][0xf6] = {1108, 3, 1},
-    [0][2][0xf8] = {1111, 3, 1},
-    [0][2][0xf9] = {1114, 1, 1},
-    [0][2][0xfa] = {1115, 1, 1},
-    [0][2][0xfb] = {1116, 1, 1},
-    [0][3][0x08] = {1117, 1, 1},
-    [0][3][0x09] = {1118, 1, 1},
-    [0][3][0x0a] = {1119, 1, 1},
-    [0][3][0x0b] = {1120, 1, 1},
-    [0][3][0x0c] = {1121, 1, 1},
-    [0][3][0x0d] = {1122, 1, 1},
-    [0][3][0x0e] = {1123, 1, 1},
-    [0][3][0x0f] = {1124, 2, 1},
-    [0][3][0x14] = {1126, 2, 1},
-    [0][3][0x15] = {1128, 2, 1},
-    [0][3][0x16] = {1130, 1, 1},
-    [0][3][0x17] = {1131, 1, 1},
-    [0][3][0x20] = {1132, 2, 1},
-    [0][3][0x21] = {1134, 1, 1},
-    [0][3][0x22] = {1135, 1, 1},
-    [0][3][0x40] = {1136, 1, 1},
-    [0][3][0x41] = {1137, 1, 1},
-    [0][3][0x42] = {1138, 1, 1},
-    [0][3][0x44] = {1139, 1, 1},
-    [0][3][0x60] = {1140, 1, 1},
-    [0][3][0x61] = {1141, 1, 1},
-    [0][3][0x62] = {1142, 1, 1},
-    [0][3][0x63] = {1143, 1, 1},
-    [0][3][0xcc] = {1144, 1, 1},
-    [0][3][0xce] = {1145, 1, 1},
-    [0][3][0xcf] = {1146, 1, 1},
-    [0][3][0xdf] = {1147, 1, 1},
-    [0][3][0xf0] = {1148, 1, 1},
+    [0][1][0x10] = {565, 4, 1},
+    [0][1][0x11] = {569, 4, 1},
+    [0][1][0x12] = {573, 5, 1},
+    [0][1][0x13] = {578, 2, 1},
+    [0][1][0x14] = {580, 2, 1},
+    [0][1][0x15] = {582, 2, 1},
+    [0][1][0x16] = {584, 4, 1},
+    [0][1][0x17] = {588, 2, 1},
+    [0][1][0x18] = {590, 5, 1},
+    [0][1][0x19] = {595, 1, 1},
+    [0][1][0x1a] = {596, 1, 1},
+    [0][1][0x1b] = {597, 1, 1},
+    [0][1][0x1c] = {598, 2, 1},
+    [0][1][0x1d] = {600, 1, 1},
+    [0][1][0x1e] = {601, 4, 1},
+    [0][1][0x1f] = {605, 1, 1},
+    [0][1][0x20] = {606, 1, 1},
+    [0][1][0x21] = {607, 1, 1},
+    [0][1][0x22] = {608, 1, 1},
+    [0][1][0x23] = {609, 1, 1},
+    [0][1][0x28] = {610, 2, 1},
+    [0][1][0x29] = {612, 2, 1},
+    [0][1][0x2a] = {614, 4, 1},
+    [0][1][0x2b] = {618, 4, 1},
+    [0][1][0x2c] = {622, 4, 1},
+    [0][1][0x2d] = {626, 4, 1},
+    [0][1][0x2e] = {630, 2, 1},
+    [0][1][0x2f] = {632, 2, 1},
+    [0][1][0x30] = {634, 1, 0},
+    [0][1][0x31] = {635, 1, 0},
+    [0][1][0x32] = {636, 1, 0},
+    [0][1][0x33] = {637, 1, 0},
+    [0][1][0x34] = {638, 1, 0},
+    [0][1][0x35] = {639, 1, 0},
+    [0][1][0x37] = {640, 1, 0},
+    [0][1][0x40] = {641, 1, 1},
+    [0][1][0x41] = {642, 1, 1},
+    [0][1][0x42] = {643, 1, 1},
+    [0][1][0x43] = {644, 1, 1},
+    [0][1][0x44] = {645, 1, 1},
+    [0][1][0x45] = {646, 1, 1},
+    [0][1][0x46] = {647, 1, 1},
+    [0][1][0x47] = {648, 1, 1},
+    [0][1][0x48] = {649, 1, 1},
+    [0][1][0x49] = {650, 1, 1},
+    [0][1][0x4a] = {651, 1, 1},
+    [0][1][0x4b] = {652, 1, 1},
+    [0][1][0x4c] = {653, 1, 1},
+    [0][1][0x4d] = {654, 1, 1},
+    [0][1][0x4e] = {655, 1, 1},
+    [0][1][0x4f] = {656, 1, 1},
+    [0][1][0x50] = {657, 2, 1},
+    [0][1][0x51] = {659, 4, 1},
+    [0][1][0x52] = {663, 2, 1},
+    [0][1][0x53] = {665, 2, 1},
+    [0][1][0x54] = {667, 2, 1},
+    [0][1][0x55] = {669, 2, 1},
+    [0][1][0x56] = {671, 2, 1},
+    [0][1][0x57] = {673, 2, 1},
+    [0][1][0x58] = {675, 4, 1},
+    [0][1][0x59] = {679, 4, 1},
+    [0][1][0x5a] = {683, 4, 1},
+    [0][1][0x5b] = {687, 3, 1},
+    [0][1][0x5c] = {690, 4, 1},
+    [0][1][0x5d] = {694, 4, 1},
+    [0][1][0x5e] = {698, 4, 1},
+    [0][1][0x5f] = {702, 4, 1},
+    [0][1][0x60] = {706, 2, 1},
+    [0][1][0x61] = {708, 2, 1},
+    [0][1][0x62] = {710, 2, 1},
+    [0][1][0x63] = {712, 2, 1},
+    [0][1][0x64] = {714, 2, 1},
+    [0][1][0x65] = {716, 2, 1},
+    [0][1][0x66] = {718, 2, 1},
+    [0][1][0x67] = {720, 2, 1},
+    [0][1][0x68] = {722, 2, 1},
+    [0][1][0x69] = {724, 2, 1},
+    [0][1][0x6a] = {726, 2, 1},
+    [0][1][0x6b] = {728, 2, 1},
+    [0][1][0x6c] = {730, 1, 1},
+    [0][1][0x6d] = {731, 1, 1},
+    [0][1][0x6e] = {732, 2, 1},
+    [0][1][0x6f] = {734, 3, 1},
+    [0][1][0x70] = {737, 4, 1},
+    [0][1][0x71] = {741, 6, 1},
+    [0][1][0x72] = {747, 6, 1},
+    [0][1][0x73] = {753, 6, 1},
+    [0][1][0x74] = {759, 2, 1},
+    [0][1][0x75] = {761, 2, 1},
+    [0][1][0x76] = {763, 2, 1},
+    [0][1][0x77] = {765, 1, 0},
+    [0][1][0x78] = {766, 3, 1},
+    [0][1][0x79] = {769, 3, 1},
+    [0][1][0x7c] = {772, 2, 1},
+    [0][1][0x7d] = {774, 2, 1},
+    [0][1][0x7e] = {776, 3, 1},
+    [0][1][0x7f] = {779, 3, 1},
+    [0][1][0x80] = {782, 1, 0},
+    [0][1][0x81] = {783, 1, 0},
+    [0][1][0x82] = {784, 1, 0},
+    [0][1][0x83] = {785, 1, 0},
+    [0][1][0x84] = {786, 1, 0},
+    [0][1][0x85] = {787, 1, 0},
+    [0][1][0x86] = {788, 1, 0},
+    [0][1][0x87] = {789, 1, 0},
+    [0][1][0x88] = {790, 1, 0},
+    [0][1][0x89] = {791, 1, 0},
+    [0][1][0x8a] = {792, 1, 0},
+    [0][1][0x8b] = {793, 1, 0},
+    [0][1][0x8c] = {794, 1, 0},
+    [0][1][0x8d] = {795, 1, 0},
+    [0][1][0x8e] = {796, 1, 0},
+    [0][1][0x8f] = {797, 1, 0},
+    [0][1][0x90] = {798, 1, 1},
+    [0][1][0x91] = {799, 1, 1},
+    [0][1][0x92] = {800, 1, 1},
+    [0][1][0x93] = {801, 1, 1},
+    [0][1][0x94] = {802, 1, 1},
+    [0][1][0x95] = {803, 1, 1},
+    [0][1][0x96] = {804, 1, 1},
+    [0][1][0x97] = {805, 1, 1},
+    [0][1][0x98] = {806, 1, 1},
+    [0][1][0x99] = {807, 1, 1},
+    [0][1][0x9a] = {808, 1, 1},
+    [0][1][0x9b] = {809, 1, 1},
+    [0][1][0x9c] = {810, 1, 1},
+    [0][1][0x9d] = {811, 1, 1},
+    [0][1][0x9e] = {812, 1, 1},
+    [0][1][0x9f] = {813, 1, 1},
+    [0][1][0xa0] = {814, 1, 0},
+    [0][1][0xa1] = {815, 1, 0},
+    [0][1][0xa2] = {816, 1, 0},
+    [0][1][0xa3] = {817, 1, 1},
+    [0][1][0xa4] = {818, 1, 1},
+    [0][1][0xa5] = {819, 1, 1},
+    [0][1][0xa8] = {820, 1, 0},
+    [0][1][0xa9] = {821, 1, 0},
+    [0][1][0xaa] = {822, 1, 0},
+    [0][1][0xab] = {823, 1, 1},
+    [0][1][0xac] = {824, 1, 1},
+    [0][1][0xad] = {825, 1, 1},
+    [0][1][0xae] = {826, 29, 1},
+    [0][1][0xaf] = {855, 1, 1},
+    [0][1][0xb0] = {856, 1, 1},
+    [0][1][0xb1] = {857, 1, 1},
+    [0][1][0xb2] = {858, 1, 1},
+    [0][1][0xb3] = {859, 1, 1},
+    [0][1][0xb4] = {860, 1, 1},
+    [0][1][0xb5] = {861, 1, 1},
+    [0][1][0xb6] = {862, 1, 1},
+    [0][1][0xb7] = {863, 1, 1},
+    [0][1][0xb8] = {864, 1, 1},
+    [0][1][0xb9] = {865, 1, 1},
+    [0][1][0xba] = {866, 4, 1},
+    [0][1][0xbb] = {870, 1, 1},
+    [0][1][0xbc] = {871, 2, 1},
+    [0][1][0xbd] = {873, 2, 1},
+    [0][1][0xbe] = {875, 1, 1},
+    [0][1][0xbf] = {876, 1, 1},
+    [0][1][0xc0] = {877, 1, 1},
+    [0][1][0xc1] = {878, 1, 1},
+    [0][1][0xc2] = {879, 4, 1},
+    [0][1][0xc3] = {883, 1, 1},
+    [0][1][0xc4] = {884, 4, 1},
+    [0][1][0xc5] = {888, 2, 1},
+    [0][1][0xc6] = {890, 2, 1},
+    [0][1][0xc7] = {892, 19, 1},
+    [0][1][0xc8] = {911, 1, 0},
+    [0][1][0xc9] = {912, 1, 0},
+    [0][1][0xca] = {913, 1, 0},
+    [0][1][0xcb] = {914, 1, 0},
+    [0][1][0xcc] = {915, 1, 0},
+    [0][1][0xcd] = {916, 1, 0},
+    [0][1][0xce] = {917, 1, 0},
+    [0][1][0xcf] = {918, 1, 0},
+    [0][1][0xd0] = {919, 2, 1},
+    [0][1][0xd1] = {921, 2, 1},
+    [0][1][0xd2] = {923, 2, 1},
+    [0][1][0xd3] = {925, 2, 1},
+    [0][1][0xd4] = {927, 2, 1},
+    [0][1][0xd5] = {929, 2, 1},
+    [0][1][0xd6] = {931, 3, 1},
+    [0][1][0xd7] = {934, 2, 1},
+    [0][1][0xd8] = {936, 2, 1},
+    [0][1][0xd9] = {938, 2, 1},
+    [0][1][0xda] = {940, 2, 1},
+    [0][1][0xdb] = {942, 2, 1},
+    [0][1][0xdc] = {944, 2, 1},
+    [0][1][0xdd] = {946, 2, 1},
+    [0][1][0xde] = {948, 2, 1},
+    [0][1][0xdf] = {950, 2, 1},
+    [0][1][0xe0] = {952, 2, 1},
+    [0][1][0xe1] = {954, 2, 1},
+    [0][1][0xe2] = {956, 2, 1},
+    [0][1][0xe3] = {958, 2, 1},
+    [0][1][0xe4] = {960, 2, 1},
+    [0][1][0xe5] = {962, 2, 1},
+    [0][1][0xe6] = {964, 3, 1},
+    [0][1][0xe7] = {967, 2, 1},
+    [0][1][0xe8] = {969, 2, 1},
+    [0][1][0xe9] = {971, 2, 1},
+    [0][1][0xea] = {973, 2, 1},
+    [0][1][0xeb] = {975, 2, 1},
+    [0][1][0xec] = {977, 2, 1},
+    [0][1][0xed] = {979, 2, 1},
+    [0][1][0xee] = {981, 2, 1},
+    [0][1][0xef] = {983, 2, 1},
+    [0][1][0xf0] = {985, 1, 1},
+    [0][1][0xf1] = {986, 2, 1},
+    [0][1][0xf2] = {988, 2, 1},
+    [0][1][0xf3] = {990, 2, 1},
+    [0][1][0xf4] = {992, 2, 1},
+    [0][1][0xf5] = {994, 2, 1},
+    [0][1][0xf6] = {996, 2, 1},
+    [0][1][0xf7] = {998, 2, 1},
+    [0][1][0xf8] = {1000, 2, 1},
+    [0][1][0xf9] = {1002, 2, 1},
+    [0][1][0xfa] = {1004, 2, 1},
+    [0][1][0xfb] = {1006, 2, 1},
+    [0][1][0xfc] = {1008, 2, 1},
+    [0][1][0xfd] = {1010, 2, 1},
+    [0][1][0xfe] = {1012, 2, 1},
+    [0][1][0xff] = {1014, 1, 1},
+    [0][2][0x00] = {1015, 2, 1},
+    [0][2][0x01] = {1017, 2, 1},
+    [0][2][0x02] = {1019, 2, 1},
+    [0][2][0x03] = {1021, 2, 1},
+    [0][2][0x04] = {1023, 2, 1},
+    [0][2][0x05] = {1025, 2, 1},
+    [0][2][0x06] = {1027, 2, 1},
+    [0][2][0x07] = {1029, 2, 1},
+    [0][2][0x08] = {1031, 2, 1},
+    [0][2][0x09] = {1033, 2, 1},
+    [0][2][0x0a] = {1035, 2, 1},
+    [0][2][0x0b] = {1037, 2, 1},
+    [0][2][0x10] = {1039, 1, 1},
+    [0][2][0x14] = {1040, 1, 1},
+    [0][2][0x15] = {1041, 1, 1},
+    [0][2][0x17] = {1042, 1, 1},
+    [0][2][0x1c] = {1043, 2, 1},
+    [0][2][0x1d] = {1045, 2, 1},
+    [0][2][0x1e] = {1047, 2, 1},
+    [0][2][0x20] = {1049, 1, 1},
+    [0][2][0x21] = {1050, 1, 1},
+    [0][2][0x22] = {1051, 1, 1},
+    [0][2][0x23] = {1052, 1, 1},
+    [0][2][0x24] = {1053, 1, 1},
+    [0][2][0x25] = {1054, 1, 1},
+    [0][2][0x28] = {1055, 1, 1},
+    [0][2][0x29] = {1056, 1, 1},
+    [0][2][0x2a] = {1057, 1, 1},
+    [0][2][0x2b] = {1058, 1, 1},
+    [0][2][0x30] = {1059, 1, 1},
+    [0][2][0x31] = {1060, 1, 1},
+    [0][2][0x32] = {1061, 1, 1},
+    [0][2][0x33] = {1062, 1, 1},
+    [0][2][0x34] = {1063, 1, 1},
+    [0][2][0x35] = {1064, 1, 1},
+    [0][2][0x37] = {1065, 1, 1},
+    [0][2][0x38] = {1066, 1, 1},
+    [0][2][0x39] = {1067, 1, 1},
+    [0][2][0x3a] = {1068, 1, 1},
+    [0][2][0x3b] = {1069, 1, 1},
+    [0][2][0x3c] = {1070, 1, 1},
+    [0][2][0x3d] = {1071, 1, 1},
+    [0][2][0x3e] = {1072, 1, 1},
+    [0][2][0x3f] = {1073, 1, 1},
+    [0][2][0x40] = {1074, 1, 1},
+    [0][2][0x41] = {1075, 1, 1},
+    [0][2][0x80] = {1076, 1, 1},
+    [0][2][0x81] = {1077, 1, 1},
+    [0][2][0x82] = {1078, 1, 1},
+    [0][2][0xc8] = {1079, 1, 1},
+    [0][2][0xc9] = {1080, 1, 1},
+    [0][2][0xca] = {1081, 1, 1},
+    [0][2][0xcb] = {1082, 1, 1},
+    [0][2][0xcc] = {1083, 1, 1},
+    [0][2][0xcd] = {1084, 1, 1},
+    [0][2][0xcf] = {1085, 1, 1},
+    [0][2][0xd8] = {1086, 4, 1},
+    [0][2][0xdb] = {1090, 1, 1},
+    [0][2][0xdc] = {1091, 3, 1},
+    [0][2][0xdd] = {1094, 2, 1},
+    [0][2][0xde] = {1096, 2, 1},
+    [0][2][0xdf] = {1098, 2, 1},
+    [0][2][0xf0] = {1100, 3, 1},
+    [0][2][0xf1] = {1103, 3, 1},
+    [0][2][0xf5] = {1106, 1, 1},
+    [0][2][0xf6] = {1107, 3, 1},
+    [0][2][0xf8] = {1110, 3, 1},
+    [0][2][0xf9] = {1113, 1, 1},
+    [0][2][0xfa] = {1114, 1, 1},
+    [0][2][0xfb] = {1115, 1, 1},
+    [0][3][0x08] = {1116, 1, 1},
+    [0][3][0x09] = {1117, 1, 1},
+    [0][3][0x0a] = {1118, 1, 1},
+    [0][3][0x0b] = {1119, 1, 1},
+    [0][3][0x0c] = {1120, 1, 1},
+    [0][3][0x0d] = {1121, 1, 1},
+    [0][3][0x0e] = {1122, 1, 1},
+    [0][3][0x0f] = {1123, 2, 1},
+    [0][3][0x14] = {1125, 2, 1},
+    [0][3][0x15] = {1127, 2, 1},
+    [0][3][0x16] = {1129, 1, 1},
+    [0][3][0x17] = {1130, 1, 1},
+    [0][3][0x20] = {1131, 2, 1},
+    [0][3][0x21] = {1133, 1, 1},
+    [0][3][0x22] = {1134, 1, 1},
+    [0][3][0x40] = {1135, 1, 1},
+    [0][3][0x41] = {1136, 1, 1},
+    [0][3][0x42] = {1137, 1, 1},
+    [0][3][0x44] = {1138, 1, 1},
+    [0][3][0x60] = {1139, 1, 1},
+    [0][3][0x61] = {1140, 1, 1},
+    [0][3][0x62] = {1141, 1, 1},
+    [0][3][0x63] = {1142, 1, 1},
+    [0][3][0xcc] = {1143, 1, 1},
+    [0][3][0xce] = {1144, 1, 1},
+    [0][3][0xcf] = {1145, 1, 1},
+    [0][3][0xdf] = {1146, 1, 1},
+    [0][3][0xf0] = {1147, 1, 1},
 };

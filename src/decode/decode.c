@@ -504,8 +504,10 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
 
     /* ---- encoding checks that do not depend on operands ---- */
     int memform = in->has_modrm && (in->modrm >> 6) != 3 && !(at & HV_ATTR_MODREG);
-    if (px.lock && !((at & (HV_ATTR_LOCK | HV_ATTR_XLOCK)) && memform))
-        return HVEMU_DECODE_UD;
+    /* An illegal LOCK is #UD, but only once the whole instruction is known: a fetch fault on its
+     * remaining bytes has priority over decode faults (SDM Vol. 3 "Priority Among Concurrent
+     * Exceptions"), so truncated bytes must still report TRUNCATED. */
+    int lock_ud = px.lock && !((at & (HV_ATTR_LOCK | HV_ATTR_XLOCK)) && memform);
     if (in->encoding == HVEMU_ENC_REX2 && (at & HV_ATTR_NOREX2))
         return HVEMU_DECODE_UD;
     if ((at & HV_ATTR_NOVVVV) && in->vvvv != 0)
@@ -688,6 +690,8 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
             break;
         }
     }
+    if (lock_ud)
+        return HVEMU_DECODE_UD;
     /* operand access from the attributes: by default the first operand is read and written */
     if (e->nops) {
         if (at & HV_ATTR_MOV)

@@ -260,11 +260,12 @@ static uint8_t effective_segment(const struct hvemu_insn *in, const struct hvemu
     return default_segment(m);
 }
 
-const struct hv_entry *hv_match(const struct hv_slot *slot, uint32_t key)
+const struct hv_entry *hv_match(const struct hv_slot *slot, uint32_t key,
+                                const hvemu_features *features)
 {
     const struct hv_entry *e = &hv_entries[slot->first];
     for (unsigned i = 0; i < slot->count; i++, e++)
-        if ((key & e->mask) == e->val)
+        if ((key & e->mask) == e->val && hvemu_feature_has(features, (enum hvemu_feature)e->feature))
             return e;
     return NULL;
 }
@@ -477,10 +478,8 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                    ((uint32_t)(in->vvvv == 0) << HV_KEY_VVVV0_SHIFT) |
                    ((uint32_t)(((b & 7) | in->rex_b | in->rex_b4) == 0) << HV_KEY_ZREG0_SHIFT) |
                    ((uint32_t)px.has67 << HV_KEY_ASZ67_SHIFT);
-    const struct hv_entry *e = hv_match(slot, key);
+    const struct hv_entry *e = hv_match(slot, key, features);
     if (!e || e->mnemonic == HV_MN_INVALID)
-        return HVEMU_DECODE_UD;
-    if (!hvemu_feature_has(features, (enum hvemu_feature)e->feature))
         return HVEMU_DECODE_UD;
     in->entry = e;
     in->attrs = e->attrs;

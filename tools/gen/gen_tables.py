@@ -87,6 +87,9 @@ for c, s in VW.items():
 for c, s in {'x': 'VX', 'X': 'O', 'Y': 'Y32', 'Z': 'Z64', 'h': 'VH'}.items():
     spec('Mi' + c, 'VSIB', 'MEM', s)
 spec('Msib', 'SIBMEM', 'MEM', 'NONE')
+# a GPR of the address size (MOVDIR64B, ENQCMD, UMONITOR: the register holds an address)
+spec('Ga', 'REG', 'GPR', 'A')
+spec('Ra', 'RM_REG', 'GPR', 'A')
 # opmask registers
 spec('Kr', 'REG', 'K', 'Q')
 spec('Kv', 'VVVV', 'K', 'Q')

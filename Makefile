@@ -20,8 +20,15 @@ LIB_SRC := $(sort $(shell find src -name '*.c'))
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 OPCODE_FILES := $(sort $(wildcard src/decode/opcodes/*.txt))
 TOOL_SRC := $(sort $(wildcard tools/*.c))
+# The trap-and-emulate runner (signals, ucontext, XSAVE frames) exists on x86-64 Linux only;
+# elsewhere the commands that need it say so.
+ifeq ($(shell uname -sm),Linux x86_64)
+RUNNER_SRC := tools/runner/runner.c
+TOOL_SRC += $(RUNNER_SRC)
+TRACE_LIB := $(BUILD)/libhvemu-trace.so
+endif
 
-all: $(BUILD)/libhvemu.a $(BUILD)/libhvemu-internal.a $(BUILD)/libhvemu.so $(BUILD)/hvemu $(BUILD)/hvemu.pc
+all: $(BUILD)/libhvemu.a $(BUILD)/libhvemu-internal.a $(BUILD)/libhvemu.so $(BUILD)/hvemu $(BUILD)/hvemu.pc $(TRACE_LIB)
 
 $(BUILD)/obj/%.o: src/%.c include/hvemu.h $(wildcard src/*/*.h) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
@@ -44,8 +51,12 @@ $(BUILD)/libhvemu.so: $(LIB_OBJ)
 	@echo "  LD      $@"
 	@$(CC) -shared -nostdlib -o $@ $^ -Wl,-soname,libhvemu.so.0 -lgcc
 
-$(BUILD)/hvemu: $(TOOL_SRC) $(BUILD)/libhvemu.a $(wildcard tools/*.h)
-	$(CC) $(TOOLCFLAGS) $(TOOL_SRC) $(BUILD)/libhvemu.a -o $@ -lpthread -ldl
+$(BUILD)/hvemu: $(TOOL_SRC) $(BUILD)/libhvemu.a $(wildcard tools/*.h tools/runner/*.h)
+	$(CC) $(TOOLCFLAGS) -Itools/runner $(TOOL_SRC) $(BUILD)/libhvemu.a -o $@ -lpthread -ldl
+
+# `hvemu trace` preloads this into the traced program: the runner plus a logging device.
+$(BUILD)/libhvemu-trace.so: tools/runner/trace_preload.c $(RUNNER_SRC) tools/runner/runner.h $(BUILD)/libhvemu.a
+	$(CC) $(TOOLCFLAGS) -fPIC -shared -Itools/runner tools/runner/trace_preload.c $(RUNNER_SRC) $(BUILD)/libhvemu.a -o $@ -lpthread -ldl
 
 $(BUILD)/hvemu.pc: Makefile
 	@mkdir -p $(BUILD)

@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 const char cmd_demo_usage[] =
-    "usage: hvemu demo [--vcpus N] [--iterations N] [--only a|b|c] [--quiet]\n"
+    "usage: hvemu demo [--vcpus N] [--iterations N] [--device-delay NS] [--only a|b|c] [--quiet]\n"
     "Run guest code natively on N threads (vCPUs) against device windows that are mapped\n"
     "with no access: every access faults, and the runner emulates it with hvemu and the\n"
     "window's device model (the userspace equivalent of a hypervisor's MMIO exits).\n"
@@ -49,6 +49,9 @@ const char cmd_demo_usage[] =
     "  --vcpus N       vCPU threads (at least 3, default 3; (a) uses 1 writer, N-1 exchangers)\n"
     "  --iterations N  XCHG exchanges in (a) (default 1000000); (b) does N/50 entry updates\n"
     "                  per vCPU (at least 100) and (c) N/100000 rounds per vCPU (at least 2)\n"
+    "  --device-delay NS  a device register read in (a) and (b) takes NS nanoseconds\n"
+    "                  (default 2000, like a bus round trip): other vCPUs change the register\n"
+    "                  meanwhile, so hvemu's compare-exchange fails and it retries\n"
     "  --only S        run only scenario a, b or c\n"
     "  --quiet         no progress line\n"
     "Prints the table of counts of (a), then one line per scenario: exits emulated,\n"
@@ -75,6 +78,19 @@ static double thread_cpu_s(void)
 
 static int g_quiet;
 static int g_tty;
+static double g_delay; /* seconds a device register read takes (--device-delay) */
+
+/* A device register read is slow on real hardware (a bus round trip): the device models of
+ * (a) and (b) take g_delay per read, which widens the window between hvemu's read and its
+ * compare-exchange, so the "memory changed" path (hvemu_result.retries) really runs. */
+static void device_delay(void)
+{
+    if (g_delay <= 0)
+        return;
+    double end = now_s() + g_delay;
+    while (now_s() < end)
+        __asm__ volatile("pause");
+}
 
 static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void progress(const char *fmt, ...)
@@ -191,6 +207,7 @@ static int mbox_read(void *o, uint64_t off, void *data, unsigned size, enum hvem
     struct mailbox *m = o;
     if (mbox_check(m, off, size, exc))
         return HVEMU_CB_FAULT;
+    device_delay();
     uint32_t v = __atomic_load_n(&m->reg, __ATOMIC_SEQ_CST);
     memcpy(data, &v, 4);
     return HVEMU_CB_OK;
@@ -454,7 +471,7 @@ static void run_xchg(struct outcome *o, int nv, uint64_t target)
  * (b) 256-bit device-table entries written as two LOCK CMPXCHG16B (seed 000)
  * ---------------------------------------------------------------------------------------- */
 
-#define DTE_ENTRIES 8
+#define DTE_ENTRIES 4
 
 /* The check word of a 128-bit half: a mix of its counter, its entry and which half it is, so
  * a value torn between two writes, two entries or two halves does not match. */
@@ -487,6 +504,7 @@ static int dte_read(void *o, uint64_t off, void *data, unsigned size, enum hvemu
         memset(data, 0xff, size); /* nothing there: reads as all ones, like a bus with no device */
         return HVEMU_CB_OK;
     }
+    device_delay();
     hvr_atomic_load((uint8_t *)d->table + off, data, size);
     if (size == 16 && !(off & 15)) {
         uint64_t v[2];
@@ -1046,7 +1064,7 @@ static void run_mix(struct outcome *o, int nv, int rounds)
 
 int cmd_demo(int argc, char **argv)
 {
-    uint64_t nv = 3, iters = 1000000;
+    uint64_t nv = 3, iters = 1000000, delay_ns = 2000;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--vcpus") == 0 && i + 1 < argc) {
@@ -1055,6 +1073,9 @@ int cmd_demo(int argc, char **argv)
         } else if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) {
             if (cli_parse_u64(argv[++i], &iters) || iters < 16)
                 return cli_usage_error("demo", "--iterations takes a number of at least 16");
+        } else if (strcmp(argv[i], "--device-delay") == 0 && i + 1 < argc) {
+            if (cli_parse_u64(argv[++i], &delay_ns) || delay_ns > 1000000000)
+                return cli_usage_error("demo", "--device-delay takes nanoseconds (at most 10^9)");
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = argv[++i];
             if (strcmp(only, "a") && strcmp(only, "b") && strcmp(only, "c"))
@@ -1066,6 +1087,7 @@ int cmd_demo(int argc, char **argv)
         }
     }
     g_tty = isatty(2);
+    g_delay = (double)delay_ns * 1e-9;
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (hvr_init() != 0) {
         fprintf(stderr, "hvemu demo: cannot install the SIGSEGV handler: %s\n", strerror(errno));

@@ -895,7 +895,13 @@ static void on_segv(int sig, siginfo_t *si, void *ucv)
         siglongjmp(t->recover, 1);
     }
     if (t->in_handler) {
-        say("hvemu runner: fault inside the emulation handler\n");
+        char m[120], h1[20], h2[20], h3[20];
+        hex(h1, (uint64_t)(uintptr_t)si->si_addr);
+        hex(h2, (uint64_t)((ucontext_t *)ucv)->uc_mcontext.gregs[REG_RIP]);
+        hex(h3, t->rip);
+        snprintf(m, sizeof(m), "hvemu runner: fault at %s (rip %s) inside the emulation of rip %s\n",
+                 h1, h2, h3);
+        say(m);
         signal(SIGSEGV, SIG_DFL);
         return;
     }
@@ -950,6 +956,21 @@ static void on_segv(int sig, siginfo_t *si, void *ucv)
     }
     t->in_handler = 0;
     errno = saved_errno;
+}
+
+int hvr_guest_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (sig != SIGSEGV)
+        return sigaction(sig, act, old);
+    if (hvr_init() != 0)
+        return -1;
+    pthread_mutex_lock(&g_init_lock);
+    if (old)
+        *old = g_prev_segv;
+    if (act)
+        g_prev_segv = *act;
+    pthread_mutex_unlock(&g_init_lock);
+    return 0;
 }
 
 int hvr_init(void)

@@ -33,6 +33,7 @@
 
 #include "hvemu.h"
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +72,12 @@ int hvr_window_add(void *addr, size_t len, const struct hvr_device *dev, void *o
 
 /* Stop routing a window (its accesses then fault like any PROT_NONE memory). */
 void hvr_window_remove(int index);
+
+/* The guest's SIGSEGV disposition: the handler that faults outside every window and #PF/#GP
+ * delivered by the runner go to. hvr_init() takes the one installed at that time; a program
+ * that installs its own later calls this instead of sigaction(SIGSEGV) (for any other
+ * signal it is plain sigaction()). */
+int hvr_guest_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 /* Per-thread statistics of the calling thread (a vCPU sees only its own). */
 struct hvr_stats {

@@ -30,6 +30,16 @@ check "demo with a slow device: exit status" [ $? = 0 ]
 check "demo with a slow device: held" grep -q '^result: every invariant held' "$tmp/slow.txt"
 grep -A1 '^(a) XCHG' "$tmp/slow.txt"
 
+# the negative control: with devices that compare-exchange non-atomically the same demo must
+# catch it (a lost or duplicated hand-off in (a), a torn half or lost update in (b))
+for s in a b; do
+    timeout 120 "$H" demo --only $s --iterations 20000 --device-delay 20000 --nonatomic-device --quiet > "$tmp/neg$s.txt" 2>&1
+    rc=$?
+    check "negative control ($s): exit status 1 ($rc)" [ $rc = 1 ]
+    check "negative control ($s): BROKEN reported" grep -q "^($s) .* BROKEN\$" "$tmp/neg$s.txt"
+    grep -A1 "^($s) .* BROKEN" "$tmp/neg$s.txt" | tail -1
+done
+
 # usage
 "$H" demo --vcpus 2 > /dev/null 2>&1
 check "demo --vcpus 2 is a usage error" [ $? = 2 ]

@@ -34,7 +34,8 @@
 #include <unistd.h>
 
 const char cmd_demo_usage[] =
-    "usage: hvemu demo [--vcpus N] [--iterations N] [--device-delay NS] [--only a|b|c] [--quiet]\n"
+    "usage: hvemu demo [--vcpus N] [--iterations N] [--device-delay NS] [--nonatomic-device]\n"
+    "                  [--only a|b|c] [--quiet]\n"
     "Run guest code natively on N threads (vCPUs) against device windows that are mapped\n"
     "with no access: every access faults, and the runner emulates it with hvemu and the\n"
     "window's device model (the userspace equivalent of a hypervisor's MMIO exits).\n"
@@ -52,6 +53,8 @@ const char cmd_demo_usage[] =
     "  --device-delay NS  a device register read in (a) and (b) takes NS nanoseconds\n"
     "                  (default 2000, like a bus round trip): other vCPUs change the register\n"
     "                  meanwhile, so hvemu's compare-exchange fails and it retries\n"
+    "  --nonatomic-device  negative control: the devices of (a) and (b) compare-exchange by\n"
+    "                  read, compare, write (not atomic); the invariants must then break\n"
     "  --only S        run only scenario a, b or c\n"
     "  --quiet         no progress line\n"
     "Prints the table of counts of (a), then one line per scenario: exits emulated,\n"
@@ -79,6 +82,7 @@ static double thread_cpu_s(void)
 static int g_quiet;
 static int g_tty;
 static double g_delay; /* seconds a device register read takes (--device-delay) */
+static int g_nonatomic; /* --nonatomic-device: the negative control */
 
 /* A device register read is slow on real hardware (a bus round trip): the device models of
  * (a) and (b) take g_delay per read, which widens the window between hvemu's read and its
@@ -232,6 +236,21 @@ static int mbox_cmpxchg(void *o, uint64_t off, void *expected, const void *desir
     struct mailbox *m = o;
     if (mbox_check(m, off, size, exc))
         return HVEMU_CB_FAULT;
+    if (g_nonatomic) {
+        /* the negative control: read, compare, write, with time in between for another
+         * vCPU to do the same (what a plain write at writeback amounts to) */
+        uint32_t cur = __atomic_load_n(&m->reg, __ATOMIC_SEQ_CST), e;
+        memcpy(&e, expected, 4);
+        if (cur != e) {
+            memcpy(expected, &cur, 4);
+            return HVEMU_CB_CHANGED;
+        }
+        device_delay();
+        uint32_t d;
+        memcpy(&d, desired, 4);
+        __atomic_store_n(&m->reg, d, __ATOMIC_SEQ_CST);
+        return HVEMU_CB_OK;
+    }
     return hvr_atomic_cmpxchg(&m->reg, expected, desired, 4);
 }
 
@@ -551,7 +570,23 @@ static int dte_cmpxchg(void *o, uint64_t off, void *expected, const void *desire
         if (n[0] != e[0] + 1)
             __atomic_fetch_add(&d->lost_update, 1, __ATOMIC_RELAXED);
     }
-    int r = hvr_atomic_cmpxchg((uint8_t *)d->table + off, expected, desired, 16);
+    int r;
+    if (g_nonatomic) {
+        /* the negative control: two 64-bit reads, compare, two 64-bit writes */
+        volatile uint64_t *m = &d->table[off / 8];
+        uint64_t cur[2] = {m[0], m[1]};
+        if (cur[0] != e[0] || cur[1] != e[1]) {
+            memcpy(expected, cur, 16);
+            r = HVEMU_CB_CHANGED;
+        } else {
+            m[0] = n[0];
+            device_delay();
+            m[1] = n[1];
+            r = HVEMU_CB_OK;
+        }
+    } else {
+        r = hvr_atomic_cmpxchg((uint8_t *)d->table + off, expected, desired, 16);
+    }
     if (r == HVEMU_CB_OK && !same)
         __atomic_fetch_add(&d->stores, 1, __ATOMIC_RELAXED);
     if (r == HVEMU_CB_CHANGED)
@@ -721,7 +756,15 @@ static void run_dte(struct outcome *o, int nv, uint64_t iters)
            ", entries with unequal halves %" PRIu64 ", plain writes %" PRIu64 "\n",
            d->lost_update, wrong_total, unequal, d->odd_access);
     printf("    guest CMPXCHG16B failures (lost a race, retried by the guest) %" PRIu64 "\n\n", fails);
-    snprintf(o->note, sizeof(o->note), "%" PRIu64 " 128-bit stores by %d vCPUs", d->stores, nv);
+    if (held)
+        snprintf(o->note, sizeof(o->note), "%" PRIu64 " 128-bit stores by %d vCPUs", d->stores, nv);
+    else
+        snprintf(o->note, sizeof(o->note),
+                 "BROKEN: torn halves %" PRIu64 " (device reads) %" PRIu64 " (stores) %" PRIu64
+                 " (guest) %" PRIu64 " (final); lost updates %" PRIu64 " + %" PRIu64
+                 " halves off; %" PRIu64 " plain writes",
+                 d->torn_read, d->torn_store, torn_seen, torn_final, d->lost_update, wrong_total,
+                 d->odd_access);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -1080,6 +1123,8 @@ int cmd_demo(int argc, char **argv)
             only = argv[++i];
             if (strcmp(only, "a") && strcmp(only, "b") && strcmp(only, "c"))
                 return cli_usage_error("demo", "--only takes a, b or c");
+        } else if (strcmp(argv[i], "--nonatomic-device") == 0) {
+            g_nonatomic = 1;
         } else if (strcmp(argv[i], "--quiet") == 0) {
             g_quiet = 1;
         } else {
@@ -1093,6 +1138,8 @@ int cmd_demo(int argc, char **argv)
         fprintf(stderr, "hvemu demo: cannot install the SIGSEGV handler: %s\n", strerror(errno));
         return CLI_EXIT_FAIL;
     }
+    if (g_nonatomic)
+        printf("NEGATIVE CONTROL: the device models compare-exchange non-atomically\n");
     printf("hvemu demo: %d vCPU threads run guest code natively; device windows are mapped with\n"
            "no access, each access traps (SIGSEGV) and is emulated by hvemu and a device model.\n\n",
            (int)nv);

@@ -76,6 +76,7 @@ install: all
 	ln -sf libhvemu.so.0 $(DESTDIR)$(PREFIX)/lib/libhvemu.so
 	install -m 644 include/hvemu.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/hvemu $(DESTDIR)$(PREFIX)/bin/
+	$(if $(TRACE_LIB),install -m 755 $(TRACE_LIB) $(DESTDIR)$(PREFIX)/lib/)
 	@# the .pc names the prefix of this install, whatever the build used
 	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/hvemu.pc > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hvemu.pc
 

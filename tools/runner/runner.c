@@ -34,6 +34,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -884,6 +885,34 @@ static void writeback(struct hvr_thread *t, ucontext_t *uc, const struct hvemu_r
     s->dirty = 0;
 }
 
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static double g_tsc_per_ns;
+
+double hvr_tsc_per_ns(void)
+{
+    return g_tsc_per_ns;
+}
+
+/* TSC against the monotonic clock over 20 ms. */
+static void tsc_calibrate(void)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    uint64_t t0 = rdtsc();
+    do
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 20000000L);
+    uint64_t t1 = rdtsc();
+    double ns = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+    g_tsc_per_ns = (double)(t1 - t0) / ns;
+}
+
 static void on_segv(int sig, siginfo_t *si, void *ucv)
 {
     struct hvr_thread *t = &tls;
@@ -923,8 +952,10 @@ static void on_segv(int sig, siginfo_t *si, void *ucv)
     state_from_uc(&t->st, uc);
     t->rip = t->st.rip;
     struct hvemu_result res;
+    uint64_t t0 = rdtsc();
     int rc = hvemu_emulate(&t->ctx, &res);
     struct hvr_stats *st = &t->stats;
+    st->emulate_tsc += rdtsc() - t0;
     st->exits++;
     st->retries += res.retries;
     if (res.retries) {
@@ -981,6 +1012,7 @@ int hvr_init(void)
         return 0;
     }
     host_probe();
+    tsc_calibrate();
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_segv;

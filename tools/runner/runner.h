@@ -88,7 +88,11 @@ struct hvr_stats {
     uint64_t retries;        /* sum of hvemu_result.retries (compare-exchange re-runs) */
     uint64_t retries_max;    /* the largest hvemu_result.retries of one emulation */
     uint64_t emulations_retried; /* emulations with retries > 0 */
+    uint64_t emulate_tsc;    /* TSC ticks spent inside hvemu_emulate() (device callbacks
+                              * included), for hvr_tsc_per_ns() */
 };
+/* TSC ticks per nanosecond, measured once by hvr_init(). */
+double hvr_tsc_per_ns(void);
 void hvr_thread_stats(struct hvr_stats *out);
 void hvr_thread_stats_reset(void);
 

@@ -309,6 +309,9 @@ static void *xa_writer(void *arg)
         double t0 = 0;
         unsigned spins = 0;
         while (mmio_read32(a->reg) != 0) {
+            /* the vCPUs may share host CPUs: give the exchangers the CPU rather than spin out
+             * a time slice (hand-offs would come one per slice) */
+            sched_yield();
             /* bounded: an exchanger that never takes the value is a deadlock */
             if ((++spins & 255) == 0) {
                 if (t0 == 0)
@@ -317,7 +320,6 @@ static void *xa_writer(void *arg)
                     a->deadlock = 1;
                     goto out;
                 }
-                sched_yield();
             }
         }
     }
@@ -351,6 +353,8 @@ static void *xa_taker(void *arg)
             a->v[k].count++;
         else if (v != 0)
             a->v[k].bad++;
+        else if ((a->v[k].xchgs & 7) == 0)
+            sched_yield(); /* nothing to take: let the writer run if it shares our CPU */
     }
     hvr_thread_stats(&a->v[k].st);
     a->v[k].cpu = thread_cpu_s() - c0;

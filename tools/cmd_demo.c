@@ -1181,7 +1181,8 @@ int cmd_demo(int argc, char **argv)
     }
     printf("\nexits: faults in a window, each one emulation; emul/s: exits / wall time; ns/emul:\n"
            "vCPU CPU time / exits (the SIGSEGV round trip included, which dominates); hvemu: ns\n"
-           "inside hvemu_emulate() per exit, device model included (--device-delay is in it).\n"
+           "inside hvemu_emulate() per exit by the TSC, device model included (--device-delay is in\n"
+           "it) and so is any time the vCPU thread was descheduled there.\n"
            "retries: hvemu_result.retries summed / the most in one emulation (a locked\n"
            "read-modify-write whose compare-exchange found the device register changed is\n"
            "computed again from the fresh value).\n");

@@ -11,6 +11,7 @@
  */
 #include "hvemu.h"
 #include "exec/exec.h"
+#include "apx/apx.h"
 
 #include <string.h>
 
@@ -192,6 +193,8 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
 
     const struct hvemu_insn *in = &ctx->insn;
     exec_fn fn = hv_exec_handlers[in->mnemonic];
+    if (in->encoding == HVEMU_ENC_EVEX || !fn)
+        fn = apx_exec_handler(in, fn); /* APX-promoted and APX-only forms: src/apx/ */
     if (!fn) {
         set_detail(res, hvemu_mnemonic_name(in->mnemonic));
         return result_unhandled(res, "instruction not executed by hvemu yet (see detail)");

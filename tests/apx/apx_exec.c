@@ -627,7 +627,7 @@ static void rex2_case(void)
             return;
     /* one-to-one mapping: no two operand registers share their low four bits, and no EGPR
      * operand sits on an implicit register */
-    uint32_t seen = 0, imp = implicit_regs(mn);
+    uint32_t imp = implicit_regs(mn);
     unsigned regs[8], nr = 0;
     for (unsigned i = 0; i < in.noperands; i++) {
         const struct hvemu_operand *o = &in.op[i];
@@ -646,7 +646,6 @@ static void rex2_case(void)
                 return;
         if (regs[i] >= 16 && ((imp >> (regs[i] & 15)) & 1))
             return;
-        seen |= 1u << (regs[i] & 15);
     }
     na = in.length;
     nh = hin.length;

@@ -579,7 +579,8 @@ static void rex2_case(void)
         f.rm = pick_reg(&used, 1u << 4);
         op = (op & 0xf8) | (f.rm & 7);
     }
-    uint8_t pfx = (rnd() % 4 == 0) ? 0x66 : 0;
+    static const uint8_t pfxs[] = {0, 0, 0, 0, 0, 0, 0x66, 0x66, 0xf0, 0x67};
+    uint8_t pfx = pfxs[rnd() % sizeof pfxs];
     uint8_t apx[32], host[32], tail[8];
     unsigned na = 0, nh = 0, nt;
     unsigned plus_r = !m0 && ((op >= 0x50 && op <= 0x5f) || (op >= 0x91 && op <= 0x97) ||

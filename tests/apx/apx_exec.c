@@ -792,7 +792,6 @@ static void map4_case(void)
     int group = op4 >= 0x80 && op4 <= 0x83 ? 1 : (op4 >= 0xc0 && op4 <= 0xd3) || op4 >= 0xf6;
     if (group && !(op4 == 0xff && digit == 6))
         reg = (reg & ~7u) | digit;
-    if (group && ((used >> 0) & 0)) {}
     unsigned vvvv = nd ? (unsigned)(rnd() % 32) : 0;
     unsigned scc = (unsigned)(rnd() % 16), dfv = (unsigned)(rnd() % 16);
     uint8_t apx[32], host[32], tail[16];
@@ -805,10 +804,7 @@ static void map4_case(void)
     struct hvemu_insn in;
     if (hvemu_decode(apx, na + nt + 8, HVEMU_MODE_64, &feat_all, &in) != HVEMU_DECODE_OK)
         return;
-    /* with a group opcode the reg field chose the operation and its register is not an
-     * operand: its low bits may then collide with nothing */
     unsigned mn = in.mnemonic;
-    const char *mname = hvemu_mnemonic_name(mn);
     if (mn == HV_MN_LZCNT || mn == HV_MN_PUSH2 || mn == HV_MN_POP2 || mn == HV_MN_PUSH2P ||
         mn == HV_MN_POP2P)
         return;
@@ -950,7 +946,6 @@ static void map4_case(void)
         ex.fmask = NATIVE_RFLAGS_MASK;
     }
     compare(apx, alen, nd ? (nf ? "map4-ndd-nf" : "map4-ndd") : (nf ? "map4-nf" : "map4"), &st_map4, host, nh);
-    (void)mname;
 }
 
 /* ---- PUSH2 / POP2 ---- */

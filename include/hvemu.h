@@ -442,12 +442,14 @@ struct hvemu_ctx {
     uint32_t max_cmpxchg_retries;/* locked RMW retries before HVEMU_RETRY (default 64) */
     struct hvemu_insn insn;      /* the last decoded instruction (owned by the context) */
     /* Decode cache (internal): the bytes `insn` was decoded from. A VMM emulates the same MMIO
-     * instruction again and again; when the fetched bytes equal these (and APX was not needed),
-     * the decode is reused. Decoding depends only on the bytes, the mode and the features, so a
-     * hit is exact. */
+     * instruction again and again; when the fetched bytes equal these (and, when APX was
+     * needed, XCR0[19] and CR4.OSXSAVE are still set), the decode is reused. Decoding depends
+     * only on the bytes, the mode and the features (and for APX on that gate), so a hit is
+     * exact. */
     uint8_t cached_bytes[16];
     hvemu_features cached_features; /* ctx->features when they were decoded */
     uint8_t cached_len;          /* 0: nothing cached */
+    uint8_t cached_apx;          /* the cached decode needed APX: a hit re-checks XCR0/CR4 */
     uint8_t scratch[255];        /* per-emulation buffers live here, never on a callback's stack */
 };
 

@@ -1203,6 +1203,36 @@ static void gating_tests(void)
     hs.rip = NATIVE_CODE_ADDR;
     int rc = hvemu_emulate_bytes(&ctx, (const uint8_t[]){0xd5, 0x48, 0x01, 0xc8}, 4, &res);
     CHECK(rc == HVEMU_OK, "REX2 runs again after APX is re-enabled");
+    /* the decode cache keeps APX decodes: a hit must still see XCR0[19] and CR4.OSXSAVE */
+    static const uint8_t add16[] = {0xd5, 0x48, 0x01, 0xc8};
+    for (unsigned k = 0; k < 4; k++) {
+        hs.rip = NATIVE_CODE_ADDR;
+        hs.xcr0 |= HVEMU_XCR0_APX;
+        hs.cr4 |= 0x40000;
+        rc = hvemu_emulate_bytes(&ctx, add16, 4, &res); /* cached with APX on */
+        CHECK(rc == HVEMU_OK, "REX2 add with APX on (%u)", k);
+        hs.rip = NATIVE_CODE_ADDR;
+        if (k == 0)
+            hs.xcr0 &= ~HVEMU_XCR0_APX;
+        else if (k == 1)
+            hs.cr4 &= ~(uint64_t)0x40000;
+        else if (k == 2)
+            hs.valid &= ~HVEMU_PART_XCR0; /* not loaded, no load_state: cannot decide */
+        if (k == 3) {
+            rc = hvemu_emulate_bytes(&ctx, add16, 4, &res);
+            CHECK(rc == HVEMU_OK, "cached REX2 add, APX still on");
+        } else if (k == 2) {
+            rc = hvemu_emulate_bytes(&ctx, add16, 4, &res);
+            CHECK(rc == HVEMU_UNHANDLEABLE, "cached APX decode with XCR0 not loaded: %d", rc);
+            hs.valid |= HVEMU_PART_XCR0;
+        } else {
+            rc = hvemu_emulate_bytes(&ctx, add16, 4, &res);
+            CHECK(rc == HVEMU_EXCEPTION && res.exc.vector == HVEMU_EXC_UD,
+                  "cached APX decode after %s is cleared: want #UD, got %d", k ? "CR4.OSXSAVE" : "XCR0[19]", rc);
+        }
+    }
+    hs.xcr0 |= HVEMU_XCR0_APX;
+    hs.cr4 |= 0x40000;
     /* XSAVE component 19 round trip, and the init state when XSTATE_BV[19] is clear */
     uint64_t v17;
     memcpy(&v17, xs + HVEMU_XSAVE_APX_OFFSET + 8, 8);

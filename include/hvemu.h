@@ -442,12 +442,14 @@ struct hvemu_ctx {
     uint32_t max_cmpxchg_retries;/* locked RMW retries before HVEMU_RETRY (default 64) */
     struct hvemu_insn insn;      /* the last decoded instruction (owned by the context) */
     /* Decode cache (internal): the bytes `insn` was decoded from. A VMM emulates the same MMIO
-     * instruction again and again; when the fetched bytes equal these (and APX was not needed),
-     * the decode is reused. Decoding depends only on the bytes, the mode and the features, so a
-     * hit is exact. */
+     * instruction again and again; when the fetched bytes equal these (and, when APX was
+     * needed, XCR0[19] and CR4.OSXSAVE are still set), the decode is reused. Decoding depends
+     * only on the bytes, the mode and the features (and for APX on that gate), so a hit is
+     * exact. */
     uint8_t cached_bytes[16];
     hvemu_features cached_features; /* ctx->features when they were decoded */
     uint8_t cached_len;          /* 0: nothing cached */
+    uint8_t cached_apx;          /* the cached decode needed APX: a hit re-checks XCR0/CR4 */
     uint8_t scratch[255];        /* per-emulation buffers live here, never on a callback's stack */
 };
 
@@ -462,6 +464,40 @@ HVEMU_API int hvemu_emulate(struct hvemu_ctx *ctx, struct hvemu_result *result);
  * information); they are used as far as they go and fetched beyond. */
 HVEMU_API int hvemu_emulate_bytes(struct hvemu_ctx *ctx, const uint8_t *bytes, size_t len,
                         struct hvemu_result *result);
+
+/* ------------------------------------------------------------------------------------------
+ * Intel APX state: r16..r31 and XCR0
+ * ---------------------------------------------------------------------------------------- */
+
+/* XCR0 bits involved. APX's state (r16..r31) is XSAVE state component 19; MPX's bound registers
+ * are components 3 and 4, which share its place in the standard XSAVE layout, so the
+ * architecture refuses an XCR0 that enables both (XSETBV raises #GP(0)). */
+#define HVEMU_XCR0_BNDREGS (1ull << 3)
+#define HVEMU_XCR0_BNDCSR  (1ull << 4)
+#define HVEMU_XCR0_APX     (1ull << 19)
+/* Where component 19 lives in a standard-format (non-compacted) XSAVE area: 16 registers of
+ * 8 bytes, r16 first. Bit 19 of XSTATE_BV (the header's first 8 bytes, at offset 512) says
+ * whether the component holds data or its initial state (all zero). */
+#define HVEMU_XSAVE_APX_OFFSET 960u
+#define HVEMU_XSAVE_APX_SIZE   128u
+#define HVEMU_XSAVE_HEADER_OFFSET 512u
+
+/* Whether `xcr0` is acceptable as far as APX is concerned: 0 when it enables APX together with
+ * either MPX component (the value XSETBV refuses with #GP(0)), 1 otherwise. A VMM checks this
+ * when the guest executes XSETBV, alongside its other XCR0 rules. */
+HVEMU_API int hvemu_xcr0_apx_ok(uint64_t xcr0);
+
+/* Store r16..r31 from *state into the APX component of a standard-format XSAVE area of `size`
+ * bytes (at least HVEMU_XSAVE_APX_OFFSET + HVEMU_XSAVE_APX_SIZE = 1088) and set bit 19 of its
+ * XSTATE_BV. Bytes outside the component and that bit are not touched. The EGPR parts must be
+ * valid in *state (they are read as they are). Returns 0, or -1 when the area is too small. */
+HVEMU_API int hvemu_apx_xsave(const struct hvemu_state *state, void *xsave, size_t size);
+
+/* Load r16..r31 into *state from the APX component of a standard-format XSAVE area: the stored
+ * values when XSTATE_BV bit 19 is set, zeros (the component's initial state) when it is clear,
+ * as XRSTOR does. The EGPR parts become valid and dirty. Returns 0, or -1 when the area is too
+ * small (then *state is unchanged). */
+HVEMU_API int hvemu_apx_xrstor(struct hvemu_state *state, const void *xsave, size_t size);
 
 #ifdef __cplusplus
 }

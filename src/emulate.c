@@ -11,6 +11,7 @@
  */
 #include "hvemu.h"
 #include "exec/exec.h"
+#include "apx/apx.h"
 
 #include <string.h>
 
@@ -108,8 +109,11 @@ static int decode_gated(struct hvemu_ctx *ctx, const uint8_t *buf, size_t n,
     unsigned cl = ctx->cached_len;
     if (cl && n >= cl && !memcmp(buf, ctx->cached_bytes, cl) &&
         ctx->cached_features.bits[0] == ctx->features.bits[0] &&
-        ctx->cached_features.bits[1] == ctx->features.bits[1]) {
-        *rc_out = HVEMU_DECODE_OK; /* same bytes as the last (non-APX) decode: same result */
+        ctx->cached_features.bits[1] == ctx->features.bits[1] &&
+        (!ctx->cached_apx || ((ctx->state->valid & (HVEMU_PART_XCR0 | HVEMU_PART_CR4)) ==
+                                  (HVEMU_PART_XCR0 | HVEMU_PART_CR4) &&
+                              (ctx->state->xcr0 & XCR0_APX) && (ctx->state->cr4 & CR4_OSXSAVE)))) {
+        *rc_out = HVEMU_DECODE_OK; /* same bytes (and, for an APX decode, APX still enabled) */
         return HVEMU_OK;
     }
     hvemu_features f = ctx->features;
@@ -123,6 +127,7 @@ static int decode_gated(struct hvemu_ctx *ctx, const uint8_t *buf, size_t n,
         memcpy(ctx->cached_bytes, buf, ctx->insn.length);
         ctx->cached_features = ctx->features;
         ctx->cached_len = ctx->insn.length;
+        ctx->cached_apx = 0;
     }
     if (rc == HVEMU_DECODE_UD && apx) {
         if (need_parts(ctx, HVEMU_PART_XCR0 | HVEMU_PART_CR4, res) != HVEMU_OK)
@@ -131,6 +136,12 @@ static int decode_gated(struct hvemu_ctx *ctx, const uint8_t *buf, size_t n,
         if ((s->xcr0 & XCR0_APX) && (s->cr4 & CR4_OSXSAVE)) {
             hvemu_feature_set(&f, HVEMU_FEAT_APX, 1);
             rc = hvemu_decode(buf, n, HVEMU_MODE_64, &f, &ctx->insn);
+            if (rc == HVEMU_DECODE_OK) { /* cached too; a hit re-checks XCR0 and CR4 */
+                memcpy(ctx->cached_bytes, buf, ctx->insn.length);
+                ctx->cached_features = ctx->features;
+                ctx->cached_len = ctx->insn.length;
+                ctx->cached_apx = 1;
+            }
         }
     }
     *rc_out = rc;
@@ -192,6 +203,8 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
 
     const struct hvemu_insn *in = &ctx->insn;
     exec_fn fn = hv_exec_handlers[in->mnemonic];
+    if (in->encoding == HVEMU_ENC_EVEX || !fn)
+        fn = apx_exec_handler(in, fn); /* APX-promoted and APX-only forms: src/apx/ */
     if (!fn) {
         set_detail(res, hvemu_mnemonic_name(in->mnemonic));
         return result_unhandled(res, "instruction not executed by hvemu yet (see detail)");

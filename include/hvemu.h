@@ -473,7 +473,8 @@ HVEMU_API int hvemu_emulate_bytes(struct hvemu_ctx *ctx, const uint8_t *bytes, s
  * probe_write, fetch) with `dev_opaque` and the address unchanged, so a device model written
  * against hvemu_ops works the same standalone and behind hostmem. Regions must not overlap;
  * they are searched in order (put the busiest first). An address outside every region raises
- * #PF with error code P=0, W for writes and compare-exchanges, I/D for fetches, plus the bits
+ * #PF with error code P=0, W for writes, compare-exchanges and the read half of a
+ * read-modify-write (as the CPU reports it), I/D for fetches, plus the bits
  * of `pf_error_code` (e.g. 4, U/S, for a user-mode vCPU), and CR2 = the first address not
  * covered. hostmem itself is freestanding: no allocation, no locks, no state of its own, so
  * any number of vCPU threads use one struct hvemu_hostmem at once.
@@ -521,7 +522,7 @@ HVEMU_API int hvemu_emulate_bytes(struct hvemu_ctx *ctx, const uint8_t *bytes, s
  * write). A NULL read/write answers HVEMU_CB_UNHANDLEABLE; a NULL probe_write means "never
  * faults"; a NULL fetch falls back to read with HVEMU_ACCESS_FETCH. */
 
-#define HVEMU_HOSTMEM_RDONLY 0x1u /* region: writes and compare-exchanges raise #PF (P=1, W) */
+#define HVEMU_HOSTMEM_RDONLY 0x1u /* region: writes, compare-exchanges and RMW reads: #PF (P=1, W) */
 #define HVEMU_HOSTMEM_NOEXEC 0x2u /* region: instruction fetches raise #PF (P=1, I/D) */
 
 struct hvemu_hostmem_region {

@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+/* -ffreestanding turns builtins off: ask for them by name so fixed-size copies stay inline */
+
 #define PF_P 0x1u
 #define PF_W 0x2u
 #define PF_ID 0x10u
@@ -41,7 +43,7 @@ static void host_load(const uint8_t *p, void *data, unsigned size)
     switch (size) {
     case 1: {
         uint8_t v = __atomic_load_n(p, __ATOMIC_ACQUIRE);
-        memcpy(data, &v, 1);
+        __builtin_memcpy(data, &v, 1);
         return;
     }
     case 2:
@@ -50,13 +52,13 @@ static void host_load(const uint8_t *p, void *data, unsigned size)
         if (aligned(p, size)) {
             if (size == 2) {
                 uint16_t v = __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_ACQUIRE);
-                memcpy(data, &v, 2);
+                __builtin_memcpy(data, &v, 2);
             } else if (size == 4) {
                 uint32_t v = __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_ACQUIRE);
-                memcpy(data, &v, 4);
+                __builtin_memcpy(data, &v, 4);
             } else {
                 uint64_t v = __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE);
-                memcpy(data, &v, 8);
+                __builtin_memcpy(data, &v, 8);
             }
             return;
         }
@@ -65,15 +67,15 @@ static void host_load(const uint8_t *p, void *data, unsigned size)
         if (size == 2) {
             uint16_t v;
             __asm__ volatile("movw %1, %0" : "=r"(v) : "m"(*(const blob2 *)(const void *)p));
-            memcpy(data, &v, 2);
+            __builtin_memcpy(data, &v, 2);
         } else if (size == 4) {
             uint32_t v;
             __asm__ volatile("movl %1, %0" : "=r"(v) : "m"(*(const blob4 *)(const void *)p));
-            memcpy(data, &v, 4);
+            __builtin_memcpy(data, &v, 4);
         } else {
             uint64_t v;
             __asm__ volatile("movq %1, %0" : "=r"(v) : "m"(*(const blob8 *)(const void *)p));
-            memcpy(data, &v, 8);
+            __builtin_memcpy(data, &v, 8);
         }
         return;
 #endif
@@ -85,7 +87,7 @@ static void host_load(const uint8_t *p, void *data, unsigned size)
             typedef long long v2di __attribute__((vector_size(16)));
             v2di v;
             __asm__ volatile("movdqa %1, %0" : "=x"(v) : "m"(*(const blob16 *)(const void *)p));
-            memcpy(data, &v, 16);
+            __builtin_memcpy(data, &v, 16);
             return;
         }
 #endif
@@ -93,7 +95,7 @@ static void host_load(const uint8_t *p, void *data, unsigned size)
     default:
         break;
     }
-    memcpy(data, p, size);
+    __builtin_memcpy(data, p, size);
 }
 
 static void host_store(uint8_t *p, const void *data, unsigned size)
@@ -101,7 +103,7 @@ static void host_store(uint8_t *p, const void *data, unsigned size)
     switch (size) {
     case 1: {
         uint8_t v;
-        memcpy(&v, data, 1);
+        __builtin_memcpy(&v, data, 1);
         __atomic_store_n(p, v, __ATOMIC_RELEASE);
         return;
     }
@@ -111,15 +113,15 @@ static void host_store(uint8_t *p, const void *data, unsigned size)
         if (aligned(p, size)) {
             if (size == 2) {
                 uint16_t v;
-                memcpy(&v, data, 2);
+                __builtin_memcpy(&v, data, 2);
                 __atomic_store_n((uint16_t *)(void *)p, v, __ATOMIC_RELEASE);
             } else if (size == 4) {
                 uint32_t v;
-                memcpy(&v, data, 4);
+                __builtin_memcpy(&v, data, 4);
                 __atomic_store_n((uint32_t *)(void *)p, v, __ATOMIC_RELEASE);
             } else {
                 uint64_t v;
-                memcpy(&v, data, 8);
+                __builtin_memcpy(&v, data, 8);
                 __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELEASE);
             }
             return;
@@ -127,15 +129,15 @@ static void host_store(uint8_t *p, const void *data, unsigned size)
 #if defined(__x86_64__)
         if (size == 2) {
             uint16_t v;
-            memcpy(&v, data, 2);
+            __builtin_memcpy(&v, data, 2);
             __asm__ volatile("movw %1, %0" : "=m"(*(blob2 *)(void *)p) : "r"(v) : "memory");
         } else if (size == 4) {
             uint32_t v;
-            memcpy(&v, data, 4);
+            __builtin_memcpy(&v, data, 4);
             __asm__ volatile("movl %1, %0" : "=m"(*(blob4 *)(void *)p) : "r"(v) : "memory");
         } else {
             uint64_t v;
-            memcpy(&v, data, 8);
+            __builtin_memcpy(&v, data, 8);
             __asm__ volatile("movq %1, %0" : "=m"(*(blob8 *)(void *)p) : "r"(v) : "memory");
         }
         return;
@@ -146,7 +148,7 @@ static void host_store(uint8_t *p, const void *data, unsigned size)
         if (aligned(p, 16)) {
             typedef long long v2di __attribute__((vector_size(16)));
             v2di v;
-            memcpy(&v, data, 16);
+            __builtin_memcpy(&v, data, 16);
             __asm__ volatile("movdqa %1, %0" : "=m"(*(blob16 *)(void *)p) : "x"(v) : "memory");
             return;
         }
@@ -155,7 +157,7 @@ static void host_store(uint8_t *p, const void *data, unsigned size)
     default:
         break;
     }
-    memcpy(p, data, size);
+    __builtin_memcpy(p, data, size);
 }
 
 /* ---- compare-exchange ---- */
@@ -163,12 +165,12 @@ static void host_store(uint8_t *p, const void *data, unsigned size)
 #define CAS_ALIGNED(T, n)                                                                      \
     do {                                                                                       \
         T e, d;                                                                                \
-        memcpy(&e, expected, n);                                                               \
-        memcpy(&d, desired, n);                                                                \
+        __builtin_memcpy(&e, expected, n);                                                               \
+        __builtin_memcpy(&d, desired, n);                                                                \
         if (__atomic_compare_exchange_n((T *)ptr, &e, d, 0, __ATOMIC_SEQ_CST,                  \
                                         __ATOMIC_SEQ_CST))                                     \
             return HVEMU_CB_OK;                                                                \
-        memcpy(expected, &e, n);                                                               \
+        __builtin_memcpy(expected, &e, n);                                                               \
         return HVEMU_CB_CHANGED;                                                               \
     } while (0)
 
@@ -179,15 +181,15 @@ static void host_store(uint8_t *p, const void *data, unsigned size)
     do {                                                                                       \
         T e, d;                                                                                \
         uint8_t ok;                                                                            \
-        memcpy(&e, expected, n);                                                               \
-        memcpy(&d, desired, n);                                                                \
+        __builtin_memcpy(&e, expected, n);                                                               \
+        __builtin_memcpy(&d, desired, n);                                                                \
         __asm__ volatile("lock cmpxchg" suffix " %3, %1\n\tsete %0"                            \
                          : "=q"(ok), "+m"(*(B *)ptr), "+a"(e)                                  \
                          : "r"(d)                                                              \
                          : "memory", "cc");                                                    \
         if (ok)                                                                                \
             return HVEMU_CB_OK;                                                                \
-        memcpy(expected, &e, n);                                                               \
+        __builtin_memcpy(expected, &e, n);                                                               \
         return HVEMU_CB_CHANGED;                                                               \
     } while (0)
 #endif
@@ -225,15 +227,15 @@ int hvemu_host_cmpxchg(void *ptr, void *expected, const void *desired, unsigned 
         if (aligned(ptr, 16)) {
             uint64_t e[2], d[2];
             uint8_t ok;
-            memcpy(e, expected, 16);
-            memcpy(d, desired, 16);
+            __builtin_memcpy(e, expected, 16);
+            __builtin_memcpy(d, desired, 16);
             __asm__ volatile("lock cmpxchg16b %1\n\tsete %0"
                              : "=q"(ok), "+m"(*(blob16 *)ptr), "+a"(e[0]), "+d"(e[1])
                              : "b"(d[0]), "c"(d[1])
                              : "memory", "cc");
             if (ok)
                 return HVEMU_CB_OK;
-            memcpy(expected, e, 16);
+            __builtin_memcpy(expected, e, 16);
             return HVEMU_CB_CHANGED;
         }
 #endif
@@ -277,12 +279,17 @@ int hvemu_hostmem_read(void *opaque, uint64_t addr, void *data, unsigned size,
 {
     const struct hvemu_hostmem *m = opaque;
     uint8_t *d = data;
+    /* the read half of a read-modify-write is a read with intent to write: like the CPU, it
+     * faults as a write (W=1), and on a read-only page already at the read */
+    uint32_t code = kind == HVEMU_ACCESS_FETCH ? PF_ID : kind == HVEMU_ACCESS_RMW_READ ? PF_W : 0;
     while (size) {
         const struct hvemu_hostmem_region *r = find(m, addr);
         if (!r)
-            return page_fault(m, addr, kind == HVEMU_ACCESS_FETCH ? PF_ID : 0, exc);
+            return page_fault(m, addr, code, exc);
         if (kind == HVEMU_ACCESS_FETCH && (r->flags & HVEMU_HOSTMEM_NOEXEC))
             return page_fault(m, addr, PF_P | PF_ID, exc);
+        if (kind == HVEMU_ACCESS_RMW_READ && (r->flags & HVEMU_HOSTMEM_RDONLY))
+            return page_fault(m, addr, PF_P | PF_W, exc);
         unsigned n = span(r, addr, size);
         if (r->host) {
             host_load((const uint8_t *)r->host + (addr - r->base), d, n);
@@ -401,7 +408,7 @@ int hvemu_hostmem_fetch(void *opaque, uint64_t addr, void *data, unsigned size,
     /* as far as this region goes: the decoder asks again if the instruction goes on */
     unsigned n = span(r, addr, size);
     if (r->host) {
-        memcpy(data, (const uint8_t *)r->host + (addr - r->base), n);
+        __builtin_memcpy(data, (const uint8_t *)r->host + (addr - r->base), n);
     } else if (r->dev && r->dev->fetch) {
         return r->dev->fetch(r->dev_opaque, addr, data, n, fetched, exc);
     } else if (r->dev && r->dev->read) {

@@ -5,11 +5,11 @@ ATOMIC_HDR := tests/atomic/atomic_common.h tests/unit/testlib.h include/hvemu.h
 
 $(BUILD)/tests/atomic_contention: tests/atomic/contention.c $(ATOMIC_HDR) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(TCFLAGS) $< $(LIB) -o $@ -lpthread
+	$(CC) $(TCFLAGS) -Itests/unit $< $(LIB) -o $@ -lpthread
 
 $(BUILD)/tests/atomic_hostmem: tests/atomic/hostmem.c $(ATOMIC_HDR) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(TCFLAGS) $< $(LIB) -o $@ -lpthread
+	$(CC) $(TCFLAGS) -Itests/unit $< $(LIB) -o $@ -lpthread
 
 # ThreadSanitizer: the library's sources are compiled into the test with -fsanitize=thread,
 # so hvemu's own code is instrumented too (a hidden shared state would be reported).
@@ -27,7 +27,7 @@ EXTRA_TEST_BINS += $(BUILD)/tests/atomic_contention $(BUILD)/tests/atomic_hostme
 ifeq ($(shell uname -m),x86_64)
 $(BUILD)/tests/atomic_semantics: tests/atomic/semantics.c $(ATOMIC_HDR) $(HOSTDIFF_SRC) $(HOSTDIFF_HDR) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(TCFLAGS) -Itests/hostdiff $< $(HOSTDIFF_SRC) $(LIB) -o $@
+	$(CC) $(TCFLAGS) -Itests/hostdiff -Itests/unit $< $(HOSTDIFF_SRC) $(LIB) -o $@
 
 EXTRA_TEST_BINS += $(BUILD)/tests/atomic_semantics
 endif

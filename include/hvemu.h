@@ -250,7 +250,13 @@ struct hvemu_ops {
                  enum hvemu_access kind, struct hvemu_exception *exc);
     /* Atomically: if memory at `addr` equals *expected (size 1, 2, 4, 8 or 16), store *desired
      * and answer HVEMU_CB_OK; otherwise copy what memory holds into *expected and answer
-     * HVEMU_CB_CHANGED. Locked instructions and XCHG commit only through this callback. */
+     * HVEMU_CB_CHANGED. Locked instructions and XCHG commit only through this callback, with
+     * the value they read as *expected; on HVEMU_CB_CHANGED the instruction is computed again
+     * from the fresh value (up to ctx->max_cmpxchg_retries, then HVEMU_RETRY, nothing done).
+     * A locked access that crosses a page is refused (HVEMU_UNHANDLEABLE, "split lock"),
+     * never split into two compare-exchanges. Unlocked read-modify-write instructions make
+     * two accesses, read (HVEMU_ACCESS_RMW_READ) then write (RMW_WRITE), as on hardware.
+     * struct hvemu_hostmem below implements this with the host's atomic instructions. */
     int (*cmpxchg)(void *opaque, uint64_t addr, void *expected, const void *desired,
                    unsigned size, struct hvemu_exception *exc);
     /* Optional: answer the fault that writing `size` bytes at `addr` would raise, without

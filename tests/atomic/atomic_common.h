@@ -92,7 +92,7 @@ struct vcpu {
     struct hvemu_ctx ctx;
     struct hvemu_state st;
     /* retry statistics */
-    uint64_t emulations, retries, retry_max, bound_hits, with_retry;
+    uint64_t emulations, retries, retry_min, retry_max, bound_hits, with_retry;
     uint64_t violations;     /* invariant breaks this thread saw itself */
 };
 
@@ -100,6 +100,7 @@ static void vcpu_init(struct vcpu *v, int id, const struct hvemu_ops *ops)
 {
     memset(v, 0, sizeof(*v));
     v->id = id;
+    v->retry_min = ~0ull;
     struct hvemu_state *s = &v->st;
     s->valid = HVEMU_PART_ALL;
     s->cr0 = 0x80000011;
@@ -121,6 +122,8 @@ static int emu(struct vcpu *v, const uint8_t *bytes, size_t len)
         int rc = hvemu_emulate_bytes(&v->ctx, bytes, len, &r);
         v->emulations++;
         v->retries += r.retries;
+        if (r.retries < v->retry_min)
+            v->retry_min = r.retries;
         if (r.retries) {
             v->with_retry++;
             if (r.retries > v->retry_max)

@@ -679,7 +679,7 @@ static uint64_t run_test(const struct test *t, int quiet)
     double secs = now() - t0;
     pthread_barrier_destroy(&bar);
     t->check();
-    uint64_t bad = g_bad, emus = 0, retries = 0, rmax = 0, hits = 0, withr = 0;
+    uint64_t bad = g_bad, emus = 0, retries = 0, rmin = ~0ull, rmax = 0, hits = 0, withr = 0;
     uint64_t tmin = ~0ull, tmax = 0;
     for (int i = 0; i < N; i++) {
         bad += V[i].violations;
@@ -690,6 +690,7 @@ static uint64_t run_test(const struct test *t, int quiet)
         hits += V[i].bound_hits;
         withr += V[i].with_retry;
         rmax = V[i].retry_max > rmax ? V[i].retry_max : rmax;
+        rmin = V[i].retry_min < rmin ? V[i].retry_min : rmin;
         tmin = V[i].retries < tmin ? V[i].retries : tmin;
         tmax = V[i].retries > tmax ? V[i].retries : tmax;
     }
@@ -699,10 +700,11 @@ static uint64_t run_test(const struct test *t, int quiet)
         if (bad)
             printf("    %llu breaks; first: %s\n", (unsigned long long)bad, g_msg);
         printf("    %llu emulations in %.2fs; retries: %llu in %llu emulations (per emulation "
-               "min 0 avg %.4f max %llu; per vCPU min %llu avg %.1f max %llu); retry bound hit "
+               "min %llu avg %.4f max %llu; per vCPU min %llu avg %.1f max %llu); retry bound hit "
                "%llu times\n",
                (unsigned long long)emus, secs, (unsigned long long)retries,
-               (unsigned long long)withr, emus ? (double)retries / (double)emus : 0.0,
+               (unsigned long long)withr, (unsigned long long)rmin,
+               emus ? (double)retries / (double)emus : 0.0,
                (unsigned long long)rmax, (unsigned long long)tmin, (double)retries / N,
                (unsigned long long)tmax, (unsigned long long)hits);
         fflush(stdout);

@@ -228,7 +228,8 @@ enum hvemu_cb_result {
 enum hvemu_access {
     HVEMU_ACCESS_READ,      /* data read */
     HVEMU_ACCESS_WRITE,     /* data write */
-    HVEMU_ACCESS_RMW_READ,  /* read half of an unlocked read-modify-write */
+    HVEMU_ACCESS_RMW_READ,  /* read half of a read-modify-write (locked ones commit through
+                             * cmpxchg instead of a RMW_WRITE); faults as a write would (W=1) */
     HVEMU_ACCESS_RMW_WRITE, /* write half of an unlocked read-modify-write */
     HVEMU_ACCESS_STACK_READ,
     HVEMU_ACCESS_STACK_WRITE,

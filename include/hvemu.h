@@ -503,8 +503,9 @@ HVEMU_API int hvemu_emulate_bytes(struct hvemu_ctx *ctx, const uint8_t *bytes, s
  *    line, a single MOV is still atomic on x86 (as for the guest on hardware); across a cache
  *    line it is not (nor is it on hardware).
  *  - read/write of 16 bytes aligned: one MOVDQA, atomic on CPUs with AVX (Intel and AMD
- *    document it); other sizes (and pieces of an access split at a page or region boundary)
- *    are copied bytewise, not atomic, as on hardware.
+ *    document it; a build without SSE, e.g. for a kernel, copies instead); other sizes (and
+ *    pieces of an access split at a page or region boundary) are copied bytewise, not
+ *    atomic, as on hardware.
  *  - compare-exchange of 1, 2, 4, 8 bytes: LOCK CMPXCHG of that width. Aligned or within one
  *    cache line it is atomic and cheap. Misaligned across a cache line it is a host split lock:
  *    still atomic (the CPU locks the bus), but slow, and a host kernel with split-lock

@@ -10,9 +10,8 @@
  */
 #include "hvemu.h"
 
-#include <string.h>
-
-/* -ffreestanding turns builtins off: ask for them by name so fixed-size copies stay inline */
+/* -ffreestanding turns builtins off: ask for them by name so fixed-size copies stay inline
+ * (a variable-size copy may still call memcpy, the one libc function hvemu uses) */
 
 #define PF_P 0x1u
 #define PF_W 0x2u
@@ -81,9 +80,10 @@ static void host_load(const uint8_t *p, void *data, unsigned size)
 #endif
         break;
     case 16:
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(__SSE2__)
         if (aligned(p, 16)) {
-            /* one 16-byte load: atomic on CPUs with AVX */
+            /* one 16-byte load: atomic on CPUs with AVX (a build without SSE, e.g. for a
+             * kernel, copies instead) */
             typedef long long v2di __attribute__((vector_size(16)));
             v2di v;
             __asm__ volatile("movdqa %1, %0" : "=x"(v) : "m"(*(const blob16 *)(const void *)p));
@@ -144,7 +144,7 @@ static void host_store(uint8_t *p, const void *data, unsigned size)
 #endif
         break;
     case 16:
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(__SSE2__)
         if (aligned(p, 16)) {
             typedef long long v2di __attribute__((vector_size(16)));
             v2di v;

@@ -30,10 +30,17 @@ static int aligned(const void *p, unsigned size)
     return ((uintptr_t)p & (size - 1)) == 0;
 }
 
+#if defined(__x86_64__)
 static int crosses_line(const void *p, unsigned size)
 {
     return ((uintptr_t)p & (LINE - 1)) + size > LINE;
 }
+#endif
+
+/* Naturally aligned types for the atomic builtins (on i386 a plain uint64_t is 4-aligned). */
+typedef uint16_t a16 __attribute__((aligned(2)));
+typedef uint32_t a32 __attribute__((aligned(4)));
+typedef uint64_t a64 __attribute__((aligned(8)));
 
 /* ---- host loads and stores ---- */
 
@@ -50,13 +57,13 @@ static void host_load(const uint8_t *p, void *data, unsigned size)
     case 8:
         if (aligned(p, size)) {
             if (size == 2) {
-                uint16_t v = __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_ACQUIRE);
+                uint16_t v = __atomic_load_n((const a16 *)(const void *)p, __ATOMIC_ACQUIRE);
                 __builtin_memcpy(data, &v, 2);
             } else if (size == 4) {
-                uint32_t v = __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_ACQUIRE);
+                uint32_t v = __atomic_load_n((const a32 *)(const void *)p, __ATOMIC_ACQUIRE);
                 __builtin_memcpy(data, &v, 4);
             } else {
-                uint64_t v = __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE);
+                uint64_t v = __atomic_load_n((const a64 *)(const void *)p, __ATOMIC_ACQUIRE);
                 __builtin_memcpy(data, &v, 8);
             }
             return;
@@ -114,15 +121,15 @@ static void host_store(uint8_t *p, const void *data, unsigned size)
             if (size == 2) {
                 uint16_t v;
                 __builtin_memcpy(&v, data, 2);
-                __atomic_store_n((uint16_t *)(void *)p, v, __ATOMIC_RELEASE);
+                __atomic_store_n((a16 *)(void *)p, v, __ATOMIC_RELEASE);
             } else if (size == 4) {
                 uint32_t v;
                 __builtin_memcpy(&v, data, 4);
-                __atomic_store_n((uint32_t *)(void *)p, v, __ATOMIC_RELEASE);
+                __atomic_store_n((a32 *)(void *)p, v, __ATOMIC_RELEASE);
             } else {
                 uint64_t v;
                 __builtin_memcpy(&v, data, 8);
-                __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELEASE);
+                __atomic_store_n((a64 *)(void *)p, v, __ATOMIC_RELEASE);
             }
             return;
         }
@@ -205,10 +212,10 @@ int hvemu_host_cmpxchg(void *ptr, void *expected, const void *desired, unsigned 
     case 8:
         if (aligned(ptr, size)) {
             if (size == 2)
-                CAS_ALIGNED(uint16_t, 2);
+                CAS_ALIGNED(a16, 2);
             if (size == 4)
-                CAS_ALIGNED(uint32_t, 4);
-            CAS_ALIGNED(uint64_t, 8);
+                CAS_ALIGNED(a32, 4);
+            CAS_ALIGNED(a64, 8);
         }
 #if defined(__x86_64__)
         if (no_split_lock && crosses_line(ptr, size))

@@ -65,7 +65,8 @@ install: all
 	ln -sf libhvemu.so.0 $(DESTDIR)$(PREFIX)/lib/libhvemu.so
 	install -m 644 include/hvemu.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/hvemu $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(BUILD)/hvemu.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	@# the .pc names the prefix of this install, whatever the build used
+	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/hvemu.pc > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hvemu.pc
 
 demo: all
 	$(BUILD)/hvemu demo

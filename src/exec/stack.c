@@ -57,13 +57,11 @@ int exec_pop(struct exec *x)
     /* RSP is incremented before a memory destination's address is computed (POP [RSP+8]) */
     gpr_set_sized(x, HVEMU_RSP, 8, rsp);
     if (x->in->op[0].kind == HVEMU_OP_MEM) {
-        uint64_t la, keep = x->s->gpr[HVEMU_RSP];
-        x->s->gpr[HVEMU_RSP] = rsp; /* the address uses the incremented RSP */
-        rc = op_linear(x, 0, &la);
-        x->s->gpr[HVEMU_RSP] = keep;
-        if (rc != X_OK)
-            return rc;
-        return mem_write(x, la, &v, size, HVEMU_ACCESS_WRITE);
+        /* the address uses the incremented RSP: an RSP base is displaced by the pop's size */
+        const struct hvemu_mem *m = &x->in->op[0].u.mem;
+        int64_t adj = m->base_class != HVEMU_REG_NONE && m->base_class != HVEMU_REG_RIP &&
+                      m->base == HVEMU_RSP ? (int64_t)size : 0;
+        return op_write_mem(x, 0, adj, &v, size);
     }
     return op_write(x, 0, v); /* POP RSP: the popped value wins */
 }

@@ -87,6 +87,9 @@ for c, s in VW.items():
 for c, s in {'x': 'VX', 'X': 'O', 'Y': 'Y32', 'Z': 'Z64', 'h': 'VH'}.items():
     spec('Mi' + c, 'VSIB', 'MEM', s)
 spec('Msib', 'SIBMEM', 'MEM', 'NONE')
+# a GPR of the address size (MOVDIR64B, ENQCMD, UMONITOR: the register holds an address)
+spec('Ga', 'REG', 'GPR', 'A')
+spec('Ra', 'RM_REG', 'GPR', 'A')
 # opmask registers
 spec('Kr', 'REG', 'K', 'Q')
 spec('Kv', 'VVVV', 'K', 'Q')
@@ -171,6 +174,7 @@ ATTRS = [
     'nopfx66',  # #UD with a 66 prefix (JMPABS)
     'nopfxrep', # #UD with F2/F3 prefix
     'osz66',    # EVEX (APX map 4): pp=66 selects a 16-bit operand size
+    'distinct', # #UD when two of its vector/tile registers (VSIB index included) are the same
 ]
 FEATURES = ['base', 'cmov', 'cx8', 'cx16', 'movbe', 'popcnt', 'lzcnt', 'bmi1', 'bmi2', 'adx',
             'crc32', 'rdrand', 'rdseed', 'rdtscp', 'rdpid', 'fsgsbase', 'clflushopt', 'clwb',

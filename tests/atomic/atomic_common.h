@@ -55,6 +55,18 @@ static int broken_cmpxchg(void *o, uint64_t addr, void *expected, const void *de
     return hvemu_hostmem_write(o, addr, desired, size, HVEMU_ACCESS_WRITE, exc);
 }
 
+/* The positive twin of the negative control: the same yield between the read and the
+ * commit, but hostmem's atomic compare-exchange after it. Even on a single or busy CPU the
+ * other vCPUs get in between, so the retry path runs under real concurrency, and every
+ * invariant must still hold. */
+static int yield_cmpxchg(void *o, uint64_t addr, void *expected, const void *desired,
+                         unsigned size, struct hvemu_exception *exc)
+{
+    sched_yield();
+    return hvemu_hostmem_cmpxchg(o, addr, expected, desired, size, exc);
+}
+static struct hvemu_ops g_ops_yield;
+
 static void mem_setup(void)
 {
     g_ram = aligned_alloc(4096, GUEST_SIZE);
@@ -70,6 +82,8 @@ static void mem_setup(void)
     g_mem.nregions = 1;
     memset(&g_ops_atomic, 0, sizeof(g_ops_atomic));
     hvemu_hostmem_ops(&g_ops_atomic);
+    g_ops_yield = g_ops_atomic;
+    g_ops_yield.cmpxchg = yield_cmpxchg;
     g_ops_broken = g_ops_atomic;
     g_ops_broken.cmpxchg = broken_cmpxchg;
 }

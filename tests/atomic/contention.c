@@ -10,6 +10,9 @@
  *   contention --negative      the negative control: the same tests with a compare-exchange
  *                              that reads, compares, yields and writes; every test must detect
  *                              lost updates (proof that the invariants can fail)
+ *   contention --yield         the same window as the negative control (a yield between the
+ *                              read and the commit) with the atomic compare-exchange: retries
+ *                              happen even on one busy CPU, and every invariant must hold
  *   options: --threads N (>= 3, default 3)  --iters M (default 20000)  --only NAME  --list
  *
  * The retry counts hvemu reported (hvemu_result.retries) are printed per test.
@@ -32,7 +35,7 @@
 
 static int N = 3;
 static long M = 20000;
-static int negative;
+static int negative, yield;
 static const struct hvemu_ops *g_ops;
 static struct vcpu V[MAXT];
 static pthread_barrier_t bar;
@@ -745,6 +748,8 @@ int main(int argc, char **argv)
             M = atol(argv[++i]);
         else if (!strcmp(argv[i], "--negative"))
             negative = 1;
+        else if (!strcmp(argv[i], "--yield"))
+            yield = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
         else if (!strcmp(argv[i], "--list")) {
@@ -752,7 +757,7 @@ int main(int argc, char **argv)
                 printf("%-11s %s\n", tests[k].name, tests[k].insn);
             return 0;
         } else {
-            fprintf(stderr, "usage: %s [--threads N] [--iters M] [--negative] [--only NAME] [--list]\n",
+            fprintf(stderr, "usage: %s [--threads N] [--iters M] [--negative | --yield] [--only NAME] [--list]\n",
                     argv[0]);
             return 2;
         }
@@ -762,10 +767,11 @@ int main(int argc, char **argv)
         return 2;
     }
     mem_setup();
-    g_ops = negative ? &g_ops_broken : &g_ops_atomic;
+    g_ops = negative ? &g_ops_broken : yield ? &g_ops_yield : &g_ops_atomic;
     printf("%s: %d vCPU threads x %ld iterations, %s compare-exchange\n",
            negative ? "negative control" : "contention", N, M,
-           negative ? "a NON-ATOMIC (read, compare, yield, write)" : "hostmem's atomic");
+           negative ? "a NON-ATOMIC (read, compare, yield, write)"
+                    : yield ? "a yield, then hostmem's atomic" : "hostmem's atomic");
     int ran = 0, failed = 0;
     for (size_t k = 0; k < NTESTS; k++) {
         const struct test *t = &tests[k];

@@ -172,12 +172,12 @@ static void host_store(uint8_t *p, const void *data, unsigned size)
 #define CAS_ALIGNED(T, n)                                                                      \
     do {                                                                                       \
         T e, d;                                                                                \
-        __builtin_memcpy(&e, expected, n);                                                               \
-        __builtin_memcpy(&d, desired, n);                                                                \
+        __builtin_memcpy(&e, expected, n);                                                     \
+        __builtin_memcpy(&d, desired, n);                                                      \
         if (__atomic_compare_exchange_n((T *)ptr, &e, d, 0, __ATOMIC_SEQ_CST,                  \
                                         __ATOMIC_SEQ_CST))                                     \
             return HVEMU_CB_OK;                                                                \
-        __builtin_memcpy(expected, &e, n);                                                               \
+        __builtin_memcpy(expected, &e, n);                                                     \
         return HVEMU_CB_CHANGED;                                                               \
     } while (0)
 
@@ -188,15 +188,15 @@ static void host_store(uint8_t *p, const void *data, unsigned size)
     do {                                                                                       \
         T e, d;                                                                                \
         uint8_t ok;                                                                            \
-        __builtin_memcpy(&e, expected, n);                                                               \
-        __builtin_memcpy(&d, desired, n);                                                                \
+        __builtin_memcpy(&e, expected, n);                                                     \
+        __builtin_memcpy(&d, desired, n);                                                      \
         __asm__ volatile("lock cmpxchg" suffix " %3, %1\n\tsete %0"                            \
                          : "=q"(ok), "+m"(*(B *)ptr), "+a"(e)                                  \
                          : "r"(d)                                                              \
                          : "memory", "cc");                                                    \
         if (ok)                                                                                \
             return HVEMU_CB_OK;                                                                \
-        __builtin_memcpy(expected, &e, n);                                                               \
+        __builtin_memcpy(expected, &e, n);                                                     \
         return HVEMU_CB_CHANGED;                                                               \
     } while (0)
 #endif

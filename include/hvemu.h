@@ -530,7 +530,7 @@ HVEMU_API int hvemu_emulate_bytes(struct hvemu_ctx *ctx, const uint8_t *bytes, s
  * write). A NULL read/write answers HVEMU_CB_UNHANDLEABLE; a NULL probe_write means "never
  * faults"; a NULL fetch falls back to read with HVEMU_ACCESS_FETCH. */
 
-#define HVEMU_HOSTMEM_RDONLY 0x1u /* region: writes, compare-exchanges and RMW reads: #PF (P=1, W) */
+#define HVEMU_HOSTMEM_RDONLY 0x1u /* region: writes, cmpxchg and RMW reads raise #PF (P=1, W) */
 #define HVEMU_HOSTMEM_NOEXEC 0x2u /* region: instruction fetches raise #PF (P=1, I/D) */
 
 struct hvemu_hostmem_region {

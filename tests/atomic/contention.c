@@ -433,7 +433,7 @@ static void btr_body(struct vcpu *v) { claim_body(v, 0); }
  * round, (number that wrote -V) - (number that wrote V) must equal the change the word made. */
 #define NEGV 5
 static uint64_t neg_to_minus[MAXT], neg_to_plus[MAXT];
-static int neg_rounds(void) { return 40; }
+static int neg_rounds(void) { return M / 50 > 40 ? (int)(M / 50) : 40; }
 static void neg_setup(void) { st64(W, NEGV); }
 static void neg_body(struct vcpu *v)
 {
@@ -782,7 +782,7 @@ int main(int argc, char **argv)
         if (negative) {
             /* a lost update is a race: give it a few more chances before calling it missed */
             long m0 = M;
-            for (int again = 0; !bad && again < 4; again++) {
+            for (int again = 0; !bad && again < 6; again++) {
                 M *= 2;
                 printf("    (again with %ld iterations)\n", M);
                 bad = run_test(t, 0);

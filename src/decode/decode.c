@@ -452,12 +452,15 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
 
     /* ---- match ---- */
     unsigned osz16 = !in->rex_w && px.has66 && in->encoding <= HVEMU_ENC_REX2;
+    /* EVEX.b in a register form turns L'L into rounding control: the vector length is 512. */
+    unsigned key_l = in->encoding == HVEMU_ENC_EVEX && map != 4 && in->evex_b &&
+                     (in->modrm >> 6) == 3 ? 2 : in->vex_l;
     uint32_t key = ((uint32_t)(in->modrm >> 3 & 7) << HV_KEY_REG_SHIFT) |
                    ((uint32_t)((in->modrm >> 6) == 3) << HV_KEY_MODR_SHIFT) |
                    ((uint32_t)(in->modrm & 7) << HV_KEY_RM_SHIFT) |
                    ((uint32_t)pp << HV_KEY_P_SHIFT) |
                    ((uint32_t)in->rex_w << HV_KEY_W_SHIFT) |
-                   ((uint32_t)in->vex_l << HV_KEY_L_SHIFT) |
+                   ((uint32_t)key_l << HV_KEY_L_SHIFT) |
                    ((uint32_t)is64 << HV_KEY_M64_SHIFT) |
                    ((uint32_t)in->evex_nd << HV_KEY_ND_SHIFT) |
                    ((uint32_t)in->evex_nf << HV_KEY_NF_SHIFT) |
@@ -508,7 +511,8 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         return HVEMU_DECODE_UD;
     if (in->encoding == HVEMU_ENC_REX2 && (at & HV_ATTR_NOREX2))
         return HVEMU_DECODE_UD;
-    if ((at & HV_ATTR_NOVVVV) && in->vvvv != 0)
+    /* With VSIB, V' is the high bit of the index register, not part of vvvv. */
+    if ((at & HV_ATTR_NOVVVV) && (at & HV_ATTR_VSIB ? (in->vvvv & 15) : in->vvvv) != 0)
         return HVEMU_DECODE_UD;
     if ((at & HV_ATTR_NOPFX66) && px.has66)
         return HVEMU_DECODE_UD;
@@ -518,7 +522,8 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     if (in->encoding == HVEMU_ENC_EVEX && map != 4) {
         if (in->evex_aaa && !(at & HV_ATTR_MASK))
             return HVEMU_DECODE_UD;
-        if (in->evex_z && !(at & HV_ATTR_MASKZ))
+        /* zeroing needs an instruction that allows it and a mask to zero with (z with k0 is #UD) */
+        if (in->evex_z && (!(at & HV_ATTR_MASKZ) || !in->evex_aaa))
             return HVEMU_DECODE_UD;
         if ((at & HV_ATTR_NOK0) && !in->evex_aaa)
             return HVEMU_DECODE_UD;
@@ -527,9 +532,10 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 return HVEMU_DECODE_UD;
             if (!memform)
                 vl = 64; /* rounding control replaces L'L */
-        } else if (in->vex_l == 3 && !(at & HV_ATTR_EVEX_NOL)) {
-            return HVEMU_DECODE_UD;
         }
+        /* L'L=3 is reserved, unless it is rounding control (EVEX.b in a register form) */
+        if (in->vex_l == 3 && !(at & HV_ATTR_EVEX_NOL) && !(in->evex_b && !memform))
+            return HVEMU_DECODE_UD;
     }
 
     /* ---- ModRM memory operand ---- */
@@ -568,6 +574,10 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 return HVEMU_DECODE_UD;
             if (s->cls == HV_CLS_DR && reg_idx > 7)
                 return HVEMU_DECODE_UD;
+            /* EVEX: R' cannot extend a GPR or opmask in ModRM.reg, nor R an opmask (k0-k7 only) */
+            if (in->encoding == HVEMU_ENC_EVEX && map != 4 &&
+                ((s->cls == HV_CLS_GPR && in->rex_r4) || (s->cls == HV_CLS_K && (in->rex_r || in->rex_r4))))
+                return HVEMU_DECODE_UD;
             set_reg(in, op, s->cls, nbytes, s->cls == HV_CLS_VEC || s->cls == HV_CLS_GPR ||
                     s->cls == HV_CLS_CR || s->cls == HV_CLS_DR ? reg_idx : (in->modrm >> 3 & 7));
             break;
@@ -585,6 +595,10 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                     op->u.mem.index = (uint8_t)((mem.index_class == HVEMU_REG_NONE ? 4 : mem.index) |
                                                 (v4 << 4));
                     op->size = 0;
+                    /* a gather whose destination is also its index register is #UD */
+                    if (i > 0 && in->op[0].kind == HVEMU_OP_REG &&
+                        hv_opspecs[e->ops[0]].cls == HV_CLS_VEC && in->op[0].u.reg.idx == op->u.mem.index)
+                        return HVEMU_DECODE_UD;
                 }
                 if (in->encoding == HVEMU_ENC_EVEX && in->evex_b && (at & HV_ATTR_BCST)) {
                     unsigned elem = e->tuple == HV_TUPLE_B2 ? 2 : in->rex_w ? 8 : 4;
@@ -687,6 +701,12 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         default:
             break;
         }
+    }
+    if (at & HV_ATTR_DSTDIFF) {
+        for (unsigned i = 1; i < e->nops; i++)
+            if (in->op[i].kind == HVEMU_OP_REG && hv_opspecs[e->ops[i]].cls == hv_opspecs[e->ops[0]].cls &&
+                in->op[i].u.reg.idx == in->op[0].u.reg.idx)
+                return HVEMU_DECODE_UD;
     }
     /* operand access from the attributes: by default the first operand is read and written */
     if (e->nops) {

@@ -50,6 +50,7 @@ enum hv_tuple { HV_TUPLE_NONE, HV_TUPLE_FV, HV_TUPLE_HV, HV_TUPLE_FVM, HV_TUPLE_
 #define HV_ATTR_NOPFX66 (1u << 27)
 #define HV_ATTR_NOPFXREP (1u << 28)
 #define HV_ATTR_OSZ66 (1u << 29)
+#define HV_ATTR_DSTDIFF (1u << 30)
 #define HV_MNSEL_NONE 0
 #define HV_MNSEL_OSZ 1
 #define HV_MNSEL_ASZ 2

@@ -170,6 +170,7 @@ ATTRS = [
     'nopfx66',  # #UD with a 66 prefix (JMPABS)
     'nopfxrep', # #UD with F2/F3 prefix
     'osz66',    # EVEX (APX map 4): pp=66 selects a 16-bit operand size
+    'dstdiff',  # the destination register must differ from every source register (else #UD)
 ]
 FEATURES = ['base', 'cmov', 'cx8', 'cx16', 'movbe', 'popcnt', 'lzcnt', 'bmi1', 'bmi2', 'adx',
             'crc32', 'rdrand', 'rdseed', 'rdtscp', 'rdpid', 'fsgsbase', 'clflushopt', 'clwb',

@@ -567,6 +567,675 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "stosb",
     "sub",
     "test",
+    "v4fmaddps",
+    "v4fmaddss",
+    "v4fnmaddps",
+    "v4fnmaddss",
+    "vaddpd",
+    "vaddph",
+    "vaddps",
+    "vaddsd",
+    "vaddsh",
+    "vaddss",
+    "vaesdec",
+    "vaesdeclast",
+    "vaesenc",
+    "vaesenclast",
+    "valignd",
+    "valignq",
+    "vandnpd",
+    "vandnps",
+    "vandpd",
+    "vandps",
+    "vblendmpd",
+    "vblendmps",
+    "vbroadcastf32x2",
+    "vbroadcastf32x4",
+    "vbroadcastf32x8",
+    "vbroadcastf64x2",
+    "vbroadcastf64x4",
+    "vbroadcasti32x2",
+    "vbroadcasti32x4",
+    "vbroadcasti32x8",
+    "vbroadcasti64x2",
+    "vbroadcasti64x4",
+    "vbroadcastsd",
+    "vbroadcastss",
+    "vcmppd",
+    "vcmpph",
+    "vcmpps",
+    "vcmpsd",
+    "vcmpsh",
+    "vcmpss",
+    "vcomisd",
+    "vcomish",
+    "vcomiss",
+    "vcompresspd",
+    "vcompressps",
+    "vcvtdq2pd",
+    "vcvtdq2ph",
+    "vcvtdq2ps",
+    "vcvtne2ps2bf16",
+    "vcvtneps2bf16",
+    "vcvtpd2dq",
+    "vcvtpd2ph",
+    "vcvtpd2ps",
+    "vcvtpd2qq",
+    "vcvtpd2udq",
+    "vcvtpd2uqq",
+    "vcvtph2dq",
+    "vcvtph2pd",
+    "vcvtph2ps",
+    "vcvtph2psx",
+    "vcvtph2qq",
+    "vcvtph2udq",
+    "vcvtph2uqq",
+    "vcvtph2uw",
+    "vcvtph2w",
+    "vcvtps2dq",
+    "vcvtps2pd",
+    "vcvtps2ph",
+    "vcvtps2phx",
+    "vcvtps2qq",
+    "vcvtps2udq",
+    "vcvtps2uqq",
+    "vcvtqq2pd",
+    "vcvtqq2ph",
+    "vcvtqq2ps",
+    "vcvtsd2sh",
+    "vcvtsd2si",
+    "vcvtsd2ss",
+    "vcvtsd2usi",
+    "vcvtsh2sd",
+    "vcvtsh2si",
+    "vcvtsh2ss",
+    "vcvtsh2usi",
+    "vcvtsi2sd",
+    "vcvtsi2sh",
+    "vcvtsi2ss",
+    "vcvtss2sd",
+    "vcvtss2sh",
+    "vcvtss2si",
+    "vcvtss2usi",
+    "vcvttpd2dq",
+    "vcvttpd2qq",
+    "vcvttpd2udq",
+    "vcvttpd2uqq",
+    "vcvttph2dq",
+    "vcvttph2qq",
+    "vcvttph2udq",
+    "vcvttph2uqq",
+    "vcvttph2uw",
+    "vcvttph2w",
+    "vcvttps2dq",
+    "vcvttps2qq",
+    "vcvttps2udq",
+    "vcvttps2uqq",
+    "vcvttsd2si",
+    "vcvttsd2usi",
+    "vcvttsh2si",
+    "vcvttsh2usi",
+    "vcvttss2si",
+    "vcvttss2usi",
+    "vcvtudq2pd",
+    "vcvtudq2ph",
+    "vcvtudq2ps",
+    "vcvtuqq2pd",
+    "vcvtuqq2ph",
+    "vcvtuqq2ps",
+    "vcvtusi2sd",
+    "vcvtusi2sh",
+    "vcvtusi2ss",
+    "vcvtuw2ph",
+    "vcvtw2ph",
+    "vdbpsadbw",
+    "vdivpd",
+    "vdivph",
+    "vdivps",
+    "vdivsd",
+    "vdivsh",
+    "vdivss",
+    "vdpbf16ps",
+    "vexp2pd",
+    "vexp2ps",
+    "vexpandpd",
+    "vexpandps",
+    "vextractf32x4",
+    "vextractf32x8",
+    "vextractf64x2",
+    "vextractf64x4",
+    "vextracti32x4",
+    "vextracti32x8",
+    "vextracti64x2",
+    "vextracti64x4",
+    "vextractps",
+    "vfcmaddcph",
+    "vfcmaddcsh",
+    "vfcmulcph",
+    "vfcmulcsh",
+    "vfixupimmpd",
+    "vfixupimmps",
+    "vfixupimmsd",
+    "vfixupimmss",
+    "vfmadd132pd",
+    "vfmadd132ph",
+    "vfmadd132ps",
+    "vfmadd132sd",
+    "vfmadd132sh",
+    "vfmadd132ss",
+    "vfmadd213pd",
+    "vfmadd213ph",
+    "vfmadd213ps",
+    "vfmadd213sd",
+    "vfmadd213sh",
+    "vfmadd213ss",
+    "vfmadd231pd",
+    "vfmadd231ph",
+    "vfmadd231ps",
+    "vfmadd231sd",
+    "vfmadd231sh",
+    "vfmadd231ss",
+    "vfmaddcph",
+    "vfmaddcsh",
+    "vfmaddsub132pd",
+    "vfmaddsub132ph",
+    "vfmaddsub132ps",
+    "vfmaddsub213pd",
+    "vfmaddsub213ph",
+    "vfmaddsub213ps",
+    "vfmaddsub231pd",
+    "vfmaddsub231ph",
+    "vfmaddsub231ps",
+    "vfmsub132pd",
+    "vfmsub132ph",
+    "vfmsub132ps",
+    "vfmsub132sd",
+    "vfmsub132sh",
+    "vfmsub132ss",
+    "vfmsub213pd",
+    "vfmsub213ph",
+    "vfmsub213ps",
+    "vfmsub213sd",
+    "vfmsub213sh",
+    "vfmsub213ss",
+    "vfmsub231pd",
+    "vfmsub231ph",
+    "vfmsub231ps",
+    "vfmsub231sd",
+    "vfmsub231sh",
+    "vfmsub231ss",
+    "vfmsubadd132pd",
+    "vfmsubadd132ph",
+    "vfmsubadd132ps",
+    "vfmsubadd213pd",
+    "vfmsubadd213ph",
+    "vfmsubadd213ps",
+    "vfmsubadd231pd",
+    "vfmsubadd231ph",
+    "vfmsubadd231ps",
+    "vfmulcph",
+    "vfmulcsh",
+    "vfnmadd132pd",
+    "vfnmadd132ph",
+    "vfnmadd132ps",
+    "vfnmadd132sd",
+    "vfnmadd132sh",
+    "vfnmadd132ss",
+    "vfnmadd213pd",
+    "vfnmadd213ph",
+    "vfnmadd213ps",
+    "vfnmadd213sd",
+    "vfnmadd213sh",
+    "vfnmadd213ss",
+    "vfnmadd231pd",
+    "vfnmadd231ph",
+    "vfnmadd231ps",
+    "vfnmadd231sd",
+    "vfnmadd231sh",
+    "vfnmadd231ss",
+    "vfnmsub132pd",
+    "vfnmsub132ph",
+    "vfnmsub132ps",
+    "vfnmsub132sd",
+    "vfnmsub132sh",
+    "vfnmsub132ss",
+    "vfnmsub213pd",
+    "vfnmsub213ph",
+    "vfnmsub213ps",
+    "vfnmsub213sd",
+    "vfnmsub213sh",
+    "vfnmsub213ss",
+    "vfnmsub231pd",
+    "vfnmsub231ph",
+    "vfnmsub231ps",
+    "vfnmsub231sd",
+    "vfnmsub231sh",
+    "vfnmsub231ss",
+    "vfpclasspd",
+    "vfpclassph",
+    "vfpclassps",
+    "vfpclasssd",
+    "vfpclasssh",
+    "vfpclassss",
+    "vgatherdpd",
+    "vgatherdps",
+    "vgatherpf0dpd",
+    "vgatherpf0dps",
+    "vgatherpf0qpd",
+    "vgatherpf0qps",
+    "vgatherpf1dpd",
+    "vgatherpf1dps",
+    "vgatherpf1qpd",
+    "vgatherpf1qps",
+    "vgatherqpd",
+    "vgatherqps",
+    "vgetexppd",
+    "vgetexpph",
+    "vgetexpps",
+    "vgetexpsd",
+    "vgetexpsh",
+    "vgetexpss",
+    "vgetmantpd",
+    "vgetmantph",
+    "vgetmantps",
+    "vgetmantsd",
+    "vgetmantsh",
+    "vgetmantss",
+    "vgf2p8affineinvqb",
+    "vgf2p8affineqb",
+    "vgf2p8mulb",
+    "vinsertf32x4",
+    "vinsertf32x8",
+    "vinsertf64x2",
+    "vinsertf64x4",
+    "vinserti32x4",
+    "vinserti32x8",
+    "vinserti64x2",
+    "vinserti64x4",
+    "vinsertps",
+    "vmaxpd",
+    "vmaxph",
+    "vmaxps",
+    "vmaxsd",
+    "vmaxsh",
+    "vmaxss",
+    "vminpd",
+    "vminph",
+    "vminps",
+    "vminsd",
+    "vminsh",
+    "vminss",
+    "vmovapd",
+    "vmovaps",
+    "vmovd",
+    "vmovddup",
+    "vmovdqa32",
+    "vmovdqa64",
+    "vmovdqu16",
+    "vmovdqu32",
+    "vmovdqu64",
+    "vmovdqu8",
+    "vmovhlps",
+    "vmovhpd",
+    "vmovhps",
+    "vmovlhps",
+    "vmovlpd",
+    "vmovlps",
+    "vmovntdq",
+    "vmovntdqa",
+    "vmovntpd",
+    "vmovntps",
+    "vmovq",
+    "vmovsd",
+    "vmovsh",
+    "vmovshdup",
+    "vmovsldup",
+    "vmovss",
+    "vmovupd",
+    "vmovups",
+    "vmovw",
+    "vmulpd",
+    "vmulph",
+    "vmulps",
+    "vmulsd",
+    "vmulsh",
+    "vmulss",
+    "vorpd",
+    "vorps",
+    "vp2intersectd",
+    "vp2intersectq",
+    "vp4dpwssd",
+    "vp4dpwssds",
+    "vpabsb",
+    "vpabsd",
+    "vpabsq",
+    "vpabsw",
+    "vpackssdw",
+    "vpacksswb",
+    "vpackusdw",
+    "vpackuswb",
+    "vpaddb",
+    "vpaddd",
+    "vpaddq",
+    "vpaddsb",
+    "vpaddsw",
+    "vpaddusb",
+    "vpaddusw",
+    "vpaddw",
+    "vpalignr",
+    "vpandd",
+    "vpandnd",
+    "vpandnq",
+    "vpandq",
+    "vpavgb",
+    "vpavgw",
+    "vpblendmb",
+    "vpblendmd",
+    "vpblendmq",
+    "vpblendmw",
+    "vpbroadcastb",
+    "vpbroadcastd",
+    "vpbroadcastmb2q",
+    "vpbroadcastmw2d",
+    "vpbroadcastq",
+    "vpbroadcastw",
+    "vpclmulqdq",
+    "vpcmpb",
+    "vpcmpd",
+    "vpcmpeqb",
+    "vpcmpeqd",
+    "vpcmpeqq",
+    "vpcmpeqw",
+    "vpcmpgtb",
+    "vpcmpgtd",
+    "vpcmpgtq",
+    "vpcmpgtw",
+    "vpcmpq",
+    "vpcmpub",
+    "vpcmpud",
+    "vpcmpuq",
+    "vpcmpuw",
+    "vpcmpw",
+    "vpcompressb",
+    "vpcompressd",
+    "vpcompressq",
+    "vpcompressw",
+    "vpconflictd",
+    "vpconflictq",
+    "vpdpbusd",
+    "vpdpbusds",
+    "vpdpwssd",
+    "vpdpwssds",
+    "vpermb",
+    "vpermd",
+    "vpermi2b",
+    "vpermi2d",
+    "vpermi2pd",
+    "vpermi2ps",
+    "vpermi2q",
+    "vpermi2w",
+    "vpermilpd",
+    "vpermilps",
+    "vpermpd",
+    "vpermps",
+    "vpermq",
+    "vpermt2b",
+    "vpermt2d",
+    "vpermt2pd",
+    "vpermt2ps",
+    "vpermt2q",
+    "vpermt2w",
+    "vpermw",
+    "vpexpandb",
+    "vpexpandd",
+    "vpexpandq",
+    "vpexpandw",
+    "vpextrb",
+    "vpextrd",
+    "vpextrq",
+    "vpextrw",
+    "vpgatherdd",
+    "vpgatherdq",
+    "vpgatherqd",
+    "vpgatherqq",
+    "vpinsrb",
+    "vpinsrd",
+    "vpinsrq",
+    "vpinsrw",
+    "vplzcntd",
+    "vplzcntq",
+    "vpmadd52huq",
+    "vpmadd52luq",
+    "vpmaddubsw",
+    "vpmaddwd",
+    "vpmaxsb",
+    "vpmaxsd",
+    "vpmaxsq",
+    "vpmaxsw",
+    "vpmaxub",
+    "vpmaxud",
+    "vpmaxuq",
+    "vpmaxuw",
+    "vpminsb",
+    "vpminsd",
+    "vpminsq",
+    "vpminsw",
+    "vpminub",
+    "vpminud",
+    "vpminuq",
+    "vpminuw",
+    "vpmovb2m",
+    "vpmovd2m",
+    "vpmovdb",
+    "vpmovdw",
+    "vpmovm2b",
+    "vpmovm2d",
+    "vpmovm2q",
+    "vpmovm2w",
+    "vpmovq2m",
+    "vpmovqb",
+    "vpmovqd",
+    "vpmovqw",
+    "vpmovsdb",
+    "vpmovsdw",
+    "vpmovsqb",
+    "vpmovsqd",
+    "vpmovsqw",
+    "vpmovswb",
+    "vpmovsxbd",
+    "vpmovsxbq",
+    "vpmovsxbw",
+    "vpmovsxdq",
+    "vpmovsxwd",
+    "vpmovsxwq",
+    "vpmovusdb",
+    "vpmovusdw",
+    "vpmovusqb",
+    "vpmovusqd",
+    "vpmovusqw",
+    "vpmovuswb",
+    "vpmovw2m",
+    "vpmovwb",
+    "vpmovzxbd",
+    "vpmovzxbq",
+    "vpmovzxbw",
+    "vpmovzxdq",
+    "vpmovzxwd",
+    "vpmovzxwq",
+    "vpmuldq",
+    "vpmulhrsw",
+    "vpmulhuw",
+    "vpmulhw",
+    "vpmulld",
+    "vpmullq",
+    "vpmullw",
+    "vpmultishiftqb",
+    "vpmuludq",
+    "vpopcntb",
+    "vpopcntd",
+    "vpopcntq",
+    "vpopcntw",
+    "vpord",
+    "vporq",
+    "vprold",
+    "vprolq",
+    "vprolvd",
+    "vprolvq",
+    "vprord",
+    "vprorq",
+    "vprorvd",
+    "vprorvq",
+    "vpsadbw",
+    "vpscatterdd",
+    "vpscatterdq",
+    "vpscatterqd",
+    "vpscatterqq",
+    "vpshldd",
+    "vpshldq",
+    "vpshldvd",
+    "vpshldvq",
+    "vpshldvw",
+    "vpshldw",
+    "vpshrdd",
+    "vpshrdq",
+    "vpshrdvd",
+    "vpshrdvq",
+    "vpshrdvw",
+    "vpshrdw",
+    "vpshufb",
+    "vpshufbitqmb",
+    "vpshufd",
+    "vpshufhw",
+    "vpshuflw",
+    "vpslld",
+    "vpslldq",
+    "vpsllq",
+    "vpsllvd",
+    "vpsllvq",
+    "vpsllvw",
+    "vpsllw",
+    "vpsrad",
+    "vpsraq",
+    "vpsravd",
+    "vpsravq",
+    "vpsravw",
+    "vpsraw",
+    "vpsrld",
+    "vpsrldq",
+    "vpsrlq",
+    "vpsrlvd",
+    "vpsrlvq",
+    "vpsrlvw",
+    "vpsrlw",
+    "vpsubb",
+    "vpsubd",
+    "vpsubq",
+    "vpsubsb",
+    "vpsubsw",
+    "vpsubusb",
+    "vpsubusw",
+    "vpsubw",
+    "vpternlogd",
+    "vpternlogq",
+    "vptestmb",
+    "vptestmd",
+    "vptestmq",
+    "vptestmw",
+    "vptestnmb",
+    "vptestnmd",
+    "vptestnmq",
+    "vptestnmw",
+    "vpunpckhbw",
+    "vpunpckhdq",
+    "vpunpckhqdq",
+    "vpunpckhwd",
+    "vpunpcklbw",
+    "vpunpckldq",
+    "vpunpcklqdq",
+    "vpunpcklwd",
+    "vpxord",
+    "vpxorq",
+    "vrangepd",
+    "vrangeps",
+    "vrangesd",
+    "vrangess",
+    "vrcp14pd",
+    "vrcp14ps",
+    "vrcp14sd",
+    "vrcp14ss",
+    "vrcp28pd",
+    "vrcp28ps",
+    "vrcp28sd",
+    "vrcp28ss",
+    "vrcpph",
+    "vrcpsh",
+    "vreducepd",
+    "vreduceph",
+    "vreduceps",
+    "vreducesd",
+    "vreducesh",
+    "vreducess",
+    "vrndscalepd",
+    "vrndscaleph",
+    "vrndscaleps",
+    "vrndscalesd",
+    "vrndscalesh",
+    "vrndscaless",
+    "vrsqrt14pd",
+    "vrsqrt14ps",
+    "vrsqrt14sd",
+    "vrsqrt14ss",
+    "vrsqrt28pd",
+    "vrsqrt28ps",
+    "vrsqrt28sd",
+    "vrsqrt28ss",
+    "vrsqrtph",
+    "vrsqrtsh",
+    "vscalefpd",
+    "vscalefph",
+    "vscalefps",
+    "vscalefsd",
+    "vscalefsh",
+    "vscalefss",
+    "vscatterdpd",
+    "vscatterdps",
+    "vscatterpf0dpd",
+    "vscatterpf0dps",
+    "vscatterpf0qpd",
+    "vscatterpf0qps",
+    "vscatterpf1dpd",
+    "vscatterpf1dps",
+    "vscatterpf1qpd",
+    "vscatterpf1qps",
+    "vscatterqpd",
+    "vscatterqps",
+    "vshuff32x4",
+    "vshuff64x2",
+    "vshufi32x4",
+    "vshufi64x2",
+    "vshufpd",
+    "vshufps",
+    "vsqrtpd",
+    "vsqrtph",
+    "vsqrtps",
+    "vsqrtsd",
+    "vsqrtsh",
+    "vsqrtss",
+    "vsubpd",
+    "vsubph",
+    "vsubps",
+    "vsubsd",
+    "vsubsh",
+    "vsubss",
+    "vucomisd",
+    "vucomish",
+    "vucomiss",
+    "vunpckhpd",
+    "vunpckhps",
+    "vunpcklpd",
+    "vunpcklps",
+    "vxorpd",
+    "vxorps",
     "xabort",
     "xbegin",
     "xchg",
@@ -664,12 +1333,12 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 93, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:45 */
     {0x00000, 0x00000, 0, 93, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:46 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 19, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* das legacy_map0.txt:47 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 99, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 99, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 99, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
-    {0x00000, 0x00000, 0, 99, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 99, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
-    {0x00000, 0x00000, 0, 99, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 768, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 768, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 768, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
+    {0x00000, 0x00000, 0, 768, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 768, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
+    {0x00000, 0x00000, 0, 768, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 1, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aaa legacy_map0.txt:54 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 16, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:55 */
     {0x00000, 0x00000, HV_ATTR_RD, 16, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:56 */
@@ -710,8 +1379,8 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
     {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
     {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:66 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 100, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:67 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 103, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:68 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 769, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:67 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 772, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:68 */
     {0x01008, 0x00000, HV_ATTR_RD, 9, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bound legacy_map0.txt:69 */
     {0x01000, 0x00000, 0, 8, {HV_OP_Ew, HV_OP_Gw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* arpl legacy_map0.txt:70 */
     {0x01000, 0x01000, HV_ATTR_MOV, 64, {HV_OP_Gv, HV_OP_Ed}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsxd legacy_map0.txt:71 */
@@ -720,9 +1389,9 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Ibs}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:74 */
     {0x00000, 0x00000, HV_ATTR_MOV, 26, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:75 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_REP, 29, {HV_OP_Yb, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insb legacy_map0.txt:76 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 106, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:77 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 775, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:77 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_REP, 71, {HV_OP_DX, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* outsb legacy_map0.txt:78 */
-    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 109, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:79 */
+    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 778, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:79 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 49, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_map0.txt:80 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 45, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_map0.txt:81 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 34, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_map0.txt:82 */
@@ -745,7 +1414,7 @@ const struct hv_entry hv_entries[] = {
     {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 85, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:100 */
     {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:101 */
     {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 93, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:102 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 99, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:103 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 768, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:103 */
     {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 16, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:104 */
     {0x00007, 0x00000, HV_ATTR_LOCK, 6, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:105 */
     {0x00007, 0x00001, HV_ATTR_LOCK, 69, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:106 */
@@ -753,7 +1422,7 @@ const struct hv_entry hv_entries[] = {
     {0x00007, 0x00003, HV_ATTR_LOCK, 85, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:108 */
     {0x00007, 0x00004, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:109 */
     {0x00007, 0x00005, HV_ATTR_LOCK, 93, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:110 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 99, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:111 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 768, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:111 */
     {0x00007, 0x00007, HV_ATTR_RD, 16, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:112 */
     {0x01007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 6, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:114 */
     {0x01007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 69, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:115 */
@@ -761,7 +1430,7 @@ const struct hv_entry hv_entries[] = {
     {0x01007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 85, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:117 */
     {0x01007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:118 */
     {0x01007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 93, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:119 */
-    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 99, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:120 */
+    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 768, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:120 */
     {0x01007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 16, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:121 */
     {0x00007, 0x00000, HV_ATTR_LOCK, 6, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:122 */
     {0x00007, 0x00001, HV_ATTR_LOCK, 69, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:123 */
@@ -769,12 +1438,12 @@ const struct hv_entry hv_entries[] = {
     {0x00007, 0x00003, HV_ATTR_LOCK, 85, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:125 */
     {0x00007, 0x00004, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:126 */
     {0x00007, 0x00005, HV_ATTR_LOCK, 93, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:127 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 99, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:128 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 768, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:128 */
     {0x00007, 0x00007, HV_ATTR_RD, 16, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:129 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 94, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:130 */
     {0x00000, 0x00000, HV_ATTR_RD, 94, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:131 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 97, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:132 */
-    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 97, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:133 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 766, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:132 */
+    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 766, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:133 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:134 */
     {0x00000, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:135 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:136 */
@@ -786,20 +1455,20 @@ const struct hv_entry hv_entries[] = {
     {0x00007, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 73, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:142 */
     {0x88180, 0x80100, HV_ATTR_NOWRITE, 72, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pause legacy_map0.txt:143 */
     {0x80000, 0x80000, HV_ATTR_NOWRITE, 67, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_map0.txt:144 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:145 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:146 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 97, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 112, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:153 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 115, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:154 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 766, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:145 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 766, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:146 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 766, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 766, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 766, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 766, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 766, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 766, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 781, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:153 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 784, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:154 */
     {0x01000, 0x00000, HV_ATTR_RD, 10, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:155 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 23, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fwait legacy_map0.txt:156 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 118, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:157 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 121, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:158 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 787, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:157 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 790, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:158 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 81, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sahf legacy_map0.txt:159 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 53, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lahf legacy_map0.txt:160 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 62, {HV_OP_AL, HV_OP_Ob}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:161 */
@@ -808,17 +1477,17 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 62, {HV_OP_Ob, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:164 */
     {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 62, {HV_OP_Ov, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:165 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 63, {HV_OP_Yb, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsb legacy_map0.txt:166 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 124, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:167 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 793, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:167 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 17, {HV_OP_Xb, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsb legacy_map0.txt:168 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 127, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:169 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 796, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:169 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 94, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:170 */
     {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 94, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:171 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 92, {HV_OP_Yb, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stosb legacy_map0.txt:172 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 130, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:173 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 799, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:173 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 58, {HV_OP_AL, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lodsb legacy_map0.txt:174 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 133, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:175 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 802, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:175 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 86, {HV_OP_AL, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* scasb legacy_map0.txt:176 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 136, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:177 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 805, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:177 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:178 */
@@ -856,9 +1525,9 @@ const struct hv_entry hv_entries[] = {
     {0x01008, 0x00000, HV_ATTR_MOV, 57, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* les legacy_map0.txt:199 */
     {0x01008, 0x00000, HV_ATTR_MOV, 54, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lds legacy_map0.txt:200 */
     {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 62, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:201 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 95, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:202 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 764, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:202 */
     {0x00007, 0x00000, HV_ATTR_MOV, 62, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:203 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 96, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:204 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 765, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:204 */
     {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 22, {HV_OP_Iw, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enter legacy_map0.txt:205 */
     {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 56, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* leave legacy_map0.txt:206 */
     {0x00000, 0x00000, HV_ATTR_RD, 78, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:207 */
@@ -866,7 +1535,7 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 32, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int3 legacy_map0.txt:209 */
     {0x00000, 0x00000, HV_ATTR_RD, 30, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int legacy_map0.txt:210 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 33, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* into legacy_map0.txt:211 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 139, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:212 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 808, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:212 */
     {0x00007, 0x00000, HV_ATTR_BYTEOP, 79, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:213 */
     {0x00007, 0x00001, HV_ATTR_BYTEOP, 80, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:214 */
     {0x00007, 0x00002, HV_ATTR_BYTEOP, 75, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:215 */
@@ -902,11 +1571,11 @@ const struct hv_entry hv_entries[] = {
     {0x01000, 0x00000, HV_ATTR_RD, 3, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aam legacy_map0.txt:245 */
     {0x01000, 0x00000, HV_ATTR_RD, 2, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aad legacy_map0.txt:246 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 83, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* salc legacy_map0.txt:247 */
-    {0x00000, 0x00000, HV_ATTR_RD, 98, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:248 */
+    {0x00000, 0x00000, HV_ATTR_RD, 767, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:248 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 61, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loopne legacy_map0.txt:249 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 60, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loope legacy_map0.txt:250 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 59, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loop legacy_map0.txt:251 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 142, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:252 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 811, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:252 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 27, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:253 */
     {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 27, {HV_OP_eAX, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:254 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 70, {HV_OP_Ib, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:255 */
@@ -953,6 +1622,802 @@ const struct hv_entry hv_entries[] = {
     {0x00007, 0x00004, HV_ATTR_F64 | HV_ATTR_RD, 38, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:296 */
     {0x0000f, 0x00005, HV_ATTR_RD, 40, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpf legacy_map0.txt:297 */
     {0x00007, 0x00006, HV_ATTR_D64 | HV_ATTR_RD, 74, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:298 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 420, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovups evex.txt:20 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 419, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovupd evex.txt:21 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 418, {HV_OP_VX, HV_OP_HX, HV_OP_UX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss evex.txt:22 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 418, {HV_OP_VX, HV_OP_Md}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovss evex.txt:23 */
+    {0x00388, 0x00388, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 414, {HV_OP_VX, HV_OP_HX, HV_OP_UX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd evex.txt:24 */
+    {0x00388, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 414, {HV_OP_VX, HV_OP_Mq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovsd evex.txt:25 */
+    {0x00388, 0x00008, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 420, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups evex.txt:27 */
+    {0x00388, 0x00000, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 420, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovups evex.txt:28 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 419, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd evex.txt:29 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 419, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovupd evex.txt:30 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 418, {HV_OP_UX, HV_OP_HX, HV_OP_VX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss evex.txt:31 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 418, {HV_OP_Md, HV_OP_VX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovss evex.txt:32 */
+    {0x00388, 0x00388, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 414, {HV_OP_UX, HV_OP_HX, HV_OP_VX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd evex.txt:33 */
+    {0x00388, 0x00380, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 414, {HV_OP_Mq, HV_OP_VX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovsd evex.txt:34 */
+    {0x00f88, 0x00008, HV_ATTR_MOV, 403, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ux}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhlps evex.txt:36 */
+    {0x00f88, 0x00000, HV_ATTR_MOV, 408, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovlps evex.txt:37 */
+    {0x00f88, 0x00280, HV_ATTR_MOV, 407, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovlpd evex.txt:38 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 417, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovsldup evex.txt:39 */
+    {0x00f80, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 396, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_DUP, HV_MNSEL_NONE}, /* vmovddup evex.txt:40 */
+    {0x00f80, 0x00780, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 396, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovddup evex.txt:41 */
+    {0x00f80, 0x00b80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 396, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovddup evex.txt:42 */
+    {0x00f88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 408, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovlps evex.txt:44 */
+    {0x00f88, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 407, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovlpd evex.txt:45 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 761, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vunpcklps evex.txt:47 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 760, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vunpcklpd evex.txt:48 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 759, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vunpckhps evex.txt:50 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 758, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vunpckhpd evex.txt:51 */
+    {0x00f88, 0x00008, HV_ATTR_MOV, 406, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ux}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlhps evex.txt:53 */
+    {0x00f88, 0x00000, HV_ATTR_MOV, 405, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovhps evex.txt:54 */
+    {0x00f88, 0x00280, HV_ATTR_MOV, 404, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovhpd evex.txt:55 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 416, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovshdup evex.txt:56 */
+    {0x00f88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 405, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovhps evex.txt:58 */
+    {0x00f88, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 404, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovhpd evex.txt:59 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 394, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovaps evex.txt:61 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 393, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovapd evex.txt:62 */
+    {0x00388, 0x00008, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 394, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps evex.txt:64 */
+    {0x00388, 0x00000, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 394, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovaps evex.txt:65 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 393, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd evex.txt:66 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 393, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovapd evex.txt:67 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV, 180, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2ss evex.txt:69 */
+    {0x00380, 0x00180, HV_ATTR_MOV | HV_ATTR_SAE, 178, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd evex.txt:70 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MOV, 178, {HV_OP_VX, HV_OP_HX, HV_OP_Eq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd evex.txt:71 */
+    {0x00388, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 412, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovntps evex.txt:73 */
+    {0x00388, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 411, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovntpd evex.txt:74 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 203, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttss2si evex.txt:76 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 199, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsd2si evex.txt:77 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 183, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtss2si evex.txt:79 */
+    {0x00180, 0x00180, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 171, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsd2si evex.txt:80 */
+    {0x00380, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 757, {HV_OP_VX, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vucomiss evex.txt:82 */
+    {0x00380, 0x00280, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 755, {HV_OP_VX, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vucomisd evex.txt:83 */
+    {0x00380, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 137, {HV_OP_VX, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcomiss evex.txt:85 */
+    {0x00380, 0x00280, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 135, {HV_OP_VX, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcomisd evex.txt:86 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 745, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vsqrtps evex.txt:88 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 743, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vsqrtpd evex.txt:89 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 748, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsqrtss evex.txt:90 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 746, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsqrtsd evex.txt:91 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 114, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vandps evex.txt:93 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 113, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vandpd evex.txt:94 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 112, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vandnps evex.txt:96 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 111, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vandnpd evex.txt:97 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 429, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vorps evex.txt:99 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 428, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vorpd evex.txt:100 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 763, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vxorps evex.txt:102 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 762, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vxorpd evex.txt:103 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 101, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vaddps evex.txt:105 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 99, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vaddpd evex.txt:106 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 104, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vaddss evex.txt:107 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 102, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vaddsd evex.txt:108 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 424, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vmulps evex.txt:110 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 422, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vmulpd evex.txt:111 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 427, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmulss evex.txt:112 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 425, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmulsd evex.txt:113 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 161, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtps2pd evex.txt:115 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 147, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2ps evex.txt:116 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 181, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtss2sd evex.txt:117 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 172, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsd2ss evex.txt:118 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 142, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtdq2ps evex.txt:120 */
+    {0x00380, 0x00200, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 169, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtqq2ps evex.txt:121 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 160, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtps2dq evex.txt:122 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 195, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttps2dq evex.txt:123 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 751, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vsubps evex.txt:125 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 749, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vsubpd evex.txt:126 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 754, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsubss evex.txt:127 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 752, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsubsd evex.txt:128 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 389, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vminps evex.txt:130 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 387, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vminpd evex.txt:131 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 392, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vminss evex.txt:132 */
+    {0x00380, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 390, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vminsd evex.txt:133 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 219, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vdivps evex.txt:135 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 217, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vdivpd evex.txt:136 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 222, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vdivss evex.txt:137 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 220, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vdivsd evex.txt:138 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 383, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vmaxps evex.txt:140 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 381, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vmaxpd evex.txt:141 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 386, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmaxss evex.txt:142 */
+    {0x00380, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 384, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmaxsd evex.txt:143 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 677, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpunpcklbw evex.txt:145 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 680, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpunpcklwd evex.txt:147 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 678, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpunpckldq evex.txt:149 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 439, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpacksswb evex.txt:151 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 474, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpgtb evex.txt:153 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 477, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpgtw evex.txt:155 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 475, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpgtd evex.txt:157 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 441, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpackuswb evex.txt:159 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 673, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpunpckhbw evex.txt:161 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 676, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpunpckhwd evex.txt:163 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 674, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpunpckhdq evex.txt:165 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 438, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpackssdw evex.txt:167 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 679, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpunpcklqdq evex.txt:169 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 675, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpunpckhqdq evex.txt:171 */
+    {0x00f80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 395, {HV_OP_Vx, HV_OP_Ed}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd evex.txt:173 */
+    {0x00f80, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 413, {HV_OP_Vx, HV_OP_Eq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq evex.txt:174 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 397, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqa32 evex.txt:176 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 398, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqa64 evex.txt:177 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 400, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu32 evex.txt:178 */
+    {0x00380, 0x00300, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 401, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu64 evex.txt:179 */
+    {0x00380, 0x00180, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 402, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu8 evex.txt:180 */
+    {0x00380, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 399, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu16 evex.txt:181 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 632, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshufd evex.txt:183 */
+    {0x00180, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 633, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshufhw evex.txt:184 */
+    {0x00180, 0x00180, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 634, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshuflw evex.txt:185 */
+    {0x00187, 0x00082, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 654, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsrlw evex.txt:187 */
+    {0x00187, 0x00084, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 647, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsraw evex.txt:188 */
+    {0x00187, 0x00086, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 641, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsllw evex.txt:189 */
+    {0x00387, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 609, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprord evex.txt:191 */
+    {0x00387, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 610, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprorq evex.txt:192 */
+    {0x00387, 0x00081, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 605, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprold evex.txt:193 */
+    {0x00387, 0x00281, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 606, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprolq evex.txt:194 */
+    {0x00387, 0x00082, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 648, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrld evex.txt:195 */
+    {0x00387, 0x00084, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 642, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrad evex.txt:196 */
+    {0x00387, 0x00284, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 643, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsraq evex.txt:197 */
+    {0x00387, 0x00086, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 635, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpslld evex.txt:198 */
+    {0x00387, 0x00282, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 650, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrlq evex.txt:200 */
+    {0x00187, 0x00083, HV_ATTR_MOV, 649, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsrldq evex.txt:201 */
+    {0x00387, 0x00286, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 637, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsllq evex.txt:202 */
+    {0x00187, 0x00087, HV_ATTR_MOV, 636, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpslldq evex.txt:203 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 470, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpeqb evex.txt:205 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 473, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpeqw evex.txt:207 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 471, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpeqd evex.txt:209 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 197, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttps2udq evex.txt:211 */
+    {0x00380, 0x00200, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 187, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttpd2udq evex.txt:212 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 198, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvttps2uqq evex.txt:213 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 188, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttpd2uqq evex.txt:214 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 204, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttss2usi evex.txt:215 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 200, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsd2usi evex.txt:216 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 165, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtps2udq evex.txt:218 */
+    {0x00380, 0x00200, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 149, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2udq evex.txt:219 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 166, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtps2uqq evex.txt:220 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 150, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2uqq evex.txt:221 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 184, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtss2usi evex.txt:222 */
+    {0x00180, 0x00180, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 173, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsd2usi evex.txt:223 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 196, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvttps2qq evex.txt:225 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 186, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttpd2qq evex.txt:226 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 205, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtudq2pd evex.txt:227 */
+    {0x00380, 0x00300, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 208, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtuqq2pd evex.txt:228 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 207, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtudq2ps evex.txt:229 */
+    {0x00380, 0x00380, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 210, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtuqq2ps evex.txt:230 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 164, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtps2qq evex.txt:232 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 148, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2qq evex.txt:233 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV, 213, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2ss evex.txt:234 */
+    {0x00380, 0x00180, HV_ATTR_MOV | HV_ATTR_SAE, 211, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2sd evex.txt:235 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MOV, 211, {HV_OP_VX, HV_OP_HX, HV_OP_Eq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2sd evex.txt:236 */
+    {0x00f80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 395, {HV_OP_Ed, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd evex.txt:238 */
+    {0x00f80, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 413, {HV_OP_Eq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq evex.txt:239 */
+    {0x00f80, 0x00300, HV_ATTR_MOV | HV_ATTR_NOVVVV, 413, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovq evex.txt:240 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 397, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa32 evex.txt:242 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 398, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa64 evex.txt:243 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 397, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqa32 evex.txt:244 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 398, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqa64 evex.txt:245 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 400, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu32 evex.txt:246 */
+    {0x00388, 0x00308, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 401, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu64 evex.txt:247 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 400, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu32 evex.txt:248 */
+    {0x00388, 0x00300, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 401, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu64 evex.txt:249 */
+    {0x00388, 0x00188, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 402, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu8 evex.txt:250 */
+    {0x00388, 0x00388, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 399, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu16 evex.txt:251 */
+    {0x00388, 0x00180, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 402, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu8 evex.txt:252 */
+    {0x00388, 0x00380, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 399, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu16 evex.txt:253 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 131, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcmpps evex.txt:255 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 129, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcmppd evex.txt:256 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 134, {HV_OP_Kr, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcmpss evex.txt:257 */
+    {0x00380, 0x00380, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 132, {HV_OP_Kr, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcmpsd evex.txt:258 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 529, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw evex.txt:260 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 529, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mw, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpinsrw evex.txt:261 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 521, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw evex.txt:263 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 742, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufps evex.txt:265 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 741, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufpd evex.txt:266 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 654, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsrlw evex.txt:268 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 648, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsrld evex.txt:270 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 650, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsrlq evex.txt:272 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 444, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpaddq evex.txt:274 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 596, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmullw evex.txt:276 */
+    {0x00f80, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 413, {HV_OP_Wq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovq evex.txt:278 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 660, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubusb evex.txt:280 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 661, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubusw evex.txt:282 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 548, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpminub evex.txt:284 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 451, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpandd evex.txt:286 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 454, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpandq evex.txt:287 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 447, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddusb evex.txt:289 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 448, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddusw evex.txt:291 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 540, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaxub evex.txt:293 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 452, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpandnd evex.txt:295 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 453, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpandnq evex.txt:296 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 455, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpavgb evex.txt:298 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 647, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsraw evex.txt:300 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 642, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsrad evex.txt:302 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 643, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsraq evex.txt:303 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 456, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpavgw evex.txt:305 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 592, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmulhuw evex.txt:307 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 593, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmulhw evex.txt:309 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 185, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttpd2dq evex.txt:311 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 140, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtdq2pd evex.txt:312 */
+    {0x00380, 0x00300, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 167, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtqq2pd evex.txt:313 */
+    {0x00380, 0x00380, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 145, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2dq evex.txt:314 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 409, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovntdq evex.txt:316 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 658, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubsb evex.txt:318 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 659, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubsw evex.txt:320 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 547, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpminsw evex.txt:322 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 603, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpord evex.txt:324 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 604, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vporq evex.txt:325 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 445, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddsb evex.txt:327 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 446, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddsw evex.txt:329 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 539, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaxsw evex.txt:331 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 681, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpxord evex.txt:333 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 682, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpxorq evex.txt:334 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 641, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsllw evex.txt:336 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 635, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpslld evex.txt:338 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 637, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsllq evex.txt:340 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 598, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmuludq evex.txt:342 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 535, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaddwd evex.txt:344 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 613, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsadbw evex.txt:346 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 655, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubb evex.txt:348 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 662, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubw evex.txt:350 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 656, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsubd evex.txt:352 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 657, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsubq evex.txt:354 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 442, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddb evex.txt:356 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 449, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddw evex.txt:358 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 443, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpaddd evex.txt:360 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 630, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshufb evex.txt:363 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 534, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaddubsw evex.txt:365 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 591, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmulhrsw evex.txt:367 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 503, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermilps evex.txt:369 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 502, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermilpd evex.txt:371 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 653, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsrlvw evex.txt:373 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 581, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovuswb evex.txt:374 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 581, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovuswb evex.txt:375 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 646, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsravw evex.txt:377 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 576, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusdb evex.txt:378 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 576, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovusdb evex.txt:379 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 640, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsllvw evex.txt:381 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 578, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusqb evex.txt:382 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 578, {HV_OP_Me, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovusqb evex.txt:383 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 153, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vcvtph2ps evex.txt:385 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 577, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusdw evex.txt:386 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 577, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovusdw evex.txt:387 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 611, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprorvd evex.txt:389 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 612, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprorvq evex.txt:390 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 580, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusqw evex.txt:391 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 580, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovusqw evex.txt:392 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 607, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprolvd evex.txt:394 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 608, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprolvq evex.txt:395 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 579, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusqd evex.txt:396 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 579, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovusqd evex.txt:397 */
+    {0x00f80, 0x00480, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 505, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermps evex.txt:399 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 505, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermps evex.txt:400 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 504, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermpd evex.txt:401 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 504, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermpd evex.txt:402 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 128, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vbroadcastss evex.txt:404 */
+    {0x00f80, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 117, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcastf32x2 evex.txt:406 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 117, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcastf32x2 evex.txt:407 */
+    {0x00f80, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 127, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vbroadcastsd evex.txt:408 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 127, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vbroadcastsd evex.txt:409 */
+    {0x00f88, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 118, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcastf32x4 evex.txt:411 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 118, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcastf32x4 evex.txt:412 */
+    {0x00f88, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 120, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcastf64x2 evex.txt:413 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 120, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcastf64x2 evex.txt:414 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 119, {HV_OP_Vx, HV_OP_Mh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vbroadcastf32x8 evex.txt:416 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 121, {HV_OP_Vx, HV_OP_Mh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcastf64x4 evex.txt:417 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 434, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpabsb evex.txt:419 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 437, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpabsw evex.txt:421 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 435, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpabsd evex.txt:423 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 436, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpabsq evex.txt:425 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 572, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsxbw evex.txt:427 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 569, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovswb evex.txt:428 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 569, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovswb evex.txt:429 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 570, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovsxbd evex.txt:431 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 564, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsdb evex.txt:432 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 564, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovsdb evex.txt:433 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 571, {HV_OP_Vx, HV_OP_We}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovsxbq evex.txt:435 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 566, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsqb evex.txt:436 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 566, {HV_OP_Me, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovsqb evex.txt:437 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 574, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsxwd evex.txt:439 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 565, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsdw evex.txt:440 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 565, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsdw evex.txt:441 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 575, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovsxwq evex.txt:443 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 568, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsqw evex.txt:444 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 568, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovsqw evex.txt:445 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 573, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsxdq evex.txt:447 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 567, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsqd evex.txt:448 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 567, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsqd evex.txt:449 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 665, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vptestmb evex.txt:451 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV, 668, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vptestmw evex.txt:452 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV, 669, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vptestnmb evex.txt:453 */
+    {0x00380, 0x00300, HV_ATTR_MASK | HV_ATTR_MOV, 672, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vptestnmw evex.txt:454 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 666, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vptestmd evex.txt:456 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 667, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vptestmq evex.txt:457 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 670, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vptestnmd evex.txt:458 */
+    {0x00380, 0x00300, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 671, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vptestnmq evex.txt:459 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 590, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmuldq evex.txt:461 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 556, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovm2b evex.txt:462 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 559, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovm2w evex.txt:463 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 472, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpeqq evex.txt:465 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 552, {HV_OP_Kr, HV_OP_Ux}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovb2m evex.txt:466 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 582, {HV_OP_Kr, HV_OP_Ux}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovw2m evex.txt:467 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 410, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovntdqa evex.txt:469 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 463, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastmb2q evex.txt:470 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 440, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpackusdw evex.txt:472 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 721, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vscalefps evex.txt:474 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 719, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vscalefpd evex.txt:475 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 724, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscalefss evex.txt:477 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 722, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscalefsd evex.txt:478 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 586, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovzxbw evex.txt:480 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 583, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovwb evex.txt:481 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 583, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovwb evex.txt:482 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 584, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovzxbd evex.txt:484 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 554, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovdb evex.txt:485 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 554, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovdb evex.txt:486 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 585, {HV_OP_Vx, HV_OP_We}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovzxbq evex.txt:488 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 561, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovqb evex.txt:489 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 561, {HV_OP_Me, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovqb evex.txt:490 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 588, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovzxwd evex.txt:492 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 555, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovdw evex.txt:493 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 555, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovdw evex.txt:494 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 589, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovzxwq evex.txt:496 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 563, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovqw evex.txt:497 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 563, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovqw evex.txt:498 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 587, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovzxdq evex.txt:500 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 562, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovqd evex.txt:501 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 562, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovqd evex.txt:502 */
+    {0x00f80, 0x00480, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 495, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermd evex.txt:504 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 495, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermd evex.txt:505 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 506, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermq evex.txt:506 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 506, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermq evex.txt:507 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 476, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpgtq evex.txt:509 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 544, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpminsb evex.txt:511 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 557, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovm2d evex.txt:512 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 558, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovm2q evex.txt:513 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 545, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpminsd evex.txt:515 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 546, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpminsq evex.txt:516 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 553, {HV_OP_Kr, HV_OP_Ux}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovd2m evex.txt:517 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 560, {HV_OP_Kr, HV_OP_Ux}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovq2m evex.txt:518 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 551, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpminuw evex.txt:520 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 464, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastmw2d evex.txt:521 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 549, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpminud evex.txt:523 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 550, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpminuq evex.txt:524 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 536, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaxsb evex.txt:526 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 537, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmaxsd evex.txt:528 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 538, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmaxsq evex.txt:529 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 543, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaxuw evex.txt:531 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 541, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmaxud evex.txt:533 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 542, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmaxuq evex.txt:534 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 594, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmulld evex.txt:536 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 595, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmullq evex.txt:537 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 359, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgetexpps evex.txt:539 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 357, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgetexppd evex.txt:540 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 362, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetexpss evex.txt:542 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 360, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetexpsd evex.txt:543 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 530, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vplzcntd evex.txt:545 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 531, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vplzcntq evex.txt:546 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 651, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrlvd evex.txt:548 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 652, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrlvq evex.txt:549 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 644, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsravd evex.txt:551 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 645, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsravq evex.txt:552 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 638, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsllvd evex.txt:554 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 639, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsllvq evex.txt:555 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 688, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrcp14ps evex.txt:557 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 687, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrcp14pd evex.txt:558 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 690, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcp14ss evex.txt:560 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 689, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcp14sd evex.txt:561 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 710, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrsqrt14ps evex.txt:563 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 709, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrsqrt14pd evex.txt:564 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 712, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrt14ss evex.txt:566 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 711, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrt14sd evex.txt:567 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 490, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpdpbusd evex.txt:569 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 491, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpdpbusds evex.txt:571 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 492, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpdpwssd evex.txt:573 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 223, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vdpbf16ps evex.txt:574 */
+    {0x00f88, 0x00980, HV_ATTR_MASK | HV_ATTR_MASKZ, 432, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mf}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vp4dpwssd evex.txt:575 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 493, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpdpwssds evex.txt:577 */
+    {0x00f88, 0x00980, HV_ATTR_MASK | HV_ATTR_MASKZ, 433, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mf}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vp4dpwssds evex.txt:578 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 599, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpopcntb evex.txt:580 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 602, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpopcntw evex.txt:581 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 600, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpopcntd evex.txt:583 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 601, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpopcntq evex.txt:584 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 462, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpbroadcastd evex.txt:586 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 122, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcasti32x2 evex.txt:588 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 465, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpbroadcastq evex.txt:589 */
+    {0x00f88, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 123, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcasti32x4 evex.txt:591 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 123, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcasti32x4 evex.txt:592 */
+    {0x00f88, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 125, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcasti64x2 evex.txt:593 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 125, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcasti64x2 evex.txt:594 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 124, {HV_OP_Vx, HV_OP_Mh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vbroadcasti32x8 evex.txt:596 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 126, {HV_OP_Vx, HV_OP_Mh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcasti64x4 evex.txt:597 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 514, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpexpandb evex.txt:599 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 517, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpexpandw evex.txt:600 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 484, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcompressb evex.txt:602 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 487, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcompressw evex.txt:603 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 484, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcompressb evex.txt:604 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 487, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcompressw evex.txt:605 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 458, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpblendmd evex.txt:607 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 459, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpblendmq evex.txt:608 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 116, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vblendmps evex.txt:610 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 115, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vblendmpd evex.txt:611 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 457, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpblendmb evex.txt:613 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 460, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpblendmw evex.txt:614 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_MOV, 430, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vp2intersectd evex.txt:616 */
+    {0x00380, 0x00380, HV_ATTR_BCST | HV_ATTR_MOV, 431, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vp2intersectq evex.txt:617 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ, 622, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshldvw evex.txt:619 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 620, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshldvd evex.txt:621 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 621, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshldvq evex.txt:622 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ, 628, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshrdvw evex.txt:624 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 144, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtneps2bf16 evex.txt:625 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 143, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtne2ps2bf16 evex.txt:626 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 626, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshrdvd evex.txt:628 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 627, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshrdvq evex.txt:629 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ, 496, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermi2b evex.txt:631 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ, 501, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermi2w evex.txt:632 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 497, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermi2d evex.txt:634 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 500, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermi2q evex.txt:635 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 499, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermi2ps evex.txt:637 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 498, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermi2pd evex.txt:638 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 461, {HV_OP_Vx, HV_OP_Wb}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpbroadcastb evex.txt:640 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 466, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpbroadcastw evex.txt:642 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 461, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastb evex.txt:644 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 466, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastw evex.txt:646 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 462, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastd evex.txt:648 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 465, {HV_OP_Vx, HV_OP_Rq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastq evex.txt:649 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ, 507, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermt2b evex.txt:651 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ, 512, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermt2w evex.txt:652 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 508, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermt2d evex.txt:654 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 511, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermt2q evex.txt:655 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 510, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermt2ps evex.txt:657 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 509, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermt2pd evex.txt:658 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 597, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmultishiftqb evex.txt:660 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 227, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vexpandps evex.txt:662 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 226, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vexpandpd evex.txt:663 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 515, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpexpandd evex.txt:665 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 516, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpexpandq evex.txt:666 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 139, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcompressps evex.txt:668 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 138, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcompresspd evex.txt:669 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 139, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vcompressps evex.txt:670 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 138, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vcompresspd evex.txt:671 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 485, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcompressd evex.txt:673 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 486, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcompressq evex.txt:674 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 485, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcompressd evex.txt:675 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 486, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcompressq evex.txt:676 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 494, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermb evex.txt:678 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 513, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermw evex.txt:679 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 631, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshufbitqmb evex.txt:681 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 522, {HV_OP_Vx, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpgatherdd evex.txt:683 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 523, {HV_OP_Vx, HV_OP_Mih}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpgatherdq evex.txt:684 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 524, {HV_OP_Vh, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpgatherqd evex.txt:686 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 525, {HV_OP_Vx, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpgatherqq evex.txt:687 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 346, {HV_OP_Vx, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherdps evex.txt:689 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 345, {HV_OP_Vx, HV_OP_Mih}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherdpd evex.txt:690 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 356, {HV_OP_Vh, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherqps evex.txt:692 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 355, {HV_OP_Vx, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherqpd evex.txt:693 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 267, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub132ps evex.txt:695 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 265, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub132pd evex.txt:696 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 294, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd132ps evex.txt:698 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 292, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd132pd evex.txt:699 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 247, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd132ps evex.txt:701 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 245, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd132pd evex.txt:702 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 250, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd132ss evex.txt:704 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 248, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd132sd evex.txt:705 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 276, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub132ps evex.txt:707 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 274, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub132pd evex.txt:708 */
+    {0x00f88, 0x00980, HV_ATTR_MASK | HV_ATTR_MASKZ, 95, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mf}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* v4fmaddps evex.txt:709 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 279, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub132ss evex.txt:711 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 277, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub132sd evex.txt:712 */
+    {0x00388, 0x00180, HV_ATTR_MASK | HV_ATTR_MASKZ, 96, {HV_OP_VX, HV_OP_HX, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* v4fmaddss evex.txt:713 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 305, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd132ps evex.txt:715 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 303, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd132pd evex.txt:716 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 308, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd132ss evex.txt:718 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 306, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd132sd evex.txt:719 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 323, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub132ps evex.txt:721 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 321, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub132pd evex.txt:722 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 326, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub132ss evex.txt:724 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 324, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub132sd evex.txt:725 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 614, {HV_OP_Mix, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpscatterdd evex.txt:727 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 615, {HV_OP_Mih, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpscatterdq evex.txt:728 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 616, {HV_OP_Mix, HV_OP_Vh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpscatterqd evex.txt:730 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 617, {HV_OP_Mix, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpscatterqq evex.txt:731 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 726, {HV_OP_Mix, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterdps evex.txt:733 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 725, {HV_OP_Mih, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterdpd evex.txt:734 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 736, {HV_OP_Mix, HV_OP_Vh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterqps evex.txt:736 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 735, {HV_OP_Mix, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterqpd evex.txt:737 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 270, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub213ps evex.txt:739 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 268, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub213pd evex.txt:740 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 297, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd213ps evex.txt:742 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 295, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd213pd evex.txt:743 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 253, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd213ps evex.txt:745 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 251, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd213pd evex.txt:746 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 256, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd213ss evex.txt:748 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 254, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd213sd evex.txt:749 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 282, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub213ps evex.txt:751 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 280, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub213pd evex.txt:752 */
+    {0x00f88, 0x00980, HV_ATTR_MASK | HV_ATTR_MASKZ, 97, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mf}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* v4fnmaddps evex.txt:753 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 285, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub213ss evex.txt:755 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 283, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub213sd evex.txt:756 */
+    {0x00388, 0x00180, HV_ATTR_MASK | HV_ATTR_MASKZ, 98, {HV_OP_VX, HV_OP_HX, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* v4fnmaddss evex.txt:757 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 311, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd213ps evex.txt:759 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 309, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd213pd evex.txt:760 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 314, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd213ss evex.txt:762 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 312, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd213sd evex.txt:763 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 329, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub213ps evex.txt:765 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 327, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub213pd evex.txt:766 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 332, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub213ss evex.txt:768 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 330, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub213sd evex.txt:769 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 533, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmadd52luq evex.txt:771 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 532, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmadd52huq evex.txt:773 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 273, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub231ps evex.txt:775 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 271, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub231pd evex.txt:776 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 300, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd231ps evex.txt:778 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 298, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd231pd evex.txt:779 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 259, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd231ps evex.txt:781 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 257, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd231pd evex.txt:782 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 262, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd231ss evex.txt:784 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 260, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd231sd evex.txt:785 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 288, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub231ps evex.txt:787 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 286, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub231pd evex.txt:788 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 291, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub231ss evex.txt:790 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 289, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub231sd evex.txt:791 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 317, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd231ps evex.txt:793 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 315, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd231pd evex.txt:794 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 320, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd231ss evex.txt:796 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 318, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd231sd evex.txt:797 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 335, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub231ps evex.txt:799 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 333, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub231pd evex.txt:800 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 338, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub231ss evex.txt:802 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 336, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub231sd evex.txt:803 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 488, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpconflictd evex.txt:805 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 489, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpconflictq evex.txt:806 */
+    {0x00f8f, 0x00881, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 348, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf0dps evex.txt:808 */
+    {0x00f8f, 0x00a81, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 347, {HV_OP_Mih}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf0dpd evex.txt:809 */
+    {0x00f8f, 0x00882, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 352, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf1dps evex.txt:810 */
+    {0x00f8f, 0x00a82, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 351, {HV_OP_Mih}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf1dpd evex.txt:811 */
+    {0x00f8f, 0x00885, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 728, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf0dps evex.txt:812 */
+    {0x00f8f, 0x00a85, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 727, {HV_OP_Mih}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf0dpd evex.txt:813 */
+    {0x00f8f, 0x00886, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 732, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf1dps evex.txt:814 */
+    {0x00f8f, 0x00a86, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 731, {HV_OP_Mih}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf1dpd evex.txt:815 */
+    {0x00f8f, 0x00881, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 350, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf0qps evex.txt:817 */
+    {0x00f8f, 0x00a81, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 349, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf0qpd evex.txt:818 */
+    {0x00f8f, 0x00882, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 354, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf1qps evex.txt:819 */
+    {0x00f8f, 0x00a82, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 353, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf1qpd evex.txt:820 */
+    {0x00f8f, 0x00885, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 730, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf0qps evex.txt:821 */
+    {0x00f8f, 0x00a85, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 729, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf0qpd evex.txt:822 */
+    {0x00f8f, 0x00886, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 734, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf1qps evex.txt:823 */
+    {0x00f8f, 0x00a86, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 733, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf1qpd evex.txt:824 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 225, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vexp2ps evex.txt:826 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 224, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vexp2pd evex.txt:827 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 692, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrcp28ps evex.txt:829 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 691, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrcp28pd evex.txt:830 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 694, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcp28ss evex.txt:832 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 693, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcp28sd evex.txt:833 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 714, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrsqrt28ps evex.txt:835 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 713, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrsqrt28pd evex.txt:836 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 716, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrt28ss evex.txt:838 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 715, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrt28sd evex.txt:839 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 371, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vgf2p8mulb evex.txt:841 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 107, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vaesenc evex.txt:843 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 108, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vaesenclast evex.txt:845 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 105, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vaesdec evex.txt:847 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 106, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vaesdeclast evex.txt:849 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 506, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermq evex.txt:852 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 506, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermq evex.txt:853 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 504, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermpd evex.txt:855 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 504, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermpd evex.txt:856 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 109, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* valignd evex.txt:858 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 110, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* valignq evex.txt:859 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 503, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermilps evex.txt:861 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 502, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermilpd evex.txt:863 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 704, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vrndscaleph evex.txt:865 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 705, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrndscaleps evex.txt:866 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 703, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrndscalepd evex.txt:868 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 707, {HV_OP_VX, HV_OP_HX, HV_OP_Ww, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrndscalesh evex.txt:870 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 708, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrndscaless evex.txt:871 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 706, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrndscalesd evex.txt:873 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 450, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpalignr evex.txt:875 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 518, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb evex.txt:877 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 518, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpextrb evex.txt:878 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 521, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw evex.txt:880 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 521, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpextrw evex.txt:881 */
+    {0x00f80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 519, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrd evex.txt:883 */
+    {0x00f80, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 520, {HV_OP_Eq, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrq evex.txt:884 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 236, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractps evex.txt:886 */
+    {0x00f80, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 372, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinsertf32x4 evex.txt:888 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 372, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinsertf32x4 evex.txt:889 */
+    {0x00f80, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 374, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vinsertf64x2 evex.txt:890 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 374, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vinsertf64x2 evex.txt:891 */
+    {0x00f88, 0x00488, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 228, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf32x4 evex.txt:893 */
+    {0x00f88, 0x00888, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 228, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf32x4 evex.txt:894 */
+    {0x00f88, 0x00688, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 230, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf64x2 evex.txt:895 */
+    {0x00f88, 0x00a88, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 230, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf64x2 evex.txt:896 */
+    {0x00f88, 0x00480, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 228, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextractf32x4 evex.txt:897 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 228, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextractf32x4 evex.txt:898 */
+    {0x00f88, 0x00680, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 230, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vextractf64x2 evex.txt:899 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 230, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vextractf64x2 evex.txt:900 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 373, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wh, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vinsertf32x8 evex.txt:902 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 375, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wh, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinsertf64x4 evex.txt:903 */
+    {0x00f88, 0x00888, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 229, {HV_OP_Uh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf32x8 evex.txt:905 */
+    {0x00f88, 0x00a88, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 231, {HV_OP_Uh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf64x4 evex.txt:906 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 229, {HV_OP_Mh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vextractf32x8 evex.txt:907 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 231, {HV_OP_Mh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextractf64x4 evex.txt:908 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 162, {HV_OP_Uh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2ph evex.txt:910 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 162, {HV_OP_Mh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vcvtps2ph evex.txt:911 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 480, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpud evex.txt:913 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 481, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpuq evex.txt:914 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 469, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpd evex.txt:916 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 478, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpq evex.txt:917 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 526, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb evex.txt:919 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 526, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mb, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpinsrb evex.txt:920 */
+    {0x00f80, 0x00080, HV_ATTR_MOV, 380, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vinsertps evex.txt:922 */
+    {0x00f80, 0x00080, HV_ATTR_MOV, 527, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ed, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrd evex.txt:924 */
+    {0x00f80, 0x00280, HV_ATTR_MOV, 528, {HV_OP_Vx, HV_OP_Hx, HV_OP_Eq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrq evex.txt:925 */
+    {0x00f80, 0x00480, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 737, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshuff32x4 evex.txt:927 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 737, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshuff32x4 evex.txt:928 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 738, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshuff64x2 evex.txt:929 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 738, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshuff64x2 evex.txt:930 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 663, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpternlogd evex.txt:932 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 664, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpternlogq evex.txt:933 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 364, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vgetmantph evex.txt:935 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 365, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgetmantps evex.txt:936 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 363, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgetmantpd evex.txt:937 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 367, {HV_OP_VX, HV_OP_HX, HV_OP_Ww, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetmantsh evex.txt:939 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 368, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetmantss evex.txt:940 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 366, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetmantsd evex.txt:941 */
+    {0x00f80, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 376, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinserti32x4 evex.txt:943 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 376, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinserti32x4 evex.txt:944 */
+    {0x00f80, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 378, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vinserti64x2 evex.txt:945 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 378, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vinserti64x2 evex.txt:946 */
+    {0x00f88, 0x00488, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 232, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti32x4 evex.txt:948 */
+    {0x00f88, 0x00888, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 232, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti32x4 evex.txt:949 */
+    {0x00f88, 0x00688, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 234, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti64x2 evex.txt:950 */
+    {0x00f88, 0x00a88, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 234, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti64x2 evex.txt:951 */
+    {0x00f88, 0x00480, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 232, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextracti32x4 evex.txt:952 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 232, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextracti32x4 evex.txt:953 */
+    {0x00f88, 0x00680, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 234, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vextracti64x2 evex.txt:954 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 234, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vextracti64x2 evex.txt:955 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 377, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wh, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vinserti32x8 evex.txt:957 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 379, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wh, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinserti64x4 evex.txt:958 */
+    {0x00f88, 0x00888, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 233, {HV_OP_Uh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti32x8 evex.txt:960 */
+    {0x00f88, 0x00a88, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 235, {HV_OP_Uh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti64x4 evex.txt:961 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 233, {HV_OP_Mh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vextracti32x8 evex.txt:962 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 235, {HV_OP_Mh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextracti64x4 evex.txt:963 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 479, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpub evex.txt:965 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV, 482, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpuw evex.txt:966 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 468, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpb evex.txt:968 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV, 483, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpw evex.txt:969 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 216, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vdbpsadbw evex.txt:971 */
+    {0x00f80, 0x00480, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 739, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufi32x4 evex.txt:973 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 739, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufi32x4 evex.txt:974 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 740, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufi64x2 evex.txt:975 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 740, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufi64x2 evex.txt:976 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 467, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpclmulqdq evex.txt:978 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 684, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrangeps evex.txt:980 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 683, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrangepd evex.txt:981 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 686, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrangess evex.txt:983 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 685, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrangesd evex.txt:984 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_SAE, 242, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfixupimmps evex.txt:986 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_SAE, 241, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfixupimmpd evex.txt:987 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_SAE, 244, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfixupimmss evex.txt:989 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_SAE, 243, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfixupimmsd evex.txt:990 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 698, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vreduceph evex.txt:992 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 699, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vreduceps evex.txt:993 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 697, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vreducepd evex.txt:994 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 701, {HV_OP_VX, HV_OP_HX, HV_OP_Ww, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vreducesh evex.txt:996 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 702, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vreducess evex.txt:997 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 700, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vreducesd evex.txt:998 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 340, {HV_OP_Kr, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfpclassph evex.txt:1000 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 341, {HV_OP_Kr, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfpclassps evex.txt:1001 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 339, {HV_OP_Kr, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfpclasspd evex.txt:1002 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 343, {HV_OP_Kr, HV_OP_Ww, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfpclasssh evex.txt:1004 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 344, {HV_OP_Kr, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfpclassss evex.txt:1005 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 342, {HV_OP_Kr, HV_OP_Wq, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfpclasssd evex.txt:1006 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 623, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshldw evex.txt:1008 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 618, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshldd evex.txt:1010 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 619, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshldq evex.txt:1011 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 629, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshrdw evex.txt:1013 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 624, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshrdd evex.txt:1015 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 625, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshrdq evex.txt:1016 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 130, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcmpph evex.txt:1018 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 133, {HV_OP_Kr, HV_OP_HX, HV_OP_Ww, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcmpsh evex.txt:1019 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 370, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgf2p8affineqb evex.txt:1021 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 369, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgf2p8affineinvqb evex.txt:1023 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 415, {HV_OP_VX, HV_OP_HX, HV_OP_UX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsh evex.txt:1026 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 415, {HV_OP_VX, HV_OP_Mw}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovsh evex.txt:1027 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 415, {HV_OP_UX, HV_OP_HX, HV_OP_VX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsh evex.txt:1029 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 415, {HV_OP_Mw, HV_OP_VX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovsh evex.txt:1030 */
+    {0x00380, 0x00000, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 182, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtss2sh evex.txt:1032 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 163, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtps2phx evex.txt:1033 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV, 179, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sh evex.txt:1035 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 201, {HV_OP_Gy, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsh2si evex.txt:1037 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 175, {HV_OP_Gy, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2si evex.txt:1039 */
+    {0x00380, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 756, {HV_OP_VX, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vucomish evex.txt:1041 */
+    {0x00380, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 136, {HV_OP_VX, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcomish evex.txt:1043 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 744, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vsqrtph evex.txt:1045 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 747, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsqrtsh evex.txt:1046 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 100, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vaddph evex.txt:1048 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 103, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vaddsh evex.txt:1049 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 423, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vmulph evex.txt:1051 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 426, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmulsh evex.txt:1052 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 152, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2pd evex.txt:1054 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 146, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2ph evex.txt:1055 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 174, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2sd evex.txt:1056 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 170, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsd2sh evex.txt:1057 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 141, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtdq2ph evex.txt:1059 */
+    {0x00380, 0x00200, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 168, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtqq2ph evex.txt:1060 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 151, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2dq evex.txt:1061 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 189, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2dq evex.txt:1062 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 750, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vsubph evex.txt:1064 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 753, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsubsh evex.txt:1065 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 388, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vminph evex.txt:1067 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 391, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vminsh evex.txt:1068 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 218, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vdivph evex.txt:1070 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 221, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vdivsh evex.txt:1071 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 382, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vmaxph evex.txt:1073 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 385, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmaxsh evex.txt:1074 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 421, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovw evex.txt:1076 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 421, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovw evex.txt:1077 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 191, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2udq evex.txt:1079 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 192, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2uqq evex.txt:1080 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 202, {HV_OP_Gy, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsh2usi evex.txt:1081 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 156, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2udq evex.txt:1083 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 157, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2uqq evex.txt:1084 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 177, {HV_OP_Gy, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2usi evex.txt:1085 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 190, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2qq evex.txt:1087 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 206, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtudq2ph evex.txt:1088 */
+    {0x00380, 0x00380, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 209, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtuqq2ph evex.txt:1089 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 155, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2qq evex.txt:1091 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV, 212, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2sh evex.txt:1092 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 193, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2uw evex.txt:1094 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 194, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2w evex.txt:1095 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 158, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2uw evex.txt:1097 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 159, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2w evex.txt:1098 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 215, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtw2ph evex.txt:1099 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 214, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtuw2ph evex.txt:1100 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 421, {HV_OP_Rd, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovw evex.txt:1102 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 421, {HV_OP_Mw, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovw evex.txt:1103 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 176, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2ss evex.txt:1106 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 154, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2psx evex.txt:1107 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 720, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vscalefph evex.txt:1109 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 723, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscalefsh evex.txt:1111 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 358, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vgetexpph evex.txt:1113 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 361, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetexpsh evex.txt:1115 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 695, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vrcpph evex.txt:1117 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 696, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcpsh evex.txt:1119 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 717, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vrsqrtph evex.txt:1121 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 718, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrtsh evex.txt:1123 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 263, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddcph evex.txt:1125 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 237, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfcmaddcph evex.txt:1126 */
+    {0x00380, 0x00100, HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 264, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmaddcsh evex.txt:1128 */
+    {0x00380, 0x00180, HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 238, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfcmaddcsh evex.txt:1129 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 266, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmaddsub132ph evex.txt:1131 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 293, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsubadd132ph evex.txt:1133 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 246, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmadd132ph evex.txt:1135 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 249, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd132sh evex.txt:1137 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 275, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsub132ph evex.txt:1139 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 278, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub132sh evex.txt:1141 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 304, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmadd132ph evex.txt:1143 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 307, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd132sh evex.txt:1145 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 322, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmsub132ph evex.txt:1147 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 325, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub132sh evex.txt:1149 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 269, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmaddsub213ph evex.txt:1151 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 296, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsubadd213ph evex.txt:1153 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 252, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmadd213ph evex.txt:1155 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 255, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd213sh evex.txt:1157 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 281, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsub213ph evex.txt:1159 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 284, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub213sh evex.txt:1161 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 310, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmadd213ph evex.txt:1163 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 313, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd213sh evex.txt:1165 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 328, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmsub213ph evex.txt:1167 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 331, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub213sh evex.txt:1169 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 272, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmaddsub231ph evex.txt:1171 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 299, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsubadd231ph evex.txt:1173 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 258, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmadd231ph evex.txt:1175 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 261, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd231sh evex.txt:1177 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 287, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsub231ph evex.txt:1179 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 290, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub231sh evex.txt:1181 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 316, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmadd231ph evex.txt:1183 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 319, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd231sh evex.txt:1185 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 334, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmsub231ph evex.txt:1187 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 337, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub231sh evex.txt:1189 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 301, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmulcph evex.txt:1191 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 239, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfcmulcph evex.txt:1192 */
+    {0x00380, 0x00100, HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 302, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmulcsh evex.txt:1194 */
+    {0x00380, 0x00180, HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 240, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfcmulcsh evex.txt:1195 */
 };
 const struct hv_slot hv_slots[3][8][256] = {
     [0][0][0x00] = {0, 1, 1},
@@ -1191,4 +2656,381 @@ const struct hv_slot hv_slots[3][8][256] = {
     [0][0][0xfd] = {324, 1, 0},
     [0][0][0xfe] = {325, 2, 1},
     [0][0][0xff] = {327, 7, 1},
+    [2][1][0x10] = {334, 6, 1},
+    [2][1][0x11] = {340, 8, 1},
+    [2][1][0x12] = {348, 7, 1},
+    [2][1][0x13] = {355, 2, 1},
+    [2][1][0x14] = {357, 2, 1},
+    [2][1][0x15] = {359, 2, 1},
+    [2][1][0x16] = {361, 4, 1},
+    [2][1][0x17] = {365, 2, 1},
+    [2][1][0x28] = {367, 2, 1},
+    [2][1][0x29] = {369, 4, 1},
+    [2][1][0x2a] = {373, 3, 1},
+    [2][1][0x2b] = {376, 2, 1},
+    [2][1][0x2c] = {378, 2, 1},
+    [2][1][0x2d] = {380, 2, 1},
+    [2][1][0x2e] = {382, 2, 1},
+    [2][1][0x2f] = {384, 2, 1},
+    [2][1][0x51] = {386, 4, 1},
+    [2][1][0x54] = {390, 2, 1},
+    [2][1][0x55] = {392, 2, 1},
+    [2][1][0x56] = {394, 2, 1},
+    [2][1][0x57] = {396, 2, 1},
+    [2][1][0x58] = {398, 4, 1},
+    [2][1][0x59] = {402, 4, 1},
+    [2][1][0x5a] = {406, 4, 1},
+    [2][1][0x5b] = {410, 4, 1},
+    [2][1][0x5c] = {414, 4, 1},
+    [2][1][0x5d] = {418, 4, 1},
+    [2][1][0x5e] = {422, 4, 1},
+    [2][1][0x5f] = {426, 4, 1},
+    [2][1][0x60] = {430, 1, 1},
+    [2][1][0x61] = {431, 1, 1},
+    [2][1][0x62] = {432, 1, 1},
+    [2][1][0x63] = {433, 1, 1},
+    [2][1][0x64] = {434, 1, 1},
+    [2][1][0x65] = {435, 1, 1},
+    [2][1][0x66] = {436, 1, 1},
+    [2][1][0x67] = {437, 1, 1},
+    [2][1][0x68] = {438, 1, 1},
+    [2][1][0x69] = {439, 1, 1},
+    [2][1][0x6a] = {440, 1, 1},
+    [2][1][0x6b] = {441, 1, 1},
+    [2][1][0x6c] = {442, 1, 1},
+    [2][1][0x6d] = {443, 1, 1},
+    [2][1][0x6e] = {444, 2, 1},
+    [2][1][0x6f] = {446, 6, 1},
+    [2][1][0x70] = {452, 3, 1},
+    [2][1][0x71] = {455, 3, 1},
+    [2][1][0x72] = {458, 8, 1},
+    [2][1][0x73] = {466, 4, 1},
+    [2][1][0x74] = {470, 1, 1},
+    [2][1][0x75] = {471, 1, 1},
+    [2][1][0x76] = {472, 1, 1},
+    [2][1][0x78] = {473, 6, 1},
+    [2][1][0x79] = {479, 6, 1},
+    [2][1][0x7a] = {485, 6, 1},
+    [2][1][0x7b] = {491, 5, 1},
+    [2][1][0x7e] = {496, 3, 1},
+    [2][1][0x7f] = {499, 12, 1},
+    [2][1][0xc2] = {511, 4, 1},
+    [2][1][0xc4] = {515, 2, 1},
+    [2][1][0xc5] = {517, 1, 1},
+    [2][1][0xc6] = {518, 2, 1},
+    [2][1][0xd1] = {520, 1, 1},
+    [2][1][0xd2] = {521, 1, 1},
+    [2][1][0xd3] = {522, 1, 1},
+    [2][1][0xd4] = {523, 1, 1},
+    [2][1][0xd5] = {524, 1, 1},
+    [2][1][0xd6] = {525, 1, 1},
+    [2][1][0xd8] = {526, 1, 1},
+    [2][1][0xd9] = {527, 1, 1},
+    [2][1][0xda] = {528, 1, 1},
+    [2][1][0xdb] = {529, 2, 1},
+    [2][1][0xdc] = {531, 1, 1},
+    [2][1][0xdd] = {532, 1, 1},
+    [2][1][0xde] = {533, 1, 1},
+    [2][1][0xdf] = {534, 2, 1},
+    [2][1][0xe0] = {536, 1, 1},
+    [2][1][0xe1] = {537, 1, 1},
+    [2][1][0xe2] = {538, 2, 1},
+    [2][1][0xe3] = {540, 1, 1},
+    [2][1][0xe4] = {541, 1, 1},
+    [2][1][0xe5] = {542, 1, 1},
+    [2][1][0xe6] = {543, 4, 1},
+    [2][1][0xe7] = {547, 1, 1},
+    [2][1][0xe8] = {548, 1, 1},
+    [2][1][0xe9] = {549, 1, 1},
+    [2][1][0xea] = {550, 1, 1},
+    [2][1][0xeb] = {551, 2, 1},
+    [2][1][0xec] = {553, 1, 1},
+    [2][1][0xed] = {554, 1, 1},
+    [2][1][0xee] = {555, 1, 1},
+    [2][1][0xef] = {556, 2, 1},
+    [2][1][0xf1] = {558, 1, 1},
+    [2][1][0xf2] = {559, 1, 1},
+    [2][1][0xf3] = {560, 1, 1},
+    [2][1][0xf4] = {561, 1, 1},
+    [2][1][0xf5] = {562, 1, 1},
+    [2][1][0xf6] = {563, 1, 1},
+    [2][1][0xf8] = {564, 1, 1},
+    [2][1][0xf9] = {565, 1, 1},
+    [2][1][0xfa] = {566, 1, 1},
+    [2][1][0xfb] = {567, 1, 1},
+    [2][1][0xfc] = {568, 1, 1},
+    [2][1][0xfd] = {569, 1, 1},
+    [2][1][0xfe] = {570, 1, 1},
+    [2][2][0x00] = {571, 1, 1},
+    [2][2][0x04] = {572, 1, 1},
+    [2][2][0x0b] = {573, 1, 1},
+    [2][2][0x0c] = {574, 1, 1},
+    [2][2][0x0d] = {575, 1, 1},
+    [2][2][0x10] = {576, 3, 1},
+    [2][2][0x11] = {579, 3, 1},
+    [2][2][0x12] = {582, 3, 1},
+    [2][2][0x13] = {585, 3, 1},
+    [2][2][0x14] = {588, 4, 1},
+    [2][2][0x15] = {592, 4, 1},
+    [2][2][0x16] = {596, 4, 1},
+    [2][2][0x18] = {600, 1, 1},
+    [2][2][0x19] = {601, 4, 1},
+    [2][2][0x1a] = {605, 4, 1},
+    [2][2][0x1b] = {609, 2, 1},
+    [2][2][0x1c] = {611, 1, 1},
+    [2][2][0x1d] = {612, 1, 1},
+    [2][2][0x1e] = {613, 1, 1},
+    [2][2][0x1f] = {614, 1, 1},
+    [2][2][0x20] = {615, 3, 1},
+    [2][2][0x21] = {618, 3, 1},
+    [2][2][0x22] = {621, 3, 1},
+    [2][2][0x23] = {624, 3, 1},
+    [2][2][0x24] = {627, 3, 1},
+    [2][2][0x25] = {630, 3, 1},
+    [2][2][0x26] = {633, 4, 1},
+    [2][2][0x27] = {637, 4, 1},
+    [2][2][0x28] = {641, 3, 1},
+    [2][2][0x29] = {644, 3, 1},
+    [2][2][0x2a] = {647, 2, 1},
+    [2][2][0x2b] = {649, 1, 1},
+    [2][2][0x2c] = {650, 2, 1},
+    [2][2][0x2d] = {652, 2, 1},
+    [2][2][0x30] = {654, 3, 1},
+    [2][2][0x31] = {657, 3, 1},
+    [2][2][0x32] = {660, 3, 1},
+    [2][2][0x33] = {663, 3, 1},
+    [2][2][0x34] = {666, 3, 1},
+    [2][2][0x35] = {669, 3, 1},
+    [2][2][0x36] = {672, 4, 1},
+    [2][2][0x37] = {676, 1, 1},
+    [2][2][0x38] = {677, 3, 1},
+    [2][2][0x39] = {680, 4, 1},
+    [2][2][0x3a] = {684, 2, 1},
+    [2][2][0x3b] = {686, 2, 1},
+    [2][2][0x3c] = {688, 1, 1},
+    [2][2][0x3d] = {689, 2, 1},
+    [2][2][0x3e] = {691, 1, 1},
+    [2][2][0x3f] = {692, 2, 1},
+    [2][2][0x40] = {694, 2, 1},
+    [2][2][0x42] = {696, 2, 1},
+    [2][2][0x43] = {698, 2, 1},
+    [2][2][0x44] = {700, 2, 1},
+    [2][2][0x45] = {702, 2, 1},
+    [2][2][0x46] = {704, 2, 1},
+    [2][2][0x47] = {706, 2, 1},
+    [2][2][0x4c] = {708, 2, 1},
+    [2][2][0x4d] = {710, 2, 1},
+    [2][2][0x4e] = {712, 2, 1},
+    [2][2][0x4f] = {714, 2, 1},
+    [2][2][0x50] = {716, 1, 1},
+    [2][2][0x51] = {717, 1, 1},
+    [2][2][0x52] = {718, 3, 1},
+    [2][2][0x53] = {721, 2, 1},
+    [2][2][0x54] = {723, 2, 1},
+    [2][2][0x55] = {725, 2, 1},
+    [2][2][0x58] = {727, 1, 1},
+    [2][2][0x59] = {728, 2, 1},
+    [2][2][0x5a] = {730, 4, 1},
+    [2][2][0x5b] = {734, 2, 1},
+    [2][2][0x62] = {736, 2, 1},
+    [2][2][0x63] = {738, 4, 1},
+    [2][2][0x64] = {742, 2, 1},
+    [2][2][0x65] = {744, 2, 1},
+    [2][2][0x66] = {746, 2, 1},
+    [2][2][0x68] = {748, 2, 1},
+    [2][2][0x70] = {750, 1, 1},
+    [2][2][0x71] = {751, 2, 1},
+    [2][2][0x72] = {753, 3, 1},
+    [2][2][0x73] = {756, 2, 1},
+    [2][2][0x75] = {758, 2, 1},
+    [2][2][0x76] = {760, 2, 1},
+    [2][2][0x77] = {762, 2, 1},
+    [2][2][0x78] = {764, 1, 1},
+    [2][2][0x79] = {765, 1, 1},
+    [2][2][0x7a] = {766, 1, 1},
+    [2][2][0x7b] = {767, 1, 1},
+    [2][2][0x7c] = {768, 2, 1},
+    [2][2][0x7d] = {770, 2, 1},
+    [2][2][0x7e] = {772, 2, 1},
+    [2][2][0x7f] = {774, 2, 1},
+    [2][2][0x83] = {776, 1, 1},
+    [2][2][0x88] = {777, 2, 1},
+    [2][2][0x89] = {779, 2, 1},
+    [2][2][0x8a] = {781, 4, 1},
+    [2][2][0x8b] = {785, 4, 1},
+    [2][2][0x8d] = {789, 2, 1},
+    [2][2][0x8f] = {791, 1, 1},
+    [2][2][0x90] = {792, 2, 1},
+    [2][2][0x91] = {794, 2, 1},
+    [2][2][0x92] = {796, 2, 1},
+    [2][2][0x93] = {798, 2, 1},
+    [2][2][0x96] = {800, 2, 1},
+    [2][2][0x97] = {802, 2, 1},
+    [2][2][0x98] = {804, 2, 1},
+    [2][2][0x99] = {806, 2, 1},
+    [2][2][0x9a] = {808, 3, 1},
+    [2][2][0x9b] = {811, 3, 1},
+    [2][2][0x9c] = {814, 2, 1},
+    [2][2][0x9d] = {816, 2, 1},
+    [2][2][0x9e] = {818, 2, 1},
+    [2][2][0x9f] = {820, 2, 1},
+    [2][2][0xa0] = {822, 2, 1},
+    [2][2][0xa1] = {824, 2, 1},
+    [2][2][0xa2] = {826, 2, 1},
+    [2][2][0xa3] = {828, 2, 1},
+    [2][2][0xa6] = {830, 2, 1},
+    [2][2][0xa7] = {832, 2, 1},
+    [2][2][0xa8] = {834, 2, 1},
+    [2][2][0xa9] = {836, 2, 1},
+    [2][2][0xaa] = {838, 3, 1},
+    [2][2][0xab] = {841, 3, 1},
+    [2][2][0xac] = {844, 2, 1},
+    [2][2][0xad] = {846, 2, 1},
+    [2][2][0xae] = {848, 2, 1},
+    [2][2][0xaf] = {850, 2, 1},
+    [2][2][0xb4] = {852, 1, 1},
+    [2][2][0xb5] = {853, 1, 1},
+    [2][2][0xb6] = {854, 2, 1},
+    [2][2][0xb7] = {856, 2, 1},
+    [2][2][0xb8] = {858, 2, 1},
+    [2][2][0xb9] = {860, 2, 1},
+    [2][2][0xba] = {862, 2, 1},
+    [2][2][0xbb] = {864, 2, 1},
+    [2][2][0xbc] = {866, 2, 1},
+    [2][2][0xbd] = {868, 2, 1},
+    [2][2][0xbe] = {870, 2, 1},
+    [2][2][0xbf] = {872, 2, 1},
+    [2][2][0xc4] = {874, 2, 1},
+    [2][2][0xc6] = {876, 8, 1},
+    [2][2][0xc7] = {884, 8, 1},
+    [2][2][0xc8] = {892, 2, 1},
+    [2][2][0xca] = {894, 2, 1},
+    [2][2][0xcb] = {896, 2, 1},
+    [2][2][0xcc] = {898, 2, 1},
+    [2][2][0xcd] = {900, 2, 1},
+    [2][2][0xcf] = {902, 1, 1},
+    [2][2][0xdc] = {903, 1, 1},
+    [2][2][0xdd] = {904, 1, 1},
+    [2][2][0xde] = {905, 1, 1},
+    [2][2][0xdf] = {906, 1, 1},
+    [2][3][0x00] = {907, 2, 1},
+    [2][3][0x01] = {909, 2, 1},
+    [2][3][0x03] = {911, 2, 1},
+    [2][3][0x04] = {913, 1, 1},
+    [2][3][0x05] = {914, 1, 1},
+    [2][3][0x08] = {915, 2, 1},
+    [2][3][0x09] = {917, 1, 1},
+    [2][3][0x0a] = {918, 2, 1},
+    [2][3][0x0b] = {920, 1, 1},
+    [2][3][0x0f] = {921, 1, 1},
+    [2][3][0x14] = {922, 2, 1},
+    [2][3][0x15] = {924, 2, 1},
+    [2][3][0x16] = {926, 2, 1},
+    [2][3][0x17] = {928, 1, 1},
+    [2][3][0x18] = {929, 4, 1},
+    [2][3][0x19] = {933, 8, 1},
+    [2][3][0x1a] = {941, 2, 1},
+    [2][3][0x1b] = {943, 4, 1},
+    [2][3][0x1d] = {947, 2, 1},
+    [2][3][0x1e] = {949, 2, 1},
+    [2][3][0x1f] = {951, 2, 1},
+    [2][3][0x20] = {953, 2, 1},
+    [2][3][0x21] = {955, 1, 1},
+    [2][3][0x22] = {956, 2, 1},
+    [2][3][0x23] = {958, 4, 1},
+    [2][3][0x25] = {962, 2, 1},
+    [2][3][0x26] = {964, 3, 1},
+    [2][3][0x27] = {967, 3, 1},
+    [2][3][0x38] = {970, 4, 1},
+    [2][3][0x39] = {974, 8, 1},
+    [2][3][0x3a] = {982, 2, 1},
+    [2][3][0x3b] = {984, 4, 1},
+    [2][3][0x3e] = {988, 2, 1},
+    [2][3][0x3f] = {990, 2, 1},
+    [2][3][0x42] = {992, 1, 1},
+    [2][3][0x43] = {993, 4, 1},
+    [2][3][0x44] = {997, 1, 1},
+    [2][3][0x50] = {998, 2, 1},
+    [2][3][0x51] = {1000, 2, 1},
+    [2][3][0x54] = {1002, 2, 1},
+    [2][3][0x55] = {1004, 2, 1},
+    [2][3][0x56] = {1006, 3, 1},
+    [2][3][0x57] = {1009, 3, 1},
+    [2][3][0x66] = {1012, 3, 1},
+    [2][3][0x67] = {1015, 3, 1},
+    [2][3][0x70] = {1018, 1, 1},
+    [2][3][0x71] = {1019, 2, 1},
+    [2][3][0x72] = {1021, 1, 1},
+    [2][3][0x73] = {1022, 2, 1},
+    [2][3][0xc2] = {1024, 2, 1},
+    [2][3][0xce] = {1026, 1, 1},
+    [2][3][0xcf] = {1027, 1, 1},
+    [2][5][0x10] = {1028, 2, 1},
+    [2][5][0x11] = {1030, 2, 1},
+    [2][5][0x1d] = {1032, 2, 1},
+    [2][5][0x2a] = {1034, 1, 1},
+    [2][5][0x2c] = {1035, 1, 1},
+    [2][5][0x2d] = {1036, 1, 1},
+    [2][5][0x2e] = {1037, 1, 1},
+    [2][5][0x2f] = {1038, 1, 1},
+    [2][5][0x51] = {1039, 2, 1},
+    [2][5][0x58] = {1041, 2, 1},
+    [2][5][0x59] = {1043, 2, 1},
+    [2][5][0x5a] = {1045, 4, 1},
+    [2][5][0x5b] = {1049, 4, 1},
+    [2][5][0x5c] = {1053, 2, 1},
+    [2][5][0x5d] = {1055, 2, 1},
+    [2][5][0x5e] = {1057, 2, 1},
+    [2][5][0x5f] = {1059, 2, 1},
+    [2][5][0x6e] = {1061, 2, 1},
+    [2][5][0x78] = {1063, 3, 1},
+    [2][5][0x79] = {1066, 3, 1},
+    [2][5][0x7a] = {1069, 3, 1},
+    [2][5][0x7b] = {1072, 2, 1},
+    [2][5][0x7c] = {1074, 2, 1},
+    [2][5][0x7d] = {1076, 4, 1},
+    [2][5][0x7e] = {1080, 2, 1},
+    [2][6][0x13] = {1082, 2, 1},
+    [2][6][0x2c] = {1084, 1, 1},
+    [2][6][0x2d] = {1085, 1, 1},
+    [2][6][0x42] = {1086, 1, 1},
+    [2][6][0x43] = {1087, 1, 1},
+    [2][6][0x4c] = {1088, 1, 1},
+    [2][6][0x4d] = {1089, 1, 1},
+    [2][6][0x4e] = {1090, 1, 1},
+    [2][6][0x4f] = {1091, 1, 1},
+    [2][6][0x56] = {1092, 2, 1},
+    [2][6][0x57] = {1094, 2, 1},
+    [2][6][0x96] = {1096, 1, 1},
+    [2][6][0x97] = {1097, 1, 1},
+    [2][6][0x98] = {1098, 1, 1},
+    [2][6][0x99] = {1099, 1, 1},
+    [2][6][0x9a] = {1100, 1, 1},
+    [2][6][0x9b] = {1101, 1, 1},
+    [2][6][0x9c] = {1102, 1, 1},
+    [2][6][0x9d] = {1103, 1, 1},
+    [2][6][0x9e] = {1104, 1, 1},
+    [2][6][0x9f] = {1105, 1, 1},
+    [2][6][0xa6] = {1106, 1, 1},
+    [2][6][0xa7] = {1107, 1, 1},
+    [2][6][0xa8] = {1108, 1, 1},
+    [2][6][0xa9] = {1109, 1, 1},
+    [2][6][0xaa] = {1110, 1, 1},
+    [2][6][0xab] = {1111, 1, 1},
+    [2][6][0xac] = {1112, 1, 1},
+    [2][6][0xad] = {1113, 1, 1},
+    [2][6][0xae] = {1114, 1, 1},
+    [2][6][0xaf] = {1115, 1, 1},
+    [2][6][0xb6] = {1116, 1, 1},
+    [2][6][0xb7] = {1117, 1, 1},
+    [2][6][0xb8] = {1118, 1, 1},
+    [2][6][0xb9] = {1119, 1, 1},
+    [2][6][0xba] = {1120, 1, 1},
+    [2][6][0xbb] = {1121, 1, 1},
+    [2][6][0xbc] = {1122, 1, 1},
+    [2][6][0xbd] = {1123, 1, 1},
+    [2][6][0xbe] = {1124, 1, 1},
+    [2][6][0xbf] = {1125, 1, 1},
+    [2][6][0xd6] = {1126, 2, 1},
+    [2][6][0xd7] = {1128, 2, 1},
 };

@@ -275,7 +275,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     struct prefixes px = {0, 0, 0, 0, 0, 0};
     hvemu_features all;
     uint8_t b;
-    unsigned space = 0, map = 0, pp = 0, vex_w = 0, vvvv = 0, v4 = 0;
+    unsigned space = 0, map = 0, pp = 0, vex_w = 0, vvvv = 0, vvvv_raw = 0, v4 = 0;
     int is64 = mode == HVEMU_MODE_64;
 
     if (!features) {
@@ -414,12 +414,15 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 in->evex_scc = p2 & 15;
                 in->evex_dfv = (p1 >> 3) & 15;
             }
+            if (!is64 && v4 && map != 4)
+                return HVEMU_DECODE_UD; /* V' must be 1 (unused) outside 64-bit mode */
             if (!is64) {
                 /* Outside 64-bit mode the high register bits are not encodable. */
                 in->rex_r = in->rex_x = in->rex_b = in->rex_r4 = 0;
                 v4 = 0;
             }
         }
+        vvvv_raw = vvvv;
         if (!is64) {
             in->rex_r = in->rex_x = in->rex_b = 0;
             vvvv &= 7;
@@ -511,8 +514,9 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         return HVEMU_DECODE_UD;
     if (in->encoding == HVEMU_ENC_REX2 && (at & HV_ATTR_NOREX2))
         return HVEMU_DECODE_UD;
-    /* With VSIB, V' is the high bit of the index register, not part of vvvv. */
-    if ((at & HV_ATTR_NOVVVV) && (at & HV_ATTR_VSIB ? (in->vvvv & 15) : in->vvvv) != 0)
+    /* The whole field must be 1111 (also its top bit outside 64-bit mode, where registers
+     * 8-15 do not exist); with VSIB, V' is the high bit of the index, not part of vvvv. */
+    if ((at & HV_ATTR_NOVVVV) && (vvvv_raw || (v4 && !(at & HV_ATTR_VSIB))))
         return HVEMU_DECODE_UD;
     if ((at & HV_ATTR_NOPFX66) && px.has66)
         return HVEMU_DECODE_UD;

@@ -609,8 +609,16 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                     op->u.mem.bcst = (uint8_t)(vl / elem);
                     op->size = (uint16_t)elem;
                 }
-                if (in->encoding == HVEMU_ENC_EVEX && in->disp_size == 1 && map != 4 && op->size)
-                    op->u.mem.disp *= op->size; /* disp8*N: N is the access size */
+                if (in->encoding == HVEMU_ENC_EVEX && in->disp_size == 1 && map != 4) {
+                    /* disp8*N: N is the access size, except for Tuple1 Scalar operands that
+                     * access a vector's worth of elements (VSIB, expand/compress): one element */
+                    unsigned n = op->size;
+                    if ((e->tuple == HV_TUPLE_T1S || e->tuple == HV_TUPLE_T1S8 || e->tuple == HV_TUPLE_T1S16) &&
+                        !op->u.mem.bcst && (s->loc == HV_LOC_VSIB || n >= 16))
+                        n = e->tuple == HV_TUPLE_T1S8 ? 1 : e->tuple == HV_TUPLE_T1S16 ? 2 : in->rex_w ? 8 : 4;
+                    if (n)
+                        op->u.mem.disp *= n;
+                }
             } else {
                 unsigned idx = rm_idx;
                 if (s->cls == HV_CLS_VEC && in->encoding == HVEMU_ENC_EVEX)

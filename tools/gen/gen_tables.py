@@ -178,7 +178,7 @@ FEATURES = ['base', 'cmov', 'cx8', 'cx16', 'movbe', 'popcnt', 'lzcnt', 'bmi1', '
             'gfni', 'avx', 'avx2', 'fma', 'f16c', 'avx512', 'amx', 'xsave', 'system',
             'movdiri', 'serialize', 'waitpkg', 'other', 'apx']
 TUPLES = ['none', 'fv', 'hv', 'fvm', 'hvm', 'qvm', 'ovm', 't1s', 't1f', 't2', 't4', 't8',
-          'm128', 'dup', 'b2']
+          'm128', 'dup', 'b2', 't1s8', 't1s16']
 
 
 class Entry:

@@ -221,9 +221,9 @@ def gen(recs):
                         ch = pick('bwdq')
                         specs.append({0: 'R', 1: 'M'}[mc] + ch if mc is not None else 'E' + ch)
                     elif mems == {0}:
-                        specs.append('U' + pick('xhXYZfe'))
+                        specs.append('U' + pick('xXYZhfe' if lc is not None else 'xhXYZfe'))
                     else:
-                        order = 'bwdqxhfeXYZ' if lc is not None else 'xhfeXYZbwdq'
+                        order = 'xXYZbwdqhfe' if lc is not None else 'xhfeXYZbwdq'
                         specs.append(('W' if mems == {0, 1} else 'M') + pick(order))
             conds = []
             if rc is not None: conds.append('/%d' % rc)

@@ -578,9 +578,11 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 return HVEMU_DECODE_UD;
             if (s->cls == HV_CLS_DR && reg_idx > 7)
                 return HVEMU_DECODE_UD;
-            /* EVEX: R' cannot extend a GPR or opmask in ModRM.reg, nor R an opmask (k0-k7 only) */
+            /* EVEX: R' cannot extend a GPR in ModRM.reg (unless APX makes it R4: r16-r31),
+             * nor R/R' an opmask (k0-k7 only) */
             if (in->encoding == HVEMU_ENC_EVEX && map != 4 &&
-                ((s->cls == HV_CLS_GPR && in->rex_r4) || (s->cls == HV_CLS_K && (in->rex_r || in->rex_r4))))
+                ((s->cls == HV_CLS_GPR && in->rex_r4 && !(is64 && hvemu_feature_has(features, HVEMU_FEAT_APX))) ||
+                 (s->cls == HV_CLS_K && (in->rex_r || in->rex_r4))))
                 return HVEMU_DECODE_UD;
             set_reg(in, op, s->cls, nbytes, s->cls == HV_CLS_VEC || s->cls == HV_CLS_GPR ||
                     s->cls == HV_CLS_CR || s->cls == HV_CLS_DR ? reg_idx : (in->modrm >> 3 & 7));

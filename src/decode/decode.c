@@ -608,7 +608,8 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 }
                 if (in->encoding == HVEMU_ENC_EVEX && in->evex_b && (at & HV_ATTR_BCST)) {
                     unsigned elem = e->tuple == HV_TUPLE_B2 ? 2 : in->rex_w ? 8 : 4;
-                    op->u.mem.bcst = (uint8_t)(vl / elem);
+                    /* one element repeated over the operand: Wh (e.g. VCVTPS2PD) is half a vector */
+                    op->u.mem.bcst = (uint8_t)(nbytes / elem);
                     op->size = (uint16_t)elem;
                 }
                 if (in->encoding == HVEMU_ENC_EVEX && in->disp_size == 1 && map != 4) {

@@ -398,7 +398,7 @@ struct hvemu_insn {
     uint8_t disp_size, imm_size; /* bytes of displacement and immediate(s) in the encoding */
     uint8_t noperands;
     uint16_t mnemonic;   /* see hvemu_mnemonic_name() */
-    uint32_t attrs;      /* internal: decode attributes from the opcode table */
+    uint64_t attrs;      /* internal: decode attributes from the opcode table */
     const void *entry;   /* internal: the opcode-table entry (handler and flags) */
     struct hvemu_operand op[HVEMU_MAX_OPERANDS];
 };

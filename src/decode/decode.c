@@ -418,6 +418,8 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 in->evex_scc = p2 & 15;
                 in->evex_dfv = (p1 >> 3) & 15;
             }
+            if (!is64 && v4 && map != 4)
+                return HVEMU_DECODE_UD; /* V' must be 1 (unused) outside 64-bit mode */
             if (!is64) {
                 /* Outside 64-bit mode the high register bits are not encodable. */
                 in->rex_r = in->rex_x = in->rex_b = in->rex_r4 = 0;
@@ -463,12 +465,15 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     if (in->encoding == HVEMU_ENC_EVEX && map != 4 && is64 &&
         hvemu_feature_has(features, HVEMU_FEAT_APX))
         key_nf = (in->evex_aaa >> 2) & 1;
+    /* EVEX.b in a register form turns L'L into rounding control: the vector length is 512. */
+    unsigned key_l = in->encoding == HVEMU_ENC_EVEX && map != 4 && in->evex_b &&
+                     (in->modrm >> 6) == 3 ? 2 : in->vex_l;
     uint32_t key = ((uint32_t)(in->modrm >> 3 & 7) << HV_KEY_REG_SHIFT) |
                    ((uint32_t)((in->modrm >> 6) == 3) << HV_KEY_MODR_SHIFT) |
                    ((uint32_t)(in->modrm & 7) << HV_KEY_RM_SHIFT) |
                    ((uint32_t)pp << HV_KEY_P_SHIFT) |
                    ((uint32_t)in->rex_w << HV_KEY_W_SHIFT) |
-                   ((uint32_t)in->vex_l << HV_KEY_L_SHIFT) |
+                   ((uint32_t)key_l << HV_KEY_L_SHIFT) |
                    ((uint32_t)is64 << HV_KEY_M64_SHIFT) |
                    ((uint32_t)in->evex_nd << HV_KEY_ND_SHIFT) |
                    ((uint32_t)key_nf << HV_KEY_NF_SHIFT) |
@@ -483,7 +488,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         return HVEMU_DECODE_UD;
     in->entry = e;
     in->attrs = e->attrs;
-    uint32_t at = e->attrs;
+    uint64_t at = e->attrs;
     unsigned mand66 = ((e->mask >> HV_KEY_P_SHIFT) & 3) == 3 && pp == 1;
 
     /* ---- operand and address size ---- */
@@ -521,9 +526,9 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         ud_late = 1;
     if (in->encoding == HVEMU_ENC_REX2 && (at & HV_ATTR_NOREX2))
         ud_late = 1;
-    /* outside 64-bit mode vvvv[3] selects no register, but a "must be 1111" field still
-     * checks it (Zydis; SDM Table 2-9 lists vvvv 0xxx as unavailable there) */
-    if ((at & HV_ATTR_NOVVVV) && (in->vvvv != 0 || vvvv_raw != 0))
+    /* The whole field must be 1111 (also its top bit outside 64-bit mode, where registers
+     * 8-15 do not exist); with VSIB, V' is the high bit of the index, not part of vvvv. */
+    if ((at & HV_ATTR_NOVVVV) && (vvvv_raw || (v4 && !(at & HV_ATTR_VSIB))))
         ud_late = 1;
     if ((at & HV_ATTR_NOPFX66) && px.has66)
         ud_late = 1;
@@ -553,7 +558,8 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     if (in->encoding == HVEMU_ENC_EVEX && map != 4) {
         if (in->evex_aaa && !(at & HV_ATTR_MASK))
             ud_late = 1;
-        if (in->evex_z && !(at & HV_ATTR_MASKZ))
+        /* zeroing needs an instruction that allows it and a mask to zero with (z with k0 is #UD) */
+        if (in->evex_z && (!(at & HV_ATTR_MASKZ) || !in->evex_aaa))
             ud_late = 1;
         if ((at & HV_ATTR_NOK0) && !in->evex_aaa)
             ud_late = 1;
@@ -562,9 +568,10 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 ud_late = 1;
             if (!memform)
                 vl = 64; /* rounding control replaces L'L */
-        } else if (in->vex_l == 3 && !(at & HV_ATTR_EVEX_NOL)) {
-            ud_late = 1;
         }
+        /* L'L=3 is reserved, unless it is rounding control (EVEX.b in a register form) */
+        if (in->vex_l == 3 && !(at & HV_ATTR_EVEX_NOL) && !(in->evex_b && !memform))
+            return HVEMU_DECODE_UD;
     }
 
     /* ---- ModRM memory operand ---- */
@@ -608,6 +615,12 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
             if ((s->cls == HV_CLS_K || s->cls == HV_CLS_TMM) && reg_idx > 7 &&
                 in->encoding == HVEMU_ENC_VEX)
                 ud_late = 1;
+            /* EVEX: R' cannot extend a GPR in ModRM.reg (unless APX makes it R4: r16-r31),
+             * nor R/R' an opmask (k0-k7 only) */
+            if (in->encoding == HVEMU_ENC_EVEX && map != 4 &&
+                ((s->cls == HV_CLS_GPR && in->rex_r4 && !(is64 && hvemu_feature_has(features, HVEMU_FEAT_APX))) ||
+                 (s->cls == HV_CLS_K && (in->rex_r || in->rex_r4))))
+                ud_late = 1;
             set_reg(in, op, s->cls, nbytes, s->cls == HV_CLS_VEC || s->cls == HV_CLS_GPR ||
                     s->cls == HV_CLS_CR || s->cls == HV_CLS_DR ? reg_idx : (in->modrm >> 3 & 7));
             break;
@@ -628,14 +641,27 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                     if (mem.index_class == HVEMU_REG_NONE)
                         op->u.mem.scale = (uint8_t)(1u << (in->sib >> 6));
                     op->size = 0;
+                    /* a gather whose destination is also its index register is #UD */
+                    if (i > 0 && in->op[0].kind == HVEMU_OP_REG &&
+                        hv_opspecs[e->ops[0]].cls == HV_CLS_VEC && in->op[0].u.reg.idx == op->u.mem.index)
+                        return HVEMU_DECODE_UD;
                 }
                 if (in->encoding == HVEMU_ENC_EVEX && in->evex_b && (at & HV_ATTR_BCST)) {
                     unsigned elem = e->tuple == HV_TUPLE_B2 ? 2 : in->rex_w ? 8 : 4;
-                    op->u.mem.bcst = (uint8_t)(vl / elem);
+                    /* one element repeated over the operand: Wh (e.g. VCVTPS2PD) is half a vector */
+                    op->u.mem.bcst = (uint8_t)(nbytes / elem);
                     op->size = (uint16_t)elem;
                 }
-                if (in->encoding == HVEMU_ENC_EVEX && in->disp_size == 1 && !apx_evex && op->size)
-                    op->u.mem.disp *= op->size; /* disp8*N: N is the access size */
+                if (in->encoding == HVEMU_ENC_EVEX && in->disp_size == 1 && !apx_evex) {
+                    /* disp8*N: N is the access size, except for Tuple1 Scalar operands that
+                     * access a vector's worth of elements (VSIB, expand/compress): one element */
+                    unsigned n = op->size;
+                    if ((e->tuple == HV_TUPLE_T1S || e->tuple == HV_TUPLE_T1S8 || e->tuple == HV_TUPLE_T1S16) &&
+                        !op->u.mem.bcst && (s->loc == HV_LOC_VSIB || n >= 16))
+                        n = e->tuple == HV_TUPLE_T1S8 ? 1 : e->tuple == HV_TUPLE_T1S16 ? 2 : in->rex_w ? 8 : 4;
+                    if (n)
+                        op->u.mem.disp *= n;
+                }
             } else {
                 unsigned idx = rm_idx;
                 if (s->cls == HV_CLS_VEC && in->encoding == HVEMU_ENC_EVEX)
@@ -758,6 +784,12 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 ud_late = 1;
             seen |= 1u << (idx & 31);
         }
+    }
+    if (at & HV_ATTR_DSTDIFF) {
+        for (unsigned i = 1; i < e->nops; i++)
+            if (in->op[i].kind == HVEMU_OP_REG && hv_opspecs[e->ops[i]].cls == hv_opspecs[e->ops[0]].cls &&
+                in->op[i].u.reg.idx == in->op[0].u.reg.idx)
+                ud_late = 1;
     }
     /* APX PUSH2/POP2: RSP as either register is #UD, and so is POP2 into one register twice.
      * Keyed on the mnemonic because the 32 attribute bits are all spoken for. */

@@ -1245,9 +1245,15 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "unpcklps",
     "urdmsr",
     "uwrmsr",
+    "v4fmaddps",
+    "v4fmaddss",
+    "v4fnmaddps",
+    "v4fnmaddss",
     "vaddpd",
+    "vaddph",
     "vaddps",
     "vaddsd",
+    "vaddsh",
     "vaddss",
     "vaddsubpd",
     "vaddsubps",
@@ -1257,124 +1263,284 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vaesenclast",
     "vaesimc",
     "vaeskeygenassist",
+    "valignd",
+    "valignq",
     "vandnpd",
     "vandnps",
     "vandpd",
     "vandps",
     "vbcstnebf162ps",
     "vbcstnesh2ps",
+    "vblendmpd",
+    "vblendmps",
     "vblendpd",
     "vblendps",
     "vblendvpd",
     "vblendvps",
     "vbroadcastf128",
+    "vbroadcastf32x2",
+    "vbroadcastf32x4",
+    "vbroadcastf32x8",
+    "vbroadcastf64x2",
+    "vbroadcastf64x4",
     "vbroadcasti128",
+    "vbroadcasti32x2",
+    "vbroadcasti32x4",
+    "vbroadcasti32x8",
+    "vbroadcasti64x2",
+    "vbroadcasti64x4",
     "vbroadcastsd",
     "vbroadcastss",
     "vcmppd",
+    "vcmpph",
     "vcmpps",
     "vcmpsd",
+    "vcmpsh",
     "vcmpss",
     "vcomisd",
+    "vcomish",
     "vcomiss",
+    "vcompresspd",
+    "vcompressps",
     "vcvtdq2pd",
+    "vcvtdq2ph",
     "vcvtdq2ps",
+    "vcvtne2ps2bf16",
     "vcvtneebf162ps",
     "vcvtneeph2ps",
     "vcvtneobf162ps",
     "vcvtneoph2ps",
     "vcvtneps2bf16",
     "vcvtpd2dq",
+    "vcvtpd2ph",
     "vcvtpd2ps",
+    "vcvtpd2qq",
+    "vcvtpd2udq",
+    "vcvtpd2uqq",
+    "vcvtph2dq",
+    "vcvtph2pd",
     "vcvtph2ps",
+    "vcvtph2psx",
+    "vcvtph2qq",
+    "vcvtph2udq",
+    "vcvtph2uqq",
+    "vcvtph2uw",
+    "vcvtph2w",
     "vcvtps2dq",
     "vcvtps2pd",
     "vcvtps2ph",
+    "vcvtps2phx",
+    "vcvtps2qq",
+    "vcvtps2udq",
+    "vcvtps2uqq",
+    "vcvtqq2pd",
+    "vcvtqq2ph",
+    "vcvtqq2ps",
+    "vcvtsd2sh",
     "vcvtsd2si",
     "vcvtsd2ss",
+    "vcvtsd2usi",
+    "vcvtsh2sd",
+    "vcvtsh2si",
+    "vcvtsh2ss",
+    "vcvtsh2usi",
     "vcvtsi2sd",
+    "vcvtsi2sh",
     "vcvtsi2ss",
     "vcvtss2sd",
+    "vcvtss2sh",
     "vcvtss2si",
+    "vcvtss2usi",
     "vcvttpd2dq",
+    "vcvttpd2qq",
+    "vcvttpd2udq",
+    "vcvttpd2uqq",
+    "vcvttph2dq",
+    "vcvttph2qq",
+    "vcvttph2udq",
+    "vcvttph2uqq",
+    "vcvttph2uw",
+    "vcvttph2w",
     "vcvttps2dq",
+    "vcvttps2qq",
+    "vcvttps2udq",
+    "vcvttps2uqq",
     "vcvttsd2si",
+    "vcvttsd2usi",
+    "vcvttsh2si",
+    "vcvttsh2usi",
     "vcvttss2si",
+    "vcvttss2usi",
+    "vcvtudq2pd",
+    "vcvtudq2ph",
+    "vcvtudq2ps",
+    "vcvtuqq2pd",
+    "vcvtuqq2ph",
+    "vcvtuqq2ps",
+    "vcvtusi2sd",
+    "vcvtusi2sh",
+    "vcvtusi2ss",
+    "vcvtuw2ph",
+    "vcvtw2ph",
+    "vdbpsadbw",
     "vdivpd",
+    "vdivph",
     "vdivps",
     "vdivsd",
+    "vdivsh",
     "vdivss",
+    "vdpbf16ps",
     "vdppd",
     "vdpps",
     "verr",
     "verw",
+    "vexp2pd",
+    "vexp2ps",
+    "vexpandpd",
+    "vexpandps",
     "vextractf128",
+    "vextractf32x4",
+    "vextractf32x8",
+    "vextractf64x2",
+    "vextractf64x4",
     "vextracti128",
+    "vextracti32x4",
+    "vextracti32x8",
+    "vextracti64x2",
+    "vextracti64x4",
     "vextractps",
+    "vfcmaddcph",
+    "vfcmaddcsh",
+    "vfcmulcph",
+    "vfcmulcsh",
+    "vfixupimmpd",
+    "vfixupimmps",
+    "vfixupimmsd",
+    "vfixupimmss",
     "vfmadd132pd",
+    "vfmadd132ph",
     "vfmadd132ps",
     "vfmadd132sd",
+    "vfmadd132sh",
     "vfmadd132ss",
     "vfmadd213pd",
+    "vfmadd213ph",
     "vfmadd213ps",
     "vfmadd213sd",
+    "vfmadd213sh",
     "vfmadd213ss",
     "vfmadd231pd",
+    "vfmadd231ph",
     "vfmadd231ps",
     "vfmadd231sd",
+    "vfmadd231sh",
     "vfmadd231ss",
+    "vfmaddcph",
+    "vfmaddcsh",
     "vfmaddsub132pd",
+    "vfmaddsub132ph",
     "vfmaddsub132ps",
     "vfmaddsub213pd",
+    "vfmaddsub213ph",
     "vfmaddsub213ps",
     "vfmaddsub231pd",
+    "vfmaddsub231ph",
     "vfmaddsub231ps",
     "vfmsub132pd",
+    "vfmsub132ph",
     "vfmsub132ps",
     "vfmsub132sd",
+    "vfmsub132sh",
     "vfmsub132ss",
     "vfmsub213pd",
+    "vfmsub213ph",
     "vfmsub213ps",
     "vfmsub213sd",
+    "vfmsub213sh",
     "vfmsub213ss",
     "vfmsub231pd",
+    "vfmsub231ph",
     "vfmsub231ps",
     "vfmsub231sd",
+    "vfmsub231sh",
     "vfmsub231ss",
     "vfmsubadd132pd",
+    "vfmsubadd132ph",
     "vfmsubadd132ps",
     "vfmsubadd213pd",
+    "vfmsubadd213ph",
     "vfmsubadd213ps",
     "vfmsubadd231pd",
+    "vfmsubadd231ph",
     "vfmsubadd231ps",
+    "vfmulcph",
+    "vfmulcsh",
     "vfnmadd132pd",
+    "vfnmadd132ph",
     "vfnmadd132ps",
     "vfnmadd132sd",
+    "vfnmadd132sh",
     "vfnmadd132ss",
     "vfnmadd213pd",
+    "vfnmadd213ph",
     "vfnmadd213ps",
     "vfnmadd213sd",
+    "vfnmadd213sh",
     "vfnmadd213ss",
     "vfnmadd231pd",
+    "vfnmadd231ph",
     "vfnmadd231ps",
     "vfnmadd231sd",
+    "vfnmadd231sh",
     "vfnmadd231ss",
     "vfnmsub132pd",
+    "vfnmsub132ph",
     "vfnmsub132ps",
     "vfnmsub132sd",
+    "vfnmsub132sh",
     "vfnmsub132ss",
     "vfnmsub213pd",
+    "vfnmsub213ph",
     "vfnmsub213ps",
     "vfnmsub213sd",
+    "vfnmsub213sh",
     "vfnmsub213ss",
     "vfnmsub231pd",
+    "vfnmsub231ph",
     "vfnmsub231ps",
     "vfnmsub231sd",
+    "vfnmsub231sh",
     "vfnmsub231ss",
+    "vfpclasspd",
+    "vfpclassph",
+    "vfpclassps",
+    "vfpclasssd",
+    "vfpclasssh",
+    "vfpclassss",
     "vgatherdpd",
     "vgatherdps",
+    "vgatherpf0dpd",
+    "vgatherpf0dps",
+    "vgatherpf0qpd",
+    "vgatherpf0qps",
+    "vgatherpf1dpd",
+    "vgatherpf1dps",
+    "vgatherpf1qpd",
+    "vgatherpf1qps",
     "vgatherqpd",
     "vgatherqps",
+    "vgetexppd",
+    "vgetexpph",
+    "vgetexpps",
+    "vgetexpsd",
+    "vgetexpsh",
+    "vgetexpss",
+    "vgetmantpd",
+    "vgetmantph",
+    "vgetmantps",
+    "vgetmantsd",
+    "vgetmantsh",
+    "vgetmantss",
     "vgf2p8affineinvqb",
     "vgf2p8affineqb",
     "vgf2p8mulb",
@@ -1383,7 +1549,15 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vhsubpd",
     "vhsubps",
     "vinsertf128",
+    "vinsertf32x4",
+    "vinsertf32x8",
+    "vinsertf64x2",
+    "vinsertf64x4",
     "vinserti128",
+    "vinserti32x4",
+    "vinserti32x8",
+    "vinserti64x2",
+    "vinserti64x4",
     "vinsertps",
     "vlddqu",
     "vldmxcsr",
@@ -1391,15 +1565,19 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vmaskmovpd",
     "vmaskmovps",
     "vmaxpd",
+    "vmaxph",
     "vmaxps",
     "vmaxsd",
+    "vmaxsh",
     "vmaxss",
     "vmcall",
     "vmclear",
     "vmfunc",
     "vminpd",
+    "vminph",
     "vminps",
     "vminsd",
+    "vminsh",
     "vminss",
     "vmlaunch",
     "vmload",
@@ -1409,7 +1587,13 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vmovd",
     "vmovddup",
     "vmovdqa",
+    "vmovdqa32",
+    "vmovdqa64",
     "vmovdqu",
+    "vmovdqu16",
+    "vmovdqu32",
+    "vmovdqu64",
+    "vmovdqu8",
     "vmovhlps",
     "vmovhpd",
     "vmovhps",
@@ -1424,11 +1608,13 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vmovntps",
     "vmovq",
     "vmovsd",
+    "vmovsh",
     "vmovshdup",
     "vmovsldup",
     "vmovss",
     "vmovupd",
     "vmovups",
+    "vmovw",
     "vmpsadbw",
     "vmptrld",
     "vmptrst",
@@ -1437,16 +1623,23 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vmrun",
     "vmsave",
     "vmulpd",
+    "vmulph",
     "vmulps",
     "vmulsd",
+    "vmulsh",
     "vmulss",
     "vmwrite",
     "vmxoff",
     "vmxon",
     "vorpd",
     "vorps",
+    "vp2intersectd",
+    "vp2intersectq",
+    "vp4dpwssd",
+    "vp4dpwssds",
     "vpabsb",
     "vpabsd",
+    "vpabsq",
     "vpabsw",
     "vpackssdw",
     "vpacksswb",
@@ -1462,17 +1655,29 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vpaddw",
     "vpalignr",
     "vpand",
+    "vpandd",
     "vpandn",
+    "vpandnd",
+    "vpandnq",
+    "vpandq",
     "vpavgb",
     "vpavgw",
     "vpblendd",
+    "vpblendmb",
+    "vpblendmd",
+    "vpblendmq",
+    "vpblendmw",
     "vpblendvb",
     "vpblendw",
     "vpbroadcastb",
     "vpbroadcastd",
+    "vpbroadcastmb2q",
+    "vpbroadcastmw2d",
     "vpbroadcastq",
     "vpbroadcastw",
     "vpclmulqdq",
+    "vpcmpb",
+    "vpcmpd",
     "vpcmpeqb",
     "vpcmpeqd",
     "vpcmpeqq",
@@ -1485,6 +1690,18 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vpcmpgtw",
     "vpcmpistri",
     "vpcmpistrm",
+    "vpcmpq",
+    "vpcmpub",
+    "vpcmpud",
+    "vpcmpuq",
+    "vpcmpuw",
+    "vpcmpw",
+    "vpcompressb",
+    "vpcompressd",
+    "vpcompressq",
+    "vpcompressw",
+    "vpconflictd",
+    "vpconflictq",
     "vpdpbssd",
     "vpdpbssds",
     "vpdpbsud",
@@ -1503,12 +1720,30 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vpdpwuuds",
     "vperm2f128",
     "vperm2i128",
+    "vpermb",
     "vpermd",
+    "vpermi2b",
+    "vpermi2d",
+    "vpermi2pd",
+    "vpermi2ps",
+    "vpermi2q",
+    "vpermi2w",
     "vpermilpd",
     "vpermilps",
     "vpermpd",
     "vpermps",
     "vpermq",
+    "vpermt2b",
+    "vpermt2d",
+    "vpermt2pd",
+    "vpermt2ps",
+    "vpermt2q",
+    "vpermt2w",
+    "vpermw",
+    "vpexpandb",
+    "vpexpandd",
+    "vpexpandq",
+    "vpexpandw",
     "vpextrb",
     "vpextrd",
     "vpextrq",
@@ -1528,6 +1763,8 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vpinsrd",
     "vpinsrq",
     "vpinsrw",
+    "vplzcntd",
+    "vplzcntq",
     "vpmadd52huq",
     "vpmadd52luq",
     "vpmaddubsw",
@@ -1536,23 +1773,53 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vpmaskmovq",
     "vpmaxsb",
     "vpmaxsd",
+    "vpmaxsq",
     "vpmaxsw",
     "vpmaxub",
     "vpmaxud",
+    "vpmaxuq",
     "vpmaxuw",
     "vpminsb",
     "vpminsd",
+    "vpminsq",
     "vpminsw",
     "vpminub",
     "vpminud",
+    "vpminuq",
     "vpminuw",
+    "vpmovb2m",
+    "vpmovd2m",
+    "vpmovdb",
+    "vpmovdw",
+    "vpmovm2b",
+    "vpmovm2d",
+    "vpmovm2q",
+    "vpmovm2w",
     "vpmovmskb",
+    "vpmovq2m",
+    "vpmovqb",
+    "vpmovqd",
+    "vpmovqw",
+    "vpmovsdb",
+    "vpmovsdw",
+    "vpmovsqb",
+    "vpmovsqd",
+    "vpmovsqw",
+    "vpmovswb",
     "vpmovsxbd",
     "vpmovsxbq",
     "vpmovsxbw",
     "vpmovsxdq",
     "vpmovsxwd",
     "vpmovsxwq",
+    "vpmovusdb",
+    "vpmovusdw",
+    "vpmovusqb",
+    "vpmovusqd",
+    "vpmovusqw",
+    "vpmovuswb",
+    "vpmovw2m",
+    "vpmovwb",
     "vpmovzxbd",
     "vpmovzxbq",
     "vpmovzxbw",
@@ -1564,11 +1831,44 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vpmulhuw",
     "vpmulhw",
     "vpmulld",
+    "vpmullq",
     "vpmullw",
+    "vpmultishiftqb",
     "vpmuludq",
+    "vpopcntb",
+    "vpopcntd",
+    "vpopcntq",
+    "vpopcntw",
     "vpor",
+    "vpord",
+    "vporq",
+    "vprold",
+    "vprolq",
+    "vprolvd",
+    "vprolvq",
+    "vprord",
+    "vprorq",
+    "vprorvd",
+    "vprorvq",
     "vpsadbw",
+    "vpscatterdd",
+    "vpscatterdq",
+    "vpscatterqd",
+    "vpscatterqq",
+    "vpshldd",
+    "vpshldq",
+    "vpshldvd",
+    "vpshldvq",
+    "vpshldvw",
+    "vpshldw",
+    "vpshrdd",
+    "vpshrdq",
+    "vpshrdvd",
+    "vpshrdvq",
+    "vpshrdvw",
+    "vpshrdw",
     "vpshufb",
+    "vpshufbitqmb",
     "vpshufd",
     "vpshufhw",
     "vpshuflw",
@@ -1580,15 +1880,20 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vpsllq",
     "vpsllvd",
     "vpsllvq",
+    "vpsllvw",
     "vpsllw",
     "vpsrad",
+    "vpsraq",
     "vpsravd",
+    "vpsravq",
+    "vpsravw",
     "vpsraw",
     "vpsrld",
     "vpsrldq",
     "vpsrlq",
     "vpsrlvd",
     "vpsrlvq",
+    "vpsrlvw",
     "vpsrlw",
     "vpsubb",
     "vpsubd",
@@ -1598,7 +1903,17 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vpsubusb",
     "vpsubusw",
     "vpsubw",
+    "vpternlogd",
+    "vpternlogq",
     "vptest",
+    "vptestmb",
+    "vptestmd",
+    "vptestmq",
+    "vptestmw",
+    "vptestnmb",
+    "vptestnmd",
+    "vptestnmq",
+    "vptestnmw",
     "vpunpckhbw",
     "vpunpckhdq",
     "vpunpckhqdq",
@@ -1608,17 +1923,77 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vpunpcklqdq",
     "vpunpcklwd",
     "vpxor",
+    "vpxord",
+    "vpxorq",
+    "vrangepd",
+    "vrangeps",
+    "vrangesd",
+    "vrangess",
+    "vrcp14pd",
+    "vrcp14ps",
+    "vrcp14sd",
+    "vrcp14ss",
+    "vrcp28pd",
+    "vrcp28ps",
+    "vrcp28sd",
+    "vrcp28ss",
+    "vrcpph",
     "vrcpps",
+    "vrcpsh",
     "vrcpss",
+    "vreducepd",
+    "vreduceph",
+    "vreduceps",
+    "vreducesd",
+    "vreducesh",
+    "vreducess",
+    "vrndscalepd",
+    "vrndscaleph",
+    "vrndscaleps",
+    "vrndscalesd",
+    "vrndscalesh",
+    "vrndscaless",
     "vroundpd",
     "vroundps",
     "vroundsd",
     "vroundss",
+    "vrsqrt14pd",
+    "vrsqrt14ps",
+    "vrsqrt14sd",
+    "vrsqrt14ss",
+    "vrsqrt28pd",
+    "vrsqrt28ps",
+    "vrsqrt28sd",
+    "vrsqrt28ss",
+    "vrsqrtph",
     "vrsqrtps",
+    "vrsqrtsh",
     "vrsqrtss",
+    "vscalefpd",
+    "vscalefph",
+    "vscalefps",
+    "vscalefsd",
+    "vscalefsh",
+    "vscalefss",
+    "vscatterdpd",
+    "vscatterdps",
+    "vscatterpf0dpd",
+    "vscatterpf0dps",
+    "vscatterpf0qpd",
+    "vscatterpf0qps",
+    "vscatterpf1dpd",
+    "vscatterpf1dps",
+    "vscatterpf1qpd",
+    "vscatterpf1qps",
+    "vscatterqpd",
+    "vscatterqps",
     "vsha512msg1",
     "vsha512msg2",
     "vsha512rnds2",
+    "vshuff32x4",
+    "vshuff64x2",
+    "vshufi32x4",
+    "vshufi64x2",
     "vshufpd",
     "vshufps",
     "vsm3msg1",
@@ -1627,17 +2002,22 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "vsm4key4",
     "vsm4rnds4",
     "vsqrtpd",
+    "vsqrtph",
     "vsqrtps",
     "vsqrtsd",
+    "vsqrtsh",
     "vsqrtss",
     "vstmxcsr",
     "vsubpd",
+    "vsubph",
     "vsubps",
     "vsubsd",
+    "vsubsh",
     "vsubss",
     "vtestpd",
     "vtestps",
     "vucomisd",
+    "vucomish",
     "vucomiss",
     "vunpckhpd",
     "vunpckhps",
@@ -1787,12 +2167,12 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 726, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:45 */
     {0x00000, 0x00000, 0, 726, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:46 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 159, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* das legacy_map0.txt:47 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 1186, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 1186, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 1186, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
-    {0x00000, 0x00000, 0, 1186, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 1186, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
-    {0x00000, 0x00000, 0, 1186, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 1566, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 1566, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 1566, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
+    {0x00000, 0x00000, 0, 1566, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 1566, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
+    {0x00000, 0x00000, 0, 1566, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 1, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aaa legacy_map0.txt:54 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 106, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:55 */
     {0x00000, 0x00000, HV_ATTR_RD, 106, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:56 */
@@ -1849,8 +2229,8 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
     {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 558, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
     {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 1219, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:69 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 1222, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:70 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 1599, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:69 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 1602, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:70 */
     {0x01008, 0x00000, HV_ATTR_RD, 48, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bound legacy_map0.txt:71 */
     {0x01000, 0x00000, 0, 38, {HV_OP_Ew, HV_OP_Gw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* arpl legacy_map0.txt:72 */
     {0x01000, 0x01000, HV_ATTR_MOV, 449, {HV_OP_Gv, HV_OP_Ed}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsxd legacy_map0.txt:73 */
@@ -1859,9 +2239,9 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_Ibs}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:76 */
     {0x00000, 0x00000, HV_ATTR_MOV, 288, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:77 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_REP, 292, {HV_OP_Yb, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insb legacy_map0.txt:78 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 1225, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:79 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 1605, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:79 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_REP, 469, {HV_OP_DX, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* outsb legacy_map0.txt:80 */
-    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 1228, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:81 */
+    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 1608, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:81 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 321, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_map0.txt:82 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 317, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_map0.txt:83 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 306, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_map0.txt:84 */
@@ -1884,7 +2264,7 @@ const struct hv_entry hv_entries[] = {
     {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 651, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:102 */
     {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 31, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:103 */
     {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 726, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:104 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 1186, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:105 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 1566, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:105 */
     {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 106, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:106 */
     {0x00007, 0x00000, HV_ATTR_LOCK, 9, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:107 */
     {0x00007, 0x00001, HV_ATTR_LOCK, 465, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:108 */
@@ -1892,7 +2272,7 @@ const struct hv_entry hv_entries[] = {
     {0x00007, 0x00003, HV_ATTR_LOCK, 651, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:110 */
     {0x00007, 0x00004, HV_ATTR_LOCK, 31, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:111 */
     {0x00007, 0x00005, HV_ATTR_LOCK, 726, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:112 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 1186, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:113 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 1566, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:113 */
     {0x00007, 0x00007, HV_ATTR_RD, 106, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:114 */
     {0x01007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 9, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:116 */
     {0x01007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 465, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:117 */
@@ -1900,7 +2280,7 @@ const struct hv_entry hv_entries[] = {
     {0x01007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 651, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:119 */
     {0x01007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 31, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:120 */
     {0x01007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 726, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:121 */
-    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 1186, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:122 */
+    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 1566, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:122 */
     {0x01007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 106, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:123 */
     {0x00007, 0x00000, HV_ATTR_LOCK, 9, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:124 */
     {0x00007, 0x00001, HV_ATTR_LOCK, 465, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:125 */
@@ -1908,12 +2288,12 @@ const struct hv_entry hv_entries[] = {
     {0x00007, 0x00003, HV_ATTR_LOCK, 651, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:127 */
     {0x00007, 0x00004, HV_ATTR_LOCK, 31, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:128 */
     {0x00007, 0x00005, HV_ATTR_LOCK, 726, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:129 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 1186, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:130 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 1566, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:130 */
     {0x00007, 0x00007, HV_ATTR_RD, 106, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:131 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 745, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:132 */
     {0x00000, 0x00000, HV_ATTR_RD, 745, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:133 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 1182, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:134 */
-    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 1182, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:135 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 1562, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:134 */
+    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 1562, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:135 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:136 */
     {0x00000, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:137 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:138 */
@@ -1925,20 +2305,20 @@ const struct hv_entry hv_entries[] = {
     {0x00007, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:144 */
     {0x88180, 0x80100, HV_ATTR_NOWRITE, 488, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pause legacy_map0.txt:145 */
     {0x80000, 0x80000, HV_ATTR_NOWRITE, 463, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_map0.txt:146 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 1182, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 1182, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 1182, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 1182, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 1182, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 1182, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 1182, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:153 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 1182, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:154 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1231, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:155 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1234, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:156 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:153 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:154 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1611, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:155 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1614, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:156 */
     {0x01000, 0x00000, HV_ATTR_RD, 57, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:157 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 267, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fwait legacy_map0.txt:158 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 1237, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:159 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 1240, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:160 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 1617, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:159 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 1620, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:160 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 645, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sahf legacy_map0.txt:161 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 376, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lahf legacy_map0.txt:162 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 415, {HV_OP_AL, HV_OP_Ob}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:163 */
@@ -1947,17 +2327,17 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 415, {HV_OP_Ob, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:166 */
     {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 415, {HV_OP_Ov, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:167 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 443, {HV_OP_Yb, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsb legacy_map0.txt:168 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 1243, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:169 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 1623, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:169 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 123, {HV_OP_Xb, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsb legacy_map0.txt:170 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 1246, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:171 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 1626, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:171 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 745, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:172 */
     {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 745, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:173 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 722, {HV_OP_Yb, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stosb legacy_map0.txt:174 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 1249, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:175 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 1629, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:175 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 393, {HV_OP_AL, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lodsb legacy_map0.txt:176 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 1252, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:177 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 1632, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:177 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 652, {HV_OP_AL, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* scasb legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 1255, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 1635, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:179 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
@@ -1995,9 +2375,9 @@ const struct hv_entry hv_entries[] = {
     {0x01008, 0x00000, HV_ATTR_MOV, 384, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* les legacy_map0.txt:201 */
     {0x01008, 0x00000, HV_ATTR_MOV, 380, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lds legacy_map0.txt:202 */
     {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:203 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 1179, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:204 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 1559, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:204 */
     {0x00007, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:205 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 1181, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:206 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 1561, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:206 */
     {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 178, {HV_OP_Iw, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enter legacy_map0.txt:207 */
     {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 383, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* leave legacy_map0.txt:208 */
     {0x00000, 0x00000, HV_ATTR_RD, 630, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:209 */
@@ -2005,7 +2385,7 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 297, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int3 legacy_map0.txt:211 */
     {0x00000, 0x00000, HV_ATTR_RD, 295, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int legacy_map0.txt:212 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 298, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* into legacy_map0.txt:213 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1258, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:214 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1638, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:214 */
     {0x00007, 0x00000, HV_ATTR_BYTEOP, 634, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:215 */
     {0x00007, 0x00001, HV_ATTR_BYTEOP, 635, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:216 */
     {0x00007, 0x00002, HV_ATTR_BYTEOP, 613, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:217 */
@@ -2041,7 +2421,7 @@ const struct hv_entry hv_entries[] = {
     {0x01000, 0x00000, HV_ATTR_RD, 4, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aam legacy_map0.txt:247 */
     {0x01000, 0x00000, HV_ATTR_RD, 2, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aad legacy_map0.txt:248 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 647, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* salc legacy_map0.txt:249 */
-    {0x00000, 0x00000, HV_ATTR_RD, 1185, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:250 */
+    {0x00000, 0x00000, HV_ATTR_RD, 1565, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:250 */
     {0x0000f, 0x00000, HV_ATTR_RD, 183, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:4 */
     {0x0000f, 0x00001, HV_ATTR_RD, 232, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:5 */
     {0x0000f, 0x00002, HV_ATTR_RD, 196, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom x87.txt:6 */
@@ -2189,7 +2569,7 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 396, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loopne legacy_map0.txt:251 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 395, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loope legacy_map0.txt:252 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 394, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loop legacy_map0.txt:253 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 1261, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:254 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 1641, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:254 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 290, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:255 */
     {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 290, {HV_OP_eAX, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:256 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 468, {HV_OP_Ib, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:257 */
@@ -2242,8 +2622,8 @@ const struct hv_entry hv_entries[] = {
     {0x0000f, 0x00009, HV_ATTR_MOV, 723, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* str legacy_0f.txt:8 */
     {0x00007, 0x00002, HV_ATTR_RD, 390, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lldt legacy_0f.txt:9 */
     {0x00007, 0x00003, HV_ATTR_RD, 399, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ltr legacy_0f.txt:10 */
-    {0x00007, 0x00004, HV_ATTR_RD, 830, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verr legacy_0f.txt:11 */
-    {0x00007, 0x00005, HV_ATTR_RD, 831, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verw legacy_0f.txt:12 */
+    {0x00007, 0x00004, HV_ATTR_RD, 916, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verr legacy_0f.txt:11 */
+    {0x00007, 0x00005, HV_ATTR_RD, 917, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verw legacy_0f.txt:12 */
     {0x0000f, 0x00000, HV_ATTR_MOV, 692, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sgdt legacy_0f.txt:15 */
     {0x0000f, 0x00001, HV_ATTR_MOV, 708, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sidt legacy_0f.txt:16 */
     {0x0000f, 0x00002, HV_ATTR_RD, 387, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lgdt legacy_0f.txt:17 */
@@ -2253,14 +2633,14 @@ const struct hv_entry hv_entries[] = {
     {0x0000f, 0x00006, HV_ATTR_RD, 391, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lmsw legacy_0f.txt:21 */
     {0x0000f, 0x00007, HV_ATTR_RD, 301, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpg legacy_0f.txt:22 */
     {0x001ff, 0x00008, HV_ATTR_NOWRITE, 171, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enclv legacy_0f.txt:23 */
-    {0x001ff, 0x00018, HV_ATTR_NOWRITE, 918, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmcall legacy_0f.txt:24 */
-    {0x001ff, 0x00028, HV_ATTR_NOWRITE, 925, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmlaunch legacy_0f.txt:25 */
-    {0x001ff, 0x00038, HV_ATTR_NOWRITE, 957, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmresume legacy_0f.txt:26 */
-    {0x001ff, 0x00048, HV_ATTR_NOWRITE, 965, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxoff legacy_0f.txt:27 */
+    {0x001ff, 0x00018, HV_ATTR_NOWRITE, 1094, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmcall legacy_0f.txt:24 */
+    {0x001ff, 0x00028, HV_ATTR_NOWRITE, 1103, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmlaunch legacy_0f.txt:25 */
+    {0x001ff, 0x00038, HV_ATTR_NOWRITE, 1143, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmresume legacy_0f.txt:26 */
+    {0x001ff, 0x00048, HV_ATTR_NOWRITE, 1153, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxoff legacy_0f.txt:27 */
     {0x001ff, 0x00058, HV_ATTR_NOWRITE, 506, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pconfig legacy_0f.txt:28 */
-    {0x001ff, 0x00068, HV_ATTR_NOWRITE, 1177, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrns legacy_0f.txt:29 */
+    {0x001ff, 0x00068, HV_ATTR_NOWRITE, 1557, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrns legacy_0f.txt:29 */
     {0x011ff, 0x011e8, HV_ATTR_NOWRITE, 620, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsrlist legacy_0f.txt:30 */
-    {0x011ff, 0x01168, HV_ATTR_NOWRITE, 1176, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrlist legacy_0f.txt:31 */
+    {0x011ff, 0x01168, HV_ATTR_NOWRITE, 1556, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrlist legacy_0f.txt:31 */
     {0x001ff, 0x00009, HV_ATTR_NOWRITE, 413, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* monitor legacy_0f.txt:32 */
     {0x001ff, 0x00019, HV_ATTR_NOWRITE, 460, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mwait legacy_0f.txt:33 */
     {0x001ff, 0x00029, HV_ATTR_NOWRITE, 76, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clac legacy_0f.txt:34 */
@@ -2270,16 +2650,16 @@ const struct hv_entry hv_entries[] = {
     {0x011ff, 0x010e9, HV_ATTR_NOWRITE, 654, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamops legacy_0f.txt:38 */
     {0x011ff, 0x010f9, HV_ATTR_NOWRITE, 653, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamcall legacy_0f.txt:39 */
     {0x001ff, 0x00079, HV_ATTR_NOWRITE, 169, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* encls legacy_0f.txt:40 */
-    {0x001ff, 0x0000a, HV_ATTR_NOWRITE, 1184, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xgetbv legacy_0f.txt:41 */
-    {0x001ff, 0x0001a, HV_ATTR_NOWRITE, 1202, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsetbv legacy_0f.txt:42 */
-    {0x001ff, 0x0004a, HV_ATTR_NOWRITE, 920, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmfunc legacy_0f.txt:43 */
-    {0x001ff, 0x0005a, HV_ATTR_NOWRITE, 1183, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xend legacy_0f.txt:44 */
-    {0x001ff, 0x0006a, HV_ATTR_NOWRITE, 1204, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xtest legacy_0f.txt:45 */
+    {0x001ff, 0x0000a, HV_ATTR_NOWRITE, 1564, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xgetbv legacy_0f.txt:41 */
+    {0x001ff, 0x0001a, HV_ATTR_NOWRITE, 1582, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsetbv legacy_0f.txt:42 */
+    {0x001ff, 0x0004a, HV_ATTR_NOWRITE, 1096, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmfunc legacy_0f.txt:43 */
+    {0x001ff, 0x0005a, HV_ATTR_NOWRITE, 1563, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xend legacy_0f.txt:44 */
+    {0x001ff, 0x0006a, HV_ATTR_NOWRITE, 1584, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xtest legacy_0f.txt:45 */
     {0x001ff, 0x0007a, HV_ATTR_NOWRITE, 170, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enclu legacy_0f.txt:46 */
-    {0x0007f, 0x0000b, HV_ATTR_NOWRITE, 958, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmrun legacy_0f.txt:47 */
-    {0x0007f, 0x0001b, HV_ATTR_NOWRITE, 927, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmmcall legacy_0f.txt:48 */
-    {0x0007f, 0x0002b, HV_ATTR_NOWRITE, 926, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmload legacy_0f.txt:49 */
-    {0x0007f, 0x0003b, HV_ATTR_NOWRITE, 959, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmsave legacy_0f.txt:50 */
+    {0x0007f, 0x0000b, HV_ATTR_NOWRITE, 1144, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmrun legacy_0f.txt:47 */
+    {0x0007f, 0x0001b, HV_ATTR_NOWRITE, 1105, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmmcall legacy_0f.txt:48 */
+    {0x0007f, 0x0002b, HV_ATTR_NOWRITE, 1104, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmload legacy_0f.txt:49 */
+    {0x0007f, 0x0003b, HV_ATTR_NOWRITE, 1145, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmsave legacy_0f.txt:50 */
     {0x0007f, 0x0004b, HV_ATTR_NOWRITE, 719, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stgi legacy_0f.txt:51 */
     {0x0007f, 0x0005b, HV_ATTR_NOWRITE, 82, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clgi legacy_0f.txt:52 */
     {0x0007f, 0x0006b, HV_ATTR_NOWRITE, 709, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* skinit legacy_0f.txt:53 */
@@ -2287,15 +2667,15 @@ const struct hv_entry hv_entries[] = {
     {0x0000f, 0x0000c, HV_ATTR_MOV, 711, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* smsw legacy_0f.txt:55 */
     {0x001ff, 0x0000d, HV_ATTR_NOWRITE, 657, {0}, 0, HVEMU_FEAT_SERIALIZE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* serialize legacy_0f.txt:56 */
     {0x001ff, 0x0010d, HV_ATTR_NOWRITE, 673, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setssbsy legacy_0f.txt:57 */
-    {0x001ff, 0x0018d, HV_ATTR_NOWRITE, 1203, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsusldtrk legacy_0f.txt:58 */
-    {0x001ff, 0x0019d, HV_ATTR_NOWRITE, 1189, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xresldtrk legacy_0f.txt:59 */
+    {0x001ff, 0x0018d, HV_ATTR_NOWRITE, 1583, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsusldtrk legacy_0f.txt:58 */
+    {0x001ff, 0x0019d, HV_ATTR_NOWRITE, 1569, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xresldtrk legacy_0f.txt:59 */
     {0x001ff, 0x0012d, HV_ATTR_NOWRITE, 650, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* saveprevssp legacy_0f.txt:60 */
     {0x011ff, 0x0114d, HV_ATTR_NOWRITE, 760, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uiret legacy_0f.txt:61 */
     {0x011ff, 0x0115d, HV_ATTR_NOWRITE, 746, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* testui legacy_0f.txt:62 */
     {0x011ff, 0x0116d, HV_ATTR_NOWRITE, 86, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clui legacy_0f.txt:63 */
     {0x011ff, 0x0117d, HV_ATTR_NOWRITE, 725, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stui legacy_0f.txt:64 */
     {0x001ff, 0x0006d, HV_ATTR_NOWRITE, 622, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpkru legacy_0f.txt:65 */
-    {0x001ff, 0x0007d, HV_ATTR_NOWRITE, 1178, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrpkru legacy_0f.txt:66 */
+    {0x001ff, 0x0007d, HV_ATTR_NOWRITE, 1558, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrpkru legacy_0f.txt:66 */
     {0x0000f, 0x0000e, HV_ATTR_RD, 391, {HV_OP_Rw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lmsw legacy_0f.txt:67 */
     {0x0107f, 0x0100f, HV_ATTR_NOWRITE, 731, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* swapgs legacy_0f.txt:68 */
     {0x0007f, 0x0001f, HV_ATTR_NOWRITE, 628, {0}, 0, HVEMU_FEAT_RDTSCP, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdtscp legacy_0f.txt:69 */
@@ -2317,8 +2697,8 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 85, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clts legacy_0f.txt:86 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 735, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysret legacy_0f.txt:87 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 299, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invd legacy_0f.txt:88 */
-    {0x00180, 0x00100, HV_ATTR_NOWRITE, 1172, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbnoinvd legacy_0f.txt:89 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1171, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbinvd legacy_0f.txt:90 */
+    {0x00180, 0x00100, HV_ATTR_NOWRITE, 1552, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbnoinvd legacy_0f.txt:89 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1551, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbinvd legacy_0f.txt:90 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 759, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud2 legacy_0f.txt:91 */
     {0x0000f, 0x00001, HV_ATTR_NOWRITE, 567, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchw legacy_0f.txt:93 */
     {0x0000f, 0x00002, HV_ATTR_NOWRITE, 568, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchwt1 legacy_0f.txt:94 */
@@ -2364,7 +2744,7 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 463, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:142 */
     {0x001ff, 0x0012f, HV_ATTR_NOWRITE, 175, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* endbr64 legacy_0f.txt:144 */
     {0x001ff, 0x0013f, HV_ATTR_NOWRITE, 174, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* endbr32 legacy_0f.txt:145 */
-    {0x0018f, 0x00109, HV_ATTR_MOV, 1209, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* rdsspd/rdsspq legacy_0f.txt:146 */
+    {0x0018f, 0x00109, HV_ATTR_MOV, 1589, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* rdsspd/rdsspq legacy_0f.txt:146 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 463, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:147 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 463, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:148 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 415, {HV_OP_Ry, HV_OP_Cd}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:151 */
@@ -2395,7 +2775,7 @@ const struct hv_entry hv_entries[] = {
     {0x00180, 0x00080, HV_ATTR_RD, 755, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ucomisd legacy_0f.txt:178 */
     {0x00180, 0x00000, HV_ATTR_RD, 132, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* comiss legacy_0f.txt:179 */
     {0x00180, 0x00080, HV_ATTR_RD, 131, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* comisd legacy_0f.txt:180 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 1175, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsr legacy_0f.txt:183 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 1555, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsr legacy_0f.txt:183 */
     {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 627, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdtsc legacy_0f.txt:184 */
     {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 619, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsr legacy_0f.txt:185 */
     {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 623, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpmc legacy_0f.txt:186 */
@@ -2434,8 +2814,8 @@ const struct hv_entry hv_entries[] = {
     {0x00180, 0x00080, 0, 33, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andnpd legacy_0f.txt:223 */
     {0x00180, 0x00000, 0, 467, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* orps legacy_0f.txt:224 */
     {0x00180, 0x00080, 0, 466, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* orpd legacy_0f.txt:225 */
-    {0x00180, 0x00000, 0, 1188, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorps legacy_0f.txt:226 */
-    {0x00180, 0x00080, 0, 1187, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorpd legacy_0f.txt:227 */
+    {0x00180, 0x00000, 0, 1568, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorps legacy_0f.txt:226 */
+    {0x00180, 0x00080, 0, 1567, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorpd legacy_0f.txt:227 */
     {0x00180, 0x00000, 0, 11, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addps legacy_0f.txt:228 */
     {0x00180, 0x00080, 0, 10, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addpd legacy_0f.txt:229 */
     {0x00180, 0x00100, 0, 13, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addss legacy_0f.txt:230 */
@@ -2493,8 +2873,8 @@ const struct hv_entry hv_entries[] = {
     {0x00180, 0x00080, 0, 473, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packssdw legacy_0f.txt:284 */
     {0x00180, 0x00080, 0, 605, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklqdq legacy_0f.txt:285 */
     {0x00180, 0x00080, 0, 601, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhqdq legacy_0f.txt:286 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 1211, {HV_OP_Pq, HV_OP_Ey}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:287 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 1211, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:288 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1591, {HV_OP_Pq, HV_OP_Ey}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:287 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1591, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:288 */
     {0x00180, 0x00000, HV_ATTR_MOV, 441, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:289 */
     {0x00180, 0x00080, HV_ATTR_MOV, 423, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqa legacy_0f.txt:290 */
     {0x00180, 0x00100, HV_ATTR_MOV, 424, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqu legacy_0f.txt:291 */
@@ -2527,18 +2907,18 @@ const struct hv_entry hv_entries[] = {
     {0x00180, 0x00000, 0, 495, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqd legacy_0f.txt:319 */
     {0x00180, 0x00080, 0, 495, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqd legacy_0f.txt:320 */
     {0x00180, 0x00000, HV_ATTR_NOWRITE, 168, {0}, 0, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* emms legacy_0f.txt:321 */
-    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_MOV, 956, {HV_OP_Ey, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmread legacy_0f.txt:323 */
+    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_MOV, 1142, {HV_OP_Ey, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmread legacy_0f.txt:323 */
     {0x0018f, 0x00088, 0, 180, {HV_OP_Ux, HV_OP_Ib, HV_OP_Ib}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extrq legacy_0f.txt:324 */
     {0x00188, 0x00188, 0, 294, {HV_OP_Vx, HV_OP_Ux, HV_OP_Ib, HV_OP_Ib}, 4, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertq legacy_0f.txt:325 */
-    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_RD, 964, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmwrite legacy_0f.txt:326 */
+    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_RD, 1152, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmwrite legacy_0f.txt:326 */
     {0x00188, 0x00088, 0, 180, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extrq legacy_0f.txt:327 */
     {0x00188, 0x00188, 0, 294, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertq legacy_0f.txt:328 */
     {0x00180, 0x00080, 0, 281, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* haddpd legacy_0f.txt:329 */
     {0x00180, 0x00180, 0, 282, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* haddps legacy_0f.txt:330 */
     {0x00180, 0x00080, 0, 285, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hsubpd legacy_0f.txt:331 */
     {0x00180, 0x00180, 0, 286, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hsubps legacy_0f.txt:332 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 1211, {HV_OP_Ey, HV_OP_Pq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:333 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 1211, {HV_OP_Ey, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:334 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1591, {HV_OP_Ey, HV_OP_Pq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:333 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1591, {HV_OP_Ey, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:334 */
     {0x00180, 0x00100, HV_ATTR_MOV, 441, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:335 */
     {0x00180, 0x00000, HV_ATTR_MOV, 441, {HV_OP_Qq, HV_OP_Pq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:336 */
     {0x00180, 0x00080, HV_ATTR_MOV, 423, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqa legacy_0f.txt:337 */
@@ -2589,16 +2969,16 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, 0, 704, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd legacy_0f.txt:389 */
     {0x0038f, 0x00200, HV_ATTR_MOV, 273, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxsave64 legacy_0f.txt:391 */
     {0x0038f, 0x00201, HV_ATTR_RD, 271, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxrstor64 legacy_0f.txt:392 */
-    {0x0038f, 0x00204, HV_ATTR_MOV, 1195, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave64 legacy_0f.txt:393 */
-    {0x0038f, 0x00205, HV_ATTR_RD, 1191, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor64 legacy_0f.txt:394 */
-    {0x0038f, 0x00206, HV_ATTR_MOV, 1199, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt64 legacy_0f.txt:395 */
+    {0x0038f, 0x00204, HV_ATTR_MOV, 1575, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave64 legacy_0f.txt:393 */
+    {0x0038f, 0x00205, HV_ATTR_RD, 1571, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor64 legacy_0f.txt:394 */
+    {0x0038f, 0x00206, HV_ATTR_MOV, 1579, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt64 legacy_0f.txt:395 */
     {0x0018f, 0x00000, HV_ATTR_MOV, 272, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxsave legacy_0f.txt:396 */
     {0x0018f, 0x00001, HV_ATTR_RD, 270, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxrstor legacy_0f.txt:397 */
     {0x0018f, 0x00002, HV_ATTR_RD, 379, {HV_OP_Md}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldmxcsr legacy_0f.txt:398 */
     {0x0018f, 0x00003, HV_ATTR_MOV, 721, {HV_OP_Md}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stmxcsr legacy_0f.txt:399 */
-    {0x0018f, 0x00004, HV_ATTR_MOV, 1194, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave legacy_0f.txt:400 */
-    {0x0018f, 0x00005, HV_ATTR_RD, 1190, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor legacy_0f.txt:401 */
-    {0x0018f, 0x00006, HV_ATTR_MOV, 1198, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt legacy_0f.txt:402 */
+    {0x0018f, 0x00004, HV_ATTR_MOV, 1574, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave legacy_0f.txt:400 */
+    {0x0018f, 0x00005, HV_ATTR_RD, 1570, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor legacy_0f.txt:401 */
+    {0x0018f, 0x00006, HV_ATTR_MOV, 1578, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt legacy_0f.txt:402 */
     {0x0018f, 0x00007, HV_ATTR_NOWRITE, 80, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clflush legacy_0f.txt:403 */
     {0x0018f, 0x00086, HV_ATTR_NOWRITE, 87, {HV_OP_Mb}, 1, HVEMU_FEAT_CLWB, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clwb legacy_0f.txt:404 */
     {0x0018f, 0x00087, HV_ATTR_NOWRITE, 81, {HV_OP_Mb}, 1, HVEMU_FEAT_CLFLUSHOPT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clflushopt legacy_0f.txt:405 */
@@ -2609,10 +2989,10 @@ const struct hv_entry hv_entries[] = {
     {0x0018f, 0x0000f, HV_ATTR_NOWRITE, 691, {0}, 0, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sfence legacy_0f.txt:410 */
     {0x0118f, 0x01108, HV_ATTR_MOV, 617, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdfsbase legacy_0f.txt:411 */
     {0x0118f, 0x01109, HV_ATTR_MOV, 618, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdgsbase legacy_0f.txt:412 */
-    {0x0118f, 0x0110a, HV_ATTR_RD, 1173, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrfsbase legacy_0f.txt:413 */
-    {0x0118f, 0x0110b, HV_ATTR_RD, 1174, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrgsbase legacy_0f.txt:414 */
+    {0x0118f, 0x0110a, HV_ATTR_RD, 1553, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrfsbase legacy_0f.txt:413 */
+    {0x0118f, 0x0110b, HV_ATTR_RD, 1554, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrgsbase legacy_0f.txt:414 */
     {0x0018f, 0x0010c, HV_ATTR_RD, 598, {HV_OP_Ey}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptwrite legacy_0f.txt:415 */
-    {0x0018f, 0x0010d, HV_ATTR_RD, 1213, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* incsspd/incsspq legacy_0f.txt:416 */
+    {0x0018f, 0x0010d, HV_ATTR_RD, 1593, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* incsspd/incsspq legacy_0f.txt:416 */
     {0x0018f, 0x0008e, HV_ATTR_RD, 753, {HV_OP_Rd}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tpause legacy_0f.txt:417 */
     {0x0018f, 0x0010e, HV_ATTR_RD, 761, {HV_OP_Ra}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* umonitor legacy_0f.txt:418 */
     {0x0018f, 0x0018e, HV_ATTR_RD, 762, {HV_OP_Rd}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* umwait legacy_0f.txt:419 */
@@ -2638,8 +3018,8 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, 0, 50, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bsr legacy_0f.txt:441 */
     {0x00000, 0x00000, HV_ATTR_MOV, 448, {HV_OP_Gv, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsx legacy_0f.txt:442 */
     {0x00000, 0x00000, HV_ATTR_MOV, 448, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsx legacy_0f.txt:443 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK | HV_ATTR_XOP2, 1180, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:446 */
-    {0x00000, 0x00000, HV_ATTR_LOCK | HV_ATTR_XOP2, 1180, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:447 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK | HV_ATTR_XOP2, 1560, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:446 */
+    {0x00000, 0x00000, HV_ATTR_LOCK | HV_ATTR_XOP2, 1560, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:447 */
     {0x00180, 0x00000, 0, 121, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpps legacy_0f.txt:448 */
     {0x00180, 0x00080, 0, 120, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmppd legacy_0f.txt:449 */
     {0x00180, 0x00100, 0, 125, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpss legacy_0f.txt:450 */
@@ -2656,16 +3036,16 @@ const struct hv_entry hv_entries[] = {
     {0x0020f, 0x00201, HV_ATTR_LOCK, 128, {HV_OP_Mo}, 1, HVEMU_FEAT_CX16, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg16b legacy_0f.txt:462 */
     {0x0020f, 0x00201, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:463 */
     {0x0000f, 0x00001, HV_ATTR_LOCK, 129, {HV_OP_Mq}, 1, HVEMU_FEAT_CX8, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg8b legacy_0f.txt:464 */
-    {0x0038f, 0x00203, HV_ATTR_RD, 1193, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors64 legacy_0f.txt:465 */
-    {0x0038f, 0x00204, HV_ATTR_MOV, 1197, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec64 legacy_0f.txt:466 */
-    {0x0038f, 0x00205, HV_ATTR_MOV, 1201, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves64 legacy_0f.txt:467 */
-    {0x0018f, 0x00003, HV_ATTR_RD, 1192, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors legacy_0f.txt:468 */
-    {0x0018f, 0x00004, HV_ATTR_MOV, 1196, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec legacy_0f.txt:469 */
-    {0x0018f, 0x00005, HV_ATTR_MOV, 1200, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves legacy_0f.txt:470 */
-    {0x0018f, 0x00006, HV_ATTR_RD, 954, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrld legacy_0f.txt:471 */
-    {0x0018f, 0x00086, HV_ATTR_RD, 919, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmclear legacy_0f.txt:472 */
-    {0x0018f, 0x00106, HV_ATTR_RD, 966, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxon legacy_0f.txt:473 */
-    {0x0018f, 0x00007, HV_ATTR_MOV, 955, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrst legacy_0f.txt:474 */
+    {0x0038f, 0x00203, HV_ATTR_RD, 1573, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors64 legacy_0f.txt:465 */
+    {0x0038f, 0x00204, HV_ATTR_MOV, 1577, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec64 legacy_0f.txt:466 */
+    {0x0038f, 0x00205, HV_ATTR_MOV, 1581, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves64 legacy_0f.txt:467 */
+    {0x0018f, 0x00003, HV_ATTR_RD, 1572, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors legacy_0f.txt:468 */
+    {0x0018f, 0x00004, HV_ATTR_MOV, 1576, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec legacy_0f.txt:469 */
+    {0x0018f, 0x00005, HV_ATTR_MOV, 1580, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves legacy_0f.txt:470 */
+    {0x0018f, 0x00006, HV_ATTR_RD, 1140, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrld legacy_0f.txt:471 */
+    {0x0018f, 0x00086, HV_ATTR_RD, 1095, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmclear legacy_0f.txt:472 */
+    {0x0018f, 0x00106, HV_ATTR_RD, 1154, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxon legacy_0f.txt:473 */
+    {0x0018f, 0x00007, HV_ATTR_MOV, 1141, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrst legacy_0f.txt:474 */
     {0x0118f, 0x0110e, HV_ATTR_RD, 656, {HV_OP_Rq}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* senduipi legacy_0f.txt:475 */
     {0x0018f, 0x0010e, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:476 */
     {0x0018f, 0x0018e, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:477 */
@@ -2871,8 +3251,8 @@ const struct hv_entry hv_entries[] = {
     {0x00180, 0x00180, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f38_0f3a.txt:106 */
     {0x00180, 0x00100, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f38_0f3a.txt:107 */
     {0x00008, 0x00000, HV_ATTR_MOV, 418, {HV_OP_Mv, HV_OP_Gv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe legacy_0f38_0f3a.txt:108 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 1207, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrussd/wrussq legacy_0f38_0f3a.txt:109 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 1205, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrssd/wrssq legacy_0f38_0f3a.txt:110 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 1587, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrussd/wrussq legacy_0f38_0f3a.txt:109 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 1585, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrssd/wrssq legacy_0f38_0f3a.txt:110 */
     {0x00180, 0x00080, 0, 8, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adcx legacy_0f38_0f3a.txt:111 */
     {0x00180, 0x00100, 0, 16, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adox legacy_0f38_0f3a.txt:112 */
     {0x00188, 0x00080, 0, 420, {HV_OP_Ga, HV_OP_MZ}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdir64b legacy_0f38_0f3a.txt:114 */
@@ -2894,12 +3274,12 @@ const struct hv_entry hv_entries[] = {
     {0x00188, 0x00080, HV_ATTR_MOV, 509, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrb legacy_0f38_0f3a.txt:130 */
     {0x00188, 0x00088, HV_ATTR_MOV, 510, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f38_0f3a.txt:131 */
     {0x00188, 0x00080, HV_ATTR_MOV, 510, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f38_0f3a.txt:132 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 1215, {HV_OP_Ey, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pextrd/pextrq legacy_0f38_0f3a.txt:133 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1595, {HV_OP_Ey, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pextrd/pextrq legacy_0f38_0f3a.txt:133 */
     {0x00180, 0x00080, HV_ATTR_MOV, 179, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extractps legacy_0f38_0f3a.txt:134 */
     {0x00188, 0x00088, 0, 518, {HV_OP_Vx, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrb legacy_0f38_0f3a.txt:135 */
     {0x00188, 0x00080, 0, 518, {HV_OP_Vx, HV_OP_Mb, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrb legacy_0f38_0f3a.txt:136 */
     {0x00180, 0x00080, 0, 293, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertps legacy_0f38_0f3a.txt:137 */
-    {0x00180, 0x00080, 0, 1217, {HV_OP_Vx, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pinsrd/pinsrq legacy_0f38_0f3a.txt:138 */
+    {0x00180, 0x00080, 0, 1597, {HV_OP_Vx, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pinsrd/pinsrq legacy_0f38_0f3a.txt:138 */
     {0x00180, 0x00080, 0, 167, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dpps legacy_0f38_0f3a.txt:139 */
     {0x00180, 0x00080, 0, 166, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dppd legacy_0f38_0f3a.txt:140 */
     {0x00180, 0x00080, 0, 453, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mpsadbw legacy_0f38_0f3a.txt:141 */
@@ -2913,52 +3293,52 @@ const struct hv_entry hv_entries[] = {
     {0x00180, 0x00080, 0, 278, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8affineinvqb legacy_0f38_0f3a.txt:149 */
     {0x00180, 0x00080, HV_ATTR_MOV, 30, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aeskeygenassist legacy_0f38_0f3a.txt:151 */
     {0x001ff, 0x00108, HV_ATTR_RD, 284, {HV_OP_Ib}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hreset legacy_0f38_0f3a.txt:150 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 952, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups vex.txt:13 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 951, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd vex.txt:14 */
-    {0x00188, 0x00108, HV_ATTR_MOV, 950, {HV_OP_VX, HV_OP_HX, HV_OP_Ud}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:15 */
-    {0x00188, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 950, {HV_OP_VX, HV_OP_Md}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:16 */
-    {0x00188, 0x00188, HV_ATTR_MOV, 947, {HV_OP_VX, HV_OP_HX, HV_OP_Uq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:17 */
-    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 947, {HV_OP_VX, HV_OP_Mq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:18 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 952, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups vex.txt:19 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 951, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd vex.txt:20 */
-    {0x00188, 0x00108, HV_ATTR_MOV, 950, {HV_OP_UX, HV_OP_HX, HV_OP_Vd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:21 */
-    {0x00188, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 950, {HV_OP_Md, HV_OP_Vd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:22 */
-    {0x00188, 0x00188, HV_ATTR_MOV, 947, {HV_OP_UX, HV_OP_HX, HV_OP_Vq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:23 */
-    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 947, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:24 */
-    {0x00d88, 0x00000, HV_ATTR_MOV, 939, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlps vex.txt:25 */
-    {0x00d88, 0x00008, HV_ATTR_MOV, 934, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ux}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhlps vex.txt:26 */
-    {0x00d88, 0x00080, HV_ATTR_MOV, 938, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlpd vex.txt:27 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 949, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsldup vex.txt:28 */
-    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 931, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovddup vex.txt:29 */
-    {0x00d80, 0x00580, HV_ATTR_MOV | HV_ATTR_NOVVVV, 931, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovddup vex.txt:30 */
-    {0x00d88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 939, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlps vex.txt:31 */
-    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 938, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlpd vex.txt:32 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 1166, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpcklps vex.txt:33 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 1165, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpcklpd vex.txt:34 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 1164, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpckhps vex.txt:35 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 1163, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpckhpd vex.txt:36 */
-    {0x00d88, 0x00000, HV_ATTR_MOV, 936, {HV_OP_Vx, HV_OP_Hq, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhps vex.txt:37 */
-    {0x00d88, 0x00008, HV_ATTR_MOV, 937, {HV_OP_Vx, HV_OP_Hq, HV_OP_Uq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlhps vex.txt:38 */
-    {0x00d88, 0x00080, HV_ATTR_MOV, 935, {HV_OP_Vx, HV_OP_Hq, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhpd vex.txt:39 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 948, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovshdup vex.txt:40 */
-    {0x00d88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 936, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhps vex.txt:41 */
-    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 935, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhpd vex.txt:42 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 929, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps vex.txt:43 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 928, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd vex.txt:44 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 929, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps vex.txt:45 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 928, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd vex.txt:46 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 817, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2ss vex.txt:47 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 816, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd vex.txt:48 */
-    {0x00188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 945, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntps vex.txt:49 */
-    {0x00188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 944, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntpd vex.txt:50 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 823, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttss2si vex.txt:51 */
-    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 822, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttsd2si vex.txt:52 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 819, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtss2si vex.txt:53 */
-    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 814, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsd2si vex.txt:54 */
-    {0x00180, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 1162, {HV_OP_VX, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vucomiss vex.txt:55 */
-    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1161, {HV_OP_VX, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vucomisd vex.txt:56 */
-    {0x00180, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 800, {HV_OP_Vd, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcomiss vex.txt:57 */
-    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 799, {HV_OP_Vq, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcomisd vex.txt:58 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1137, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups vex.txt:13 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1136, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd vex.txt:14 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 1135, {HV_OP_VX, HV_OP_HX, HV_OP_Ud}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:15 */
+    {0x00188, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1135, {HV_OP_VX, HV_OP_Md}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:16 */
+    {0x00188, 0x00188, HV_ATTR_MOV, 1131, {HV_OP_VX, HV_OP_HX, HV_OP_Uq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:17 */
+    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1131, {HV_OP_VX, HV_OP_Mq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:18 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1137, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups vex.txt:19 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1136, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd vex.txt:20 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 1135, {HV_OP_UX, HV_OP_HX, HV_OP_Vd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:21 */
+    {0x00188, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1135, {HV_OP_Md, HV_OP_Vd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:22 */
+    {0x00188, 0x00188, HV_ATTR_MOV, 1131, {HV_OP_UX, HV_OP_HX, HV_OP_Vq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:23 */
+    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1131, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:24 */
+    {0x00d88, 0x00000, HV_ATTR_MOV, 1123, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlps vex.txt:25 */
+    {0x00d88, 0x00008, HV_ATTR_MOV, 1118, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ux}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhlps vex.txt:26 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1122, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlpd vex.txt:27 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1134, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsldup vex.txt:28 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1109, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovddup vex.txt:29 */
+    {0x00d80, 0x00580, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1109, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovddup vex.txt:30 */
+    {0x00d88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1123, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlps vex.txt:31 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1122, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlpd vex.txt:32 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1546, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpcklps vex.txt:33 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1545, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpcklpd vex.txt:34 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1544, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpckhps vex.txt:35 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1543, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpckhpd vex.txt:36 */
+    {0x00d88, 0x00000, HV_ATTR_MOV, 1120, {HV_OP_Vx, HV_OP_Hq, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhps vex.txt:37 */
+    {0x00d88, 0x00008, HV_ATTR_MOV, 1121, {HV_OP_Vx, HV_OP_Hq, HV_OP_Uq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlhps vex.txt:38 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1119, {HV_OP_Vx, HV_OP_Hq, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhpd vex.txt:39 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1133, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovshdup vex.txt:40 */
+    {0x00d88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1120, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhps vex.txt:41 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1119, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhpd vex.txt:42 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1107, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps vex.txt:43 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1106, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd vex.txt:44 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1107, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps vex.txt:45 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1106, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd vex.txt:46 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 870, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2ss vex.txt:47 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 868, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd vex.txt:48 */
+    {0x00188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1129, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntps vex.txt:49 */
+    {0x00188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1128, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntpd vex.txt:50 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 893, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttss2si vex.txt:51 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 889, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttsd2si vex.txt:52 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 873, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtss2si vex.txt:53 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 861, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsd2si vex.txt:54 */
+    {0x00180, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 1542, {HV_OP_VX, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vucomiss vex.txt:55 */
+    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1540, {HV_OP_VX, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vucomisd vex.txt:56 */
+    {0x00180, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 823, {HV_OP_Vd, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcomiss vex.txt:57 */
+    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 821, {HV_OP_Vq, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcomisd vex.txt:58 */
     {0x00f88, 0x00408, HV_ATTR_MOV, 336, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandw vex.txt:59 */
     {0x00f88, 0x00608, HV_ATTR_MOV, 335, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandq vex.txt:60 */
     {0x00f88, 0x00488, HV_ATTR_MOV, 329, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandb vex.txt:61 */
@@ -2990,130 +3370,130 @@ const struct hv_entry hv_entries[] = {
     {0x00f88, 0x00408, HV_ATTR_MOV, 367, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckwd vex.txt:87 */
     {0x00f88, 0x00608, HV_ATTR_MOV, 366, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckdq vex.txt:88 */
     {0x00f88, 0x00488, HV_ATTR_MOV, 365, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckbw vex.txt:89 */
-    {0x00188, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 941, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovmskps vex.txt:90 */
-    {0x00188, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 940, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovmskpd vex.txt:91 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1151, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtps vex.txt:92 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1150, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtpd vex.txt:93 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 1153, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtss vex.txt:94 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 1152, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtsd vex.txt:95 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1138, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrsqrtps vex.txt:96 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 1139, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrsqrtss vex.txt:97 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1132, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrcpps vex.txt:98 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 1133, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrcpss vex.txt:99 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 784, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandps vex.txt:100 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 783, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandpd vex.txt:101 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 782, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandnps vex.txt:102 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 781, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandnpd vex.txt:103 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 968, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vorps vex.txt:104 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 967, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vorpd vex.txt:105 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 1168, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vxorps vex.txt:106 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 1167, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vxorpd vex.txt:107 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 770, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddps vex.txt:108 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 769, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddpd vex.txt:109 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 772, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddss vex.txt:110 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 771, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsd vex.txt:111 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 961, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulps vex.txt:112 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 960, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulpd vex.txt:113 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 963, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulss vex.txt:114 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 962, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulsd vex.txt:115 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 812, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2pd vex.txt:116 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 809, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtpd2ps vex.txt:117 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 818, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtss2sd vex.txt:118 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 815, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsd2ss vex.txt:119 */
-    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 802, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtdq2ps vex.txt:120 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 811, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2dq vex.txt:121 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 821, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttps2dq vex.txt:122 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 1156, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubps vex.txt:123 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 1155, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubpd vex.txt:124 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 1158, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubss vex.txt:125 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 1157, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubsd vex.txt:126 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 922, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminps vex.txt:127 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 921, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminpd vex.txt:128 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 924, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminss vex.txt:129 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 923, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminsd vex.txt:130 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 825, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivps vex.txt:131 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 824, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivpd vex.txt:132 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 827, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivss vex.txt:133 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 826, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivsd vex.txt:134 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 915, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxps vex.txt:135 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 914, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxpd vex.txt:136 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 917, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxss vex.txt:137 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 916, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxsd vex.txt:138 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1127, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklbw vex.txt:139 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1127, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklbw vex.txt:140 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1130, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklwd vex.txt:141 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1130, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklwd vex.txt:142 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1128, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckldq vex.txt:143 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1128, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckldq vex.txt:144 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 973, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpacksswb vex.txt:145 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 973, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpacksswb vex.txt:146 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1003, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtb vex.txt:147 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1003, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtb vex.txt:148 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1006, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtw vex.txt:149 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1006, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtw vex.txt:150 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1004, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtd vex.txt:151 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1004, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtd vex.txt:152 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 975, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackuswb vex.txt:153 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 975, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackuswb vex.txt:154 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1123, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhbw vex.txt:155 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1123, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhbw vex.txt:156 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1126, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhwd vex.txt:157 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1126, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhwd vex.txt:158 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1124, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhdq vex.txt:159 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1124, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhdq vex.txt:160 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 972, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackssdw vex.txt:161 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 972, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackssdw vex.txt:162 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1129, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklqdq vex.txt:163 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1129, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklqdq vex.txt:164 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1125, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhqdq vex.txt:165 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1125, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhqdq vex.txt:166 */
-    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 946, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:167 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 930, {HV_OP_Vx, HV_OP_Ed}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd vex.txt:168 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 932, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa vex.txt:169 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 933, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu vex.txt:170 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1093, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufd vex.txt:171 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1093, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufd vex.txt:172 */
-    {0x00d80, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1094, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufhw vex.txt:173 */
-    {0x00d80, 0x00500, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1094, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufhw vex.txt:174 */
-    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1095, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshuflw vex.txt:175 */
-    {0x00d80, 0x00580, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1095, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshuflw vex.txt:176 */
-    {0x00d8f, 0x0008a, HV_ATTR_MOV, 1113, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:177 */
-    {0x00d8f, 0x0008c, HV_ATTR_MOV, 1107, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:178 */
-    {0x00d8f, 0x0008e, HV_ATTR_MOV, 1104, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:179 */
-    {0x00d8f, 0x0048a, HV_ATTR_MOV, 1113, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:180 */
-    {0x00d8f, 0x0048c, HV_ATTR_MOV, 1107, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:181 */
-    {0x00d8f, 0x0048e, HV_ATTR_MOV, 1104, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:182 */
-    {0x00d8f, 0x0008a, HV_ATTR_MOV, 1108, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:183 */
-    {0x00d8f, 0x0008c, HV_ATTR_MOV, 1105, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:184 */
-    {0x00d8f, 0x0008e, HV_ATTR_MOV, 1099, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:185 */
-    {0x00d8f, 0x0048a, HV_ATTR_MOV, 1108, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:186 */
-    {0x00d8f, 0x0048c, HV_ATTR_MOV, 1105, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:187 */
-    {0x00d8f, 0x0048e, HV_ATTR_MOV, 1099, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:188 */
-    {0x00d8f, 0x0008a, HV_ATTR_MOV, 1110, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:189 */
-    {0x00d8f, 0x0008b, HV_ATTR_MOV, 1109, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrldq vex.txt:190 */
-    {0x00d8f, 0x0008e, HV_ATTR_MOV, 1101, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:191 */
-    {0x00d8f, 0x0008f, HV_ATTR_MOV, 1100, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslldq vex.txt:192 */
-    {0x00d8f, 0x0048a, HV_ATTR_MOV, 1110, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:193 */
-    {0x00d8f, 0x0048b, HV_ATTR_MOV, 1109, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrldq vex.txt:194 */
-    {0x00d8f, 0x0048e, HV_ATTR_MOV, 1101, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:195 */
-    {0x00d8f, 0x0048f, HV_ATTR_MOV, 1100, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslldq vex.txt:196 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 997, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqb vex.txt:197 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 997, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqb vex.txt:198 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1000, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqw vex.txt:199 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1000, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqw vex.txt:200 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 998, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqd vex.txt:201 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 998, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqd vex.txt:202 */
-    {0x00d80, 0x00000, HV_ATTR_NOVVVV, 1170, {0}, 0, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vzeroupper vex.txt:203 */
-    {0x00d80, 0x00400, HV_ATTR_NOVVVV, 1169, {0}, 0, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vzeroall vex.txt:204 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 902, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhaddpd vex.txt:205 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 903, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhaddps vex.txt:206 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 904, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhsubpd vex.txt:207 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 905, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhsubps vex.txt:208 */
-    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 946, {HV_OP_Ey, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:209 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 930, {HV_OP_Ed, HV_OP_Vd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd vex.txt:210 */
-    {0x00d80, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 946, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:211 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 932, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa vex.txt:212 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 933, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu vex.txt:213 */
+    {0x00188, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1125, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovmskps vex.txt:90 */
+    {0x00188, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1124, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovmskpd vex.txt:91 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1527, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtps vex.txt:92 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1525, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtpd vex.txt:93 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1530, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtss vex.txt:94 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1528, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtsd vex.txt:95 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1490, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrsqrtps vex.txt:96 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1492, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrsqrtss vex.txt:97 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1462, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrcpps vex.txt:98 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1464, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrcpss vex.txt:99 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 792, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandps vex.txt:100 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 791, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandpd vex.txt:101 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 790, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandnps vex.txt:102 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 789, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandnpd vex.txt:103 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1156, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vorps vex.txt:104 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1155, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vorpd vex.txt:105 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1548, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vxorps vex.txt:106 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1547, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vxorpd vex.txt:107 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 775, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddps vex.txt:108 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 773, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddpd vex.txt:109 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 778, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddss vex.txt:110 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 776, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsd vex.txt:111 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1148, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulps vex.txt:112 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1146, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulpd vex.txt:113 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1151, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulss vex.txt:114 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1149, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulsd vex.txt:115 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 851, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2pd vex.txt:116 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 837, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtpd2ps vex.txt:117 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 871, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtss2sd vex.txt:118 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 862, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsd2ss vex.txt:119 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 828, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtdq2ps vex.txt:120 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 850, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2dq vex.txt:121 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 885, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttps2dq vex.txt:122 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1534, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubps vex.txt:123 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1532, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubpd vex.txt:124 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1537, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubss vex.txt:125 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1535, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubsd vex.txt:126 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1099, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminps vex.txt:127 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1097, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminpd vex.txt:128 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1102, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminss vex.txt:129 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1100, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminsd vex.txt:130 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 909, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivps vex.txt:131 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 907, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivpd vex.txt:132 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 912, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivss vex.txt:133 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 910, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivsd vex.txt:134 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1090, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxps vex.txt:135 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1088, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxpd vex.txt:136 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1093, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxss vex.txt:137 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1091, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxsd vex.txt:138 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1442, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklbw vex.txt:139 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1442, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklbw vex.txt:140 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1445, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklwd vex.txt:141 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1445, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklwd vex.txt:142 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1443, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckldq vex.txt:143 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1443, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckldq vex.txt:144 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1166, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpacksswb vex.txt:145 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1166, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpacksswb vex.txt:146 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1208, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtb vex.txt:147 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1208, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtb vex.txt:148 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1211, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtw vex.txt:149 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1211, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtw vex.txt:150 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1209, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtd vex.txt:151 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1209, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtd vex.txt:152 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1168, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackuswb vex.txt:153 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1168, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackuswb vex.txt:154 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1438, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhbw vex.txt:155 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1438, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhbw vex.txt:156 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1441, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhwd vex.txt:157 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1441, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhwd vex.txt:158 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1439, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhdq vex.txt:159 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1439, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhdq vex.txt:160 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1165, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackssdw vex.txt:161 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1165, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackssdw vex.txt:162 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1444, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklqdq vex.txt:163 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1444, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklqdq vex.txt:164 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1440, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhqdq vex.txt:165 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1440, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhqdq vex.txt:166 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:167 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1108, {HV_OP_Vx, HV_OP_Ed}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd vex.txt:168 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1110, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa vex.txt:169 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1113, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu vex.txt:170 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1393, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufd vex.txt:171 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1393, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufd vex.txt:172 */
+    {0x00d80, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1394, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufhw vex.txt:173 */
+    {0x00d80, 0x00500, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1394, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufhw vex.txt:174 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1395, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshuflw vex.txt:175 */
+    {0x00d80, 0x00580, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1395, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshuflw vex.txt:176 */
+    {0x00d8f, 0x0008a, HV_ATTR_MOV, 1418, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:177 */
+    {0x00d8f, 0x0008c, HV_ATTR_MOV, 1411, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:178 */
+    {0x00d8f, 0x0008e, HV_ATTR_MOV, 1405, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:179 */
+    {0x00d8f, 0x0048a, HV_ATTR_MOV, 1418, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:180 */
+    {0x00d8f, 0x0048c, HV_ATTR_MOV, 1411, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:181 */
+    {0x00d8f, 0x0048e, HV_ATTR_MOV, 1405, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:182 */
+    {0x00d8f, 0x0008a, HV_ATTR_MOV, 1412, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:183 */
+    {0x00d8f, 0x0008c, HV_ATTR_MOV, 1406, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:184 */
+    {0x00d8f, 0x0008e, HV_ATTR_MOV, 1399, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:185 */
+    {0x00d8f, 0x0048a, HV_ATTR_MOV, 1412, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:186 */
+    {0x00d8f, 0x0048c, HV_ATTR_MOV, 1406, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:187 */
+    {0x00d8f, 0x0048e, HV_ATTR_MOV, 1399, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:188 */
+    {0x00d8f, 0x0008a, HV_ATTR_MOV, 1414, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:189 */
+    {0x00d8f, 0x0008b, HV_ATTR_MOV, 1413, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrldq vex.txt:190 */
+    {0x00d8f, 0x0008e, HV_ATTR_MOV, 1401, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:191 */
+    {0x00d8f, 0x0008f, HV_ATTR_MOV, 1400, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslldq vex.txt:192 */
+    {0x00d8f, 0x0048a, HV_ATTR_MOV, 1414, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:193 */
+    {0x00d8f, 0x0048b, HV_ATTR_MOV, 1413, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrldq vex.txt:194 */
+    {0x00d8f, 0x0048e, HV_ATTR_MOV, 1401, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:195 */
+    {0x00d8f, 0x0048f, HV_ATTR_MOV, 1400, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslldq vex.txt:196 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1202, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqb vex.txt:197 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1202, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqb vex.txt:198 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1205, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqw vex.txt:199 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1205, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqw vex.txt:200 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1203, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqd vex.txt:201 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1203, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqd vex.txt:202 */
+    {0x00d80, 0x00000, HV_ATTR_NOVVVV, 1550, {0}, 0, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vzeroupper vex.txt:203 */
+    {0x00d80, 0x00400, HV_ATTR_NOVVVV, 1549, {0}, 0, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vzeroall vex.txt:204 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1068, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhaddpd vex.txt:205 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1069, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhaddps vex.txt:206 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1070, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhsubpd vex.txt:207 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1071, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhsubps vex.txt:208 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Ey, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:209 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1108, {HV_OP_Ed, HV_OP_Vd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd vex.txt:210 */
+    {0x00d80, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:211 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1110, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa vex.txt:212 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1113, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu vex.txt:213 */
     {0x00f80, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 340, {HV_OP_Kr, HV_OP_Kmw}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:214 */
     {0x00f80, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 339, {HV_OP_Kr, HV_OP_Kmq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:215 */
     {0x00f80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 337, {HV_OP_Kr, HV_OP_Kmb}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:216 */
@@ -3138,213 +3518,213 @@ const struct hv_entry hv_entries[] = {
     {0x00f88, 0x00208, HV_ATTR_NOVVVV | HV_ATTR_RD, 363, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestq vex.txt:235 */
     {0x00f88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 361, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestb vex.txt:236 */
     {0x00f88, 0x00288, HV_ATTR_NOVVVV | HV_ATTR_RD, 362, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestd vex.txt:237 */
-    {0x00d8f, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_RD, 910, {HV_OP_Md}, 1, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vldmxcsr vex.txt:238 */
-    {0x00d8f, 0x00003, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1154, {HV_OP_Md}, 1, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vstmxcsr vex.txt:239 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 796, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpps vex.txt:240 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 795, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmppd vex.txt:241 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 798, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpss vex.txt:242 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 797, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpsd vex.txt:243 */
-    {0x00d88, 0x00088, HV_ATTR_MOV, 1051, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw vex.txt:244 */
-    {0x00d88, 0x00080, HV_ATTR_MOV, 1051, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mw, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw vex.txt:245 */
-    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1036, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:246 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 1144, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vshufps vex.txt:247 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 1143, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vshufpd vex.txt:248 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 773, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsubpd vex.txt:249 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 774, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsubps vex.txt:250 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1113, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:251 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1113, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:252 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1108, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:253 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1108, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:254 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1110, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:255 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1110, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:256 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 978, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddq vex.txt:257 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 978, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddq vex.txt:258 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1088, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmullw vex.txt:259 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1088, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmullw vex.txt:260 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 946, {HV_OP_Wq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:261 */
-    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1070, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovmskb vex.txt:262 */
-    {0x00d88, 0x00488, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1070, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovmskb vex.txt:263 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1119, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusb vex.txt:264 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1119, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusb vex.txt:265 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1120, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusw vex.txt:266 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1120, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusw vex.txt:267 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1067, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminub vex.txt:268 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1067, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminub vex.txt:269 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 985, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpand vex.txt:270 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 985, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpand vex.txt:271 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 981, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusb vex.txt:272 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 981, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusb vex.txt:273 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 982, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusw vex.txt:274 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 982, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusw vex.txt:275 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1061, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxub vex.txt:276 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1061, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxub vex.txt:277 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 986, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpandn vex.txt:278 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 986, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpandn vex.txt:279 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 987, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgb vex.txt:280 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 987, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgb vex.txt:281 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1107, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:282 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1107, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:283 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1105, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:284 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1105, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:285 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 988, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgw vex.txt:286 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 988, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgw vex.txt:287 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1085, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhuw vex.txt:288 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1085, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhuw vex.txt:289 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1086, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhw vex.txt:290 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1086, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhw vex.txt:291 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 820, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttpd2dq vex.txt:292 */
-    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 801, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtdq2pd vex.txt:293 */
-    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 808, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtpd2dq vex.txt:294 */
-    {0x00188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 942, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdq vex.txt:295 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1117, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsb vex.txt:296 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1117, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsb vex.txt:297 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1118, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsw vex.txt:298 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1118, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsw vex.txt:299 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1066, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsw vex.txt:300 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1066, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsw vex.txt:301 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1090, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpor vex.txt:302 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1090, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpor vex.txt:303 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 979, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsb vex.txt:304 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 979, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsb vex.txt:305 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 980, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsw vex.txt:306 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 980, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsw vex.txt:307 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1060, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsw vex.txt:308 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1060, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsw vex.txt:309 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1131, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpxor vex.txt:310 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1131, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpxor vex.txt:311 */
-    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 909, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vlddqu vex.txt:312 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1104, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:313 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1104, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:314 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1099, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:315 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1099, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:316 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1101, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:317 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1101, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:318 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1089, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuludq vex.txt:319 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1089, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuludq vex.txt:320 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1055, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddwd vex.txt:321 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1055, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddwd vex.txt:322 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1091, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsadbw vex.txt:323 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1091, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsadbw vex.txt:324 */
-    {0x00d88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 911, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovdqu vex.txt:325 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1114, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubb vex.txt:326 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1114, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubb vex.txt:327 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1121, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubw vex.txt:328 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1121, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubw vex.txt:329 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1115, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubd vex.txt:330 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1115, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubd vex.txt:331 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1116, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubq vex.txt:332 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1116, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubq vex.txt:333 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 976, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddb vex.txt:334 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 976, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddb vex.txt:335 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 983, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddw vex.txt:336 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 983, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddw vex.txt:337 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 977, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddd vex.txt:338 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 977, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddd vex.txt:339 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1092, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufb vex.txt:340 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1092, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufb vex.txt:341 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1043, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddw vex.txt:342 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1043, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddw vex.txt:343 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1041, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddd vex.txt:344 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1041, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddd vex.txt:345 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1042, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddsw vex.txt:346 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1042, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddsw vex.txt:347 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1054, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddubsw vex.txt:348 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1054, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddubsw vex.txt:349 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1047, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubw vex.txt:350 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1047, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubw vex.txt:351 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1045, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubd vex.txt:352 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1045, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubd vex.txt:353 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1046, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubsw vex.txt:354 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1046, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubsw vex.txt:355 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1096, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignb vex.txt:356 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1096, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignb vex.txt:357 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1098, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignw vex.txt:358 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1098, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignw vex.txt:359 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1097, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignd vex.txt:360 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1097, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignd vex.txt:361 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1084, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhrsw vex.txt:362 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1084, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhrsw vex.txt:363 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 1029, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilps vex.txt:364 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 1028, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilpd vex.txt:365 */
-    {0x00380, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1160, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vtestps vex.txt:366 */
-    {0x00380, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1159, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vtestpd vex.txt:367 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 810, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_F16C, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtph2ps vex.txt:368 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 1031, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermps vex.txt:369 */
-    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1122, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vptest vex.txt:370 */
-    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 794, {HV_OP_Vx, HV_OP_Md}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastss vex.txt:371 */
-    {0x00388, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 794, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastss vex.txt:372 */
-    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 793, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastsd vex.txt:373 */
-    {0x00f88, 0x00488, HV_ATTR_MOV | HV_ATTR_NOVVVV, 793, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastsd vex.txt:374 */
-    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 791, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastf128 vex.txt:375 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 969, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsb vex.txt:376 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 969, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsb vex.txt:377 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 971, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsw vex.txt:378 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 971, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsw vex.txt:379 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 970, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsd vex.txt:380 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 970, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsd vex.txt:381 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1073, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbw vex.txt:382 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1073, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbw vex.txt:383 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1071, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbd vex.txt:384 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1071, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbd vex.txt:385 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1072, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbq vex.txt:386 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1072, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbq vex.txt:387 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1075, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwd vex.txt:388 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1075, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwd vex.txt:389 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1076, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwq vex.txt:390 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1076, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwq vex.txt:391 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1074, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxdq vex.txt:392 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1074, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxdq vex.txt:393 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1083, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuldq vex.txt:394 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1083, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuldq vex.txt:395 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 999, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqq vex.txt:396 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 999, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqq vex.txt:397 */
-    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 943, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdqa vex.txt:398 */
-    {0x00d88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 943, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdqa vex.txt:399 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 974, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackusdw vex.txt:400 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 974, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackusdw vex.txt:401 */
-    {0x00388, 0x00080, HV_ATTR_MOV, 913, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovps vex.txt:402 */
-    {0x00388, 0x00080, HV_ATTR_MOV, 912, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovpd vex.txt:403 */
-    {0x00388, 0x00080, HV_ATTR_MOV, 913, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovps vex.txt:404 */
-    {0x00388, 0x00080, HV_ATTR_MOV, 912, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovpd vex.txt:405 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1079, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbw vex.txt:406 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1079, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbw vex.txt:407 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1077, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbd vex.txt:408 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1077, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbd vex.txt:409 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1078, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbq vex.txt:410 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1078, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbq vex.txt:411 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1081, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwd vex.txt:412 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1081, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwd vex.txt:413 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1082, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwq vex.txt:414 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1082, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwq vex.txt:415 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1080, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxdq vex.txt:416 */
-    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1080, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxdq vex.txt:417 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 1027, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermd vex.txt:418 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1005, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtq vex.txt:419 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1005, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtq vex.txt:420 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1064, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsb vex.txt:421 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1064, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsb vex.txt:422 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1065, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsd vex.txt:423 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1065, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsd vex.txt:424 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1069, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminuw vex.txt:425 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1069, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminuw vex.txt:426 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1068, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminud vex.txt:427 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1068, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminud vex.txt:428 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1058, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsb vex.txt:429 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1058, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsb vex.txt:430 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1059, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsd vex.txt:431 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1059, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsd vex.txt:432 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1063, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxuw vex.txt:433 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1063, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxuw vex.txt:434 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1062, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxud vex.txt:435 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1062, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxud vex.txt:436 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1087, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulld vex.txt:437 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 1087, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulld vex.txt:438 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1044, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphminposuw vex.txt:439 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 1111, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlvd vex.txt:440 */
-    {0x00380, 0x00280, HV_ATTR_MOV, 1112, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlvq vex.txt:441 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 1106, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsravd vex.txt:442 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 1102, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllvd vex.txt:443 */
-    {0x00380, 0x00280, HV_ATTR_MOV, 1103, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllvq vex.txt:444 */
+    {0x00d8f, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_RD, 1084, {HV_OP_Md}, 1, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vldmxcsr vex.txt:238 */
+    {0x00d8f, 0x00003, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1531, {HV_OP_Md}, 1, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vstmxcsr vex.txt:239 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 817, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpps vex.txt:240 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 815, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmppd vex.txt:241 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 820, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpss vex.txt:242 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 818, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpsd vex.txt:243 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 1286, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw vex.txt:244 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1286, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mw, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw vex.txt:245 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1271, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:246 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1519, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vshufps vex.txt:247 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1518, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vshufpd vex.txt:248 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 779, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsubpd vex.txt:249 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 780, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsubps vex.txt:250 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1418, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:251 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1418, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:252 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1412, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:253 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1412, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:254 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1414, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:255 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1414, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:256 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1171, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddq vex.txt:257 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1171, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddq vex.txt:258 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1356, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmullw vex.txt:259 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1356, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmullw vex.txt:260 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Wq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:261 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1319, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovmskb vex.txt:262 */
+    {0x00d88, 0x00488, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1319, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovmskb vex.txt:263 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1424, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusb vex.txt:264 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1424, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusb vex.txt:265 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1425, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusw vex.txt:266 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1425, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusw vex.txt:267 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1307, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminub vex.txt:268 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1307, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminub vex.txt:269 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1178, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpand vex.txt:270 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1178, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpand vex.txt:271 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1174, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusb vex.txt:272 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1174, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusb vex.txt:273 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1175, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusw vex.txt:274 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1175, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusw vex.txt:275 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1299, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxub vex.txt:276 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1299, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxub vex.txt:277 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1180, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpandn vex.txt:278 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1180, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpandn vex.txt:279 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1184, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgb vex.txt:280 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1184, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgb vex.txt:281 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1411, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:282 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1411, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:283 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1406, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:284 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1406, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:285 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1185, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgw vex.txt:286 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1185, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgw vex.txt:287 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1352, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhuw vex.txt:288 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1352, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhuw vex.txt:289 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1353, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhw vex.txt:290 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1353, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhw vex.txt:291 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 875, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttpd2dq vex.txt:292 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 826, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtdq2pd vex.txt:293 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 835, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtpd2dq vex.txt:294 */
+    {0x00188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1126, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdq vex.txt:295 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1422, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsb vex.txt:296 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1422, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsb vex.txt:297 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1423, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsw vex.txt:298 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1423, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsw vex.txt:299 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1306, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsw vex.txt:300 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1306, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsw vex.txt:301 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1363, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpor vex.txt:302 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1363, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpor vex.txt:303 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1172, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsb vex.txt:304 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1172, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsb vex.txt:305 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1173, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsw vex.txt:306 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1173, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsw vex.txt:307 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1298, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsw vex.txt:308 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1298, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsw vex.txt:309 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1446, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpxor vex.txt:310 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1446, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpxor vex.txt:311 */
+    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1083, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vlddqu vex.txt:312 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1405, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:313 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1405, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:314 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1399, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:315 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1399, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:316 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1401, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:317 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1401, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:318 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1358, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuludq vex.txt:319 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1358, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuludq vex.txt:320 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1292, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddwd vex.txt:321 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1292, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddwd vex.txt:322 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1374, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsadbw vex.txt:323 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1374, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsadbw vex.txt:324 */
+    {0x00d88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 1085, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovdqu vex.txt:325 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1419, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubb vex.txt:326 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1419, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubb vex.txt:327 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1426, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubw vex.txt:328 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1426, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubw vex.txt:329 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1420, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubd vex.txt:330 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1420, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubd vex.txt:331 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1421, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubq vex.txt:332 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1421, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubq vex.txt:333 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1169, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddb vex.txt:334 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1169, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddb vex.txt:335 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1176, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddw vex.txt:336 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1176, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddw vex.txt:337 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1170, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddd vex.txt:338 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1170, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddd vex.txt:339 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1391, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufb vex.txt:340 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1391, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufb vex.txt:341 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1278, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddw vex.txt:342 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1278, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddw vex.txt:343 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1276, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddd vex.txt:344 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1276, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddd vex.txt:345 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1277, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddsw vex.txt:346 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1277, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddsw vex.txt:347 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1291, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddubsw vex.txt:348 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1291, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddubsw vex.txt:349 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1282, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubw vex.txt:350 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1282, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubw vex.txt:351 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1280, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubd vex.txt:352 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1280, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubd vex.txt:353 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1281, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubsw vex.txt:354 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1281, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubsw vex.txt:355 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1396, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignb vex.txt:356 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1396, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignb vex.txt:357 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1398, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignw vex.txt:358 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1398, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignw vex.txt:359 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1397, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignd vex.txt:360 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1397, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignd vex.txt:361 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1351, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhrsw vex.txt:362 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1351, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhrsw vex.txt:363 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1253, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilps vex.txt:364 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1252, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilpd vex.txt:365 */
+    {0x00380, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1539, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vtestps vex.txt:366 */
+    {0x00380, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1538, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vtestpd vex.txt:367 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 843, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_F16C, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtph2ps vex.txt:368 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1255, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermps vex.txt:369 */
+    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1429, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vptest vex.txt:370 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 814, {HV_OP_Vx, HV_OP_Md}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastss vex.txt:371 */
+    {0x00388, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 814, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastss vex.txt:372 */
+    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 813, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastsd vex.txt:373 */
+    {0x00f88, 0x00488, HV_ATTR_MOV | HV_ATTR_NOVVVV, 813, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastsd vex.txt:374 */
+    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 801, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastf128 vex.txt:375 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1161, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsb vex.txt:376 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1161, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsb vex.txt:377 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1164, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsw vex.txt:378 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1164, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsw vex.txt:379 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1162, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsd vex.txt:380 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1162, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsd vex.txt:381 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1332, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbw vex.txt:382 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1332, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbw vex.txt:383 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1330, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbd vex.txt:384 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1330, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbd vex.txt:385 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1331, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbq vex.txt:386 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1331, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbq vex.txt:387 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1334, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwd vex.txt:388 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1334, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwd vex.txt:389 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1335, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwq vex.txt:390 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1335, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwq vex.txt:391 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1333, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxdq vex.txt:392 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1333, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxdq vex.txt:393 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1350, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuldq vex.txt:394 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1350, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuldq vex.txt:395 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1204, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqq vex.txt:396 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1204, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqq vex.txt:397 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1127, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdqa vex.txt:398 */
+    {0x00d88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1127, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdqa vex.txt:399 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1167, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackusdw vex.txt:400 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1167, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackusdw vex.txt:401 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1087, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovps vex.txt:402 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1086, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovpd vex.txt:403 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1087, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovps vex.txt:404 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1086, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovpd vex.txt:405 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1346, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbw vex.txt:406 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1346, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbw vex.txt:407 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1344, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbd vex.txt:408 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1344, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbd vex.txt:409 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1345, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbq vex.txt:410 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1345, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbq vex.txt:411 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1348, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwd vex.txt:412 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1348, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwd vex.txt:413 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1349, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwq vex.txt:414 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1349, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwq vex.txt:415 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1347, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxdq vex.txt:416 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1347, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxdq vex.txt:417 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1245, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermd vex.txt:418 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1210, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtq vex.txt:419 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1210, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtq vex.txt:420 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1303, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsb vex.txt:421 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1303, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsb vex.txt:422 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1304, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsd vex.txt:423 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1304, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsd vex.txt:424 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1310, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminuw vex.txt:425 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1310, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminuw vex.txt:426 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1308, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminud vex.txt:427 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1308, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminud vex.txt:428 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1295, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsb vex.txt:429 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1295, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsb vex.txt:430 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1296, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsd vex.txt:431 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1296, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsd vex.txt:432 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1302, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxuw vex.txt:433 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1302, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxuw vex.txt:434 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1300, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxud vex.txt:435 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1300, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxud vex.txt:436 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1354, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulld vex.txt:437 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1354, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulld vex.txt:438 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1279, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphminposuw vex.txt:439 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1415, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlvd vex.txt:440 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 1416, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlvq vex.txt:441 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1408, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsravd vex.txt:442 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1402, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllvd vex.txt:443 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 1403, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllvq vex.txt:444 */
     {0x01f8f, 0x01000, HV_ATTR_NOVVVV | HV_ATTR_RD, 381, {HV_OP_MZ}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldtilecfg vex.txt:445 */
     {0x01fff, 0x01008, HV_ATTR_NOVVVV, 749, {0}, 0, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilerelease vex.txt:446 */
     {0x01f8f, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 724, {HV_OP_MZ}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sttilecfg vex.txt:447 */
@@ -3352,19 +3732,19 @@ const struct hv_entry hv_entries[] = {
     {0x01f88, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 748, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloaddt1 vex.txt:449 */
     {0x01f88, 0x01100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 750, {HV_OP_Msib, HV_OP_Tr}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilestored vex.txt:450 */
     {0x01f88, 0x01180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 747, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloadd vex.txt:451 */
-    {0x00380, 0x00080, 0, 1013, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbusd vex.txt:452 */
-    {0x00380, 0x00000, 0, 1015, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbuud vex.txt:618 */
-    {0x00380, 0x00100, 0, 1011, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbsud vex.txt:619 */
-    {0x00380, 0x00180, 0, 1009, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbssd vex.txt:620 */
-    {0x00380, 0x00080, 0, 1014, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbusds vex.txt:453 */
-    {0x00380, 0x00000, 0, 1016, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbuuds vex.txt:621 */
-    {0x00380, 0x00100, 0, 1012, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbsuds vex.txt:622 */
-    {0x00380, 0x00180, 0, 1010, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbssds vex.txt:623 */
-    {0x00380, 0x00080, 0, 1017, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwssd vex.txt:454 */
-    {0x00380, 0x00080, 0, 1018, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwssds vex.txt:455 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 993, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastd vex.txt:456 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 994, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastq vex.txt:457 */
-    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 792, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcasti128 vex.txt:458 */
+    {0x00380, 0x00080, 0, 1230, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbusd vex.txt:452 */
+    {0x00380, 0x00000, 0, 1232, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbuud vex.txt:618 */
+    {0x00380, 0x00100, 0, 1228, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbsud vex.txt:619 */
+    {0x00380, 0x00180, 0, 1226, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbssd vex.txt:620 */
+    {0x00380, 0x00080, 0, 1231, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbusds vex.txt:453 */
+    {0x00380, 0x00000, 0, 1233, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbuuds vex.txt:621 */
+    {0x00380, 0x00100, 0, 1229, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbsuds vex.txt:622 */
+    {0x00380, 0x00180, 0, 1227, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbssds vex.txt:623 */
+    {0x00380, 0x00080, 0, 1234, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwssd vex.txt:454 */
+    {0x00380, 0x00080, 0, 1235, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwssds vex.txt:455 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1194, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastd vex.txt:456 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1197, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastq vex.txt:457 */
+    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 807, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcasti128 vex.txt:458 */
     {0x01f88, 0x01108, HV_ATTR_DISTINCT, 739, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbf16ps vex.txt:459 */
     {0x01f88, 0x01188, HV_ATTR_DISTINCT, 744, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpfp16ps vex.txt:670 */
     {0x01f88, 0x01008, HV_ATTR_DISTINCT, 743, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbuud vex.txt:460 */
@@ -3373,108 +3753,108 @@ const struct hv_entry hv_entries[] = {
     {0x01f88, 0x01188, HV_ATTR_DISTINCT, 740, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbssd vex.txt:463 */
     {0x01f88, 0x01008, HV_ATTR_DISTINCT, 737, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tcmmrlfp16ps vex.txt:671 */
     {0x01f88, 0x01088, HV_ATTR_DISTINCT, 736, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tcmmimfp16ps vex.txt:672 */
-    {0x00380, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 807, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneps2bf16 vex.txt:641 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 992, {HV_OP_Vx, HV_OP_Wb}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastb vex.txt:464 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 995, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastw vex.txt:465 */
-    {0x00388, 0x00080, HV_ATTR_MOV, 1056, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovd vex.txt:466 */
-    {0x00388, 0x00280, HV_ATTR_MOV, 1057, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovq vex.txt:467 */
-    {0x00388, 0x00080, HV_ATTR_MOV, 1056, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovd vex.txt:468 */
-    {0x00388, 0x00280, HV_ATTR_MOV, 1057, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovq vex.txt:469 */
-    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1037, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherdd vex.txt:470 */
-    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1038, {HV_OP_Vx, HV_OP_MiX, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherdq vex.txt:471 */
-    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1039, {HV_OP_Vh, HV_OP_Mix, HV_OP_Hh}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherqd vex.txt:472 */
-    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1040, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherqq vex.txt:473 */
-    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 896, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherdps vex.txt:474 */
-    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 895, {HV_OP_Vx, HV_OP_MiX, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherdpd vex.txt:475 */
-    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 898, {HV_OP_Vh, HV_OP_Mix, HV_OP_Hh}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherqps vex.txt:476 */
-    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 897, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherqpd vex.txt:477 */
-    {0x00380, 0x00080, 0, 848, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub132ps vex.txt:478 */
-    {0x00380, 0x00280, 0, 847, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub132pd vex.txt:479 */
-    {0x00380, 0x00080, 0, 866, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd132ps vex.txt:480 */
-    {0x00380, 0x00280, 0, 865, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd132pd vex.txt:481 */
-    {0x00380, 0x00080, 0, 836, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132ps vex.txt:482 */
-    {0x00380, 0x00280, 0, 835, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132pd vex.txt:483 */
-    {0x00380, 0x00080, 0, 838, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132ss vex.txt:484 */
-    {0x00380, 0x00280, 0, 837, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132sd vex.txt:485 */
-    {0x00380, 0x00080, 0, 854, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132ps vex.txt:486 */
-    {0x00380, 0x00280, 0, 853, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132pd vex.txt:487 */
-    {0x00380, 0x00080, 0, 856, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132ss vex.txt:488 */
-    {0x00380, 0x00280, 0, 855, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132sd vex.txt:489 */
-    {0x00380, 0x00080, 0, 872, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132ps vex.txt:490 */
-    {0x00380, 0x00280, 0, 871, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132pd vex.txt:491 */
-    {0x00380, 0x00080, 0, 874, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132ss vex.txt:492 */
-    {0x00380, 0x00280, 0, 873, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132sd vex.txt:493 */
-    {0x00380, 0x00080, 0, 884, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132ps vex.txt:494 */
-    {0x00380, 0x00280, 0, 883, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132pd vex.txt:495 */
-    {0x00380, 0x00080, 0, 886, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132ss vex.txt:496 */
-    {0x00380, 0x00280, 0, 885, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132sd vex.txt:497 */
-    {0x00380, 0x00080, 0, 850, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub213ps vex.txt:498 */
-    {0x00380, 0x00280, 0, 849, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub213pd vex.txt:499 */
-    {0x00380, 0x00080, 0, 868, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd213ps vex.txt:500 */
-    {0x00380, 0x00280, 0, 867, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd213pd vex.txt:501 */
-    {0x00380, 0x00080, 0, 840, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213ps vex.txt:502 */
-    {0x00380, 0x00280, 0, 839, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213pd vex.txt:503 */
-    {0x00380, 0x00080, 0, 842, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213ss vex.txt:504 */
-    {0x00380, 0x00280, 0, 841, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213sd vex.txt:505 */
-    {0x00380, 0x00080, 0, 858, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213ps vex.txt:506 */
-    {0x00380, 0x00280, 0, 857, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213pd vex.txt:507 */
-    {0x00380, 0x00080, 0, 860, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213ss vex.txt:508 */
-    {0x00380, 0x00280, 0, 859, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213sd vex.txt:509 */
-    {0x00380, 0x00080, 0, 876, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213ps vex.txt:510 */
-    {0x00380, 0x00280, 0, 875, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213pd vex.txt:511 */
-    {0x00380, 0x00080, 0, 878, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213ss vex.txt:512 */
-    {0x00380, 0x00280, 0, 877, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213sd vex.txt:513 */
-    {0x00380, 0x00080, 0, 888, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213ps vex.txt:514 */
-    {0x00380, 0x00280, 0, 887, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213pd vex.txt:515 */
-    {0x00380, 0x00080, 0, 890, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213ss vex.txt:516 */
-    {0x00380, 0x00280, 0, 889, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213sd vex.txt:517 */
-    {0x00388, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 806, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneoph2ps vex.txt:635 */
-    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 804, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneeph2ps vex.txt:636 */
-    {0x00388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 803, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneebf162ps vex.txt:637 */
-    {0x00388, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 805, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneobf162ps vex.txt:638 */
-    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 786, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbcstnesh2ps vex.txt:639 */
-    {0x00388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 785, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbcstnebf162ps vex.txt:640 */
-    {0x00380, 0x00280, 0, 1053, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmadd52luq vex.txt:632 */
-    {0x00380, 0x00280, 0, 1052, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmadd52huq vex.txt:633 */
-    {0x00380, 0x00080, 0, 852, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub231ps vex.txt:518 */
-    {0x00380, 0x00280, 0, 851, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub231pd vex.txt:519 */
-    {0x00380, 0x00080, 0, 870, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd231ps vex.txt:520 */
-    {0x00380, 0x00280, 0, 869, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd231pd vex.txt:521 */
-    {0x00380, 0x00080, 0, 844, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231ps vex.txt:522 */
-    {0x00380, 0x00280, 0, 843, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231pd vex.txt:523 */
-    {0x00380, 0x00080, 0, 846, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231ss vex.txt:524 */
-    {0x00380, 0x00280, 0, 845, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231sd vex.txt:525 */
-    {0x00380, 0x00080, 0, 862, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231ps vex.txt:526 */
-    {0x00380, 0x00280, 0, 861, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231pd vex.txt:527 */
-    {0x00380, 0x00080, 0, 864, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231ss vex.txt:528 */
-    {0x00380, 0x00280, 0, 863, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231sd vex.txt:529 */
-    {0x00380, 0x00080, 0, 880, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231ps vex.txt:530 */
-    {0x00380, 0x00280, 0, 879, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231pd vex.txt:531 */
-    {0x00380, 0x00080, 0, 882, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231ss vex.txt:532 */
-    {0x00380, 0x00280, 0, 881, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231sd vex.txt:533 */
-    {0x00380, 0x00080, 0, 892, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231ps vex.txt:534 */
-    {0x00380, 0x00280, 0, 891, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231pd vex.txt:535 */
-    {0x00380, 0x00080, 0, 894, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231ss vex.txt:536 */
-    {0x00380, 0x00280, 0, 893, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231sd vex.txt:537 */
-    {0x00f88, 0x00588, 0, 1142, {HV_OP_Vx, HV_OP_Hx, HV_OP_UX}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512rnds2 vex.txt:643 */
-    {0x00f88, 0x00588, HV_ATTR_NOVVVV, 1140, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512msg1 vex.txt:644 */
-    {0x00f88, 0x00588, HV_ATTR_NOVVVV, 1141, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512msg2 vex.txt:645 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 901, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8mulb vex.txt:538 */
-    {0x00380, 0x00000, 0, 1023, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwuud vex.txt:625 */
-    {0x00380, 0x00080, 0, 1021, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwusd vex.txt:626 */
-    {0x00380, 0x00100, 0, 1019, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwsud vex.txt:627 */
-    {0x00380, 0x00000, 0, 1024, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwuuds vex.txt:628 */
-    {0x00380, 0x00080, 0, 1022, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwusds vex.txt:629 */
-    {0x00380, 0x00100, 0, 1020, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwsuds vex.txt:630 */
-    {0x00f80, 0x00000, 0, 1145, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3msg1 vex.txt:647 */
-    {0x00f80, 0x00080, 0, 1146, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3msg2 vex.txt:648 */
-    {0x00380, 0x00100, HV_ATTR_MOV, 1148, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm4key4 vex.txt:649 */
-    {0x00380, 0x00180, HV_ATTR_MOV, 1149, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm4rnds4 vex.txt:650 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 779, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesimc vex.txt:539 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 777, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenc vex.txt:540 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 778, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenclast vex.txt:541 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 775, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdec vex.txt:542 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 776, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdeclast vex.txt:543 */
+    {0x00380, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 834, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneps2bf16 vex.txt:641 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1193, {HV_OP_Vx, HV_OP_Wb}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastb vex.txt:464 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1198, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastw vex.txt:465 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1293, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovd vex.txt:466 */
+    {0x00388, 0x00280, HV_ATTR_MOV, 1294, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovq vex.txt:467 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1293, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovd vex.txt:468 */
+    {0x00388, 0x00280, HV_ATTR_MOV, 1294, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovq vex.txt:469 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1272, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherdd vex.txt:470 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1273, {HV_OP_Vx, HV_OP_MiX, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherdq vex.txt:471 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1274, {HV_OP_Vh, HV_OP_Mix, HV_OP_Hh}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherqd vex.txt:472 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1275, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherqq vex.txt:473 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1042, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherdps vex.txt:474 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1041, {HV_OP_Vx, HV_OP_MiX, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherdpd vex.txt:475 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1052, {HV_OP_Vh, HV_OP_Mix, HV_OP_Hh}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherqps vex.txt:476 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1051, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherqpd vex.txt:477 */
+    {0x00380, 0x00080, 0, 963, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub132ps vex.txt:478 */
+    {0x00380, 0x00280, 0, 961, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub132pd vex.txt:479 */
+    {0x00380, 0x00080, 0, 990, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd132ps vex.txt:480 */
+    {0x00380, 0x00280, 0, 988, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd132pd vex.txt:481 */
+    {0x00380, 0x00080, 0, 943, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132ps vex.txt:482 */
+    {0x00380, 0x00280, 0, 941, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132pd vex.txt:483 */
+    {0x00380, 0x00080, 0, 946, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132ss vex.txt:484 */
+    {0x00380, 0x00280, 0, 944, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132sd vex.txt:485 */
+    {0x00380, 0x00080, 0, 972, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132ps vex.txt:486 */
+    {0x00380, 0x00280, 0, 970, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132pd vex.txt:487 */
+    {0x00380, 0x00080, 0, 975, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132ss vex.txt:488 */
+    {0x00380, 0x00280, 0, 973, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132sd vex.txt:489 */
+    {0x00380, 0x00080, 0, 1001, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132ps vex.txt:490 */
+    {0x00380, 0x00280, 0, 999, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132pd vex.txt:491 */
+    {0x00380, 0x00080, 0, 1004, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132ss vex.txt:492 */
+    {0x00380, 0x00280, 0, 1002, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132sd vex.txt:493 */
+    {0x00380, 0x00080, 0, 1019, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132ps vex.txt:494 */
+    {0x00380, 0x00280, 0, 1017, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132pd vex.txt:495 */
+    {0x00380, 0x00080, 0, 1022, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132ss vex.txt:496 */
+    {0x00380, 0x00280, 0, 1020, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132sd vex.txt:497 */
+    {0x00380, 0x00080, 0, 966, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub213ps vex.txt:498 */
+    {0x00380, 0x00280, 0, 964, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub213pd vex.txt:499 */
+    {0x00380, 0x00080, 0, 993, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd213ps vex.txt:500 */
+    {0x00380, 0x00280, 0, 991, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd213pd vex.txt:501 */
+    {0x00380, 0x00080, 0, 949, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213ps vex.txt:502 */
+    {0x00380, 0x00280, 0, 947, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213pd vex.txt:503 */
+    {0x00380, 0x00080, 0, 952, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213ss vex.txt:504 */
+    {0x00380, 0x00280, 0, 950, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213sd vex.txt:505 */
+    {0x00380, 0x00080, 0, 978, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213ps vex.txt:506 */
+    {0x00380, 0x00280, 0, 976, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213pd vex.txt:507 */
+    {0x00380, 0x00080, 0, 981, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213ss vex.txt:508 */
+    {0x00380, 0x00280, 0, 979, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213sd vex.txt:509 */
+    {0x00380, 0x00080, 0, 1007, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213ps vex.txt:510 */
+    {0x00380, 0x00280, 0, 1005, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213pd vex.txt:511 */
+    {0x00380, 0x00080, 0, 1010, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213ss vex.txt:512 */
+    {0x00380, 0x00280, 0, 1008, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213sd vex.txt:513 */
+    {0x00380, 0x00080, 0, 1025, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213ps vex.txt:514 */
+    {0x00380, 0x00280, 0, 1023, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213pd vex.txt:515 */
+    {0x00380, 0x00080, 0, 1028, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213ss vex.txt:516 */
+    {0x00380, 0x00280, 0, 1026, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213sd vex.txt:517 */
+    {0x00388, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 833, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneoph2ps vex.txt:635 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 831, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneeph2ps vex.txt:636 */
+    {0x00388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 830, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneebf162ps vex.txt:637 */
+    {0x00388, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 832, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneobf162ps vex.txt:638 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 794, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbcstnesh2ps vex.txt:639 */
+    {0x00388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 793, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbcstnebf162ps vex.txt:640 */
+    {0x00380, 0x00280, 0, 1290, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmadd52luq vex.txt:632 */
+    {0x00380, 0x00280, 0, 1289, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmadd52huq vex.txt:633 */
+    {0x00380, 0x00080, 0, 969, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub231ps vex.txt:518 */
+    {0x00380, 0x00280, 0, 967, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub231pd vex.txt:519 */
+    {0x00380, 0x00080, 0, 996, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd231ps vex.txt:520 */
+    {0x00380, 0x00280, 0, 994, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd231pd vex.txt:521 */
+    {0x00380, 0x00080, 0, 955, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231ps vex.txt:522 */
+    {0x00380, 0x00280, 0, 953, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231pd vex.txt:523 */
+    {0x00380, 0x00080, 0, 958, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231ss vex.txt:524 */
+    {0x00380, 0x00280, 0, 956, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231sd vex.txt:525 */
+    {0x00380, 0x00080, 0, 984, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231ps vex.txt:526 */
+    {0x00380, 0x00280, 0, 982, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231pd vex.txt:527 */
+    {0x00380, 0x00080, 0, 987, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231ss vex.txt:528 */
+    {0x00380, 0x00280, 0, 985, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231sd vex.txt:529 */
+    {0x00380, 0x00080, 0, 1013, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231ps vex.txt:530 */
+    {0x00380, 0x00280, 0, 1011, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231pd vex.txt:531 */
+    {0x00380, 0x00080, 0, 1016, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231ss vex.txt:532 */
+    {0x00380, 0x00280, 0, 1014, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231sd vex.txt:533 */
+    {0x00380, 0x00080, 0, 1031, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231ps vex.txt:534 */
+    {0x00380, 0x00280, 0, 1029, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231pd vex.txt:535 */
+    {0x00380, 0x00080, 0, 1034, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231ss vex.txt:536 */
+    {0x00380, 0x00280, 0, 1032, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231sd vex.txt:537 */
+    {0x00f88, 0x00588, 0, 1513, {HV_OP_Vx, HV_OP_Hx, HV_OP_UX}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512rnds2 vex.txt:643 */
+    {0x00f88, 0x00588, HV_ATTR_NOVVVV, 1511, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512msg1 vex.txt:644 */
+    {0x00f88, 0x00588, HV_ATTR_NOVVVV, 1512, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512msg2 vex.txt:645 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1067, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8mulb vex.txt:538 */
+    {0x00380, 0x00000, 0, 1240, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwuud vex.txt:625 */
+    {0x00380, 0x00080, 0, 1238, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwusd vex.txt:626 */
+    {0x00380, 0x00100, 0, 1236, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwsud vex.txt:627 */
+    {0x00380, 0x00000, 0, 1241, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwuuds vex.txt:628 */
+    {0x00380, 0x00080, 0, 1239, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwusds vex.txt:629 */
+    {0x00380, 0x00100, 0, 1237, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwsuds vex.txt:630 */
+    {0x00f80, 0x00000, 0, 1520, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3msg1 vex.txt:647 */
+    {0x00f80, 0x00080, 0, 1521, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3msg2 vex.txt:648 */
+    {0x00380, 0x00100, HV_ATTR_MOV, 1523, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm4key4 vex.txt:649 */
+    {0x00380, 0x00180, HV_ATTR_MOV, 1524, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm4rnds4 vex.txt:650 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 785, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesimc vex.txt:539 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 783, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenc vex.txt:540 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 784, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenclast vex.txt:541 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 781, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdec vex.txt:542 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 782, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdeclast vex.txt:543 */
     {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 119, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpoxadd vex.txt:653 */
     {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 115, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnoxadd vex.txt:654 */
     {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 108, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpbxadd vex.txt:655 */
@@ -3503,37 +3883,37 @@ const struct hv_entry hv_entries[] = {
     {0x00d80, 0x00080, HV_ATTR_MOV, 702, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shlx vex.txt:553 */
     {0x00d80, 0x00100, HV_ATTR_MOV, 649, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sarx vex.txt:554 */
     {0x00d80, 0x00180, HV_ATTR_MOV, 705, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrx vex.txt:555 */
-    {0x00f80, 0x00680, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1032, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermq vex.txt:556 */
-    {0x00f80, 0x00680, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1030, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermpd vex.txt:557 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 989, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendd vex.txt:558 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1029, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilps vex.txt:559 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1028, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilpd vex.txt:560 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 1025, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vperm2f128 vex.txt:561 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1135, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundps vex.txt:562 */
-    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1134, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundpd vex.txt:563 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 1137, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundss vex.txt:564 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 1136, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundsd vex.txt:565 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 788, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendps vex.txt:566 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 787, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendpd vex.txt:567 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 991, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendw vex.txt:568 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 991, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendw vex.txt:569 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 984, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpalignr vex.txt:570 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 984, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpalignr vex.txt:571 */
-    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1033, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb vex.txt:572 */
-    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1033, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb vex.txt:573 */
-    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1036, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:574 */
-    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1036, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:575 */
-    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1035, {HV_OP_Ey, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrq vex.txt:576 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1034, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrd vex.txt:577 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 834, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractps vex.txt:578 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 906, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinsertf128 vex.txt:579 */
-    {0x00f80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 832, {HV_OP_WX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf128 vex.txt:580 */
-    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 813, {HV_OP_Wh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_F16C, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2ph vex.txt:581 */
-    {0x00d88, 0x00088, HV_ATTR_MOV, 1048, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb vex.txt:582 */
-    {0x00d88, 0x00080, HV_ATTR_MOV, 1048, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mb, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb vex.txt:583 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 908, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinsertps vex.txt:584 */
-    {0x01f80, 0x01280, HV_ATTR_MOV, 1050, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ey, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrq vex.txt:585 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 1049, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ed, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrd vex.txt:586 */
+    {0x00f80, 0x00680, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1256, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermq vex.txt:556 */
+    {0x00f80, 0x00680, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1254, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermpd vex.txt:557 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1186, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendd vex.txt:558 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1253, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilps vex.txt:559 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1252, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilpd vex.txt:560 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1242, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vperm2f128 vex.txt:561 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1478, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundps vex.txt:562 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1477, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundpd vex.txt:563 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1480, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundss vex.txt:564 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1479, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundsd vex.txt:565 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 798, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendps vex.txt:566 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 797, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendpd vex.txt:567 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1192, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendw vex.txt:568 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1192, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendw vex.txt:569 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1177, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpalignr vex.txt:570 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1177, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpalignr vex.txt:571 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1268, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb vex.txt:572 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1268, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb vex.txt:573 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1271, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:574 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1271, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:575 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1270, {HV_OP_Ey, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrq vex.txt:576 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1269, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrd vex.txt:577 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 932, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractps vex.txt:578 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1072, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinsertf128 vex.txt:579 */
+    {0x00f80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 922, {HV_OP_WX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf128 vex.txt:580 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 852, {HV_OP_Wh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_F16C, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2ph vex.txt:581 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 1283, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb vex.txt:582 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1283, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mb, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb vex.txt:583 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1082, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinsertps vex.txt:584 */
+    {0x01f80, 0x01280, HV_ATTR_MOV, 1285, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ey, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrq vex.txt:585 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1284, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ed, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrd vex.txt:586 */
     {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 357, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrb vex.txt:587 */
     {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 360, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrw vex.txt:588 */
     {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 358, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrd vex.txt:589 */
@@ -3542,31 +3922,212 @@ const struct hv_entry hv_entries[] = {
     {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 356, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlw vex.txt:592 */
     {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 354, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftld vex.txt:593 */
     {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 355, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlq vex.txt:594 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 907, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinserti128 vex.txt:595 */
-    {0x00f80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 833, {HV_OP_WX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti128 vex.txt:596 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 829, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdpps vex.txt:597 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 828, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdppd vex.txt:598 */
-    {0x00d80, 0x00080, HV_ATTR_MOV, 953, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmpsadbw vex.txt:599 */
-    {0x00d80, 0x00480, HV_ATTR_MOV, 953, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmpsadbw vex.txt:600 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 996, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_PCLMUL, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpclmulqdq vex.txt:601 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 1026, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vperm2i128 vex.txt:602 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 790, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendvps vex.txt:603 */
-    {0x00380, 0x00080, HV_ATTR_MOV, 789, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendvpd vex.txt:604 */
-    {0x00f80, 0x00080, HV_ATTR_MOV, 990, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendvb vex.txt:605 */
-    {0x00f80, 0x00480, HV_ATTR_MOV, 990, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendvb vex.txt:606 */
-    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1002, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpestrm vex.txt:607 */
-    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1001, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpestri vex.txt:608 */
-    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1008, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpistrm vex.txt:609 */
-    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1007, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpistri vex.txt:610 */
-    {0x00380, 0x00280, HV_ATTR_MOV, 900, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8affineqb vex.txt:611 */
-    {0x00380, 0x00280, HV_ATTR_MOV, 899, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8affineinvqb vex.txt:612 */
-    {0x00f80, 0x00080, 0, 1147, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3rnds2 vex.txt:651 */
-    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 780, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaeskeygenassist vex.txt:613 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1077, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinserti128 vex.txt:595 */
+    {0x00f80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 927, {HV_OP_WX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti128 vex.txt:596 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 915, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdpps vex.txt:597 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 914, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdppd vex.txt:598 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1139, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmpsadbw vex.txt:599 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1139, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmpsadbw vex.txt:600 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1199, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_PCLMUL, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpclmulqdq vex.txt:601 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1243, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vperm2i128 vex.txt:602 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 800, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendvps vex.txt:603 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 799, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendvpd vex.txt:604 */
+    {0x00f80, 0x00080, HV_ATTR_MOV, 1191, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendvb vex.txt:605 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1191, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendvb vex.txt:606 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1207, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpestrm vex.txt:607 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1206, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpestri vex.txt:608 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1213, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpistrm vex.txt:609 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1212, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpistri vex.txt:610 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 1066, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8affineqb vex.txt:611 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 1065, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8affineinvqb vex.txt:612 */
+    {0x00f80, 0x00080, 0, 1522, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3rnds2 vex.txt:651 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 786, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaeskeygenassist vex.txt:613 */
     {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 636, {HV_OP_Gy, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rorx vex.txt:614 */
     {0x01f8f, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 619, {HV_OP_Rq, HV_OP_Id}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsr vex.txt:676 */
-    {0x01f8f, 0x01108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 1177, {HV_OP_Id, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrns vex.txt:677 */
+    {0x01f8f, 0x01108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 1557, {HV_OP_Id, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrns vex.txt:677 */
     {0x01f8f, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 767, {HV_OP_Rq, HV_OP_Id}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* urdmsr vex.txt:674 */
     {0x01f8f, 0x01108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 768, {HV_OP_Id, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uwrmsr vex.txt:675 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1137, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovups evex.txt:28 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1136, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovupd evex.txt:29 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1135, {HV_OP_VX, HV_OP_HX, HV_OP_UX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss evex.txt:30 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1135, {HV_OP_VX, HV_OP_Md}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovss evex.txt:31 */
+    {0x00388, 0x00388, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1131, {HV_OP_VX, HV_OP_HX, HV_OP_UX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd evex.txt:32 */
+    {0x00388, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1131, {HV_OP_VX, HV_OP_Mq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovsd evex.txt:33 */
+    {0x00388, 0x00008, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1137, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups evex.txt:35 */
+    {0x00388, 0x00000, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1137, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovups evex.txt:36 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1136, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd evex.txt:37 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1136, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovupd evex.txt:38 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1135, {HV_OP_UX, HV_OP_HX, HV_OP_VX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss evex.txt:39 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1135, {HV_OP_Md, HV_OP_VX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovss evex.txt:40 */
+    {0x00388, 0x00388, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1131, {HV_OP_UX, HV_OP_HX, HV_OP_VX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd evex.txt:41 */
+    {0x00388, 0x00380, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1131, {HV_OP_Mq, HV_OP_VX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovsd evex.txt:42 */
+    {0x00f88, 0x00008, HV_ATTR_MOV, 1118, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ux}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhlps evex.txt:44 */
+    {0x00f88, 0x00000, HV_ATTR_MOV, 1123, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovlps evex.txt:45 */
+    {0x00f88, 0x00280, HV_ATTR_MOV, 1122, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovlpd evex.txt:46 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1134, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovsldup evex.txt:47 */
+    {0x00f80, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1109, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_DUP, HV_MNSEL_NONE}, /* vmovddup evex.txt:48 */
+    {0x00f80, 0x00780, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1109, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovddup evex.txt:49 */
+    {0x00f80, 0x00b80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1109, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovddup evex.txt:50 */
+    {0x00f88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1123, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovlps evex.txt:52 */
+    {0x00f88, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1122, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovlpd evex.txt:53 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1546, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vunpcklps evex.txt:55 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1545, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vunpcklpd evex.txt:56 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1544, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vunpckhps evex.txt:58 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1543, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vunpckhpd evex.txt:59 */
+    {0x00f88, 0x00008, HV_ATTR_MOV, 1121, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ux}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlhps evex.txt:61 */
+    {0x00f88, 0x00000, HV_ATTR_MOV, 1120, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovhps evex.txt:62 */
+    {0x00f88, 0x00280, HV_ATTR_MOV, 1119, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovhpd evex.txt:63 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1133, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovshdup evex.txt:64 */
+    {0x00f88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1120, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovhps evex.txt:66 */
+    {0x00f88, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1119, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovhpd evex.txt:67 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1107, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovaps evex.txt:69 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1106, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovapd evex.txt:70 */
+    {0x00388, 0x00008, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1107, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps evex.txt:72 */
+    {0x00388, 0x00000, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1107, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovaps evex.txt:73 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1106, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd evex.txt:74 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1106, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovapd evex.txt:75 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV, 870, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2ss evex.txt:77 */
+    {0x00380, 0x00180, HV_ATTR_MOV | HV_ATTR_SAE, 868, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd evex.txt:78 */
+    {0x01380, 0x01380, HV_ATTR_ER | HV_ATTR_MOV, 868, {HV_OP_VX, HV_OP_HX, HV_OP_Eq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd evex.txt:79 */
+    {0x01380, 0x00380, HV_ATTR_MOV, 868, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd evex.txt:80 */
+    {0x00388, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1129, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovntps evex.txt:82 */
+    {0x00388, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1128, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovntpd evex.txt:83 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 893, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttss2si evex.txt:85 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 889, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsd2si evex.txt:86 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 873, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtss2si evex.txt:88 */
+    {0x00180, 0x00180, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 861, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsd2si evex.txt:89 */
+    {0x00380, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 1542, {HV_OP_VX, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vucomiss evex.txt:91 */
+    {0x00380, 0x00280, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 1540, {HV_OP_VX, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vucomisd evex.txt:92 */
+    {0x00380, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 823, {HV_OP_VX, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcomiss evex.txt:94 */
+    {0x00380, 0x00280, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 821, {HV_OP_VX, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcomisd evex.txt:95 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1527, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vsqrtps evex.txt:97 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1525, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vsqrtpd evex.txt:98 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1530, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsqrtss evex.txt:99 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1528, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsqrtsd evex.txt:100 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 792, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vandps evex.txt:102 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 791, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vandpd evex.txt:103 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 790, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vandnps evex.txt:105 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 789, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vandnpd evex.txt:106 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1156, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vorps evex.txt:108 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1155, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vorpd evex.txt:109 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1548, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vxorps evex.txt:111 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1547, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vxorpd evex.txt:112 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 775, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vaddps evex.txt:114 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 773, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vaddpd evex.txt:115 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 778, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vaddss evex.txt:116 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 776, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vaddsd evex.txt:117 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1148, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vmulps evex.txt:119 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1146, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vmulpd evex.txt:120 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1151, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmulss evex.txt:121 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1149, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmulsd evex.txt:122 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 851, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtps2pd evex.txt:124 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 837, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2ps evex.txt:125 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 871, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtss2sd evex.txt:126 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 862, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsd2ss evex.txt:127 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 828, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtdq2ps evex.txt:129 */
+    {0x00380, 0x00200, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 859, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtqq2ps evex.txt:130 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 850, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtps2dq evex.txt:131 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 885, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttps2dq evex.txt:132 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1534, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vsubps evex.txt:134 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1532, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vsubpd evex.txt:135 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1537, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsubss evex.txt:136 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1535, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsubsd evex.txt:137 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1099, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vminps evex.txt:139 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1097, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vminpd evex.txt:140 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1102, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vminss evex.txt:141 */
+    {0x00380, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1100, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vminsd evex.txt:142 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 909, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vdivps evex.txt:144 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 907, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vdivpd evex.txt:145 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 912, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vdivss evex.txt:146 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 910, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vdivsd evex.txt:147 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1090, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vmaxps evex.txt:149 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1088, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vmaxpd evex.txt:150 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1093, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmaxss evex.txt:151 */
+    {0x00380, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1091, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmaxsd evex.txt:152 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1442, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpunpcklbw evex.txt:154 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1445, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpunpcklwd evex.txt:156 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1443, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpunpckldq evex.txt:158 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1166, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpacksswb evex.txt:160 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1208, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpgtb evex.txt:162 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1211, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpgtw evex.txt:164 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1209, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpgtd evex.txt:166 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1168, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpackuswb evex.txt:168 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1438, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpunpckhbw evex.txt:170 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1441, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpunpckhwd evex.txt:172 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1439, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpunpckhdq evex.txt:174 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1165, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpackssdw evex.txt:176 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1444, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpunpcklqdq evex.txt:178 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1440, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpunpckhqdq evex.txt:180 */
+    {0x01f80, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1108, {HV_OP_Vx, HV_OP_Ed}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd evex.txt:182 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Vx, HV_OP_Eq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq evex.txt:183 */
+    {0x01d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1108, {HV_OP_Vx, HV_OP_Ed}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd evex.txt:184 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1111, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqa32 evex.txt:186 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1112, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqa64 evex.txt:187 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1115, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu32 evex.txt:188 */
+    {0x00380, 0x00300, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1116, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu64 evex.txt:189 */
+    {0x00380, 0x00180, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1117, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu8 evex.txt:190 */
+    {0x00380, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1114, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu16 evex.txt:191 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1393, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshufd evex.txt:193 */
+    {0x00180, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1394, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshufhw evex.txt:194 */
+    {0x00180, 0x00180, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1395, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshuflw evex.txt:195 */
+    {0x00187, 0x00082, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1418, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsrlw evex.txt:197 */
+    {0x00187, 0x00084, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1411, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsraw evex.txt:198 */
+    {0x00187, 0x00086, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1405, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsllw evex.txt:199 */
+    {0x00387, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1370, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprord evex.txt:201 */
+    {0x00387, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1371, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprorq evex.txt:202 */
+    {0x00387, 0x00081, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1366, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprold evex.txt:203 */
+    {0x00387, 0x00281, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1367, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprolq evex.txt:204 */
+    {0x00387, 0x00082, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1412, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrld evex.txt:205 */
+    {0x00387, 0x00084, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1406, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrad evex.txt:206 */
+    {0x00387, 0x00284, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1407, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsraq evex.txt:207 */
+    {0x00387, 0x00086, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1399, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpslld evex.txt:208 */
+    {0x00387, 0x00282, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1414, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrlq evex.txt:210 */
+    {0x00187, 0x00083, HV_ATTR_MOV, 1413, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsrldq evex.txt:211 */
+    {0x00387, 0x00286, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1401, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsllq evex.txt:212 */
+    {0x00187, 0x00087, HV_ATTR_MOV, 1400, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpslldq evex.txt:213 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1202, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpeqb evex.txt:215 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1205, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpeqw evex.txt:217 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1203, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpeqd evex.txt:219 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 887, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttps2udq evex.txt:221 */
+    {0x00380, 0x00200, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 877, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttpd2udq evex.txt:222 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 888, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvttps2uqq evex.txt:223 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 878, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttpd2uqq evex.txt:224 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 894, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttss2usi evex.txt:225 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 890, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsd2usi evex.txt:226 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 855, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtps2udq evex.txt:228 */
+    {0x00380, 0x00200, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 839, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2udq evex.txt:229 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 856, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtps2uqq evex.txt:230 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 840, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2uqq evex.txt:231 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 874, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtss2usi evex.txt:232 */
+    {0x00180, 0x00180, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 863, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsd2usi evex.txt:233 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 886, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvttps2qq evex.txt:235 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 876, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttpd2qq evex.txt:236 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 895, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtudq2pd evex.txt:237 */
+    {0x00380, 0x00300, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 898, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtuqq2pd evex.txt:238 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 897, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtudq2ps evex.txt:239 */
+    {0x00380, 0x00380, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 900, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtuqq2ps evex.txt:240 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 854, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtps2qq evex.txt:242 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 838, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2qq evex.txt:243 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV, 903, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2ss evex.txt:244 */
+    {0x00380, 0x00180, HV_ATTR_MOV | HV_ATTR_SAE, 901, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2sd evex.txt:245 */
+    {0x01380, 0x01380, HV_ATTR_ER | HV_ATTR_MOV, 901, {HV_OP_VX, HV_OP_HX, HV_OP_Eq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2sd evex.txt:246 */
+    {0x01380, 0x00380, HV_ATTR_MOV, 901, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2sd evex.txt:247 */
+    {0x01f80, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1108, {HV_OP_Ed, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd evex.txt:249 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Eq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq evex.txt:250 */
+    {0x01d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1108, {HV_OP_Ed, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd evex.txt:251 */
+    {0x00f80, 0x00300, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovq evex.txt:252 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1111, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa32 evex.txt:254 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1112, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa64 evex.txt:255 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1111, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqa32 evex.txt:256 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1112, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqa64 evex.txt:257 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1115, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu32 evex.txt:258 */
+    {0x00388, 0x00308, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1116, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu64 evex.txt:259 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1115, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu32 evex.txt:260 */
+    {0x00388, 0x00300, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1116, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu64 evex.txt:261 */
+    {0x00388, 0x00188, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1117, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu8 evex.txt:262 */
+    {0x00388, 0x00388, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1114, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu16 evex.txt:263 */
+    {0x00388, 0x00180, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1117, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu8 evex.txt:264 */
+    {0x00388, 0x00380, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1114, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu16 evex.txt:265 */
     {0x04380, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 340, {HV_OP_Kr, HV_OP_Kmw}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw apx.txt:430 */
     {0x04380, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 339, {HV_OP_Kr, HV_OP_Kmq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:431 */
     {0x04380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 337, {HV_OP_Kr, HV_OP_Kmb}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:432 */
@@ -3583,11 +4144,408 @@ const struct hv_entry hv_entries[] = {
     {0x04388, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 337, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:443 */
     {0x04388, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 338, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd apx.txt:444 */
     {0x04388, 0x00388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 339, {HV_OP_Gq, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:445 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 817, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcmpps evex.txt:267 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 815, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcmppd evex.txt:268 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 820, {HV_OP_Kr, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcmpss evex.txt:269 */
+    {0x00380, 0x00380, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 818, {HV_OP_Kr, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcmpsd evex.txt:270 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 1286, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw evex.txt:272 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1286, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mw, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpinsrw evex.txt:273 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1271, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw evex.txt:275 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1519, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufps evex.txt:277 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1518, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufpd evex.txt:278 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1418, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsrlw evex.txt:280 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1412, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsrld evex.txt:282 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1414, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsrlq evex.txt:284 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1171, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpaddq evex.txt:286 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1356, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmullw evex.txt:288 */
+    {0x00f80, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Wq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovq evex.txt:290 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1424, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubusb evex.txt:292 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1425, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubusw evex.txt:294 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1307, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpminub evex.txt:296 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1179, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpandd evex.txt:298 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1183, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpandq evex.txt:299 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1174, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddusb evex.txt:301 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1175, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddusw evex.txt:303 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1299, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaxub evex.txt:305 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1181, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpandnd evex.txt:307 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1182, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpandnq evex.txt:308 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1184, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpavgb evex.txt:310 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1411, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsraw evex.txt:312 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1406, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsrad evex.txt:314 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1407, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsraq evex.txt:315 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1185, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpavgw evex.txt:317 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1352, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmulhuw evex.txt:319 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1353, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmulhw evex.txt:321 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 875, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttpd2dq evex.txt:323 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 826, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtdq2pd evex.txt:324 */
+    {0x00380, 0x00300, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 857, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtqq2pd evex.txt:325 */
+    {0x00380, 0x00380, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 835, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2dq evex.txt:326 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1126, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovntdq evex.txt:328 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1422, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubsb evex.txt:330 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1423, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubsw evex.txt:332 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1306, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpminsw evex.txt:334 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1364, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpord evex.txt:336 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1365, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vporq evex.txt:337 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1172, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddsb evex.txt:339 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1173, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddsw evex.txt:341 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1298, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaxsw evex.txt:343 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1447, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpxord evex.txt:345 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1448, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpxorq evex.txt:346 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1405, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsllw evex.txt:348 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1399, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpslld evex.txt:350 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1401, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsllq evex.txt:352 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1358, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmuludq evex.txt:354 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1292, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaddwd evex.txt:356 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1374, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsadbw evex.txt:358 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1419, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubb evex.txt:360 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1426, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubw evex.txt:362 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1420, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsubd evex.txt:364 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1421, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsubq evex.txt:366 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1169, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddb evex.txt:368 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1176, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddw evex.txt:370 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1170, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpaddd evex.txt:372 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1391, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshufb evex.txt:375 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1291, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaddubsw evex.txt:377 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1351, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmulhrsw evex.txt:379 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1253, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermilps evex.txt:381 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1252, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermilpd evex.txt:383 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1417, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsrlvw evex.txt:385 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1341, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovuswb evex.txt:386 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1341, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovuswb evex.txt:387 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1410, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsravw evex.txt:389 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1336, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusdb evex.txt:390 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1336, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovusdb evex.txt:391 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1404, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsllvw evex.txt:393 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1338, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusqb evex.txt:394 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1338, {HV_OP_Me, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovusqb evex.txt:395 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 843, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vcvtph2ps evex.txt:397 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1337, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusdw evex.txt:398 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1337, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovusdw evex.txt:399 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1372, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprorvd evex.txt:401 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1373, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprorvq evex.txt:402 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1340, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusqw evex.txt:403 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1340, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovusqw evex.txt:404 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1368, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprolvd evex.txt:406 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1369, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprolvq evex.txt:407 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1339, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusqd evex.txt:408 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1339, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovusqd evex.txt:409 */
+    {0x00f80, 0x00480, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1255, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermps evex.txt:411 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1255, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermps evex.txt:412 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1254, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermpd evex.txt:413 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1254, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermpd evex.txt:414 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 814, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vbroadcastss evex.txt:416 */
+    {0x00f80, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 802, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcastf32x2 evex.txt:418 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 802, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcastf32x2 evex.txt:419 */
+    {0x00f80, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 813, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vbroadcastsd evex.txt:420 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 813, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vbroadcastsd evex.txt:421 */
+    {0x00f88, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 803, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcastf32x4 evex.txt:423 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 803, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcastf32x4 evex.txt:424 */
+    {0x00f88, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 805, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcastf64x2 evex.txt:425 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 805, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcastf64x2 evex.txt:426 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 804, {HV_OP_Vx, HV_OP_MY}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vbroadcastf32x8 evex.txt:428 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 806, {HV_OP_Vx, HV_OP_MY}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcastf64x4 evex.txt:429 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1161, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpabsb evex.txt:431 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1164, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpabsw evex.txt:433 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1162, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpabsd evex.txt:435 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1163, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpabsq evex.txt:437 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1332, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsxbw evex.txt:439 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1329, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovswb evex.txt:440 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1329, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovswb evex.txt:441 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1330, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovsxbd evex.txt:443 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1324, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsdb evex.txt:444 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1324, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovsdb evex.txt:445 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1331, {HV_OP_Vx, HV_OP_We}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovsxbq evex.txt:447 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1326, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsqb evex.txt:448 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1326, {HV_OP_Me, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovsqb evex.txt:449 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1334, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsxwd evex.txt:451 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1325, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsdw evex.txt:452 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1325, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsdw evex.txt:453 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1335, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovsxwq evex.txt:455 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1328, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsqw evex.txt:456 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1328, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovsqw evex.txt:457 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1333, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsxdq evex.txt:459 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1327, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsqd evex.txt:460 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1327, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsqd evex.txt:461 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1430, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vptestmb evex.txt:463 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV, 1433, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vptestmw evex.txt:464 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV, 1434, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vptestnmb evex.txt:465 */
+    {0x00380, 0x00300, HV_ATTR_MASK | HV_ATTR_MOV, 1437, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vptestnmw evex.txt:466 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1431, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vptestmd evex.txt:468 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1432, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vptestmq evex.txt:469 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1435, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vptestnmd evex.txt:470 */
+    {0x00380, 0x00300, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1436, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vptestnmq evex.txt:471 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1350, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmuldq evex.txt:473 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1315, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovm2b evex.txt:474 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1318, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovm2w evex.txt:475 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1204, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpeqq evex.txt:477 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1311, {HV_OP_Kr, HV_OP_Ux}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovb2m evex.txt:478 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1342, {HV_OP_Kr, HV_OP_Ux}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovw2m evex.txt:479 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1127, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovntdqa evex.txt:481 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1195, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastmb2q evex.txt:482 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1167, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpackusdw evex.txt:484 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1495, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vscalefps evex.txt:486 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1493, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vscalefpd evex.txt:487 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1498, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscalefss evex.txt:489 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1496, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscalefsd evex.txt:490 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1346, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovzxbw evex.txt:492 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1343, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovwb evex.txt:493 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1343, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovwb evex.txt:494 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1344, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovzxbd evex.txt:496 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1313, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovdb evex.txt:497 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1313, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovdb evex.txt:498 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1345, {HV_OP_Vx, HV_OP_We}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovzxbq evex.txt:500 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1321, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovqb evex.txt:501 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1321, {HV_OP_Me, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovqb evex.txt:502 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1348, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovzxwd evex.txt:504 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1314, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovdw evex.txt:505 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1314, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovdw evex.txt:506 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1349, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovzxwq evex.txt:508 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1323, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovqw evex.txt:509 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1323, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovqw evex.txt:510 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1347, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovzxdq evex.txt:512 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1322, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovqd evex.txt:513 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1322, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovqd evex.txt:514 */
+    {0x00f80, 0x00480, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1245, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermd evex.txt:516 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1245, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermd evex.txt:517 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1256, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermq evex.txt:518 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1256, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermq evex.txt:519 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1210, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpgtq evex.txt:521 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1303, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpminsb evex.txt:523 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1316, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovm2d evex.txt:524 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1317, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovm2q evex.txt:525 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1304, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpminsd evex.txt:527 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1305, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpminsq evex.txt:528 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1312, {HV_OP_Kr, HV_OP_Ux}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovd2m evex.txt:529 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1320, {HV_OP_Kr, HV_OP_Ux}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovq2m evex.txt:530 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1310, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpminuw evex.txt:532 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1196, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastmw2d evex.txt:533 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1308, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpminud evex.txt:535 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1309, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpminuq evex.txt:536 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1295, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaxsb evex.txt:538 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1296, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmaxsd evex.txt:540 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1297, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmaxsq evex.txt:541 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1302, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaxuw evex.txt:543 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1300, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmaxud evex.txt:545 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1301, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmaxuq evex.txt:546 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1354, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmulld evex.txt:548 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1355, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmullq evex.txt:549 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1055, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgetexpps evex.txt:551 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1053, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgetexppd evex.txt:552 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1058, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetexpss evex.txt:554 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1056, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetexpsd evex.txt:555 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1287, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vplzcntd evex.txt:557 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1288, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vplzcntq evex.txt:558 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1415, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrlvd evex.txt:560 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1416, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrlvq evex.txt:561 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1408, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsravd evex.txt:563 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1409, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsravq evex.txt:564 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1402, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsllvd evex.txt:566 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1403, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsllvq evex.txt:567 */
     {0x0438f, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 381, {HV_OP_MZ}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldtilecfg apx.txt:466 */
     {0x0438f, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 724, {HV_OP_MZ}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sttilecfg apx.txt:467 */
     {0x04388, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 747, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloadd apx.txt:468 */
     {0x04388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 748, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloaddt1 apx.txt:469 */
     {0x04388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 750, {HV_OP_Msib, HV_OP_Tr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilestored apx.txt:470 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1454, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrcp14ps evex.txt:569 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1453, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrcp14pd evex.txt:570 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1456, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcp14ss evex.txt:572 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1455, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcp14sd evex.txt:573 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1482, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrsqrt14ps evex.txt:575 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1481, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrsqrt14pd evex.txt:576 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1484, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrt14ss evex.txt:578 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1483, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrt14sd evex.txt:579 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1230, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpdpbusd evex.txt:581 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1231, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpdpbusds evex.txt:583 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1234, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpdpwssd evex.txt:585 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 913, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vdpbf16ps evex.txt:586 */
+    {0x00f88, 0x00980, HV_ATTR_MASK | HV_ATTR_MASKZ, 1159, {HV_OP_Vx, HV_OP_Hx, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vp4dpwssd evex.txt:587 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1235, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpdpwssds evex.txt:589 */
+    {0x00f88, 0x00980, HV_ATTR_MASK | HV_ATTR_MASKZ, 1160, {HV_OP_Vx, HV_OP_Hx, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vp4dpwssds evex.txt:590 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1359, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpopcntb evex.txt:592 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1362, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpopcntw evex.txt:593 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1360, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpopcntd evex.txt:595 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1361, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpopcntq evex.txt:596 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1194, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpbroadcastd evex.txt:598 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 808, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcasti32x2 evex.txt:600 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1197, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpbroadcastq evex.txt:601 */
+    {0x00f88, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 809, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcasti32x4 evex.txt:603 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 809, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcasti32x4 evex.txt:604 */
+    {0x00f88, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 811, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcasti64x2 evex.txt:605 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 811, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcasti64x2 evex.txt:606 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 810, {HV_OP_Vx, HV_OP_MY}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vbroadcasti32x8 evex.txt:608 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 812, {HV_OP_Vx, HV_OP_MY}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcasti64x4 evex.txt:609 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1264, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S8, HV_MNSEL_NONE}, /* vpexpandb evex.txt:611 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1267, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S16, HV_MNSEL_NONE}, /* vpexpandw evex.txt:612 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1220, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S8, HV_MNSEL_NONE}, /* vpcompressb evex.txt:614 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1223, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S16, HV_MNSEL_NONE}, /* vpcompressw evex.txt:615 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1220, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S8, HV_MNSEL_NONE}, /* vpcompressb evex.txt:616 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1223, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S16, HV_MNSEL_NONE}, /* vpcompressw evex.txt:617 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1188, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpblendmd evex.txt:619 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1189, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpblendmq evex.txt:620 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 796, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vblendmps evex.txt:622 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 795, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vblendmpd evex.txt:623 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1187, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpblendmb evex.txt:625 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1190, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpblendmw evex.txt:626 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_MOV, 1157, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vp2intersectd evex.txt:628 */
+    {0x00380, 0x00380, HV_ATTR_BCST | HV_ATTR_MOV, 1158, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vp2intersectq evex.txt:629 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ, 1383, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshldvw evex.txt:631 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1381, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshldvd evex.txt:633 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1382, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshldvq evex.txt:634 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ, 1389, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshrdvw evex.txt:636 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 834, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtneps2bf16 evex.txt:637 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 829, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtne2ps2bf16 evex.txt:638 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1387, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshrdvd evex.txt:640 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1388, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshrdvq evex.txt:641 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ, 1246, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermi2b evex.txt:643 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ, 1251, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermi2w evex.txt:644 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1247, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermi2d evex.txt:646 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1250, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermi2q evex.txt:647 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1249, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermi2ps evex.txt:649 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1248, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermi2pd evex.txt:650 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1193, {HV_OP_Vx, HV_OP_Wb}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpbroadcastb evex.txt:652 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1198, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpbroadcastw evex.txt:654 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1193, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastb evex.txt:656 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1198, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastw evex.txt:658 */
+    {0x01388, 0x01088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1194, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastd evex.txt:660 */
+    {0x01388, 0x01288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1197, {HV_OP_Vx, HV_OP_Rq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastq evex.txt:661 */
+    {0x01188, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1194, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastd evex.txt:662 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ, 1257, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermt2b evex.txt:664 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ, 1262, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermt2w evex.txt:665 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1258, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermt2d evex.txt:667 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1261, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermt2q evex.txt:668 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1260, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermt2ps evex.txt:670 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1259, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermt2pd evex.txt:671 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1357, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmultishiftqb evex.txt:673 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 921, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vexpandps evex.txt:675 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 920, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vexpandpd evex.txt:676 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1265, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpexpandd evex.txt:678 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1266, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpexpandq evex.txt:679 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 825, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcompressps evex.txt:681 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 824, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcompresspd evex.txt:682 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 825, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcompressps evex.txt:683 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 824, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcompresspd evex.txt:684 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1221, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpcompressd evex.txt:686 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1222, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpcompressq evex.txt:687 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1221, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpcompressd evex.txt:688 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1222, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpcompressq evex.txt:689 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1244, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermb evex.txt:691 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1263, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermw evex.txt:692 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1392, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshufbitqmb evex.txt:694 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1272, {HV_OP_Vx, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpgatherdd evex.txt:696 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1273, {HV_OP_Vx, HV_OP_Mih}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpgatherdq evex.txt:697 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1274, {HV_OP_Vh, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpgatherqd evex.txt:699 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1275, {HV_OP_Vx, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpgatherqq evex.txt:700 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1042, {HV_OP_Vx, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherdps evex.txt:702 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1041, {HV_OP_Vx, HV_OP_Mih}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherdpd evex.txt:703 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1052, {HV_OP_Vh, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherqps evex.txt:705 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1051, {HV_OP_Vx, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherqpd evex.txt:706 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 963, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub132ps evex.txt:708 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 961, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub132pd evex.txt:709 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 990, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd132ps evex.txt:711 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 988, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd132pd evex.txt:712 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 943, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd132ps evex.txt:714 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 941, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd132pd evex.txt:715 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 946, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd132ss evex.txt:717 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 944, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd132sd evex.txt:718 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 972, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub132ps evex.txt:720 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 970, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub132pd evex.txt:721 */
+    {0x00f88, 0x00980, HV_ATTR_MASK | HV_ATTR_MASKZ, 769, {HV_OP_Vx, HV_OP_Hx, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* v4fmaddps evex.txt:722 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 975, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub132ss evex.txt:724 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 973, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub132sd evex.txt:725 */
+    {0x00388, 0x00180, HV_ATTR_MASK | HV_ATTR_MASKZ, 770, {HV_OP_VX, HV_OP_HX, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* v4fmaddss evex.txt:726 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1001, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd132ps evex.txt:728 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 999, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd132pd evex.txt:729 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1004, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd132ss evex.txt:731 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1002, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd132sd evex.txt:732 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1019, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub132ps evex.txt:734 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1017, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub132pd evex.txt:735 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1022, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub132ss evex.txt:737 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1020, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub132sd evex.txt:738 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1375, {HV_OP_Mix, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpscatterdd evex.txt:740 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1376, {HV_OP_Mih, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpscatterdq evex.txt:741 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1377, {HV_OP_Mix, HV_OP_Vh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpscatterqd evex.txt:743 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1378, {HV_OP_Mix, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpscatterqq evex.txt:744 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1500, {HV_OP_Mix, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterdps evex.txt:746 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1499, {HV_OP_Mih, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterdpd evex.txt:747 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1510, {HV_OP_Mix, HV_OP_Vh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterqps evex.txt:749 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1509, {HV_OP_Mix, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterqpd evex.txt:750 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 966, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub213ps evex.txt:752 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 964, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub213pd evex.txt:753 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 993, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd213ps evex.txt:755 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 991, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd213pd evex.txt:756 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 949, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd213ps evex.txt:758 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 947, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd213pd evex.txt:759 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 952, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd213ss evex.txt:761 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 950, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd213sd evex.txt:762 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 978, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub213ps evex.txt:764 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 976, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub213pd evex.txt:765 */
+    {0x00f88, 0x00980, HV_ATTR_MASK | HV_ATTR_MASKZ, 771, {HV_OP_Vx, HV_OP_Hx, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* v4fnmaddps evex.txt:766 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 981, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub213ss evex.txt:768 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 979, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub213sd evex.txt:769 */
+    {0x00388, 0x00180, HV_ATTR_MASK | HV_ATTR_MASKZ, 772, {HV_OP_VX, HV_OP_HX, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* v4fnmaddss evex.txt:770 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1007, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd213ps evex.txt:772 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1005, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd213pd evex.txt:773 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1010, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd213ss evex.txt:775 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1008, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd213sd evex.txt:776 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1025, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub213ps evex.txt:778 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1023, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub213pd evex.txt:779 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1028, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub213ss evex.txt:781 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1026, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub213sd evex.txt:782 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1290, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmadd52luq evex.txt:784 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1289, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmadd52huq evex.txt:786 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 969, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub231ps evex.txt:788 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 967, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub231pd evex.txt:789 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 996, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd231ps evex.txt:791 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 994, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd231pd evex.txt:792 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 955, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd231ps evex.txt:794 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 953, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd231pd evex.txt:795 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 958, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd231ss evex.txt:797 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 956, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd231sd evex.txt:798 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 984, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub231ps evex.txt:800 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 982, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub231pd evex.txt:801 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 987, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub231ss evex.txt:803 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 985, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub231sd evex.txt:804 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1013, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd231ps evex.txt:806 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1011, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd231pd evex.txt:807 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1016, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd231ss evex.txt:809 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1014, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd231sd evex.txt:810 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1031, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub231ps evex.txt:812 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1029, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub231pd evex.txt:813 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1034, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub231ss evex.txt:815 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1032, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub231sd evex.txt:816 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1224, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpconflictd evex.txt:818 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1225, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpconflictq evex.txt:819 */
+    {0x00f8f, 0x00881, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1044, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf0dps evex.txt:821 */
+    {0x00f8f, 0x00a81, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1043, {HV_OP_Mih}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf0dpd evex.txt:822 */
+    {0x00f8f, 0x00882, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1048, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf1dps evex.txt:823 */
+    {0x00f8f, 0x00a82, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1047, {HV_OP_Mih}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf1dpd evex.txt:824 */
+    {0x00f8f, 0x00885, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1502, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf0dps evex.txt:825 */
+    {0x00f8f, 0x00a85, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1501, {HV_OP_Mih}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf0dpd evex.txt:826 */
+    {0x00f8f, 0x00886, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1506, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf1dps evex.txt:827 */
+    {0x00f8f, 0x00a86, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1505, {HV_OP_Mih}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf1dpd evex.txt:828 */
+    {0x00f8f, 0x00881, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1046, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf0qps evex.txt:830 */
+    {0x00f8f, 0x00a81, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1045, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf0qpd evex.txt:831 */
+    {0x00f8f, 0x00882, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1050, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf1qps evex.txt:832 */
+    {0x00f8f, 0x00a82, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1049, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf1qpd evex.txt:833 */
+    {0x00f8f, 0x00885, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1504, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf0qps evex.txt:834 */
+    {0x00f8f, 0x00a85, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1503, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf0qpd evex.txt:835 */
+    {0x00f8f, 0x00886, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1508, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf1qps evex.txt:836 */
+    {0x00f8f, 0x00a86, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1507, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf1qpd evex.txt:837 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 919, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vexp2ps evex.txt:839 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 918, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vexp2pd evex.txt:840 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1458, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrcp28ps evex.txt:842 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1457, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrcp28pd evex.txt:843 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1460, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcp28ss evex.txt:845 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1459, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcp28sd evex.txt:846 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1486, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrsqrt28ps evex.txt:848 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1485, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrsqrt28pd evex.txt:849 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1488, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrt28ss evex.txt:851 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1487, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrt28sd evex.txt:852 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1067, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vgf2p8mulb evex.txt:854 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 783, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vaesenc evex.txt:856 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 784, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vaesenclast evex.txt:858 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 781, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vaesdec evex.txt:860 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 782, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vaesdeclast evex.txt:862 */
     {0x04188, 0x00080, HV_ATTR_XOP2, 119, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpoxadd apx.txt:448 */
     {0x04188, 0x00080, HV_ATTR_XOP2, 115, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnoxadd apx.txt:449 */
     {0x04188, 0x00080, HV_ATTR_XOP2, 108, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpbxadd apx.txt:450 */
@@ -3616,6 +4574,129 @@ const struct hv_entry hv_entries[] = {
     {0x04180, 0x00080, HV_ATTR_MOV, 702, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shlx apx.txt:423 */
     {0x04180, 0x00100, HV_ATTR_MOV, 649, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sarx apx.txt:424 */
     {0x04180, 0x00180, HV_ATTR_MOV, 705, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrx apx.txt:425 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1256, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermq evex.txt:865 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1256, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermq evex.txt:866 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1254, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermpd evex.txt:868 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1254, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermpd evex.txt:869 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 787, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* valignd evex.txt:871 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 788, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* valignq evex.txt:872 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1253, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermilps evex.txt:874 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1252, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermilpd evex.txt:876 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1472, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vrndscaleph evex.txt:878 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1473, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrndscaleps evex.txt:879 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1471, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrndscalepd evex.txt:881 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1475, {HV_OP_VX, HV_OP_HX, HV_OP_Ww, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrndscalesh evex.txt:883 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1476, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrndscaless evex.txt:884 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1474, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrndscalesd evex.txt:886 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1177, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpalignr evex.txt:888 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1268, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb evex.txt:890 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1268, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpextrb evex.txt:891 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1271, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw evex.txt:893 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1271, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpextrw evex.txt:894 */
+    {0x01f80, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1269, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrd evex.txt:896 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1270, {HV_OP_Eq, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrq evex.txt:897 */
+    {0x01d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1269, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrd evex.txt:898 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 932, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractps evex.txt:900 */
+    {0x00f80, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1073, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinsertf32x4 evex.txt:902 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1073, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinsertf32x4 evex.txt:903 */
+    {0x00f80, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1075, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vinsertf64x2 evex.txt:904 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1075, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vinsertf64x2 evex.txt:905 */
+    {0x00f88, 0x00488, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 923, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf32x4 evex.txt:907 */
+    {0x00f88, 0x00888, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 923, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf32x4 evex.txt:908 */
+    {0x00f88, 0x00688, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 925, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf64x2 evex.txt:909 */
+    {0x00f88, 0x00a88, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 925, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf64x2 evex.txt:910 */
+    {0x00f88, 0x00480, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 923, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextractf32x4 evex.txt:911 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 923, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextractf32x4 evex.txt:912 */
+    {0x00f88, 0x00680, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 925, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vextractf64x2 evex.txt:913 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 925, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vextractf64x2 evex.txt:914 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1074, {HV_OP_Vx, HV_OP_Hx, HV_OP_WY, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vinsertf32x8 evex.txt:916 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1076, {HV_OP_Vx, HV_OP_Hx, HV_OP_WY, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinsertf64x4 evex.txt:917 */
+    {0x00f88, 0x00888, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 924, {HV_OP_UY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf32x8 evex.txt:919 */
+    {0x00f88, 0x00a88, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 926, {HV_OP_UY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf64x4 evex.txt:920 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 924, {HV_OP_MY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vextractf32x8 evex.txt:921 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 926, {HV_OP_MY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextractf64x4 evex.txt:922 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 852, {HV_OP_Uh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2ph evex.txt:924 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 852, {HV_OP_Mh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vcvtps2ph evex.txt:925 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1216, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpud evex.txt:927 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1217, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpuq evex.txt:928 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1201, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpd evex.txt:930 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1214, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpq evex.txt:931 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 1283, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb evex.txt:933 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1283, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mb, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpinsrb evex.txt:934 */
+    {0x00f80, 0x00080, HV_ATTR_MOV, 1082, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vinsertps evex.txt:936 */
+    {0x01f80, 0x01080, HV_ATTR_MOV, 1284, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ed, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrd evex.txt:938 */
+    {0x01f80, 0x01280, HV_ATTR_MOV, 1285, {HV_OP_Vx, HV_OP_Hx, HV_OP_Eq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrq evex.txt:939 */
+    {0x01d80, 0x00080, HV_ATTR_MOV, 1284, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ed, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrd evex.txt:940 */
+    {0x00f80, 0x00480, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1514, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshuff32x4 evex.txt:942 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1514, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshuff32x4 evex.txt:943 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1515, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshuff64x2 evex.txt:944 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1515, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshuff64x2 evex.txt:945 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1427, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpternlogd evex.txt:947 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1428, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpternlogq evex.txt:948 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1060, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vgetmantph evex.txt:950 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1061, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgetmantps evex.txt:951 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1059, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgetmantpd evex.txt:952 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1063, {HV_OP_VX, HV_OP_HX, HV_OP_Ww, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetmantsh evex.txt:954 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1064, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetmantss evex.txt:955 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1062, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetmantsd evex.txt:956 */
+    {0x00f80, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1078, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinserti32x4 evex.txt:958 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1078, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinserti32x4 evex.txt:959 */
+    {0x00f80, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1080, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vinserti64x2 evex.txt:960 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1080, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vinserti64x2 evex.txt:961 */
+    {0x00f88, 0x00488, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 928, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti32x4 evex.txt:963 */
+    {0x00f88, 0x00888, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 928, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti32x4 evex.txt:964 */
+    {0x00f88, 0x00688, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 930, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti64x2 evex.txt:965 */
+    {0x00f88, 0x00a88, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 930, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti64x2 evex.txt:966 */
+    {0x00f88, 0x00480, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 928, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextracti32x4 evex.txt:967 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 928, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextracti32x4 evex.txt:968 */
+    {0x00f88, 0x00680, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 930, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vextracti64x2 evex.txt:969 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 930, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vextracti64x2 evex.txt:970 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1079, {HV_OP_Vx, HV_OP_Hx, HV_OP_WY, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vinserti32x8 evex.txt:972 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1081, {HV_OP_Vx, HV_OP_Hx, HV_OP_WY, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinserti64x4 evex.txt:973 */
+    {0x00f88, 0x00888, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 929, {HV_OP_UY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti32x8 evex.txt:975 */
+    {0x00f88, 0x00a88, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 931, {HV_OP_UY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti64x4 evex.txt:976 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 929, {HV_OP_MY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vextracti32x8 evex.txt:977 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 931, {HV_OP_MY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextracti64x4 evex.txt:978 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1215, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpub evex.txt:980 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV, 1218, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpuw evex.txt:981 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1200, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpb evex.txt:983 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV, 1219, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpw evex.txt:984 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 906, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vdbpsadbw evex.txt:986 */
+    {0x00f80, 0x00480, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1516, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufi32x4 evex.txt:988 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1516, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufi32x4 evex.txt:989 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1517, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufi64x2 evex.txt:990 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1517, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufi64x2 evex.txt:991 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1199, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpclmulqdq evex.txt:993 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1450, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrangeps evex.txt:995 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1449, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrangepd evex.txt:996 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1452, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrangess evex.txt:998 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1451, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrangesd evex.txt:999 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_SAE, 938, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfixupimmps evex.txt:1001 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_SAE, 937, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfixupimmpd evex.txt:1002 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_SAE, 940, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfixupimmss evex.txt:1004 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_SAE, 939, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfixupimmsd evex.txt:1005 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1466, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vreduceph evex.txt:1007 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1467, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vreduceps evex.txt:1008 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1465, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vreducepd evex.txt:1009 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1469, {HV_OP_VX, HV_OP_HX, HV_OP_Ww, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vreducesh evex.txt:1011 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1470, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vreducess evex.txt:1012 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1468, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vreducesd evex.txt:1013 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1036, {HV_OP_Kr, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfpclassph evex.txt:1015 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1037, {HV_OP_Kr, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfpclassps evex.txt:1016 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1035, {HV_OP_Kr, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfpclasspd evex.txt:1017 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1039, {HV_OP_Kr, HV_OP_Ww, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfpclasssh evex.txt:1019 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1040, {HV_OP_Kr, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfpclassss evex.txt:1020 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1038, {HV_OP_Kr, HV_OP_Wq, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfpclasssd evex.txt:1021 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1384, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshldw evex.txt:1023 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1379, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshldd evex.txt:1025 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1380, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshldq evex.txt:1026 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1390, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshrdw evex.txt:1028 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1385, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshrdd evex.txt:1030 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1386, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshrdq evex.txt:1031 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 816, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcmpph evex.txt:1033 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 819, {HV_OP_Kr, HV_OP_HX, HV_OP_Ww, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcmpsh evex.txt:1034 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1066, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgf2p8affineqb evex.txt:1036 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1065, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgf2p8affineinvqb evex.txt:1038 */
     {0x04180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 636, {HV_OP_Gy, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rorx apx.txt:426 */
     {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 9, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:21 */
     {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 9, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:22 */
@@ -3669,14 +4750,14 @@ const struct hv_entry hv_entries[] = {
     {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 726, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:68 */
     {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 704, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:261 */
     {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 704, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 4, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:262 */
-    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 1186, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:69 */
-    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 1186, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:70 */
-    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 1186, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:71 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 1186, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:72 */
-    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 1186, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:73 */
-    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 1186, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:74 */
-    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 1186, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:75 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 1186, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:76 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 1566, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:69 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 1566, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:70 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 1566, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:71 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 1566, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:72 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 1566, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:73 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 1566, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:74 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 1566, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:75 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 1566, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:76 */
     {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 59, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:125 */
     {0x02000, 0x00000, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 59, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:126 */
     {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 59, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:127 */
@@ -3779,12 +4860,12 @@ const struct hv_entry hv_entries[] = {
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 67, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnle apx.txt:376 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 418, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe apx.txt:387 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 418, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe apx.txt:388 */
-    {0x06188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1207, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrussd/wrussq apx.txt:384 */
+    {0x06188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1587, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrussd/wrussq apx.txt:384 */
     {0x06180, 0x00080, HV_ATTR_NOVVVV, 8, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adcx apx.txt:379 */
     {0x06180, 0x02080, HV_ATTR_MOV, 8, {HV_OP_By, HV_OP_Gy, HV_OP_Ey}, 3, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adcx apx.txt:380 */
     {0x06180, 0x00100, HV_ATTR_NOVVVV, 16, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adox apx.txt:381 */
     {0x06180, 0x02100, HV_ATTR_MOV, 16, {HV_OP_By, HV_OP_Gy, HV_OP_Ey}, 3, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adox apx.txt:382 */
-    {0x06188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1205, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrssd/wrssq apx.txt:383 */
+    {0x06188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1585, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrssd/wrssq apx.txt:383 */
     {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 288, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:269 */
     {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 289, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imulzu apx.txt:270 */
     {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 288, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:271 */
@@ -3801,8 +4882,8 @@ const struct hv_entry hv_entries[] = {
     {0x02187, 0x02004, HV_ATTR_BYTEOP | HV_ATTR_MOV, 31, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:88 */
     {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 726, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:89 */
     {0x02187, 0x02005, HV_ATTR_BYTEOP | HV_ATTR_MOV, 726, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:90 */
-    {0x02187, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 1186, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:91 */
-    {0x02187, 0x02006, HV_ATTR_BYTEOP | HV_ATTR_MOV, 1186, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:92 */
+    {0x02187, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 1566, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:91 */
+    {0x02187, 0x02006, HV_ATTR_BYTEOP | HV_ATTR_MOV, 1566, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:92 */
     {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 59, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:129 */
     {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 9, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:93 */
     {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 9, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:94 */
@@ -3816,8 +4897,8 @@ const struct hv_entry hv_entries[] = {
     {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 31, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:102 */
     {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 726, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:103 */
     {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 726, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:104 */
-    {0x02007, 0x00006, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 1186, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:105 */
-    {0x02007, 0x02006, HV_ATTR_MOV | HV_ATTR_OSZ66, 1186, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:106 */
+    {0x02007, 0x00006, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 1566, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:105 */
+    {0x02007, 0x02006, HV_ATTR_MOV | HV_ATTR_OSZ66, 1566, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:106 */
     {0x02007, 0x00007, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 59, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:130 */
     {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 9, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:107 */
     {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 9, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:108 */
@@ -3831,8 +4912,8 @@ const struct hv_entry hv_entries[] = {
     {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 31, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:116 */
     {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 726, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:117 */
     {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 726, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:118 */
-    {0x02007, 0x00006, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 1186, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:119 */
-    {0x02007, 0x02006, HV_ATTR_MOV | HV_ATTR_OSZ66, 1186, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:120 */
+    {0x02007, 0x00006, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 1566, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:119 */
+    {0x02007, 0x02006, HV_ATTR_MOV | HV_ATTR_OSZ66, 1566, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:120 */
     {0x02007, 0x00007, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 59, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:131 */
     {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 135, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ctest apx.txt:132 */
     {0x02000, 0x00000, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 135, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ctest apx.txt:133 */
@@ -3975,6 +5056,114 @@ const struct hv_entry hv_entries[] = {
     {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 160, {HV_OP_Bv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec apx.txt:164 */
     {0x0638f, 0x0200e, HV_ATTR_RD, 608, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push2 apx.txt:165 */
     {0x0638f, 0x0220e, HV_ATTR_APX_PPX | HV_ATTR_RD, 609, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push2p apx.txt:166 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1132, {HV_OP_VX, HV_OP_HX, HV_OP_UX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsh evex.txt:1041 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1132, {HV_OP_VX, HV_OP_Mw}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovsh evex.txt:1042 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1132, {HV_OP_UX, HV_OP_HX, HV_OP_VX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsh evex.txt:1044 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1132, {HV_OP_Mw, HV_OP_VX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovsh evex.txt:1045 */
+    {0x00380, 0x00000, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 872, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtss2sh evex.txt:1047 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 853, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtps2phx evex.txt:1048 */
+    {0x01180, 0x01100, HV_ATTR_ER | HV_ATTR_MOV, 869, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sh evex.txt:1050 */
+    {0x01380, 0x00100, HV_ATTR_ER | HV_ATTR_MOV, 869, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sh evex.txt:1051 */
+    {0x01180, 0x01100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 891, {HV_OP_Gy, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsh2si evex.txt:1053 */
+    {0x01380, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 891, {HV_OP_Gd, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsh2si evex.txt:1054 */
+    {0x01180, 0x01100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 865, {HV_OP_Gy, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2si evex.txt:1056 */
+    {0x01380, 0x00100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 865, {HV_OP_Gd, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2si evex.txt:1057 */
+    {0x00380, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 1541, {HV_OP_VX, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vucomish evex.txt:1059 */
+    {0x00380, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 822, {HV_OP_VX, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcomish evex.txt:1061 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1526, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vsqrtph evex.txt:1063 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1529, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsqrtsh evex.txt:1064 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 774, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vaddph evex.txt:1066 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 777, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vaddsh evex.txt:1067 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1147, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vmulph evex.txt:1069 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1150, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmulsh evex.txt:1070 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 842, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2pd evex.txt:1072 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 836, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2ph evex.txt:1073 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 864, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2sd evex.txt:1074 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 860, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsd2sh evex.txt:1075 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 827, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtdq2ph evex.txt:1077 */
+    {0x00380, 0x00200, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 858, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtqq2ph evex.txt:1078 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 841, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2dq evex.txt:1079 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 879, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2dq evex.txt:1080 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1533, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vsubph evex.txt:1082 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1536, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsubsh evex.txt:1083 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1098, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vminph evex.txt:1085 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1101, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vminsh evex.txt:1086 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 908, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vdivph evex.txt:1088 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 911, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vdivsh evex.txt:1089 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1089, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vmaxph evex.txt:1091 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1092, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmaxsh evex.txt:1092 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1138, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovw evex.txt:1094 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1138, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovw evex.txt:1095 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 881, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2udq evex.txt:1097 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 882, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2uqq evex.txt:1098 */
+    {0x01180, 0x01100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 892, {HV_OP_Gy, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsh2usi evex.txt:1099 */
+    {0x01380, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 892, {HV_OP_Gd, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsh2usi evex.txt:1100 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 846, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2udq evex.txt:1102 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 847, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2uqq evex.txt:1103 */
+    {0x01180, 0x01100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 867, {HV_OP_Gy, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2usi evex.txt:1104 */
+    {0x01380, 0x00100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 867, {HV_OP_Gd, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2usi evex.txt:1105 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 880, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2qq evex.txt:1107 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 896, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtudq2ph evex.txt:1108 */
+    {0x00380, 0x00380, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 899, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtuqq2ph evex.txt:1109 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 845, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2qq evex.txt:1111 */
+    {0x01180, 0x01100, HV_ATTR_ER | HV_ATTR_MOV, 902, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2sh evex.txt:1112 */
+    {0x01380, 0x00100, HV_ATTR_ER | HV_ATTR_MOV, 902, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2sh evex.txt:1113 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 883, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2uw evex.txt:1115 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 884, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2w evex.txt:1116 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 848, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2uw evex.txt:1118 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 849, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2w evex.txt:1119 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 905, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtw2ph evex.txt:1120 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 904, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtuw2ph evex.txt:1121 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1138, {HV_OP_Rd, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovw evex.txt:1123 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1138, {HV_OP_Mw, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovw evex.txt:1124 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 866, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2ss evex.txt:1127 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 844, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2psx evex.txt:1128 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1494, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vscalefph evex.txt:1130 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1497, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscalefsh evex.txt:1132 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1054, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vgetexpph evex.txt:1134 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1057, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetexpsh evex.txt:1136 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1461, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vrcpph evex.txt:1138 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1463, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcpsh evex.txt:1140 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1489, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vrsqrtph evex.txt:1142 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1491, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrtsh evex.txt:1144 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 959, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddcph evex.txt:1146 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 933, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfcmaddcph evex.txt:1147 */
+    {0x00380, 0x00100, HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 960, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmaddcsh evex.txt:1149 */
+    {0x00380, 0x00180, HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 934, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfcmaddcsh evex.txt:1150 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 962, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmaddsub132ph evex.txt:1152 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 989, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsubadd132ph evex.txt:1154 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 942, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmadd132ph evex.txt:1156 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 945, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd132sh evex.txt:1158 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 971, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsub132ph evex.txt:1160 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 974, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub132sh evex.txt:1162 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1000, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmadd132ph evex.txt:1164 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1003, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd132sh evex.txt:1166 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1018, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmsub132ph evex.txt:1168 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1021, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub132sh evex.txt:1170 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 965, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmaddsub213ph evex.txt:1172 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 992, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsubadd213ph evex.txt:1174 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 948, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmadd213ph evex.txt:1176 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 951, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd213sh evex.txt:1178 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 977, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsub213ph evex.txt:1180 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 980, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub213sh evex.txt:1182 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1006, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmadd213ph evex.txt:1184 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1009, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd213sh evex.txt:1186 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1024, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmsub213ph evex.txt:1188 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1027, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub213sh evex.txt:1190 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 968, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmaddsub231ph evex.txt:1192 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 995, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsubadd231ph evex.txt:1194 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 954, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmadd231ph evex.txt:1196 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 957, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd231sh evex.txt:1198 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 983, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsub231ph evex.txt:1200 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 986, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub231sh evex.txt:1202 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1012, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmadd231ph evex.txt:1204 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1015, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd231sh evex.txt:1206 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1030, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmsub231ph evex.txt:1208 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1033, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub231sh evex.txt:1210 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 997, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmulcph evex.txt:1212 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 935, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfcmulcph evex.txt:1213 */
+    {0x00380, 0x00100, HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 998, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmulcsh evex.txt:1215 */
+    {0x00380, 0x00180, HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 936, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfcmulcsh evex.txt:1216 */
 };
 const struct hv_slot hv_slots[3][8][256] = {
     [0][0][0x00] = {0, 1, 1},
@@ -4876,116 +6065,493 @@ const struct hv_slot hv_slots[3][8][256] = {
     [1][3][0xf0] = {1820, 1, 1},
     [1][7][0xf6] = {1821, 2, 1},
     [1][7][0xf8] = {1823, 2, 1},
-    [2][1][0x90] = {1825, 4, 1},
-    [2][1][0x91] = {1829, 4, 1},
-    [2][1][0x92] = {1833, 4, 1},
-    [2][1][0x93] = {1837, 4, 1},
-    [2][2][0x49] = {1841, 2, 1},
-    [2][2][0x4b] = {1843, 3, 1},
-    [2][2][0xe0] = {1846, 1, 1},
-    [2][2][0xe1] = {1847, 1, 1},
-    [2][2][0xe2] = {1848, 1, 1},
-    [2][2][0xe3] = {1849, 1, 1},
-    [2][2][0xe4] = {1850, 1, 1},
-    [2][2][0xe5] = {1851, 1, 1},
-    [2][2][0xe6] = {1852, 1, 1},
-    [2][2][0xe7] = {1853, 1, 1},
-    [2][2][0xe8] = {1854, 1, 1},
-    [2][2][0xe9] = {1855, 1, 1},
-    [2][2][0xea] = {1856, 1, 1},
-    [2][2][0xeb] = {1857, 1, 1},
-    [2][2][0xec] = {1858, 1, 1},
-    [2][2][0xed] = {1859, 1, 1},
-    [2][2][0xee] = {1860, 1, 1},
-    [2][2][0xef] = {1861, 1, 1},
-    [2][2][0xf2] = {1862, 1, 1},
-    [2][2][0xf3] = {1863, 3, 1},
-    [2][2][0xf5] = {1866, 3, 1},
-    [2][2][0xf6] = {1869, 1, 1},
-    [2][2][0xf7] = {1870, 4, 1},
-    [2][3][0xf0] = {1874, 1, 1},
-    [2][4][0x00] = {1875, 2, 1},
-    [2][4][0x01] = {1877, 2, 1},
-    [2][4][0x02] = {1879, 2, 1},
-    [2][4][0x03] = {1881, 2, 1},
-    [2][4][0x08] = {1883, 2, 1},
-    [2][4][0x09] = {1885, 2, 1},
-    [2][4][0x0a] = {1887, 2, 1},
-    [2][4][0x0b] = {1889, 2, 1},
-    [2][4][0x10] = {1891, 2, 1},
-    [2][4][0x11] = {1893, 2, 1},
-    [2][4][0x12] = {1895, 2, 1},
-    [2][4][0x13] = {1897, 2, 1},
-    [2][4][0x18] = {1899, 2, 1},
-    [2][4][0x19] = {1901, 2, 1},
-    [2][4][0x1a] = {1903, 2, 1},
-    [2][4][0x1b] = {1905, 2, 1},
-    [2][4][0x20] = {1907, 2, 1},
-    [2][4][0x21] = {1909, 2, 1},
-    [2][4][0x22] = {1911, 2, 1},
-    [2][4][0x23] = {1913, 2, 1},
-    [2][4][0x24] = {1915, 2, 1},
-    [2][4][0x28] = {1917, 2, 1},
-    [2][4][0x29] = {1919, 2, 1},
-    [2][4][0x2a] = {1921, 2, 1},
-    [2][4][0x2b] = {1923, 2, 1},
-    [2][4][0x2c] = {1925, 2, 1},
-    [2][4][0x30] = {1927, 2, 1},
-    [2][4][0x31] = {1929, 2, 1},
-    [2][4][0x32] = {1931, 2, 1},
-    [2][4][0x33] = {1933, 2, 1},
-    [2][4][0x38] = {1935, 1, 1},
-    [2][4][0x39] = {1936, 1, 1},
-    [2][4][0x3a] = {1937, 1, 1},
-    [2][4][0x3b] = {1938, 1, 1},
-    [2][4][0x40] = {1939, 6, 1},
-    [2][4][0x41] = {1945, 6, 1},
-    [2][4][0x42] = {1951, 6, 1},
-    [2][4][0x43] = {1957, 6, 1},
-    [2][4][0x44] = {1963, 6, 1},
-    [2][4][0x45] = {1969, 6, 1},
-    [2][4][0x46] = {1975, 6, 1},
-    [2][4][0x47] = {1981, 6, 1},
-    [2][4][0x48] = {1987, 6, 1},
-    [2][4][0x49] = {1993, 6, 1},
-    [2][4][0x4a] = {1999, 6, 1},
-    [2][4][0x4b] = {2005, 6, 1},
-    [2][4][0x4c] = {2011, 6, 1},
-    [2][4][0x4d] = {2017, 6, 1},
-    [2][4][0x4e] = {2023, 6, 1},
-    [2][4][0x4f] = {2029, 6, 1},
-    [2][4][0x60] = {2035, 1, 1},
-    [2][4][0x61] = {2036, 1, 1},
-    [2][4][0x65] = {2037, 1, 1},
-    [2][4][0x66] = {2038, 5, 1},
-    [2][4][0x69] = {2043, 2, 1},
-    [2][4][0x6b] = {2045, 2, 1},
-    [2][4][0x80] = {2047, 15, 1},
-    [2][4][0x81] = {2062, 15, 1},
-    [2][4][0x83] = {2077, 15, 1},
-    [2][4][0x84] = {2092, 1, 1},
-    [2][4][0x85] = {2093, 1, 1},
-    [2][4][0x88] = {2094, 1, 1},
-    [2][4][0x8f] = {2095, 2, 1},
-    [2][4][0xa5] = {2097, 2, 1},
-    [2][4][0xad] = {2099, 2, 1},
-    [2][4][0xaf] = {2101, 2, 1},
-    [2][4][0xc0] = {2103, 14, 1},
-    [2][4][0xc1] = {2117, 14, 1},
-    [2][4][0xd0] = {2131, 14, 1},
-    [2][4][0xd1] = {2145, 14, 1},
-    [2][4][0xd2] = {2159, 14, 1},
-    [2][4][0xd3] = {2173, 14, 1},
-    [2][4][0xf0] = {2187, 2, 1},
-    [2][4][0xf1] = {2189, 3, 1},
-    [2][4][0xf2] = {2192, 1, 1},
-    [2][4][0xf4] = {2193, 1, 1},
-    [2][4][0xf5] = {2194, 1, 1},
-    [2][4][0xf6] = {2195, 9, 1},
-    [2][4][0xf7] = {2204, 9, 1},
-    [2][4][0xf8] = {2213, 5, 1},
-    [2][4][0xf9] = {2218, 1, 1},
-    [2][4][0xfc] = {2219, 4, 1},
-    [2][4][0xfe] = {2223, 4, 1},
-    [2][4][0xff] = {2227, 6, 1},
+    [2][1][0x10] = {1825, 6, 1},
+    [2][1][0x11] = {1831, 8, 1},
+    [2][1][0x12] = {1839, 7, 1},
+    [2][1][0x13] = {1846, 2, 1},
+    [2][1][0x14] = {1848, 2, 1},
+    [2][1][0x15] = {1850, 2, 1},
+    [2][1][0x16] = {1852, 4, 1},
+    [2][1][0x17] = {1856, 2, 1},
+    [2][1][0x28] = {1858, 2, 1},
+    [2][1][0x29] = {1860, 4, 1},
+    [2][1][0x2a] = {1864, 4, 1},
+    [2][1][0x2b] = {1868, 2, 1},
+    [2][1][0x2c] = {1870, 2, 1},
+    [2][1][0x2d] = {1872, 2, 1},
+    [2][1][0x2e] = {1874, 2, 1},
+    [2][1][0x2f] = {1876, 2, 1},
+    [2][1][0x51] = {1878, 4, 1},
+    [2][1][0x54] = {1882, 2, 1},
+    [2][1][0x55] = {1884, 2, 1},
+    [2][1][0x56] = {1886, 2, 1},
+    [2][1][0x57] = {1888, 2, 1},
+    [2][1][0x58] = {1890, 4, 1},
+    [2][1][0x59] = {1894, 4, 1},
+    [2][1][0x5a] = {1898, 4, 1},
+    [2][1][0x5b] = {1902, 4, 1},
+    [2][1][0x5c] = {1906, 4, 1},
+    [2][1][0x5d] = {1910, 4, 1},
+    [2][1][0x5e] = {1914, 4, 1},
+    [2][1][0x5f] = {1918, 4, 1},
+    [2][1][0x60] = {1922, 1, 1},
+    [2][1][0x61] = {1923, 1, 1},
+    [2][1][0x62] = {1924, 1, 1},
+    [2][1][0x63] = {1925, 1, 1},
+    [2][1][0x64] = {1926, 1, 1},
+    [2][1][0x65] = {1927, 1, 1},
+    [2][1][0x66] = {1928, 1, 1},
+    [2][1][0x67] = {1929, 1, 1},
+    [2][1][0x68] = {1930, 1, 1},
+    [2][1][0x69] = {1931, 1, 1},
+    [2][1][0x6a] = {1932, 1, 1},
+    [2][1][0x6b] = {1933, 1, 1},
+    [2][1][0x6c] = {1934, 1, 1},
+    [2][1][0x6d] = {1935, 1, 1},
+    [2][1][0x6e] = {1936, 3, 1},
+    [2][1][0x6f] = {1939, 6, 1},
+    [2][1][0x70] = {1945, 3, 1},
+    [2][1][0x71] = {1948, 3, 1},
+    [2][1][0x72] = {1951, 8, 1},
+    [2][1][0x73] = {1959, 4, 1},
+    [2][1][0x74] = {1963, 1, 1},
+    [2][1][0x75] = {1964, 1, 1},
+    [2][1][0x76] = {1965, 1, 1},
+    [2][1][0x78] = {1966, 6, 1},
+    [2][1][0x79] = {1972, 6, 1},
+    [2][1][0x7a] = {1978, 6, 1},
+    [2][1][0x7b] = {1984, 6, 1},
+    [2][1][0x7e] = {1990, 4, 1},
+    [2][1][0x7f] = {1994, 12, 1},
+    [2][1][0x90] = {2006, 4, 1},
+    [2][1][0x91] = {2010, 4, 1},
+    [2][1][0x92] = {2014, 4, 1},
+    [2][1][0x93] = {2018, 4, 1},
+    [2][1][0xc2] = {2022, 4, 1},
+    [2][1][0xc4] = {2026, 2, 1},
+    [2][1][0xc5] = {2028, 1, 1},
+    [2][1][0xc6] = {2029, 2, 1},
+    [2][1][0xd1] = {2031, 1, 1},
+    [2][1][0xd2] = {2032, 1, 1},
+    [2][1][0xd3] = {2033, 1, 1},
+    [2][1][0xd4] = {2034, 1, 1},
+    [2][1][0xd5] = {2035, 1, 1},
+    [2][1][0xd6] = {2036, 1, 1},
+    [2][1][0xd8] = {2037, 1, 1},
+    [2][1][0xd9] = {2038, 1, 1},
+    [2][1][0xda] = {2039, 1, 1},
+    [2][1][0xdb] = {2040, 2, 1},
+    [2][1][0xdc] = {2042, 1, 1},
+    [2][1][0xdd] = {2043, 1, 1},
+    [2][1][0xde] = {2044, 1, 1},
+    [2][1][0xdf] = {2045, 2, 1},
+    [2][1][0xe0] = {2047, 1, 1},
+    [2][1][0xe1] = {2048, 1, 1},
+    [2][1][0xe2] = {2049, 2, 1},
+    [2][1][0xe3] = {2051, 1, 1},
+    [2][1][0xe4] = {2052, 1, 1},
+    [2][1][0xe5] = {2053, 1, 1},
+    [2][1][0xe6] = {2054, 4, 1},
+    [2][1][0xe7] = {2058, 1, 1},
+    [2][1][0xe8] = {2059, 1, 1},
+    [2][1][0xe9] = {2060, 1, 1},
+    [2][1][0xea] = {2061, 1, 1},
+    [2][1][0xeb] = {2062, 2, 1},
+    [2][1][0xec] = {2064, 1, 1},
+    [2][1][0xed] = {2065, 1, 1},
+    [2][1][0xee] = {2066, 1, 1},
+    [2][1][0xef] = {2067, 2, 1},
+    [2][1][0xf1] = {2069, 1, 1},
+    [2][1][0xf2] = {2070, 1, 1},
+    [2][1][0xf3] = {2071, 1, 1},
+    [2][1][0xf4] = {2072, 1, 1},
+    [2][1][0xf5] = {2073, 1, 1},
+    [2][1][0xf6] = {2074, 1, 1},
+    [2][1][0xf8] = {2075, 1, 1},
+    [2][1][0xf9] = {2076, 1, 1},
+    [2][1][0xfa] = {2077, 1, 1},
+    [2][1][0xfb] = {2078, 1, 1},
+    [2][1][0xfc] = {2079, 1, 1},
+    [2][1][0xfd] = {2080, 1, 1},
+    [2][1][0xfe] = {2081, 1, 1},
+    [2][2][0x00] = {2082, 1, 1},
+    [2][2][0x04] = {2083, 1, 1},
+    [2][2][0x0b] = {2084, 1, 1},
+    [2][2][0x0c] = {2085, 1, 1},
+    [2][2][0x0d] = {2086, 1, 1},
+    [2][2][0x10] = {2087, 3, 1},
+    [2][2][0x11] = {2090, 3, 1},
+    [2][2][0x12] = {2093, 3, 1},
+    [2][2][0x13] = {2096, 3, 1},
+    [2][2][0x14] = {2099, 4, 1},
+    [2][2][0x15] = {2103, 4, 1},
+    [2][2][0x16] = {2107, 4, 1},
+    [2][2][0x18] = {2111, 1, 1},
+    [2][2][0x19] = {2112, 4, 1},
+    [2][2][0x1a] = {2116, 4, 1},
+    [2][2][0x1b] = {2120, 2, 1},
+    [2][2][0x1c] = {2122, 1, 1},
+    [2][2][0x1d] = {2123, 1, 1},
+    [2][2][0x1e] = {2124, 1, 1},
+    [2][2][0x1f] = {2125, 1, 1},
+    [2][2][0x20] = {2126, 3, 1},
+    [2][2][0x21] = {2129, 3, 1},
+    [2][2][0x22] = {2132, 3, 1},
+    [2][2][0x23] = {2135, 3, 1},
+    [2][2][0x24] = {2138, 3, 1},
+    [2][2][0x25] = {2141, 3, 1},
+    [2][2][0x26] = {2144, 4, 1},
+    [2][2][0x27] = {2148, 4, 1},
+    [2][2][0x28] = {2152, 3, 1},
+    [2][2][0x29] = {2155, 3, 1},
+    [2][2][0x2a] = {2158, 2, 1},
+    [2][2][0x2b] = {2160, 1, 1},
+    [2][2][0x2c] = {2161, 2, 1},
+    [2][2][0x2d] = {2163, 2, 1},
+    [2][2][0x30] = {2165, 3, 1},
+    [2][2][0x31] = {2168, 3, 1},
+    [2][2][0x32] = {2171, 3, 1},
+    [2][2][0x33] = {2174, 3, 1},
+    [2][2][0x34] = {2177, 3, 1},
+    [2][2][0x35] = {2180, 3, 1},
+    [2][2][0x36] = {2183, 4, 1},
+    [2][2][0x37] = {2187, 1, 1},
+    [2][2][0x38] = {2188, 3, 1},
+    [2][2][0x39] = {2191, 4, 1},
+    [2][2][0x3a] = {2195, 2, 1},
+    [2][2][0x3b] = {2197, 2, 1},
+    [2][2][0x3c] = {2199, 1, 1},
+    [2][2][0x3d] = {2200, 2, 1},
+    [2][2][0x3e] = {2202, 1, 1},
+    [2][2][0x3f] = {2203, 2, 1},
+    [2][2][0x40] = {2205, 2, 1},
+    [2][2][0x42] = {2207, 2, 1},
+    [2][2][0x43] = {2209, 2, 1},
+    [2][2][0x44] = {2211, 2, 1},
+    [2][2][0x45] = {2213, 2, 1},
+    [2][2][0x46] = {2215, 2, 1},
+    [2][2][0x47] = {2217, 2, 1},
+    [2][2][0x49] = {2219, 2, 1},
+    [2][2][0x4b] = {2221, 3, 1},
+    [2][2][0x4c] = {2224, 2, 1},
+    [2][2][0x4d] = {2226, 2, 1},
+    [2][2][0x4e] = {2228, 2, 1},
+    [2][2][0x4f] = {2230, 2, 1},
+    [2][2][0x50] = {2232, 1, 1},
+    [2][2][0x51] = {2233, 1, 1},
+    [2][2][0x52] = {2234, 3, 1},
+    [2][2][0x53] = {2237, 2, 1},
+    [2][2][0x54] = {2239, 2, 1},
+    [2][2][0x55] = {2241, 2, 1},
+    [2][2][0x58] = {2243, 1, 1},
+    [2][2][0x59] = {2244, 2, 1},
+    [2][2][0x5a] = {2246, 4, 1},
+    [2][2][0x5b] = {2250, 2, 1},
+    [2][2][0x62] = {2252, 2, 1},
+    [2][2][0x63] = {2254, 4, 1},
+    [2][2][0x64] = {2258, 2, 1},
+    [2][2][0x65] = {2260, 2, 1},
+    [2][2][0x66] = {2262, 2, 1},
+    [2][2][0x68] = {2264, 2, 1},
+    [2][2][0x70] = {2266, 1, 1},
+    [2][2][0x71] = {2267, 2, 1},
+    [2][2][0x72] = {2269, 3, 1},
+    [2][2][0x73] = {2272, 2, 1},
+    [2][2][0x75] = {2274, 2, 1},
+    [2][2][0x76] = {2276, 2, 1},
+    [2][2][0x77] = {2278, 2, 1},
+    [2][2][0x78] = {2280, 1, 1},
+    [2][2][0x79] = {2281, 1, 1},
+    [2][2][0x7a] = {2282, 1, 1},
+    [2][2][0x7b] = {2283, 1, 1},
+    [2][2][0x7c] = {2284, 3, 1},
+    [2][2][0x7d] = {2287, 2, 1},
+    [2][2][0x7e] = {2289, 2, 1},
+    [2][2][0x7f] = {2291, 2, 1},
+    [2][2][0x83] = {2293, 1, 1},
+    [2][2][0x88] = {2294, 2, 1},
+    [2][2][0x89] = {2296, 2, 1},
+    [2][2][0x8a] = {2298, 4, 1},
+    [2][2][0x8b] = {2302, 4, 1},
+    [2][2][0x8d] = {2306, 2, 1},
+    [2][2][0x8f] = {2308, 1, 1},
+    [2][2][0x90] = {2309, 2, 1},
+    [2][2][0x91] = {2311, 2, 1},
+    [2][2][0x92] = {2313, 2, 1},
+    [2][2][0x93] = {2315, 2, 1},
+    [2][2][0x96] = {2317, 2, 1},
+    [2][2][0x97] = {2319, 2, 1},
+    [2][2][0x98] = {2321, 2, 1},
+    [2][2][0x99] = {2323, 2, 1},
+    [2][2][0x9a] = {2325, 3, 1},
+    [2][2][0x9b] = {2328, 3, 1},
+    [2][2][0x9c] = {2331, 2, 1},
+    [2][2][0x9d] = {2333, 2, 1},
+    [2][2][0x9e] = {2335, 2, 1},
+    [2][2][0x9f] = {2337, 2, 1},
+    [2][2][0xa0] = {2339, 2, 1},
+    [2][2][0xa1] = {2341, 2, 1},
+    [2][2][0xa2] = {2343, 2, 1},
+    [2][2][0xa3] = {2345, 2, 1},
+    [2][2][0xa6] = {2347, 2, 1},
+    [2][2][0xa7] = {2349, 2, 1},
+    [2][2][0xa8] = {2351, 2, 1},
+    [2][2][0xa9] = {2353, 2, 1},
+    [2][2][0xaa] = {2355, 3, 1},
+    [2][2][0xab] = {2358, 3, 1},
+    [2][2][0xac] = {2361, 2, 1},
+    [2][2][0xad] = {2363, 2, 1},
+    [2][2][0xae] = {2365, 2, 1},
+    [2][2][0xaf] = {2367, 2, 1},
+    [2][2][0xb4] = {2369, 1, 1},
+    [2][2][0xb5] = {2370, 1, 1},
+    [2][2][0xb6] = {2371, 2, 1},
+    [2][2][0xb7] = {2373, 2, 1},
+    [2][2][0xb8] = {2375, 2, 1},
+    [2][2][0xb9] = {2377, 2, 1},
+    [2][2][0xba] = {2379, 2, 1},
+    [2][2][0xbb] = {2381, 2, 1},
+    [2][2][0xbc] = {2383, 2, 1},
+    [2][2][0xbd] = {2385, 2, 1},
+    [2][2][0xbe] = {2387, 2, 1},
+    [2][2][0xbf] = {2389, 2, 1},
+    [2][2][0xc4] = {2391, 2, 1},
+    [2][2][0xc6] = {2393, 8, 1},
+    [2][2][0xc7] = {2401, 8, 1},
+    [2][2][0xc8] = {2409, 2, 1},
+    [2][2][0xca] = {2411, 2, 1},
+    [2][2][0xcb] = {2413, 2, 1},
+    [2][2][0xcc] = {2415, 2, 1},
+    [2][2][0xcd] = {2417, 2, 1},
+    [2][2][0xcf] = {2419, 1, 1},
+    [2][2][0xdc] = {2420, 1, 1},
+    [2][2][0xdd] = {2421, 1, 1},
+    [2][2][0xde] = {2422, 1, 1},
+    [2][2][0xdf] = {2423, 1, 1},
+    [2][2][0xe0] = {2424, 1, 1},
+    [2][2][0xe1] = {2425, 1, 1},
+    [2][2][0xe2] = {2426, 1, 1},
+    [2][2][0xe3] = {2427, 1, 1},
+    [2][2][0xe4] = {2428, 1, 1},
+    [2][2][0xe5] = {2429, 1, 1},
+    [2][2][0xe6] = {2430, 1, 1},
+    [2][2][0xe7] = {2431, 1, 1},
+    [2][2][0xe8] = {2432, 1, 1},
+    [2][2][0xe9] = {2433, 1, 1},
+    [2][2][0xea] = {2434, 1, 1},
+    [2][2][0xeb] = {2435, 1, 1},
+    [2][2][0xec] = {2436, 1, 1},
+    [2][2][0xed] = {2437, 1, 1},
+    [2][2][0xee] = {2438, 1, 1},
+    [2][2][0xef] = {2439, 1, 1},
+    [2][2][0xf2] = {2440, 1, 1},
+    [2][2][0xf3] = {2441, 3, 1},
+    [2][2][0xf5] = {2444, 3, 1},
+    [2][2][0xf6] = {2447, 1, 1},
+    [2][2][0xf7] = {2448, 4, 1},
+    [2][3][0x00] = {2452, 2, 1},
+    [2][3][0x01] = {2454, 2, 1},
+    [2][3][0x03] = {2456, 2, 1},
+    [2][3][0x04] = {2458, 1, 1},
+    [2][3][0x05] = {2459, 1, 1},
+    [2][3][0x08] = {2460, 2, 1},
+    [2][3][0x09] = {2462, 1, 1},
+    [2][3][0x0a] = {2463, 2, 1},
+    [2][3][0x0b] = {2465, 1, 1},
+    [2][3][0x0f] = {2466, 1, 1},
+    [2][3][0x14] = {2467, 2, 1},
+    [2][3][0x15] = {2469, 2, 1},
+    [2][3][0x16] = {2471, 3, 1},
+    [2][3][0x17] = {2474, 1, 1},
+    [2][3][0x18] = {2475, 4, 1},
+    [2][3][0x19] = {2479, 8, 1},
+    [2][3][0x1a] = {2487, 2, 1},
+    [2][3][0x1b] = {2489, 4, 1},
+    [2][3][0x1d] = {2493, 2, 1},
+    [2][3][0x1e] = {2495, 2, 1},
+    [2][3][0x1f] = {2497, 2, 1},
+    [2][3][0x20] = {2499, 2, 1},
+    [2][3][0x21] = {2501, 1, 1},
+    [2][3][0x22] = {2502, 3, 1},
+    [2][3][0x23] = {2505, 4, 1},
+    [2][3][0x25] = {2509, 2, 1},
+    [2][3][0x26] = {2511, 3, 1},
+    [2][3][0x27] = {2514, 3, 1},
+    [2][3][0x38] = {2517, 4, 1},
+    [2][3][0x39] = {2521, 8, 1},
+    [2][3][0x3a] = {2529, 2, 1},
+    [2][3][0x3b] = {2531, 4, 1},
+    [2][3][0x3e] = {2535, 2, 1},
+    [2][3][0x3f] = {2537, 2, 1},
+    [2][3][0x42] = {2539, 1, 1},
+    [2][3][0x43] = {2540, 4, 1},
+    [2][3][0x44] = {2544, 1, 1},
+    [2][3][0x50] = {2545, 2, 1},
+    [2][3][0x51] = {2547, 2, 1},
+    [2][3][0x54] = {2549, 2, 1},
+    [2][3][0x55] = {2551, 2, 1},
+    [2][3][0x56] = {2553, 3, 1},
+    [2][3][0x57] = {2556, 3, 1},
+    [2][3][0x66] = {2559, 3, 1},
+    [2][3][0x67] = {2562, 3, 1},
+    [2][3][0x70] = {2565, 1, 1},
+    [2][3][0x71] = {2566, 2, 1},
+    [2][3][0x72] = {2568, 1, 1},
+    [2][3][0x73] = {2569, 2, 1},
+    [2][3][0xc2] = {2571, 2, 1},
+    [2][3][0xce] = {2573, 1, 1},
+    [2][3][0xcf] = {2574, 1, 1},
+    [2][3][0xf0] = {2575, 1, 1},
+    [2][4][0x00] = {2576, 2, 1},
+    [2][4][0x01] = {2578, 2, 1},
+    [2][4][0x02] = {2580, 2, 1},
+    [2][4][0x03] = {2582, 2, 1},
+    [2][4][0x08] = {2584, 2, 1},
+    [2][4][0x09] = {2586, 2, 1},
+    [2][4][0x0a] = {2588, 2, 1},
+    [2][4][0x0b] = {2590, 2, 1},
+    [2][4][0x10] = {2592, 2, 1},
+    [2][4][0x11] = {2594, 2, 1},
+    [2][4][0x12] = {2596, 2, 1},
+    [2][4][0x13] = {2598, 2, 1},
+    [2][4][0x18] = {2600, 2, 1},
+    [2][4][0x19] = {2602, 2, 1},
+    [2][4][0x1a] = {2604, 2, 1},
+    [2][4][0x1b] = {2606, 2, 1},
+    [2][4][0x20] = {2608, 2, 1},
+    [2][4][0x21] = {2610, 2, 1},
+    [2][4][0x22] = {2612, 2, 1},
+    [2][4][0x23] = {2614, 2, 1},
+    [2][4][0x24] = {2616, 2, 1},
+    [2][4][0x28] = {2618, 2, 1},
+    [2][4][0x29] = {2620, 2, 1},
+    [2][4][0x2a] = {2622, 2, 1},
+    [2][4][0x2b] = {2624, 2, 1},
+    [2][4][0x2c] = {2626, 2, 1},
+    [2][4][0x30] = {2628, 2, 1},
+    [2][4][0x31] = {2630, 2, 1},
+    [2][4][0x32] = {2632, 2, 1},
+    [2][4][0x33] = {2634, 2, 1},
+    [2][4][0x38] = {2636, 1, 1},
+    [2][4][0x39] = {2637, 1, 1},
+    [2][4][0x3a] = {2638, 1, 1},
+    [2][4][0x3b] = {2639, 1, 1},
+    [2][4][0x40] = {2640, 6, 1},
+    [2][4][0x41] = {2646, 6, 1},
+    [2][4][0x42] = {2652, 6, 1},
+    [2][4][0x43] = {2658, 6, 1},
+    [2][4][0x44] = {2664, 6, 1},
+    [2][4][0x45] = {2670, 6, 1},
+    [2][4][0x46] = {2676, 6, 1},
+    [2][4][0x47] = {2682, 6, 1},
+    [2][4][0x48] = {2688, 6, 1},
+    [2][4][0x49] = {2694, 6, 1},
+    [2][4][0x4a] = {2700, 6, 1},
+    [2][4][0x4b] = {2706, 6, 1},
+    [2][4][0x4c] = {2712, 6, 1},
+    [2][4][0x4d] = {2718, 6, 1},
+    [2][4][0x4e] = {2724, 6, 1},
+    [2][4][0x4f] = {2730, 6, 1},
+    [2][4][0x60] = {2736, 1, 1},
+    [2][4][0x61] = {2737, 1, 1},
+    [2][4][0x65] = {2738, 1, 1},
+    [2][4][0x66] = {2739, 5, 1},
+    [2][4][0x69] = {2744, 2, 1},
+    [2][4][0x6b] = {2746, 2, 1},
+    [2][4][0x80] = {2748, 15, 1},
+    [2][4][0x81] = {2763, 15, 1},
+    [2][4][0x83] = {2778, 15, 1},
+    [2][4][0x84] = {2793, 1, 1},
+    [2][4][0x85] = {2794, 1, 1},
+    [2][4][0x88] = {2795, 1, 1},
+    [2][4][0x8f] = {2796, 2, 1},
+    [2][4][0xa5] = {2798, 2, 1},
+    [2][4][0xad] = {2800, 2, 1},
+    [2][4][0xaf] = {2802, 2, 1},
+    [2][4][0xc0] = {2804, 14, 1},
+    [2][4][0xc1] = {2818, 14, 1},
+    [2][4][0xd0] = {2832, 14, 1},
+    [2][4][0xd1] = {2846, 14, 1},
+    [2][4][0xd2] = {2860, 14, 1},
+    [2][4][0xd3] = {2874, 14, 1},
+    [2][4][0xf0] = {2888, 2, 1},
+    [2][4][0xf1] = {2890, 3, 1},
+    [2][4][0xf2] = {2893, 1, 1},
+    [2][4][0xf4] = {2894, 1, 1},
+    [2][4][0xf5] = {2895, 1, 1},
+    [2][4][0xf6] = {2896, 9, 1},
+    [2][4][0xf7] = {2905, 9, 1},
+    [2][4][0xf8] = {2914, 5, 1},
+    [2][4][0xf9] = {2919, 1, 1},
+    [2][4][0xfc] = {2920, 4, 1},
+    [2][4][0xfe] = {2924, 4, 1},
+    [2][4][0xff] = {2928, 6, 1},
+    [2][5][0x10] = {2934, 2, 1},
+    [2][5][0x11] = {2936, 2, 1},
+    [2][5][0x1d] = {2938, 2, 1},
+    [2][5][0x2a] = {2940, 2, 1},
+    [2][5][0x2c] = {2942, 2, 1},
+    [2][5][0x2d] = {2944, 2, 1},
+    [2][5][0x2e] = {2946, 1, 1},
+    [2][5][0x2f] = {2947, 1, 1},
+    [2][5][0x51] = {2948, 2, 1},
+    [2][5][0x58] = {2950, 2, 1},
+    [2][5][0x59] = {2952, 2, 1},
+    [2][5][0x5a] = {2954, 4, 1},
+    [2][5][0x5b] = {2958, 4, 1},
+    [2][5][0x5c] = {2962, 2, 1},
+    [2][5][0x5d] = {2964, 2, 1},
+    [2][5][0x5e] = {2966, 2, 1},
+    [2][5][0x5f] = {2968, 2, 1},
+    [2][5][0x6e] = {2970, 2, 1},
+    [2][5][0x78] = {2972, 4, 1},
+    [2][5][0x79] = {2976, 4, 1},
+    [2][5][0x7a] = {2980, 3, 1},
+    [2][5][0x7b] = {2983, 3, 1},
+    [2][5][0x7c] = {2986, 2, 1},
+    [2][5][0x7d] = {2988, 4, 1},
+    [2][5][0x7e] = {2992, 2, 1},
+    [2][6][0x13] = {2994, 2, 1},
+    [2][6][0x2c] = {2996, 1, 1},
+    [2][6][0x2d] = {2997, 1, 1},
+    [2][6][0x42] = {2998, 1, 1},
+    [2][6][0x43] = {2999, 1, 1},
+    [2][6][0x4c] = {3000, 1, 1},
+    [2][6][0x4d] = {3001, 1, 1},
+    [2][6][0x4e] = {3002, 1, 1},
+    [2][6][0x4f] = {3003, 1, 1},
+    [2][6][0x56] = {3004, 2, 1},
+    [2][6][0x57] = {3006, 2, 1},
+    [2][6][0x96] = {3008, 1, 1},
+    [2][6][0x97] = {3009, 1, 1},
+    [2][6][0x98] = {3010, 1, 1},
+    [2][6][0x99] = {3011, 1, 1},
+    [2][6][0x9a] = {3012, 1, 1},
+    [2][6][0x9b] = {3013, 1, 1},
+    [2][6][0x9c] = {3014, 1, 1},
+    [2][6][0x9d] = {3015, 1, 1},
+    [2][6][0x9e] = {3016, 1, 1},
+    [2][6][0x9f] = {3017, 1, 1},
+    [2][6][0xa6] = {3018, 1, 1},
+    [2][6][0xa7] = {3019, 1, 1},
+    [2][6][0xa8] = {3020, 1, 1},
+    [2][6][0xa9] = {3021, 1, 1},
+    [2][6][0xaa] = {3022, 1, 1},
+    [2][6][0xab] = {3023, 1, 1},
+    [2][6][0xac] = {3024, 1, 1},
+    [2][6][0xad] = {3025, 1, 1},
+    [2][6][0xae] = {3026, 1, 1},
+    [2][6][0xaf] = {3027, 1, 1},
+    [2][6][0xb6] = {3028, 1, 1},
+    [2][6][0xb7] = {3029, 1, 1},
+    [2][6][0xb8] = {3030, 1, 1},
+    [2][6][0xb9] = {3031, 1, 1},
+    [2][6][0xba] = {3032, 1, 1},
+    [2][6][0xbb] = {3033, 1, 1},
+    [2][6][0xbc] = {3034, 1, 1},
+    [2][6][0xbd] = {3035, 1, 1},
+    [2][6][0xbe] = {3036, 1, 1},
+    [2][6][0xbf] = {3037, 1, 1},
+    [2][6][0xd6] = {3038, 2, 1},
+    [2][6][0xd7] = {3040, 2, 1},
 };

@@ -92,6 +92,8 @@ check: all deps tables-check
 bench: all deps
 	@$(MAKE) --no-print-directory -f tests/tests.mk BUILD=$(BUILD) bench-bins
 	$(BUILD)/bench_decode
+	$(BUILD)/hvemu bench
+	$(BUILD)/hvemu bench --apx --no-unicorn
 
 clean:
 	rm -rf $(BUILD)

@@ -94,6 +94,7 @@ bench: all deps
 	$(BUILD)/bench_decode
 	$(BUILD)/hvemu bench
 	$(BUILD)/hvemu bench --apx --no-unicorn
+	bash bench/count_insns.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

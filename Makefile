@@ -20,8 +20,15 @@ LIB_SRC := $(sort $(shell find src -name '*.c'))
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 OPCODE_FILES := $(sort $(wildcard src/decode/opcodes/*.txt))
 TOOL_SRC := $(sort $(wildcard tools/*.c))
+# The trap-and-emulate runner (signals, ucontext, XSAVE frames) exists on x86-64 Linux only;
+# elsewhere the commands that need it say so.
+ifeq ($(shell uname -sm),Linux x86_64)
+RUNNER_SRC := tools/runner/runner.c
+TOOL_SRC += $(RUNNER_SRC)
+TRACE_LIB := $(BUILD)/libhvemu-trace.so
+endif
 
-all: $(BUILD)/libhvemu.a $(BUILD)/libhvemu-internal.a $(BUILD)/libhvemu.so $(BUILD)/hvemu $(BUILD)/hvemu.pc
+all: $(BUILD)/libhvemu.a $(BUILD)/libhvemu-internal.a $(BUILD)/libhvemu.so $(BUILD)/hvemu $(BUILD)/hvemu.pc $(TRACE_LIB)
 
 $(BUILD)/obj/%.o: src/%.c include/hvemu.h $(wildcard src/*/*.h) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
@@ -44,8 +51,12 @@ $(BUILD)/libhvemu.so: $(LIB_OBJ)
 	@echo "  LD      $@"
 	@$(CC) -shared -nostdlib -o $@ $^ -Wl,-soname,libhvemu.so.0 -lgcc
 
-$(BUILD)/hvemu: $(TOOL_SRC) $(BUILD)/libhvemu.a $(wildcard tools/*.h)
-	$(CC) $(TOOLCFLAGS) $(TOOL_SRC) $(BUILD)/libhvemu.a -o $@ -lpthread -ldl
+$(BUILD)/hvemu: $(TOOL_SRC) $(BUILD)/libhvemu.a $(wildcard tools/*.h tools/runner/*.h)
+	$(CC) $(TOOLCFLAGS) -Itools/runner $(TOOL_SRC) $(BUILD)/libhvemu.a -o $@ -lpthread -ldl
+
+# `hvemu trace` preloads this into the traced program: the runner plus a logging device.
+$(BUILD)/libhvemu-trace.so: tools/runner/trace_preload.c $(RUNNER_SRC) tools/runner/runner.h $(BUILD)/libhvemu.a
+	$(CC) $(TOOLCFLAGS) -fPIC -shared -Itools/runner tools/runner/trace_preload.c $(RUNNER_SRC) $(BUILD)/libhvemu.a -o $@ -lpthread -ldl
 
 $(BUILD)/hvemu.pc: Makefile
 	@mkdir -p $(BUILD)
@@ -65,7 +76,9 @@ install: all
 	ln -sf libhvemu.so.0 $(DESTDIR)$(PREFIX)/lib/libhvemu.so
 	install -m 644 include/hvemu.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/hvemu $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(BUILD)/hvemu.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(if $(TRACE_LIB),install -m 755 $(TRACE_LIB) $(DESTDIR)$(PREFIX)/lib/)
+	@# the .pc names the prefix of this install, whatever the build used
+	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/hvemu.pc > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hvemu.pc
 
 demo: all
 	$(BUILD)/hvemu demo
@@ -79,6 +92,9 @@ check: all deps tables-check
 bench: all deps
 	@$(MAKE) --no-print-directory -f tests/tests.mk BUILD=$(BUILD) bench-bins
 	$(BUILD)/bench_decode
+	$(BUILD)/hvemu bench
+	$(BUILD)/hvemu bench --apx --no-unicorn
+	bash bench/count_insns.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

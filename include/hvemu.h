@@ -228,7 +228,8 @@ enum hvemu_cb_result {
 enum hvemu_access {
     HVEMU_ACCESS_READ,      /* data read */
     HVEMU_ACCESS_WRITE,     /* data write */
-    HVEMU_ACCESS_RMW_READ,  /* read half of an unlocked read-modify-write */
+    HVEMU_ACCESS_RMW_READ,  /* read half of a read-modify-write (locked ones commit through
+                             * cmpxchg instead of a RMW_WRITE); faults as a write would (W=1) */
     HVEMU_ACCESS_RMW_WRITE, /* write half of an unlocked read-modify-write */
     HVEMU_ACCESS_STACK_READ,
     HVEMU_ACCESS_STACK_WRITE,
@@ -250,7 +251,13 @@ struct hvemu_ops {
                  enum hvemu_access kind, struct hvemu_exception *exc);
     /* Atomically: if memory at `addr` equals *expected (size 1, 2, 4, 8 or 16), store *desired
      * and answer HVEMU_CB_OK; otherwise copy what memory holds into *expected and answer
-     * HVEMU_CB_CHANGED. Locked instructions and XCHG commit only through this callback. */
+     * HVEMU_CB_CHANGED. Locked instructions and XCHG commit only through this callback, with
+     * the value they read as *expected; on HVEMU_CB_CHANGED the instruction is computed again
+     * from the fresh value (up to ctx->max_cmpxchg_retries, then HVEMU_RETRY, nothing done).
+     * A locked access that crosses a page is refused (HVEMU_UNHANDLEABLE, "split lock"),
+     * never split into two compare-exchanges. Unlocked read-modify-write instructions make
+     * two accesses, read (HVEMU_ACCESS_RMW_READ) then write (RMW_WRITE), as on hardware.
+     * struct hvemu_hostmem below implements this with the host's atomic instructions. */
     int (*cmpxchg)(void *opaque, uint64_t addr, void *expected, const void *desired,
                    unsigned size, struct hvemu_exception *exc);
     /* Optional: answer the fault that writing `size` bytes at `addr` would raise, without
@@ -391,7 +398,7 @@ struct hvemu_insn {
     uint8_t disp_size, imm_size; /* bytes of displacement and immediate(s) in the encoding */
     uint8_t noperands;
     uint16_t mnemonic;   /* see hvemu_mnemonic_name() */
-    uint32_t attrs;      /* internal: decode attributes from the opcode table */
+    uint64_t attrs;      /* internal: decode attributes from the opcode table */
     const void *entry;   /* internal: the opcode-table entry (handler and flags) */
     struct hvemu_operand op[HVEMU_MAX_OPERANDS];
 };
@@ -442,12 +449,14 @@ struct hvemu_ctx {
     uint32_t max_cmpxchg_retries;/* locked RMW retries before HVEMU_RETRY (default 64) */
     struct hvemu_insn insn;      /* the last decoded instruction (owned by the context) */
     /* Decode cache (internal): the bytes `insn` was decoded from. A VMM emulates the same MMIO
-     * instruction again and again; when the fetched bytes equal these (and APX was not needed),
-     * the decode is reused. Decoding depends only on the bytes, the mode and the features, so a
-     * hit is exact. */
+     * instruction again and again; when the fetched bytes equal these (and, when APX was
+     * needed, XCR0[19] and CR4.OSXSAVE are still set), the decode is reused. Decoding depends
+     * only on the bytes, the mode and the features (and for APX on that gate), so a hit is
+     * exact. */
     uint8_t cached_bytes[16];
     hvemu_features cached_features; /* ctx->features when they were decoded */
     uint8_t cached_len;          /* 0: nothing cached */
+    uint8_t cached_apx;          /* the cached decode needed APX: a hit re-checks XCR0/CR4 */
     uint8_t scratch[255];        /* per-emulation buffers live here, never on a callback's stack */
 };
 
@@ -462,6 +471,147 @@ HVEMU_API int hvemu_emulate(struct hvemu_ctx *ctx, struct hvemu_result *result);
  * information); they are used as far as they go and fetched beyond. */
 HVEMU_API int hvemu_emulate_bytes(struct hvemu_ctx *ctx, const uint8_t *bytes, size_t len,
                         struct hvemu_result *result);
+
+/* ------------------------------------------------------------------------------------------
+ * Intel APX state: r16..r31 and XCR0
+ * ---------------------------------------------------------------------------------------- */
+
+/* XCR0 bits involved. APX's state (r16..r31) is XSAVE state component 19; MPX's bound registers
+ * are components 3 and 4, which share its place in the standard XSAVE layout, so the
+ * architecture refuses an XCR0 that enables both (XSETBV raises #GP(0)). */
+#define HVEMU_XCR0_BNDREGS (1ull << 3)
+#define HVEMU_XCR0_BNDCSR  (1ull << 4)
+#define HVEMU_XCR0_APX     (1ull << 19)
+/* Where component 19 lives in a standard-format (non-compacted) XSAVE area: 16 registers of
+ * 8 bytes, r16 first. Bit 19 of XSTATE_BV (the header's first 8 bytes, at offset 512) says
+ * whether the component holds data or its initial state (all zero). */
+#define HVEMU_XSAVE_APX_OFFSET 960u
+#define HVEMU_XSAVE_APX_SIZE   128u
+#define HVEMU_XSAVE_HEADER_OFFSET 512u
+
+/* Whether `xcr0` is acceptable as far as APX is concerned: 0 when it enables APX together with
+ * either MPX component (the value XSETBV refuses with #GP(0)), 1 otherwise. A VMM checks this
+ * when the guest executes XSETBV, alongside its other XCR0 rules. */
+HVEMU_API int hvemu_xcr0_apx_ok(uint64_t xcr0);
+
+/* Store r16..r31 from *state into the APX component of a standard-format XSAVE area of `size`
+ * bytes (at least HVEMU_XSAVE_APX_OFFSET + HVEMU_XSAVE_APX_SIZE = 1088) and set bit 19 of its
+ * XSTATE_BV. Bytes outside the component and that bit are not touched. The EGPR parts must be
+ * valid in *state (they are read as they are). Returns 0, or -1 when the area is too small. */
+HVEMU_API int hvemu_apx_xsave(const struct hvemu_state *state, void *xsave, size_t size);
+
+/* Load r16..r31 into *state from the APX component of a standard-format XSAVE area: the stored
+ * values when XSTATE_BV bit 19 is set, zeros (the component's initial state) when it is clear,
+ * as XRSTOR does. The EGPR parts become valid and dirty. Returns 0, or -1 when the area is too
+ * small (then *state is unchanged). */
+HVEMU_API int hvemu_apx_xrstor(struct hvemu_state *state, const void *xsave, size_t size);
+
+/* ------------------------------------------------------------------------------------------
+ * Ready-made memory: guest memory that lives in host RAM, device ranges behind callbacks
+ * ----------------------------------------------------------------------------------------
+ *
+ * struct hvemu_hostmem describes guest-linear memory as a list of regions. A RAM region maps
+ * [base, base+size) to host bytes at `host`; a device region (host == NULL) forwards every
+ * access in its range to the device model's own struct hvemu_ops (read, write, cmpxchg,
+ * probe_write, fetch) with `dev_opaque` and the address unchanged, so a device model written
+ * against hvemu_ops works the same standalone and behind hostmem. Regions must not overlap;
+ * they are searched in order (put the busiest first). An address outside every region raises
+ * #PF with error code P=0, W for writes, compare-exchanges and the read half of a
+ * read-modify-write (as the CPU reports it), I/D for fetches, plus the bits
+ * of `pf_error_code` (e.g. 4, U/S, for a user-mode vCPU), and CR2 = the first address not
+ * covered. hostmem itself is freestanding: no allocation, no locks, no state of its own, so
+ * any number of vCPU threads use one struct hvemu_hostmem at once.
+ *
+ * Setting it up:
+ *     struct hvemu_hostmem_region regs[] = {
+ *         { .base = 0x0, .size = ram_size, .host = ram },              // guest RAM
+ *         { .base = 0xfee00000, .size = 0x1000, .dev = &apic_ops, .dev_opaque = apic },
+ *     };
+ *     struct hvemu_hostmem mem = { .regions = regs, .nregions = 2, .user = my_vm };
+ *     struct hvemu_ops ops = { .pio_in = my_pio_in, ... };  // the non-memory callbacks
+ *     hvemu_hostmem_ops(&ops);      // fills read, write, cmpxchg, probe_write, fetch
+ *     hvemu_init(&ctx, &ops, &mem, &state);   // opaque = &mem; mem.user is the VM's own
+ *
+ * How RAM is accessed (x86-64 hosts; other hosts use the C11 atomics for the aligned cases and
+ * answer HVEMU_CB_UNHANDLEABLE for the misaligned compare-exchanges):
+ *  - read/write of 1, 2, 4, 8 bytes: one host load/store of that width. Aligned, it is atomic
+ *    (C11 acquire load / release store: a MOV on x86); misaligned but within a 64-byte cache
+ *    line, a single MOV is still atomic on x86 (as for the guest on hardware); across a cache
+ *    line it is not (nor is it on hardware).
+ *  - read/write of 16 bytes aligned: one MOVDQA, atomic on CPUs with AVX (Intel and AMD
+ *    document it; a build without SSE, e.g. for a kernel, copies instead); other sizes (and
+ *    pieces of an access split at a page or region boundary) are copied bytewise, not
+ *    atomic, as on hardware.
+ *  - compare-exchange of 1, 2, 4, 8 bytes: LOCK CMPXCHG of that width. Aligned or within one
+ *    cache line it is atomic and cheap. Misaligned across a cache line it is a host split lock:
+ *    still atomic (the CPU locks the bus), but slow, and a host kernel with split-lock
+ *    detection may warn, throttle or send SIGBUS; set HVEMU_HOSTMEM_NO_SPLIT_LOCK to refuse
+ *    those with HVEMU_CB_UNHANDLEABLE instead. hvemu itself refuses a locked access that
+ *    crosses a page (HVEMU_UNHANDLEABLE, "split lock"), so no compare-exchange reaches hostmem
+ *    split in two.
+ *  - compare-exchange of 16 bytes: LOCK CMPXCHG16B, which needs a 16-byte aligned address
+ *    (the only 16-byte locked instruction, CMPXCHG16B, raises #GP(0) in hvemu when misaligned,
+ *    so a misaligned one never arrives; answered HVEMU_CB_UNHANDLEABLE).
+ *  - a compare-exchange that spans two regions is refused (HVEMU_CB_UNHANDLEABLE); a write
+ *    that spans regions is checked (probe) over its whole length before any byte is written.
+ *
+ * Plugging a device model behind a range: give the region `dev` (its callbacks) and
+ * `dev_opaque`. The device sees exactly the accesses the guest makes in its range, with their
+ * kind (an unlocked read-modify-write arrives as RMW_READ then RMW_WRITE). Locked instructions
+ * and XCHG reach the device only as `cmpxchg`: implement it atomically against the device's
+ * own state, e.g. take the device's lock, compare the register with *expected, store *desired
+ * or copy the register into *expected and answer HVEMU_CB_CHANGED, release the lock. A device
+ * whose registers are plain host memory can call hvemu_host_cmpxchg() on them. A device
+ * without a cmpxchg callback makes locked accesses to it HVEMU_UNHANDLEABLE (never a plain
+ * write). A NULL read/write answers HVEMU_CB_UNHANDLEABLE; a NULL probe_write means "never
+ * faults"; a NULL fetch falls back to read with HVEMU_ACCESS_FETCH. */
+
+#define HVEMU_HOSTMEM_RDONLY 0x1u /* region: writes, cmpxchg and RMW reads raise #PF (P=1, W) */
+#define HVEMU_HOSTMEM_NOEXEC 0x2u /* region: instruction fetches raise #PF (P=1, I/D) */
+
+struct hvemu_hostmem_region {
+    uint64_t base;                /* first guest-linear address of the range */
+    uint64_t size;                /* length in bytes */
+    void *host;                   /* RAM: guest byte base+i is host byte host+i; NULL: device */
+    const struct hvemu_ops *dev;  /* device range: the device model's memory callbacks */
+    void *dev_opaque;             /* passed to them */
+    uint32_t flags;               /* HVEMU_HOSTMEM_RDONLY, HVEMU_HOSTMEM_NOEXEC */
+};
+
+#define HVEMU_HOSTMEM_NO_SPLIT_LOCK 0x1u /* refuse a RAM compare-exchange across a cache line */
+
+struct hvemu_hostmem {
+    const struct hvemu_hostmem_region *regions;
+    unsigned nregions;
+    uint32_t flags;               /* HVEMU_HOSTMEM_NO_SPLIT_LOCK */
+    uint32_t pf_error_code;       /* OR-ed into every #PF error code hostmem raises */
+    void *user;                   /* the embedder's own pointer, for its other callbacks */
+};
+
+/* Fill ops->read, write, cmpxchg, probe_write and fetch with the hostmem callbacks below; the
+ * other fields are left as they are. The context's opaque must be the struct hvemu_hostmem. */
+HVEMU_API void hvemu_hostmem_ops(struct hvemu_ops *ops);
+
+/* The callbacks themselves (opaque = struct hvemu_hostmem *), for embedders that wrap them. */
+HVEMU_API int hvemu_hostmem_read(void *hostmem, uint64_t addr, void *data, unsigned size,
+                                 enum hvemu_access kind, struct hvemu_exception *exc);
+HVEMU_API int hvemu_hostmem_write(void *hostmem, uint64_t addr, const void *data, unsigned size,
+                                  enum hvemu_access kind, struct hvemu_exception *exc);
+HVEMU_API int hvemu_hostmem_cmpxchg(void *hostmem, uint64_t addr, void *expected,
+                                    const void *desired, unsigned size,
+                                    struct hvemu_exception *exc);
+HVEMU_API int hvemu_hostmem_probe_write(void *hostmem, uint64_t addr, unsigned size,
+                                        struct hvemu_exception *exc);
+HVEMU_API int hvemu_hostmem_fetch(void *hostmem, uint64_t addr, void *data, unsigned size,
+                                  unsigned *fetched, struct hvemu_exception *exc);
+
+/* Atomic compare-exchange on host memory, as hostmem does it for RAM: if the `size` bytes
+ * (1, 2, 4, 8 or 16) at `ptr` equal *expected, store *desired and answer HVEMU_CB_OK; else
+ * copy them into *expected and answer HVEMU_CB_CHANGED. HVEMU_CB_UNHANDLEABLE for another size,
+ * a 16-byte `ptr` not 16-byte aligned, or (non-x86 hosts) a misaligned `ptr`. `no_split_lock`
+ * refuses a misaligned access that crosses a 64-byte line. For device models. */
+HVEMU_API int hvemu_host_cmpxchg(void *ptr, void *expected, const void *desired, unsigned size,
+                                 int no_split_lock);
 
 #ifdef __cplusplus
 }

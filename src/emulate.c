@@ -11,6 +11,7 @@
  */
 #include "hvemu.h"
 #include "exec/exec.h"
+#include "apx/apx.h"
 
 #include <string.h>
 
@@ -123,8 +124,14 @@ static inline int cache_hit(const struct hvemu_ctx *ctx, const uint8_t *buf, uns
     uint64_t lo = (load_u64(buf) ^ load_u64(ctx->cached_bytes)) & low_bytes_mask(cl);
     uint64_t hi = cl > 8 ? (load_u64(buf + 8) ^ load_u64(ctx->cached_bytes + 8)) &
                                low_bytes_mask(cl - 8) : 0;
-    return !(lo | hi) && ctx->cached_features.bits[0] == ctx->features.bits[0] &&
-           ctx->cached_features.bits[1] == ctx->features.bits[1];
+    if ((lo | hi) || ctx->cached_features.bits[0] != ctx->features.bits[0] ||
+        ctx->cached_features.bits[1] != ctx->features.bits[1])
+        return 0;
+    /* an APX decode stays valid only while XCR0[19] and CR4.OSXSAVE are still set */
+    const struct hvemu_state *s = ctx->state;
+    return !ctx->cached_apx ||
+           ((s->valid & (HVEMU_PART_XCR0 | HVEMU_PART_CR4)) == (HVEMU_PART_XCR0 | HVEMU_PART_CR4) &&
+            (s->xcr0 & XCR0_APX) && (s->cr4 & CR4_OSXSAVE));
 }
 
 /* Decode with APX enabled only when the guest may use it. APX-specific bytes are #UD without
@@ -139,11 +146,11 @@ static int decode_gated(struct hvemu_ctx *ctx, const uint8_t *buf, size_t n,
     ctx->cached_len = 0;
     int rc = hvemu_decode(buf, n, HVEMU_MODE_64, &f, &ctx->insn);
     if (rc == HVEMU_DECODE_OK) {
-        /* only decodes made without APX are cached: an APX decode depends on XCR0/CR4, which
-         * are checked again on every emulation */
+        /* the bytes decoded without APX: a hit needs nothing more than the same bytes */
         copy_small(ctx->cached_bytes, buf, ctx->insn.length);
         ctx->cached_features = ctx->features;
         ctx->cached_len = ctx->insn.length;
+        ctx->cached_apx = 0;
     }
     if (rc == HVEMU_DECODE_UD && apx) {
         if (need_parts(ctx, HVEMU_PART_XCR0 | HVEMU_PART_CR4, res) != HVEMU_OK)
@@ -152,6 +159,12 @@ static int decode_gated(struct hvemu_ctx *ctx, const uint8_t *buf, size_t n,
         if ((s->xcr0 & XCR0_APX) && (s->cr4 & CR4_OSXSAVE)) {
             hvemu_feature_set(&f, HVEMU_FEAT_APX, 1);
             rc = hvemu_decode(buf, n, HVEMU_MODE_64, &f, &ctx->insn);
+            if (rc == HVEMU_DECODE_OK) { /* cached too; a hit re-checks XCR0 and CR4 */
+                copy_small(ctx->cached_bytes, buf, ctx->insn.length);
+                ctx->cached_features = ctx->features;
+                ctx->cached_len = ctx->insn.length;
+                ctx->cached_apx = 1;
+            }
         }
     }
     *rc_out = rc;
@@ -272,6 +285,8 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
 
     const struct hvemu_insn *in = &ctx->insn;
     exec_fn fn = hv_exec_handlers[in->mnemonic];
+    if (in->encoding == HVEMU_ENC_EVEX || !fn)
+        fn = apx_exec_handler(in, fn); /* APX-promoted and APX-only forms: src/apx/ */
     if (!fn) {
         set_detail(res, hvemu_mnemonic_name(in->mnemonic));
         return result_unhandled(res, "instruction not executed by hvemu yet (see detail)");

@@ -109,7 +109,7 @@ expect_rc 0 "$H" help
 expect_rc 0 "$H" help decode
 expect_rc 0 "$H" help demo
 expect_rc 0 "$H" decode --help
-expect_rc 0 "$H" demo
+expect_rc 0 "$H" demo --iterations 20000 --quiet  # the full run (10^6 exchanges) is `make demo`
 expect_rc 2 "$H"
 expect_rc 2 "$H" nosuchcommand
 expect_rc 2 "$H" --nosuchoption
@@ -132,7 +132,7 @@ expect_rc 2 "$H" decode --batch 90
 crashes=0
 garbage=("" "-" "--" "---" "-m" "--mode=" "--mode=64=64" "%s%s%n" "$(printf '\xff\xfe')" \
          "$(head -c 5000 /dev/zero | tr '\0' 'A')" "0x" "\\x" "0x0x90" "::" ",,90,," "--batch=1")
-for cmd in decode demo help version; do
+for cmd in decode demo trace help version; do
     for g in "${garbage[@]}"; do
         "$H" "$cmd" "$g" </dev/null >/dev/null 2>&1
         [ $? -ge 128 ] && { crashes=$((crashes+1)); echo "crash: $cmd '$g'"; }

@@ -20,6 +20,14 @@ expect "rip=0x1002 rflags=0x2 out:0x60=99" $H exec e660 rax=0x99
 r=$($H exec 8b07 rdi=0x2000 mem:0x2000=efbeadde)
 expect "rax=0xdeadbeef rip=0x1002 rflags=0x2" echo "$r"
 expect "rip=0x1002 rflags=0x2" $H exec 8b07 rdi=0x2000 mem:0x2000=efbeadde $(echo "$r" | tr ' ' '\n' | grep -v '^rip=')
+# APX: EGPR names in and out; NDD/NF, PUSH2/POP2 order, CFCMOV without the fault, #UD without APX
+expect "r20=0xc rip=0x1006 rflags=0x6" $H exec 62ecdc1001f5 r21=5 r22=7
+expect "r20=0xc rip=0x1006 rflags=0x2" $H exec 62ecdc1401f5 r21=5 r22=7
+expect "rsp=0x7ff0 rip=0x1006 rflags=0x2 mem:0x7ff0=bb00000000000000aa00000000000000" $H exec 62fc7c10fff1 rsp=0x8000 r16=0xaa r17=0xbb
+expect "rsp=0x8010 r16=0xbb r17=0xaa rip=0x1006 rflags=0x2" $H exec 62fc74108fc0 rsp=0x8000 mem:0x8000=aa00000000000000bb00000000000000
+expect "rax=0x0 rip=0x1006 rflags=0x2" $H exec 62f4fc084403 rax=5 rbx=0x8000000000000000
+expect "#UD" $H exec --no-apx 62ecdc1001f5 r21=5 r22=7
+expect "#UD" $H exec d51001c8 xcr0=7
 # batch: one line out per line in, errors included
 out=$(printf '4801d8 rax=1 rbx=2\nbogus\n\n8907 rdi=0x10 rax=3\n' | $H exec --batch)
 expect "4" echo "$(echo "$out" | wc -l)"

@@ -27,6 +27,8 @@ int cmd_decode(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+extern const char cmd_trace_usage[];
 extern const char cmd_bench_usage[];
 extern const char cmd_exec_usage[];
 extern const char cmd_decode_usage[];

@@ -28,7 +28,8 @@ static const struct cli_cmd commands[] = {
     {"decode", cmd_decode, "decode instructions from hex and print their Intel text", cmd_decode_usage},
     {"exec", cmd_exec, "emulate one instruction on a given state and print what changed", cmd_exec_usage},
     {"bench", cmd_bench, "time emulation of an MMIO mix, next to Unicorn", cmd_bench_usage},
-    {"demo", cmd_demo, "show the library on a built-in list of sample instructions", cmd_demo_usage},
+    {"demo", cmd_demo, "trap-and-emulate demo: device windows driven by guest code on vCPU threads", cmd_demo_usage},
+    {"trace", cmd_trace, "run a program with regions trapped and log every access (mmiotrace)", cmd_trace_usage},
     {"help", cmd_help, "describe the commands", help_usage},
     {"version", cmd_version, "print the version", version_usage},
 };

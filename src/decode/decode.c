@@ -169,6 +169,7 @@ static int decode_modrm_mem(struct reader *r, struct hvemu_insn *in, struct hvem
 {
     unsigned mod = in->modrm >> 6, rm = in->modrm & 7;
     uint64_t disp = 0;
+    memset(m, 0, sizeof(*m)); /* no stale stack bytes in base/index when they are absent */
     m->base_class = m->index_class = HVEMU_REG_NONE;
     m->scale = 1;
     m->addr_size = in->addrsize;
@@ -259,11 +260,12 @@ static uint8_t effective_segment(const struct hvemu_insn *in, const struct hvemu
     return default_segment(m);
 }
 
-const struct hv_entry *hv_match(const struct hv_slot *slot, uint32_t key)
+const struct hv_entry *hv_match(const struct hv_slot *slot, uint32_t key,
+                                const hvemu_features *features)
 {
     const struct hv_entry *e = &hv_entries[slot->first];
     for (unsigned i = 0; i < slot->count; i++, e++)
-        if ((key & e->mask) == e->val)
+        if ((key & e->mask) == e->val && hvemu_feature_has(features, (enum hvemu_feature)e->feature))
             return e;
     return NULL;
 }
@@ -276,7 +278,9 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     hvemu_features all;
     uint8_t b;
     unsigned space = 0, map = 0, pp = 0, vex_w = 0, vvvv = 0, v4 = 0;
+    unsigned vvvv_raw = 0; /* all four vvvv bits, also outside 64-bit mode (for `novvvv`) */
     int is64 = mode == HVEMU_MODE_64;
+    int ud_late = 0; /* an encoding error whose #UD waits until the instruction is read */
 
     if (!features) {
         all = hvemu_features_all();
@@ -404,7 +408,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 in->rex_b4 = (p0 >> 3) & 1;
                 in->rex_x4 = !((p1 >> 2) & 1);
             } else if ((p0 & 0x08) || !(p1 & 0x04)) {
-                return HVEMU_DECODE_UD; /* reserved bits without APX */
+                ud_late = 1; /* reserved bits without APX: #UD once the bytes are read */
             }
             if (map == 4) {
                 if (!apx)
@@ -414,12 +418,15 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 in->evex_scc = p2 & 15;
                 in->evex_dfv = (p1 >> 3) & 15;
             }
+            if (!is64 && v4 && map != 4)
+                return HVEMU_DECODE_UD; /* V' must be 1 (unused) outside 64-bit mode */
             if (!is64) {
                 /* Outside 64-bit mode the high register bits are not encodable. */
                 in->rex_r = in->rex_x = in->rex_b = in->rex_r4 = 0;
                 v4 = 0;
             }
         }
+        vvvv_raw = vvvv;
         if (!is64) {
             in->rex_r = in->rex_x = in->rex_b = 0;
             vvvv &= 7;
@@ -458,12 +465,15 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     if (in->encoding == HVEMU_ENC_EVEX && map != 4 && is64 &&
         hvemu_feature_has(features, HVEMU_FEAT_APX))
         key_nf = (in->evex_aaa >> 2) & 1;
+    /* EVEX.b in a register form turns L'L into rounding control: the vector length is 512. */
+    unsigned key_l = in->encoding == HVEMU_ENC_EVEX && map != 4 && in->evex_b &&
+                     (in->modrm >> 6) == 3 ? 2 : in->vex_l;
     uint32_t key = ((uint32_t)(in->modrm >> 3 & 7) << HV_KEY_REG_SHIFT) |
                    ((uint32_t)((in->modrm >> 6) == 3) << HV_KEY_MODR_SHIFT) |
                    ((uint32_t)(in->modrm & 7) << HV_KEY_RM_SHIFT) |
                    ((uint32_t)pp << HV_KEY_P_SHIFT) |
                    ((uint32_t)in->rex_w << HV_KEY_W_SHIFT) |
-                   ((uint32_t)in->vex_l << HV_KEY_L_SHIFT) |
+                   ((uint32_t)key_l << HV_KEY_L_SHIFT) |
                    ((uint32_t)is64 << HV_KEY_M64_SHIFT) |
                    ((uint32_t)in->evex_nd << HV_KEY_ND_SHIFT) |
                    ((uint32_t)key_nf << HV_KEY_NF_SHIFT) |
@@ -473,14 +483,12 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                    ((uint32_t)(in->vvvv == 0) << HV_KEY_VVVV0_SHIFT) |
                    ((uint32_t)(((b & 7) | in->rex_b | in->rex_b4) == 0) << HV_KEY_ZREG0_SHIFT) |
                    ((uint32_t)px.has67 << HV_KEY_ASZ67_SHIFT);
-    const struct hv_entry *e = hv_match(slot, key);
+    const struct hv_entry *e = hv_match(slot, key, features);
     if (!e || e->mnemonic == HV_MN_INVALID)
-        return HVEMU_DECODE_UD;
-    if (!hvemu_feature_has(features, (enum hvemu_feature)e->feature))
         return HVEMU_DECODE_UD;
     in->entry = e;
     in->attrs = e->attrs;
-    uint32_t at = e->attrs;
+    uint64_t at = e->attrs;
     unsigned mand66 = ((e->mask >> HV_KEY_P_SHIFT) & 3) == 3 && pp == 1;
 
     /* ---- operand and address size ---- */
@@ -509,18 +517,23 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     else
         in->addrsize = px.has67 ? 4 : 2;
 
-    /* ---- encoding checks that do not depend on operands ---- */
+    /* ---- encoding checks that do not depend on operands ----
+     * Their #UD is answered only once the whole instruction has been read: a CPU fetches the
+     * instruction before it decodes it (a fetch fault and the 15-byte #GP take priority over
+     * #UD), so TRUNCATED and TOO_LONG win over these. */
     int memform = in->has_modrm && (in->modrm >> 6) != 3 && !(at & HV_ATTR_MODREG);
     if (px.lock && !((at & (HV_ATTR_LOCK | HV_ATTR_XLOCK)) && memform))
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
     if (in->encoding == HVEMU_ENC_REX2 && (at & HV_ATTR_NOREX2))
-        return HVEMU_DECODE_UD;
-    if ((at & HV_ATTR_NOVVVV) && in->vvvv != 0)
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
+    /* The whole field must be 1111 (also its top bit outside 64-bit mode, where registers
+     * 8-15 do not exist); with VSIB, V' is the high bit of the index, not part of vvvv. */
+    if ((at & HV_ATTR_NOVVVV) && (vvvv_raw || (v4 && !(at & HV_ATTR_VSIB))))
+        ud_late = 1;
     if ((at & HV_ATTR_NOPFX66) && px.has66)
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
     if ((at & HV_ATTR_NOPFXREP) && px.rep_last)
-        return HVEMU_DECODE_UD;
+        ud_late = 1;
     unsigned vl = in->encoding >= HVEMU_ENC_VEX ? vector_bytes(in->vex_l) : 16;
     /* APX-promoted EVEX forms (map 4, and the APX-only entries of maps 1-3) have no masking,
      * zeroing, vector length or broadcast: z, L'L and aaa[1:0] must be 0 (aaa is the source
@@ -529,12 +542,12 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                    (map == 4 || e->feature == HVEMU_FEAT_APX);
     if (apx_evex) {
         if (in->evex_z || in->vex_l || (!(at & HV_ATTR_SCCDFV) && (in->evex_aaa & 3)))
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
         if ((at & HV_ATTR_OSZ66) && pp >= 2)
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
         if (map != 4) {
             if (in->evex_b)
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
             /* aaa[2] is NF here, not a mask: the AVX-512 checks below then find no mask */
             in->evex_nf = (uint8_t)key_nf;
             in->evex_aaa = 0;
@@ -544,19 +557,21 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     }
     if (in->encoding == HVEMU_ENC_EVEX && map != 4) {
         if (in->evex_aaa && !(at & HV_ATTR_MASK))
-            return HVEMU_DECODE_UD;
-        if (in->evex_z && !(at & HV_ATTR_MASKZ))
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
+        /* zeroing needs an instruction that allows it and a mask to zero with (z with k0 is #UD) */
+        if (in->evex_z && (!(at & HV_ATTR_MASKZ) || !in->evex_aaa))
+            ud_late = 1;
         if ((at & HV_ATTR_NOK0) && !in->evex_aaa)
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
         if (in->evex_b) {
             if (memform ? !(at & HV_ATTR_BCST) : !(at & (HV_ATTR_ER | HV_ATTR_SAE)))
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
             if (!memform)
                 vl = 64; /* rounding control replaces L'L */
-        } else if (in->vex_l == 3 && !(at & HV_ATTR_EVEX_NOL)) {
-            return HVEMU_DECODE_UD;
         }
+        /* L'L=3 is reserved, unless it is rounding control (EVEX.b in a register form) */
+        if (in->vex_l == 3 && !(at & HV_ATTR_EVEX_NOL) && !(in->evex_b && !memform))
+            return HVEMU_DECODE_UD;
     }
 
     /* ---- ModRM memory operand ---- */
@@ -588,13 +603,24 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         op->access = HVEMU_OPA_READ;
         switch (s->loc) {
         case HV_LOC_REG:
-            /* registers that do not exist are #UD: SEG 6-7, CR other than 0/2/3/4/8, DR 8+ */
+            /* registers that do not exist are #UD (once the instruction is read): SEG 6-7, CR other
+             * than 0/2/3/4/8, DR 8+ */
             if (s->cls == HV_CLS_SEG && (in->modrm >> 3 & 7) > 5)
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
             if (s->cls == HV_CLS_CR && (reg_idx > 8 || reg_idx == 1 || (reg_idx >= 5 && reg_idx <= 7)))
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
             if (s->cls == HV_CLS_DR && reg_idx > 7)
-                return HVEMU_DECODE_UD;
+                ud_late = 1;
+            /* VEX: opmask and tile registers are 0..7; VEX.R set on them is #UD */
+            if ((s->cls == HV_CLS_K || s->cls == HV_CLS_TMM) && reg_idx > 7 &&
+                in->encoding == HVEMU_ENC_VEX)
+                ud_late = 1;
+            /* EVEX: R' cannot extend a GPR in ModRM.reg (unless APX makes it R4: r16-r31),
+             * nor R/R' an opmask (k0-k7 only) */
+            if (in->encoding == HVEMU_ENC_EVEX && map != 4 &&
+                ((s->cls == HV_CLS_GPR && in->rex_r4 && !(is64 && hvemu_feature_has(features, HVEMU_FEAT_APX))) ||
+                 (s->cls == HV_CLS_K && (in->rex_r || in->rex_r4))))
+                ud_late = 1;
             set_reg(in, op, s->cls, nbytes, s->cls == HV_CLS_VEC || s->cls == HV_CLS_GPR ||
                     s->cls == HV_CLS_CR || s->cls == HV_CLS_DR ? reg_idx : (in->modrm >> 3 & 7));
             break;
@@ -611,23 +637,46 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                     op->u.mem.index_class = vec_class(nbytes);
                     op->u.mem.index = (uint8_t)((mem.index_class == HVEMU_REG_NONE ? 4 : mem.index) |
                                                 (v4 << 4));
+                    /* SIB.index 100 is a vector register here, not "no index": keep its scale */
+                    if (mem.index_class == HVEMU_REG_NONE)
+                        op->u.mem.scale = (uint8_t)(1u << (in->sib >> 6));
                     op->size = 0;
+                    /* a gather whose destination is also its index register is #UD */
+                    if (i > 0 && in->op[0].kind == HVEMU_OP_REG &&
+                        hv_opspecs[e->ops[0]].cls == HV_CLS_VEC && in->op[0].u.reg.idx == op->u.mem.index)
+                        return HVEMU_DECODE_UD;
                 }
                 if (in->encoding == HVEMU_ENC_EVEX && in->evex_b && (at & HV_ATTR_BCST)) {
                     unsigned elem = e->tuple == HV_TUPLE_B2 ? 2 : in->rex_w ? 8 : 4;
-                    op->u.mem.bcst = (uint8_t)(vl / elem);
+                    /* one element repeated over the operand: Wh (e.g. VCVTPS2PD) is half a vector */
+                    op->u.mem.bcst = (uint8_t)(nbytes / elem);
                     op->size = (uint16_t)elem;
                 }
-                if (in->encoding == HVEMU_ENC_EVEX && in->disp_size == 1 && !apx_evex && op->size)
-                    op->u.mem.disp *= op->size; /* disp8*N: N is the access size */
+                if (in->encoding == HVEMU_ENC_EVEX && in->disp_size == 1 && !apx_evex) {
+                    /* disp8*N: N is the access size, except for Tuple1 Scalar operands that
+                     * access a vector's worth of elements (VSIB, expand/compress): one element */
+                    unsigned n = op->size;
+                    if ((e->tuple == HV_TUPLE_T1S || e->tuple == HV_TUPLE_T1S8 || e->tuple == HV_TUPLE_T1S16) &&
+                        !op->u.mem.bcst && (s->loc == HV_LOC_VSIB || n >= 16))
+                        n = e->tuple == HV_TUPLE_T1S8 ? 1 : e->tuple == HV_TUPLE_T1S16 ? 2 : in->rex_w ? 8 : 4;
+                    if (n)
+                        op->u.mem.disp *= n;
+                }
             } else {
                 unsigned idx = rm_idx;
                 if (s->cls == HV_CLS_VEC && in->encoding == HVEMU_ENC_EVEX)
                     idx = (in->modrm & 7) | (in->rex_b << 3) | (in->rex_x << 4);
+                /* VEX: a tile in ModRM.rm with VEX.B set is #UD (an opmask ignores VEX.B) */
+                if (s->cls == HV_CLS_TMM && idx > 7 && in->encoding == HVEMU_ENC_VEX)
+                    return HVEMU_DECODE_UD;
                 set_reg(in, op, s->cls, nbytes, idx);
             }
             break;
         case HV_LOC_VVVV:
+            /* VEX: opmask and tile registers in vvvv are 0..7; vvvv[3] set is #UD */
+            if ((s->cls == HV_CLS_K || s->cls == HV_CLS_TMM) && in->vvvv > 7 &&
+                in->encoding == HVEMU_ENC_VEX)
+                return HVEMU_DECODE_UD;
             set_reg(in, op, s->cls, nbytes, in->vvvv);
             break;
         case HV_LOC_OPC:
@@ -715,14 +764,46 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
             break;
         }
     }
+    /* Gathers (destination, VSIB index, mask) and AMX dot products (three tiles) are #UD when
+     * two of their vector/tile registers are the same register: a decode-time check. */
+    if (at & HV_ATTR_DISTINCT) {
+        uint32_t seen = 0;
+        for (unsigned i = 0; i < e->nops; i++) {
+            const struct hvemu_operand *op = &in->op[i];
+            unsigned idx;
+            if (op->kind == HVEMU_OP_REG && op->u.reg.cls >= HVEMU_REG_XMM &&
+                op->u.reg.cls <= HVEMU_REG_ZMM)
+                idx = op->u.reg.idx;
+            else if (op->kind == HVEMU_OP_REG && op->u.reg.cls == HVEMU_REG_TMM)
+                idx = op->u.reg.idx;
+            else if (op->kind == HVEMU_OP_MEM && hv_opspecs[e->ops[i]].loc == HV_LOC_VSIB)
+                idx = op->u.mem.index;
+            else
+                continue;
+            if (seen & (1u << (idx & 31)))
+                ud_late = 1;
+            seen |= 1u << (idx & 31);
+        }
+    }
+    if (at & HV_ATTR_DSTDIFF) {
+        for (unsigned i = 1; i < e->nops; i++)
+            if (in->op[i].kind == HVEMU_OP_REG && hv_opspecs[e->ops[i]].cls == hv_opspecs[e->ops[0]].cls &&
+                in->op[i].u.reg.idx == in->op[0].u.reg.idx)
+                ud_late = 1;
+    }
     /* APX PUSH2/POP2: RSP as either register is #UD, and so is POP2 into one register twice.
      * Keyed on the mnemonic because the 32 attribute bits are all spoken for. */
     if (e->mnemonic == HV_MN_PUSH2 || e->mnemonic == HV_MN_PUSH2P || e->mnemonic == HV_MN_POP2 ||
         e->mnemonic == HV_MN_POP2P) {
         unsigned r0 = in->op[0].u.reg.idx, r1 = in->op[1].u.reg.idx;
         if (r0 == HVEMU_RSP || r1 == HVEMU_RSP || (in->opcode == 0x8F && r0 == r1))
-            return HVEMU_DECODE_UD;
+            ud_late = 1;
     }
+    /* #UD from an encoding rule is answered only once the whole instruction has been read: a
+     * CPU fetches before it decodes, so a truncated (fetch-faulting) or over-long instruction
+     * reports that first */
+    if (ud_late)
+        return HVEMU_DECODE_UD;
     /* operand access from the attributes: by default the first operand is read and written */
     if (e->nops) {
         if (at & HV_ATTR_MOV)

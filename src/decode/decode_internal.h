@@ -6,7 +6,10 @@
 #include "hvemu.h"
 #include "tables.gen.h"
 
-/* First table entry of `slot` whose mask/value matches `key`, or NULL. */
-const struct hv_entry *hv_match(const struct hv_slot *slot, uint32_t key);
+/* First table entry of `slot` whose mask/value matches `key` and whose feature is enabled, or
+ * NULL. Skipping disabled features lets an encoding fall back to what older processors did with
+ * it (TZCNT/LZCNT run as BSF/BSR, ENDBR and other hints as NOPs). */
+const struct hv_entry *hv_match(const struct hv_slot *slot, uint32_t key,
+                                const hvemu_features *features);
 
 #endif

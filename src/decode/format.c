@@ -290,6 +290,14 @@ static void put_mnemonic(struct out *o, const struct hvemu_insn *in, const char 
             }
         }
     }
+    /* LLVM marks the VEX forms of instructions that EVEX also encodes under the same name */
+    if (in->encoding == HVEMU_ENC_VEX) {
+        static const char *const vex_marked[] = {"vpdpbusd", "vpdpbusds", "vpdpwssd", "vpdpwssds",
+                                                 "vpmadd52luq", "vpmadd52huq", "vcvtneps2bf16"};
+        for (unsigned i = 0; i < sizeof(vex_marked) / sizeof(vex_marked[0]); i++)
+            if (streq(mn, vex_marked[i]))
+                put_s(o, "{vex} ");
+    }
     put_s(o, mn);
 }
 
@@ -396,6 +404,9 @@ static void put_mem(struct out *o, const struct hvemu_insn *in, const struct hve
         keyword = 0; /* Key Locker handles (m384/m512) are opaque memory to LLVM */
     if (size == 0 && (in->attrs & HV_ATTR_VSIB))
         size = vsib_size(in, m, mn);
+    /* the 64-byte AMX tile configuration prints without a size */
+    if (streq(mn, "ldtilecfg") || streq(mn, "sttilecfg"))
+        keyword = 0;
     if (has_seg_operand(in) && streq(mn, "mov"))
         size = 2; /* MOV to/from a segment register moves a word in memory */
     if (keyword)

@@ -45,6 +45,7 @@ const struct hv_opspec hv_opspecs[HV_OP_COUNT] = {
     {HV_LOC_RM, HV_CLS_GPR, HV_SZ_Z, 0}, /* Ez */
     {HV_LOC_FIXED, HV_CLS_SEG, HV_SZ_W, 4}, /* FS */
     {HV_LOC_FIXED, HV_CLS_SEG, HV_SZ_W, 5}, /* GS */
+    {HV_LOC_REG, HV_CLS_GPR, HV_SZ_A, 0}, /* Ga */
     {HV_LOC_REG, HV_CLS_GPR, HV_SZ_B, 0}, /* Gb */
     {HV_LOC_REG, HV_CLS_GPR, HV_SZ_D, 0}, /* Gd */
     {HV_LOC_REG, HV_CLS_GPR, HV_SZ_Q, 0}, /* Gq */
@@ -140,6 +141,7 @@ const struct hv_opspec hv_opspecs[HV_OP_COUNT] = {
     {HV_LOC_FIXED, HV_CLS_GPR, HV_SZ_Q, 2}, /* RDX */
     {HV_LOC_FIXED, HV_CLS_GPR, HV_SZ_Q, 6}, /* RSI */
     {HV_LOC_FIXED, HV_CLS_GPR, HV_SZ_Q, 4}, /* RSP */
+    {HV_LOC_RM_REG, HV_CLS_GPR, HV_SZ_A, 0}, /* Ra */
     {HV_LOC_RM_REG, HV_CLS_GPR, HV_SZ_B, 0}, /* Rb */
     {HV_LOC_RM_REG, HV_CLS_GPR, HV_SZ_D, 0}, /* Rd */
     {HV_LOC_RM_REG, HV_CLS_GPR, HV_SZ_Q, 0}, /* Rq */
@@ -280,6 +282,7 @@ const char *const hv_opspec_names[HV_OP_COUNT] = {
     "Ez",
     "FS",
     "GS",
+    "Ga",
     "Gb",
     "Gd",
     "Gq",
@@ -375,6 +378,7 @@ const char *const hv_opspec_names[HV_OP_COUNT] = {
     "RDX",
     "RSI",
     "RSP",
+    "Ra",
     "Rb",
     "Rd",
     "Rq",
@@ -669,12 +673,9 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "fcmovnu",
     "fcmovu",
     "fcom",
-    "fcom2",
     "fcomi",
     "fcomip",
     "fcomp",
-    "fcomp3",
-    "fcomp5",
     "fcompp",
     "fcos",
     "fdecstp",
@@ -682,7 +683,6 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "fdivp",
     "fdivr",
     "fdivrp",
-    "femms",
     "ffree",
     "ffreep",
     "fiadd",
@@ -732,9 +732,7 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "fsqrt",
     "fst",
     "fstp",
-    "fstp1",
-    "fstp8",
-    "fstp9",
+    "fstpnce",
     "fsub",
     "fsubp",
     "fsubr",
@@ -748,8 +746,6 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "fwait",
     "fxam",
     "fxch",
-    "fxch4",
-    "fxch7",
     "fxrstor",
     "fxrstor64",
     "fxsave",
@@ -805,10 +801,57 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "jp",
     "js",
     "jz",
+    "kaddb",
+    "kaddd",
+    "kaddq",
+    "kaddw",
+    "kandb",
+    "kandd",
+    "kandnb",
+    "kandnd",
+    "kandnq",
+    "kandnw",
+    "kandq",
+    "kandw",
     "kmovb",
     "kmovd",
     "kmovq",
     "kmovw",
+    "knotb",
+    "knotd",
+    "knotq",
+    "knotw",
+    "korb",
+    "kord",
+    "korq",
+    "kortestb",
+    "kortestd",
+    "kortestq",
+    "kortestw",
+    "korw",
+    "kshiftlb",
+    "kshiftld",
+    "kshiftlq",
+    "kshiftlw",
+    "kshiftrb",
+    "kshiftrd",
+    "kshiftrq",
+    "kshiftrw",
+    "ktestb",
+    "ktestd",
+    "ktestq",
+    "ktestw",
+    "kunpckbw",
+    "kunpckdq",
+    "kunpckwd",
+    "kxnorb",
+    "kxnord",
+    "kxnorq",
+    "kxnorw",
+    "kxorb",
+    "kxord",
+    "kxorq",
+    "kxorw",
     "lahf",
     "lar",
     "lddqu",
@@ -994,6 +1037,8 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "popp",
     "por",
     "prefetch",
+    "prefetchit0",
+    "prefetchit1",
     "prefetchnta",
     "prefetcht0",
     "prefetcht1",
@@ -1063,6 +1108,7 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "ret",
     "retf",
     "rmpadjust",
+    "rmpquery",
     "rmpupdate",
     "rol",
     "ror",
@@ -1166,12 +1212,22 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "sysenter",
     "sysexit",
     "sysret",
+    "tcmmimfp16ps",
+    "tcmmrlfp16ps",
     "tdcall",
+    "tdpbf16ps",
+    "tdpbssd",
+    "tdpbsud",
+    "tdpbusd",
+    "tdpbuud",
+    "tdpfp16ps",
     "test",
     "testui",
     "tileloadd",
     "tileloaddt1",
+    "tilerelease",
     "tilestored",
+    "tilezero",
     "tlbsync",
     "tpause",
     "tzcnt",
@@ -1189,23 +1245,788 @@ const char *const hv_mnemonic_names[HV_MN_COUNT] = {
     "unpcklps",
     "urdmsr",
     "uwrmsr",
+    "v4fmaddps",
+    "v4fmaddss",
+    "v4fnmaddps",
+    "v4fnmaddss",
+    "vaddpd",
+    "vaddph",
+    "vaddps",
+    "vaddsd",
+    "vaddsh",
+    "vaddss",
+    "vaddsubpd",
+    "vaddsubps",
+    "vaesdec",
+    "vaesdeclast",
+    "vaesenc",
+    "vaesenclast",
+    "vaesimc",
+    "vaeskeygenassist",
+    "valignd",
+    "valignq",
+    "vandnpd",
+    "vandnps",
+    "vandpd",
+    "vandps",
+    "vbcstnebf162ps",
+    "vbcstnesh2ps",
+    "vblendmpd",
+    "vblendmps",
+    "vblendpd",
+    "vblendps",
+    "vblendvpd",
+    "vblendvps",
+    "vbroadcastf128",
+    "vbroadcastf32x2",
+    "vbroadcastf32x4",
+    "vbroadcastf32x8",
+    "vbroadcastf64x2",
+    "vbroadcastf64x4",
+    "vbroadcasti128",
+    "vbroadcasti32x2",
+    "vbroadcasti32x4",
+    "vbroadcasti32x8",
+    "vbroadcasti64x2",
+    "vbroadcasti64x4",
+    "vbroadcastsd",
+    "vbroadcastss",
+    "vcmppd",
+    "vcmpph",
+    "vcmpps",
+    "vcmpsd",
+    "vcmpsh",
+    "vcmpss",
+    "vcomisd",
+    "vcomish",
+    "vcomiss",
+    "vcompresspd",
+    "vcompressps",
+    "vcvtdq2pd",
+    "vcvtdq2ph",
+    "vcvtdq2ps",
+    "vcvtne2ps2bf16",
+    "vcvtneebf162ps",
+    "vcvtneeph2ps",
+    "vcvtneobf162ps",
+    "vcvtneoph2ps",
+    "vcvtneps2bf16",
+    "vcvtpd2dq",
+    "vcvtpd2ph",
+    "vcvtpd2ps",
+    "vcvtpd2qq",
+    "vcvtpd2udq",
+    "vcvtpd2uqq",
+    "vcvtph2dq",
+    "vcvtph2pd",
+    "vcvtph2ps",
+    "vcvtph2psx",
+    "vcvtph2qq",
+    "vcvtph2udq",
+    "vcvtph2uqq",
+    "vcvtph2uw",
+    "vcvtph2w",
+    "vcvtps2dq",
+    "vcvtps2pd",
+    "vcvtps2ph",
+    "vcvtps2phx",
+    "vcvtps2qq",
+    "vcvtps2udq",
+    "vcvtps2uqq",
+    "vcvtqq2pd",
+    "vcvtqq2ph",
+    "vcvtqq2ps",
+    "vcvtsd2sh",
+    "vcvtsd2si",
+    "vcvtsd2ss",
+    "vcvtsd2usi",
+    "vcvtsh2sd",
+    "vcvtsh2si",
+    "vcvtsh2ss",
+    "vcvtsh2usi",
+    "vcvtsi2sd",
+    "vcvtsi2sh",
+    "vcvtsi2ss",
+    "vcvtss2sd",
+    "vcvtss2sh",
+    "vcvtss2si",
+    "vcvtss2usi",
+    "vcvttpd2dq",
+    "vcvttpd2qq",
+    "vcvttpd2udq",
+    "vcvttpd2uqq",
+    "vcvttph2dq",
+    "vcvttph2qq",
+    "vcvttph2udq",
+    "vcvttph2uqq",
+    "vcvttph2uw",
+    "vcvttph2w",
+    "vcvttps2dq",
+    "vcvttps2qq",
+    "vcvttps2udq",
+    "vcvttps2uqq",
+    "vcvttsd2si",
+    "vcvttsd2usi",
+    "vcvttsh2si",
+    "vcvttsh2usi",
+    "vcvttss2si",
+    "vcvttss2usi",
+    "vcvtudq2pd",
+    "vcvtudq2ph",
+    "vcvtudq2ps",
+    "vcvtuqq2pd",
+    "vcvtuqq2ph",
+    "vcvtuqq2ps",
+    "vcvtusi2sd",
+    "vcvtusi2sh",
+    "vcvtusi2ss",
+    "vcvtuw2ph",
+    "vcvtw2ph",
+    "vdbpsadbw",
+    "vdivpd",
+    "vdivph",
+    "vdivps",
+    "vdivsd",
+    "vdivsh",
+    "vdivss",
+    "vdpbf16ps",
+    "vdppd",
+    "vdpps",
     "verr",
     "verw",
+    "vexp2pd",
+    "vexp2ps",
+    "vexpandpd",
+    "vexpandps",
+    "vextractf128",
+    "vextractf32x4",
+    "vextractf32x8",
+    "vextractf64x2",
+    "vextractf64x4",
+    "vextracti128",
+    "vextracti32x4",
+    "vextracti32x8",
+    "vextracti64x2",
+    "vextracti64x4",
+    "vextractps",
+    "vfcmaddcph",
+    "vfcmaddcsh",
+    "vfcmulcph",
+    "vfcmulcsh",
+    "vfixupimmpd",
+    "vfixupimmps",
+    "vfixupimmsd",
+    "vfixupimmss",
+    "vfmadd132pd",
+    "vfmadd132ph",
+    "vfmadd132ps",
+    "vfmadd132sd",
+    "vfmadd132sh",
+    "vfmadd132ss",
+    "vfmadd213pd",
+    "vfmadd213ph",
+    "vfmadd213ps",
+    "vfmadd213sd",
+    "vfmadd213sh",
+    "vfmadd213ss",
+    "vfmadd231pd",
+    "vfmadd231ph",
+    "vfmadd231ps",
+    "vfmadd231sd",
+    "vfmadd231sh",
+    "vfmadd231ss",
+    "vfmaddcph",
+    "vfmaddcsh",
+    "vfmaddsub132pd",
+    "vfmaddsub132ph",
+    "vfmaddsub132ps",
+    "vfmaddsub213pd",
+    "vfmaddsub213ph",
+    "vfmaddsub213ps",
+    "vfmaddsub231pd",
+    "vfmaddsub231ph",
+    "vfmaddsub231ps",
+    "vfmsub132pd",
+    "vfmsub132ph",
+    "vfmsub132ps",
+    "vfmsub132sd",
+    "vfmsub132sh",
+    "vfmsub132ss",
+    "vfmsub213pd",
+    "vfmsub213ph",
+    "vfmsub213ps",
+    "vfmsub213sd",
+    "vfmsub213sh",
+    "vfmsub213ss",
+    "vfmsub231pd",
+    "vfmsub231ph",
+    "vfmsub231ps",
+    "vfmsub231sd",
+    "vfmsub231sh",
+    "vfmsub231ss",
+    "vfmsubadd132pd",
+    "vfmsubadd132ph",
+    "vfmsubadd132ps",
+    "vfmsubadd213pd",
+    "vfmsubadd213ph",
+    "vfmsubadd213ps",
+    "vfmsubadd231pd",
+    "vfmsubadd231ph",
+    "vfmsubadd231ps",
+    "vfmulcph",
+    "vfmulcsh",
+    "vfnmadd132pd",
+    "vfnmadd132ph",
+    "vfnmadd132ps",
+    "vfnmadd132sd",
+    "vfnmadd132sh",
+    "vfnmadd132ss",
+    "vfnmadd213pd",
+    "vfnmadd213ph",
+    "vfnmadd213ps",
+    "vfnmadd213sd",
+    "vfnmadd213sh",
+    "vfnmadd213ss",
+    "vfnmadd231pd",
+    "vfnmadd231ph",
+    "vfnmadd231ps",
+    "vfnmadd231sd",
+    "vfnmadd231sh",
+    "vfnmadd231ss",
+    "vfnmsub132pd",
+    "vfnmsub132ph",
+    "vfnmsub132ps",
+    "vfnmsub132sd",
+    "vfnmsub132sh",
+    "vfnmsub132ss",
+    "vfnmsub213pd",
+    "vfnmsub213ph",
+    "vfnmsub213ps",
+    "vfnmsub213sd",
+    "vfnmsub213sh",
+    "vfnmsub213ss",
+    "vfnmsub231pd",
+    "vfnmsub231ph",
+    "vfnmsub231ps",
+    "vfnmsub231sd",
+    "vfnmsub231sh",
+    "vfnmsub231ss",
+    "vfpclasspd",
+    "vfpclassph",
+    "vfpclassps",
+    "vfpclasssd",
+    "vfpclasssh",
+    "vfpclassss",
+    "vgatherdpd",
+    "vgatherdps",
+    "vgatherpf0dpd",
+    "vgatherpf0dps",
+    "vgatherpf0qpd",
+    "vgatherpf0qps",
+    "vgatherpf1dpd",
+    "vgatherpf1dps",
+    "vgatherpf1qpd",
+    "vgatherpf1qps",
+    "vgatherqpd",
+    "vgatherqps",
+    "vgetexppd",
+    "vgetexpph",
+    "vgetexpps",
+    "vgetexpsd",
+    "vgetexpsh",
+    "vgetexpss",
+    "vgetmantpd",
+    "vgetmantph",
+    "vgetmantps",
+    "vgetmantsd",
+    "vgetmantsh",
+    "vgetmantss",
+    "vgf2p8affineinvqb",
+    "vgf2p8affineqb",
+    "vgf2p8mulb",
+    "vhaddpd",
+    "vhaddps",
+    "vhsubpd",
+    "vhsubps",
+    "vinsertf128",
+    "vinsertf32x4",
+    "vinsertf32x8",
+    "vinsertf64x2",
+    "vinsertf64x4",
+    "vinserti128",
+    "vinserti32x4",
+    "vinserti32x8",
+    "vinserti64x2",
+    "vinserti64x4",
+    "vinsertps",
+    "vlddqu",
+    "vldmxcsr",
+    "vmaskmovdqu",
+    "vmaskmovpd",
+    "vmaskmovps",
+    "vmaxpd",
+    "vmaxph",
+    "vmaxps",
+    "vmaxsd",
+    "vmaxsh",
+    "vmaxss",
     "vmcall",
     "vmclear",
     "vmfunc",
+    "vminpd",
+    "vminph",
+    "vminps",
+    "vminsd",
+    "vminsh",
+    "vminss",
     "vmlaunch",
     "vmload",
     "vmmcall",
+    "vmovapd",
+    "vmovaps",
+    "vmovd",
+    "vmovddup",
+    "vmovdqa",
+    "vmovdqa32",
+    "vmovdqa64",
+    "vmovdqu",
+    "vmovdqu16",
+    "vmovdqu32",
+    "vmovdqu64",
+    "vmovdqu8",
+    "vmovhlps",
+    "vmovhpd",
+    "vmovhps",
+    "vmovlhps",
+    "vmovlpd",
+    "vmovlps",
+    "vmovmskpd",
+    "vmovmskps",
+    "vmovntdq",
+    "vmovntdqa",
+    "vmovntpd",
+    "vmovntps",
+    "vmovq",
+    "vmovsd",
+    "vmovsh",
+    "vmovshdup",
+    "vmovsldup",
+    "vmovss",
+    "vmovupd",
+    "vmovups",
+    "vmovw",
+    "vmpsadbw",
     "vmptrld",
     "vmptrst",
     "vmread",
     "vmresume",
     "vmrun",
     "vmsave",
+    "vmulpd",
+    "vmulph",
+    "vmulps",
+    "vmulsd",
+    "vmulsh",
+    "vmulss",
     "vmwrite",
     "vmxoff",
     "vmxon",
+    "vorpd",
+    "vorps",
+    "vp2intersectd",
+    "vp2intersectq",
+    "vp4dpwssd",
+    "vp4dpwssds",
+    "vpabsb",
+    "vpabsd",
+    "vpabsq",
+    "vpabsw",
+    "vpackssdw",
+    "vpacksswb",
+    "vpackusdw",
+    "vpackuswb",
+    "vpaddb",
+    "vpaddd",
+    "vpaddq",
+    "vpaddsb",
+    "vpaddsw",
+    "vpaddusb",
+    "vpaddusw",
+    "vpaddw",
+    "vpalignr",
+    "vpand",
+    "vpandd",
+    "vpandn",
+    "vpandnd",
+    "vpandnq",
+    "vpandq",
+    "vpavgb",
+    "vpavgw",
+    "vpblendd",
+    "vpblendmb",
+    "vpblendmd",
+    "vpblendmq",
+    "vpblendmw",
+    "vpblendvb",
+    "vpblendw",
+    "vpbroadcastb",
+    "vpbroadcastd",
+    "vpbroadcastmb2q",
+    "vpbroadcastmw2d",
+    "vpbroadcastq",
+    "vpbroadcastw",
+    "vpclmulqdq",
+    "vpcmpb",
+    "vpcmpd",
+    "vpcmpeqb",
+    "vpcmpeqd",
+    "vpcmpeqq",
+    "vpcmpeqw",
+    "vpcmpestri",
+    "vpcmpestrm",
+    "vpcmpgtb",
+    "vpcmpgtd",
+    "vpcmpgtq",
+    "vpcmpgtw",
+    "vpcmpistri",
+    "vpcmpistrm",
+    "vpcmpq",
+    "vpcmpub",
+    "vpcmpud",
+    "vpcmpuq",
+    "vpcmpuw",
+    "vpcmpw",
+    "vpcompressb",
+    "vpcompressd",
+    "vpcompressq",
+    "vpcompressw",
+    "vpconflictd",
+    "vpconflictq",
+    "vpdpbssd",
+    "vpdpbssds",
+    "vpdpbsud",
+    "vpdpbsuds",
+    "vpdpbusd",
+    "vpdpbusds",
+    "vpdpbuud",
+    "vpdpbuuds",
+    "vpdpwssd",
+    "vpdpwssds",
+    "vpdpwsud",
+    "vpdpwsuds",
+    "vpdpwusd",
+    "vpdpwusds",
+    "vpdpwuud",
+    "vpdpwuuds",
+    "vperm2f128",
+    "vperm2i128",
+    "vpermb",
+    "vpermd",
+    "vpermi2b",
+    "vpermi2d",
+    "vpermi2pd",
+    "vpermi2ps",
+    "vpermi2q",
+    "vpermi2w",
+    "vpermilpd",
+    "vpermilps",
+    "vpermpd",
+    "vpermps",
+    "vpermq",
+    "vpermt2b",
+    "vpermt2d",
+    "vpermt2pd",
+    "vpermt2ps",
+    "vpermt2q",
+    "vpermt2w",
+    "vpermw",
+    "vpexpandb",
+    "vpexpandd",
+    "vpexpandq",
+    "vpexpandw",
+    "vpextrb",
+    "vpextrd",
+    "vpextrq",
+    "vpextrw",
+    "vpgatherdd",
+    "vpgatherdq",
+    "vpgatherqd",
+    "vpgatherqq",
+    "vphaddd",
+    "vphaddsw",
+    "vphaddw",
+    "vphminposuw",
+    "vphsubd",
+    "vphsubsw",
+    "vphsubw",
+    "vpinsrb",
+    "vpinsrd",
+    "vpinsrq",
+    "vpinsrw",
+    "vplzcntd",
+    "vplzcntq",
+    "vpmadd52huq",
+    "vpmadd52luq",
+    "vpmaddubsw",
+    "vpmaddwd",
+    "vpmaskmovd",
+    "vpmaskmovq",
+    "vpmaxsb",
+    "vpmaxsd",
+    "vpmaxsq",
+    "vpmaxsw",
+    "vpmaxub",
+    "vpmaxud",
+    "vpmaxuq",
+    "vpmaxuw",
+    "vpminsb",
+    "vpminsd",
+    "vpminsq",
+    "vpminsw",
+    "vpminub",
+    "vpminud",
+    "vpminuq",
+    "vpminuw",
+    "vpmovb2m",
+    "vpmovd2m",
+    "vpmovdb",
+    "vpmovdw",
+    "vpmovm2b",
+    "vpmovm2d",
+    "vpmovm2q",
+    "vpmovm2w",
+    "vpmovmskb",
+    "vpmovq2m",
+    "vpmovqb",
+    "vpmovqd",
+    "vpmovqw",
+    "vpmovsdb",
+    "vpmovsdw",
+    "vpmovsqb",
+    "vpmovsqd",
+    "vpmovsqw",
+    "vpmovswb",
+    "vpmovsxbd",
+    "vpmovsxbq",
+    "vpmovsxbw",
+    "vpmovsxdq",
+    "vpmovsxwd",
+    "vpmovsxwq",
+    "vpmovusdb",
+    "vpmovusdw",
+    "vpmovusqb",
+    "vpmovusqd",
+    "vpmovusqw",
+    "vpmovuswb",
+    "vpmovw2m",
+    "vpmovwb",
+    "vpmovzxbd",
+    "vpmovzxbq",
+    "vpmovzxbw",
+    "vpmovzxdq",
+    "vpmovzxwd",
+    "vpmovzxwq",
+    "vpmuldq",
+    "vpmulhrsw",
+    "vpmulhuw",
+    "vpmulhw",
+    "vpmulld",
+    "vpmullq",
+    "vpmullw",
+    "vpmultishiftqb",
+    "vpmuludq",
+    "vpopcntb",
+    "vpopcntd",
+    "vpopcntq",
+    "vpopcntw",
+    "vpor",
+    "vpord",
+    "vporq",
+    "vprold",
+    "vprolq",
+    "vprolvd",
+    "vprolvq",
+    "vprord",
+    "vprorq",
+    "vprorvd",
+    "vprorvq",
+    "vpsadbw",
+    "vpscatterdd",
+    "vpscatterdq",
+    "vpscatterqd",
+    "vpscatterqq",
+    "vpshldd",
+    "vpshldq",
+    "vpshldvd",
+    "vpshldvq",
+    "vpshldvw",
+    "vpshldw",
+    "vpshrdd",
+    "vpshrdq",
+    "vpshrdvd",
+    "vpshrdvq",
+    "vpshrdvw",
+    "vpshrdw",
+    "vpshufb",
+    "vpshufbitqmb",
+    "vpshufd",
+    "vpshufhw",
+    "vpshuflw",
+    "vpsignb",
+    "vpsignd",
+    "vpsignw",
+    "vpslld",
+    "vpslldq",
+    "vpsllq",
+    "vpsllvd",
+    "vpsllvq",
+    "vpsllvw",
+    "vpsllw",
+    "vpsrad",
+    "vpsraq",
+    "vpsravd",
+    "vpsravq",
+    "vpsravw",
+    "vpsraw",
+    "vpsrld",
+    "vpsrldq",
+    "vpsrlq",
+    "vpsrlvd",
+    "vpsrlvq",
+    "vpsrlvw",
+    "vpsrlw",
+    "vpsubb",
+    "vpsubd",
+    "vpsubq",
+    "vpsubsb",
+    "vpsubsw",
+    "vpsubusb",
+    "vpsubusw",
+    "vpsubw",
+    "vpternlogd",
+    "vpternlogq",
+    "vptest",
+    "vptestmb",
+    "vptestmd",
+    "vptestmq",
+    "vptestmw",
+    "vptestnmb",
+    "vptestnmd",
+    "vptestnmq",
+    "vptestnmw",
+    "vpunpckhbw",
+    "vpunpckhdq",
+    "vpunpckhqdq",
+    "vpunpckhwd",
+    "vpunpcklbw",
+    "vpunpckldq",
+    "vpunpcklqdq",
+    "vpunpcklwd",
+    "vpxor",
+    "vpxord",
+    "vpxorq",
+    "vrangepd",
+    "vrangeps",
+    "vrangesd",
+    "vrangess",
+    "vrcp14pd",
+    "vrcp14ps",
+    "vrcp14sd",
+    "vrcp14ss",
+    "vrcp28pd",
+    "vrcp28ps",
+    "vrcp28sd",
+    "vrcp28ss",
+    "vrcpph",
+    "vrcpps",
+    "vrcpsh",
+    "vrcpss",
+    "vreducepd",
+    "vreduceph",
+    "vreduceps",
+    "vreducesd",
+    "vreducesh",
+    "vreducess",
+    "vrndscalepd",
+    "vrndscaleph",
+    "vrndscaleps",
+    "vrndscalesd",
+    "vrndscalesh",
+    "vrndscaless",
+    "vroundpd",
+    "vroundps",
+    "vroundsd",
+    "vroundss",
+    "vrsqrt14pd",
+    "vrsqrt14ps",
+    "vrsqrt14sd",
+    "vrsqrt14ss",
+    "vrsqrt28pd",
+    "vrsqrt28ps",
+    "vrsqrt28sd",
+    "vrsqrt28ss",
+    "vrsqrtph",
+    "vrsqrtps",
+    "vrsqrtsh",
+    "vrsqrtss",
+    "vscalefpd",
+    "vscalefph",
+    "vscalefps",
+    "vscalefsd",
+    "vscalefsh",
+    "vscalefss",
+    "vscatterdpd",
+    "vscatterdps",
+    "vscatterpf0dpd",
+    "vscatterpf0dps",
+    "vscatterpf0qpd",
+    "vscatterpf0qps",
+    "vscatterpf1dpd",
+    "vscatterpf1dps",
+    "vscatterpf1qpd",
+    "vscatterpf1qps",
+    "vscatterqpd",
+    "vscatterqps",
+    "vsha512msg1",
+    "vsha512msg2",
+    "vsha512rnds2",
+    "vshuff32x4",
+    "vshuff64x2",
+    "vshufi32x4",
+    "vshufi64x2",
+    "vshufpd",
+    "vshufps",
+    "vsm3msg1",
+    "vsm3msg2",
+    "vsm3rnds2",
+    "vsm4key4",
+    "vsm4rnds4",
+    "vsqrtpd",
+    "vsqrtph",
+    "vsqrtps",
+    "vsqrtsd",
+    "vsqrtsh",
+    "vsqrtss",
+    "vstmxcsr",
+    "vsubpd",
+    "vsubph",
+    "vsubps",
+    "vsubsd",
+    "vsubsh",
+    "vsubss",
+    "vtestpd",
+    "vtestps",
+    "vucomisd",
+    "vucomish",
+    "vucomiss",
+    "vunpckhpd",
+    "vunpckhps",
+    "vunpcklpd",
+    "vunpcklps",
+    "vxorpd",
+    "vxorps",
+    "vzeroall",
+    "vzeroupper",
     "wbinvd",
     "wbnoinvd",
     "wrfsbase",
@@ -1307,31 +2128,31 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, 0, 9, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:6 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 9, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:7 */
     {0x00000, 0x00000, 0, 9, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:8 */
-    {0x01000, 0x00000, HV_ATTR_RD, 566, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:9 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 515, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:10 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 426, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:11 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 426, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:12 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 426, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:13 */
-    {0x00000, 0x00000, 0, 426, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:14 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 426, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:15 */
-    {0x00000, 0x00000, 0, 426, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:16 */
-    {0x01000, 0x00000, HV_ATTR_RD, 566, {HV_OP_CS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:17 */
+    {0x01000, 0x00000, HV_ATTR_RD, 607, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:9 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 554, {HV_OP_ES}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:10 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 465, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:11 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 465, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:12 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 465, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:13 */
+    {0x00000, 0x00000, 0, 465, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:14 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 465, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:15 */
+    {0x00000, 0x00000, 0, 465, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:16 */
+    {0x01000, 0x00000, HV_ATTR_RD, 607, {HV_OP_CS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:17 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:18 */
     {0x00000, 0x00000, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:19 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 7, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:20 */
     {0x00000, 0x00000, 0, 7, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:21 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 7, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:22 */
     {0x00000, 0x00000, 0, 7, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:23 */
-    {0x01000, 0x00000, HV_ATTR_RD, 566, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:24 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 515, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:25 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 609, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:26 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 609, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:27 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 609, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:28 */
-    {0x00000, 0x00000, 0, 609, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:29 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 609, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:30 */
-    {0x00000, 0x00000, 0, 609, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:31 */
-    {0x01000, 0x00000, HV_ATTR_RD, 566, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:32 */
-    {0x01000, 0x00000, HV_ATTR_MOV, 515, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:33 */
+    {0x01000, 0x00000, HV_ATTR_RD, 607, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:24 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 554, {HV_OP_SS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:25 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 651, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:26 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 651, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:27 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 651, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:28 */
+    {0x00000, 0x00000, 0, 651, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:29 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 651, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:30 */
+    {0x00000, 0x00000, 0, 651, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:31 */
+    {0x01000, 0x00000, HV_ATTR_RD, 607, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:32 */
+    {0x01000, 0x00000, HV_ATTR_MOV, 554, {HV_OP_DS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:33 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 31, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:34 */
     {0x00000, 0x00000, HV_ATTR_LOCK, 31, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:35 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 31, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:36 */
@@ -1339,19 +2160,19 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_BYTEOP, 31, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:38 */
     {0x00000, 0x00000, 0, 31, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:39 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 158, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* daa legacy_map0.txt:40 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 684, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:41 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 684, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:42 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 684, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:43 */
-    {0x00000, 0x00000, 0, 684, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:44 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 684, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:45 */
-    {0x00000, 0x00000, 0, 684, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:46 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 726, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:41 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 726, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:42 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 726, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:43 */
+    {0x00000, 0x00000, 0, 726, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:44 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 726, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:45 */
+    {0x00000, 0x00000, 0, 726, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:46 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 159, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* das legacy_map0.txt:47 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 749, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 749, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 749, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
-    {0x00000, 0x00000, 0, 749, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP, 749, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
-    {0x00000, 0x00000, 0, 749, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 1566, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:48 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 1566, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:49 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 1566, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:50 */
+    {0x00000, 0x00000, 0, 1566, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:51 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP, 1566, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:52 */
+    {0x00000, 0x00000, 0, 1566, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:53 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 1, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aaa legacy_map0.txt:54 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 106, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:55 */
     {0x00000, 0x00000, HV_ATTR_RD, 106, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:56 */
@@ -1360,14 +2181,14 @@ const struct hv_entry hv_entries[] = {
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 106, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:59 */
     {0x00000, 0x00000, HV_ATTR_RD, 106, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:60 */
     {0x01000, 0x00000, HV_ATTR_NOWRITE, 6, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aas legacy_map0.txt:61 */
-    {0x01000, 0x00000, 0, 299, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 299, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 299, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 299, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 299, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 299, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 299, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
-    {0x01000, 0x00000, 0, 299, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 291, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 291, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 291, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 291, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 291, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 291, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 291, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
+    {0x01000, 0x00000, 0, 291, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:63 */
     {0x01000, 0x00000, 0, 160, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
     {0x01000, 0x00000, 0, 160, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
     {0x01000, 0x00000, 0, 160, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
@@ -1376,1117 +2197,2355 @@ const struct hv_entry hv_entries[] = {
     {0x01000, 0x00000, 0, 160, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
     {0x01000, 0x00000, 0, 160, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
     {0x01000, 0x00000, 0, 160, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:64 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 569, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 566, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 569, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 566, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 569, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 566, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 569, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 566, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 569, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 566, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 569, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 566, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 569, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 566, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 569, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 566, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 519, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 515, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 519, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 515, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 519, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 515, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 519, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 515, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 519, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 515, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 519, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 515, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 519, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 515, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
-    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 519, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 515, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 782, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:69 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 785, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:70 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 610, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 610, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 610, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 610, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 610, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 610, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 610, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_RD, 610, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pushp legacy_map0.txt:65 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:66 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 558, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 558, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 558, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 558, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 558, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 558, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 558, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x08200, 0x08200, HV_ATTR_APX_PPX | HV_ATTR_D64 | HV_ATTR_MOV, 558, {HV_OP_Zq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popp legacy_map0.txt:67 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:68 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 1599, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pusha/pushad/pushad legacy_map0.txt:69 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 1602, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popa/popad/popad legacy_map0.txt:70 */
     {0x01008, 0x00000, HV_ATTR_RD, 48, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bound legacy_map0.txt:71 */
     {0x01000, 0x00000, 0, 38, {HV_OP_Ew, HV_OP_Gw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* arpl legacy_map0.txt:72 */
-    {0x01000, 0x01000, HV_ATTR_MOV, 410, {HV_OP_Gv, HV_OP_Ed}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsxd legacy_map0.txt:73 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 566, {HV_OP_Iz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:74 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 296, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:75 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 566, {HV_OP_Ibs}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:76 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 296, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:77 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_REP, 300, {HV_OP_Yb, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insb legacy_map0.txt:78 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 788, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:79 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_REP, 430, {HV_OP_DX, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* outsb legacy_map0.txt:80 */
-    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 791, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:81 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 329, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_map0.txt:82 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 325, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_map0.txt:83 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 314, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_map0.txt:84 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 321, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_map0.txt:85 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 332, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_map0.txt:86 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 328, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_map0.txt:87 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 315, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_map0.txt:88 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 322, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_map0.txt:89 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 331, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_map0.txt:90 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 327, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_map0.txt:91 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 330, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_map0.txt:92 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 326, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_map0.txt:93 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 316, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_map0.txt:94 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 323, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_map0.txt:95 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 317, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_map0.txt:96 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 324, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_map0.txt:97 */
+    {0x01000, 0x01000, HV_ATTR_MOV, 449, {HV_OP_Gv, HV_OP_Ed}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsxd legacy_map0.txt:73 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_Iz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:74 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 288, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:75 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_Ibs}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:76 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 288, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:77 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_REP, 292, {HV_OP_Yb, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insb legacy_map0.txt:78 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_REP, 1605, {HV_OP_Yz, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* insw/insd/insd legacy_map0.txt:79 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_REP, 469, {HV_OP_DX, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* outsb legacy_map0.txt:80 */
+    {0x00000, 0x00000, HV_ATTR_RD | HV_ATTR_REP, 1608, {HV_OP_DX, HV_OP_Xz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* outsw/outsd/outsd legacy_map0.txt:81 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 321, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_map0.txt:82 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 317, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_map0.txt:83 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 306, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_map0.txt:84 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 313, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_map0.txt:85 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 324, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_map0.txt:86 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 320, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_map0.txt:87 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 307, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_map0.txt:88 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 314, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_map0.txt:89 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 323, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_map0.txt:90 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 319, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_map0.txt:91 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 322, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_map0.txt:92 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 318, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_map0.txt:93 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 308, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_map0.txt:94 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 315, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_map0.txt:95 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 309, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_map0.txt:96 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 316, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_map0.txt:97 */
     {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 9, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:99 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 426, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:100 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 465, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:100 */
     {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:101 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 609, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:102 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 651, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:102 */
     {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 31, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:103 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 684, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:104 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 749, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:105 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 726, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:104 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 1566, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:105 */
     {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 106, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:106 */
     {0x00007, 0x00000, HV_ATTR_LOCK, 9, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:107 */
-    {0x00007, 0x00001, HV_ATTR_LOCK, 426, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:108 */
+    {0x00007, 0x00001, HV_ATTR_LOCK, 465, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:108 */
     {0x00007, 0x00002, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:109 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 609, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:110 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 651, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:110 */
     {0x00007, 0x00004, HV_ATTR_LOCK, 31, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:111 */
-    {0x00007, 0x00005, HV_ATTR_LOCK, 684, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:112 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 749, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:113 */
+    {0x00007, 0x00005, HV_ATTR_LOCK, 726, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:112 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 1566, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:113 */
     {0x00007, 0x00007, HV_ATTR_RD, 106, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:114 */
     {0x01007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 9, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:116 */
-    {0x01007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 426, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:117 */
+    {0x01007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 465, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:117 */
     {0x01007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:118 */
-    {0x01007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 609, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:119 */
+    {0x01007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 651, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:119 */
     {0x01007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 31, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:120 */
-    {0x01007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 684, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:121 */
-    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 749, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:122 */
+    {0x01007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 726, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:121 */
+    {0x01007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 1566, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:122 */
     {0x01007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 106, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:123 */
     {0x00007, 0x00000, HV_ATTR_LOCK, 9, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add legacy_map0.txt:124 */
-    {0x00007, 0x00001, HV_ATTR_LOCK, 426, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:125 */
+    {0x00007, 0x00001, HV_ATTR_LOCK, 465, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or legacy_map0.txt:125 */
     {0x00007, 0x00002, HV_ATTR_LOCK, 7, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc legacy_map0.txt:126 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 609, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:127 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 651, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb legacy_map0.txt:127 */
     {0x00007, 0x00004, HV_ATTR_LOCK, 31, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and legacy_map0.txt:128 */
-    {0x00007, 0x00005, HV_ATTR_LOCK, 684, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:129 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 749, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:130 */
+    {0x00007, 0x00005, HV_ATTR_LOCK, 726, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub legacy_map0.txt:129 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 1566, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor legacy_map0.txt:130 */
     {0x00007, 0x00007, HV_ATTR_RD, 106, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmp legacy_map0.txt:131 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 695, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:132 */
-    {0x00000, 0x00000, HV_ATTR_RD, 695, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:133 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 745, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:134 */
-    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 745, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:135 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 376, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:136 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 376, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:137 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 376, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:138 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 376, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:139 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 376, {HV_OP_Ev, HV_OP_Sw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:140 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 343, {HV_OP_Gv, HV_OP_M}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lea legacy_map0.txt:141 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 745, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:132 */
+    {0x00000, 0x00000, HV_ATTR_RD, 745, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:133 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_XLOCK | HV_ATTR_XOP2, 1562, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:134 */
+    {0x00000, 0x00000, HV_ATTR_XLOCK | HV_ATTR_XOP2, 1562, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:135 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:136 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:137 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:138 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:139 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Ev, HV_OP_Sw}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:140 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 382, {HV_OP_Gv, HV_OP_M}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lea legacy_map0.txt:141 */
     {0x00007, 0x00001, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_map0.txt:142 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 376, {HV_OP_Sw, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:143 */
-    {0x00007, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 515, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:144 */
-    {0x88180, 0x80100, HV_ATTR_NOWRITE, 449, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pause legacy_map0.txt:145 */
-    {0x80000, 0x80000, HV_ATTR_NOWRITE, 424, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_map0.txt:146 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 745, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 745, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 745, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 745, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 745, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 745, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 745, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:153 */
-    {0x00000, 0x00000, HV_ATTR_XOP2, 745, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:154 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 794, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:155 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 797, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:156 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Sw, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:143 */
+    {0x00007, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_map0.txt:144 */
+    {0x88180, 0x80100, HV_ATTR_NOWRITE, 488, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pause legacy_map0.txt:145 */
+    {0x80000, 0x80000, HV_ATTR_NOWRITE, 463, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_map0.txt:146 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:147 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:148 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:149 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:150 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:151 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:152 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:153 */
+    {0x00000, 0x00000, HV_ATTR_XOP2, 1562, {HV_OP_Zv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xchg legacy_map0.txt:154 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1611, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cbw/cwde/cdqe legacy_map0.txt:155 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1614, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cwd/cdq/cqo legacy_map0.txt:156 */
     {0x01000, 0x00000, HV_ATTR_RD, 57, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:157 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 273, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fwait legacy_map0.txt:158 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 800, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:159 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 803, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:160 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 603, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sahf legacy_map0.txt:161 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 337, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lahf legacy_map0.txt:162 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 376, {HV_OP_AL, HV_OP_Ob}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:163 */
-    {0x108200, 0x08000, HV_ATTR_NOPFX66 | HV_ATTR_NOPFXREP | HV_ATTR_RD, 319, {HV_OP_Iq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpabs legacy_map0.txt:164 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 376, {HV_OP_rAX, HV_OP_Ov}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:165 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 376, {HV_OP_Ob, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:166 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 376, {HV_OP_Ov, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:167 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 404, {HV_OP_Yb, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsb legacy_map0.txt:168 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 806, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:169 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 267, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fwait legacy_map0.txt:158 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 1617, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* pushf/pushfd/pushfq legacy_map0.txt:159 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 1620, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* popf/popfd/popfq legacy_map0.txt:160 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 645, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sahf legacy_map0.txt:161 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 376, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lahf legacy_map0.txt:162 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 415, {HV_OP_AL, HV_OP_Ob}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:163 */
+    {0x108200, 0x08000, HV_ATTR_NOPFX66 | HV_ATTR_NOPFXREP | HV_ATTR_RD, 311, {HV_OP_Iq}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpabs legacy_map0.txt:164 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 415, {HV_OP_rAX, HV_OP_Ov}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:165 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 415, {HV_OP_Ob, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:166 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 415, {HV_OP_Ov, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:167 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 443, {HV_OP_Yb, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsb legacy_map0.txt:168 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 1623, {HV_OP_Yv, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* movsw/movsd/movsq legacy_map0.txt:169 */
     {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 123, {HV_OP_Xb, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsb legacy_map0.txt:170 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 809, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:171 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 695, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:172 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 695, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:173 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 680, {HV_OP_Yb, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stosb legacy_map0.txt:174 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 812, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:175 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 354, {HV_OP_AL, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lodsb legacy_map0.txt:176 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 815, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:177 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 610, {HV_OP_AL, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* scasb legacy_map0.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 818, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 376, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 376, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 376, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 376, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 376, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 376, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 376, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 376, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 376, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 376, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 376, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 376, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 376, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 376, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 376, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 376, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 592, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:183 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 593, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:184 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 572, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:185 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 575, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:186 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 658, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:187 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 661, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:188 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 604, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:189 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 606, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:190 */
-    {0x00007, 0x00000, 0, 592, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:191 */
-    {0x00007, 0x00001, 0, 593, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:192 */
-    {0x00007, 0x00002, 0, 572, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:193 */
-    {0x00007, 0x00003, 0, 575, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:194 */
-    {0x00007, 0x00004, 0, 658, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:195 */
-    {0x00007, 0x00005, 0, 661, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:196 */
-    {0x00007, 0x00006, 0, 604, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:197 */
-    {0x00007, 0x00007, 0, 606, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:198 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_RD, 588, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:199 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOWRITE, 588, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:200 */
-    {0x01008, 0x00000, HV_ATTR_MOV, 345, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* les legacy_map0.txt:201 */
-    {0x01008, 0x00000, HV_ATTR_MOV, 341, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lds legacy_map0.txt:202 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 376, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:203 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 742, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:204 */
-    {0x00007, 0x00000, HV_ATTR_MOV, 376, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:205 */
-    {0x0007f, 0x0000f, HV_ATTR_RD, 744, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:206 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 1626, {HV_OP_Xv, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* cmpsw/cmpsd/cmpsq legacy_map0.txt:171 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 745, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:172 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 745, {HV_OP_rAX, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:173 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 722, {HV_OP_Yb, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stosb legacy_map0.txt:174 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 1629, {HV_OP_Yv, HV_OP_rAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* stosw/stosd/stosq legacy_map0.txt:175 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 393, {HV_OP_AL, HV_OP_Xb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lodsb legacy_map0.txt:176 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2 | HV_ATTR_REP, 1632, {HV_OP_rAX, HV_OP_Xv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* lodsw/lodsd/lodsq legacy_map0.txt:177 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 652, {HV_OP_AL, HV_OP_Yb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* scasb legacy_map0.txt:178 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD | HV_ATTR_REPCC, 1635, {HV_OP_rAX, HV_OP_Yv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* scasw/scasd/scasq legacy_map0.txt:179 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Zb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Zv, HV_OP_Iv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:181 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 634, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:183 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 635, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:184 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 613, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:185 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 616, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:186 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 700, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:187 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 703, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:188 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 646, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:189 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 648, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:190 */
+    {0x00007, 0x00000, 0, 634, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:191 */
+    {0x00007, 0x00001, 0, 635, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:192 */
+    {0x00007, 0x00002, 0, 613, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:193 */
+    {0x00007, 0x00003, 0, 616, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:194 */
+    {0x00007, 0x00004, 0, 700, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:195 */
+    {0x00007, 0x00005, 0, 703, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:196 */
+    {0x00007, 0x00006, 0, 646, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:197 */
+    {0x00007, 0x00007, 0, 648, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:198 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_RD, 629, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:199 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOWRITE, 629, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ret legacy_map0.txt:200 */
+    {0x01008, 0x00000, HV_ATTR_MOV, 384, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* les legacy_map0.txt:201 */
+    {0x01008, 0x00000, HV_ATTR_MOV, 380, {HV_OP_Gz, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lds legacy_map0.txt:202 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 415, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:203 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 1559, {HV_OP_Ib}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xabort legacy_map0.txt:204 */
+    {0x00007, 0x00000, HV_ATTR_MOV, 415, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_map0.txt:205 */
+    {0x0007f, 0x0000f, HV_ATTR_RD, 1561, {HV_OP_Jz}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xbegin legacy_map0.txt:206 */
     {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 178, {HV_OP_Iw, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enter legacy_map0.txt:207 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 344, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* leave legacy_map0.txt:208 */
-    {0x00000, 0x00000, HV_ATTR_RD, 589, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:209 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 589, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:210 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 305, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int3 legacy_map0.txt:211 */
-    {0x00000, 0x00000, HV_ATTR_RD, 303, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int legacy_map0.txt:212 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 306, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* into legacy_map0.txt:213 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 821, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:214 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 592, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:215 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 593, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:216 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 572, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:217 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 575, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:218 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 658, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:219 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 661, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:220 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 604, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:221 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 606, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:222 */
-    {0x00007, 0x00000, 0, 592, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:223 */
-    {0x00007, 0x00001, 0, 593, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:224 */
-    {0x00007, 0x00002, 0, 572, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:225 */
-    {0x00007, 0x00003, 0, 575, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:226 */
-    {0x00007, 0x00004, 0, 658, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:227 */
-    {0x00007, 0x00005, 0, 661, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:228 */
-    {0x00007, 0x00006, 0, 604, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:229 */
-    {0x00007, 0x00007, 0, 606, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:230 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP, 592, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:231 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP, 593, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:232 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP, 572, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:233 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP, 575, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:234 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP, 658, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:235 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP, 661, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:236 */
-    {0x00007, 0x00006, HV_ATTR_BYTEOP, 604, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:237 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP, 606, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:238 */
-    {0x00007, 0x00000, 0, 592, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:239 */
-    {0x00007, 0x00001, 0, 593, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:240 */
-    {0x00007, 0x00002, 0, 572, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:241 */
-    {0x00007, 0x00003, 0, 575, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:242 */
-    {0x00007, 0x00004, 0, 658, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:243 */
-    {0x00007, 0x00005, 0, 661, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:244 */
-    {0x00007, 0x00006, 0, 604, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:245 */
-    {0x00007, 0x00007, 0, 606, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:246 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_NOWRITE, 383, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* leave legacy_map0.txt:208 */
+    {0x00000, 0x00000, HV_ATTR_RD, 630, {HV_OP_Iw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:209 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 630, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* retf legacy_map0.txt:210 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 297, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int3 legacy_map0.txt:211 */
+    {0x00000, 0x00000, HV_ATTR_RD, 295, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int legacy_map0.txt:212 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 298, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* into legacy_map0.txt:213 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1638, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_OSZ}, /* iret/iretd/iretq legacy_map0.txt:214 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 634, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:215 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 635, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:216 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 613, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:217 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 616, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:218 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 700, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:219 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 703, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:220 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 646, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:221 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 648, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:222 */
+    {0x00007, 0x00000, 0, 634, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:223 */
+    {0x00007, 0x00001, 0, 635, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:224 */
+    {0x00007, 0x00002, 0, 613, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:225 */
+    {0x00007, 0x00003, 0, 616, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:226 */
+    {0x00007, 0x00004, 0, 700, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:227 */
+    {0x00007, 0x00005, 0, 703, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:228 */
+    {0x00007, 0x00006, 0, 646, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:229 */
+    {0x00007, 0x00007, 0, 648, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:230 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP, 634, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:231 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP, 635, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:232 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP, 613, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:233 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP, 616, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:234 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP, 700, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:235 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP, 703, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:236 */
+    {0x00007, 0x00006, HV_ATTR_BYTEOP, 646, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:237 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP, 648, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:238 */
+    {0x00007, 0x00000, 0, 634, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol legacy_map0.txt:239 */
+    {0x00007, 0x00001, 0, 635, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror legacy_map0.txt:240 */
+    {0x00007, 0x00002, 0, 613, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl legacy_map0.txt:241 */
+    {0x00007, 0x00003, 0, 616, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr legacy_map0.txt:242 */
+    {0x00007, 0x00004, 0, 700, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl legacy_map0.txt:243 */
+    {0x00007, 0x00005, 0, 703, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr legacy_map0.txt:244 */
+    {0x00007, 0x00006, 0, 646, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sal legacy_map0.txt:245 */
+    {0x00007, 0x00007, 0, 648, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar legacy_map0.txt:246 */
     {0x01000, 0x00000, HV_ATTR_RD, 4, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aam legacy_map0.txt:247 */
     {0x01000, 0x00000, HV_ATTR_RD, 2, {HV_OP_Ib}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aad legacy_map0.txt:248 */
-    {0x01000, 0x00000, HV_ATTR_NOWRITE, 605, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* salc legacy_map0.txt:249 */
-    {0x00000, 0x00000, HV_ATTR_RD, 748, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:250 */
-    {0x0000f, 0x00000, 0, 183, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:4 */
-    {0x0000f, 0x00001, 0, 236, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:5 */
+    {0x01000, 0x00000, HV_ATTR_NOWRITE, 647, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* salc legacy_map0.txt:249 */
+    {0x00000, 0x00000, HV_ATTR_RD, 1565, {HV_OP_Mxlat}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xlatb legacy_map0.txt:250 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 183, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:4 */
+    {0x0000f, 0x00001, HV_ATTR_RD, 232, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:5 */
     {0x0000f, 0x00002, HV_ATTR_RD, 196, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom x87.txt:6 */
-    {0x0000f, 0x00003, HV_ATTR_RD, 200, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:7 */
-    {0x0000f, 0x00004, 0, 263, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:8 */
-    {0x0000f, 0x00005, 0, 265, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:9 */
-    {0x0000f, 0x00006, 0, 206, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:10 */
-    {0x0000f, 0x00007, 0, 208, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:11 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 199, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:7 */
+    {0x0000f, 0x00004, HV_ATTR_RD, 257, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:8 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 259, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:9 */
+    {0x0000f, 0x00006, HV_ATTR_RD, 203, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:10 */
+    {0x0000f, 0x00007, HV_ATTR_RD, 205, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:11 */
     {0x0000f, 0x00008, 0, 183, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:12 */
-    {0x0000f, 0x00009, 0, 236, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:13 */
-    {0x0000f, 0x0000a, HV_ATTR_RD, 196, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom x87.txt:14 */
-    {0x0000f, 0x0000b, HV_ATTR_RD, 200, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:15 */
-    {0x0000f, 0x0000c, 0, 263, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:16 */
-    {0x0000f, 0x0000d, 0, 265, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:17 */
-    {0x0000f, 0x0000e, 0, 206, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:18 */
-    {0x0000f, 0x0000f, 0, 208, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:19 */
-    {0x0000f, 0x00000, HV_ATTR_RD, 226, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:21 */
-    {0x0000f, 0x00002, HV_ATTR_MOV, 258, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:22 */
-    {0x0000f, 0x00003, HV_ATTR_MOV, 259, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:23 */
-    {0x0000f, 0x00004, HV_ATTR_RD, 229, {HV_OP_Menv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldenv x87.txt:24 */
-    {0x0000f, 0x00005, HV_ATTR_RD, 228, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldcw x87.txt:25 */
-    {0x0000f, 0x00006, HV_ATTR_MOV, 246, {HV_OP_Menv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstenv x87.txt:26 */
-    {0x0000f, 0x00007, HV_ATTR_MOV, 245, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstcw x87.txt:27 */
-    {0x0000f, 0x00008, HV_ATTR_RD, 226, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:28 */
-    {0x0000f, 0x00009, HV_ATTR_RD, 275, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch x87.txt:29 */
-    {0x0007f, 0x0000a, HV_ATTR_NOWRITE, 242, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnop x87.txt:30 */
-    {0x0000f, 0x0000b, HV_ATTR_MOV, 260, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp1 x87.txt:31 */
+    {0x0000f, 0x00009, 0, 232, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:13 */
+    {0x0000f, 0x0000a, HV_ATTR_RD, 196, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom x87.txt:14 */
+    {0x0000f, 0x0000b, HV_ATTR_RD, 199, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:15 */
+    {0x0000f, 0x0000c, 0, 257, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:16 */
+    {0x0000f, 0x0000d, 0, 259, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:17 */
+    {0x0000f, 0x0000e, 0, 203, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:18 */
+    {0x0000f, 0x0000f, 0, 205, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:19 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 222, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:21 */
+    {0x0000f, 0x00002, HV_ATTR_MOV, 254, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:22 */
+    {0x0000f, 0x00003, HV_ATTR_MOV, 255, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:23 */
+    {0x0000f, 0x00004, HV_ATTR_RD, 225, {HV_OP_Menv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldenv x87.txt:24 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 224, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldcw x87.txt:25 */
+    {0x0000f, 0x00006, HV_ATTR_MOV, 242, {HV_OP_Menv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstenv x87.txt:26 */
+    {0x0000f, 0x00007, HV_ATTR_MOV, 241, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstcw x87.txt:27 */
+    {0x0000f, 0x00008, HV_ATTR_RD, 222, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:28 */
+    {0x0000f, 0x00009, 0, 269, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch x87.txt:29 */
+    {0x0007f, 0x0000a, HV_ATTR_NOWRITE, 238, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnop x87.txt:30 */
+    {0x0000f, 0x0000b, HV_ATTR_MOV, 256, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstpnce x87.txt:31 */
     {0x0007f, 0x0000c, HV_ATTR_NOWRITE, 187, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fchs x87.txt:32 */
     {0x0007f, 0x0001c, HV_ATTR_NOWRITE, 182, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fabs x87.txt:33 */
-    {0x0007f, 0x0004c, HV_ATTR_NOWRITE, 267, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ftst x87.txt:34 */
-    {0x0007f, 0x0005c, HV_ATTR_NOWRITE, 274, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxam x87.txt:35 */
-    {0x0007f, 0x0000d, HV_ATTR_NOWRITE, 227, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld1 x87.txt:36 */
-    {0x0007f, 0x0001d, HV_ATTR_NOWRITE, 231, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldl2t x87.txt:37 */
-    {0x0007f, 0x0002d, HV_ATTR_NOWRITE, 230, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldl2e x87.txt:38 */
-    {0x0007f, 0x0003d, HV_ATTR_NOWRITE, 234, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldpi x87.txt:39 */
-    {0x0007f, 0x0004d, HV_ATTR_NOWRITE, 232, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldlg2 x87.txt:40 */
-    {0x0007f, 0x0005d, HV_ATTR_NOWRITE, 233, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldln2 x87.txt:41 */
-    {0x0007f, 0x0006d, HV_ATTR_NOWRITE, 235, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldz x87.txt:42 */
+    {0x0007f, 0x0004c, HV_ATTR_NOWRITE, 261, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ftst x87.txt:34 */
+    {0x0007f, 0x0005c, HV_ATTR_NOWRITE, 268, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxam x87.txt:35 */
+    {0x0007f, 0x0000d, HV_ATTR_NOWRITE, 223, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld1 x87.txt:36 */
+    {0x0007f, 0x0001d, HV_ATTR_NOWRITE, 227, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldl2t x87.txt:37 */
+    {0x0007f, 0x0002d, HV_ATTR_NOWRITE, 226, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldl2e x87.txt:38 */
+    {0x0007f, 0x0003d, HV_ATTR_NOWRITE, 230, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldpi x87.txt:39 */
+    {0x0007f, 0x0004d, HV_ATTR_NOWRITE, 228, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldlg2 x87.txt:40 */
+    {0x0007f, 0x0005d, HV_ATTR_NOWRITE, 229, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldln2 x87.txt:41 */
+    {0x0007f, 0x0006d, HV_ATTR_NOWRITE, 231, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fldz x87.txt:42 */
     {0x0007f, 0x0000e, HV_ATTR_NOWRITE, 181, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* f2xm1 x87.txt:43 */
-    {0x0007f, 0x0001e, HV_ATTR_NOWRITE, 283, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fyl2x x87.txt:44 */
-    {0x0007f, 0x0002e, HV_ATTR_NOWRITE, 251, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fptan x87.txt:45 */
-    {0x0007f, 0x0003e, HV_ATTR_NOWRITE, 248, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fpatan x87.txt:46 */
-    {0x0007f, 0x0004e, HV_ATTR_NOWRITE, 282, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxtract x87.txt:47 */
-    {0x0007f, 0x0005e, HV_ATTR_NOWRITE, 250, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fprem1 x87.txt:48 */
-    {0x0007f, 0x0006e, HV_ATTR_NOWRITE, 205, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdecstp x87.txt:49 */
-    {0x0007f, 0x0007e, HV_ATTR_NOWRITE, 220, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fincstp x87.txt:50 */
-    {0x0007f, 0x0000f, HV_ATTR_NOWRITE, 249, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fprem x87.txt:51 */
-    {0x0007f, 0x0001f, HV_ATTR_NOWRITE, 284, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fyl2xp1 x87.txt:52 */
-    {0x0007f, 0x0002f, HV_ATTR_NOWRITE, 257, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsqrt x87.txt:53 */
-    {0x0007f, 0x0003f, HV_ATTR_NOWRITE, 256, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsincos x87.txt:54 */
-    {0x0007f, 0x0004f, HV_ATTR_NOWRITE, 252, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* frndint x87.txt:55 */
-    {0x0007f, 0x0005f, HV_ATTR_NOWRITE, 254, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fscale x87.txt:56 */
-    {0x0007f, 0x0006f, HV_ATTR_NOWRITE, 255, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsin x87.txt:57 */
-    {0x0007f, 0x0007f, HV_ATTR_NOWRITE, 204, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcos x87.txt:58 */
-    {0x0000f, 0x00000, 0, 213, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fiadd x87.txt:60 */
-    {0x0000f, 0x00001, 0, 219, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fimul x87.txt:61 */
-    {0x0000f, 0x00002, HV_ATTR_RD, 214, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficom x87.txt:62 */
-    {0x0000f, 0x00003, HV_ATTR_RD, 215, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficomp x87.txt:63 */
-    {0x0000f, 0x00004, 0, 224, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisub x87.txt:64 */
-    {0x0000f, 0x00005, 0, 225, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisubr x87.txt:65 */
-    {0x0000f, 0x00006, 0, 216, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidiv x87.txt:66 */
-    {0x0000f, 0x00007, 0, 217, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidivr x87.txt:67 */
+    {0x0007f, 0x0001e, HV_ATTR_NOWRITE, 275, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fyl2x x87.txt:44 */
+    {0x0007f, 0x0002e, HV_ATTR_NOWRITE, 247, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fptan x87.txt:45 */
+    {0x0007f, 0x0003e, HV_ATTR_NOWRITE, 244, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fpatan x87.txt:46 */
+    {0x0007f, 0x0004e, HV_ATTR_NOWRITE, 274, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxtract x87.txt:47 */
+    {0x0007f, 0x0005e, HV_ATTR_NOWRITE, 246, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fprem1 x87.txt:48 */
+    {0x0007f, 0x0006e, HV_ATTR_NOWRITE, 202, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdecstp x87.txt:49 */
+    {0x0007f, 0x0007e, HV_ATTR_NOWRITE, 216, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fincstp x87.txt:50 */
+    {0x0007f, 0x0000f, HV_ATTR_NOWRITE, 245, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fprem x87.txt:51 */
+    {0x0007f, 0x0001f, HV_ATTR_NOWRITE, 276, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fyl2xp1 x87.txt:52 */
+    {0x0007f, 0x0002f, HV_ATTR_NOWRITE, 253, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsqrt x87.txt:53 */
+    {0x0007f, 0x0003f, HV_ATTR_NOWRITE, 252, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsincos x87.txt:54 */
+    {0x0007f, 0x0004f, HV_ATTR_NOWRITE, 248, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* frndint x87.txt:55 */
+    {0x0007f, 0x0005f, HV_ATTR_NOWRITE, 250, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fscale x87.txt:56 */
+    {0x0007f, 0x0006f, HV_ATTR_NOWRITE, 251, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsin x87.txt:57 */
+    {0x0007f, 0x0007f, HV_ATTR_NOWRITE, 201, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcos x87.txt:58 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 209, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fiadd x87.txt:60 */
+    {0x0000f, 0x00001, HV_ATTR_RD, 215, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fimul x87.txt:61 */
+    {0x0000f, 0x00002, HV_ATTR_RD, 210, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficom x87.txt:62 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 211, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficomp x87.txt:63 */
+    {0x0000f, 0x00004, HV_ATTR_RD, 220, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisub x87.txt:64 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 221, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisubr x87.txt:65 */
+    {0x0000f, 0x00006, HV_ATTR_RD, 212, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidiv x87.txt:66 */
+    {0x0000f, 0x00007, HV_ATTR_RD, 213, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidivr x87.txt:67 */
     {0x0000f, 0x00008, 0, 188, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovb x87.txt:68 */
     {0x0000f, 0x00009, 0, 190, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmove x87.txt:69 */
     {0x0000f, 0x0000a, 0, 189, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovbe x87.txt:70 */
     {0x0000f, 0x0000b, 0, 195, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovu x87.txt:71 */
-    {0x0007f, 0x0001d, HV_ATTR_NOWRITE, 272, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucompp x87.txt:72 */
-    {0x0000f, 0x00000, HV_ATTR_RD, 218, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:74 */
-    {0x0000f, 0x00001, HV_ATTR_MOV, 223, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:75 */
-    {0x0000f, 0x00002, HV_ATTR_MOV, 221, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fist x87.txt:76 */
-    {0x0000f, 0x00003, HV_ATTR_MOV, 222, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:77 */
-    {0x0000f, 0x00005, HV_ATTR_RD, 226, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:78 */
-    {0x0000f, 0x00007, HV_ATTR_MOV, 259, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:79 */
+    {0x0007f, 0x0001d, HV_ATTR_NOWRITE, 266, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucompp x87.txt:72 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 214, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:74 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 219, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:75 */
+    {0x0000f, 0x00002, HV_ATTR_MOV, 217, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fist x87.txt:76 */
+    {0x0000f, 0x00003, HV_ATTR_MOV, 218, {HV_OP_Md}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:77 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 222, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:78 */
+    {0x0000f, 0x00007, HV_ATTR_MOV, 255, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:79 */
     {0x0000f, 0x00008, 0, 191, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovnb x87.txt:80 */
     {0x0000f, 0x00009, 0, 193, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovne x87.txt:81 */
     {0x0000f, 0x0000a, 0, 192, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovnbe x87.txt:82 */
     {0x0000f, 0x0000b, 0, 194, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcmovnu x87.txt:83 */
-    {0x0007f, 0x0000c, HV_ATTR_NOWRITE, 240, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fneni x87.txt:84 */
-    {0x0007f, 0x0001c, HV_ATTR_NOWRITE, 239, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fndisi x87.txt:85 */
-    {0x0007f, 0x0002c, HV_ATTR_NOWRITE, 238, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnclex x87.txt:86 */
-    {0x0007f, 0x0003c, HV_ATTR_NOWRITE, 241, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fninit x87.txt:87 */
-    {0x0007f, 0x0004c, HV_ATTR_NOWRITE, 244, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnsetpm x87.txt:88 */
-    {0x0000f, 0x0000d, HV_ATTR_RD, 269, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomi x87.txt:89 */
-    {0x0000f, 0x0000e, HV_ATTR_RD, 198, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomi x87.txt:90 */
-    {0x0000f, 0x00000, 0, 183, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:92 */
-    {0x0000f, 0x00001, 0, 236, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:93 */
+    {0x0007f, 0x0000c, HV_ATTR_NOWRITE, 236, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fneni x87.txt:84 */
+    {0x0007f, 0x0001c, HV_ATTR_NOWRITE, 235, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fndisi x87.txt:85 */
+    {0x0007f, 0x0002c, HV_ATTR_NOWRITE, 234, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnclex x87.txt:86 */
+    {0x0007f, 0x0003c, HV_ATTR_NOWRITE, 237, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fninit x87.txt:87 */
+    {0x0007f, 0x0004c, HV_ATTR_NOWRITE, 240, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnsetpm x87.txt:88 */
+    {0x0000f, 0x0000d, HV_ATTR_RD, 263, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomi x87.txt:89 */
+    {0x0000f, 0x0000e, HV_ATTR_RD, 197, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomi x87.txt:90 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 183, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:92 */
+    {0x0000f, 0x00001, HV_ATTR_RD, 232, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:93 */
     {0x0000f, 0x00002, HV_ATTR_RD, 196, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom x87.txt:94 */
-    {0x0000f, 0x00003, HV_ATTR_RD, 200, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:95 */
-    {0x0000f, 0x00004, 0, 263, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:96 */
-    {0x0000f, 0x00005, 0, 265, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:97 */
-    {0x0000f, 0x00006, 0, 206, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:98 */
-    {0x0000f, 0x00007, 0, 208, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:99 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 199, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:95 */
+    {0x0000f, 0x00004, HV_ATTR_RD, 257, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:96 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 259, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:97 */
+    {0x0000f, 0x00006, HV_ATTR_RD, 203, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:98 */
+    {0x0000f, 0x00007, HV_ATTR_RD, 205, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:99 */
     {0x0000f, 0x00008, 0, 183, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fadd x87.txt:100 */
-    {0x0000f, 0x00009, 0, 236, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:101 */
-    {0x0000f, 0x0000a, HV_ATTR_RD, 197, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom2 x87.txt:102 */
-    {0x0000f, 0x0000b, HV_ATTR_RD, 201, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp3 x87.txt:103 */
-    {0x0000f, 0x0000c, 0, 265, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:104 */
-    {0x0000f, 0x0000d, 0, 263, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:105 */
-    {0x0000f, 0x0000e, 0, 208, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:106 */
-    {0x0000f, 0x0000f, 0, 206, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:107 */
-    {0x0000f, 0x00000, HV_ATTR_RD, 226, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:109 */
-    {0x0000f, 0x00001, HV_ATTR_MOV, 223, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:110 */
-    {0x0000f, 0x00002, HV_ATTR_MOV, 258, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:111 */
-    {0x0000f, 0x00003, HV_ATTR_MOV, 259, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:112 */
-    {0x0000f, 0x00004, HV_ATTR_RD, 253, {HV_OP_Mfst}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* frstor x87.txt:113 */
-    {0x0000f, 0x00006, HV_ATTR_MOV, 243, {HV_OP_Mfst}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnsave x87.txt:114 */
-    {0x0000f, 0x00007, HV_ATTR_MOV, 247, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstsw x87.txt:115 */
-    {0x0000f, 0x00008, HV_ATTR_NOWRITE, 211, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ffree x87.txt:116 */
-    {0x0000f, 0x00009, HV_ATTR_RD, 276, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch4 x87.txt:117 */
-    {0x0000f, 0x0000a, HV_ATTR_MOV, 258, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:118 */
-    {0x0000f, 0x0000b, HV_ATTR_MOV, 259, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:119 */
-    {0x0000f, 0x0000c, HV_ATTR_RD, 268, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucom x87.txt:120 */
-    {0x0000f, 0x0000d, HV_ATTR_RD, 271, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomp x87.txt:121 */
-    {0x0000f, 0x00000, 0, 213, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fiadd x87.txt:123 */
-    {0x0000f, 0x00001, 0, 219, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fimul x87.txt:124 */
-    {0x0000f, 0x00002, HV_ATTR_RD, 214, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficom x87.txt:125 */
-    {0x0000f, 0x00003, HV_ATTR_RD, 215, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficomp x87.txt:126 */
-    {0x0000f, 0x00004, 0, 224, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisub x87.txt:127 */
-    {0x0000f, 0x00005, 0, 225, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisubr x87.txt:128 */
-    {0x0000f, 0x00006, 0, 216, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidiv x87.txt:129 */
-    {0x0000f, 0x00007, 0, 217, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidivr x87.txt:130 */
+    {0x0000f, 0x00009, 0, 232, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmul x87.txt:101 */
+    {0x0000f, 0x0000a, HV_ATTR_RD, 196, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcom x87.txt:102 */
+    {0x0000f, 0x0000b, HV_ATTR_RD, 199, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:103 */
+    {0x0000f, 0x0000c, 0, 259, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubr x87.txt:104 */
+    {0x0000f, 0x0000d, 0, 257, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsub x87.txt:105 */
+    {0x0000f, 0x0000e, 0, 205, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivr x87.txt:106 */
+    {0x0000f, 0x0000f, 0, 203, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdiv x87.txt:107 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 222, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fld x87.txt:109 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 219, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:110 */
+    {0x0000f, 0x00002, HV_ATTR_MOV, 254, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:111 */
+    {0x0000f, 0x00003, HV_ATTR_MOV, 255, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:112 */
+    {0x0000f, 0x00004, HV_ATTR_RD, 249, {HV_OP_Mfst}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* frstor x87.txt:113 */
+    {0x0000f, 0x00006, HV_ATTR_MOV, 239, {HV_OP_Mfst}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnsave x87.txt:114 */
+    {0x0000f, 0x00007, HV_ATTR_MOV, 243, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstsw x87.txt:115 */
+    {0x0000f, 0x00008, HV_ATTR_NOWRITE, 207, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ffree x87.txt:116 */
+    {0x0000f, 0x00009, 0, 269, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch x87.txt:117 */
+    {0x0000f, 0x0000a, HV_ATTR_MOV, 254, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fst x87.txt:118 */
+    {0x0000f, 0x0000b, HV_ATTR_MOV, 255, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:119 */
+    {0x0000f, 0x0000c, HV_ATTR_RD, 262, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucom x87.txt:120 */
+    {0x0000f, 0x0000d, HV_ATTR_RD, 265, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomp x87.txt:121 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 209, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fiadd x87.txt:123 */
+    {0x0000f, 0x00001, HV_ATTR_RD, 215, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fimul x87.txt:124 */
+    {0x0000f, 0x00002, HV_ATTR_RD, 210, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficom x87.txt:125 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 211, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ficomp x87.txt:126 */
+    {0x0000f, 0x00004, HV_ATTR_RD, 220, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisub x87.txt:127 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 221, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisubr x87.txt:128 */
+    {0x0000f, 0x00006, HV_ATTR_RD, 212, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidiv x87.txt:129 */
+    {0x0000f, 0x00007, HV_ATTR_RD, 213, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fidivr x87.txt:130 */
     {0x0000f, 0x00008, 0, 184, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* faddp x87.txt:131 */
-    {0x0000f, 0x00009, 0, 237, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmulp x87.txt:132 */
-    {0x0000f, 0x0000a, HV_ATTR_RD, 202, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp5 x87.txt:133 */
-    {0x0007f, 0x0001b, HV_ATTR_NOWRITE, 203, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcompp x87.txt:134 */
-    {0x0000f, 0x0000c, 0, 266, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubrp x87.txt:135 */
-    {0x0000f, 0x0000d, 0, 264, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubp x87.txt:136 */
-    {0x0000f, 0x0000e, 0, 209, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivrp x87.txt:137 */
-    {0x0000f, 0x0000f, 0, 207, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivp x87.txt:138 */
-    {0x0000f, 0x00000, HV_ATTR_RD, 218, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:140 */
-    {0x0000f, 0x00001, HV_ATTR_MOV, 223, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:141 */
-    {0x0000f, 0x00002, HV_ATTR_MOV, 221, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fist x87.txt:142 */
-    {0x0000f, 0x00003, HV_ATTR_MOV, 222, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:143 */
+    {0x0000f, 0x00009, 0, 233, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fmulp x87.txt:132 */
+    {0x0000f, 0x0000a, HV_ATTR_RD, 199, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomp x87.txt:133 */
+    {0x0007f, 0x0001b, HV_ATTR_NOWRITE, 200, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcompp x87.txt:134 */
+    {0x0000f, 0x0000c, 0, 260, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubrp x87.txt:135 */
+    {0x0000f, 0x0000d, 0, 258, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fsubp x87.txt:136 */
+    {0x0000f, 0x0000e, 0, 206, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivrp x87.txt:137 */
+    {0x0000f, 0x0000f, 0, 204, {HV_OP_STi, HV_OP_ST0}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fdivp x87.txt:138 */
+    {0x0000f, 0x00000, HV_ATTR_RD, 214, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:140 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 219, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fisttp x87.txt:141 */
+    {0x0000f, 0x00002, HV_ATTR_MOV, 217, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fist x87.txt:142 */
+    {0x0000f, 0x00003, HV_ATTR_MOV, 218, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:143 */
     {0x0000f, 0x00004, HV_ATTR_RD, 185, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fbld x87.txt:144 */
-    {0x0000f, 0x00005, HV_ATTR_RD, 218, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:145 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 214, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fild x87.txt:145 */
     {0x0000f, 0x00006, HV_ATTR_MOV, 186, {HV_OP_Mt}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fbstp x87.txt:146 */
-    {0x0000f, 0x00007, HV_ATTR_MOV, 222, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:147 */
-    {0x0000f, 0x00008, HV_ATTR_NOWRITE, 212, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ffreep x87.txt:148 */
-    {0x0000f, 0x00009, HV_ATTR_RD, 277, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch7 x87.txt:149 */
-    {0x0000f, 0x0000a, HV_ATTR_MOV, 261, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp8 x87.txt:150 */
-    {0x0000f, 0x0000b, HV_ATTR_MOV, 262, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp9 x87.txt:151 */
-    {0x0007f, 0x0000c, HV_ATTR_MOV, 247, {HV_OP_AX}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstsw x87.txt:152 */
-    {0x0000f, 0x0000d, HV_ATTR_RD, 270, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomip x87.txt:153 */
-    {0x0000f, 0x0000e, HV_ATTR_RD, 199, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomip x87.txt:154 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 357, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loopne legacy_map0.txt:251 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 356, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loope legacy_map0.txt:252 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 355, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loop legacy_map0.txt:253 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 824, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:254 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 298, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:255 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 298, {HV_OP_eAX, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:256 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 429, {HV_OP_Ib, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:257 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 429, {HV_OP_Ib, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:258 */
+    {0x0000f, 0x00007, HV_ATTR_MOV, 218, {HV_OP_Mq}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fistp x87.txt:147 */
+    {0x0000f, 0x00008, HV_ATTR_NOWRITE, 208, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ffreep x87.txt:148 */
+    {0x0000f, 0x00009, 0, 269, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxch x87.txt:149 */
+    {0x0000f, 0x0000a, HV_ATTR_MOV, 255, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:150 */
+    {0x0000f, 0x0000b, HV_ATTR_MOV, 255, {HV_OP_STi}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fstp x87.txt:151 */
+    {0x0007f, 0x0000c, HV_ATTR_MOV, 243, {HV_OP_AX}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fnstsw x87.txt:152 */
+    {0x0000f, 0x0000d, HV_ATTR_RD, 264, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fucomip x87.txt:153 */
+    {0x0000f, 0x0000e, HV_ATTR_RD, 198, {HV_OP_ST0, HV_OP_STi}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fcomip x87.txt:154 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 396, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loopne legacy_map0.txt:251 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 395, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loope legacy_map0.txt:252 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 394, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loop legacy_map0.txt:253 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 1641, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_ASZ}, /* jcxz/jecxz/jrcxz legacy_map0.txt:254 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 290, {HV_OP_AL, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:255 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 290, {HV_OP_eAX, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:256 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 468, {HV_OP_Ib, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:257 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 468, {HV_OP_Ib, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:258 */
     {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 57, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:259 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 318, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:260 */
-    {0x01000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 318, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:261 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 318, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:262 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 298, {HV_OP_AL, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:263 */
-    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 298, {HV_OP_eAX, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:264 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 429, {HV_OP_DX, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:265 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 429, {HV_OP_DX, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:266 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 304, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int1 legacy_map0.txt:267 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 291, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hlt legacy_map0.txt:268 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 310, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:260 */
+    {0x01000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 310, {HV_OP_Ap}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:261 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 310, {HV_OP_Jb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:262 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOREX2, 290, {HV_OP_AL, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:263 */
+    {0x00000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOREX2, 290, {HV_OP_eAX, HV_OP_DX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* in legacy_map0.txt:264 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOREX2 | HV_ATTR_RD, 468, {HV_OP_DX, HV_OP_AL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:265 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_RD, 468, {HV_OP_DX, HV_OP_eAX}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* out legacy_map0.txt:266 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 296, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* int1 legacy_map0.txt:267 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 283, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hlt legacy_map0.txt:268 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 89, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmc legacy_map0.txt:269 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 695, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:270 */
-    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_RD, 695, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:271 */
-    {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 425, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:272 */
-    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 423, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:273 */
-    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_RD, 415, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:274 */
-    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_RD, 296, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:275 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD, 745, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:270 */
+    {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_RD, 745, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:271 */
+    {0x00007, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 464, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:272 */
+    {0x00007, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 462, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:273 */
+    {0x00007, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_RD, 454, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:274 */
+    {0x00007, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_RD, 288, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:275 */
     {0x00007, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_RD, 161, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:276 */
-    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 295, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:277 */
-    {0x00007, 0x00000, HV_ATTR_RD, 695, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:278 */
-    {0x00007, 0x00001, HV_ATTR_RD, 695, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:279 */
-    {0x00007, 0x00002, HV_ATTR_LOCK, 425, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:280 */
-    {0x00007, 0x00003, HV_ATTR_LOCK, 423, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:281 */
-    {0x00007, 0x00004, HV_ATTR_RD, 415, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:282 */
-    {0x00007, 0x00005, HV_ATTR_RD, 296, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:283 */
+    {0x00007, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD, 287, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:277 */
+    {0x00007, 0x00000, HV_ATTR_RD, 745, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:278 */
+    {0x00007, 0x00001, HV_ATTR_RD, 745, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* test legacy_map0.txt:279 */
+    {0x00007, 0x00002, HV_ATTR_LOCK, 464, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not legacy_map0.txt:280 */
+    {0x00007, 0x00003, HV_ATTR_LOCK, 462, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg legacy_map0.txt:281 */
+    {0x00007, 0x00004, HV_ATTR_RD, 454, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul legacy_map0.txt:282 */
+    {0x00007, 0x00005, HV_ATTR_RD, 288, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_map0.txt:283 */
     {0x00007, 0x00006, HV_ATTR_RD, 161, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div legacy_map0.txt:284 */
-    {0x00007, 0x00007, HV_ATTR_RD, 295, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:285 */
+    {0x00007, 0x00007, HV_ATTR_RD, 287, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv legacy_map0.txt:285 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 77, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clc legacy_map0.txt:286 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 675, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stc legacy_map0.txt:287 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 717, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stc legacy_map0.txt:287 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 83, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cli legacy_map0.txt:288 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 678, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sti legacy_map0.txt:289 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 720, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sti legacy_map0.txt:289 */
     {0x00000, 0x00000, HV_ATTR_NOWRITE, 78, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cld legacy_map0.txt:290 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 676, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* std legacy_map0.txt:291 */
-    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 299, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:292 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 718, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* std legacy_map0.txt:291 */
+    {0x00007, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 291, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:292 */
     {0x00007, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 160, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:293 */
-    {0x00007, 0x00000, HV_ATTR_LOCK, 299, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:294 */
+    {0x00007, 0x00000, HV_ATTR_LOCK, 291, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc legacy_map0.txt:294 */
     {0x00007, 0x00001, HV_ATTR_LOCK, 160, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec legacy_map0.txt:295 */
     {0x00007, 0x00002, HV_ATTR_F64 | HV_ATTR_RD, 57, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* call legacy_map0.txt:296 */
     {0x0000f, 0x00003, HV_ATTR_RD, 58, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* callf legacy_map0.txt:297 */
-    {0x00007, 0x00004, HV_ATTR_F64 | HV_ATTR_RD, 318, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:298 */
-    {0x0000f, 0x00005, HV_ATTR_RD, 320, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpf legacy_map0.txt:299 */
-    {0x00007, 0x00006, HV_ATTR_D64 | HV_ATTR_RD, 566, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:300 */
-    {0x0000f, 0x00000, HV_ATTR_MOV, 668, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sldt legacy_0f.txt:5 */
-    {0x0000f, 0x00008, HV_ATTR_MOV, 668, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sldt legacy_0f.txt:6 */
-    {0x0000f, 0x00001, HV_ATTR_MOV, 681, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* str legacy_0f.txt:7 */
-    {0x0000f, 0x00009, HV_ATTR_MOV, 681, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* str legacy_0f.txt:8 */
-    {0x00007, 0x00002, HV_ATTR_RD, 351, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lldt legacy_0f.txt:9 */
-    {0x00007, 0x00003, HV_ATTR_RD, 360, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ltr legacy_0f.txt:10 */
-    {0x00007, 0x00004, HV_ATTR_RD, 717, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verr legacy_0f.txt:11 */
-    {0x00007, 0x00005, HV_ATTR_RD, 718, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verw legacy_0f.txt:12 */
-    {0x0000f, 0x00000, HV_ATTR_MOV, 650, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sgdt legacy_0f.txt:15 */
-    {0x0000f, 0x00001, HV_ATTR_MOV, 666, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sidt legacy_0f.txt:16 */
-    {0x0000f, 0x00002, HV_ATTR_RD, 348, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lgdt legacy_0f.txt:17 */
-    {0x0000f, 0x00003, HV_ATTR_RD, 350, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lidt legacy_0f.txt:18 */
-    {0x0000f, 0x00004, HV_ATTR_MOV, 669, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* smsw legacy_0f.txt:19 */
-    {0x0018f, 0x00105, 0, 602, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rstorssp legacy_0f.txt:20 */
-    {0x0000f, 0x00006, HV_ATTR_RD, 352, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lmsw legacy_0f.txt:21 */
-    {0x0000f, 0x00007, HV_ATTR_RD, 309, {HV_OP_M}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpg legacy_0f.txt:22 */
+    {0x00007, 0x00004, HV_ATTR_F64 | HV_ATTR_RD, 310, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmp legacy_map0.txt:298 */
+    {0x0000f, 0x00005, HV_ATTR_RD, 312, {HV_OP_Mp}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jmpf legacy_map0.txt:299 */
+    {0x00007, 0x00006, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_map0.txt:300 */
+    {0x0000f, 0x00000, HV_ATTR_MOV, 710, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sldt legacy_0f.txt:5 */
+    {0x0000f, 0x00008, HV_ATTR_MOV, 710, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sldt legacy_0f.txt:6 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 723, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* str legacy_0f.txt:7 */
+    {0x0000f, 0x00009, HV_ATTR_MOV, 723, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* str legacy_0f.txt:8 */
+    {0x00007, 0x00002, HV_ATTR_RD, 390, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lldt legacy_0f.txt:9 */
+    {0x00007, 0x00003, HV_ATTR_RD, 399, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ltr legacy_0f.txt:10 */
+    {0x00007, 0x00004, HV_ATTR_RD, 916, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verr legacy_0f.txt:11 */
+    {0x00007, 0x00005, HV_ATTR_RD, 917, {HV_OP_Ew}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* verw legacy_0f.txt:12 */
+    {0x0000f, 0x00000, HV_ATTR_MOV, 692, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sgdt legacy_0f.txt:15 */
+    {0x0000f, 0x00001, HV_ATTR_MOV, 708, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sidt legacy_0f.txt:16 */
+    {0x0000f, 0x00002, HV_ATTR_RD, 387, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lgdt legacy_0f.txt:17 */
+    {0x0000f, 0x00003, HV_ATTR_RD, 389, {HV_OP_Ms}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lidt legacy_0f.txt:18 */
+    {0x0000f, 0x00004, HV_ATTR_MOV, 711, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* smsw legacy_0f.txt:19 */
+    {0x0018f, 0x00105, 0, 644, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rstorssp legacy_0f.txt:20 */
+    {0x0000f, 0x00006, HV_ATTR_RD, 391, {HV_OP_Mw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lmsw legacy_0f.txt:21 */
+    {0x0000f, 0x00007, HV_ATTR_RD, 301, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpg legacy_0f.txt:22 */
     {0x001ff, 0x00008, HV_ATTR_NOWRITE, 171, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enclv legacy_0f.txt:23 */
-    {0x001ff, 0x00018, HV_ATTR_NOWRITE, 719, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmcall legacy_0f.txt:24 */
-    {0x001ff, 0x00028, HV_ATTR_NOWRITE, 722, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmlaunch legacy_0f.txt:25 */
-    {0x001ff, 0x00038, HV_ATTR_NOWRITE, 728, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmresume legacy_0f.txt:26 */
-    {0x001ff, 0x00048, HV_ATTR_NOWRITE, 732, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxoff legacy_0f.txt:27 */
-    {0x001ff, 0x00058, HV_ATTR_NOWRITE, 467, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pconfig legacy_0f.txt:28 */
-    {0x001ff, 0x00068, HV_ATTR_NOWRITE, 740, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrns legacy_0f.txt:29 */
-    {0x011ff, 0x011e8, HV_ATTR_NOWRITE, 579, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsrlist legacy_0f.txt:30 */
-    {0x011ff, 0x01168, HV_ATTR_NOWRITE, 739, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrlist legacy_0f.txt:31 */
-    {0x001ff, 0x00009, HV_ATTR_NOWRITE, 374, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* monitor legacy_0f.txt:32 */
-    {0x001ff, 0x00019, HV_ATTR_NOWRITE, 421, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mwait legacy_0f.txt:33 */
+    {0x001ff, 0x00018, HV_ATTR_NOWRITE, 1094, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmcall legacy_0f.txt:24 */
+    {0x001ff, 0x00028, HV_ATTR_NOWRITE, 1103, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmlaunch legacy_0f.txt:25 */
+    {0x001ff, 0x00038, HV_ATTR_NOWRITE, 1143, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmresume legacy_0f.txt:26 */
+    {0x001ff, 0x00048, HV_ATTR_NOWRITE, 1153, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxoff legacy_0f.txt:27 */
+    {0x001ff, 0x00058, HV_ATTR_NOWRITE, 506, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pconfig legacy_0f.txt:28 */
+    {0x001ff, 0x00068, HV_ATTR_NOWRITE, 1557, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrns legacy_0f.txt:29 */
+    {0x011ff, 0x011e8, HV_ATTR_NOWRITE, 620, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsrlist legacy_0f.txt:30 */
+    {0x011ff, 0x01168, HV_ATTR_NOWRITE, 1556, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrlist legacy_0f.txt:31 */
+    {0x001ff, 0x00009, HV_ATTR_NOWRITE, 413, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* monitor legacy_0f.txt:32 */
+    {0x001ff, 0x00019, HV_ATTR_NOWRITE, 460, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mwait legacy_0f.txt:33 */
     {0x001ff, 0x00029, HV_ATTR_NOWRITE, 76, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clac legacy_0f.txt:34 */
-    {0x001ff, 0x00039, HV_ATTR_NOWRITE, 674, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stac legacy_0f.txt:35 */
-    {0x001ff, 0x000c9, HV_ATTR_NOWRITE, 694, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdcall legacy_0f.txt:36 */
-    {0x011ff, 0x010d9, HV_ATTR_NOWRITE, 613, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamret legacy_0f.txt:37 */
-    {0x011ff, 0x010e9, HV_ATTR_NOWRITE, 612, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamops legacy_0f.txt:38 */
-    {0x011ff, 0x010f9, HV_ATTR_NOWRITE, 611, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamcall legacy_0f.txt:39 */
+    {0x001ff, 0x00039, HV_ATTR_NOWRITE, 716, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stac legacy_0f.txt:35 */
+    {0x001ff, 0x000c9, HV_ATTR_NOWRITE, 738, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdcall legacy_0f.txt:36 */
+    {0x011ff, 0x010d9, HV_ATTR_NOWRITE, 655, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamret legacy_0f.txt:37 */
+    {0x011ff, 0x010e9, HV_ATTR_NOWRITE, 654, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamops legacy_0f.txt:38 */
+    {0x011ff, 0x010f9, HV_ATTR_NOWRITE, 653, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seamcall legacy_0f.txt:39 */
     {0x001ff, 0x00079, HV_ATTR_NOWRITE, 169, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* encls legacy_0f.txt:40 */
-    {0x001ff, 0x0000a, HV_ATTR_NOWRITE, 747, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xgetbv legacy_0f.txt:41 */
-    {0x001ff, 0x0001a, HV_ATTR_NOWRITE, 765, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsetbv legacy_0f.txt:42 */
-    {0x001ff, 0x0004a, HV_ATTR_NOWRITE, 721, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmfunc legacy_0f.txt:43 */
-    {0x001ff, 0x0005a, HV_ATTR_NOWRITE, 746, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xend legacy_0f.txt:44 */
-    {0x001ff, 0x0006a, HV_ATTR_NOWRITE, 767, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xtest legacy_0f.txt:45 */
+    {0x001ff, 0x0000a, HV_ATTR_NOWRITE, 1564, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xgetbv legacy_0f.txt:41 */
+    {0x001ff, 0x0001a, HV_ATTR_NOWRITE, 1582, {0}, 0, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsetbv legacy_0f.txt:42 */
+    {0x001ff, 0x0004a, HV_ATTR_NOWRITE, 1096, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmfunc legacy_0f.txt:43 */
+    {0x001ff, 0x0005a, HV_ATTR_NOWRITE, 1563, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xend legacy_0f.txt:44 */
+    {0x001ff, 0x0006a, HV_ATTR_NOWRITE, 1584, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xtest legacy_0f.txt:45 */
     {0x001ff, 0x0007a, HV_ATTR_NOWRITE, 170, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enclu legacy_0f.txt:46 */
-    {0x0007f, 0x0000b, HV_ATTR_NOWRITE, 729, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmrun legacy_0f.txt:47 */
-    {0x0007f, 0x0001b, HV_ATTR_NOWRITE, 724, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmmcall legacy_0f.txt:48 */
-    {0x0007f, 0x0002b, HV_ATTR_NOWRITE, 723, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmload legacy_0f.txt:49 */
-    {0x0007f, 0x0003b, HV_ATTR_NOWRITE, 730, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmsave legacy_0f.txt:50 */
-    {0x0007f, 0x0004b, HV_ATTR_NOWRITE, 677, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stgi legacy_0f.txt:51 */
+    {0x0007f, 0x0000b, HV_ATTR_NOWRITE, 1144, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmrun legacy_0f.txt:47 */
+    {0x0007f, 0x0001b, HV_ATTR_NOWRITE, 1105, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmmcall legacy_0f.txt:48 */
+    {0x0007f, 0x0002b, HV_ATTR_NOWRITE, 1104, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmload legacy_0f.txt:49 */
+    {0x0007f, 0x0003b, HV_ATTR_NOWRITE, 1145, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmsave legacy_0f.txt:50 */
+    {0x0007f, 0x0004b, HV_ATTR_NOWRITE, 719, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stgi legacy_0f.txt:51 */
     {0x0007f, 0x0005b, HV_ATTR_NOWRITE, 82, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clgi legacy_0f.txt:52 */
-    {0x0007f, 0x0006b, HV_ATTR_NOWRITE, 667, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* skinit legacy_0f.txt:53 */
-    {0x0007f, 0x0007b, HV_ATTR_NOWRITE, 310, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpga legacy_0f.txt:54 */
-    {0x0000f, 0x0000c, HV_ATTR_MOV, 669, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* smsw legacy_0f.txt:55 */
-    {0x001ff, 0x0000d, HV_ATTR_NOWRITE, 615, {0}, 0, HVEMU_FEAT_SERIALIZE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* serialize legacy_0f.txt:56 */
-    {0x001ff, 0x0010d, HV_ATTR_NOWRITE, 631, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setssbsy legacy_0f.txt:57 */
-    {0x001ff, 0x0018d, HV_ATTR_NOWRITE, 766, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsusldtrk legacy_0f.txt:58 */
-    {0x001ff, 0x0019d, HV_ATTR_NOWRITE, 752, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xresldtrk legacy_0f.txt:59 */
-    {0x001ff, 0x0012d, HV_ATTR_NOWRITE, 608, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* saveprevssp legacy_0f.txt:60 */
-    {0x011ff, 0x0114d, HV_ATTR_NOWRITE, 708, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uiret legacy_0f.txt:61 */
-    {0x011ff, 0x0115d, HV_ATTR_NOWRITE, 696, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* testui legacy_0f.txt:62 */
+    {0x0007f, 0x0006b, HV_ATTR_NOWRITE, 709, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* skinit legacy_0f.txt:53 */
+    {0x0007f, 0x0007b, HV_ATTR_NOWRITE, 302, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpga legacy_0f.txt:54 */
+    {0x0000f, 0x0000c, HV_ATTR_MOV, 711, {HV_OP_Rv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* smsw legacy_0f.txt:55 */
+    {0x001ff, 0x0000d, HV_ATTR_NOWRITE, 657, {0}, 0, HVEMU_FEAT_SERIALIZE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* serialize legacy_0f.txt:56 */
+    {0x001ff, 0x0010d, HV_ATTR_NOWRITE, 673, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setssbsy legacy_0f.txt:57 */
+    {0x001ff, 0x0018d, HV_ATTR_NOWRITE, 1583, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsusldtrk legacy_0f.txt:58 */
+    {0x001ff, 0x0019d, HV_ATTR_NOWRITE, 1569, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xresldtrk legacy_0f.txt:59 */
+    {0x001ff, 0x0012d, HV_ATTR_NOWRITE, 650, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* saveprevssp legacy_0f.txt:60 */
+    {0x011ff, 0x0114d, HV_ATTR_NOWRITE, 760, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uiret legacy_0f.txt:61 */
+    {0x011ff, 0x0115d, HV_ATTR_NOWRITE, 746, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* testui legacy_0f.txt:62 */
     {0x011ff, 0x0116d, HV_ATTR_NOWRITE, 86, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clui legacy_0f.txt:63 */
-    {0x011ff, 0x0117d, HV_ATTR_NOWRITE, 683, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stui legacy_0f.txt:64 */
-    {0x001ff, 0x0006d, HV_ATTR_NOWRITE, 581, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpkru legacy_0f.txt:65 */
-    {0x001ff, 0x0007d, HV_ATTR_NOWRITE, 741, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrpkru legacy_0f.txt:66 */
-    {0x0000f, 0x0000e, HV_ATTR_RD, 352, {HV_OP_Rw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lmsw legacy_0f.txt:67 */
-    {0x0107f, 0x0100f, HV_ATTR_NOWRITE, 689, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* swapgs legacy_0f.txt:68 */
-    {0x0007f, 0x0001f, HV_ATTR_NOWRITE, 587, {0}, 0, HVEMU_FEAT_RDTSCP, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdtscp legacy_0f.txt:69 */
-    {0x001ff, 0x0002f, HV_ATTR_NOWRITE, 375, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* monitorx legacy_0f.txt:70 */
-    {0x001ff, 0x0012f, HV_ATTR_NOWRITE, 368, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mcommit legacy_0f.txt:71 */
-    {0x001ff, 0x0003f, HV_ATTR_NOWRITE, 422, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mwaitx legacy_0f.txt:72 */
+    {0x011ff, 0x0117d, HV_ATTR_NOWRITE, 725, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stui legacy_0f.txt:64 */
+    {0x001ff, 0x0006d, HV_ATTR_NOWRITE, 622, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpkru legacy_0f.txt:65 */
+    {0x001ff, 0x0007d, HV_ATTR_NOWRITE, 1558, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrpkru legacy_0f.txt:66 */
+    {0x0000f, 0x0000e, HV_ATTR_RD, 391, {HV_OP_Rw}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lmsw legacy_0f.txt:67 */
+    {0x0107f, 0x0100f, HV_ATTR_NOWRITE, 731, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* swapgs legacy_0f.txt:68 */
+    {0x0007f, 0x0001f, HV_ATTR_NOWRITE, 628, {0}, 0, HVEMU_FEAT_RDTSCP, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdtscp legacy_0f.txt:69 */
+    {0x001ff, 0x0002f, HV_ATTR_NOWRITE, 414, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* monitorx legacy_0f.txt:70 */
+    {0x001ff, 0x0012f, HV_ATTR_NOWRITE, 407, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mcommit legacy_0f.txt:71 */
+    {0x001ff, 0x0003f, HV_ATTR_NOWRITE, 461, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mwaitx legacy_0f.txt:72 */
     {0x0007f, 0x0004f, HV_ATTR_NOWRITE, 88, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clzero legacy_0f.txt:73 */
-    {0x0007f, 0x0005f, HV_ATTR_NOWRITE, 583, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpru legacy_0f.txt:74 */
-    {0x001ff, 0x0006f, HV_ATTR_NOWRITE, 311, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpgb legacy_0f.txt:75 */
-    {0x011ff, 0x0116f, HV_ATTR_NOWRITE, 590, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rmpadjust legacy_0f.txt:76 */
-    {0x011ff, 0x011ef, HV_ATTR_NOWRITE, 591, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rmpupdate legacy_0f.txt:77 */
-    {0x001ff, 0x0007f, HV_ATTR_NOWRITE, 700, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tlbsync legacy_0f.txt:78 */
-    {0x011ff, 0x0117f, HV_ATTR_NOWRITE, 541, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psmash legacy_0f.txt:79 */
-    {0x001ff, 0x001ff, HV_ATTR_NOWRITE, 570, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pvalidate legacy_0f.txt:80 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 338, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lar legacy_0f.txt:82 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 358, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lsl legacy_0f.txt:83 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 690, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* syscall legacy_0f.txt:84 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 85, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clts legacy_0f.txt:85 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 693, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysret legacy_0f.txt:86 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 307, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invd legacy_0f.txt:87 */
-    {0x00180, 0x00100, HV_ATTR_NOWRITE, 735, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbnoinvd legacy_0f.txt:88 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 734, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbinvd legacy_0f.txt:89 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 707, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud2 legacy_0f.txt:90 */
-    {0x0000f, 0x00001, HV_ATTR_NOWRITE, 526, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchw legacy_0f.txt:92 */
-    {0x0000f, 0x00002, HV_ATTR_NOWRITE, 527, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchwt1 legacy_0f.txt:93 */
-    {0x00008, 0x00000, HV_ATTR_NOWRITE, 521, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetch legacy_0f.txt:94 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 424, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:95 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 210, {0}, 0, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* femms legacy_0f.txt:97 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 412, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movups legacy_0f.txt:100 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 411, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movupd legacy_0f.txt:101 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 408, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movss legacy_0f.txt:102 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 405, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsd legacy_0f.txt:103 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 412, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movups legacy_0f.txt:104 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 411, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movupd legacy_0f.txt:105 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 408, {HV_OP_Wd, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movss legacy_0f.txt:106 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 405, {HV_OP_Wq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsd legacy_0f.txt:107 */
-    {0x00188, 0x00008, 0, 386, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhlps legacy_0f.txt:108 */
-    {0x00188, 0x00000, 0, 391, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlps legacy_0f.txt:109 */
-    {0x00188, 0x00080, 0, 390, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlpd legacy_0f.txt:110 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 407, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsldup legacy_0f.txt:111 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 380, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movddup legacy_0f.txt:112 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 391, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlps legacy_0f.txt:113 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 390, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlpd legacy_0f.txt:114 */
-    {0x00180, 0x00000, 0, 714, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpcklps legacy_0f.txt:115 */
-    {0x00180, 0x00080, 0, 713, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpcklpd legacy_0f.txt:116 */
-    {0x00180, 0x00000, 0, 712, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpckhps legacy_0f.txt:117 */
-    {0x00180, 0x00080, 0, 711, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpckhpd legacy_0f.txt:118 */
-    {0x00188, 0x00008, 0, 389, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlhps legacy_0f.txt:119 */
-    {0x00188, 0x00000, 0, 388, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhps legacy_0f.txt:120 */
-    {0x00188, 0x00080, 0, 387, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhpd legacy_0f.txt:121 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 406, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movshdup legacy_0f.txt:122 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 388, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhps legacy_0f.txt:123 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 387, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhpd legacy_0f.txt:124 */
-    {0x0000f, 0x00000, HV_ATTR_NOWRITE, 522, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchnta legacy_0f.txt:127 */
-    {0x0000f, 0x00001, HV_ATTR_NOWRITE, 523, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht0 legacy_0f.txt:128 */
-    {0x0000f, 0x00002, HV_ATTR_NOWRITE, 524, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht1 legacy_0f.txt:129 */
-    {0x0000f, 0x00003, HV_ATTR_NOWRITE, 525, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht2 legacy_0f.txt:130 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 424, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:131 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 424, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:132 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 424, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:133 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 424, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:134 */
-    {0x0018f, 0x00000, HV_ATTR_NOWRITE, 79, {HV_OP_Mb}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cldemote legacy_0f.txt:135 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 424, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:136 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 424, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:137 */
-    {0x001ff, 0x0012f, HV_ATTR_NOWRITE, 175, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* endbr64 legacy_0f.txt:138 */
-    {0x001ff, 0x0013f, HV_ATTR_NOWRITE, 174, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* endbr32 legacy_0f.txt:139 */
-    {0x0018f, 0x00109, HV_ATTR_MOV, 772, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* rdsspd/rdsspq legacy_0f.txt:140 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 424, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:141 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 424, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:142 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 376, {HV_OP_Ry, HV_OP_Cd}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:145 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 376, {HV_OP_Ry, HV_OP_Dd}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:146 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 376, {HV_OP_Cd, HV_OP_Ry}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:147 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 376, {HV_OP_Dd, HV_OP_Ry}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:148 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 378, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movaps legacy_0f.txt:151 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 377, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movapd legacy_0f.txt:152 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 378, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movaps legacy_0f.txt:153 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 377, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movapd legacy_0f.txt:154 */
-    {0x00180, 0x00000, 0, 142, {HV_OP_Vx, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpi2ps legacy_0f.txt:155 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 141, {HV_OP_Vx, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpi2pd legacy_0f.txt:156 */
-    {0x00180, 0x00100, 0, 149, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsi2ss legacy_0f.txt:157 */
-    {0x00180, 0x00180, 0, 148, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsi2sd legacy_0f.txt:158 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 398, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntps legacy_0f.txt:159 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 397, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntpd legacy_0f.txt:160 */
-    {0x00188, 0x00100, HV_ATTR_MOV, 401, {HV_OP_Md, HV_OP_Vx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntss legacy_0f.txt:161 */
-    {0x00188, 0x00180, HV_ATTR_MOV, 400, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntsd legacy_0f.txt:162 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 155, {HV_OP_Pq, HV_OP_Wq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttps2pi legacy_0f.txt:163 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 153, {HV_OP_Pq, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttpd2pi legacy_0f.txt:164 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 157, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttss2si legacy_0f.txt:165 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 156, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttsd2si legacy_0f.txt:166 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 145, {HV_OP_Pq, HV_OP_Wq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2pi legacy_0f.txt:167 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 139, {HV_OP_Pq, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2pi legacy_0f.txt:168 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 151, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtss2si legacy_0f.txt:169 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 146, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsd2si legacy_0f.txt:170 */
-    {0x00180, 0x00000, HV_ATTR_RD, 704, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ucomiss legacy_0f.txt:171 */
-    {0x00180, 0x00080, HV_ATTR_RD, 703, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ucomisd legacy_0f.txt:172 */
-    {0x00180, 0x00000, HV_ATTR_RD, 132, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* comiss legacy_0f.txt:173 */
-    {0x00180, 0x00080, HV_ATTR_RD, 131, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* comisd legacy_0f.txt:174 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 738, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsr legacy_0f.txt:177 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 586, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdtsc legacy_0f.txt:178 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 578, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsr legacy_0f.txt:179 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 582, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpmc legacy_0f.txt:180 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 691, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysenter legacy_0f.txt:181 */
-    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 692, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysexit legacy_0f.txt:182 */
-    {0x00180, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 285, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* getsec legacy_0f.txt:183 */
-    {0x00000, 0x00000, 0, 102, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovo legacy_0f.txt:186 */
-    {0x00000, 0x00000, 0, 98, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovno legacy_0f.txt:187 */
-    {0x00000, 0x00000, 0, 90, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovb legacy_0f.txt:188 */
-    {0x00000, 0x00000, 0, 94, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnb legacy_0f.txt:189 */
-    {0x00000, 0x00000, 0, 105, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovz legacy_0f.txt:190 */
-    {0x00000, 0x00000, 0, 101, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnz legacy_0f.txt:191 */
-    {0x00000, 0x00000, 0, 91, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovbe legacy_0f.txt:192 */
-    {0x00000, 0x00000, 0, 95, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnbe legacy_0f.txt:193 */
-    {0x00000, 0x00000, 0, 104, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovs legacy_0f.txt:194 */
-    {0x00000, 0x00000, 0, 100, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovns legacy_0f.txt:195 */
-    {0x00000, 0x00000, 0, 103, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovp legacy_0f.txt:196 */
-    {0x00000, 0x00000, 0, 99, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnp legacy_0f.txt:197 */
-    {0x00000, 0x00000, 0, 92, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovl legacy_0f.txt:198 */
-    {0x00000, 0x00000, 0, 96, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnl legacy_0f.txt:199 */
-    {0x00000, 0x00000, 0, 93, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovle legacy_0f.txt:200 */
-    {0x00000, 0x00000, 0, 97, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnle legacy_0f.txt:201 */
-    {0x00188, 0x00008, HV_ATTR_MOV, 393, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movmskps legacy_0f.txt:204 */
-    {0x00188, 0x00088, HV_ATTR_MOV, 392, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movmskpd legacy_0f.txt:205 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 671, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtps legacy_0f.txt:206 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 670, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtpd legacy_0f.txt:207 */
-    {0x00180, 0x00100, 0, 673, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtss legacy_0f.txt:208 */
-    {0x00180, 0x00180, 0, 672, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtsd legacy_0f.txt:209 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 600, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsqrtps legacy_0f.txt:210 */
-    {0x00180, 0x00100, 0, 601, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsqrtss legacy_0f.txt:211 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 573, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcpps legacy_0f.txt:212 */
-    {0x00180, 0x00100, 0, 574, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcpss legacy_0f.txt:213 */
-    {0x00180, 0x00000, 0, 36, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andps legacy_0f.txt:214 */
-    {0x00180, 0x00080, 0, 35, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andpd legacy_0f.txt:215 */
-    {0x00180, 0x00000, 0, 34, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andnps legacy_0f.txt:216 */
-    {0x00180, 0x00080, 0, 33, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andnpd legacy_0f.txt:217 */
-    {0x00180, 0x00000, 0, 428, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* orps legacy_0f.txt:218 */
-    {0x00180, 0x00080, 0, 427, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* orpd legacy_0f.txt:219 */
-    {0x00180, 0x00000, 0, 751, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorps legacy_0f.txt:220 */
-    {0x00180, 0x00080, 0, 750, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorpd legacy_0f.txt:221 */
-    {0x00180, 0x00000, 0, 11, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addps legacy_0f.txt:222 */
-    {0x00180, 0x00080, 0, 10, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addpd legacy_0f.txt:223 */
-    {0x00180, 0x00100, 0, 13, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addss legacy_0f.txt:224 */
-    {0x00180, 0x00180, 0, 12, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsd legacy_0f.txt:225 */
-    {0x00180, 0x00000, 0, 417, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulps legacy_0f.txt:226 */
-    {0x00180, 0x00080, 0, 416, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulpd legacy_0f.txt:227 */
-    {0x00180, 0x00100, 0, 419, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulss legacy_0f.txt:228 */
-    {0x00180, 0x00180, 0, 418, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulsd legacy_0f.txt:229 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 144, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2pd legacy_0f.txt:230 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 140, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2ps legacy_0f.txt:231 */
-    {0x00180, 0x00100, 0, 150, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtss2sd legacy_0f.txt:232 */
-    {0x00180, 0x00180, 0, 147, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsd2ss legacy_0f.txt:233 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 137, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtdq2ps legacy_0f.txt:234 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 143, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2dq legacy_0f.txt:235 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 154, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttps2dq legacy_0f.txt:236 */
-    {0x00180, 0x00000, 0, 686, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subps legacy_0f.txt:237 */
-    {0x00180, 0x00080, 0, 685, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subpd legacy_0f.txt:238 */
-    {0x00180, 0x00100, 0, 688, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subss legacy_0f.txt:239 */
-    {0x00180, 0x00180, 0, 687, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subsd legacy_0f.txt:240 */
-    {0x00180, 0x00000, 0, 371, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minps legacy_0f.txt:241 */
-    {0x00180, 0x00080, 0, 370, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minpd legacy_0f.txt:242 */
-    {0x00180, 0x00100, 0, 373, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minss legacy_0f.txt:243 */
-    {0x00180, 0x00180, 0, 372, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minsd legacy_0f.txt:244 */
-    {0x00180, 0x00000, 0, 163, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divps legacy_0f.txt:245 */
-    {0x00180, 0x00080, 0, 162, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divpd legacy_0f.txt:246 */
-    {0x00180, 0x00100, 0, 165, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divss legacy_0f.txt:247 */
-    {0x00180, 0x00180, 0, 164, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divsd legacy_0f.txt:248 */
-    {0x00180, 0x00000, 0, 365, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxps legacy_0f.txt:249 */
-    {0x00180, 0x00080, 0, 364, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxpd legacy_0f.txt:250 */
-    {0x00180, 0x00100, 0, 367, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxss legacy_0f.txt:251 */
-    {0x00180, 0x00180, 0, 366, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxsd legacy_0f.txt:252 */
-    {0x00180, 0x00000, 0, 562, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklbw legacy_0f.txt:255 */
-    {0x00180, 0x00080, 0, 562, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklbw legacy_0f.txt:256 */
-    {0x00180, 0x00000, 0, 565, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklwd legacy_0f.txt:257 */
-    {0x00180, 0x00080, 0, 565, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklwd legacy_0f.txt:258 */
-    {0x00180, 0x00000, 0, 563, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckldq legacy_0f.txt:259 */
-    {0x00180, 0x00080, 0, 563, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckldq legacy_0f.txt:260 */
-    {0x00180, 0x00000, 0, 435, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packsswb legacy_0f.txt:261 */
-    {0x00180, 0x00080, 0, 435, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packsswb legacy_0f.txt:262 */
-    {0x00180, 0x00000, 0, 461, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtb legacy_0f.txt:263 */
-    {0x00180, 0x00080, 0, 461, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtb legacy_0f.txt:264 */
-    {0x00180, 0x00000, 0, 464, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtw legacy_0f.txt:265 */
-    {0x00180, 0x00080, 0, 464, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtw legacy_0f.txt:266 */
-    {0x00180, 0x00000, 0, 462, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtd legacy_0f.txt:267 */
-    {0x00180, 0x00080, 0, 462, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtd legacy_0f.txt:268 */
-    {0x00180, 0x00000, 0, 437, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packuswb legacy_0f.txt:269 */
-    {0x00180, 0x00080, 0, 437, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packuswb legacy_0f.txt:270 */
-    {0x00180, 0x00000, 0, 558, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhbw legacy_0f.txt:271 */
-    {0x00180, 0x00080, 0, 558, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhbw legacy_0f.txt:272 */
-    {0x00180, 0x00000, 0, 561, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhwd legacy_0f.txt:273 */
-    {0x00180, 0x00080, 0, 561, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhwd legacy_0f.txt:274 */
-    {0x00180, 0x00000, 0, 559, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhdq legacy_0f.txt:275 */
-    {0x00180, 0x00080, 0, 559, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhdq legacy_0f.txt:276 */
-    {0x00180, 0x00000, 0, 434, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packssdw legacy_0f.txt:277 */
-    {0x00180, 0x00080, 0, 434, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packssdw legacy_0f.txt:278 */
-    {0x00180, 0x00080, 0, 564, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklqdq legacy_0f.txt:279 */
-    {0x00180, 0x00080, 0, 560, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhqdq legacy_0f.txt:280 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 774, {HV_OP_Pq, HV_OP_Ey}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:281 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 774, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:282 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 402, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:283 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 384, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqa legacy_0f.txt:284 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 385, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqu legacy_0f.txt:285 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 533, {HV_OP_Pq, HV_OP_Qq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufw legacy_0f.txt:286 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 530, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufd legacy_0f.txt:287 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 531, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufhw legacy_0f.txt:288 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 532, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshuflw legacy_0f.txt:289 */
-    {0x0018f, 0x0000a, 0, 547, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:291 */
-    {0x0018f, 0x0000c, 0, 543, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:292 */
-    {0x0018f, 0x0000e, 0, 540, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:293 */
-    {0x0018f, 0x0008a, 0, 547, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:294 */
-    {0x0018f, 0x0008c, 0, 543, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:295 */
-    {0x0018f, 0x0008e, 0, 540, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:296 */
-    {0x0018f, 0x0000a, 0, 544, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:297 */
-    {0x0018f, 0x0000c, 0, 542, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:298 */
-    {0x0018f, 0x0000e, 0, 537, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:299 */
-    {0x0018f, 0x0008a, 0, 544, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:300 */
-    {0x0018f, 0x0008c, 0, 542, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:301 */
-    {0x0018f, 0x0008e, 0, 537, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:302 */
-    {0x0018f, 0x0000a, 0, 546, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:303 */
-    {0x0018f, 0x0000e, 0, 539, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:304 */
-    {0x0018f, 0x0008a, 0, 546, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:305 */
-    {0x0018f, 0x0008b, 0, 545, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrldq legacy_0f.txt:306 */
-    {0x0018f, 0x0008e, 0, 539, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:307 */
-    {0x0018f, 0x0008f, 0, 538, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslldq legacy_0f.txt:308 */
-    {0x00180, 0x00000, 0, 455, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqb legacy_0f.txt:309 */
-    {0x00180, 0x00080, 0, 455, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqb legacy_0f.txt:310 */
-    {0x00180, 0x00000, 0, 458, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqw legacy_0f.txt:311 */
-    {0x00180, 0x00080, 0, 458, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqw legacy_0f.txt:312 */
-    {0x00180, 0x00000, 0, 456, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqd legacy_0f.txt:313 */
-    {0x00180, 0x00080, 0, 456, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqd legacy_0f.txt:314 */
-    {0x00180, 0x00000, HV_ATTR_NOWRITE, 168, {0}, 0, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* emms legacy_0f.txt:315 */
-    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_MOV, 727, {HV_OP_Ey, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmread legacy_0f.txt:317 */
-    {0x0018f, 0x00088, 0, 180, {HV_OP_Ux, HV_OP_Ib, HV_OP_Ib}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extrq legacy_0f.txt:318 */
-    {0x00188, 0x00188, 0, 302, {HV_OP_Vx, HV_OP_Ux, HV_OP_Ib, HV_OP_Ib}, 4, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertq legacy_0f.txt:319 */
-    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_MOV, 731, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmwrite legacy_0f.txt:320 */
-    {0x00188, 0x00088, 0, 180, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extrq legacy_0f.txt:321 */
-    {0x00188, 0x00188, 0, 302, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertq legacy_0f.txt:322 */
-    {0x00180, 0x00080, 0, 289, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* haddpd legacy_0f.txt:323 */
-    {0x00180, 0x00180, 0, 290, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* haddps legacy_0f.txt:324 */
-    {0x00180, 0x00080, 0, 293, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hsubpd legacy_0f.txt:325 */
-    {0x00180, 0x00180, 0, 294, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hsubps legacy_0f.txt:326 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 774, {HV_OP_Ey, HV_OP_Pq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:327 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 774, {HV_OP_Ey, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:328 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 402, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:329 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 402, {HV_OP_Qq, HV_OP_Pq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:330 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 384, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqa legacy_0f.txt:331 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 385, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqu legacy_0f.txt:332 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 329, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_0f.txt:335 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 325, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_0f.txt:336 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 314, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_0f.txt:337 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 321, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_0f.txt:338 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 332, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_0f.txt:339 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 328, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_0f.txt:340 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 315, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_0f.txt:341 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 322, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_0f.txt:342 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 331, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_0f.txt:343 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 327, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_0f.txt:344 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 330, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_0f.txt:345 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 326, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_0f.txt:346 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 316, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_0f.txt:347 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 323, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_0f.txt:348 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 317, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_0f.txt:349 */
-    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 324, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_0f.txt:350 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 628, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seto legacy_0f.txt:353 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 624, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setno legacy_0f.txt:354 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 616, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setb legacy_0f.txt:355 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 620, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnb legacy_0f.txt:356 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 632, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setz legacy_0f.txt:357 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 627, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnz legacy_0f.txt:358 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 617, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setbe legacy_0f.txt:359 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 621, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnbe legacy_0f.txt:360 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 630, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sets legacy_0f.txt:361 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 626, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setns legacy_0f.txt:362 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 629, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setp legacy_0f.txt:363 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 625, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnp legacy_0f.txt:364 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 618, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setl legacy_0f.txt:365 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 622, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnl legacy_0f.txt:366 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 619, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setle legacy_0f.txt:367 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 623, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnle legacy_0f.txt:368 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 566, {HV_OP_FS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_0f.txt:371 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 515, {HV_OP_FS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_0f.txt:372 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 133, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cpuid legacy_0f.txt:373 */
-    {0x00000, 0x00000, HV_ATTR_RD, 52, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bt legacy_0f.txt:374 */
-    {0x00000, 0x00000, 0, 659, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld legacy_0f.txt:375 */
-    {0x00000, 0x00000, 0, 659, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld legacy_0f.txt:376 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 566, {HV_OP_GS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_0f.txt:377 */
-    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 515, {HV_OP_GS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_0f.txt:378 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 599, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsm legacy_0f.txt:379 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 55, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bts legacy_0f.txt:380 */
-    {0x00000, 0x00000, 0, 662, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd legacy_0f.txt:381 */
-    {0x00000, 0x00000, 0, 662, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd legacy_0f.txt:382 */
-    {0x0038f, 0x00200, HV_ATTR_MOV, 281, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxsave64 legacy_0f.txt:384 */
-    {0x0038f, 0x00201, HV_ATTR_RD, 279, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxrstor64 legacy_0f.txt:385 */
-    {0x0038f, 0x00204, HV_ATTR_MOV, 758, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave64 legacy_0f.txt:386 */
-    {0x0038f, 0x00205, HV_ATTR_RD, 754, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor64 legacy_0f.txt:387 */
-    {0x0038f, 0x00206, HV_ATTR_MOV, 762, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt64 legacy_0f.txt:388 */
-    {0x0018f, 0x00000, HV_ATTR_MOV, 280, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxsave legacy_0f.txt:389 */
-    {0x0018f, 0x00001, HV_ATTR_RD, 278, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxrstor legacy_0f.txt:390 */
-    {0x0018f, 0x00002, HV_ATTR_RD, 340, {HV_OP_Md}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldmxcsr legacy_0f.txt:391 */
-    {0x0018f, 0x00003, HV_ATTR_MOV, 679, {HV_OP_Md}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stmxcsr legacy_0f.txt:392 */
-    {0x0018f, 0x00004, HV_ATTR_MOV, 757, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave legacy_0f.txt:393 */
-    {0x0018f, 0x00005, HV_ATTR_RD, 753, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor legacy_0f.txt:394 */
-    {0x0018f, 0x00006, HV_ATTR_MOV, 761, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt legacy_0f.txt:395 */
-    {0x0018f, 0x00007, HV_ATTR_NOWRITE, 80, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clflush legacy_0f.txt:396 */
-    {0x0018f, 0x00086, HV_ATTR_NOWRITE, 87, {HV_OP_Mb}, 1, HVEMU_FEAT_CLWB, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clwb legacy_0f.txt:397 */
-    {0x0018f, 0x00087, HV_ATTR_NOWRITE, 81, {HV_OP_Mb}, 1, HVEMU_FEAT_CLFLUSHOPT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clflushopt legacy_0f.txt:398 */
-    {0x0018f, 0x00104, HV_ATTR_RD, 557, {HV_OP_Ey}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptwrite legacy_0f.txt:399 */
-    {0x0018f, 0x00106, 0, 84, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clrssbsy legacy_0f.txt:400 */
-    {0x0018f, 0x0000d, HV_ATTR_NOWRITE, 346, {0}, 0, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lfence legacy_0f.txt:401 */
-    {0x0018f, 0x0000e, HV_ATTR_NOWRITE, 369, {0}, 0, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mfence legacy_0f.txt:402 */
-    {0x0018f, 0x0000f, HV_ATTR_NOWRITE, 649, {0}, 0, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sfence legacy_0f.txt:403 */
-    {0x0118f, 0x01108, HV_ATTR_MOV, 576, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdfsbase legacy_0f.txt:404 */
-    {0x0118f, 0x01109, HV_ATTR_MOV, 577, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdgsbase legacy_0f.txt:405 */
-    {0x0118f, 0x0110a, HV_ATTR_RD, 736, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrfsbase legacy_0f.txt:406 */
-    {0x0118f, 0x0110b, HV_ATTR_RD, 737, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrgsbase legacy_0f.txt:407 */
-    {0x0018f, 0x0010c, HV_ATTR_RD, 557, {HV_OP_Ey}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptwrite legacy_0f.txt:408 */
-    {0x0018f, 0x0010d, HV_ATTR_RD, 776, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* incsspd/incsspq legacy_0f.txt:409 */
-    {0x0018f, 0x0008e, HV_ATTR_RD, 701, {HV_OP_Rd}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tpause legacy_0f.txt:410 */
-    {0x0018f, 0x0010e, HV_ATTR_RD, 709, {HV_OP_Rv}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* umonitor legacy_0f.txt:411 */
-    {0x0018f, 0x0018e, HV_ATTR_RD, 710, {HV_OP_Rd}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* umwait legacy_0f.txt:412 */
-    {0x00000, 0x00000, 0, 296, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_0f.txt:413 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 127, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg legacy_0f.txt:416 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 127, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg legacy_0f.txt:417 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 359, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lss legacy_0f.txt:418 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 54, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btr legacy_0f.txt:419 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 347, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lfs legacy_0f.txt:420 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 349, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lgs legacy_0f.txt:421 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 413, {HV_OP_Gv, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movzx legacy_0f.txt:422 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 413, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movzx legacy_0f.txt:423 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 518, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_POPCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popcnt legacy_0f.txt:424 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 706, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud1 legacy_0f.txt:425 */
-    {0x00007, 0x00004, HV_ATTR_RD, 52, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bt legacy_0f.txt:426 */
-    {0x00007, 0x00005, HV_ATTR_LOCK, 55, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bts legacy_0f.txt:427 */
-    {0x00007, 0x00006, HV_ATTR_LOCK, 54, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btr legacy_0f.txt:428 */
-    {0x00007, 0x00007, HV_ATTR_LOCK, 53, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btc legacy_0f.txt:429 */
-    {0x00000, 0x00000, HV_ATTR_LOCK, 53, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btc legacy_0f.txt:430 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 702, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tzcnt legacy_0f.txt:431 */
-    {0x00000, 0x00000, 0, 49, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bsf legacy_0f.txt:432 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 361, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_LZCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lzcnt legacy_0f.txt:433 */
-    {0x00000, 0x00000, 0, 50, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bsr legacy_0f.txt:434 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 409, {HV_OP_Gv, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsx legacy_0f.txt:435 */
-    {0x00000, 0x00000, HV_ATTR_MOV, 409, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsx legacy_0f.txt:436 */
-    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK | HV_ATTR_XOP2, 743, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:439 */
-    {0x00000, 0x00000, HV_ATTR_LOCK | HV_ATTR_XOP2, 743, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:440 */
-    {0x00180, 0x00000, 0, 121, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpps legacy_0f.txt:441 */
-    {0x00180, 0x00080, 0, 120, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmppd legacy_0f.txt:442 */
-    {0x00180, 0x00100, 0, 125, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpss legacy_0f.txt:443 */
-    {0x00180, 0x00180, 0, 124, {HV_OP_Vx, HV_OP_Wq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsd legacy_0f.txt:444 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 396, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movnti legacy_0f.txt:445 */
-    {0x00188, 0x00008, 0, 480, {HV_OP_Pq, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:446 */
-    {0x00188, 0x00000, 0, 480, {HV_OP_Pq, HV_OP_Mw, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:447 */
-    {0x00188, 0x00088, 0, 480, {HV_OP_Vx, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:448 */
-    {0x00188, 0x00080, 0, 480, {HV_OP_Vx, HV_OP_Mw, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:449 */
-    {0x00188, 0x00008, HV_ATTR_MOV, 471, {HV_OP_Gd, HV_OP_Nq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f.txt:450 */
-    {0x00188, 0x00088, HV_ATTR_MOV, 471, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f.txt:451 */
-    {0x00180, 0x00000, 0, 665, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shufps legacy_0f.txt:452 */
-    {0x00180, 0x00080, 0, 664, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shufpd legacy_0f.txt:453 */
-    {0x0020f, 0x00201, HV_ATTR_LOCK, 128, {HV_OP_Mo}, 1, HVEMU_FEAT_CX16, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg16b legacy_0f.txt:455 */
-    {0x0000f, 0x00001, HV_ATTR_LOCK, 129, {HV_OP_Mq}, 1, HVEMU_FEAT_CX8, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg8b legacy_0f.txt:456 */
-    {0x0038f, 0x00203, HV_ATTR_RD, 756, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors64 legacy_0f.txt:457 */
-    {0x0038f, 0x00204, HV_ATTR_MOV, 760, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec64 legacy_0f.txt:458 */
-    {0x0038f, 0x00205, HV_ATTR_MOV, 764, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves64 legacy_0f.txt:459 */
-    {0x0018f, 0x00003, HV_ATTR_RD, 755, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors legacy_0f.txt:460 */
-    {0x0018f, 0x00004, HV_ATTR_MOV, 759, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec legacy_0f.txt:461 */
-    {0x0018f, 0x00005, HV_ATTR_MOV, 763, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves legacy_0f.txt:462 */
-    {0x0018f, 0x00006, HV_ATTR_RD, 725, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrld legacy_0f.txt:463 */
-    {0x0018f, 0x00086, HV_ATTR_RD, 720, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmclear legacy_0f.txt:464 */
-    {0x0018f, 0x00106, HV_ATTR_RD, 733, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxon legacy_0f.txt:465 */
-    {0x0018f, 0x00007, HV_ATTR_MOV, 726, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrst legacy_0f.txt:466 */
-    {0x0118f, 0x0110e, HV_ATTR_RD, 614, {HV_OP_Rq}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* senduipi legacy_0f.txt:467 */
-    {0x0018f, 0x0010e, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:468 */
-    {0x0018f, 0x0018e, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:469 */
-    {0x0000f, 0x0000e, HV_ATTR_MOV, 584, {HV_OP_Rv}, 1, HVEMU_FEAT_RDRAND, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdrand legacy_0f.txt:470 */
-    {0x0018f, 0x0010f, HV_ATTR_F64 | HV_ATTR_MOV, 580, {HV_OP_Ry}, 1, HVEMU_FEAT_RDPID, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpid legacy_0f.txt:471 */
-    {0x0018f, 0x0018f, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:472 */
-    {0x0000f, 0x0000f, HV_ATTR_MOV, 585, {HV_OP_Rv}, 1, HVEMU_FEAT_RDSEED, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdseed legacy_0f.txt:473 */
-    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:474 */
-    {0x00180, 0x00080, 0, 14, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsubpd legacy_0f.txt:477 */
-    {0x00180, 0x00180, 0, 15, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsubps legacy_0f.txt:478 */
-    {0x00180, 0x00000, 0, 547, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:479 */
-    {0x00180, 0x00080, 0, 547, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:480 */
-    {0x00180, 0x00000, 0, 544, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:481 */
-    {0x00180, 0x00080, 0, 544, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:482 */
-    {0x00180, 0x00000, 0, 546, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:483 */
-    {0x00180, 0x00080, 0, 546, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:484 */
-    {0x00180, 0x00000, 0, 440, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddq legacy_0f.txt:485 */
-    {0x00180, 0x00080, 0, 440, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddq legacy_0f.txt:486 */
-    {0x00180, 0x00000, 0, 513, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmullw legacy_0f.txt:487 */
-    {0x00180, 0x00080, 0, 513, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmullw legacy_0f.txt:488 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 402, {HV_OP_Wq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:489 */
-    {0x00188, 0x00108, HV_ATTR_MOV, 403, {HV_OP_Vx, HV_OP_Nq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq2dq legacy_0f.txt:490 */
-    {0x00188, 0x00188, HV_ATTR_MOV, 383, {HV_OP_Pq, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdq2q legacy_0f.txt:491 */
-    {0x00188, 0x00008, HV_ATTR_MOV, 495, {HV_OP_Gd, HV_OP_Nq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovmskb legacy_0f.txt:492 */
-    {0x00188, 0x00088, HV_ATTR_MOV, 495, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovmskb legacy_0f.txt:493 */
-    {0x00180, 0x00000, 0, 553, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusb legacy_0f.txt:494 */
-    {0x00180, 0x00080, 0, 553, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusb legacy_0f.txt:495 */
-    {0x00180, 0x00000, 0, 554, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusw legacy_0f.txt:496 */
-    {0x00180, 0x00080, 0, 554, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusw legacy_0f.txt:497 */
-    {0x00180, 0x00000, 0, 492, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminub legacy_0f.txt:498 */
-    {0x00180, 0x00080, 0, 492, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminub legacy_0f.txt:499 */
-    {0x00180, 0x00000, 0, 447, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pand legacy_0f.txt:500 */
-    {0x00180, 0x00080, 0, 447, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pand legacy_0f.txt:501 */
-    {0x00180, 0x00000, 0, 443, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusb legacy_0f.txt:502 */
-    {0x00180, 0x00080, 0, 443, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusb legacy_0f.txt:503 */
-    {0x00180, 0x00000, 0, 444, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusw legacy_0f.txt:504 */
-    {0x00180, 0x00080, 0, 444, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusw legacy_0f.txt:505 */
-    {0x00180, 0x00000, 0, 486, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxub legacy_0f.txt:506 */
-    {0x00180, 0x00080, 0, 486, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxub legacy_0f.txt:507 */
-    {0x00180, 0x00000, 0, 448, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pandn legacy_0f.txt:508 */
-    {0x00180, 0x00080, 0, 448, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pandn legacy_0f.txt:509 */
-    {0x00180, 0x00000, 0, 450, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgb legacy_0f.txt:510 */
-    {0x00180, 0x00080, 0, 450, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgb legacy_0f.txt:511 */
-    {0x00180, 0x00000, 0, 543, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:512 */
-    {0x00180, 0x00080, 0, 543, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:513 */
-    {0x00180, 0x00000, 0, 542, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:514 */
-    {0x00180, 0x00080, 0, 542, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:515 */
-    {0x00180, 0x00000, 0, 451, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgw legacy_0f.txt:516 */
-    {0x00180, 0x00080, 0, 451, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgw legacy_0f.txt:517 */
-    {0x00180, 0x00000, 0, 510, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhuw legacy_0f.txt:518 */
-    {0x00180, 0x00080, 0, 510, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhuw legacy_0f.txt:519 */
-    {0x00180, 0x00000, 0, 511, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhw legacy_0f.txt:520 */
-    {0x00180, 0x00080, 0, 511, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhw legacy_0f.txt:521 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 152, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttpd2dq legacy_0f.txt:522 */
-    {0x00180, 0x00100, HV_ATTR_MOV, 136, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtdq2pd legacy_0f.txt:523 */
-    {0x00180, 0x00180, HV_ATTR_MOV, 138, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2dq legacy_0f.txt:524 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 399, {HV_OP_Mq, HV_OP_Pq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntq legacy_0f.txt:525 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 394, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntdq legacy_0f.txt:526 */
-    {0x00180, 0x00000, 0, 551, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsb legacy_0f.txt:527 */
-    {0x00180, 0x00080, 0, 551, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsb legacy_0f.txt:528 */
-    {0x00180, 0x00000, 0, 552, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsw legacy_0f.txt:529 */
-    {0x00180, 0x00080, 0, 552, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsw legacy_0f.txt:530 */
-    {0x00180, 0x00000, 0, 491, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsw legacy_0f.txt:531 */
-    {0x00180, 0x00080, 0, 491, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsw legacy_0f.txt:532 */
-    {0x00180, 0x00000, 0, 520, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* por legacy_0f.txt:533 */
-    {0x00180, 0x00080, 0, 520, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* por legacy_0f.txt:534 */
-    {0x00180, 0x00000, 0, 441, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsb legacy_0f.txt:535 */
-    {0x00180, 0x00080, 0, 441, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsb legacy_0f.txt:536 */
-    {0x00180, 0x00000, 0, 442, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsw legacy_0f.txt:537 */
-    {0x00180, 0x00080, 0, 442, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsw legacy_0f.txt:538 */
-    {0x00180, 0x00000, 0, 485, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsw legacy_0f.txt:539 */
-    {0x00180, 0x00080, 0, 485, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsw legacy_0f.txt:540 */
-    {0x00180, 0x00000, 0, 571, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pxor legacy_0f.txt:541 */
-    {0x00180, 0x00080, 0, 571, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pxor legacy_0f.txt:542 */
-    {0x00188, 0x00180, HV_ATTR_MOV, 339, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lddqu legacy_0f.txt:543 */
-    {0x00180, 0x00000, 0, 540, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:544 */
-    {0x00180, 0x00080, 0, 540, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:545 */
-    {0x00180, 0x00000, 0, 537, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:546 */
-    {0x00180, 0x00080, 0, 537, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:547 */
-    {0x00180, 0x00000, 0, 539, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:548 */
-    {0x00180, 0x00080, 0, 539, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:549 */
-    {0x00180, 0x00000, 0, 514, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuludq legacy_0f.txt:550 */
-    {0x00180, 0x00080, 0, 514, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuludq legacy_0f.txt:551 */
-    {0x00180, 0x00000, 0, 482, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddwd legacy_0f.txt:552 */
-    {0x00180, 0x00080, 0, 482, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddwd legacy_0f.txt:553 */
-    {0x00180, 0x00000, 0, 528, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psadbw legacy_0f.txt:554 */
-    {0x00180, 0x00080, 0, 528, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psadbw legacy_0f.txt:555 */
-    {0x00188, 0x00008, HV_ATTR_RD, 363, {HV_OP_Pq, HV_OP_Nq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maskmovq legacy_0f.txt:556 */
-    {0x00188, 0x00088, HV_ATTR_RD, 362, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maskmovdqu legacy_0f.txt:557 */
-    {0x00180, 0x00000, 0, 548, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubb legacy_0f.txt:558 */
-    {0x00180, 0x00080, 0, 548, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubb legacy_0f.txt:559 */
-    {0x00180, 0x00000, 0, 555, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubw legacy_0f.txt:560 */
-    {0x00180, 0x00080, 0, 555, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubw legacy_0f.txt:561 */
-    {0x00180, 0x00000, 0, 549, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubd legacy_0f.txt:562 */
-    {0x00180, 0x00080, 0, 549, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubd legacy_0f.txt:563 */
-    {0x00180, 0x00000, 0, 550, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubq legacy_0f.txt:564 */
-    {0x00180, 0x00080, 0, 550, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubq legacy_0f.txt:565 */
-    {0x00180, 0x00000, 0, 438, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddb legacy_0f.txt:566 */
-    {0x00180, 0x00080, 0, 438, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddb legacy_0f.txt:567 */
-    {0x00180, 0x00000, 0, 445, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddw legacy_0f.txt:568 */
-    {0x00180, 0x00080, 0, 445, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddw legacy_0f.txt:569 */
-    {0x00180, 0x00000, 0, 439, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddd legacy_0f.txt:570 */
-    {0x00180, 0x00080, 0, 439, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddd legacy_0f.txt:571 */
-    {0x00000, 0x00000, HV_ATTR_NOWRITE, 705, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud0 legacy_0f.txt:572 */
-    {0x00180, 0x00000, 0, 529, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufb legacy_0f38_0f3a.txt:4 */
-    {0x00180, 0x00080, 0, 529, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufb legacy_0f38_0f3a.txt:5 */
-    {0x00180, 0x00000, 0, 474, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddw legacy_0f38_0f3a.txt:6 */
-    {0x00180, 0x00080, 0, 474, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddw legacy_0f38_0f3a.txt:7 */
-    {0x00180, 0x00000, 0, 472, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddd legacy_0f38_0f3a.txt:8 */
-    {0x00180, 0x00080, 0, 472, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddd legacy_0f38_0f3a.txt:9 */
-    {0x00180, 0x00000, 0, 473, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddsw legacy_0f38_0f3a.txt:10 */
-    {0x00180, 0x00080, 0, 473, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddsw legacy_0f38_0f3a.txt:11 */
-    {0x00180, 0x00000, 0, 481, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddubsw legacy_0f38_0f3a.txt:12 */
-    {0x00180, 0x00080, 0, 481, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddubsw legacy_0f38_0f3a.txt:13 */
-    {0x00180, 0x00000, 0, 478, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubw legacy_0f38_0f3a.txt:14 */
-    {0x00180, 0x00080, 0, 478, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubw legacy_0f38_0f3a.txt:15 */
-    {0x00180, 0x00000, 0, 476, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubd legacy_0f38_0f3a.txt:16 */
-    {0x00180, 0x00080, 0, 476, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubd legacy_0f38_0f3a.txt:17 */
-    {0x00180, 0x00000, 0, 477, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubsw legacy_0f38_0f3a.txt:18 */
-    {0x00180, 0x00080, 0, 477, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubsw legacy_0f38_0f3a.txt:19 */
-    {0x00180, 0x00000, 0, 534, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignb legacy_0f38_0f3a.txt:20 */
-    {0x00180, 0x00080, 0, 534, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignb legacy_0f38_0f3a.txt:21 */
-    {0x00180, 0x00000, 0, 536, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignw legacy_0f38_0f3a.txt:22 */
-    {0x00180, 0x00080, 0, 536, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignw legacy_0f38_0f3a.txt:23 */
-    {0x00180, 0x00000, 0, 535, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignd legacy_0f38_0f3a.txt:24 */
-    {0x00180, 0x00080, 0, 535, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignd legacy_0f38_0f3a.txt:25 */
-    {0x00180, 0x00000, 0, 509, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhrsw legacy_0f38_0f3a.txt:26 */
-    {0x00180, 0x00080, 0, 509, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhrsw legacy_0f38_0f3a.txt:27 */
-    {0x00180, 0x00080, 0, 452, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pblendvb legacy_0f38_0f3a.txt:36 */
+    {0x011ff, 0x0115f, HV_ATTR_NOWRITE, 632, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rmpquery legacy_0f.txt:74 */
+    {0x0007f, 0x0005f, HV_ATTR_NOWRITE, 624, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpru legacy_0f.txt:75 */
+    {0x001ff, 0x0006f, HV_ATTR_NOWRITE, 303, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invlpgb legacy_0f.txt:76 */
+    {0x011ff, 0x0116f, HV_ATTR_NOWRITE, 631, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rmpadjust legacy_0f.txt:77 */
+    {0x011ff, 0x011ef, HV_ATTR_NOWRITE, 633, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rmpupdate legacy_0f.txt:78 */
+    {0x001ff, 0x0007f, HV_ATTR_NOWRITE, 752, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tlbsync legacy_0f.txt:79 */
+    {0x011ff, 0x0117f, HV_ATTR_NOWRITE, 582, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psmash legacy_0f.txt:80 */
+    {0x001ff, 0x001ff, HV_ATTR_NOWRITE, 611, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pvalidate legacy_0f.txt:81 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 377, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lar legacy_0f.txt:83 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 397, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lsl legacy_0f.txt:84 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 732, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* syscall legacy_0f.txt:85 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 85, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clts legacy_0f.txt:86 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 735, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysret legacy_0f.txt:87 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 299, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invd legacy_0f.txt:88 */
+    {0x00180, 0x00100, HV_ATTR_NOWRITE, 1552, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbnoinvd legacy_0f.txt:89 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 1551, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wbinvd legacy_0f.txt:90 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 759, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud2 legacy_0f.txt:91 */
+    {0x0000f, 0x00001, HV_ATTR_NOWRITE, 567, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchw legacy_0f.txt:93 */
+    {0x0000f, 0x00002, HV_ATTR_NOWRITE, 568, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchwt1 legacy_0f.txt:94 */
+    {0x00008, 0x00000, HV_ATTR_NOWRITE, 560, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetch legacy_0f.txt:95 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 463, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:96 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 451, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movups legacy_0f.txt:100 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 450, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movupd legacy_0f.txt:101 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 447, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movss legacy_0f.txt:102 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 444, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsd legacy_0f.txt:103 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 451, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movups legacy_0f.txt:104 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 450, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movupd legacy_0f.txt:105 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 447, {HV_OP_Wd, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movss legacy_0f.txt:106 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 444, {HV_OP_Wq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsd legacy_0f.txt:107 */
+    {0x00188, 0x00008, 0, 425, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhlps legacy_0f.txt:108 */
+    {0x00188, 0x00000, 0, 430, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlps legacy_0f.txt:109 */
+    {0x00188, 0x00080, 0, 429, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlpd legacy_0f.txt:110 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 446, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsldup legacy_0f.txt:111 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 419, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movddup legacy_0f.txt:112 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 430, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlps legacy_0f.txt:113 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 429, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlpd legacy_0f.txt:114 */
+    {0x00180, 0x00000, 0, 766, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpcklps legacy_0f.txt:115 */
+    {0x00180, 0x00080, 0, 765, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpcklpd legacy_0f.txt:116 */
+    {0x00180, 0x00000, 0, 764, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpckhps legacy_0f.txt:117 */
+    {0x00180, 0x00080, 0, 763, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* unpckhpd legacy_0f.txt:118 */
+    {0x00188, 0x00008, 0, 428, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movlhps legacy_0f.txt:119 */
+    {0x00188, 0x00000, 0, 427, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhps legacy_0f.txt:120 */
+    {0x00188, 0x00080, 0, 426, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhpd legacy_0f.txt:121 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 445, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movshdup legacy_0f.txt:122 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 427, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhps legacy_0f.txt:123 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 426, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movhpd legacy_0f.txt:124 */
+    {0x0000f, 0x00000, HV_ATTR_NOWRITE, 563, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchnta legacy_0f.txt:127 */
+    {0x0000f, 0x00001, HV_ATTR_NOWRITE, 564, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht0 legacy_0f.txt:128 */
+    {0x0000f, 0x00002, HV_ATTR_NOWRITE, 565, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht1 legacy_0f.txt:129 */
+    {0x0000f, 0x00003, HV_ATTR_NOWRITE, 566, {HV_OP_Mb}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetcht2 legacy_0f.txt:130 */
+    {0x0100f, 0x01007, HV_ATTR_NOWRITE, 561, {HV_OP_Mb}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchit0 legacy_0f.txt:133 */
+    {0x0100f, 0x01006, HV_ATTR_NOWRITE, 562, {HV_OP_Mb}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* prefetchit1 legacy_0f.txt:134 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 463, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:135 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 463, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:136 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 463, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:138 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 463, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:139 */
+    {0x0018f, 0x00000, HV_ATTR_NOWRITE, 79, {HV_OP_Mb}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cldemote legacy_0f.txt:140 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 463, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:141 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 463, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:142 */
+    {0x001ff, 0x0012f, HV_ATTR_NOWRITE, 175, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* endbr64 legacy_0f.txt:144 */
+    {0x001ff, 0x0013f, HV_ATTR_NOWRITE, 174, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* endbr32 legacy_0f.txt:145 */
+    {0x0018f, 0x00109, HV_ATTR_MOV, 1589, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* rdsspd/rdsspq legacy_0f.txt:146 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 463, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:147 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 463, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* nop legacy_0f.txt:148 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 415, {HV_OP_Ry, HV_OP_Cd}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:151 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 415, {HV_OP_Ry, HV_OP_Dd}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:152 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 415, {HV_OP_Cd, HV_OP_Ry}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:153 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_MODREG | HV_ATTR_MOV, 415, {HV_OP_Dd, HV_OP_Ry}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mov legacy_0f.txt:154 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 417, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movaps legacy_0f.txt:157 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 416, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movapd legacy_0f.txt:158 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 417, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movaps legacy_0f.txt:159 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 416, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movapd legacy_0f.txt:160 */
+    {0x00180, 0x00000, 0, 142, {HV_OP_Vx, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpi2ps legacy_0f.txt:161 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 141, {HV_OP_Vx, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpi2pd legacy_0f.txt:162 */
+    {0x00180, 0x00100, 0, 149, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsi2ss legacy_0f.txt:163 */
+    {0x00180, 0x00180, 0, 148, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsi2sd legacy_0f.txt:164 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 437, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntps legacy_0f.txt:165 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 436, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntpd legacy_0f.txt:166 */
+    {0x00188, 0x00100, HV_ATTR_MOV, 440, {HV_OP_Md, HV_OP_Vx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntss legacy_0f.txt:167 */
+    {0x00188, 0x00180, HV_ATTR_MOV, 439, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntsd legacy_0f.txt:168 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 155, {HV_OP_Pq, HV_OP_Wq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttps2pi legacy_0f.txt:169 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 153, {HV_OP_Pq, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttpd2pi legacy_0f.txt:170 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 157, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttss2si legacy_0f.txt:171 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 156, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttsd2si legacy_0f.txt:172 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 145, {HV_OP_Pq, HV_OP_Wq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2pi legacy_0f.txt:173 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 139, {HV_OP_Pq, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2pi legacy_0f.txt:174 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 151, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtss2si legacy_0f.txt:175 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 146, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsd2si legacy_0f.txt:176 */
+    {0x00180, 0x00000, HV_ATTR_RD, 756, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ucomiss legacy_0f.txt:177 */
+    {0x00180, 0x00080, HV_ATTR_RD, 755, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ucomisd legacy_0f.txt:178 */
+    {0x00180, 0x00000, HV_ATTR_RD, 132, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* comiss legacy_0f.txt:179 */
+    {0x00180, 0x00080, HV_ATTR_RD, 131, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* comisd legacy_0f.txt:180 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 1555, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsr legacy_0f.txt:183 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 627, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdtsc legacy_0f.txt:184 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 619, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsr legacy_0f.txt:185 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 623, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpmc legacy_0f.txt:186 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 733, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysenter legacy_0f.txt:187 */
+    {0x00000, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 734, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sysexit legacy_0f.txt:188 */
+    {0x00180, 0x00000, HV_ATTR_NOREX2 | HV_ATTR_NOWRITE, 277, {0}, 0, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* getsec legacy_0f.txt:189 */
+    {0x00000, 0x00000, 0, 102, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovo legacy_0f.txt:192 */
+    {0x00000, 0x00000, 0, 98, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovno legacy_0f.txt:193 */
+    {0x00000, 0x00000, 0, 90, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovb legacy_0f.txt:194 */
+    {0x00000, 0x00000, 0, 94, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnb legacy_0f.txt:195 */
+    {0x00000, 0x00000, 0, 105, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovz legacy_0f.txt:196 */
+    {0x00000, 0x00000, 0, 101, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnz legacy_0f.txt:197 */
+    {0x00000, 0x00000, 0, 91, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovbe legacy_0f.txt:198 */
+    {0x00000, 0x00000, 0, 95, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnbe legacy_0f.txt:199 */
+    {0x00000, 0x00000, 0, 104, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovs legacy_0f.txt:200 */
+    {0x00000, 0x00000, 0, 100, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovns legacy_0f.txt:201 */
+    {0x00000, 0x00000, 0, 103, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovp legacy_0f.txt:202 */
+    {0x00000, 0x00000, 0, 99, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnp legacy_0f.txt:203 */
+    {0x00000, 0x00000, 0, 92, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovl legacy_0f.txt:204 */
+    {0x00000, 0x00000, 0, 96, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnl legacy_0f.txt:205 */
+    {0x00000, 0x00000, 0, 93, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovle legacy_0f.txt:206 */
+    {0x00000, 0x00000, 0, 97, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnle legacy_0f.txt:207 */
+    {0x00188, 0x00008, HV_ATTR_MOV, 432, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movmskps legacy_0f.txt:210 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 431, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movmskpd legacy_0f.txt:211 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 713, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtps legacy_0f.txt:212 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 712, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtpd legacy_0f.txt:213 */
+    {0x00180, 0x00100, 0, 715, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtss legacy_0f.txt:214 */
+    {0x00180, 0x00180, 0, 714, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sqrtsd legacy_0f.txt:215 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 642, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsqrtps legacy_0f.txt:216 */
+    {0x00180, 0x00100, 0, 643, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsqrtss legacy_0f.txt:217 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 614, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcpps legacy_0f.txt:218 */
+    {0x00180, 0x00100, 0, 615, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcpss legacy_0f.txt:219 */
+    {0x00180, 0x00000, 0, 36, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andps legacy_0f.txt:220 */
+    {0x00180, 0x00080, 0, 35, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andpd legacy_0f.txt:221 */
+    {0x00180, 0x00000, 0, 34, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andnps legacy_0f.txt:222 */
+    {0x00180, 0x00080, 0, 33, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andnpd legacy_0f.txt:223 */
+    {0x00180, 0x00000, 0, 467, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* orps legacy_0f.txt:224 */
+    {0x00180, 0x00080, 0, 466, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* orpd legacy_0f.txt:225 */
+    {0x00180, 0x00000, 0, 1568, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorps legacy_0f.txt:226 */
+    {0x00180, 0x00080, 0, 1567, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xorpd legacy_0f.txt:227 */
+    {0x00180, 0x00000, 0, 11, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addps legacy_0f.txt:228 */
+    {0x00180, 0x00080, 0, 10, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addpd legacy_0f.txt:229 */
+    {0x00180, 0x00100, 0, 13, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addss legacy_0f.txt:230 */
+    {0x00180, 0x00180, 0, 12, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsd legacy_0f.txt:231 */
+    {0x00180, 0x00000, 0, 456, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulps legacy_0f.txt:232 */
+    {0x00180, 0x00080, 0, 455, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulpd legacy_0f.txt:233 */
+    {0x00180, 0x00100, 0, 458, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulss legacy_0f.txt:234 */
+    {0x00180, 0x00180, 0, 457, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulsd legacy_0f.txt:235 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 144, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2pd legacy_0f.txt:236 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 140, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2ps legacy_0f.txt:237 */
+    {0x00180, 0x00100, 0, 150, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtss2sd legacy_0f.txt:238 */
+    {0x00180, 0x00180, 0, 147, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtsd2ss legacy_0f.txt:239 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 137, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtdq2ps legacy_0f.txt:240 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 143, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtps2dq legacy_0f.txt:241 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 154, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttps2dq legacy_0f.txt:242 */
+    {0x00180, 0x00000, 0, 728, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subps legacy_0f.txt:243 */
+    {0x00180, 0x00080, 0, 727, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subpd legacy_0f.txt:244 */
+    {0x00180, 0x00100, 0, 730, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subss legacy_0f.txt:245 */
+    {0x00180, 0x00180, 0, 729, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* subsd legacy_0f.txt:246 */
+    {0x00180, 0x00000, 0, 410, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minps legacy_0f.txt:247 */
+    {0x00180, 0x00080, 0, 409, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minpd legacy_0f.txt:248 */
+    {0x00180, 0x00100, 0, 412, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minss legacy_0f.txt:249 */
+    {0x00180, 0x00180, 0, 411, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* minsd legacy_0f.txt:250 */
+    {0x00180, 0x00000, 0, 163, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divps legacy_0f.txt:251 */
+    {0x00180, 0x00080, 0, 162, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divpd legacy_0f.txt:252 */
+    {0x00180, 0x00100, 0, 165, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divss legacy_0f.txt:253 */
+    {0x00180, 0x00180, 0, 164, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* divsd legacy_0f.txt:254 */
+    {0x00180, 0x00000, 0, 404, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxps legacy_0f.txt:255 */
+    {0x00180, 0x00080, 0, 403, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxpd legacy_0f.txt:256 */
+    {0x00180, 0x00100, 0, 406, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxss legacy_0f.txt:257 */
+    {0x00180, 0x00180, 0, 405, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maxsd legacy_0f.txt:258 */
+    {0x00180, 0x00000, 0, 603, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklbw legacy_0f.txt:261 */
+    {0x00180, 0x00080, 0, 603, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklbw legacy_0f.txt:262 */
+    {0x00180, 0x00000, 0, 606, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklwd legacy_0f.txt:263 */
+    {0x00180, 0x00080, 0, 606, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklwd legacy_0f.txt:264 */
+    {0x00180, 0x00000, 0, 604, {HV_OP_Pq, HV_OP_Qd}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckldq legacy_0f.txt:265 */
+    {0x00180, 0x00080, 0, 604, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckldq legacy_0f.txt:266 */
+    {0x00180, 0x00000, 0, 474, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packsswb legacy_0f.txt:267 */
+    {0x00180, 0x00080, 0, 474, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packsswb legacy_0f.txt:268 */
+    {0x00180, 0x00000, 0, 500, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtb legacy_0f.txt:269 */
+    {0x00180, 0x00080, 0, 500, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtb legacy_0f.txt:270 */
+    {0x00180, 0x00000, 0, 503, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtw legacy_0f.txt:271 */
+    {0x00180, 0x00080, 0, 503, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtw legacy_0f.txt:272 */
+    {0x00180, 0x00000, 0, 501, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtd legacy_0f.txt:273 */
+    {0x00180, 0x00080, 0, 501, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtd legacy_0f.txt:274 */
+    {0x00180, 0x00000, 0, 476, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packuswb legacy_0f.txt:275 */
+    {0x00180, 0x00080, 0, 476, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packuswb legacy_0f.txt:276 */
+    {0x00180, 0x00000, 0, 599, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhbw legacy_0f.txt:277 */
+    {0x00180, 0x00080, 0, 599, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhbw legacy_0f.txt:278 */
+    {0x00180, 0x00000, 0, 602, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhwd legacy_0f.txt:279 */
+    {0x00180, 0x00080, 0, 602, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhwd legacy_0f.txt:280 */
+    {0x00180, 0x00000, 0, 600, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhdq legacy_0f.txt:281 */
+    {0x00180, 0x00080, 0, 600, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhdq legacy_0f.txt:282 */
+    {0x00180, 0x00000, 0, 473, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packssdw legacy_0f.txt:283 */
+    {0x00180, 0x00080, 0, 473, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packssdw legacy_0f.txt:284 */
+    {0x00180, 0x00080, 0, 605, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpcklqdq legacy_0f.txt:285 */
+    {0x00180, 0x00080, 0, 601, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* punpckhqdq legacy_0f.txt:286 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1591, {HV_OP_Pq, HV_OP_Ey}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:287 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1591, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:288 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 441, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:289 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 423, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqa legacy_0f.txt:290 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 424, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqu legacy_0f.txt:291 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 574, {HV_OP_Pq, HV_OP_Qq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufw legacy_0f.txt:292 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 571, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufd legacy_0f.txt:293 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 572, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufhw legacy_0f.txt:294 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 573, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshuflw legacy_0f.txt:295 */
+    {0x0018f, 0x0000a, 0, 588, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:297 */
+    {0x0018f, 0x0000c, 0, 584, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:298 */
+    {0x0018f, 0x0000e, 0, 581, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:299 */
+    {0x0018f, 0x0008a, 0, 588, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:300 */
+    {0x0018f, 0x0008c, 0, 584, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:301 */
+    {0x0018f, 0x0008e, 0, 581, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:302 */
+    {0x0018f, 0x0000a, 0, 585, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:303 */
+    {0x0018f, 0x0000c, 0, 583, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:304 */
+    {0x0018f, 0x0000e, 0, 578, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:305 */
+    {0x0018f, 0x0008a, 0, 585, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:306 */
+    {0x0018f, 0x0008c, 0, 583, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:307 */
+    {0x0018f, 0x0008e, 0, 578, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:308 */
+    {0x0018f, 0x0000a, 0, 587, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:309 */
+    {0x0018f, 0x0000e, 0, 580, {HV_OP_Nq, HV_OP_Ib}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:310 */
+    {0x0018f, 0x0008a, 0, 587, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:311 */
+    {0x0018f, 0x0008b, 0, 586, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrldq legacy_0f.txt:312 */
+    {0x0018f, 0x0008e, 0, 580, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:313 */
+    {0x0018f, 0x0008f, 0, 579, {HV_OP_Ux, HV_OP_Ib}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslldq legacy_0f.txt:314 */
+    {0x00180, 0x00000, 0, 494, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqb legacy_0f.txt:315 */
+    {0x00180, 0x00080, 0, 494, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqb legacy_0f.txt:316 */
+    {0x00180, 0x00000, 0, 497, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqw legacy_0f.txt:317 */
+    {0x00180, 0x00080, 0, 497, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqw legacy_0f.txt:318 */
+    {0x00180, 0x00000, 0, 495, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqd legacy_0f.txt:319 */
+    {0x00180, 0x00080, 0, 495, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqd legacy_0f.txt:320 */
+    {0x00180, 0x00000, HV_ATTR_NOWRITE, 168, {0}, 0, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* emms legacy_0f.txt:321 */
+    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_MOV, 1142, {HV_OP_Ey, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmread legacy_0f.txt:323 */
+    {0x0018f, 0x00088, 0, 180, {HV_OP_Ux, HV_OP_Ib, HV_OP_Ib}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extrq legacy_0f.txt:324 */
+    {0x00188, 0x00188, 0, 294, {HV_OP_Vx, HV_OP_Ux, HV_OP_Ib, HV_OP_Ib}, 4, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertq legacy_0f.txt:325 */
+    {0x00180, 0x00000, HV_ATTR_F64 | HV_ATTR_RD, 1152, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmwrite legacy_0f.txt:326 */
+    {0x00188, 0x00088, 0, 180, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extrq legacy_0f.txt:327 */
+    {0x00188, 0x00188, 0, 294, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertq legacy_0f.txt:328 */
+    {0x00180, 0x00080, 0, 281, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* haddpd legacy_0f.txt:329 */
+    {0x00180, 0x00180, 0, 282, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* haddps legacy_0f.txt:330 */
+    {0x00180, 0x00080, 0, 285, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hsubpd legacy_0f.txt:331 */
+    {0x00180, 0x00180, 0, 286, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hsubps legacy_0f.txt:332 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1591, {HV_OP_Ey, HV_OP_Pq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:333 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1591, {HV_OP_Ey, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_W}, /* movd/movq legacy_0f.txt:334 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 441, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:335 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 441, {HV_OP_Qq, HV_OP_Pq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:336 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 423, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqa legacy_0f.txt:337 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 424, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdqu legacy_0f.txt:338 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 321, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jo legacy_0f.txt:341 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 317, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jno legacy_0f.txt:342 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 306, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jb legacy_0f.txt:343 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 313, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnb legacy_0f.txt:344 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 324, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jz legacy_0f.txt:345 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 320, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnz legacy_0f.txt:346 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 307, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jbe legacy_0f.txt:347 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 314, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnbe legacy_0f.txt:348 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 323, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* js legacy_0f.txt:349 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 319, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jns legacy_0f.txt:350 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 322, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jp legacy_0f.txt:351 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 318, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnp legacy_0f.txt:352 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 308, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jl legacy_0f.txt:353 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 315, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnl legacy_0f.txt:354 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 309, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jle legacy_0f.txt:355 */
+    {0x00000, 0x00000, HV_ATTR_F64 | HV_ATTR_NOREX2 | HV_ATTR_RD, 316, {HV_OP_Jz}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* jnle legacy_0f.txt:356 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 670, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seto legacy_0f.txt:359 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 666, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setno legacy_0f.txt:360 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 658, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setb legacy_0f.txt:361 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 662, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnb legacy_0f.txt:362 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 674, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setz legacy_0f.txt:363 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 669, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnz legacy_0f.txt:364 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 659, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setbe legacy_0f.txt:365 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 663, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnbe legacy_0f.txt:366 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 672, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sets legacy_0f.txt:367 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 668, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setns legacy_0f.txt:368 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 671, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setp legacy_0f.txt:369 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 667, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnp legacy_0f.txt:370 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 660, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setl legacy_0f.txt:371 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 664, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnl legacy_0f.txt:372 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 661, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setle legacy_0f.txt:373 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 665, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnle legacy_0f.txt:374 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_FS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_0f.txt:377 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_FS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_0f.txt:378 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 133, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cpuid legacy_0f.txt:379 */
+    {0x00000, 0x00000, HV_ATTR_RD, 52, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bt legacy_0f.txt:380 */
+    {0x00000, 0x00000, 0, 701, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld legacy_0f.txt:381 */
+    {0x00000, 0x00000, 0, 701, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld legacy_0f.txt:382 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_RD, 607, {HV_OP_GS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push legacy_0f.txt:384 */
+    {0x00000, 0x00000, HV_ATTR_D64 | HV_ATTR_MOV, 554, {HV_OP_GS}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop legacy_0f.txt:385 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 641, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rsm legacy_0f.txt:386 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 55, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bts legacy_0f.txt:387 */
+    {0x00000, 0x00000, 0, 704, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd legacy_0f.txt:388 */
+    {0x00000, 0x00000, 0, 704, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd legacy_0f.txt:389 */
+    {0x0038f, 0x00200, HV_ATTR_MOV, 273, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxsave64 legacy_0f.txt:391 */
+    {0x0038f, 0x00201, HV_ATTR_RD, 271, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxrstor64 legacy_0f.txt:392 */
+    {0x0038f, 0x00204, HV_ATTR_MOV, 1575, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave64 legacy_0f.txt:393 */
+    {0x0038f, 0x00205, HV_ATTR_RD, 1571, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor64 legacy_0f.txt:394 */
+    {0x0038f, 0x00206, HV_ATTR_MOV, 1579, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt64 legacy_0f.txt:395 */
+    {0x0018f, 0x00000, HV_ATTR_MOV, 272, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxsave legacy_0f.txt:396 */
+    {0x0018f, 0x00001, HV_ATTR_RD, 270, {HV_OP_Mfx}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* fxrstor legacy_0f.txt:397 */
+    {0x0018f, 0x00002, HV_ATTR_RD, 379, {HV_OP_Md}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldmxcsr legacy_0f.txt:398 */
+    {0x0018f, 0x00003, HV_ATTR_MOV, 721, {HV_OP_Md}, 1, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* stmxcsr legacy_0f.txt:399 */
+    {0x0018f, 0x00004, HV_ATTR_MOV, 1574, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsave legacy_0f.txt:400 */
+    {0x0018f, 0x00005, HV_ATTR_RD, 1570, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstor legacy_0f.txt:401 */
+    {0x0018f, 0x00006, HV_ATTR_MOV, 1578, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaveopt legacy_0f.txt:402 */
+    {0x0018f, 0x00007, HV_ATTR_NOWRITE, 80, {HV_OP_Mb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clflush legacy_0f.txt:403 */
+    {0x0018f, 0x00086, HV_ATTR_NOWRITE, 87, {HV_OP_Mb}, 1, HVEMU_FEAT_CLWB, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clwb legacy_0f.txt:404 */
+    {0x0018f, 0x00087, HV_ATTR_NOWRITE, 81, {HV_OP_Mb}, 1, HVEMU_FEAT_CLFLUSHOPT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clflushopt legacy_0f.txt:405 */
+    {0x0018f, 0x00104, HV_ATTR_RD, 598, {HV_OP_Ey}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptwrite legacy_0f.txt:406 */
+    {0x0018f, 0x00106, 0, 84, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* clrssbsy legacy_0f.txt:407 */
+    {0x0018f, 0x0000d, HV_ATTR_NOWRITE, 385, {0}, 0, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lfence legacy_0f.txt:408 */
+    {0x0018f, 0x0000e, HV_ATTR_NOWRITE, 408, {0}, 0, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mfence legacy_0f.txt:409 */
+    {0x0018f, 0x0000f, HV_ATTR_NOWRITE, 691, {0}, 0, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sfence legacy_0f.txt:410 */
+    {0x0118f, 0x01108, HV_ATTR_MOV, 617, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdfsbase legacy_0f.txt:411 */
+    {0x0118f, 0x01109, HV_ATTR_MOV, 618, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdgsbase legacy_0f.txt:412 */
+    {0x0118f, 0x0110a, HV_ATTR_RD, 1553, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrfsbase legacy_0f.txt:413 */
+    {0x0118f, 0x0110b, HV_ATTR_RD, 1554, {HV_OP_Ry}, 1, HVEMU_FEAT_FSGSBASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrgsbase legacy_0f.txt:414 */
+    {0x0018f, 0x0010c, HV_ATTR_RD, 598, {HV_OP_Ey}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptwrite legacy_0f.txt:415 */
+    {0x0018f, 0x0010d, HV_ATTR_RD, 1593, {HV_OP_Ry}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* incsspd/incsspq legacy_0f.txt:416 */
+    {0x0018f, 0x0008e, HV_ATTR_RD, 753, {HV_OP_Rd}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tpause legacy_0f.txt:417 */
+    {0x0018f, 0x0010e, HV_ATTR_RD, 761, {HV_OP_Ra}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* umonitor legacy_0f.txt:418 */
+    {0x0018f, 0x0018e, HV_ATTR_RD, 762, {HV_OP_Rd}, 1, HVEMU_FEAT_WAITPKG, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* umwait legacy_0f.txt:419 */
+    {0x00000, 0x00000, 0, 288, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul legacy_0f.txt:420 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK, 127, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg legacy_0f.txt:423 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 127, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg legacy_0f.txt:424 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 398, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lss legacy_0f.txt:425 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 54, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btr legacy_0f.txt:426 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 386, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lfs legacy_0f.txt:427 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 388, {HV_OP_Gv, HV_OP_Mp}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lgs legacy_0f.txt:428 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 452, {HV_OP_Gv, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movzx legacy_0f.txt:429 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 452, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movzx legacy_0f.txt:430 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 557, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_POPCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popcnt legacy_0f.txt:431 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 758, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud1 legacy_0f.txt:432 */
+    {0x00007, 0x00004, HV_ATTR_RD, 52, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bt legacy_0f.txt:433 */
+    {0x00007, 0x00005, HV_ATTR_LOCK, 55, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bts legacy_0f.txt:434 */
+    {0x00007, 0x00006, HV_ATTR_LOCK, 54, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btr legacy_0f.txt:435 */
+    {0x00007, 0x00007, HV_ATTR_LOCK, 53, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btc legacy_0f.txt:436 */
+    {0x00000, 0x00000, HV_ATTR_LOCK, 53, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* btc legacy_0f.txt:437 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 754, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tzcnt legacy_0f.txt:438 */
+    {0x00000, 0x00000, 0, 49, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bsf legacy_0f.txt:439 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 400, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_LZCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lzcnt legacy_0f.txt:440 */
+    {0x00000, 0x00000, 0, 50, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bsr legacy_0f.txt:441 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 448, {HV_OP_Gv, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsx legacy_0f.txt:442 */
+    {0x00000, 0x00000, HV_ATTR_MOV, 448, {HV_OP_Gv, HV_OP_Ew}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movsx legacy_0f.txt:443 */
+    {0x00000, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_LOCK | HV_ATTR_XOP2, 1560, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:446 */
+    {0x00000, 0x00000, HV_ATTR_LOCK | HV_ATTR_XOP2, 1560, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xadd legacy_0f.txt:447 */
+    {0x00180, 0x00000, 0, 121, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpps legacy_0f.txt:448 */
+    {0x00180, 0x00080, 0, 120, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmppd legacy_0f.txt:449 */
+    {0x00180, 0x00100, 0, 125, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpss legacy_0f.txt:450 */
+    {0x00180, 0x00180, 0, 124, {HV_OP_Vx, HV_OP_Wq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsd legacy_0f.txt:451 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 435, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movnti legacy_0f.txt:452 */
+    {0x00188, 0x00008, 0, 519, {HV_OP_Pq, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:453 */
+    {0x00188, 0x00000, 0, 519, {HV_OP_Pq, HV_OP_Mw, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:454 */
+    {0x00188, 0x00088, 0, 519, {HV_OP_Vx, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:455 */
+    {0x00188, 0x00080, 0, 519, {HV_OP_Vx, HV_OP_Mw, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrw legacy_0f.txt:456 */
+    {0x00188, 0x00008, HV_ATTR_MOV, 510, {HV_OP_Gd, HV_OP_Nq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f.txt:457 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 510, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f.txt:458 */
+    {0x00180, 0x00000, 0, 707, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shufps legacy_0f.txt:459 */
+    {0x00180, 0x00080, 0, 706, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shufpd legacy_0f.txt:460 */
+    {0x0020f, 0x00201, HV_ATTR_LOCK, 128, {HV_OP_Mo}, 1, HVEMU_FEAT_CX16, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg16b legacy_0f.txt:462 */
+    {0x0020f, 0x00201, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:463 */
+    {0x0000f, 0x00001, HV_ATTR_LOCK, 129, {HV_OP_Mq}, 1, HVEMU_FEAT_CX8, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpxchg8b legacy_0f.txt:464 */
+    {0x0038f, 0x00203, HV_ATTR_RD, 1573, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors64 legacy_0f.txt:465 */
+    {0x0038f, 0x00204, HV_ATTR_MOV, 1577, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec64 legacy_0f.txt:466 */
+    {0x0038f, 0x00205, HV_ATTR_MOV, 1581, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves64 legacy_0f.txt:467 */
+    {0x0018f, 0x00003, HV_ATTR_RD, 1572, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xrstors legacy_0f.txt:468 */
+    {0x0018f, 0x00004, HV_ATTR_MOV, 1576, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsavec legacy_0f.txt:469 */
+    {0x0018f, 0x00005, HV_ATTR_MOV, 1580, {HV_OP_Mxs}, 1, HVEMU_FEAT_XSAVE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xsaves legacy_0f.txt:470 */
+    {0x0018f, 0x00006, HV_ATTR_RD, 1140, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrld legacy_0f.txt:471 */
+    {0x0018f, 0x00086, HV_ATTR_RD, 1095, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmclear legacy_0f.txt:472 */
+    {0x0018f, 0x00106, HV_ATTR_RD, 1154, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmxon legacy_0f.txt:473 */
+    {0x0018f, 0x00007, HV_ATTR_MOV, 1141, {HV_OP_Mq}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmptrst legacy_0f.txt:474 */
+    {0x0118f, 0x0110e, HV_ATTR_RD, 656, {HV_OP_Rq}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* senduipi legacy_0f.txt:475 */
+    {0x0018f, 0x0010e, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:476 */
+    {0x0018f, 0x0018e, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:477 */
+    {0x0000f, 0x0000e, HV_ATTR_MOV, 625, {HV_OP_Rv}, 1, HVEMU_FEAT_RDRAND, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdrand legacy_0f.txt:478 */
+    {0x0018f, 0x0010f, HV_ATTR_F64 | HV_ATTR_MOV, 621, {HV_OP_Ry}, 1, HVEMU_FEAT_RDPID, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdpid legacy_0f.txt:479 */
+    {0x0018f, 0x0010f, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:480 */
+    {0x0018f, 0x0018f, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f.txt:481 */
+    {0x0000f, 0x0000f, HV_ATTR_MOV, 626, {HV_OP_Rv}, 1, HVEMU_FEAT_RDSEED, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdseed legacy_0f.txt:482 */
+    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:483 */
+    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:483 */
+    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:483 */
+    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:483 */
+    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:483 */
+    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:483 */
+    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:483 */
+    {0x00000, 0x00000, 0, 51, {HV_OP_Zv}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bswap legacy_0f.txt:483 */
+    {0x00180, 0x00080, 0, 14, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsubpd legacy_0f.txt:486 */
+    {0x00180, 0x00180, 0, 15, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* addsubps legacy_0f.txt:487 */
+    {0x00180, 0x00000, 0, 588, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:488 */
+    {0x00180, 0x00080, 0, 588, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlw legacy_0f.txt:489 */
+    {0x00180, 0x00000, 0, 585, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:490 */
+    {0x00180, 0x00080, 0, 585, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrld legacy_0f.txt:491 */
+    {0x00180, 0x00000, 0, 587, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:492 */
+    {0x00180, 0x00080, 0, 587, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrlq legacy_0f.txt:493 */
+    {0x00180, 0x00000, 0, 479, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddq legacy_0f.txt:494 */
+    {0x00180, 0x00080, 0, 479, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddq legacy_0f.txt:495 */
+    {0x00180, 0x00000, 0, 552, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmullw legacy_0f.txt:496 */
+    {0x00180, 0x00080, 0, 552, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmullw legacy_0f.txt:497 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 441, {HV_OP_Wq, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq legacy_0f.txt:498 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 442, {HV_OP_Vx, HV_OP_Nq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movq2dq legacy_0f.txt:499 */
+    {0x00188, 0x00188, HV_ATTR_MOV, 422, {HV_OP_Pq, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdq2q legacy_0f.txt:500 */
+    {0x00188, 0x00008, HV_ATTR_MOV, 534, {HV_OP_Gd, HV_OP_Nq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovmskb legacy_0f.txt:501 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 534, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovmskb legacy_0f.txt:502 */
+    {0x00180, 0x00000, 0, 594, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusb legacy_0f.txt:503 */
+    {0x00180, 0x00080, 0, 594, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusb legacy_0f.txt:504 */
+    {0x00180, 0x00000, 0, 595, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusw legacy_0f.txt:505 */
+    {0x00180, 0x00080, 0, 595, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubusw legacy_0f.txt:506 */
+    {0x00180, 0x00000, 0, 531, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminub legacy_0f.txt:507 */
+    {0x00180, 0x00080, 0, 531, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminub legacy_0f.txt:508 */
+    {0x00180, 0x00000, 0, 486, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pand legacy_0f.txt:509 */
+    {0x00180, 0x00080, 0, 486, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pand legacy_0f.txt:510 */
+    {0x00180, 0x00000, 0, 482, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusb legacy_0f.txt:511 */
+    {0x00180, 0x00080, 0, 482, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusb legacy_0f.txt:512 */
+    {0x00180, 0x00000, 0, 483, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusw legacy_0f.txt:513 */
+    {0x00180, 0x00080, 0, 483, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddusw legacy_0f.txt:514 */
+    {0x00180, 0x00000, 0, 525, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxub legacy_0f.txt:515 */
+    {0x00180, 0x00080, 0, 525, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxub legacy_0f.txt:516 */
+    {0x00180, 0x00000, 0, 487, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pandn legacy_0f.txt:517 */
+    {0x00180, 0x00080, 0, 487, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pandn legacy_0f.txt:518 */
+    {0x00180, 0x00000, 0, 489, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgb legacy_0f.txt:519 */
+    {0x00180, 0x00080, 0, 489, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgb legacy_0f.txt:520 */
+    {0x00180, 0x00000, 0, 584, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:521 */
+    {0x00180, 0x00080, 0, 584, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psraw legacy_0f.txt:522 */
+    {0x00180, 0x00000, 0, 583, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:523 */
+    {0x00180, 0x00080, 0, 583, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psrad legacy_0f.txt:524 */
+    {0x00180, 0x00000, 0, 490, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgw legacy_0f.txt:525 */
+    {0x00180, 0x00080, 0, 490, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pavgw legacy_0f.txt:526 */
+    {0x00180, 0x00000, 0, 549, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhuw legacy_0f.txt:527 */
+    {0x00180, 0x00080, 0, 549, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhuw legacy_0f.txt:528 */
+    {0x00180, 0x00000, 0, 550, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhw legacy_0f.txt:529 */
+    {0x00180, 0x00080, 0, 550, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhw legacy_0f.txt:530 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 152, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvttpd2dq legacy_0f.txt:531 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 136, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtdq2pd legacy_0f.txt:532 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 138, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cvtpd2dq legacy_0f.txt:533 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 438, {HV_OP_Mq, HV_OP_Pq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntq legacy_0f.txt:534 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 433, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntdq legacy_0f.txt:535 */
+    {0x00180, 0x00000, 0, 592, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsb legacy_0f.txt:536 */
+    {0x00180, 0x00080, 0, 592, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsb legacy_0f.txt:537 */
+    {0x00180, 0x00000, 0, 593, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsw legacy_0f.txt:538 */
+    {0x00180, 0x00080, 0, 593, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubsw legacy_0f.txt:539 */
+    {0x00180, 0x00000, 0, 530, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsw legacy_0f.txt:540 */
+    {0x00180, 0x00080, 0, 530, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsw legacy_0f.txt:541 */
+    {0x00180, 0x00000, 0, 559, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* por legacy_0f.txt:542 */
+    {0x00180, 0x00080, 0, 559, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* por legacy_0f.txt:543 */
+    {0x00180, 0x00000, 0, 480, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsb legacy_0f.txt:544 */
+    {0x00180, 0x00080, 0, 480, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsb legacy_0f.txt:545 */
+    {0x00180, 0x00000, 0, 481, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsw legacy_0f.txt:546 */
+    {0x00180, 0x00080, 0, 481, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddsw legacy_0f.txt:547 */
+    {0x00180, 0x00000, 0, 524, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsw legacy_0f.txt:548 */
+    {0x00180, 0x00080, 0, 524, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsw legacy_0f.txt:549 */
+    {0x00180, 0x00000, 0, 612, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pxor legacy_0f.txt:550 */
+    {0x00180, 0x00080, 0, 612, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pxor legacy_0f.txt:551 */
+    {0x00188, 0x00180, HV_ATTR_MOV, 378, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_SSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lddqu legacy_0f.txt:552 */
+    {0x00180, 0x00000, 0, 581, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:553 */
+    {0x00180, 0x00080, 0, 581, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllw legacy_0f.txt:554 */
+    {0x00180, 0x00000, 0, 578, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:555 */
+    {0x00180, 0x00080, 0, 578, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pslld legacy_0f.txt:556 */
+    {0x00180, 0x00000, 0, 580, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:557 */
+    {0x00180, 0x00080, 0, 580, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psllq legacy_0f.txt:558 */
+    {0x00180, 0x00000, 0, 553, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuludq legacy_0f.txt:559 */
+    {0x00180, 0x00080, 0, 553, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuludq legacy_0f.txt:560 */
+    {0x00180, 0x00000, 0, 521, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddwd legacy_0f.txt:561 */
+    {0x00180, 0x00080, 0, 521, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddwd legacy_0f.txt:562 */
+    {0x00180, 0x00000, 0, 569, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psadbw legacy_0f.txt:563 */
+    {0x00180, 0x00080, 0, 569, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psadbw legacy_0f.txt:564 */
+    {0x00188, 0x00008, HV_ATTR_RD, 402, {HV_OP_Pq, HV_OP_Nq}, 2, HVEMU_FEAT_SSE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maskmovq legacy_0f.txt:565 */
+    {0x00188, 0x00088, HV_ATTR_RD, 401, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* maskmovdqu legacy_0f.txt:566 */
+    {0x00180, 0x00000, 0, 589, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubb legacy_0f.txt:567 */
+    {0x00180, 0x00080, 0, 589, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubb legacy_0f.txt:568 */
+    {0x00180, 0x00000, 0, 596, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubw legacy_0f.txt:569 */
+    {0x00180, 0x00080, 0, 596, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubw legacy_0f.txt:570 */
+    {0x00180, 0x00000, 0, 590, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubd legacy_0f.txt:571 */
+    {0x00180, 0x00080, 0, 590, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubd legacy_0f.txt:572 */
+    {0x00180, 0x00000, 0, 591, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubq legacy_0f.txt:573 */
+    {0x00180, 0x00080, 0, 591, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psubq legacy_0f.txt:574 */
+    {0x00180, 0x00000, 0, 477, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddb legacy_0f.txt:575 */
+    {0x00180, 0x00080, 0, 477, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddb legacy_0f.txt:576 */
+    {0x00180, 0x00000, 0, 484, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddw legacy_0f.txt:577 */
+    {0x00180, 0x00080, 0, 484, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddw legacy_0f.txt:578 */
+    {0x00180, 0x00000, 0, 478, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_MMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddd legacy_0f.txt:579 */
+    {0x00180, 0x00080, 0, 478, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* paddd legacy_0f.txt:580 */
+    {0x00000, 0x00000, HV_ATTR_NOWRITE, 757, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ud0 legacy_0f.txt:581 */
+    {0x00180, 0x00000, 0, 570, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufb legacy_0f38_0f3a.txt:4 */
+    {0x00180, 0x00080, 0, 570, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pshufb legacy_0f38_0f3a.txt:5 */
+    {0x00180, 0x00000, 0, 513, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddw legacy_0f38_0f3a.txt:6 */
+    {0x00180, 0x00080, 0, 513, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddw legacy_0f38_0f3a.txt:7 */
+    {0x00180, 0x00000, 0, 511, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddd legacy_0f38_0f3a.txt:8 */
+    {0x00180, 0x00080, 0, 511, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddd legacy_0f38_0f3a.txt:9 */
+    {0x00180, 0x00000, 0, 512, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddsw legacy_0f38_0f3a.txt:10 */
+    {0x00180, 0x00080, 0, 512, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phaddsw legacy_0f38_0f3a.txt:11 */
+    {0x00180, 0x00000, 0, 520, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddubsw legacy_0f38_0f3a.txt:12 */
+    {0x00180, 0x00080, 0, 520, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaddubsw legacy_0f38_0f3a.txt:13 */
+    {0x00180, 0x00000, 0, 517, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubw legacy_0f38_0f3a.txt:14 */
+    {0x00180, 0x00080, 0, 517, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubw legacy_0f38_0f3a.txt:15 */
+    {0x00180, 0x00000, 0, 515, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubd legacy_0f38_0f3a.txt:16 */
+    {0x00180, 0x00080, 0, 515, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubd legacy_0f38_0f3a.txt:17 */
+    {0x00180, 0x00000, 0, 516, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubsw legacy_0f38_0f3a.txt:18 */
+    {0x00180, 0x00080, 0, 516, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phsubsw legacy_0f38_0f3a.txt:19 */
+    {0x00180, 0x00000, 0, 575, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignb legacy_0f38_0f3a.txt:20 */
+    {0x00180, 0x00080, 0, 575, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignb legacy_0f38_0f3a.txt:21 */
+    {0x00180, 0x00000, 0, 577, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignw legacy_0f38_0f3a.txt:22 */
+    {0x00180, 0x00080, 0, 577, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignw legacy_0f38_0f3a.txt:23 */
+    {0x00180, 0x00000, 0, 576, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignd legacy_0f38_0f3a.txt:24 */
+    {0x00180, 0x00080, 0, 576, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* psignd legacy_0f38_0f3a.txt:25 */
+    {0x00180, 0x00000, 0, 548, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhrsw legacy_0f38_0f3a.txt:26 */
+    {0x00180, 0x00080, 0, 548, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulhrsw legacy_0f38_0f3a.txt:27 */
+    {0x00180, 0x00080, 0, 491, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pblendvb legacy_0f38_0f3a.txt:36 */
     {0x00180, 0x00080, 0, 44, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendvps legacy_0f38_0f3a.txt:37 */
     {0x00180, 0x00080, 0, 43, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendvpd legacy_0f38_0f3a.txt:38 */
-    {0x00180, 0x00080, HV_ATTR_RD, 556, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptest legacy_0f38_0f3a.txt:39 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 431, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsb legacy_0f38_0f3a.txt:28 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 431, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsb legacy_0f38_0f3a.txt:29 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 433, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsw legacy_0f38_0f3a.txt:30 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 433, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsw legacy_0f38_0f3a.txt:31 */
-    {0x00180, 0x00000, HV_ATTR_MOV, 432, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsd legacy_0f38_0f3a.txt:32 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 432, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsd legacy_0f38_0f3a.txt:33 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 498, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbw legacy_0f38_0f3a.txt:40 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 496, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbd legacy_0f38_0f3a.txt:41 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 497, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbq legacy_0f38_0f3a.txt:42 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 500, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxwd legacy_0f38_0f3a.txt:43 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 501, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxwq legacy_0f38_0f3a.txt:44 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 499, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxdq legacy_0f38_0f3a.txt:45 */
-    {0x00180, 0x00080, 0, 508, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuldq legacy_0f38_0f3a.txt:52 */
-    {0x00180, 0x00080, 0, 457, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqq legacy_0f38_0f3a.txt:53 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 395, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntdqa legacy_0f38_0f3a.txt:65 */
-    {0x00180, 0x00080, 0, 436, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packusdw legacy_0f38_0f3a.txt:54 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 504, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbw legacy_0f38_0f3a.txt:46 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 502, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbd legacy_0f38_0f3a.txt:47 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 503, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbq legacy_0f38_0f3a.txt:48 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 506, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxwd legacy_0f38_0f3a.txt:49 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 507, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxwq legacy_0f38_0f3a.txt:50 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 505, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxdq legacy_0f38_0f3a.txt:51 */
-    {0x00180, 0x00080, 0, 463, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtq legacy_0f38_0f3a.txt:55 */
-    {0x00180, 0x00080, 0, 489, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsb legacy_0f38_0f3a.txt:56 */
-    {0x00180, 0x00080, 0, 490, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsd legacy_0f38_0f3a.txt:57 */
-    {0x00180, 0x00080, 0, 494, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminuw legacy_0f38_0f3a.txt:58 */
-    {0x00180, 0x00080, 0, 493, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminud legacy_0f38_0f3a.txt:59 */
-    {0x00180, 0x00080, 0, 483, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsb legacy_0f38_0f3a.txt:60 */
-    {0x00180, 0x00080, 0, 484, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsd legacy_0f38_0f3a.txt:61 */
-    {0x00180, 0x00080, 0, 488, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxuw legacy_0f38_0f3a.txt:62 */
-    {0x00180, 0x00080, 0, 487, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxud legacy_0f38_0f3a.txt:63 */
-    {0x00180, 0x00080, 0, 512, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulld legacy_0f38_0f3a.txt:64 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 475, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phminposuw legacy_0f38_0f3a.txt:66 */
-    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 308, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invept legacy_0f38_0f3a.txt:69 */
-    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 313, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invvpid legacy_0f38_0f3a.txt:70 */
-    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 312, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invpcid legacy_0f38_0f3a.txt:71 */
-    {0x00180, 0x00000, 0, 653, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1nexte legacy_0f38_0f3a.txt:74 */
-    {0x00180, 0x00000, 0, 651, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1msg1 legacy_0f38_0f3a.txt:75 */
-    {0x00180, 0x00000, 0, 652, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1msg2 legacy_0f38_0f3a.txt:76 */
-    {0x00180, 0x00000, 0, 657, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256rnds2 legacy_0f38_0f3a.txt:77 */
-    {0x00180, 0x00000, 0, 655, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256msg1 legacy_0f38_0f3a.txt:78 */
-    {0x00180, 0x00000, 0, 656, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256msg2 legacy_0f38_0f3a.txt:79 */
-    {0x00180, 0x00080, 0, 288, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8mulb legacy_0f38_0f3a.txt:80 */
-    {0x0018f, 0x00100, 0, 27, {HV_OP_M}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesencwide128kl legacy_0f38_0f3a.txt:82 */
-    {0x0018f, 0x00101, 0, 21, {HV_OP_M}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdecwide128kl legacy_0f38_0f3a.txt:83 */
-    {0x0018f, 0x00102, 0, 28, {HV_OP_M}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesencwide256kl legacy_0f38_0f3a.txt:84 */
-    {0x0018f, 0x00103, 0, 22, {HV_OP_M}, 1, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdecwide256kl legacy_0f38_0f3a.txt:85 */
+    {0x00180, 0x00080, HV_ATTR_RD, 597, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ptest legacy_0f38_0f3a.txt:39 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 470, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsb legacy_0f38_0f3a.txt:28 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 470, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsb legacy_0f38_0f3a.txt:29 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 472, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsw legacy_0f38_0f3a.txt:30 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 472, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsw legacy_0f38_0f3a.txt:31 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 471, {HV_OP_Pq, HV_OP_Qq}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsd legacy_0f38_0f3a.txt:32 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 471, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pabsd legacy_0f38_0f3a.txt:33 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 537, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbw legacy_0f38_0f3a.txt:40 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 535, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbd legacy_0f38_0f3a.txt:41 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 536, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxbq legacy_0f38_0f3a.txt:42 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 539, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxwd legacy_0f38_0f3a.txt:43 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 540, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxwq legacy_0f38_0f3a.txt:44 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 538, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovsxdq legacy_0f38_0f3a.txt:45 */
+    {0x00180, 0x00080, 0, 547, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmuldq legacy_0f38_0f3a.txt:52 */
+    {0x00180, 0x00080, 0, 496, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpeqq legacy_0f38_0f3a.txt:53 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 434, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movntdqa legacy_0f38_0f3a.txt:65 */
+    {0x00180, 0x00080, 0, 475, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* packusdw legacy_0f38_0f3a.txt:54 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 543, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbw legacy_0f38_0f3a.txt:46 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 541, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbd legacy_0f38_0f3a.txt:47 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 542, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxbq legacy_0f38_0f3a.txt:48 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 545, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxwd legacy_0f38_0f3a.txt:49 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 546, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxwq legacy_0f38_0f3a.txt:50 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 544, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmovzxdq legacy_0f38_0f3a.txt:51 */
+    {0x00180, 0x00080, 0, 502, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpgtq legacy_0f38_0f3a.txt:55 */
+    {0x00180, 0x00080, 0, 528, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsb legacy_0f38_0f3a.txt:56 */
+    {0x00180, 0x00080, 0, 529, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminsd legacy_0f38_0f3a.txt:57 */
+    {0x00180, 0x00080, 0, 533, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminuw legacy_0f38_0f3a.txt:58 */
+    {0x00180, 0x00080, 0, 532, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pminud legacy_0f38_0f3a.txt:59 */
+    {0x00180, 0x00080, 0, 522, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsb legacy_0f38_0f3a.txt:60 */
+    {0x00180, 0x00080, 0, 523, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxsd legacy_0f38_0f3a.txt:61 */
+    {0x00180, 0x00080, 0, 527, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxuw legacy_0f38_0f3a.txt:62 */
+    {0x00180, 0x00080, 0, 526, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmaxud legacy_0f38_0f3a.txt:63 */
+    {0x00180, 0x00080, 0, 551, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pmulld legacy_0f38_0f3a.txt:64 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 514, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* phminposuw legacy_0f38_0f3a.txt:66 */
+    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 300, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invept legacy_0f38_0f3a.txt:69 */
+    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 305, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invvpid legacy_0f38_0f3a.txt:70 */
+    {0x00188, 0x00080, HV_ATTR_F64 | HV_ATTR_RD, 304, {HV_OP_Gy, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invpcid legacy_0f38_0f3a.txt:71 */
+    {0x00180, 0x00000, 0, 695, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1nexte legacy_0f38_0f3a.txt:74 */
+    {0x00180, 0x00000, 0, 693, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1msg1 legacy_0f38_0f3a.txt:75 */
+    {0x00180, 0x00000, 0, 694, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1msg2 legacy_0f38_0f3a.txt:76 */
+    {0x00180, 0x00000, 0, 699, {HV_OP_Vx, HV_OP_Wx, HV_OP_XMM0}, 3, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256rnds2 legacy_0f38_0f3a.txt:77 */
+    {0x00180, 0x00000, 0, 697, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256msg1 legacy_0f38_0f3a.txt:78 */
+    {0x00180, 0x00000, 0, 698, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha256msg2 legacy_0f38_0f3a.txt:79 */
+    {0x00180, 0x00080, 0, 280, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8mulb legacy_0f38_0f3a.txt:80 */
+    {0x0018f, 0x00100, 0, 27, {HV_OP_M}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesencwide128kl legacy_0f38_0f3a.txt:82 */
+    {0x0018f, 0x00101, 0, 21, {HV_OP_M}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdecwide128kl legacy_0f38_0f3a.txt:83 */
+    {0x0018f, 0x00102, 0, 28, {HV_OP_MZ}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesencwide256kl legacy_0f38_0f3a.txt:84 */
+    {0x0018f, 0x00103, 0, 22, {HV_OP_MZ}, 1, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdecwide256kl legacy_0f38_0f3a.txt:85 */
     {0x00180, 0x00080, HV_ATTR_MOV, 29, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesimc legacy_0f38_0f3a.txt:93 */
-    {0x00188, 0x00108, HV_ATTR_RD, 353, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loadiwkey legacy_0f38_0f3a.txt:86 */
-    {0x00188, 0x00100, 0, 24, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenc128kl legacy_0f38_0f3a.txt:87 */
+    {0x00188, 0x00108, HV_ATTR_RD, 392, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* loadiwkey legacy_0f38_0f3a.txt:86 */
+    {0x00188, 0x00100, 0, 24, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenc128kl legacy_0f38_0f3a.txt:87 */
     {0x00180, 0x00080, 0, 23, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenc legacy_0f38_0f3a.txt:94 */
-    {0x00188, 0x00100, 0, 18, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdec128kl legacy_0f38_0f3a.txt:88 */
+    {0x00188, 0x00100, 0, 18, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdec128kl legacy_0f38_0f3a.txt:88 */
     {0x00180, 0x00080, 0, 26, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenclast legacy_0f38_0f3a.txt:95 */
-    {0x00188, 0x00100, 0, 25, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenc256kl legacy_0f38_0f3a.txt:89 */
+    {0x00188, 0x00100, 0, 25, {HV_OP_Vx, HV_OP_MZ}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesenc256kl legacy_0f38_0f3a.txt:89 */
     {0x00180, 0x00080, 0, 17, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdec legacy_0f38_0f3a.txt:96 */
-    {0x00188, 0x00100, 0, 19, {HV_OP_Vx, HV_OP_M}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdec256kl legacy_0f38_0f3a.txt:90 */
+    {0x00188, 0x00100, 0, 19, {HV_OP_Vx, HV_OP_MZ}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdec256kl legacy_0f38_0f3a.txt:90 */
     {0x00180, 0x00080, 0, 20, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aesdeclast legacy_0f38_0f3a.txt:97 */
-    {0x00180, 0x00180, HV_ATTR_BYTEOP, 134, {HV_OP_Gy, HV_OP_Eb}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 legacy_0f38_0f3a.txt:101 */
-    {0x00180, 0x00100, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f38_0f3a.txt:102 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 379, {HV_OP_Gv, HV_OP_Mv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe legacy_0f38_0f3a.txt:103 */
-    {0x00180, 0x00180, 0, 134, {HV_OP_Gy, HV_OP_Ev}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 legacy_0f38_0f3a.txt:104 */
-    {0x00180, 0x00100, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f38_0f3a.txt:105 */
-    {0x00008, 0x00000, HV_ATTR_MOV, 379, {HV_OP_Mv, HV_OP_Gv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe legacy_0f38_0f3a.txt:106 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 770, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrussd/wrussq legacy_0f38_0f3a.txt:107 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 768, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrssd/wrssq legacy_0f38_0f3a.txt:108 */
-    {0x00180, 0x00080, 0, 8, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adcx legacy_0f38_0f3a.txt:109 */
-    {0x00180, 0x00100, 0, 16, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adox legacy_0f38_0f3a.txt:110 */
-    {0x00188, 0x00080, 0, 381, {HV_OP_Gv, HV_OP_MZ}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdir64b legacy_0f38_0f3a.txt:112 */
-    {0x00188, 0x00180, 0, 176, {HV_OP_Gv, HV_OP_MZ}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmd legacy_0f38_0f3a.txt:113 */
-    {0x00188, 0x00100, 0, 177, {HV_OP_Gv, HV_OP_MZ}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmds legacy_0f38_0f3a.txt:114 */
-    {0x00188, 0x00000, HV_ATTR_MOV, 382, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdiri legacy_0f38_0f3a.txt:115 */
-    {0x00188, 0x00108, HV_ATTR_MOV, 172, {HV_OP_Gd, HV_OP_Rd}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* encodekey128 legacy_0f38_0f3a.txt:91 */
-    {0x00188, 0x00108, HV_ATTR_MOV, 173, {HV_OP_Gd, HV_OP_Rd}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* encodekey256 legacy_0f38_0f3a.txt:92 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 596, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundps legacy_0f38_0f3a.txt:118 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 595, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundpd legacy_0f38_0f3a.txt:119 */
-    {0x00180, 0x00080, 0, 598, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundss legacy_0f38_0f3a.txt:120 */
-    {0x00180, 0x00080, 0, 597, {HV_OP_Vx, HV_OP_Wq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundsd legacy_0f38_0f3a.txt:121 */
-    {0x00180, 0x00080, 0, 42, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendps legacy_0f38_0f3a.txt:122 */
-    {0x00180, 0x00080, 0, 41, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendpd legacy_0f38_0f3a.txt:123 */
-    {0x00180, 0x00080, 0, 453, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pblendw legacy_0f38_0f3a.txt:124 */
-    {0x00180, 0x00000, 0, 446, {HV_OP_Pq, HV_OP_Qq, HV_OP_Ib}, 3, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* palignr legacy_0f38_0f3a.txt:125 */
-    {0x00180, 0x00080, 0, 446, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* palignr legacy_0f38_0f3a.txt:126 */
-    {0x00188, 0x00088, HV_ATTR_MOV, 470, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrb legacy_0f38_0f3a.txt:127 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 470, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrb legacy_0f38_0f3a.txt:128 */
-    {0x00188, 0x00088, HV_ATTR_MOV, 471, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f38_0f3a.txt:129 */
-    {0x00188, 0x00080, HV_ATTR_MOV, 471, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f38_0f3a.txt:130 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 778, {HV_OP_Ey, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pextrd/pextrq legacy_0f38_0f3a.txt:131 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 179, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extractps legacy_0f38_0f3a.txt:132 */
-    {0x00188, 0x00088, 0, 479, {HV_OP_Vx, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrb legacy_0f38_0f3a.txt:133 */
-    {0x00188, 0x00080, 0, 479, {HV_OP_Vx, HV_OP_Mb, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrb legacy_0f38_0f3a.txt:134 */
-    {0x00180, 0x00080, 0, 301, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertps legacy_0f38_0f3a.txt:135 */
-    {0x00180, 0x00080, 0, 780, {HV_OP_Vx, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pinsrd/pinsrq legacy_0f38_0f3a.txt:136 */
-    {0x00180, 0x00080, 0, 167, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dpps legacy_0f38_0f3a.txt:137 */
-    {0x00180, 0x00080, 0, 166, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dppd legacy_0f38_0f3a.txt:138 */
-    {0x00180, 0x00080, 0, 414, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mpsadbw legacy_0f38_0f3a.txt:139 */
-    {0x00180, 0x00080, 0, 454, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_PCLMUL, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pclmulqdq legacy_0f38_0f3a.txt:140 */
-    {0x00180, 0x00080, HV_ATTR_RD, 460, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpestrm legacy_0f38_0f3a.txt:141 */
-    {0x00180, 0x00080, HV_ATTR_RD, 459, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpestri legacy_0f38_0f3a.txt:142 */
-    {0x00180, 0x00080, HV_ATTR_RD, 466, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpistrm legacy_0f38_0f3a.txt:143 */
-    {0x00180, 0x00080, HV_ATTR_RD, 465, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpistri legacy_0f38_0f3a.txt:144 */
-    {0x00180, 0x00000, 0, 654, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1rnds4 legacy_0f38_0f3a.txt:145 */
-    {0x00180, 0x00080, 0, 287, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8affineqb legacy_0f38_0f3a.txt:146 */
-    {0x00180, 0x00080, 0, 286, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8affineinvqb legacy_0f38_0f3a.txt:147 */
-    {0x00180, 0x00080, HV_ATTR_MOV, 30, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aeskeygenassist legacy_0f38_0f3a.txt:149 */
-    {0x001ff, 0x00108, HV_ATTR_RD, 292, {HV_OP_Ib}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hreset legacy_0f38_0f3a.txt:148 */
-    {0x04380, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 336, {HV_OP_Kr, HV_OP_Kmw}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw apx.txt:430 */
-    {0x04380, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 335, {HV_OP_Kr, HV_OP_Kmq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:431 */
-    {0x04380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 333, {HV_OP_Kr, HV_OP_Kmb}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:432 */
-    {0x04380, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 334, {HV_OP_Kr, HV_OP_Kmd}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd apx.txt:433 */
-    {0x04388, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 336, {HV_OP_Mw, HV_OP_Kr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw apx.txt:434 */
-    {0x04388, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 335, {HV_OP_Mq, HV_OP_Kr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:435 */
-    {0x04388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 333, {HV_OP_Mb, HV_OP_Kr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:436 */
-    {0x04388, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 334, {HV_OP_Md, HV_OP_Kr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd apx.txt:437 */
-    {0x04388, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 336, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw apx.txt:438 */
-    {0x04388, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 333, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:439 */
-    {0x04388, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 334, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd apx.txt:440 */
-    {0x04388, 0x00388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 335, {HV_OP_Kr, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:441 */
-    {0x04388, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 336, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw apx.txt:442 */
-    {0x04388, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 333, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:443 */
-    {0x04388, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 334, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd apx.txt:444 */
-    {0x04388, 0x00388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 335, {HV_OP_Gq, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:445 */
-    {0x0438f, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 342, {HV_OP_MZ}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldtilecfg apx.txt:466 */
-    {0x0438f, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 682, {HV_OP_MZ}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sttilecfg apx.txt:467 */
-    {0x04388, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 697, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloadd apx.txt:468 */
-    {0x04388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 698, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloaddt1 apx.txt:469 */
-    {0x04388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 699, {HV_OP_Msib, HV_OP_Tr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilestored apx.txt:470 */
+    {0x00180, 0x00180, 0, 134, {HV_OP_Gy, HV_OP_Eb}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 legacy_0f38_0f3a.txt:101 */
+    {0x00180, 0x00180, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f38_0f3a.txt:102 */
+    {0x00180, 0x00100, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f38_0f3a.txt:103 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 418, {HV_OP_Gv, HV_OP_Mv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe legacy_0f38_0f3a.txt:104 */
+    {0x00180, 0x00180, 0, 134, {HV_OP_Gy, HV_OP_Ev}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 legacy_0f38_0f3a.txt:105 */
+    {0x00180, 0x00180, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f38_0f3a.txt:106 */
+    {0x00180, 0x00100, 0, 0, {0}, 0, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invalid legacy_0f38_0f3a.txt:107 */
+    {0x00008, 0x00000, HV_ATTR_MOV, 418, {HV_OP_Mv, HV_OP_Gv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe legacy_0f38_0f3a.txt:108 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 1587, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrussd/wrussq legacy_0f38_0f3a.txt:109 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 1585, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrssd/wrssq legacy_0f38_0f3a.txt:110 */
+    {0x00180, 0x00080, 0, 8, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adcx legacy_0f38_0f3a.txt:111 */
+    {0x00180, 0x00100, 0, 16, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adox legacy_0f38_0f3a.txt:112 */
+    {0x00188, 0x00080, 0, 420, {HV_OP_Ga, HV_OP_MZ}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdir64b legacy_0f38_0f3a.txt:114 */
+    {0x00188, 0x00180, 0, 176, {HV_OP_Ga, HV_OP_MZ}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmd legacy_0f38_0f3a.txt:115 */
+    {0x00188, 0x00100, 0, 177, {HV_OP_Ga, HV_OP_MZ}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmds legacy_0f38_0f3a.txt:116 */
+    {0x00188, 0x00000, HV_ATTR_MOV, 421, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdiri legacy_0f38_0f3a.txt:117 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 172, {HV_OP_Gd, HV_OP_Rd}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* encodekey128 legacy_0f38_0f3a.txt:91 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 173, {HV_OP_Gd, HV_OP_Rd}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* encodekey256 legacy_0f38_0f3a.txt:92 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 638, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundps legacy_0f38_0f3a.txt:120 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 637, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundpd legacy_0f38_0f3a.txt:121 */
+    {0x00180, 0x00080, 0, 640, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundss legacy_0f38_0f3a.txt:122 */
+    {0x00180, 0x00080, 0, 639, {HV_OP_Vx, HV_OP_Wq, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* roundsd legacy_0f38_0f3a.txt:123 */
+    {0x00180, 0x00080, 0, 42, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendps legacy_0f38_0f3a.txt:124 */
+    {0x00180, 0x00080, 0, 41, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blendpd legacy_0f38_0f3a.txt:125 */
+    {0x00180, 0x00080, 0, 492, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pblendw legacy_0f38_0f3a.txt:126 */
+    {0x00180, 0x00000, 0, 485, {HV_OP_Pq, HV_OP_Qq, HV_OP_Ib}, 3, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* palignr legacy_0f38_0f3a.txt:127 */
+    {0x00180, 0x00080, 0, 485, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSSE3, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* palignr legacy_0f38_0f3a.txt:128 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 509, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrb legacy_0f38_0f3a.txt:129 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 509, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrb legacy_0f38_0f3a.txt:130 */
+    {0x00188, 0x00088, HV_ATTR_MOV, 510, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f38_0f3a.txt:131 */
+    {0x00188, 0x00080, HV_ATTR_MOV, 510, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pextrw legacy_0f38_0f3a.txt:132 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1595, {HV_OP_Ey, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pextrd/pextrq legacy_0f38_0f3a.txt:133 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 179, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* extractps legacy_0f38_0f3a.txt:134 */
+    {0x00188, 0x00088, 0, 518, {HV_OP_Vx, HV_OP_Rd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrb legacy_0f38_0f3a.txt:135 */
+    {0x00188, 0x00080, 0, 518, {HV_OP_Vx, HV_OP_Mb, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pinsrb legacy_0f38_0f3a.txt:136 */
+    {0x00180, 0x00080, 0, 293, {HV_OP_Vx, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* insertps legacy_0f38_0f3a.txt:137 */
+    {0x00180, 0x00080, 0, 1597, {HV_OP_Vx, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_W}, /* pinsrd/pinsrq legacy_0f38_0f3a.txt:138 */
+    {0x00180, 0x00080, 0, 167, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dpps legacy_0f38_0f3a.txt:139 */
+    {0x00180, 0x00080, 0, 166, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dppd legacy_0f38_0f3a.txt:140 */
+    {0x00180, 0x00080, 0, 453, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE41, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mpsadbw legacy_0f38_0f3a.txt:141 */
+    {0x00180, 0x00080, 0, 493, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_PCLMUL, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pclmulqdq legacy_0f38_0f3a.txt:142 */
+    {0x00180, 0x00080, HV_ATTR_RD, 499, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpestrm legacy_0f38_0f3a.txt:143 */
+    {0x00180, 0x00080, HV_ATTR_RD, 498, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpestri legacy_0f38_0f3a.txt:144 */
+    {0x00180, 0x00080, HV_ATTR_RD, 505, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpistrm legacy_0f38_0f3a.txt:145 */
+    {0x00180, 0x00080, HV_ATTR_RD, 504, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SSE42, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pcmpistri legacy_0f38_0f3a.txt:146 */
+    {0x00180, 0x00000, 0, 696, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_SHA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sha1rnds4 legacy_0f38_0f3a.txt:147 */
+    {0x00180, 0x00080, 0, 279, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8affineqb legacy_0f38_0f3a.txt:148 */
+    {0x00180, 0x00080, 0, 278, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* gf2p8affineinvqb legacy_0f38_0f3a.txt:149 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 30, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aeskeygenassist legacy_0f38_0f3a.txt:151 */
+    {0x001ff, 0x00108, HV_ATTR_RD, 284, {HV_OP_Ib}, 1, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* hreset legacy_0f38_0f3a.txt:150 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1137, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups vex.txt:13 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1136, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd vex.txt:14 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 1135, {HV_OP_VX, HV_OP_HX, HV_OP_Ud}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:15 */
+    {0x00188, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1135, {HV_OP_VX, HV_OP_Md}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:16 */
+    {0x00188, 0x00188, HV_ATTR_MOV, 1131, {HV_OP_VX, HV_OP_HX, HV_OP_Uq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:17 */
+    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1131, {HV_OP_VX, HV_OP_Mq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:18 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1137, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups vex.txt:19 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1136, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd vex.txt:20 */
+    {0x00188, 0x00108, HV_ATTR_MOV, 1135, {HV_OP_UX, HV_OP_HX, HV_OP_Vd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:21 */
+    {0x00188, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1135, {HV_OP_Md, HV_OP_Vd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss vex.txt:22 */
+    {0x00188, 0x00188, HV_ATTR_MOV, 1131, {HV_OP_UX, HV_OP_HX, HV_OP_Vq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:23 */
+    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1131, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd vex.txt:24 */
+    {0x00d88, 0x00000, HV_ATTR_MOV, 1123, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlps vex.txt:25 */
+    {0x00d88, 0x00008, HV_ATTR_MOV, 1118, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ux}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhlps vex.txt:26 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1122, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlpd vex.txt:27 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1134, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsldup vex.txt:28 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1109, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovddup vex.txt:29 */
+    {0x00d80, 0x00580, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1109, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovddup vex.txt:30 */
+    {0x00d88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1123, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlps vex.txt:31 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1122, {HV_OP_Mq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlpd vex.txt:32 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1546, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpcklps vex.txt:33 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1545, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpcklpd vex.txt:34 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1544, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpckhps vex.txt:35 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1543, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vunpckhpd vex.txt:36 */
+    {0x00d88, 0x00000, HV_ATTR_MOV, 1120, {HV_OP_Vx, HV_OP_Hq, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhps vex.txt:37 */
+    {0x00d88, 0x00008, HV_ATTR_MOV, 1121, {HV_OP_Vx, HV_OP_Hq, HV_OP_Uq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlhps vex.txt:38 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1119, {HV_OP_Vx, HV_OP_Hq, HV_OP_Mq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhpd vex.txt:39 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1133, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovshdup vex.txt:40 */
+    {0x00d88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1120, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhps vex.txt:41 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1119, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhpd vex.txt:42 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1107, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps vex.txt:43 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1106, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd vex.txt:44 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1107, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps vex.txt:45 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1106, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd vex.txt:46 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 870, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2ss vex.txt:47 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 868, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd vex.txt:48 */
+    {0x00188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1129, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntps vex.txt:49 */
+    {0x00188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1128, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntpd vex.txt:50 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 893, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttss2si vex.txt:51 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 889, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttsd2si vex.txt:52 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 873, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtss2si vex.txt:53 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 861, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsd2si vex.txt:54 */
+    {0x00180, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 1542, {HV_OP_VX, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vucomiss vex.txt:55 */
+    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1540, {HV_OP_VX, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vucomisd vex.txt:56 */
+    {0x00180, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 823, {HV_OP_Vd, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcomiss vex.txt:57 */
+    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 821, {HV_OP_Vq, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcomisd vex.txt:58 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 336, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandw vex.txt:59 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 335, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandq vex.txt:60 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 329, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandb vex.txt:61 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 330, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandd vex.txt:62 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 334, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnw vex.txt:63 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 333, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnq vex.txt:64 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 331, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnb vex.txt:65 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 332, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kandnd vex.txt:66 */
+    {0x00f88, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 344, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotw vex.txt:67 */
+    {0x00f88, 0x00208, HV_ATTR_MOV | HV_ATTR_NOVVVV, 343, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotq vex.txt:68 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 341, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotb vex.txt:69 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 342, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* knotd vex.txt:70 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 352, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* korw vex.txt:71 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 347, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* korq vex.txt:72 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 345, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* korb vex.txt:73 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 346, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kord vex.txt:74 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 371, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnorw vex.txt:75 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 370, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnorq vex.txt:76 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 368, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnorb vex.txt:77 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 369, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxnord vex.txt:78 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 375, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxorw vex.txt:79 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 374, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxorq vex.txt:80 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 372, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxorb vex.txt:81 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 373, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kxord vex.txt:82 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 328, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddw vex.txt:83 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 327, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddq vex.txt:84 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 325, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddb vex.txt:85 */
+    {0x00f88, 0x00688, HV_ATTR_MOV, 326, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kaddd vex.txt:86 */
+    {0x00f88, 0x00408, HV_ATTR_MOV, 367, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckwd vex.txt:87 */
+    {0x00f88, 0x00608, HV_ATTR_MOV, 366, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckdq vex.txt:88 */
+    {0x00f88, 0x00488, HV_ATTR_MOV, 365, {HV_OP_Kr, HV_OP_Kv, HV_OP_Ku}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kunpckbw vex.txt:89 */
+    {0x00188, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1125, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovmskps vex.txt:90 */
+    {0x00188, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1124, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovmskpd vex.txt:91 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1527, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtps vex.txt:92 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1525, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtpd vex.txt:93 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1530, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtss vex.txt:94 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1528, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsqrtsd vex.txt:95 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1490, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrsqrtps vex.txt:96 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1492, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrsqrtss vex.txt:97 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1462, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrcpps vex.txt:98 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1464, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vrcpss vex.txt:99 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 792, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandps vex.txt:100 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 791, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandpd vex.txt:101 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 790, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandnps vex.txt:102 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 789, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vandnpd vex.txt:103 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1156, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vorps vex.txt:104 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1155, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vorpd vex.txt:105 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1548, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vxorps vex.txt:106 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1547, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vxorpd vex.txt:107 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 775, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddps vex.txt:108 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 773, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddpd vex.txt:109 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 778, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddss vex.txt:110 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 776, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsd vex.txt:111 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1148, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulps vex.txt:112 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1146, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulpd vex.txt:113 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1151, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulss vex.txt:114 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1149, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmulsd vex.txt:115 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 851, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2pd vex.txt:116 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 837, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtpd2ps vex.txt:117 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 871, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtss2sd vex.txt:118 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 862, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsd2ss vex.txt:119 */
+    {0x00180, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 828, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtdq2ps vex.txt:120 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 850, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2dq vex.txt:121 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 885, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttps2dq vex.txt:122 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1534, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubps vex.txt:123 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1532, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubpd vex.txt:124 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1537, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubss vex.txt:125 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1535, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsubsd vex.txt:126 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1099, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminps vex.txt:127 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1097, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminpd vex.txt:128 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1102, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminss vex.txt:129 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1100, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vminsd vex.txt:130 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 909, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivps vex.txt:131 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 907, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivpd vex.txt:132 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 912, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivss vex.txt:133 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 910, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdivsd vex.txt:134 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1090, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxps vex.txt:135 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1088, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxpd vex.txt:136 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 1093, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxss vex.txt:137 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1091, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaxsd vex.txt:138 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1442, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklbw vex.txt:139 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1442, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklbw vex.txt:140 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1445, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklwd vex.txt:141 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1445, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklwd vex.txt:142 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1443, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckldq vex.txt:143 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1443, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckldq vex.txt:144 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1166, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpacksswb vex.txt:145 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1166, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpacksswb vex.txt:146 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1208, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtb vex.txt:147 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1208, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtb vex.txt:148 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1211, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtw vex.txt:149 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1211, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtw vex.txt:150 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1209, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtd vex.txt:151 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1209, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtd vex.txt:152 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1168, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackuswb vex.txt:153 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1168, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackuswb vex.txt:154 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1438, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhbw vex.txt:155 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1438, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhbw vex.txt:156 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1441, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhwd vex.txt:157 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1441, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhwd vex.txt:158 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1439, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhdq vex.txt:159 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1439, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhdq vex.txt:160 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1165, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackssdw vex.txt:161 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1165, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackssdw vex.txt:162 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1444, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklqdq vex.txt:163 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1444, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpcklqdq vex.txt:164 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1440, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhqdq vex.txt:165 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1440, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpunpckhqdq vex.txt:166 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Vx, HV_OP_Ey}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:167 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1108, {HV_OP_Vx, HV_OP_Ed}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd vex.txt:168 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1110, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa vex.txt:169 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1113, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu vex.txt:170 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1393, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufd vex.txt:171 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1393, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufd vex.txt:172 */
+    {0x00d80, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1394, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufhw vex.txt:173 */
+    {0x00d80, 0x00500, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1394, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufhw vex.txt:174 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1395, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshuflw vex.txt:175 */
+    {0x00d80, 0x00580, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1395, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshuflw vex.txt:176 */
+    {0x00d8f, 0x0008a, HV_ATTR_MOV, 1418, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:177 */
+    {0x00d8f, 0x0008c, HV_ATTR_MOV, 1411, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:178 */
+    {0x00d8f, 0x0008e, HV_ATTR_MOV, 1405, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:179 */
+    {0x00d8f, 0x0048a, HV_ATTR_MOV, 1418, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:180 */
+    {0x00d8f, 0x0048c, HV_ATTR_MOV, 1411, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:181 */
+    {0x00d8f, 0x0048e, HV_ATTR_MOV, 1405, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:182 */
+    {0x00d8f, 0x0008a, HV_ATTR_MOV, 1412, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:183 */
+    {0x00d8f, 0x0008c, HV_ATTR_MOV, 1406, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:184 */
+    {0x00d8f, 0x0008e, HV_ATTR_MOV, 1399, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:185 */
+    {0x00d8f, 0x0048a, HV_ATTR_MOV, 1412, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:186 */
+    {0x00d8f, 0x0048c, HV_ATTR_MOV, 1406, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:187 */
+    {0x00d8f, 0x0048e, HV_ATTR_MOV, 1399, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:188 */
+    {0x00d8f, 0x0008a, HV_ATTR_MOV, 1414, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:189 */
+    {0x00d8f, 0x0008b, HV_ATTR_MOV, 1413, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrldq vex.txt:190 */
+    {0x00d8f, 0x0008e, HV_ATTR_MOV, 1401, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:191 */
+    {0x00d8f, 0x0008f, HV_ATTR_MOV, 1400, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslldq vex.txt:192 */
+    {0x00d8f, 0x0048a, HV_ATTR_MOV, 1414, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:193 */
+    {0x00d8f, 0x0048b, HV_ATTR_MOV, 1413, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrldq vex.txt:194 */
+    {0x00d8f, 0x0048e, HV_ATTR_MOV, 1401, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:195 */
+    {0x00d8f, 0x0048f, HV_ATTR_MOV, 1400, {HV_OP_Hx, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslldq vex.txt:196 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1202, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqb vex.txt:197 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1202, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqb vex.txt:198 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1205, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqw vex.txt:199 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1205, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqw vex.txt:200 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1203, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqd vex.txt:201 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1203, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqd vex.txt:202 */
+    {0x00d80, 0x00000, HV_ATTR_NOVVVV, 1550, {0}, 0, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vzeroupper vex.txt:203 */
+    {0x00d80, 0x00400, HV_ATTR_NOVVVV, 1549, {0}, 0, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vzeroall vex.txt:204 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1068, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhaddpd vex.txt:205 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1069, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhaddps vex.txt:206 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1070, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhsubpd vex.txt:207 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 1071, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vhsubps vex.txt:208 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Ey, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:209 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1108, {HV_OP_Ed, HV_OP_Vd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd vex.txt:210 */
+    {0x00d80, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:211 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1110, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa vex.txt:212 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1113, {HV_OP_Wx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu vex.txt:213 */
+    {0x00f80, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 340, {HV_OP_Kr, HV_OP_Kmw}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:214 */
+    {0x00f80, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 339, {HV_OP_Kr, HV_OP_Kmq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:215 */
+    {0x00f80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 337, {HV_OP_Kr, HV_OP_Kmb}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:216 */
+    {0x00f80, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 338, {HV_OP_Kr, HV_OP_Kmd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:217 */
+    {0x00f88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 340, {HV_OP_Mw, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:218 */
+    {0x00f88, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 339, {HV_OP_Mq, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:219 */
+    {0x00f88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 337, {HV_OP_Mb, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:220 */
+    {0x00f88, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 338, {HV_OP_Md, HV_OP_Kr}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:221 */
+    {0x01f88, 0x01388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 339, {HV_OP_Kr, HV_OP_Ry}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:222 */
+    {0x00f88, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 340, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:223 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 337, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:224 */
+    {0x00d88, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 338, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:225 */
+    {0x01f88, 0x01388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 339, {HV_OP_Gy, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq vex.txt:226 */
+    {0x00f88, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 340, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw vex.txt:227 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 337, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb vex.txt:228 */
+    {0x00d88, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 338, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd vex.txt:229 */
+    {0x00f88, 0x00008, HV_ATTR_NOVVVV | HV_ATTR_RD, 351, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestw vex.txt:230 */
+    {0x00f88, 0x00208, HV_ATTR_NOVVVV | HV_ATTR_RD, 350, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestq vex.txt:231 */
+    {0x00f88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 348, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestb vex.txt:232 */
+    {0x00f88, 0x00288, HV_ATTR_NOVVVV | HV_ATTR_RD, 349, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kortestd vex.txt:233 */
+    {0x00f88, 0x00008, HV_ATTR_NOVVVV | HV_ATTR_RD, 364, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestw vex.txt:234 */
+    {0x00f88, 0x00208, HV_ATTR_NOVVVV | HV_ATTR_RD, 363, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestq vex.txt:235 */
+    {0x00f88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 361, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestb vex.txt:236 */
+    {0x00f88, 0x00288, HV_ATTR_NOVVVV | HV_ATTR_RD, 362, {HV_OP_Kr, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ktestd vex.txt:237 */
+    {0x00d8f, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_RD, 1084, {HV_OP_Md}, 1, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vldmxcsr vex.txt:238 */
+    {0x00d8f, 0x00003, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1531, {HV_OP_Md}, 1, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vstmxcsr vex.txt:239 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 817, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpps vex.txt:240 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 815, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmppd vex.txt:241 */
+    {0x00180, 0x00100, HV_ATTR_MOV, 820, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpss vex.txt:242 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 818, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcmpsd vex.txt:243 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 1286, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw vex.txt:244 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1286, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mw, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw vex.txt:245 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1271, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:246 */
+    {0x00180, 0x00000, HV_ATTR_MOV, 1519, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vshufps vex.txt:247 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1518, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vshufpd vex.txt:248 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 779, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsubpd vex.txt:249 */
+    {0x00180, 0x00180, HV_ATTR_MOV, 780, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaddsubps vex.txt:250 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1418, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:251 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1418, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlw vex.txt:252 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1412, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:253 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1412, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrld vex.txt:254 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1414, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:255 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1414, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlq vex.txt:256 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1171, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddq vex.txt:257 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1171, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddq vex.txt:258 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1356, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmullw vex.txt:259 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1356, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmullw vex.txt:260 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Wq, HV_OP_Vq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq vex.txt:261 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1319, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovmskb vex.txt:262 */
+    {0x00d88, 0x00488, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1319, {HV_OP_Gd, HV_OP_Ux}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovmskb vex.txt:263 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1424, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusb vex.txt:264 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1424, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusb vex.txt:265 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1425, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusw vex.txt:266 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1425, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubusw vex.txt:267 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1307, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminub vex.txt:268 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1307, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminub vex.txt:269 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1178, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpand vex.txt:270 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1178, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpand vex.txt:271 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1174, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusb vex.txt:272 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1174, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusb vex.txt:273 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1175, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusw vex.txt:274 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1175, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddusw vex.txt:275 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1299, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxub vex.txt:276 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1299, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxub vex.txt:277 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1180, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpandn vex.txt:278 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1180, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpandn vex.txt:279 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1184, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgb vex.txt:280 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1184, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgb vex.txt:281 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1411, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:282 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1411, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsraw vex.txt:283 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1406, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:284 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1406, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrad vex.txt:285 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1185, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgw vex.txt:286 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1185, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpavgw vex.txt:287 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1352, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhuw vex.txt:288 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1352, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhuw vex.txt:289 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1353, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhw vex.txt:290 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1353, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhw vex.txt:291 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 875, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvttpd2dq vex.txt:292 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 826, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtdq2pd vex.txt:293 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 835, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtpd2dq vex.txt:294 */
+    {0x00188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1126, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdq vex.txt:295 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1422, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsb vex.txt:296 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1422, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsb vex.txt:297 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1423, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsw vex.txt:298 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1423, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubsw vex.txt:299 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1306, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsw vex.txt:300 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1306, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsw vex.txt:301 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1363, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpor vex.txt:302 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1363, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpor vex.txt:303 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1172, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsb vex.txt:304 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1172, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsb vex.txt:305 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1173, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsw vex.txt:306 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1173, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddsw vex.txt:307 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1298, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsw vex.txt:308 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1298, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsw vex.txt:309 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1446, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpxor vex.txt:310 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1446, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpxor vex.txt:311 */
+    {0x00188, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1083, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vlddqu vex.txt:312 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1405, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:313 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1405, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllw vex.txt:314 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1399, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:315 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1399, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpslld vex.txt:316 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1401, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:317 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1401, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllq vex.txt:318 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1358, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuludq vex.txt:319 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1358, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuludq vex.txt:320 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1292, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddwd vex.txt:321 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1292, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddwd vex.txt:322 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1374, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsadbw vex.txt:323 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1374, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsadbw vex.txt:324 */
+    {0x00d88, 0x00088, HV_ATTR_NOVVVV | HV_ATTR_RD, 1085, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovdqu vex.txt:325 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1419, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubb vex.txt:326 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1419, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubb vex.txt:327 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1426, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubw vex.txt:328 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1426, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubw vex.txt:329 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1420, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubd vex.txt:330 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1420, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubd vex.txt:331 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1421, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubq vex.txt:332 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1421, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsubq vex.txt:333 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1169, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddb vex.txt:334 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1169, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddb vex.txt:335 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1176, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddw vex.txt:336 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1176, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddw vex.txt:337 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1170, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddd vex.txt:338 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1170, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpaddd vex.txt:339 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1391, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufb vex.txt:340 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1391, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpshufb vex.txt:341 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1278, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddw vex.txt:342 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1278, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddw vex.txt:343 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1276, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddd vex.txt:344 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1276, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddd vex.txt:345 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1277, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddsw vex.txt:346 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1277, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphaddsw vex.txt:347 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1291, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddubsw vex.txt:348 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1291, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaddubsw vex.txt:349 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1282, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubw vex.txt:350 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1282, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubw vex.txt:351 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1280, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubd vex.txt:352 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1280, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubd vex.txt:353 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1281, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubsw vex.txt:354 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1281, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphsubsw vex.txt:355 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1396, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignb vex.txt:356 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1396, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignb vex.txt:357 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1398, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignw vex.txt:358 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1398, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignw vex.txt:359 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1397, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignd vex.txt:360 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1397, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsignd vex.txt:361 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1351, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhrsw vex.txt:362 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1351, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulhrsw vex.txt:363 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1253, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilps vex.txt:364 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1252, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilpd vex.txt:365 */
+    {0x00380, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1539, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vtestps vex.txt:366 */
+    {0x00380, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1538, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vtestpd vex.txt:367 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 843, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_F16C, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtph2ps vex.txt:368 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1255, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermps vex.txt:369 */
+    {0x00180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1429, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vptest vex.txt:370 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 814, {HV_OP_Vx, HV_OP_Md}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastss vex.txt:371 */
+    {0x00388, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 814, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastss vex.txt:372 */
+    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 813, {HV_OP_Vx, HV_OP_Mq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastsd vex.txt:373 */
+    {0x00f88, 0x00488, HV_ATTR_MOV | HV_ATTR_NOVVVV, 813, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastsd vex.txt:374 */
+    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 801, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcastf128 vex.txt:375 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1161, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsb vex.txt:376 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1161, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsb vex.txt:377 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1164, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsw vex.txt:378 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1164, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsw vex.txt:379 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1162, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsd vex.txt:380 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1162, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpabsd vex.txt:381 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1332, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbw vex.txt:382 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1332, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbw vex.txt:383 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1330, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbd vex.txt:384 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1330, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbd vex.txt:385 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1331, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbq vex.txt:386 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1331, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxbq vex.txt:387 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1334, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwd vex.txt:388 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1334, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwd vex.txt:389 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1335, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwq vex.txt:390 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1335, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxwq vex.txt:391 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1333, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxdq vex.txt:392 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1333, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsxdq vex.txt:393 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1350, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuldq vex.txt:394 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1350, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmuldq vex.txt:395 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1204, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqq vex.txt:396 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1204, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpeqq vex.txt:397 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1127, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdqa vex.txt:398 */
+    {0x00d88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1127, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovntdqa vex.txt:399 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1167, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackusdw vex.txt:400 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1167, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpackusdw vex.txt:401 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1087, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovps vex.txt:402 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1086, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovpd vex.txt:403 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1087, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovps vex.txt:404 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1086, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmaskmovpd vex.txt:405 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1346, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbw vex.txt:406 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1346, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbw vex.txt:407 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1344, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbd vex.txt:408 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1344, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbd vex.txt:409 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1345, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbq vex.txt:410 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1345, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxbq vex.txt:411 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1348, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwd vex.txt:412 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1348, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwd vex.txt:413 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1349, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwq vex.txt:414 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1349, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxwq vex.txt:415 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1347, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxdq vex.txt:416 */
+    {0x00d80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1347, {HV_OP_Vx, HV_OP_WX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovzxdq vex.txt:417 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1245, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermd vex.txt:418 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1210, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtq vex.txt:419 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1210, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpgtq vex.txt:420 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1303, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsb vex.txt:421 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1303, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsb vex.txt:422 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1304, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsd vex.txt:423 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1304, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminsd vex.txt:424 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1310, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminuw vex.txt:425 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1310, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminuw vex.txt:426 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1308, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminud vex.txt:427 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1308, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpminud vex.txt:428 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1295, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsb vex.txt:429 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1295, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsb vex.txt:430 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1296, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsd vex.txt:431 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1296, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxsd vex.txt:432 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1302, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxuw vex.txt:433 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1302, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxuw vex.txt:434 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1300, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxud vex.txt:435 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1300, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaxud vex.txt:436 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1354, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulld vex.txt:437 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1354, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmulld vex.txt:438 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1279, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vphminposuw vex.txt:439 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1415, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlvd vex.txt:440 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 1416, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsrlvq vex.txt:441 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1408, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsravd vex.txt:442 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1402, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllvd vex.txt:443 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 1403, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpsllvq vex.txt:444 */
+    {0x01f8f, 0x01000, HV_ATTR_NOVVVV | HV_ATTR_RD, 381, {HV_OP_MZ}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldtilecfg vex.txt:445 */
+    {0x01fff, 0x01008, HV_ATTR_NOVVVV, 749, {0}, 0, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilerelease vex.txt:446 */
+    {0x01f8f, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 724, {HV_OP_MZ}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sttilecfg vex.txt:447 */
+    {0x01ff8, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 751, {HV_OP_Tr}, 1, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilezero vex.txt:448 */
+    {0x01f88, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 748, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloaddt1 vex.txt:449 */
+    {0x01f88, 0x01100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 750, {HV_OP_Msib, HV_OP_Tr}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilestored vex.txt:450 */
+    {0x01f88, 0x01180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 747, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloadd vex.txt:451 */
+    {0x00380, 0x00080, 0, 1230, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbusd vex.txt:452 */
+    {0x00380, 0x00000, 0, 1232, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbuud vex.txt:618 */
+    {0x00380, 0x00100, 0, 1228, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbsud vex.txt:619 */
+    {0x00380, 0x00180, 0, 1226, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbssd vex.txt:620 */
+    {0x00380, 0x00080, 0, 1231, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbusds vex.txt:453 */
+    {0x00380, 0x00000, 0, 1233, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbuuds vex.txt:621 */
+    {0x00380, 0x00100, 0, 1229, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbsuds vex.txt:622 */
+    {0x00380, 0x00180, 0, 1227, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpbssds vex.txt:623 */
+    {0x00380, 0x00080, 0, 1234, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwssd vex.txt:454 */
+    {0x00380, 0x00080, 0, 1235, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwssds vex.txt:455 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1194, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastd vex.txt:456 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1197, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastq vex.txt:457 */
+    {0x00f88, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 807, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbroadcasti128 vex.txt:458 */
+    {0x01f88, 0x01108, HV_ATTR_DISTINCT, 739, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbf16ps vex.txt:459 */
+    {0x01f88, 0x01188, HV_ATTR_DISTINCT, 744, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpfp16ps vex.txt:670 */
+    {0x01f88, 0x01008, HV_ATTR_DISTINCT, 743, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbuud vex.txt:460 */
+    {0x01f88, 0x01088, HV_ATTR_DISTINCT, 742, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbusd vex.txt:461 */
+    {0x01f88, 0x01108, HV_ATTR_DISTINCT, 741, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbsud vex.txt:462 */
+    {0x01f88, 0x01188, HV_ATTR_DISTINCT, 740, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tdpbssd vex.txt:463 */
+    {0x01f88, 0x01008, HV_ATTR_DISTINCT, 737, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tcmmrlfp16ps vex.txt:671 */
+    {0x01f88, 0x01088, HV_ATTR_DISTINCT, 736, {HV_OP_Tr, HV_OP_Tu, HV_OP_Tv}, 3, HVEMU_FEAT_AMX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tcmmimfp16ps vex.txt:672 */
+    {0x00380, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 834, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneps2bf16 vex.txt:641 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1193, {HV_OP_Vx, HV_OP_Wb}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastb vex.txt:464 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1198, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastw vex.txt:465 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1293, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovd vex.txt:466 */
+    {0x00388, 0x00280, HV_ATTR_MOV, 1294, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovq vex.txt:467 */
+    {0x00388, 0x00080, HV_ATTR_MOV, 1293, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovd vex.txt:468 */
+    {0x00388, 0x00280, HV_ATTR_MOV, 1294, {HV_OP_Mx, HV_OP_Hx, HV_OP_Vx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmaskmovq vex.txt:469 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1272, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherdd vex.txt:470 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1273, {HV_OP_Vx, HV_OP_MiX, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherdq vex.txt:471 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1274, {HV_OP_Vh, HV_OP_Mix, HV_OP_Hh}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherqd vex.txt:472 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1275, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpgatherqq vex.txt:473 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1042, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherdps vex.txt:474 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1041, {HV_OP_Vx, HV_OP_MiX, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherdpd vex.txt:475 */
+    {0x00388, 0x00080, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1052, {HV_OP_Vh, HV_OP_Mix, HV_OP_Hh}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherqps vex.txt:476 */
+    {0x00388, 0x00280, HV_ATTR_DISTINCT | HV_ATTR_VSIB, 1051, {HV_OP_Vx, HV_OP_Mix, HV_OP_Hx}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgatherqpd vex.txt:477 */
+    {0x00380, 0x00080, 0, 963, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub132ps vex.txt:478 */
+    {0x00380, 0x00280, 0, 961, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub132pd vex.txt:479 */
+    {0x00380, 0x00080, 0, 990, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd132ps vex.txt:480 */
+    {0x00380, 0x00280, 0, 988, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd132pd vex.txt:481 */
+    {0x00380, 0x00080, 0, 943, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132ps vex.txt:482 */
+    {0x00380, 0x00280, 0, 941, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132pd vex.txt:483 */
+    {0x00380, 0x00080, 0, 946, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132ss vex.txt:484 */
+    {0x00380, 0x00280, 0, 944, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd132sd vex.txt:485 */
+    {0x00380, 0x00080, 0, 972, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132ps vex.txt:486 */
+    {0x00380, 0x00280, 0, 970, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132pd vex.txt:487 */
+    {0x00380, 0x00080, 0, 975, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132ss vex.txt:488 */
+    {0x00380, 0x00280, 0, 973, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub132sd vex.txt:489 */
+    {0x00380, 0x00080, 0, 1001, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132ps vex.txt:490 */
+    {0x00380, 0x00280, 0, 999, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132pd vex.txt:491 */
+    {0x00380, 0x00080, 0, 1004, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132ss vex.txt:492 */
+    {0x00380, 0x00280, 0, 1002, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd132sd vex.txt:493 */
+    {0x00380, 0x00080, 0, 1019, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132ps vex.txt:494 */
+    {0x00380, 0x00280, 0, 1017, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132pd vex.txt:495 */
+    {0x00380, 0x00080, 0, 1022, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132ss vex.txt:496 */
+    {0x00380, 0x00280, 0, 1020, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub132sd vex.txt:497 */
+    {0x00380, 0x00080, 0, 966, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub213ps vex.txt:498 */
+    {0x00380, 0x00280, 0, 964, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub213pd vex.txt:499 */
+    {0x00380, 0x00080, 0, 993, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd213ps vex.txt:500 */
+    {0x00380, 0x00280, 0, 991, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd213pd vex.txt:501 */
+    {0x00380, 0x00080, 0, 949, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213ps vex.txt:502 */
+    {0x00380, 0x00280, 0, 947, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213pd vex.txt:503 */
+    {0x00380, 0x00080, 0, 952, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213ss vex.txt:504 */
+    {0x00380, 0x00280, 0, 950, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd213sd vex.txt:505 */
+    {0x00380, 0x00080, 0, 978, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213ps vex.txt:506 */
+    {0x00380, 0x00280, 0, 976, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213pd vex.txt:507 */
+    {0x00380, 0x00080, 0, 981, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213ss vex.txt:508 */
+    {0x00380, 0x00280, 0, 979, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub213sd vex.txt:509 */
+    {0x00380, 0x00080, 0, 1007, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213ps vex.txt:510 */
+    {0x00380, 0x00280, 0, 1005, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213pd vex.txt:511 */
+    {0x00380, 0x00080, 0, 1010, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213ss vex.txt:512 */
+    {0x00380, 0x00280, 0, 1008, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd213sd vex.txt:513 */
+    {0x00380, 0x00080, 0, 1025, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213ps vex.txt:514 */
+    {0x00380, 0x00280, 0, 1023, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213pd vex.txt:515 */
+    {0x00380, 0x00080, 0, 1028, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213ss vex.txt:516 */
+    {0x00380, 0x00280, 0, 1026, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub213sd vex.txt:517 */
+    {0x00388, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 833, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneoph2ps vex.txt:635 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 831, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneeph2ps vex.txt:636 */
+    {0x00388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 830, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneebf162ps vex.txt:637 */
+    {0x00388, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 832, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtneobf162ps vex.txt:638 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 794, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbcstnesh2ps vex.txt:639 */
+    {0x00388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 793, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vbcstnebf162ps vex.txt:640 */
+    {0x00380, 0x00280, 0, 1290, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmadd52luq vex.txt:632 */
+    {0x00380, 0x00280, 0, 1289, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmadd52huq vex.txt:633 */
+    {0x00380, 0x00080, 0, 969, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub231ps vex.txt:518 */
+    {0x00380, 0x00280, 0, 967, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmaddsub231pd vex.txt:519 */
+    {0x00380, 0x00080, 0, 996, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd231ps vex.txt:520 */
+    {0x00380, 0x00280, 0, 994, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsubadd231pd vex.txt:521 */
+    {0x00380, 0x00080, 0, 955, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231ps vex.txt:522 */
+    {0x00380, 0x00280, 0, 953, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231pd vex.txt:523 */
+    {0x00380, 0x00080, 0, 958, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231ss vex.txt:524 */
+    {0x00380, 0x00280, 0, 956, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmadd231sd vex.txt:525 */
+    {0x00380, 0x00080, 0, 984, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231ps vex.txt:526 */
+    {0x00380, 0x00280, 0, 982, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231pd vex.txt:527 */
+    {0x00380, 0x00080, 0, 987, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231ss vex.txt:528 */
+    {0x00380, 0x00280, 0, 985, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfmsub231sd vex.txt:529 */
+    {0x00380, 0x00080, 0, 1013, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231ps vex.txt:530 */
+    {0x00380, 0x00280, 0, 1011, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231pd vex.txt:531 */
+    {0x00380, 0x00080, 0, 1016, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231ss vex.txt:532 */
+    {0x00380, 0x00280, 0, 1014, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmadd231sd vex.txt:533 */
+    {0x00380, 0x00080, 0, 1031, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231ps vex.txt:534 */
+    {0x00380, 0x00280, 0, 1029, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231pd vex.txt:535 */
+    {0x00380, 0x00080, 0, 1034, {HV_OP_VX, HV_OP_Hd, HV_OP_Wd}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231ss vex.txt:536 */
+    {0x00380, 0x00280, 0, 1032, {HV_OP_VX, HV_OP_Hq, HV_OP_Wq}, 3, HVEMU_FEAT_FMA, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vfnmsub231sd vex.txt:537 */
+    {0x00f88, 0x00588, 0, 1513, {HV_OP_Vx, HV_OP_Hx, HV_OP_UX}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512rnds2 vex.txt:643 */
+    {0x00f88, 0x00588, HV_ATTR_NOVVVV, 1511, {HV_OP_Vx, HV_OP_UX}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512msg1 vex.txt:644 */
+    {0x00f88, 0x00588, HV_ATTR_NOVVVV, 1512, {HV_OP_Vx, HV_OP_Ux}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsha512msg2 vex.txt:645 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1067, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8mulb vex.txt:538 */
+    {0x00380, 0x00000, 0, 1240, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwuud vex.txt:625 */
+    {0x00380, 0x00080, 0, 1238, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwusd vex.txt:626 */
+    {0x00380, 0x00100, 0, 1236, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwsud vex.txt:627 */
+    {0x00380, 0x00000, 0, 1241, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwuuds vex.txt:628 */
+    {0x00380, 0x00080, 0, 1239, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwusds vex.txt:629 */
+    {0x00380, 0x00100, 0, 1237, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpdpwsuds vex.txt:630 */
+    {0x00f80, 0x00000, 0, 1520, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3msg1 vex.txt:647 */
+    {0x00f80, 0x00080, 0, 1521, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3msg2 vex.txt:648 */
+    {0x00380, 0x00100, HV_ATTR_MOV, 1523, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm4key4 vex.txt:649 */
+    {0x00380, 0x00180, HV_ATTR_MOV, 1524, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm4rnds4 vex.txt:650 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 785, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesimc vex.txt:539 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 783, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenc vex.txt:540 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 784, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesenclast vex.txt:541 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 781, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdec vex.txt:542 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 782, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaesdeclast vex.txt:543 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 119, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpoxadd vex.txt:653 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 115, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnoxadd vex.txt:654 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 108, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpbxadd vex.txt:655 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 112, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnbxadd vex.txt:656 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 130, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpzxadd vex.txt:657 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 118, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnzxadd vex.txt:658 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 107, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpbexadd vex.txt:659 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 111, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnbexadd vex.txt:660 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 126, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpsxadd vex.txt:661 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 117, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnsxadd vex.txt:662 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 122, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmppxadd vex.txt:663 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 116, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnpxadd vex.txt:664 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 110, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmplxadd vex.txt:665 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 114, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnlxadd vex.txt:666 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 109, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmplexadd vex.txt:667 */
+    {0x01d88, 0x01080, HV_ATTR_XLOCK | HV_ATTR_XOP2, 113, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnlexadd vex.txt:668 */
+    {0x00d80, 0x00000, HV_ATTR_MOV, 32, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* andn vex.txt:544 */
+    {0x00d87, 0x00001, HV_ATTR_MOV, 47, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsr vex.txt:545 */
+    {0x00d87, 0x00002, HV_ATTR_MOV, 46, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsmsk vex.txt:546 */
+    {0x00d87, 0x00003, HV_ATTR_MOV, 45, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsi vex.txt:547 */
+    {0x00d80, 0x00000, HV_ATTR_MOV, 56, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bzhi vex.txt:548 */
+    {0x00d80, 0x00100, HV_ATTR_MOV, 508, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pext vex.txt:549 */
+    {0x00d80, 0x00180, HV_ATTR_MOV, 507, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pdep vex.txt:550 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_XOP2, 459, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulx vex.txt:551 */
+    {0x00d80, 0x00000, HV_ATTR_MOV, 40, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bextr vex.txt:552 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 702, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shlx vex.txt:553 */
+    {0x00d80, 0x00100, HV_ATTR_MOV, 649, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sarx vex.txt:554 */
+    {0x00d80, 0x00180, HV_ATTR_MOV, 705, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrx vex.txt:555 */
+    {0x00f80, 0x00680, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1256, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermq vex.txt:556 */
+    {0x00f80, 0x00680, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1254, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermpd vex.txt:557 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 1186, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendd vex.txt:558 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1253, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilps vex.txt:559 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1252, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpermilpd vex.txt:560 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1242, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vperm2f128 vex.txt:561 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1478, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundps vex.txt:562 */
+    {0x00180, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1477, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundpd vex.txt:563 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1480, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundss vex.txt:564 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1479, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vroundsd vex.txt:565 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 798, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendps vex.txt:566 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 797, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendpd vex.txt:567 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1192, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendw vex.txt:568 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1192, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendw vex.txt:569 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1177, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpalignr vex.txt:570 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1177, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpalignr vex.txt:571 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1268, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb vex.txt:572 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1268, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb vex.txt:573 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1271, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:574 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1271, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw vex.txt:575 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1270, {HV_OP_Ey, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrq vex.txt:576 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1269, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrd vex.txt:577 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 932, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractps vex.txt:578 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1072, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinsertf128 vex.txt:579 */
+    {0x00f80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 922, {HV_OP_WX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf128 vex.txt:580 */
+    {0x00380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 852, {HV_OP_Wh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_F16C, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2ph vex.txt:581 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 1283, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb vex.txt:582 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1283, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mb, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb vex.txt:583 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1082, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinsertps vex.txt:584 */
+    {0x01f80, 0x01280, HV_ATTR_MOV, 1285, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ey, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrq vex.txt:585 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1284, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ed, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrd vex.txt:586 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 357, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrb vex.txt:587 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 360, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrw vex.txt:588 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 358, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrd vex.txt:589 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 359, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftrq vex.txt:590 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 353, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlb vex.txt:591 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 356, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlw vex.txt:592 */
+    {0x00f88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 354, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftld vex.txt:593 */
+    {0x00f88, 0x00288, HV_ATTR_MOV | HV_ATTR_NOVVVV, 355, {HV_OP_Kr, HV_OP_Ku, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kshiftlq vex.txt:594 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1077, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vinserti128 vex.txt:595 */
+    {0x00f80, 0x00480, HV_ATTR_MOV | HV_ATTR_NOVVVV, 927, {HV_OP_WX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti128 vex.txt:596 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 915, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdpps vex.txt:597 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 914, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vdppd vex.txt:598 */
+    {0x00d80, 0x00080, HV_ATTR_MOV, 1139, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmpsadbw vex.txt:599 */
+    {0x00d80, 0x00480, HV_ATTR_MOV, 1139, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmpsadbw vex.txt:600 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1199, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_PCLMUL, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpclmulqdq vex.txt:601 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1243, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vperm2i128 vex.txt:602 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 800, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendvps vex.txt:603 */
+    {0x00380, 0x00080, HV_ATTR_MOV, 799, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vblendvpd vex.txt:604 */
+    {0x00f80, 0x00080, HV_ATTR_MOV, 1191, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendvb vex.txt:605 */
+    {0x00f80, 0x00480, HV_ATTR_MOV, 1191, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Lx}, 4, HVEMU_FEAT_AVX2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpblendvb vex.txt:606 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1207, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpestrm vex.txt:607 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1206, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpestri vex.txt:608 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1213, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpistrm vex.txt:609 */
+    {0x00d80, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 1212, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpcmpistri vex.txt:610 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 1066, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8affineqb vex.txt:611 */
+    {0x00380, 0x00280, HV_ATTR_MOV, 1065, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_GFNI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vgf2p8affineinvqb vex.txt:612 */
+    {0x00f80, 0x00080, 0, 1522, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vsm3rnds2 vex.txt:651 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 786, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AES, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vaeskeygenassist vex.txt:613 */
+    {0x00d80, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 636, {HV_OP_Gy, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_BMI2, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rorx vex.txt:614 */
+    {0x01f8f, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 619, {HV_OP_Rq, HV_OP_Id}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rdmsr vex.txt:676 */
+    {0x01f8f, 0x01108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 1557, {HV_OP_Id, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* wrmsrns vex.txt:677 */
+    {0x01f8f, 0x01188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 767, {HV_OP_Rq, HV_OP_Id}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* urdmsr vex.txt:674 */
+    {0x01f8f, 0x01108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 768, {HV_OP_Id, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uwrmsr vex.txt:675 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1137, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovups evex.txt:28 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1136, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovupd evex.txt:29 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1135, {HV_OP_VX, HV_OP_HX, HV_OP_UX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss evex.txt:30 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1135, {HV_OP_VX, HV_OP_Md}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovss evex.txt:31 */
+    {0x00388, 0x00388, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1131, {HV_OP_VX, HV_OP_HX, HV_OP_UX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd evex.txt:32 */
+    {0x00388, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1131, {HV_OP_VX, HV_OP_Mq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovsd evex.txt:33 */
+    {0x00388, 0x00008, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1137, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovups evex.txt:35 */
+    {0x00388, 0x00000, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1137, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovups evex.txt:36 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1136, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovupd evex.txt:37 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1136, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovupd evex.txt:38 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1135, {HV_OP_UX, HV_OP_HX, HV_OP_VX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovss evex.txt:39 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1135, {HV_OP_Md, HV_OP_VX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovss evex.txt:40 */
+    {0x00388, 0x00388, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1131, {HV_OP_UX, HV_OP_HX, HV_OP_VX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsd evex.txt:41 */
+    {0x00388, 0x00380, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1131, {HV_OP_Mq, HV_OP_VX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovsd evex.txt:42 */
+    {0x00f88, 0x00008, HV_ATTR_MOV, 1118, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ux}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovhlps evex.txt:44 */
+    {0x00f88, 0x00000, HV_ATTR_MOV, 1123, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovlps evex.txt:45 */
+    {0x00f88, 0x00280, HV_ATTR_MOV, 1122, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovlpd evex.txt:46 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1134, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovsldup evex.txt:47 */
+    {0x00f80, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1109, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_DUP, HV_MNSEL_NONE}, /* vmovddup evex.txt:48 */
+    {0x00f80, 0x00780, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1109, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovddup evex.txt:49 */
+    {0x00f80, 0x00b80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1109, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovddup evex.txt:50 */
+    {0x00f88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1123, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovlps evex.txt:52 */
+    {0x00f88, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1122, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovlpd evex.txt:53 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1546, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vunpcklps evex.txt:55 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1545, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vunpcklpd evex.txt:56 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1544, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vunpckhps evex.txt:58 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1543, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vunpckhpd evex.txt:59 */
+    {0x00f88, 0x00008, HV_ATTR_MOV, 1121, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ux}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovlhps evex.txt:61 */
+    {0x00f88, 0x00000, HV_ATTR_MOV, 1120, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovhps evex.txt:62 */
+    {0x00f88, 0x00280, HV_ATTR_MOV, 1119, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovhpd evex.txt:63 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1133, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovshdup evex.txt:64 */
+    {0x00f88, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1120, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovhps evex.txt:66 */
+    {0x00f88, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1119, {HV_OP_Mq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovhpd evex.txt:67 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1107, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovaps evex.txt:69 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1106, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovapd evex.txt:70 */
+    {0x00388, 0x00008, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1107, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovaps evex.txt:72 */
+    {0x00388, 0x00000, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1107, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovaps evex.txt:73 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1106, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovapd evex.txt:74 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1106, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovapd evex.txt:75 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV, 870, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2ss evex.txt:77 */
+    {0x00380, 0x00180, HV_ATTR_MOV | HV_ATTR_SAE, 868, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd evex.txt:78 */
+    {0x01380, 0x01380, HV_ATTR_ER | HV_ATTR_MOV, 868, {HV_OP_VX, HV_OP_HX, HV_OP_Eq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd evex.txt:79 */
+    {0x01380, 0x00380, HV_ATTR_MOV, 868, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sd evex.txt:80 */
+    {0x00388, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1129, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovntps evex.txt:82 */
+    {0x00388, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1128, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovntpd evex.txt:83 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 893, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttss2si evex.txt:85 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 889, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsd2si evex.txt:86 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 873, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtss2si evex.txt:88 */
+    {0x00180, 0x00180, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 861, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsd2si evex.txt:89 */
+    {0x00380, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 1542, {HV_OP_VX, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vucomiss evex.txt:91 */
+    {0x00380, 0x00280, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 1540, {HV_OP_VX, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vucomisd evex.txt:92 */
+    {0x00380, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 823, {HV_OP_VX, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcomiss evex.txt:94 */
+    {0x00380, 0x00280, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 821, {HV_OP_VX, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcomisd evex.txt:95 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1527, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vsqrtps evex.txt:97 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1525, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vsqrtpd evex.txt:98 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1530, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsqrtss evex.txt:99 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1528, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsqrtsd evex.txt:100 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 792, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vandps evex.txt:102 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 791, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vandpd evex.txt:103 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 790, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vandnps evex.txt:105 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 789, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vandnpd evex.txt:106 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1156, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vorps evex.txt:108 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1155, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vorpd evex.txt:109 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1548, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vxorps evex.txt:111 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1547, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vxorpd evex.txt:112 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 775, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vaddps evex.txt:114 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 773, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vaddpd evex.txt:115 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 778, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vaddss evex.txt:116 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 776, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vaddsd evex.txt:117 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1148, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vmulps evex.txt:119 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1146, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vmulpd evex.txt:120 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1151, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmulss evex.txt:121 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1149, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmulsd evex.txt:122 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 851, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtps2pd evex.txt:124 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 837, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2ps evex.txt:125 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 871, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtss2sd evex.txt:126 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 862, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsd2ss evex.txt:127 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 828, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtdq2ps evex.txt:129 */
+    {0x00380, 0x00200, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 859, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtqq2ps evex.txt:130 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 850, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtps2dq evex.txt:131 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 885, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttps2dq evex.txt:132 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1534, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vsubps evex.txt:134 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1532, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vsubpd evex.txt:135 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1537, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsubss evex.txt:136 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1535, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsubsd evex.txt:137 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1099, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vminps evex.txt:139 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1097, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vminpd evex.txt:140 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1102, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vminss evex.txt:141 */
+    {0x00380, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1100, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vminsd evex.txt:142 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 909, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vdivps evex.txt:144 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 907, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vdivpd evex.txt:145 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 912, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vdivss evex.txt:146 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 910, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vdivsd evex.txt:147 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1090, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vmaxps evex.txt:149 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1088, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vmaxpd evex.txt:150 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1093, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmaxss evex.txt:151 */
+    {0x00380, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1091, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmaxsd evex.txt:152 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1442, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpunpcklbw evex.txt:154 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1445, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpunpcklwd evex.txt:156 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1443, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpunpckldq evex.txt:158 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1166, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpacksswb evex.txt:160 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1208, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpgtb evex.txt:162 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1211, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpgtw evex.txt:164 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1209, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpgtd evex.txt:166 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1168, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpackuswb evex.txt:168 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1438, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpunpckhbw evex.txt:170 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1441, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpunpckhwd evex.txt:172 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1439, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpunpckhdq evex.txt:174 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1165, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpackssdw evex.txt:176 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1444, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpunpcklqdq evex.txt:178 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1440, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpunpckhqdq evex.txt:180 */
+    {0x01f80, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1108, {HV_OP_Vx, HV_OP_Ed}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd evex.txt:182 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Vx, HV_OP_Eq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq evex.txt:183 */
+    {0x01d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1108, {HV_OP_Vx, HV_OP_Ed}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd evex.txt:184 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1111, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqa32 evex.txt:186 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1112, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqa64 evex.txt:187 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1115, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu32 evex.txt:188 */
+    {0x00380, 0x00300, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1116, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu64 evex.txt:189 */
+    {0x00380, 0x00180, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1117, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu8 evex.txt:190 */
+    {0x00380, 0x00380, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1114, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu16 evex.txt:191 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1393, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshufd evex.txt:193 */
+    {0x00180, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1394, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshufhw evex.txt:194 */
+    {0x00180, 0x00180, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1395, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshuflw evex.txt:195 */
+    {0x00187, 0x00082, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1418, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsrlw evex.txt:197 */
+    {0x00187, 0x00084, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1411, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsraw evex.txt:198 */
+    {0x00187, 0x00086, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1405, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsllw evex.txt:199 */
+    {0x00387, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1370, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprord evex.txt:201 */
+    {0x00387, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1371, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprorq evex.txt:202 */
+    {0x00387, 0x00081, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1366, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprold evex.txt:203 */
+    {0x00387, 0x00281, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1367, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprolq evex.txt:204 */
+    {0x00387, 0x00082, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1412, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrld evex.txt:205 */
+    {0x00387, 0x00084, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1406, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrad evex.txt:206 */
+    {0x00387, 0x00284, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1407, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsraq evex.txt:207 */
+    {0x00387, 0x00086, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1399, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpslld evex.txt:208 */
+    {0x00387, 0x00282, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1414, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrlq evex.txt:210 */
+    {0x00187, 0x00083, HV_ATTR_MOV, 1413, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsrldq evex.txt:211 */
+    {0x00387, 0x00286, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1401, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsllq evex.txt:212 */
+    {0x00187, 0x00087, HV_ATTR_MOV, 1400, {HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpslldq evex.txt:213 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1202, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpeqb evex.txt:215 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1205, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpeqw evex.txt:217 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1203, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpeqd evex.txt:219 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 887, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttps2udq evex.txt:221 */
+    {0x00380, 0x00200, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 877, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttpd2udq evex.txt:222 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 888, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvttps2uqq evex.txt:223 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 878, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttpd2uqq evex.txt:224 */
+    {0x00180, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 894, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttss2usi evex.txt:225 */
+    {0x00180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 890, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsd2usi evex.txt:226 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 855, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtps2udq evex.txt:228 */
+    {0x00380, 0x00200, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 839, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2udq evex.txt:229 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 856, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtps2uqq evex.txt:230 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 840, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2uqq evex.txt:231 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 874, {HV_OP_Gy, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtss2usi evex.txt:232 */
+    {0x00180, 0x00180, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 863, {HV_OP_Gy, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsd2usi evex.txt:233 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 886, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvttps2qq evex.txt:235 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 876, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttpd2qq evex.txt:236 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 895, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtudq2pd evex.txt:237 */
+    {0x00380, 0x00300, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 898, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtuqq2pd evex.txt:238 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 897, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtudq2ps evex.txt:239 */
+    {0x00380, 0x00380, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 900, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtuqq2ps evex.txt:240 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 854, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtps2qq evex.txt:242 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 838, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2qq evex.txt:243 */
+    {0x00180, 0x00100, HV_ATTR_ER | HV_ATTR_MOV, 903, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2ss evex.txt:244 */
+    {0x00380, 0x00180, HV_ATTR_MOV | HV_ATTR_SAE, 901, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2sd evex.txt:245 */
+    {0x01380, 0x01380, HV_ATTR_ER | HV_ATTR_MOV, 901, {HV_OP_VX, HV_OP_HX, HV_OP_Eq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2sd evex.txt:246 */
+    {0x01380, 0x00380, HV_ATTR_MOV, 901, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2sd evex.txt:247 */
+    {0x01f80, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1108, {HV_OP_Ed, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd evex.txt:249 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Eq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovq evex.txt:250 */
+    {0x01d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1108, {HV_OP_Ed, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovd evex.txt:251 */
+    {0x00f80, 0x00300, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovq evex.txt:252 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1111, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa32 evex.txt:254 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1112, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqa64 evex.txt:255 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1111, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqa32 evex.txt:256 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1112, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqa64 evex.txt:257 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1115, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu32 evex.txt:258 */
+    {0x00388, 0x00308, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1116, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu64 evex.txt:259 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1115, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu32 evex.txt:260 */
+    {0x00388, 0x00300, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1116, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu64 evex.txt:261 */
+    {0x00388, 0x00188, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1117, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu8 evex.txt:262 */
+    {0x00388, 0x00388, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1114, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovdqu16 evex.txt:263 */
+    {0x00388, 0x00180, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1117, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu8 evex.txt:264 */
+    {0x00388, 0x00380, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1114, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovdqu16 evex.txt:265 */
+    {0x04380, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 340, {HV_OP_Kr, HV_OP_Kmw}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw apx.txt:430 */
+    {0x04380, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 339, {HV_OP_Kr, HV_OP_Kmq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:431 */
+    {0x04380, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 337, {HV_OP_Kr, HV_OP_Kmb}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:432 */
+    {0x04380, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 338, {HV_OP_Kr, HV_OP_Kmd}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd apx.txt:433 */
+    {0x04388, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 340, {HV_OP_Mw, HV_OP_Kr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw apx.txt:434 */
+    {0x04388, 0x00200, HV_ATTR_MOV | HV_ATTR_NOVVVV, 339, {HV_OP_Mq, HV_OP_Kr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:435 */
+    {0x04388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 337, {HV_OP_Mb, HV_OP_Kr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:436 */
+    {0x04388, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 338, {HV_OP_Md, HV_OP_Kr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd apx.txt:437 */
+    {0x04388, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 340, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw apx.txt:438 */
+    {0x04388, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 337, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:439 */
+    {0x04388, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 338, {HV_OP_Kr, HV_OP_Rd}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd apx.txt:440 */
+    {0x04388, 0x00388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 339, {HV_OP_Kr, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:441 */
+    {0x04388, 0x00008, HV_ATTR_MOV | HV_ATTR_NOVVVV, 340, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovw apx.txt:442 */
+    {0x04388, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 337, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovb apx.txt:443 */
+    {0x04388, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 338, {HV_OP_Gd, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovd apx.txt:444 */
+    {0x04388, 0x00388, HV_ATTR_MOV | HV_ATTR_NOVVVV, 339, {HV_OP_Gq, HV_OP_Ku}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* kmovq apx.txt:445 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 817, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcmpps evex.txt:267 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 815, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcmppd evex.txt:268 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 820, {HV_OP_Kr, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcmpss evex.txt:269 */
+    {0x00380, 0x00380, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 818, {HV_OP_Kr, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcmpsd evex.txt:270 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 1286, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrw evex.txt:272 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1286, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mw, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpinsrw evex.txt:273 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1271, {HV_OP_Gd, HV_OP_Ux, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw evex.txt:275 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1519, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufps evex.txt:277 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1518, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufpd evex.txt:278 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1418, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsrlw evex.txt:280 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1412, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsrld evex.txt:282 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1414, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsrlq evex.txt:284 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1171, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpaddq evex.txt:286 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1356, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmullw evex.txt:288 */
+    {0x00f80, 0x00280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1130, {HV_OP_Wq, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovq evex.txt:290 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1424, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubusb evex.txt:292 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1425, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubusw evex.txt:294 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1307, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpminub evex.txt:296 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1179, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpandd evex.txt:298 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1183, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpandq evex.txt:299 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1174, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddusb evex.txt:301 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1175, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddusw evex.txt:303 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1299, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaxub evex.txt:305 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1181, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpandnd evex.txt:307 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1182, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpandnq evex.txt:308 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1184, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpavgb evex.txt:310 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1411, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsraw evex.txt:312 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1406, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsrad evex.txt:314 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1407, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsraq evex.txt:315 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1185, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpavgw evex.txt:317 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1352, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmulhuw evex.txt:319 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1353, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmulhw evex.txt:321 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 875, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvttpd2dq evex.txt:323 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 826, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HV, HV_MNSEL_NONE}, /* vcvtdq2pd evex.txt:324 */
+    {0x00380, 0x00300, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 857, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtqq2pd evex.txt:325 */
+    {0x00380, 0x00380, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 835, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2dq evex.txt:326 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1126, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovntdq evex.txt:328 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1422, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubsb evex.txt:330 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1423, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubsw evex.txt:332 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1306, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpminsw evex.txt:334 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1364, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpord evex.txt:336 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1365, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vporq evex.txt:337 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1172, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddsb evex.txt:339 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1173, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddsw evex.txt:341 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1298, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaxsw evex.txt:343 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1447, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpxord evex.txt:345 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1448, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpxorq evex.txt:346 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1405, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsllw evex.txt:348 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1399, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpslld evex.txt:350 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1401, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* vpsllq evex.txt:352 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1358, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmuludq evex.txt:354 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1292, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaddwd evex.txt:356 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1374, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsadbw evex.txt:358 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1419, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubb evex.txt:360 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1426, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsubw evex.txt:362 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1420, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsubd evex.txt:364 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1421, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsubq evex.txt:366 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1169, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddb evex.txt:368 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1176, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpaddw evex.txt:370 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1170, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpaddd evex.txt:372 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1391, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshufb evex.txt:375 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1291, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaddubsw evex.txt:377 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1351, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmulhrsw evex.txt:379 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1253, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermilps evex.txt:381 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1252, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermilpd evex.txt:383 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1417, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsrlvw evex.txt:385 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1341, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovuswb evex.txt:386 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1341, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovuswb evex.txt:387 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1410, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsravw evex.txt:389 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1336, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusdb evex.txt:390 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1336, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovusdb evex.txt:391 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1404, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpsllvw evex.txt:393 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1338, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusqb evex.txt:394 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1338, {HV_OP_Me, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovusqb evex.txt:395 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 843, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vcvtph2ps evex.txt:397 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1337, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusdw evex.txt:398 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1337, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovusdw evex.txt:399 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1372, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprorvd evex.txt:401 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1373, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprorvq evex.txt:402 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1340, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusqw evex.txt:403 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1340, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovusqw evex.txt:404 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1368, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprolvd evex.txt:406 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1369, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vprolvq evex.txt:407 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1339, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovusqd evex.txt:408 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1339, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovusqd evex.txt:409 */
+    {0x00f80, 0x00480, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1255, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermps evex.txt:411 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1255, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermps evex.txt:412 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1254, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermpd evex.txt:413 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1254, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermpd evex.txt:414 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 814, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vbroadcastss evex.txt:416 */
+    {0x00f80, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 802, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcastf32x2 evex.txt:418 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 802, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcastf32x2 evex.txt:419 */
+    {0x00f80, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 813, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vbroadcastsd evex.txt:420 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 813, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vbroadcastsd evex.txt:421 */
+    {0x00f88, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 803, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcastf32x4 evex.txt:423 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 803, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcastf32x4 evex.txt:424 */
+    {0x00f88, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 805, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcastf64x2 evex.txt:425 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 805, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcastf64x2 evex.txt:426 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 804, {HV_OP_Vx, HV_OP_MY}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vbroadcastf32x8 evex.txt:428 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 806, {HV_OP_Vx, HV_OP_MY}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcastf64x4 evex.txt:429 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1161, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpabsb evex.txt:431 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1164, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpabsw evex.txt:433 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1162, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpabsd evex.txt:435 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1163, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpabsq evex.txt:437 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1332, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsxbw evex.txt:439 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1329, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovswb evex.txt:440 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1329, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovswb evex.txt:441 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1330, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovsxbd evex.txt:443 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1324, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsdb evex.txt:444 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1324, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovsdb evex.txt:445 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1331, {HV_OP_Vx, HV_OP_We}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovsxbq evex.txt:447 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1326, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsqb evex.txt:448 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1326, {HV_OP_Me, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovsqb evex.txt:449 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1334, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsxwd evex.txt:451 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1325, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsdw evex.txt:452 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1325, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsdw evex.txt:453 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1335, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovsxwq evex.txt:455 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1328, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsqw evex.txt:456 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1328, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovsqw evex.txt:457 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1333, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsxdq evex.txt:459 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1327, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovsqd evex.txt:460 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1327, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovsqd evex.txt:461 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1430, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vptestmb evex.txt:463 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV, 1433, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vptestmw evex.txt:464 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV, 1434, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vptestnmb evex.txt:465 */
+    {0x00380, 0x00300, HV_ATTR_MASK | HV_ATTR_MOV, 1437, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vptestnmw evex.txt:466 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1431, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vptestmd evex.txt:468 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1432, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vptestmq evex.txt:469 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1435, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vptestnmd evex.txt:470 */
+    {0x00380, 0x00300, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1436, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vptestnmq evex.txt:471 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1350, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmuldq evex.txt:473 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1315, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovm2b evex.txt:474 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1318, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovm2w evex.txt:475 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1204, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpeqq evex.txt:477 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1311, {HV_OP_Kr, HV_OP_Ux}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovb2m evex.txt:478 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1342, {HV_OP_Kr, HV_OP_Ux}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovw2m evex.txt:479 */
+    {0x00388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1127, {HV_OP_Vx, HV_OP_Mx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vmovntdqa evex.txt:481 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1195, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastmb2q evex.txt:482 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1167, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpackusdw evex.txt:484 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1495, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vscalefps evex.txt:486 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1493, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vscalefpd evex.txt:487 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1498, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscalefss evex.txt:489 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1496, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscalefsd evex.txt:490 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1346, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovzxbw evex.txt:492 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1343, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovwb evex.txt:493 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1343, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovwb evex.txt:494 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1344, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovzxbd evex.txt:496 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1313, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovdb evex.txt:497 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1313, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovdb evex.txt:498 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1345, {HV_OP_Vx, HV_OP_We}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovzxbq evex.txt:500 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1321, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovqb evex.txt:501 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1321, {HV_OP_Me, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_OVM, HV_MNSEL_NONE}, /* vpmovqb evex.txt:502 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1348, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovzxwd evex.txt:504 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1314, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovdw evex.txt:505 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1314, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovdw evex.txt:506 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1349, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovzxwq evex.txt:508 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1323, {HV_OP_UX, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovqw evex.txt:509 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1323, {HV_OP_Mf, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_QVM, HV_MNSEL_NONE}, /* vpmovqw evex.txt:510 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1347, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovzxdq evex.txt:512 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1322, {HV_OP_Uh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovqd evex.txt:513 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1322, {HV_OP_Mh, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vpmovqd evex.txt:514 */
+    {0x00f80, 0x00480, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1245, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermd evex.txt:516 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1245, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermd evex.txt:517 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1256, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermq evex.txt:518 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1256, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermq evex.txt:519 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1210, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpgtq evex.txt:521 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1303, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpminsb evex.txt:523 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1316, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovm2d evex.txt:524 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1317, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovm2q evex.txt:525 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1304, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpminsd evex.txt:527 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1305, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpminsq evex.txt:528 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1312, {HV_OP_Kr, HV_OP_Ux}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovd2m evex.txt:529 */
+    {0x00388, 0x00308, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1320, {HV_OP_Kr, HV_OP_Ux}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpmovq2m evex.txt:530 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1310, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpminuw evex.txt:532 */
+    {0x00388, 0x00108, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1196, {HV_OP_Vx, HV_OP_Ku}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastmw2d evex.txt:533 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1308, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpminud evex.txt:535 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1309, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpminuq evex.txt:536 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1295, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaxsb evex.txt:538 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1296, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmaxsd evex.txt:540 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1297, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmaxsq evex.txt:541 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1302, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpmaxuw evex.txt:543 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1300, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmaxud evex.txt:545 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1301, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmaxuq evex.txt:546 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1354, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmulld evex.txt:548 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1355, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmullq evex.txt:549 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1055, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgetexpps evex.txt:551 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1053, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgetexppd evex.txt:552 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1058, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetexpss evex.txt:554 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1056, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetexpsd evex.txt:555 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1287, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vplzcntd evex.txt:557 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1288, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vplzcntq evex.txt:558 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1415, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrlvd evex.txt:560 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1416, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsrlvq evex.txt:561 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1408, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsravd evex.txt:563 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1409, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsravq evex.txt:564 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1402, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsllvd evex.txt:566 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1403, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpsllvq evex.txt:567 */
+    {0x0438f, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD, 381, {HV_OP_MZ}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ldtilecfg apx.txt:466 */
+    {0x0438f, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 724, {HV_OP_MZ}, 1, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sttilecfg apx.txt:467 */
+    {0x04388, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 747, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloadd apx.txt:468 */
+    {0x04388, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 748, {HV_OP_Tr, HV_OP_Msib}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tileloaddt1 apx.txt:469 */
+    {0x04388, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV, 750, {HV_OP_Msib, HV_OP_Tr}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tilestored apx.txt:470 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1454, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrcp14ps evex.txt:569 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1453, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrcp14pd evex.txt:570 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1456, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcp14ss evex.txt:572 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1455, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcp14sd evex.txt:573 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1482, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrsqrt14ps evex.txt:575 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1481, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrsqrt14pd evex.txt:576 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1484, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrt14ss evex.txt:578 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1483, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrt14sd evex.txt:579 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1230, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpdpbusd evex.txt:581 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1231, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpdpbusds evex.txt:583 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1234, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpdpwssd evex.txt:585 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 913, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vdpbf16ps evex.txt:586 */
+    {0x00f88, 0x00980, HV_ATTR_MASK | HV_ATTR_MASKZ, 1159, {HV_OP_Vx, HV_OP_Hx, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vp4dpwssd evex.txt:587 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1235, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpdpwssds evex.txt:589 */
+    {0x00f88, 0x00980, HV_ATTR_MASK | HV_ATTR_MASKZ, 1160, {HV_OP_Vx, HV_OP_Hx, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vp4dpwssds evex.txt:590 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1359, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpopcntb evex.txt:592 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1362, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpopcntw evex.txt:593 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1360, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpopcntd evex.txt:595 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1361, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpopcntq evex.txt:596 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1194, {HV_OP_Vx, HV_OP_Wd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpbroadcastd evex.txt:598 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 808, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcasti32x2 evex.txt:600 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1197, {HV_OP_Vx, HV_OP_Wq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpbroadcastq evex.txt:601 */
+    {0x00f88, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 809, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcasti32x4 evex.txt:603 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 809, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcasti32x4 evex.txt:604 */
+    {0x00f88, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 811, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcasti64x2 evex.txt:605 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 811, {HV_OP_Vx, HV_OP_MX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vbroadcasti64x2 evex.txt:606 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 810, {HV_OP_Vx, HV_OP_MY}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vbroadcasti32x8 evex.txt:608 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 812, {HV_OP_Vx, HV_OP_MY}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vbroadcasti64x4 evex.txt:609 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1264, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S8, HV_MNSEL_NONE}, /* vpexpandb evex.txt:611 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1267, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S16, HV_MNSEL_NONE}, /* vpexpandw evex.txt:612 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1220, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S8, HV_MNSEL_NONE}, /* vpcompressb evex.txt:614 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1223, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S16, HV_MNSEL_NONE}, /* vpcompressw evex.txt:615 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1220, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S8, HV_MNSEL_NONE}, /* vpcompressb evex.txt:616 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1223, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S16, HV_MNSEL_NONE}, /* vpcompressw evex.txt:617 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1188, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpblendmd evex.txt:619 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1189, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpblendmq evex.txt:620 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 796, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vblendmps evex.txt:622 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 795, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vblendmpd evex.txt:623 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1187, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpblendmb evex.txt:625 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1190, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpblendmw evex.txt:626 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_MOV, 1157, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vp2intersectd evex.txt:628 */
+    {0x00380, 0x00380, HV_ATTR_BCST | HV_ATTR_MOV, 1158, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vp2intersectq evex.txt:629 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ, 1383, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshldvw evex.txt:631 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1381, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshldvd evex.txt:633 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1382, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshldvq evex.txt:634 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ, 1389, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshrdvw evex.txt:636 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 834, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtneps2bf16 evex.txt:637 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 829, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtne2ps2bf16 evex.txt:638 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1387, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshrdvd evex.txt:640 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1388, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshrdvq evex.txt:641 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ, 1246, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermi2b evex.txt:643 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ, 1251, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermi2w evex.txt:644 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1247, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermi2d evex.txt:646 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1250, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermi2q evex.txt:647 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1249, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermi2ps evex.txt:649 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1248, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermi2pd evex.txt:650 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1193, {HV_OP_Vx, HV_OP_Wb}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpbroadcastb evex.txt:652 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1198, {HV_OP_Vx, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpbroadcastw evex.txt:654 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1193, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastb evex.txt:656 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1198, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastw evex.txt:658 */
+    {0x01388, 0x01088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1194, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastd evex.txt:660 */
+    {0x01388, 0x01288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1197, {HV_OP_Vx, HV_OP_Rq}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastq evex.txt:661 */
+    {0x01188, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1194, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpbroadcastd evex.txt:662 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ, 1257, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermt2b evex.txt:664 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ, 1262, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermt2w evex.txt:665 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1258, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermt2d evex.txt:667 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1261, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermt2q evex.txt:668 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1260, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermt2ps evex.txt:670 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1259, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermt2pd evex.txt:671 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1357, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmultishiftqb evex.txt:673 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 921, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vexpandps evex.txt:675 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 920, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vexpandpd evex.txt:676 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1265, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpexpandd evex.txt:678 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1266, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpexpandq evex.txt:679 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 825, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcompressps evex.txt:681 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 824, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcompresspd evex.txt:682 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 825, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcompressps evex.txt:683 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 824, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcompresspd evex.txt:684 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1221, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpcompressd evex.txt:686 */
+    {0x00388, 0x00288, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1222, {HV_OP_Ux, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpcompressq evex.txt:687 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1221, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpcompressd evex.txt:688 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1222, {HV_OP_Mx, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpcompressq evex.txt:689 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1244, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermb evex.txt:691 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1263, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpermw evex.txt:692 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1392, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshufbitqmb evex.txt:694 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1272, {HV_OP_Vx, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpgatherdd evex.txt:696 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1273, {HV_OP_Vx, HV_OP_Mih}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpgatherdq evex.txt:697 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1274, {HV_OP_Vh, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpgatherqd evex.txt:699 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1275, {HV_OP_Vx, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpgatherqq evex.txt:700 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1042, {HV_OP_Vx, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherdps evex.txt:702 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1041, {HV_OP_Vx, HV_OP_Mih}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherdpd evex.txt:703 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1052, {HV_OP_Vh, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherqps evex.txt:705 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1051, {HV_OP_Vx, HV_OP_Mix}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherqpd evex.txt:706 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 963, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub132ps evex.txt:708 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 961, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub132pd evex.txt:709 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 990, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd132ps evex.txt:711 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 988, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd132pd evex.txt:712 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 943, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd132ps evex.txt:714 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 941, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd132pd evex.txt:715 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 946, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd132ss evex.txt:717 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 944, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd132sd evex.txt:718 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 972, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub132ps evex.txt:720 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 970, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub132pd evex.txt:721 */
+    {0x00f88, 0x00980, HV_ATTR_MASK | HV_ATTR_MASKZ, 769, {HV_OP_Vx, HV_OP_Hx, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* v4fmaddps evex.txt:722 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 975, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub132ss evex.txt:724 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 973, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub132sd evex.txt:725 */
+    {0x00388, 0x00180, HV_ATTR_MASK | HV_ATTR_MASKZ, 770, {HV_OP_VX, HV_OP_HX, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* v4fmaddss evex.txt:726 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1001, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd132ps evex.txt:728 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 999, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd132pd evex.txt:729 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1004, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd132ss evex.txt:731 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1002, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd132sd evex.txt:732 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1019, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub132ps evex.txt:734 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1017, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub132pd evex.txt:735 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1022, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub132ss evex.txt:737 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1020, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub132sd evex.txt:738 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1375, {HV_OP_Mix, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpscatterdd evex.txt:740 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1376, {HV_OP_Mih, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpscatterdq evex.txt:741 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1377, {HV_OP_Mix, HV_OP_Vh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpscatterqd evex.txt:743 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1378, {HV_OP_Mix, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpscatterqq evex.txt:744 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1500, {HV_OP_Mix, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterdps evex.txt:746 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1499, {HV_OP_Mih, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterdpd evex.txt:747 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1510, {HV_OP_Mix, HV_OP_Vh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterqps evex.txt:749 */
+    {0x00388, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_VSIB, 1509, {HV_OP_Mix, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterqpd evex.txt:750 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 966, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub213ps evex.txt:752 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 964, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub213pd evex.txt:753 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 993, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd213ps evex.txt:755 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 991, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd213pd evex.txt:756 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 949, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd213ps evex.txt:758 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 947, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd213pd evex.txt:759 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 952, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd213ss evex.txt:761 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 950, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd213sd evex.txt:762 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 978, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub213ps evex.txt:764 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 976, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub213pd evex.txt:765 */
+    {0x00f88, 0x00980, HV_ATTR_MASK | HV_ATTR_MASKZ, 771, {HV_OP_Vx, HV_OP_Hx, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* v4fnmaddps evex.txt:766 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 981, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub213ss evex.txt:768 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 979, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub213sd evex.txt:769 */
+    {0x00388, 0x00180, HV_ATTR_MASK | HV_ATTR_MASKZ, 772, {HV_OP_VX, HV_OP_HX, HV_OP_MX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_M128, HV_MNSEL_NONE}, /* v4fnmaddss evex.txt:770 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1007, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd213ps evex.txt:772 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1005, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd213pd evex.txt:773 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1010, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd213ss evex.txt:775 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1008, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd213sd evex.txt:776 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1025, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub213ps evex.txt:778 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1023, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub213pd evex.txt:779 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1028, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub213ss evex.txt:781 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1026, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub213sd evex.txt:782 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1290, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmadd52luq evex.txt:784 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1289, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpmadd52huq evex.txt:786 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 969, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub231ps evex.txt:788 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 967, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddsub231pd evex.txt:789 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 996, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd231ps evex.txt:791 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 994, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsubadd231pd evex.txt:792 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 955, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd231ps evex.txt:794 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 953, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmadd231pd evex.txt:795 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 958, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd231ss evex.txt:797 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 956, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd231sd evex.txt:798 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 984, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub231ps evex.txt:800 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 982, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmsub231pd evex.txt:801 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 987, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub231ss evex.txt:803 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 985, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub231sd evex.txt:804 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1013, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd231ps evex.txt:806 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1011, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmadd231pd evex.txt:807 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1016, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd231ss evex.txt:809 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1014, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd231sd evex.txt:810 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1031, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub231ps evex.txt:812 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1029, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfnmsub231pd evex.txt:813 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1034, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub231ss evex.txt:815 */
+    {0x00380, 0x00280, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1032, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub231sd evex.txt:816 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1224, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpconflictd evex.txt:818 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1225, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpconflictq evex.txt:819 */
+    {0x00f8f, 0x00881, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1044, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf0dps evex.txt:821 */
+    {0x00f8f, 0x00a81, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1043, {HV_OP_Mih}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf0dpd evex.txt:822 */
+    {0x00f8f, 0x00882, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1048, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf1dps evex.txt:823 */
+    {0x00f8f, 0x00a82, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1047, {HV_OP_Mih}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf1dpd evex.txt:824 */
+    {0x00f8f, 0x00885, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1502, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf0dps evex.txt:825 */
+    {0x00f8f, 0x00a85, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1501, {HV_OP_Mih}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf0dpd evex.txt:826 */
+    {0x00f8f, 0x00886, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1506, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf1dps evex.txt:827 */
+    {0x00f8f, 0x00a86, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1505, {HV_OP_Mih}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf1dpd evex.txt:828 */
+    {0x00f8f, 0x00881, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1046, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf0qps evex.txt:830 */
+    {0x00f8f, 0x00a81, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1045, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf0qpd evex.txt:831 */
+    {0x00f8f, 0x00882, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1050, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf1qps evex.txt:832 */
+    {0x00f8f, 0x00a82, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1049, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgatherpf1qpd evex.txt:833 */
+    {0x00f8f, 0x00885, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1504, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf0qps evex.txt:834 */
+    {0x00f8f, 0x00a85, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1503, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf0qpd evex.txt:835 */
+    {0x00f8f, 0x00886, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1508, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf1qps evex.txt:836 */
+    {0x00f8f, 0x00a86, HV_ATTR_MASK | HV_ATTR_NOK0 | HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_VSIB, 1507, {HV_OP_Mix}, 1, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscatterpf1qpd evex.txt:837 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 919, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vexp2ps evex.txt:839 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 918, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vexp2pd evex.txt:840 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1458, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrcp28ps evex.txt:842 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1457, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrcp28pd evex.txt:843 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1460, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcp28ss evex.txt:845 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1459, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcp28sd evex.txt:846 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1486, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrsqrt28ps evex.txt:848 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1485, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrsqrt28pd evex.txt:849 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1488, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrt28ss evex.txt:851 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1487, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrt28sd evex.txt:852 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1067, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vgf2p8mulb evex.txt:854 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 783, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vaesenc evex.txt:856 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 784, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vaesenclast evex.txt:858 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 781, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vaesdec evex.txt:860 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 782, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vaesdeclast evex.txt:862 */
     {0x04188, 0x00080, HV_ATTR_XOP2, 119, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpoxadd apx.txt:448 */
     {0x04188, 0x00080, HV_ATTR_XOP2, 115, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpnoxadd apx.txt:449 */
     {0x04188, 0x00080, HV_ATTR_XOP2, 108, {HV_OP_My, HV_OP_Gy, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmpbxadd apx.txt:450 */
@@ -2508,14 +4567,137 @@ const struct hv_entry hv_entries[] = {
     {0x00187, 0x00002, HV_ATTR_MOV, 46, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsmsk apx.txt:416 */
     {0x00187, 0x00003, HV_ATTR_MOV, 45, {HV_OP_By, HV_OP_Ey}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* blsi apx.txt:417 */
     {0x00180, 0x00000, HV_ATTR_MOV, 56, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bzhi apx.txt:418 */
-    {0x04180, 0x00100, HV_ATTR_MOV, 469, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pext apx.txt:419 */
-    {0x04180, 0x00180, HV_ATTR_MOV, 468, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pdep apx.txt:420 */
-    {0x04180, 0x00180, HV_ATTR_MOV, 420, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulx apx.txt:421 */
+    {0x04180, 0x00100, HV_ATTR_MOV, 508, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pext apx.txt:419 */
+    {0x04180, 0x00180, HV_ATTR_MOV, 507, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pdep apx.txt:420 */
+    {0x04180, 0x00180, HV_ATTR_MOV, 459, {HV_OP_Gy, HV_OP_By, HV_OP_Ey}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mulx apx.txt:421 */
     {0x00180, 0x00000, HV_ATTR_MOV, 40, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* bextr apx.txt:422 */
-    {0x04180, 0x00080, HV_ATTR_MOV, 660, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shlx apx.txt:423 */
-    {0x04180, 0x00100, HV_ATTR_MOV, 607, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sarx apx.txt:424 */
-    {0x04180, 0x00180, HV_ATTR_MOV, 663, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrx apx.txt:425 */
-    {0x04180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 594, {HV_OP_Gy, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rorx apx.txt:426 */
+    {0x04180, 0x00080, HV_ATTR_MOV, 702, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shlx apx.txt:423 */
+    {0x04180, 0x00100, HV_ATTR_MOV, 649, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sarx apx.txt:424 */
+    {0x04180, 0x00180, HV_ATTR_MOV, 705, {HV_OP_Gy, HV_OP_Ey, HV_OP_By}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrx apx.txt:425 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1256, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermq evex.txt:865 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1256, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermq evex.txt:866 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1254, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermpd evex.txt:868 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1254, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermpd evex.txt:869 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 787, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* valignd evex.txt:871 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 788, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* valignq evex.txt:872 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1253, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermilps evex.txt:874 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1252, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpermilpd evex.txt:876 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1472, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vrndscaleph evex.txt:878 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1473, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrndscaleps evex.txt:879 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1471, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrndscalepd evex.txt:881 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1475, {HV_OP_VX, HV_OP_HX, HV_OP_Ww, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrndscalesh evex.txt:883 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1476, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrndscaless evex.txt:884 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1474, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrndscalesd evex.txt:886 */
+    {0x00180, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1177, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpalignr evex.txt:888 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1268, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrb evex.txt:890 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1268, {HV_OP_Mb, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpextrb evex.txt:891 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1271, {HV_OP_Rd, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrw evex.txt:893 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1271, {HV_OP_Mw, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpextrw evex.txt:894 */
+    {0x01f80, 0x01080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1269, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrd evex.txt:896 */
+    {0x01f80, 0x01280, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1270, {HV_OP_Eq, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrq evex.txt:897 */
+    {0x01d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1269, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpextrd evex.txt:898 */
+    {0x00d80, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 932, {HV_OP_Ed, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractps evex.txt:900 */
+    {0x00f80, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1073, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinsertf32x4 evex.txt:902 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1073, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinsertf32x4 evex.txt:903 */
+    {0x00f80, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1075, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vinsertf64x2 evex.txt:904 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1075, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vinsertf64x2 evex.txt:905 */
+    {0x00f88, 0x00488, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 923, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf32x4 evex.txt:907 */
+    {0x00f88, 0x00888, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 923, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf32x4 evex.txt:908 */
+    {0x00f88, 0x00688, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 925, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf64x2 evex.txt:909 */
+    {0x00f88, 0x00a88, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 925, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf64x2 evex.txt:910 */
+    {0x00f88, 0x00480, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 923, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextractf32x4 evex.txt:911 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 923, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextractf32x4 evex.txt:912 */
+    {0x00f88, 0x00680, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 925, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vextractf64x2 evex.txt:913 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 925, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vextractf64x2 evex.txt:914 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1074, {HV_OP_Vx, HV_OP_Hx, HV_OP_WY, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vinsertf32x8 evex.txt:916 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1076, {HV_OP_Vx, HV_OP_Hx, HV_OP_WY, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinsertf64x4 evex.txt:917 */
+    {0x00f88, 0x00888, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 924, {HV_OP_UY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf32x8 evex.txt:919 */
+    {0x00f88, 0x00a88, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 926, {HV_OP_UY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextractf64x4 evex.txt:920 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 924, {HV_OP_MY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vextractf32x8 evex.txt:921 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 926, {HV_OP_MY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextractf64x4 evex.txt:922 */
+    {0x00388, 0x00088, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 852, {HV_OP_Uh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtps2ph evex.txt:924 */
+    {0x00388, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 852, {HV_OP_Mh, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_HVM, HV_MNSEL_NONE}, /* vcvtps2ph evex.txt:925 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1216, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpud evex.txt:927 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1217, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpuq evex.txt:928 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1201, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpd evex.txt:930 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV, 1214, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpcmpq evex.txt:931 */
+    {0x00d88, 0x00088, HV_ATTR_MOV, 1283, {HV_OP_Vx, HV_OP_Hx, HV_OP_Rd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrb evex.txt:933 */
+    {0x00d88, 0x00080, HV_ATTR_MOV, 1283, {HV_OP_Vx, HV_OP_Hx, HV_OP_Mb, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vpinsrb evex.txt:934 */
+    {0x00f80, 0x00080, HV_ATTR_MOV, 1082, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vinsertps evex.txt:936 */
+    {0x01f80, 0x01080, HV_ATTR_MOV, 1284, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ed, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrd evex.txt:938 */
+    {0x01f80, 0x01280, HV_ATTR_MOV, 1285, {HV_OP_Vx, HV_OP_Hx, HV_OP_Eq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrq evex.txt:939 */
+    {0x01d80, 0x00080, HV_ATTR_MOV, 1284, {HV_OP_Vx, HV_OP_Hx, HV_OP_Ed, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vpinsrd evex.txt:940 */
+    {0x00f80, 0x00480, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1514, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshuff32x4 evex.txt:942 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1514, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshuff32x4 evex.txt:943 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1515, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshuff64x2 evex.txt:944 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1515, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshuff64x2 evex.txt:945 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1427, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpternlogd evex.txt:947 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ, 1428, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpternlogq evex.txt:948 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1060, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vgetmantph evex.txt:950 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1061, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgetmantps evex.txt:951 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1059, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgetmantpd evex.txt:952 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1063, {HV_OP_VX, HV_OP_HX, HV_OP_Ww, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetmantsh evex.txt:954 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1064, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetmantss evex.txt:955 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1062, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetmantsd evex.txt:956 */
+    {0x00f80, 0x00480, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1078, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinserti32x4 evex.txt:958 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1078, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinserti32x4 evex.txt:959 */
+    {0x00f80, 0x00680, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1080, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vinserti64x2 evex.txt:960 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1080, {HV_OP_Vx, HV_OP_Hx, HV_OP_WX, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vinserti64x2 evex.txt:961 */
+    {0x00f88, 0x00488, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 928, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti32x4 evex.txt:963 */
+    {0x00f88, 0x00888, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 928, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti32x4 evex.txt:964 */
+    {0x00f88, 0x00688, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 930, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti64x2 evex.txt:965 */
+    {0x00f88, 0x00a88, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 930, {HV_OP_UX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti64x2 evex.txt:966 */
+    {0x00f88, 0x00480, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 928, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextracti32x4 evex.txt:967 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 928, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextracti32x4 evex.txt:968 */
+    {0x00f88, 0x00680, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 930, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vextracti64x2 evex.txt:969 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 930, {HV_OP_MX, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T2, HV_MNSEL_NONE}, /* vextracti64x2 evex.txt:970 */
+    {0x00f80, 0x00880, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1079, {HV_OP_Vx, HV_OP_Hx, HV_OP_WY, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vinserti32x8 evex.txt:972 */
+    {0x00f80, 0x00a80, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1081, {HV_OP_Vx, HV_OP_Hx, HV_OP_WY, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vinserti64x4 evex.txt:973 */
+    {0x00f88, 0x00888, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 929, {HV_OP_UY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti32x8 evex.txt:975 */
+    {0x00f88, 0x00a88, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 931, {HV_OP_UY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vextracti64x4 evex.txt:976 */
+    {0x00f88, 0x00880, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 929, {HV_OP_MY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T8, HV_MNSEL_NONE}, /* vextracti32x8 evex.txt:977 */
+    {0x00f88, 0x00a80, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 931, {HV_OP_MY, HV_OP_Vx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T4, HV_MNSEL_NONE}, /* vextracti64x4 evex.txt:978 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1215, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpub evex.txt:980 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV, 1218, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpuw evex.txt:981 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV, 1200, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpb evex.txt:983 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV, 1219, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpcmpw evex.txt:984 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 906, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vdbpsadbw evex.txt:986 */
+    {0x00f80, 0x00480, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1516, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufi32x4 evex.txt:988 */
+    {0x00f80, 0x00880, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1516, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufi32x4 evex.txt:989 */
+    {0x00f80, 0x00680, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1517, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufi64x2 evex.txt:990 */
+    {0x00f80, 0x00a80, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1517, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vshufi64x2 evex.txt:991 */
+    {0x00180, 0x00080, HV_ATTR_MOV, 1199, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpclmulqdq evex.txt:993 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1450, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrangeps evex.txt:995 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1449, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vrangepd evex.txt:996 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1452, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrangess evex.txt:998 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1451, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrangesd evex.txt:999 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_SAE, 938, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfixupimmps evex.txt:1001 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_SAE, 937, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfixupimmpd evex.txt:1002 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_SAE, 940, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfixupimmss evex.txt:1004 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_SAE, 939, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfixupimmsd evex.txt:1005 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1466, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vreduceph evex.txt:1007 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1467, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vreduceps evex.txt:1008 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1465, {HV_OP_Vx, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vreducepd evex.txt:1009 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1469, {HV_OP_VX, HV_OP_HX, HV_OP_Ww, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vreducesh evex.txt:1011 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1470, {HV_OP_VX, HV_OP_HX, HV_OP_Wd, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vreducess evex.txt:1012 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1468, {HV_OP_VX, HV_OP_HX, HV_OP_Wq, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vreducesd evex.txt:1013 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1036, {HV_OP_Kr, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfpclassph evex.txt:1015 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1037, {HV_OP_Kr, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfpclassps evex.txt:1016 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1035, {HV_OP_Kr, HV_OP_Wx, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfpclasspd evex.txt:1017 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1039, {HV_OP_Kr, HV_OP_Ww, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfpclasssh evex.txt:1019 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1040, {HV_OP_Kr, HV_OP_Wd, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfpclassss evex.txt:1020 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1038, {HV_OP_Kr, HV_OP_Wq, HV_OP_Ib}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfpclasssd evex.txt:1021 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1384, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshldw evex.txt:1023 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1379, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshldd evex.txt:1025 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1380, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshldq evex.txt:1026 */
+    {0x00380, 0x00280, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1390, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FVM, HV_MNSEL_NONE}, /* vpshrdw evex.txt:1028 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1385, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshrdd evex.txt:1030 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1386, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vpshrdq evex.txt:1031 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 816, {HV_OP_Kr, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcmpph evex.txt:1033 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_SAE, 819, {HV_OP_Kr, HV_OP_HX, HV_OP_Ww, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcmpsh evex.txt:1034 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1066, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgf2p8affineqb evex.txt:1036 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1065, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx, HV_OP_Ib}, 4, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vgf2p8affineinvqb evex.txt:1038 */
+    {0x04180, 0x00180, HV_ATTR_MOV | HV_ATTR_NOVVVV, 636, {HV_OP_Gy, HV_OP_Ey, HV_OP_Ib}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rorx apx.txt:426 */
     {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 9, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:21 */
     {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 9, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:22 */
     {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 9, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:23 */
@@ -2524,14 +4706,14 @@ const struct hv_entry hv_entries[] = {
     {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 9, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:26 */
     {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 9, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:27 */
     {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 9, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:28 */
-    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 426, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:29 */
-    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 426, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:30 */
-    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 426, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:31 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 426, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:32 */
-    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 426, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:33 */
-    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 426, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:34 */
-    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 426, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:35 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 426, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:36 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 465, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:29 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 465, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:30 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 465, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:31 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 465, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:32 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 465, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:33 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 465, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:34 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 465, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:35 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 465, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:36 */
     {0x06180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 7, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:37 */
     {0x06180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 7, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:38 */
     {0x06000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 7, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:39 */
@@ -2540,14 +4722,14 @@ const struct hv_entry hv_entries[] = {
     {0x06180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 7, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:42 */
     {0x06000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 7, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:43 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 7, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:44 */
-    {0x06180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 609, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:45 */
-    {0x06180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 609, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:46 */
-    {0x06000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 609, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:47 */
-    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 609, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:48 */
-    {0x06180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 609, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:49 */
-    {0x06180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 609, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:50 */
-    {0x06000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 609, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:51 */
-    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 609, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:52 */
+    {0x06180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 651, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:45 */
+    {0x06180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 651, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:46 */
+    {0x06000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 651, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:47 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 651, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:48 */
+    {0x06180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 651, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:49 */
+    {0x06180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 651, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:50 */
+    {0x06000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 651, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:51 */
+    {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 651, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:52 */
     {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 31, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:53 */
     {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 31, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:54 */
     {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 31, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:55 */
@@ -2556,324 +4738,432 @@ const struct hv_entry hv_entries[] = {
     {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 31, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:58 */
     {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 31, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:59 */
     {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 31, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:60 */
-    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 659, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld apx.txt:257 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 659, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 4, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld apx.txt:258 */
-    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 684, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:61 */
-    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 684, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:62 */
-    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 684, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:63 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 684, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:64 */
-    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 684, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:65 */
-    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 684, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:66 */
-    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 684, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:67 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 684, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:68 */
-    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 662, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:261 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 662, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 4, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:262 */
-    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 749, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:69 */
-    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 749, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:70 */
-    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 749, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:71 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 749, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:72 */
-    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 749, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:73 */
-    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 749, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:74 */
-    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 749, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:75 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 749, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:76 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 701, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld apx.txt:257 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 701, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 4, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld apx.txt:258 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 726, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:61 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 726, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:62 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 726, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:63 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 726, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:64 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 726, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:65 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 726, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:66 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 726, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:67 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 726, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:68 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 704, {HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:261 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 704, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv, HV_OP_Ib}, 4, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:262 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 1566, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:69 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 1566, {HV_OP_Bb, HV_OP_Eb, HV_OP_Gb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:70 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 1566, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:71 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 1566, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:72 */
+    {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 1566, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:73 */
+    {0x02180, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 1566, {HV_OP_Bb, HV_OP_Gb, HV_OP_Eb}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:74 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 1566, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:75 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 1566, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:76 */
     {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 59, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:125 */
     {0x02000, 0x00000, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 59, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:126 */
     {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 59, {HV_OP_Gb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:127 */
     {0x02000, 0x00000, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 59, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:128 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 628, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seto apx.txt:281 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 645, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzuo apx.txt:282 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 670, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* seto apx.txt:281 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 687, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzuo apx.txt:282 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 72, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovo apx.txt:283 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 72, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovo apx.txt:284 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 102, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovo apx.txt:285 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 72, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovo apx.txt:286 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 624, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setno apx.txt:287 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 641, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzuno apx.txt:288 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 666, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setno apx.txt:287 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 683, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzuno apx.txt:288 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 68, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovno apx.txt:289 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 68, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovno apx.txt:290 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 98, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovno apx.txt:291 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 68, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovno apx.txt:292 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 616, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setb apx.txt:293 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 633, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzub apx.txt:294 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 658, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setb apx.txt:293 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 675, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzub apx.txt:294 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 60, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovb apx.txt:295 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 60, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovb apx.txt:296 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 90, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovb apx.txt:297 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 60, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovb apx.txt:298 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 620, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnb apx.txt:299 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 637, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunb apx.txt:300 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 662, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnb apx.txt:299 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 679, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunb apx.txt:300 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 64, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnb apx.txt:301 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 64, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnb apx.txt:302 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 94, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnb apx.txt:303 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 64, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnb apx.txt:304 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 632, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setz apx.txt:305 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 648, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzuz apx.txt:306 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 674, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setz apx.txt:305 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 690, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzuz apx.txt:306 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 75, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovz apx.txt:307 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 75, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovz apx.txt:308 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 105, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovz apx.txt:309 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 75, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovz apx.txt:310 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 627, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnz apx.txt:311 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 644, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunz apx.txt:312 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 669, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnz apx.txt:311 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 686, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunz apx.txt:312 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 71, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnz apx.txt:313 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 71, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnz apx.txt:314 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 101, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnz apx.txt:315 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 71, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnz apx.txt:316 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 617, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setbe apx.txt:317 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 634, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzube apx.txt:318 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 659, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setbe apx.txt:317 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 676, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzube apx.txt:318 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 61, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovbe apx.txt:319 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 61, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovbe apx.txt:320 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 91, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovbe apx.txt:321 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 61, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovbe apx.txt:322 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 621, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnbe apx.txt:323 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 638, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunbe apx.txt:324 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 663, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnbe apx.txt:323 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 680, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunbe apx.txt:324 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 65, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnbe apx.txt:325 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 65, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnbe apx.txt:326 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 95, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnbe apx.txt:327 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 65, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnbe apx.txt:328 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 630, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sets apx.txt:329 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 647, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzus apx.txt:330 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 672, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sets apx.txt:329 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 689, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzus apx.txt:330 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 74, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovs apx.txt:331 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 74, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovs apx.txt:332 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 104, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovs apx.txt:333 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 74, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovs apx.txt:334 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 626, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setns apx.txt:335 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 643, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzuns apx.txt:336 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 668, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setns apx.txt:335 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 685, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzuns apx.txt:336 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 70, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovns apx.txt:337 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 70, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovns apx.txt:338 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 100, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovns apx.txt:339 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 70, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovns apx.txt:340 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 629, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setp apx.txt:341 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 646, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzup apx.txt:342 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 671, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setp apx.txt:341 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 688, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzup apx.txt:342 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 73, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovp apx.txt:343 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 73, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovp apx.txt:344 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 103, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovp apx.txt:345 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 73, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovp apx.txt:346 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 625, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnp apx.txt:347 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 642, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunp apx.txt:348 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 667, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnp apx.txt:347 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 684, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunp apx.txt:348 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 69, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnp apx.txt:349 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 69, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnp apx.txt:350 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 99, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnp apx.txt:351 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 69, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnp apx.txt:352 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 618, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setl apx.txt:353 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 635, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzul apx.txt:354 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 660, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setl apx.txt:353 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 677, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzul apx.txt:354 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 62, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovl apx.txt:355 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 62, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovl apx.txt:356 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 92, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovl apx.txt:357 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 62, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovl apx.txt:358 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 622, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnl apx.txt:359 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 639, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunl apx.txt:360 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 664, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnl apx.txt:359 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 681, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunl apx.txt:360 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 66, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnl apx.txt:361 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 66, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnl apx.txt:362 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 96, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnl apx.txt:363 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 66, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnl apx.txt:364 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 619, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setle apx.txt:365 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 636, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzule apx.txt:366 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 661, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setle apx.txt:365 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 678, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzule apx.txt:366 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 63, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovle apx.txt:367 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 63, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovle apx.txt:368 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 93, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovle apx.txt:369 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 63, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovle apx.txt:370 */
-    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 623, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnle apx.txt:371 */
-    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 640, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunle apx.txt:372 */
+    {0x06380, 0x00180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 665, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setnle apx.txt:371 */
+    {0x06380, 0x02180, HV_ATTR_BYTEOP | HV_ATTR_MOV | HV_ATTR_NOVVVV, 682, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* setzunle apx.txt:372 */
     {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 67, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnle apx.txt:373 */
     {0x06000, 0x04000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 67, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnle apx.txt:374 */
     {0x06000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 97, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_CMOV, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cmovnle apx.txt:375 */
     {0x06000, 0x06000, HV_ATTR_MOV | HV_ATTR_OSZ66, 67, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* cfcmovnle apx.txt:376 */
-    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 379, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe apx.txt:387 */
-    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 379, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe apx.txt:388 */
-    {0x06188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 770, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrussd/wrussq apx.txt:384 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 418, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe apx.txt:387 */
+    {0x06000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 418, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_MOVBE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movbe apx.txt:388 */
+    {0x06188, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1587, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrussd/wrussq apx.txt:384 */
     {0x06180, 0x00080, HV_ATTR_NOVVVV, 8, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adcx apx.txt:379 */
     {0x06180, 0x02080, HV_ATTR_MOV, 8, {HV_OP_By, HV_OP_Gy, HV_OP_Ey}, 3, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adcx apx.txt:380 */
     {0x06180, 0x00100, HV_ATTR_NOVVVV, 16, {HV_OP_Gy, HV_OP_Ey}, 2, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adox apx.txt:381 */
     {0x06180, 0x02100, HV_ATTR_MOV, 16, {HV_OP_By, HV_OP_Gy, HV_OP_Ey}, 3, HVEMU_FEAT_ADX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adox apx.txt:382 */
-    {0x06188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 768, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrssd/wrssq apx.txt:383 */
-    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 296, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:269 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 297, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imulzu apx.txt:270 */
-    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 296, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:271 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 297, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imulzu apx.txt:272 */
+    {0x06188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1585, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_W}, /* wrssd/wrssq apx.txt:383 */
+    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 288, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:269 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 289, {HV_OP_Gv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imulzu apx.txt:270 */
+    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 288, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:271 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 289, {HV_OP_Gv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imulzu apx.txt:272 */
     {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 9, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:79 */
     {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 9, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:80 */
-    {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 426, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:81 */
-    {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 426, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:82 */
+    {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 465, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:81 */
+    {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 465, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:82 */
     {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 7, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:83 */
     {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 7, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:84 */
-    {0x06187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 609, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:85 */
-    {0x06187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 609, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:86 */
+    {0x06187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 651, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:85 */
+    {0x06187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 651, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:86 */
     {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 31, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:87 */
     {0x02187, 0x02004, HV_ATTR_BYTEOP | HV_ATTR_MOV, 31, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:88 */
-    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 684, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:89 */
-    {0x02187, 0x02005, HV_ATTR_BYTEOP | HV_ATTR_MOV, 684, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:90 */
-    {0x02187, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 749, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:91 */
-    {0x02187, 0x02006, HV_ATTR_BYTEOP | HV_ATTR_MOV, 749, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:92 */
+    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 726, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:89 */
+    {0x02187, 0x02005, HV_ATTR_BYTEOP | HV_ATTR_MOV, 726, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:90 */
+    {0x02187, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 1566, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:91 */
+    {0x02187, 0x02006, HV_ATTR_BYTEOP | HV_ATTR_MOV, 1566, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:92 */
     {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 59, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:129 */
     {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 9, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:93 */
     {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 9, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:94 */
-    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 426, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:95 */
-    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 426, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:96 */
+    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 465, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:95 */
+    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 465, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:96 */
     {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 7, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:97 */
     {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 7, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:98 */
-    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 609, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:99 */
-    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 609, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:100 */
+    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 651, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:99 */
+    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 651, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:100 */
     {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 31, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:101 */
     {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 31, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:102 */
-    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 684, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:103 */
-    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 684, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:104 */
-    {0x02007, 0x00006, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 749, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:105 */
-    {0x02007, 0x02006, HV_ATTR_MOV | HV_ATTR_OSZ66, 749, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:106 */
+    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 726, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:103 */
+    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 726, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:104 */
+    {0x02007, 0x00006, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 1566, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:105 */
+    {0x02007, 0x02006, HV_ATTR_MOV | HV_ATTR_OSZ66, 1566, {HV_OP_Bv, HV_OP_Ev, HV_OP_Iz}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:106 */
     {0x02007, 0x00007, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 59, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:130 */
     {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 9, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:107 */
     {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 9, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* add apx.txt:108 */
-    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 426, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:109 */
-    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 426, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:110 */
+    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 465, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:109 */
+    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 465, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* or apx.txt:110 */
     {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 7, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:111 */
     {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 7, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* adc apx.txt:112 */
-    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 609, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:113 */
-    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 609, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:114 */
+    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 651, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:113 */
+    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 651, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sbb apx.txt:114 */
     {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 31, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:115 */
     {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 31, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* and apx.txt:116 */
-    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 684, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:117 */
-    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 684, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:118 */
-    {0x02007, 0x00006, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 749, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:119 */
-    {0x02007, 0x02006, HV_ATTR_MOV | HV_ATTR_OSZ66, 749, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:120 */
+    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 726, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:117 */
+    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 726, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sub apx.txt:118 */
+    {0x02007, 0x00006, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 1566, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:119 */
+    {0x02007, 0x02006, HV_ATTR_MOV | HV_ATTR_OSZ66, 1566, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ibs}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* xor apx.txt:120 */
     {0x02007, 0x00007, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 59, {HV_OP_Ev, HV_OP_Ibs}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ccmp apx.txt:131 */
     {0x02180, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 135, {HV_OP_Eb, HV_OP_Gb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ctest apx.txt:132 */
     {0x02000, 0x00000, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 135, {HV_OP_Ev, HV_OP_Gv}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ctest apx.txt:133 */
-    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 518, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_POPCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popcnt apx.txt:275 */
-    {0x0638f, 0x02008, HV_ATTR_MOV | HV_ATTR_XOP2, 516, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop2 apx.txt:167 */
-    {0x0638f, 0x02208, HV_ATTR_APX_PPX | HV_ATTR_MOV | HV_ATTR_XOP2, 517, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop2p apx.txt:168 */
-    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 659, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld apx.txt:259 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 659, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 4, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld apx.txt:260 */
-    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 662, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:263 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 662, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 4, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:264 */
-    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 296, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:267 */
-    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 296, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:268 */
-    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 592, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:171 */
-    {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 592, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:172 */
-    {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 593, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:173 */
-    {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 593, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:174 */
-    {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 572, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:175 */
-    {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 572, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:176 */
-    {0x06187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 575, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:177 */
-    {0x06187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 575, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:178 */
-    {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 658, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:179 */
-    {0x02187, 0x02004, HV_ATTR_BYTEOP | HV_ATTR_MOV, 658, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:180 */
-    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 661, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:181 */
-    {0x02187, 0x02005, HV_ATTR_BYTEOP | HV_ATTR_MOV, 661, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:182 */
-    {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 606, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:183 */
-    {0x02187, 0x02007, HV_ATTR_BYTEOP | HV_ATTR_MOV, 606, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:184 */
-    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 592, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:185 */
-    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 592, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:186 */
-    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 593, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:187 */
-    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 593, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:188 */
-    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 572, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:189 */
-    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 572, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:190 */
-    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 575, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:191 */
-    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 575, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:192 */
-    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 658, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:193 */
-    {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 658, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:194 */
-    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 661, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:195 */
-    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 661, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:196 */
-    {0x02007, 0x00007, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 606, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:197 */
-    {0x02007, 0x02007, HV_ATTR_MOV | HV_ATTR_OSZ66, 606, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:198 */
-    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 592, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:199 */
-    {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 592, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:200 */
-    {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 593, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:201 */
-    {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 593, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:202 */
-    {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 572, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:203 */
-    {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 572, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:204 */
-    {0x06187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 575, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:205 */
-    {0x06187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 575, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:206 */
-    {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 658, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:207 */
-    {0x02187, 0x02004, HV_ATTR_BYTEOP | HV_ATTR_MOV, 658, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:208 */
-    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 661, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:209 */
-    {0x02187, 0x02005, HV_ATTR_BYTEOP | HV_ATTR_MOV, 661, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:210 */
-    {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 606, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:211 */
-    {0x02187, 0x02007, HV_ATTR_BYTEOP | HV_ATTR_MOV, 606, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:212 */
-    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 592, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:213 */
-    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 592, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:214 */
-    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 593, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:215 */
-    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 593, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:216 */
-    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 572, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:217 */
-    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 572, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:218 */
-    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 575, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:219 */
-    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 575, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:220 */
-    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 658, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:221 */
-    {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 658, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:222 */
-    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 661, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:223 */
-    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 661, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:224 */
-    {0x02007, 0x00007, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 606, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:225 */
-    {0x02007, 0x02007, HV_ATTR_MOV | HV_ATTR_OSZ66, 606, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:226 */
-    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 592, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:227 */
-    {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 592, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:228 */
-    {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 593, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:229 */
-    {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 593, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:230 */
-    {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 572, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:231 */
-    {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 572, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:232 */
-    {0x06187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 575, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:233 */
-    {0x06187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 575, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:234 */
-    {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 658, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:235 */
-    {0x02187, 0x02004, HV_ATTR_BYTEOP | HV_ATTR_MOV, 658, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:236 */
-    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 661, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:237 */
-    {0x02187, 0x02005, HV_ATTR_BYTEOP | HV_ATTR_MOV, 661, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:238 */
-    {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 606, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:239 */
-    {0x02187, 0x02007, HV_ATTR_BYTEOP | HV_ATTR_MOV, 606, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:240 */
-    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 592, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:241 */
-    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 592, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:242 */
-    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 593, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:243 */
-    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 593, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:244 */
-    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 572, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:245 */
-    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 572, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:246 */
-    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 575, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:247 */
-    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 575, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:248 */
-    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 658, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:249 */
-    {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 658, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:250 */
-    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 661, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:251 */
-    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 661, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:252 */
-    {0x02007, 0x00007, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 606, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:253 */
-    {0x02007, 0x02007, HV_ATTR_MOV | HV_ATTR_OSZ66, 606, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:254 */
+    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 557, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_POPCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* popcnt apx.txt:275 */
+    {0x0638f, 0x02008, HV_ATTR_MOV | HV_ATTR_XOP2, 555, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop2 apx.txt:167 */
+    {0x0638f, 0x02208, HV_ATTR_APX_PPX | HV_ATTR_MOV | HV_ATTR_XOP2, 556, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* pop2p apx.txt:168 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 701, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld apx.txt:259 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 701, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 4, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shld apx.txt:260 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 704, {HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:263 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 704, {HV_OP_Bv, HV_OP_Ev, HV_OP_Gv, HV_OP_CL}, 4, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shrd apx.txt:264 */
+    {0x02000, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 288, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:267 */
+    {0x02000, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 288, {HV_OP_Bv, HV_OP_Gv, HV_OP_Ev}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:268 */
+    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 634, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:171 */
+    {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 634, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:172 */
+    {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 635, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:173 */
+    {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 635, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:174 */
+    {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 613, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:175 */
+    {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 613, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:176 */
+    {0x06187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 616, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:177 */
+    {0x06187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 616, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:178 */
+    {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 700, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:179 */
+    {0x02187, 0x02004, HV_ATTR_BYTEOP | HV_ATTR_MOV, 700, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:180 */
+    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 703, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:181 */
+    {0x02187, 0x02005, HV_ATTR_BYTEOP | HV_ATTR_MOV, 703, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:182 */
+    {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 648, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:183 */
+    {0x02187, 0x02007, HV_ATTR_BYTEOP | HV_ATTR_MOV, 648, {HV_OP_Bb, HV_OP_Eb, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:184 */
+    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 634, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:185 */
+    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 634, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:186 */
+    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 635, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:187 */
+    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 635, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:188 */
+    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 613, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:189 */
+    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 613, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:190 */
+    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 616, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:191 */
+    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 616, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:192 */
+    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 700, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:193 */
+    {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 700, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:194 */
+    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 703, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:195 */
+    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 703, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:196 */
+    {0x02007, 0x00007, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 648, {HV_OP_Ev, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:197 */
+    {0x02007, 0x02007, HV_ATTR_MOV | HV_ATTR_OSZ66, 648, {HV_OP_Bv, HV_OP_Ev, HV_OP_Ib}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:198 */
+    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 634, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:199 */
+    {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 634, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:200 */
+    {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 635, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:201 */
+    {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 635, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:202 */
+    {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 613, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:203 */
+    {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 613, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:204 */
+    {0x06187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 616, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:205 */
+    {0x06187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 616, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:206 */
+    {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 700, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:207 */
+    {0x02187, 0x02004, HV_ATTR_BYTEOP | HV_ATTR_MOV, 700, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:208 */
+    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 703, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:209 */
+    {0x02187, 0x02005, HV_ATTR_BYTEOP | HV_ATTR_MOV, 703, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:210 */
+    {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 648, {HV_OP_Eb, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:211 */
+    {0x02187, 0x02007, HV_ATTR_BYTEOP | HV_ATTR_MOV, 648, {HV_OP_Bb, HV_OP_Eb, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:212 */
+    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 634, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:213 */
+    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 634, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:214 */
+    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 635, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:215 */
+    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 635, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:216 */
+    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 613, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:217 */
+    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 613, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:218 */
+    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 616, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:219 */
+    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 616, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:220 */
+    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 700, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:221 */
+    {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 700, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:222 */
+    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 703, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:223 */
+    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 703, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:224 */
+    {0x02007, 0x00007, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 648, {HV_OP_Ev, HV_OP_I1}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:225 */
+    {0x02007, 0x02007, HV_ATTR_MOV | HV_ATTR_OSZ66, 648, {HV_OP_Bv, HV_OP_Ev, HV_OP_I1}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:226 */
+    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 634, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:227 */
+    {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 634, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:228 */
+    {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 635, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:229 */
+    {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 635, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:230 */
+    {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 613, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:231 */
+    {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 613, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:232 */
+    {0x06187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 616, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:233 */
+    {0x06187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 616, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:234 */
+    {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 700, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:235 */
+    {0x02187, 0x02004, HV_ATTR_BYTEOP | HV_ATTR_MOV, 700, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:236 */
+    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 703, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:237 */
+    {0x02187, 0x02005, HV_ATTR_BYTEOP | HV_ATTR_MOV, 703, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:238 */
+    {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 648, {HV_OP_Eb, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:239 */
+    {0x02187, 0x02007, HV_ATTR_BYTEOP | HV_ATTR_MOV, 648, {HV_OP_Bb, HV_OP_Eb, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:240 */
+    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 634, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:241 */
+    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 634, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rol apx.txt:242 */
+    {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 635, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:243 */
+    {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 635, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ror apx.txt:244 */
+    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 613, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:245 */
+    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 613, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcl apx.txt:246 */
+    {0x06007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 616, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:247 */
+    {0x06007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 616, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* rcr apx.txt:248 */
+    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 700, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:249 */
+    {0x02007, 0x02004, HV_ATTR_MOV | HV_ATTR_OSZ66, 700, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shl apx.txt:250 */
+    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 703, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:251 */
+    {0x02007, 0x02005, HV_ATTR_MOV | HV_ATTR_OSZ66, 703, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* shr apx.txt:252 */
+    {0x02007, 0x00007, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 648, {HV_OP_Ev, HV_OP_CL}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:253 */
+    {0x02007, 0x02007, HV_ATTR_MOV | HV_ATTR_OSZ66, 648, {HV_OP_Bv, HV_OP_Ev, HV_OP_CL}, 3, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* sar apx.txt:254 */
     {0x06180, 0x00000, HV_ATTR_NOVVVV, 134, {HV_OP_Gy, HV_OP_Eb}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 apx.txt:389 */
-    {0x06188, 0x00100, HV_ATTR_NOVVVV | HV_ATTR_RD, 308, {HV_OP_Gq, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invept apx.txt:394 */
+    {0x06188, 0x00100, HV_ATTR_NOVVVV | HV_ATTR_RD, 300, {HV_OP_Gq, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invept apx.txt:394 */
     {0x06180, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 134, {HV_OP_Gy, HV_OP_Ev}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 apx.txt:390 */
     {0x06180, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 134, {HV_OP_Gy, HV_OP_Ev}, 2, HVEMU_FEAT_CRC32, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* crc32 apx.txt:391 */
-    {0x06188, 0x00100, HV_ATTR_NOVVVV | HV_ATTR_RD, 313, {HV_OP_Gq, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invvpid apx.txt:395 */
-    {0x06188, 0x00100, HV_ATTR_NOVVVV | HV_ATTR_RD, 312, {HV_OP_Gq, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invpcid apx.txt:396 */
-    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 702, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tzcnt apx.txt:276 */
-    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 361, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_LZCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lzcnt apx.txt:277 */
+    {0x06188, 0x00100, HV_ATTR_NOVVVV | HV_ATTR_RD, 305, {HV_OP_Gq, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invvpid apx.txt:395 */
+    {0x06188, 0x00100, HV_ATTR_NOVVVV | HV_ATTR_RD, 304, {HV_OP_Gq, HV_OP_Mo}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* invpcid apx.txt:396 */
+    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 754, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_BMI1, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* tzcnt apx.txt:276 */
+    {0x02000, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 400, {HV_OP_Gv, HV_OP_Ev}, 2, HVEMU_FEAT_LZCNT, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* lzcnt apx.txt:277 */
     {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_RD | HV_ATTR_SCCDFV, 135, {HV_OP_Eb, HV_OP_Ib}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ctest apx.txt:134 */
-    {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 425, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not apx.txt:138 */
-    {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 425, {HV_OP_Bb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not apx.txt:139 */
-    {0x02187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 423, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg apx.txt:140 */
-    {0x02187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 423, {HV_OP_Bb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg apx.txt:141 */
-    {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV | HV_ATTR_RD, 415, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul apx.txt:142 */
-    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV | HV_ATTR_RD, 296, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:143 */
+    {0x06187, 0x00002, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 464, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not apx.txt:138 */
+    {0x06187, 0x02002, HV_ATTR_BYTEOP | HV_ATTR_MOV, 464, {HV_OP_Bb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not apx.txt:139 */
+    {0x02187, 0x00003, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 462, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg apx.txt:140 */
+    {0x02187, 0x02003, HV_ATTR_BYTEOP | HV_ATTR_MOV, 462, {HV_OP_Bb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg apx.txt:141 */
+    {0x02187, 0x00004, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV | HV_ATTR_RD, 454, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul apx.txt:142 */
+    {0x02187, 0x00005, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV | HV_ATTR_RD, 288, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:143 */
     {0x02187, 0x00006, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV | HV_ATTR_RD, 161, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div apx.txt:144 */
-    {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV | HV_ATTR_RD, 295, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv apx.txt:145 */
+    {0x02187, 0x00007, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV | HV_ATTR_RD, 287, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv apx.txt:145 */
     {0x02007, 0x00000, HV_ATTR_OSZ66 | HV_ATTR_RD | HV_ATTR_SCCDFV, 135, {HV_OP_Ev, HV_OP_Iz}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* ctest apx.txt:135 */
-    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 425, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not apx.txt:146 */
-    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 425, {HV_OP_Bv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not apx.txt:147 */
-    {0x02007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 423, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg apx.txt:148 */
-    {0x02007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 423, {HV_OP_Bv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg apx.txt:149 */
-    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66 | HV_ATTR_RD, 415, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul apx.txt:150 */
-    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66 | HV_ATTR_RD, 296, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:151 */
+    {0x06007, 0x00002, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 464, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not apx.txt:146 */
+    {0x06007, 0x02002, HV_ATTR_MOV | HV_ATTR_OSZ66, 464, {HV_OP_Bv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* not apx.txt:147 */
+    {0x02007, 0x00003, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 462, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg apx.txt:148 */
+    {0x02007, 0x02003, HV_ATTR_MOV | HV_ATTR_OSZ66, 462, {HV_OP_Bv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* neg apx.txt:149 */
+    {0x02007, 0x00004, HV_ATTR_NOVVVV | HV_ATTR_OSZ66 | HV_ATTR_RD, 454, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* mul apx.txt:150 */
+    {0x02007, 0x00005, HV_ATTR_NOVVVV | HV_ATTR_OSZ66 | HV_ATTR_RD, 288, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* imul apx.txt:151 */
     {0x02007, 0x00006, HV_ATTR_NOVVVV | HV_ATTR_OSZ66 | HV_ATTR_RD, 161, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* div apx.txt:152 */
-    {0x02007, 0x00007, HV_ATTR_NOVVVV | HV_ATTR_OSZ66 | HV_ATTR_RD, 295, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv apx.txt:153 */
-    {0x06388, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 381, {HV_OP_Gq, HV_OP_MZ}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdir64b apx.txt:400 */
+    {0x02007, 0x00007, HV_ATTR_NOVVVV | HV_ATTR_OSZ66 | HV_ATTR_RD, 287, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* idiv apx.txt:153 */
+    {0x06388, 0x00080, HV_ATTR_NOVVVV | HV_ATTR_RD, 420, {HV_OP_Gq, HV_OP_MZ}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdir64b apx.txt:400 */
     {0x06388, 0x00100, HV_ATTR_NOVVVV | HV_ATTR_RD, 177, {HV_OP_Gq, HV_OP_MZ}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmds apx.txt:401 */
     {0x06388, 0x00180, HV_ATTR_NOVVVV | HV_ATTR_RD, 176, {HV_OP_Gq, HV_OP_MZ}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* enqcmd apx.txt:402 */
-    {0x06388, 0x00108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 716, {HV_OP_Gq, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uwrmsr apx.txt:403 */
-    {0x06388, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 715, {HV_OP_Gq, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* urdmsr apx.txt:404 */
-    {0x06188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 382, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdiri apx.txt:405 */
+    {0x06388, 0x00108, HV_ATTR_NOVVVV | HV_ATTR_NOWRITE, 768, {HV_OP_Gq, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* uwrmsr apx.txt:403 */
+    {0x06388, 0x00188, HV_ATTR_MOV | HV_ATTR_NOVVVV, 767, {HV_OP_Gq, HV_OP_Rq}, 2, HVEMU_FEAT_SYSTEM, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* urdmsr apx.txt:404 */
+    {0x06188, 0x00000, HV_ATTR_MOV | HV_ATTR_NOVVVV, 421, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_MOVDIRI, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* movdiri apx.txt:405 */
     {0x06188, 0x00000, HV_ATTR_NOVVVV, 3, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aadd apx.txt:406 */
     {0x06188, 0x00080, HV_ATTR_NOVVVV, 5, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aand apx.txt:407 */
     {0x06188, 0x00100, HV_ATTR_NOVVVV, 39, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* axor apx.txt:408 */
     {0x06188, 0x00180, HV_ATTR_NOVVVV, 37, {HV_OP_My, HV_OP_Gy}, 2, HVEMU_FEAT_OTHER, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* aor apx.txt:409 */
-    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 299, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc apx.txt:157 */
-    {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 299, {HV_OP_Bb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc apx.txt:158 */
+    {0x02187, 0x00000, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 291, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc apx.txt:157 */
+    {0x02187, 0x02000, HV_ATTR_BYTEOP | HV_ATTR_MOV, 291, {HV_OP_Bb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc apx.txt:158 */
     {0x02187, 0x00001, HV_ATTR_BYTEOP | HV_ATTR_NOVVVV, 160, {HV_OP_Eb}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec apx.txt:159 */
     {0x02187, 0x02001, HV_ATTR_BYTEOP | HV_ATTR_MOV, 160, {HV_OP_Bb, HV_OP_Eb}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec apx.txt:160 */
-    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 299, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc apx.txt:161 */
-    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 299, {HV_OP_Bv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc apx.txt:162 */
+    {0x02007, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 291, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc apx.txt:161 */
+    {0x02007, 0x02000, HV_ATTR_MOV | HV_ATTR_OSZ66, 291, {HV_OP_Bv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* inc apx.txt:162 */
     {0x02007, 0x00001, HV_ATTR_NOVVVV | HV_ATTR_OSZ66, 160, {HV_OP_Ev}, 1, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec apx.txt:163 */
     {0x02007, 0x02001, HV_ATTR_MOV | HV_ATTR_OSZ66, 160, {HV_OP_Bv, HV_OP_Ev}, 2, HVEMU_FEAT_BASE, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* dec apx.txt:164 */
-    {0x0638f, 0x0200e, HV_ATTR_RD, 567, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push2 apx.txt:165 */
-    {0x0638f, 0x0220e, HV_ATTR_APX_PPX | HV_ATTR_RD, 568, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push2p apx.txt:166 */
+    {0x0638f, 0x0200e, HV_ATTR_RD, 608, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push2 apx.txt:165 */
+    {0x0638f, 0x0220e, HV_ATTR_APX_PPX | HV_ATTR_RD, 609, {HV_OP_Bq, HV_OP_Rq}, 2, HVEMU_FEAT_APX, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* push2p apx.txt:166 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1132, {HV_OP_VX, HV_OP_HX, HV_OP_UX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsh evex.txt:1041 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1132, {HV_OP_VX, HV_OP_Mw}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovsh evex.txt:1042 */
+    {0x00388, 0x00108, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1132, {HV_OP_UX, HV_OP_HX, HV_OP_VX}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovsh evex.txt:1044 */
+    {0x00388, 0x00100, HV_ATTR_MASK | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1132, {HV_OP_Mw, HV_OP_VX}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovsh evex.txt:1045 */
+    {0x00380, 0x00000, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 872, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtss2sh evex.txt:1047 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 853, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtps2phx evex.txt:1048 */
+    {0x01180, 0x01100, HV_ATTR_ER | HV_ATTR_MOV, 869, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sh evex.txt:1050 */
+    {0x01380, 0x00100, HV_ATTR_ER | HV_ATTR_MOV, 869, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtsi2sh evex.txt:1051 */
+    {0x01180, 0x01100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 891, {HV_OP_Gy, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsh2si evex.txt:1053 */
+    {0x01380, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 891, {HV_OP_Gd, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsh2si evex.txt:1054 */
+    {0x01180, 0x01100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 865, {HV_OP_Gy, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2si evex.txt:1056 */
+    {0x01380, 0x00100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 865, {HV_OP_Gd, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2si evex.txt:1057 */
+    {0x00380, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 1541, {HV_OP_VX, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vucomish evex.txt:1059 */
+    {0x00380, 0x00000, HV_ATTR_NOVVVV | HV_ATTR_RD | HV_ATTR_SAE, 822, {HV_OP_VX, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcomish evex.txt:1061 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1526, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vsqrtph evex.txt:1063 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1529, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsqrtsh evex.txt:1064 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 774, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vaddph evex.txt:1066 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 777, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vaddsh evex.txt:1067 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1147, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vmulph evex.txt:1069 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1150, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmulsh evex.txt:1070 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 842, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2pd evex.txt:1072 */
+    {0x00380, 0x00280, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 836, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtpd2ph evex.txt:1073 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 864, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2sd evex.txt:1074 */
+    {0x00380, 0x00380, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 860, {HV_OP_VX, HV_OP_HX, HV_OP_Wq}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsd2sh evex.txt:1075 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 827, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtdq2ph evex.txt:1077 */
+    {0x00380, 0x00200, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 858, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtqq2ph evex.txt:1078 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 841, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2dq evex.txt:1079 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 879, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2dq evex.txt:1080 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1533, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vsubph evex.txt:1082 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1536, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vsubsh evex.txt:1083 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1098, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vminph evex.txt:1085 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1101, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vminsh evex.txt:1086 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 908, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vdivph evex.txt:1088 */
+    {0x00380, 0x00100, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 911, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vdivsh evex.txt:1089 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1089, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vmaxph evex.txt:1091 */
+    {0x00380, 0x00100, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1092, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmaxsh evex.txt:1092 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1138, {HV_OP_Vx, HV_OP_Rd}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovw evex.txt:1094 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1138, {HV_OP_Vx, HV_OP_Mw}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovw evex.txt:1095 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 881, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2udq evex.txt:1097 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 882, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2uqq evex.txt:1098 */
+    {0x01180, 0x01100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 892, {HV_OP_Gy, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsh2usi evex.txt:1099 */
+    {0x01380, 0x00100, HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 892, {HV_OP_Gd, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvttsh2usi evex.txt:1100 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 846, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2udq evex.txt:1102 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 847, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2uqq evex.txt:1103 */
+    {0x01180, 0x01100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 867, {HV_OP_Gy, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2usi evex.txt:1104 */
+    {0x01380, 0x00100, HV_ATTR_ER | HV_ATTR_MOV | HV_ATTR_NOVVVV, 867, {HV_OP_Gd, HV_OP_Ww}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2usi evex.txt:1105 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 880, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2qq evex.txt:1107 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 896, {HV_OP_Vh, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtudq2ph evex.txt:1108 */
+    {0x00380, 0x00380, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 899, {HV_OP_VX, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vcvtuqq2ph evex.txt:1109 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 845, {HV_OP_Vx, HV_OP_Wf}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2qq evex.txt:1111 */
+    {0x01180, 0x01100, HV_ATTR_ER | HV_ATTR_MOV, 902, {HV_OP_VX, HV_OP_HX, HV_OP_Ey}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2sh evex.txt:1112 */
+    {0x01380, 0x00100, HV_ATTR_ER | HV_ATTR_MOV, 902, {HV_OP_VX, HV_OP_HX, HV_OP_Ed}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vcvtusi2sh evex.txt:1113 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 883, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2uw evex.txt:1115 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 884, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvttph2w evex.txt:1116 */
+    {0x00380, 0x00000, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 848, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2uw evex.txt:1118 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 849, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2w evex.txt:1119 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 905, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtw2ph evex.txt:1120 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 904, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtuw2ph evex.txt:1121 */
+    {0x00d88, 0x00088, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1138, {HV_OP_Rd, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_NONE, HV_MNSEL_NONE}, /* vmovw evex.txt:1123 */
+    {0x00d88, 0x00080, HV_ATTR_MOV | HV_ATTR_NOVVVV, 1138, {HV_OP_Mw, HV_OP_Vx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vmovw evex.txt:1124 */
+    {0x00380, 0x00000, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 866, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vcvtsh2ss evex.txt:1127 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 844, {HV_OP_Vx, HV_OP_Wh}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vcvtph2psx evex.txt:1128 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1494, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vscalefph evex.txt:1130 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1497, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vscalefsh evex.txt:1132 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV | HV_ATTR_SAE, 1054, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vgetexpph evex.txt:1134 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_SAE, 1057, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vgetexpsh evex.txt:1136 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1461, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vrcpph evex.txt:1138 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1463, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrcpsh evex.txt:1140 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV | HV_ATTR_NOVVVV, 1489, {HV_OP_Vx, HV_OP_Wx}, 2, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vrsqrtph evex.txt:1142 */
+    {0x00380, 0x00080, HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 1491, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vrsqrtsh evex.txt:1144 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 959, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmaddcph evex.txt:1146 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 933, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfcmaddcph evex.txt:1147 */
+    {0x00380, 0x00100, HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 960, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmaddcsh evex.txt:1149 */
+    {0x00380, 0x00180, HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 934, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfcmaddcsh evex.txt:1150 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 962, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmaddsub132ph evex.txt:1152 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 989, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsubadd132ph evex.txt:1154 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 942, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmadd132ph evex.txt:1156 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 945, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd132sh evex.txt:1158 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 971, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsub132ph evex.txt:1160 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 974, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub132sh evex.txt:1162 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1000, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmadd132ph evex.txt:1164 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1003, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd132sh evex.txt:1166 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1018, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmsub132ph evex.txt:1168 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1021, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub132sh evex.txt:1170 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 965, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmaddsub213ph evex.txt:1172 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 992, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsubadd213ph evex.txt:1174 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 948, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmadd213ph evex.txt:1176 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 951, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd213sh evex.txt:1178 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 977, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsub213ph evex.txt:1180 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 980, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub213sh evex.txt:1182 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1006, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmadd213ph evex.txt:1184 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1009, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd213sh evex.txt:1186 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1024, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmsub213ph evex.txt:1188 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1027, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub213sh evex.txt:1190 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 968, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmaddsub231ph evex.txt:1192 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 995, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsubadd231ph evex.txt:1194 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 954, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmadd231ph evex.txt:1196 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 957, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmadd231sh evex.txt:1198 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 983, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfmsub231ph evex.txt:1200 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 986, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmsub231sh evex.txt:1202 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1012, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmadd231ph evex.txt:1204 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1015, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmadd231sh evex.txt:1206 */
+    {0x00380, 0x00080, HV_ATTR_BCST | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1030, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_B2, HV_MNSEL_NONE}, /* vfnmsub231ph evex.txt:1208 */
+    {0x00380, 0x00080, HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ, 1033, {HV_OP_VX, HV_OP_HX, HV_OP_Ww}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfnmsub231sh evex.txt:1210 */
+    {0x00380, 0x00100, HV_ATTR_BCST | HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 997, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfmulcph evex.txt:1212 */
+    {0x00380, 0x00180, HV_ATTR_BCST | HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 935, {HV_OP_Vx, HV_OP_Hx, HV_OP_Wx}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_FV, HV_MNSEL_NONE}, /* vfcmulcph evex.txt:1213 */
+    {0x00380, 0x00100, HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 998, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfmulcsh evex.txt:1215 */
+    {0x00380, 0x00180, HV_ATTR_DSTDIFF | HV_ATTR_ER | HV_ATTR_MASK | HV_ATTR_MASKZ | HV_ATTR_MOV, 936, {HV_OP_VX, HV_OP_HX, HV_OP_Wd}, 3, HVEMU_FEAT_AVX512, HV_TUPLE_T1S, HV_MNSEL_NONE}, /* vfcmulcsh evex.txt:1216 */
 };
 const struct hv_slot hv_slots[3][8][256] = {
     [0][0][0x00] = {0, 1, 1},
@@ -3121,17 +5411,16 @@ const struct hv_slot hv_slots[3][8][256] = {
     [0][0][0xfe] = {485, 2, 1},
     [0][0][0xff] = {487, 7, 1},
     [0][1][0x00] = {494, 8, 1},
-    [0][1][0x01] = {502, 66, 1},
-    [0][1][0x02] = {568, 1, 1},
-    [0][1][0x03] = {569, 1, 1},
-    [0][1][0x05] = {570, 1, 0},
-    [0][1][0x06] = {571, 1, 0},
-    [0][1][0x07] = {572, 1, 0},
-    [0][1][0x08] = {573, 1, 0},
-    [0][1][0x09] = {574, 2, 0},
-    [0][1][0x0b] = {576, 1, 0},
-    [0][1][0x0d] = {577, 4, 1},
-    [0][1][0x0e] = {581, 1, 0},
+    [0][1][0x01] = {502, 67, 1},
+    [0][1][0x02] = {569, 1, 1},
+    [0][1][0x03] = {570, 1, 1},
+    [0][1][0x05] = {571, 1, 0},
+    [0][1][0x06] = {572, 1, 0},
+    [0][1][0x07] = {573, 1, 0},
+    [0][1][0x08] = {574, 1, 0},
+    [0][1][0x09] = {575, 2, 0},
+    [0][1][0x0b] = {577, 1, 0},
+    [0][1][0x0d] = {578, 4, 1},
     [0][1][0x10] = {582, 4, 1},
     [0][1][0x11] = {586, 4, 1},
     [0][1][0x12] = {590, 5, 1},
@@ -3140,429 +5429,1129 @@ const struct hv_slot hv_slots[3][8][256] = {
     [0][1][0x15] = {599, 2, 1},
     [0][1][0x16] = {601, 4, 1},
     [0][1][0x17] = {605, 2, 1},
-    [0][1][0x18] = {607, 5, 1},
-    [0][1][0x19] = {612, 1, 1},
-    [0][1][0x1a] = {613, 1, 1},
-    [0][1][0x1b] = {614, 1, 1},
-    [0][1][0x1c] = {615, 2, 1},
-    [0][1][0x1d] = {617, 1, 1},
-    [0][1][0x1e] = {618, 4, 1},
-    [0][1][0x1f] = {622, 1, 1},
-    [0][1][0x20] = {623, 1, 1},
-    [0][1][0x21] = {624, 1, 1},
-    [0][1][0x22] = {625, 1, 1},
-    [0][1][0x23] = {626, 1, 1},
-    [0][1][0x28] = {627, 2, 1},
-    [0][1][0x29] = {629, 2, 1},
-    [0][1][0x2a] = {631, 4, 1},
-    [0][1][0x2b] = {635, 4, 1},
-    [0][1][0x2c] = {639, 4, 1},
-    [0][1][0x2d] = {643, 4, 1},
-    [0][1][0x2e] = {647, 2, 1},
-    [0][1][0x2f] = {649, 2, 1},
-    [0][1][0x30] = {651, 1, 0},
-    [0][1][0x31] = {652, 1, 0},
-    [0][1][0x32] = {653, 1, 0},
-    [0][1][0x33] = {654, 1, 0},
-    [0][1][0x34] = {655, 1, 0},
-    [0][1][0x35] = {656, 1, 0},
-    [0][1][0x37] = {657, 1, 0},
-    [0][1][0x40] = {658, 1, 1},
-    [0][1][0x41] = {659, 1, 1},
-    [0][1][0x42] = {660, 1, 1},
-    [0][1][0x43] = {661, 1, 1},
-    [0][1][0x44] = {662, 1, 1},
-    [0][1][0x45] = {663, 1, 1},
-    [0][1][0x46] = {664, 1, 1},
-    [0][1][0x47] = {665, 1, 1},
-    [0][1][0x48] = {666, 1, 1},
-    [0][1][0x49] = {667, 1, 1},
-    [0][1][0x4a] = {668, 1, 1},
-    [0][1][0x4b] = {669, 1, 1},
-    [0][1][0x4c] = {670, 1, 1},
-    [0][1][0x4d] = {671, 1, 1},
-    [0][1][0x4e] = {672, 1, 1},
-    [0][1][0x4f] = {673, 1, 1},
-    [0][1][0x50] = {674, 2, 1},
-    [0][1][0x51] = {676, 4, 1},
-    [0][1][0x52] = {680, 2, 1},
-    [0][1][0x53] = {682, 2, 1},
-    [0][1][0x54] = {684, 2, 1},
-    [0][1][0x55] = {686, 2, 1},
-    [0][1][0x56] = {688, 2, 1},
-    [0][1][0x57] = {690, 2, 1},
-    [0][1][0x58] = {692, 4, 1},
-    [0][1][0x59] = {696, 4, 1},
-    [0][1][0x5a] = {700, 4, 1},
-    [0][1][0x5b] = {704, 3, 1},
-    [0][1][0x5c] = {707, 4, 1},
-    [0][1][0x5d] = {711, 4, 1},
-    [0][1][0x5e] = {715, 4, 1},
-    [0][1][0x5f] = {719, 4, 1},
-    [0][1][0x60] = {723, 2, 1},
-    [0][1][0x61] = {725, 2, 1},
-    [0][1][0x62] = {727, 2, 1},
-    [0][1][0x63] = {729, 2, 1},
-    [0][1][0x64] = {731, 2, 1},
-    [0][1][0x65] = {733, 2, 1},
-    [0][1][0x66] = {735, 2, 1},
-    [0][1][0x67] = {737, 2, 1},
-    [0][1][0x68] = {739, 2, 1},
-    [0][1][0x69] = {741, 2, 1},
-    [0][1][0x6a] = {743, 2, 1},
-    [0][1][0x6b] = {745, 2, 1},
-    [0][1][0x6c] = {747, 1, 1},
-    [0][1][0x6d] = {748, 1, 1},
-    [0][1][0x6e] = {749, 2, 1},
-    [0][1][0x6f] = {751, 3, 1},
-    [0][1][0x70] = {754, 4, 1},
-    [0][1][0x71] = {758, 6, 1},
-    [0][1][0x72] = {764, 6, 1},
-    [0][1][0x73] = {770, 6, 1},
-    [0][1][0x74] = {776, 2, 1},
-    [0][1][0x75] = {778, 2, 1},
-    [0][1][0x76] = {780, 2, 1},
-    [0][1][0x77] = {782, 1, 0},
-    [0][1][0x78] = {783, 3, 1},
-    [0][1][0x79] = {786, 3, 1},
-    [0][1][0x7c] = {789, 2, 1},
-    [0][1][0x7d] = {791, 2, 1},
-    [0][1][0x7e] = {793, 3, 1},
-    [0][1][0x7f] = {796, 3, 1},
-    [0][1][0x80] = {799, 1, 0},
-    [0][1][0x81] = {800, 1, 0},
-    [0][1][0x82] = {801, 1, 0},
-    [0][1][0x83] = {802, 1, 0},
-    [0][1][0x84] = {803, 1, 0},
-    [0][1][0x85] = {804, 1, 0},
-    [0][1][0x86] = {805, 1, 0},
-    [0][1][0x87] = {806, 1, 0},
-    [0][1][0x88] = {807, 1, 0},
-    [0][1][0x89] = {808, 1, 0},
-    [0][1][0x8a] = {809, 1, 0},
-    [0][1][0x8b] = {810, 1, 0},
-    [0][1][0x8c] = {811, 1, 0},
-    [0][1][0x8d] = {812, 1, 0},
-    [0][1][0x8e] = {813, 1, 0},
-    [0][1][0x8f] = {814, 1, 0},
-    [0][1][0x90] = {815, 1, 1},
-    [0][1][0x91] = {816, 1, 1},
-    [0][1][0x92] = {817, 1, 1},
-    [0][1][0x93] = {818, 1, 1},
-    [0][1][0x94] = {819, 1, 1},
-    [0][1][0x95] = {820, 1, 1},
-    [0][1][0x96] = {821, 1, 1},
-    [0][1][0x97] = {822, 1, 1},
-    [0][1][0x98] = {823, 1, 1},
-    [0][1][0x99] = {824, 1, 1},
-    [0][1][0x9a] = {825, 1, 1},
-    [0][1][0x9b] = {826, 1, 1},
-    [0][1][0x9c] = {827, 1, 1},
-    [0][1][0x9d] = {828, 1, 1},
-    [0][1][0x9e] = {829, 1, 1},
-    [0][1][0x9f] = {830, 1, 1},
-    [0][1][0xa0] = {831, 1, 0},
-    [0][1][0xa1] = {832, 1, 0},
-    [0][1][0xa2] = {833, 1, 0},
-    [0][1][0xa3] = {834, 1, 1},
-    [0][1][0xa4] = {835, 1, 1},
-    [0][1][0xa5] = {836, 1, 1},
-    [0][1][0xa8] = {837, 1, 0},
-    [0][1][0xa9] = {838, 1, 0},
-    [0][1][0xaa] = {839, 1, 0},
-    [0][1][0xab] = {840, 1, 1},
-    [0][1][0xac] = {841, 1, 1},
-    [0][1][0xad] = {842, 1, 1},
-    [0][1][0xae] = {843, 29, 1},
-    [0][1][0xaf] = {872, 1, 1},
-    [0][1][0xb0] = {873, 1, 1},
-    [0][1][0xb1] = {874, 1, 1},
-    [0][1][0xb2] = {875, 1, 1},
-    [0][1][0xb3] = {876, 1, 1},
-    [0][1][0xb4] = {877, 1, 1},
-    [0][1][0xb5] = {878, 1, 1},
-    [0][1][0xb6] = {879, 1, 1},
-    [0][1][0xb7] = {880, 1, 1},
-    [0][1][0xb8] = {881, 1, 1},
-    [0][1][0xb9] = {882, 1, 1},
-    [0][1][0xba] = {883, 4, 1},
-    [0][1][0xbb] = {887, 1, 1},
-    [0][1][0xbc] = {888, 2, 1},
-    [0][1][0xbd] = {890, 2, 1},
-    [0][1][0xbe] = {892, 1, 1},
-    [0][1][0xbf] = {893, 1, 1},
-    [0][1][0xc0] = {894, 1, 1},
-    [0][1][0xc1] = {895, 1, 1},
-    [0][1][0xc2] = {896, 4, 1},
-    [0][1][0xc3] = {900, 1, 1},
-    [0][1][0xc4] = {901, 4, 1},
-    [0][1][0xc5] = {905, 2, 1},
-    [0][1][0xc6] = {907, 2, 1},
-    [0][1][0xc7] = {909, 19, 1},
-    [0][1][0xc8] = {928, 1, 0},
-    [0][1][0xc9] = {929, 1, 0},
-    [0][1][0xca] = {930, 1, 0},
-    [0][1][0xcb] = {931, 1, 0},
-    [0][1][0xcc] = {932, 1, 0},
-    [0][1][0xcd] = {933, 1, 0},
-    [0][1][0xce] = {934, 1, 0},
-    [0][1][0xcf] = {935, 1, 0},
-    [0][1][0xd0] = {936, 2, 1},
-    [0][1][0xd1] = {938, 2, 1},
-    [0][1][0xd2] = {940, 2, 1},
-    [0][1][0xd3] = {942, 2, 1},
-    [0][1][0xd4] = {944, 2, 1},
-    [0][1][0xd5] = {946, 2, 1},
-    [0][1][0xd6] = {948, 3, 1},
-    [0][1][0xd7] = {951, 2, 1},
-    [0][1][0xd8] = {953, 2, 1},
-    [0][1][0xd9] = {955, 2, 1},
-    [0][1][0xda] = {957, 2, 1},
-    [0][1][0xdb] = {959, 2, 1},
-    [0][1][0xdc] = {961, 2, 1},
-    [0][1][0xdd] = {963, 2, 1},
-    [0][1][0xde] = {965, 2, 1},
-    [0][1][0xdf] = {967, 2, 1},
-    [0][1][0xe0] = {969, 2, 1},
-    [0][1][0xe1] = {971, 2, 1},
-    [0][1][0xe2] = {973, 2, 1},
-    [0][1][0xe3] = {975, 2, 1},
-    [0][1][0xe4] = {977, 2, 1},
-    [0][1][0xe5] = {979, 2, 1},
-    [0][1][0xe6] = {981, 3, 1},
-    [0][1][0xe7] = {984, 2, 1},
-    [0][1][0xe8] = {986, 2, 1},
-    [0][1][0xe9] = {988, 2, 1},
-    [0][1][0xea] = {990, 2, 1},
-    [0][1][0xeb] = {992, 2, 1},
-    [0][1][0xec] = {994, 2, 1},
-    [0][1][0xed] = {996, 2, 1},
-    [0][1][0xee] = {998, 2, 1},
-    [0][1][0xef] = {1000, 2, 1},
-    [0][1][0xf0] = {1002, 1, 1},
-    [0][1][0xf1] = {1003, 2, 1},
-    [0][1][0xf2] = {1005, 2, 1},
-    [0][1][0xf3] = {1007, 2, 1},
-    [0][1][0xf4] = {1009, 2, 1},
-    [0][1][0xf5] = {1011, 2, 1},
-    [0][1][0xf6] = {1013, 2, 1},
-    [0][1][0xf7] = {1015, 2, 1},
-    [0][1][0xf8] = {1017, 2, 1},
-    [0][1][0xf9] = {1019, 2, 1},
-    [0][1][0xfa] = {1021, 2, 1},
-    [0][1][0xfb] = {1023, 2, 1},
-    [0][1][0xfc] = {1025, 2, 1},
-    [0][1][0xfd] = {1027, 2, 1},
-    [0][1][0xfe] = {1029, 2, 1},
-    [0][1][0xff] = {1031, 1, 1},
-    [0][2][0x00] = {1032, 2, 1},
-    [0][2][0x01] = {1034, 2, 1},
-    [0][2][0x02] = {1036, 2, 1},
-    [0][2][0x03] = {1038, 2, 1},
-    [0][2][0x04] = {1040, 2, 1},
-    [0][2][0x05] = {1042, 2, 1},
-    [0][2][0x06] = {1044, 2, 1},
-    [0][2][0x07] = {1046, 2, 1},
-    [0][2][0x08] = {1048, 2, 1},
-    [0][2][0x09] = {1050, 2, 1},
-    [0][2][0x0a] = {1052, 2, 1},
-    [0][2][0x0b] = {1054, 2, 1},
-    [0][2][0x10] = {1056, 1, 1},
-    [0][2][0x14] = {1057, 1, 1},
-    [0][2][0x15] = {1058, 1, 1},
-    [0][2][0x17] = {1059, 1, 1},
-    [0][2][0x1c] = {1060, 2, 1},
-    [0][2][0x1d] = {1062, 2, 1},
-    [0][2][0x1e] = {1064, 2, 1},
-    [0][2][0x20] = {1066, 1, 1},
-    [0][2][0x21] = {1067, 1, 1},
-    [0][2][0x22] = {1068, 1, 1},
-    [0][2][0x23] = {1069, 1, 1},
-    [0][2][0x24] = {1070, 1, 1},
-    [0][2][0x25] = {1071, 1, 1},
-    [0][2][0x28] = {1072, 1, 1},
-    [0][2][0x29] = {1073, 1, 1},
-    [0][2][0x2a] = {1074, 1, 1},
-    [0][2][0x2b] = {1075, 1, 1},
-    [0][2][0x30] = {1076, 1, 1},
-    [0][2][0x31] = {1077, 1, 1},
-    [0][2][0x32] = {1078, 1, 1},
-    [0][2][0x33] = {1079, 1, 1},
-    [0][2][0x34] = {1080, 1, 1},
-    [0][2][0x35] = {1081, 1, 1},
-    [0][2][0x37] = {1082, 1, 1},
-    [0][2][0x38] = {1083, 1, 1},
-    [0][2][0x39] = {1084, 1, 1},
-    [0][2][0x3a] = {1085, 1, 1},
-    [0][2][0x3b] = {1086, 1, 1},
-    [0][2][0x3c] = {1087, 1, 1},
-    [0][2][0x3d] = {1088, 1, 1},
-    [0][2][0x3e] = {1089, 1, 1},
-    [0][2][0x3f] = {1090, 1, 1},
-    [0][2][0x40] = {1091, 1, 1},
-    [0][2][0x41] = {1092, 1, 1},
-    [0][2][0x80] = {1093, 1, 1},
-    [0][2][0x81] = {1094, 1, 1},
-    [0][2][0x82] = {1095, 1, 1},
-    [0][2][0xc8] = {1096, 1, 1},
-    [0][2][0xc9] = {1097, 1, 1},
-    [0][2][0xca] = {1098, 1, 1},
-    [0][2][0xcb] = {1099, 1, 1},
-    [0][2][0xcc] = {1100, 1, 1},
-    [0][2][0xcd] = {1101, 1, 1},
-    [0][2][0xcf] = {1102, 1, 1},
-    [0][2][0xd8] = {1103, 4, 1},
-    [0][2][0xdb] = {1107, 1, 1},
-    [0][2][0xdc] = {1108, 3, 1},
-    [0][2][0xdd] = {1111, 2, 1},
-    [0][2][0xde] = {1113, 2, 1},
-    [0][2][0xdf] = {1115, 2, 1},
-    [0][2][0xf0] = {1117, 3, 1},
-    [0][2][0xf1] = {1120, 3, 1},
-    [0][2][0xf5] = {1123, 1, 1},
-    [0][2][0xf6] = {1124, 3, 1},
-    [0][2][0xf8] = {1127, 3, 1},
-    [0][2][0xf9] = {1130, 1, 1},
-    [0][2][0xfa] = {1131, 1, 1},
-    [0][2][0xfb] = {1132, 1, 1},
-    [0][3][0x08] = {1133, 1, 1},
-    [0][3][0x09] = {1134, 1, 1},
-    [0][3][0x0a] = {1135, 1, 1},
-    [0][3][0x0b] = {1136, 1, 1},
-    [0][3][0x0c] = {1137, 1, 1},
-    [0][3][0x0d] = {1138, 1, 1},
-    [0][3][0x0e] = {1139, 1, 1},
-    [0][3][0x0f] = {1140, 2, 1},
-    [0][3][0x14] = {1142, 2, 1},
-    [0][3][0x15] = {1144, 2, 1},
-    [0][3][0x16] = {1146, 1, 1},
-    [0][3][0x17] = {1147, 1, 1},
-    [0][3][0x20] = {1148, 2, 1},
-    [0][3][0x21] = {1150, 1, 1},
-    [0][3][0x22] = {1151, 1, 1},
-    [0][3][0x40] = {1152, 1, 1},
-    [0][3][0x41] = {1153, 1, 1},
-    [0][3][0x42] = {1154, 1, 1},
-    [0][3][0x44] = {1155, 1, 1},
-    [0][3][0x60] = {1156, 1, 1},
-    [0][3][0x61] = {1157, 1, 1},
-    [0][3][0x62] = {1158, 1, 1},
-    [0][3][0x63] = {1159, 1, 1},
-    [0][3][0xcc] = {1160, 1, 1},
-    [0][3][0xce] = {1161, 1, 1},
-    [0][3][0xcf] = {1162, 1, 1},
-    [0][3][0xdf] = {1163, 1, 1},
-    [0][3][0xf0] = {1164, 1, 1},
-    [2][1][0x90] = {1165, 4, 1},
-    [2][1][0x91] = {1169, 4, 1},
-    [2][1][0x92] = {1173, 4, 1},
-    [2][1][0x93] = {1177, 4, 1},
-    [2][2][0x49] = {1181, 2, 1},
-    [2][2][0x4b] = {1183, 3, 1},
-    [2][2][0xe0] = {1186, 1, 1},
-    [2][2][0xe1] = {1187, 1, 1},
-    [2][2][0xe2] = {1188, 1, 1},
-    [2][2][0xe3] = {1189, 1, 1},
-    [2][2][0xe4] = {1190, 1, 1},
-    [2][2][0xe5] = {1191, 1, 1},
-    [2][2][0xe6] = {1192, 1, 1},
-    [2][2][0xe7] = {1193, 1, 1},
-    [2][2][0xe8] = {1194, 1, 1},
-    [2][2][0xe9] = {1195, 1, 1},
-    [2][2][0xea] = {1196, 1, 1},
-    [2][2][0xeb] = {1197, 1, 1},
-    [2][2][0xec] = {1198, 1, 1},
-    [2][2][0xed] = {1199, 1, 1},
-    [2][2][0xee] = {1200, 1, 1},
-    [2][2][0xef] = {1201, 1, 1},
-    [2][2][0xf2] = {1202, 1, 1},
-    [2][2][0xf3] = {1203, 3, 1},
-    [2][2][0xf5] = {1206, 3, 1},
-    [2][2][0xf6] = {1209, 1, 1},
-    [2][2][0xf7] = {1210, 4, 1},
-    [2][3][0xf0] = {1214, 1, 1},
-    [2][4][0x00] = {1215, 2, 1},
-    [2][4][0x01] = {1217, 2, 1},
-    [2][4][0x02] = {1219, 2, 1},
-    [2][4][0x03] = {1221, 2, 1},
-    [2][4][0x08] = {1223, 2, 1},
-    [2][4][0x09] = {1225, 2, 1},
-    [2][4][0x0a] = {1227, 2, 1},
-    [2][4][0x0b] = {1229, 2, 1},
-    [2][4][0x10] = {1231, 2, 1},
-    [2][4][0x11] = {1233, 2, 1},
-    [2][4][0x12] = {1235, 2, 1},
-    [2][4][0x13] = {1237, 2, 1},
-    [2][4][0x18] = {1239, 2, 1},
-    [2][4][0x19] = {1241, 2, 1},
-    [2][4][0x1a] = {1243, 2, 1},
-    [2][4][0x1b] = {1245, 2, 1},
-    [2][4][0x20] = {1247, 2, 1},
-    [2][4][0x21] = {1249, 2, 1},
-    [2][4][0x22] = {1251, 2, 1},
-    [2][4][0x23] = {1253, 2, 1},
-    [2][4][0x24] = {1255, 2, 1},
-    [2][4][0x28] = {1257, 2, 1},
-    [2][4][0x29] = {1259, 2, 1},
-    [2][4][0x2a] = {1261, 2, 1},
-    [2][4][0x2b] = {1263, 2, 1},
-    [2][4][0x2c] = {1265, 2, 1},
-    [2][4][0x30] = {1267, 2, 1},
-    [2][4][0x31] = {1269, 2, 1},
-    [2][4][0x32] = {1271, 2, 1},
-    [2][4][0x33] = {1273, 2, 1},
-    [2][4][0x38] = {1275, 1, 1},
-    [2][4][0x39] = {1276, 1, 1},
-    [2][4][0x3a] = {1277, 1, 1},
-    [2][4][0x3b] = {1278, 1, 1},
-    [2][4][0x40] = {1279, 6, 1},
-    [2][4][0x41] = {1285, 6, 1},
-    [2][4][0x42] = {1291, 6, 1},
-    [2][4][0x43] = {1297, 6, 1},
-    [2][4][0x44] = {1303, 6, 1},
-    [2][4][0x45] = {1309, 6, 1},
-    [2][4][0x46] = {1315, 6, 1},
-    [2][4][0x47] = {1321, 6, 1},
-    [2][4][0x48] = {1327, 6, 1},
-    [2][4][0x49] = {1333, 6, 1},
-    [2][4][0x4a] = {1339, 6, 1},
-    [2][4][0x4b] = {1345, 6, 1},
-    [2][4][0x4c] = {1351, 6, 1},
-    [2][4][0x4d] = {1357, 6, 1},
-    [2][4][0x4e] = {1363, 6, 1},
-    [2][4][0x4f] = {1369, 6, 1},
-    [2][4][0x60] = {1375, 1, 1},
-    [2][4][0x61] = {1376, 1, 1},
-    [2][4][0x65] = {1377, 1, 1},
-    [2][4][0x66] = {1378, 5, 1},
-    [2][4][0x69] = {1383, 2, 1},
-    [2][4][0x6b] = {1385, 2, 1},
-    [2][4][0x80] = {1387, 15, 1},
-    [2][4][0x81] = {1402, 15, 1},
-    [2][4][0x83] = {1417, 15, 1},
-    [2][4][0x84] = {1432, 1, 1},
-    [2][4][0x85] = {1433, 1, 1},
-    [2][4][0x88] = {1434, 1, 1},
-    [2][4][0x8f] = {1435, 2, 1},
-    [2][4][0xa5] = {1437, 2, 1},
-    [2][4][0xad] = {1439, 2, 1},
-    [2][4][0xaf] = {1441, 2, 1},
-    [2][4][0xc0] = {1443, 14, 1},
-    [2][4][0xc1] = {1457, 14, 1},
-    [2][4][0xd0] = {1471, 14, 1},
-    [2][4][0xd1] = {1485, 14, 1},
-    [2][4][0xd2] = {1499, 14, 1},
-    [2][4][0xd3] = {1513, 14, 1},
-    [2][4][0xf0] = {1527, 2, 1},
-    [2][4][0xf1] = {1529, 3, 1},
-    [2][4][0xf2] = {1532, 1, 1},
-    [2][4][0xf4] = {1533, 1, 1},
-    [2][4][0xf5] = {1534, 1, 1},
-    [2][4][0xf6] = {1535, 9, 1},
-    [2][4][0xf7] = {1544, 9, 1},
-    [2][4][0xf8] = {1553, 5, 1},
-    [2][4][0xf9] = {1558, 1, 1},
-    [2][4][0xfc] = {1559, 4, 1},
-    [2][4][0xfe] = {1563, 4, 1},
-    [2][4][0xff] = {1567, 6, 1},
+    [0][1][0x18] = {607, 7, 1},
+    [0][1][0x19] = {614, 1, 1},
+    [0][1][0x1a] = {615, 1, 1},
+    [0][1][0x1b] = {616, 1, 1},
+    [0][1][0x1c] = {617, 2, 1},
+    [0][1][0x1d] = {619, 1, 1},
+    [0][1][0x1e] = {620, 4, 1},
+    [0][1][0x1f] = {624, 1, 1},
+    [0][1][0x20] = {625, 1, 1},
+    [0][1][0x21] = {626, 1, 1},
+    [0][1][0x22] = {627, 1, 1},
+    [0][1][0x23] = {628, 1, 1},
+    [0][1][0x28] = {629, 2, 1},
+    [0][1][0x29] = {631, 2, 1},
+    [0][1][0x2a] = {633, 4, 1},
+    [0][1][0x2b] = {637, 4, 1},
+    [0][1][0x2c] = {641, 4, 1},
+    [0][1][0x2d] = {645, 4, 1},
+    [0][1][0x2e] = {649, 2, 1},
+    [0][1][0x2f] = {651, 2, 1},
+    [0][1][0x30] = {653, 1, 0},
+    [0][1][0x31] = {654, 1, 0},
+    [0][1][0x32] = {655, 1, 0},
+    [0][1][0x33] = {656, 1, 0},
+    [0][1][0x34] = {657, 1, 0},
+    [0][1][0x35] = {658, 1, 0},
+    [0][1][0x37] = {659, 1, 0},
+    [0][1][0x40] = {660, 1, 1},
+    [0][1][0x41] = {661, 1, 1},
+    [0][1][0x42] = {662, 1, 1},
+    [0][1][0x43] = {663, 1, 1},
+    [0][1][0x44] = {664, 1, 1},
+    [0][1][0x45] = {665, 1, 1},
+    [0][1][0x46] = {666, 1, 1},
+    [0][1][0x47] = {667, 1, 1},
+    [0][1][0x48] = {668, 1, 1},
+    [0][1][0x49] = {669, 1, 1},
+    [0][1][0x4a] = {670, 1, 1},
+    [0][1][0x4b] = {671, 1, 1},
+    [0][1][0x4c] = {672, 1, 1},
+    [0][1][0x4d] = {673, 1, 1},
+    [0][1][0x4e] = {674, 1, 1},
+    [0][1][0x4f] = {675, 1, 1},
+    [0][1][0x50] = {676, 2, 1},
+    [0][1][0x51] = {678, 4, 1},
+    [0][1][0x52] = {682, 2, 1},
+    [0][1][0x53] = {684, 2, 1},
+    [0][1][0x54] = {686, 2, 1},
+    [0][1][0x55] = {688, 2, 1},
+    [0][1][0x56] = {690, 2, 1},
+    [0][1][0x57] = {692, 2, 1},
+    [0][1][0x58] = {694, 4, 1},
+    [0][1][0x59] = {698, 4, 1},
+    [0][1][0x5a] = {702, 4, 1},
+    [0][1][0x5b] = {706, 3, 1},
+    [0][1][0x5c] = {709, 4, 1},
+    [0][1][0x5d] = {713, 4, 1},
+    [0][1][0x5e] = {717, 4, 1},
+    [0][1][0x5f] = {721, 4, 1},
+    [0][1][0x60] = {725, 2, 1},
+    [0][1][0x61] = {727, 2, 1},
+    [0][1][0x62] = {729, 2, 1},
+    [0][1][0x63] = {731, 2, 1},
+    [0][1][0x64] = {733, 2, 1},
+    [0][1][0x65] = {735, 2, 1},
+    [0][1][0x66] = {737, 2, 1},
+    [0][1][0x67] = {739, 2, 1},
+    [0][1][0x68] = {741, 2, 1},
+    [0][1][0x69] = {743, 2, 1},
+    [0][1][0x6a] = {745, 2, 1},
+    [0][1][0x6b] = {747, 2, 1},
+    [0][1][0x6c] = {749, 1, 1},
+    [0][1][0x6d] = {750, 1, 1},
+    [0][1][0x6e] = {751, 2, 1},
+    [0][1][0x6f] = {753, 3, 1},
+    [0][1][0x70] = {756, 4, 1},
+    [0][1][0x71] = {760, 6, 1},
+    [0][1][0x72] = {766, 6, 1},
+    [0][1][0x73] = {772, 6, 1},
+    [0][1][0x74] = {778, 2, 1},
+    [0][1][0x75] = {780, 2, 1},
+    [0][1][0x76] = {782, 2, 1},
+    [0][1][0x77] = {784, 1, 0},
+    [0][1][0x78] = {785, 3, 1},
+    [0][1][0x79] = {788, 3, 1},
+    [0][1][0x7c] = {791, 2, 1},
+    [0][1][0x7d] = {793, 2, 1},
+    [0][1][0x7e] = {795, 3, 1},
+    [0][1][0x7f] = {798, 3, 1},
+    [0][1][0x80] = {801, 1, 0},
+    [0][1][0x81] = {802, 1, 0},
+    [0][1][0x82] = {803, 1, 0},
+    [0][1][0x83] = {804, 1, 0},
+    [0][1][0x84] = {805, 1, 0},
+    [0][1][0x85] = {806, 1, 0},
+    [0][1][0x86] = {807, 1, 0},
+    [0][1][0x87] = {808, 1, 0},
+    [0][1][0x88] = {809, 1, 0},
+    [0][1][0x89] = {810, 1, 0},
+    [0][1][0x8a] = {811, 1, 0},
+    [0][1][0x8b] = {812, 1, 0},
+    [0][1][0x8c] = {813, 1, 0},
+    [0][1][0x8d] = {814, 1, 0},
+    [0][1][0x8e] = {815, 1, 0},
+    [0][1][0x8f] = {816, 1, 0},
+    [0][1][0x90] = {817, 1, 1},
+    [0][1][0x91] = {818, 1, 1},
+    [0][1][0x92] = {819, 1, 1},
+    [0][1][0x93] = {820, 1, 1},
+    [0][1][0x94] = {821, 1, 1},
+    [0][1][0x95] = {822, 1, 1},
+    [0][1][0x96] = {823, 1, 1},
+    [0][1][0x97] = {824, 1, 1},
+    [0][1][0x98] = {825, 1, 1},
+    [0][1][0x99] = {826, 1, 1},
+    [0][1][0x9a] = {827, 1, 1},
+    [0][1][0x9b] = {828, 1, 1},
+    [0][1][0x9c] = {829, 1, 1},
+    [0][1][0x9d] = {830, 1, 1},
+    [0][1][0x9e] = {831, 1, 1},
+    [0][1][0x9f] = {832, 1, 1},
+    [0][1][0xa0] = {833, 1, 0},
+    [0][1][0xa1] = {834, 1, 0},
+    [0][1][0xa2] = {835, 1, 0},
+    [0][1][0xa3] = {836, 1, 1},
+    [0][1][0xa4] = {837, 1, 1},
+    [0][1][0xa5] = {838, 1, 1},
+    [0][1][0xa8] = {839, 1, 0},
+    [0][1][0xa9] = {840, 1, 0},
+    [0][1][0xaa] = {841, 1, 0},
+    [0][1][0xab] = {842, 1, 1},
+    [0][1][0xac] = {843, 1, 1},
+    [0][1][0xad] = {844, 1, 1},
+    [0][1][0xae] = {845, 29, 1},
+    [0][1][0xaf] = {874, 1, 1},
+    [0][1][0xb0] = {875, 1, 1},
+    [0][1][0xb1] = {876, 1, 1},
+    [0][1][0xb2] = {877, 1, 1},
+    [0][1][0xb3] = {878, 1, 1},
+    [0][1][0xb4] = {879, 1, 1},
+    [0][1][0xb5] = {880, 1, 1},
+    [0][1][0xb6] = {881, 1, 1},
+    [0][1][0xb7] = {882, 1, 1},
+    [0][1][0xb8] = {883, 1, 1},
+    [0][1][0xb9] = {884, 1, 1},
+    [0][1][0xba] = {885, 4, 1},
+    [0][1][0xbb] = {889, 1, 1},
+    [0][1][0xbc] = {890, 2, 1},
+    [0][1][0xbd] = {892, 2, 1},
+    [0][1][0xbe] = {894, 1, 1},
+    [0][1][0xbf] = {895, 1, 1},
+    [0][1][0xc0] = {896, 1, 1},
+    [0][1][0xc1] = {897, 1, 1},
+    [0][1][0xc2] = {898, 4, 1},
+    [0][1][0xc3] = {902, 1, 1},
+    [0][1][0xc4] = {903, 4, 1},
+    [0][1][0xc5] = {907, 2, 1},
+    [0][1][0xc6] = {909, 2, 1},
+    [0][1][0xc7] = {911, 21, 1},
+    [0][1][0xc8] = {932, 1, 0},
+    [0][1][0xc9] = {933, 1, 0},
+    [0][1][0xca] = {934, 1, 0},
+    [0][1][0xcb] = {935, 1, 0},
+    [0][1][0xcc] = {936, 1, 0},
+    [0][1][0xcd] = {937, 1, 0},
+    [0][1][0xce] = {938, 1, 0},
+    [0][1][0xcf] = {939, 1, 0},
+    [0][1][0xd0] = {940, 2, 1},
+    [0][1][0xd1] = {942, 2, 1},
+    [0][1][0xd2] = {944, 2, 1},
+    [0][1][0xd3] = {946, 2, 1},
+    [0][1][0xd4] = {948, 2, 1},
+    [0][1][0xd5] = {950, 2, 1},
+    [0][1][0xd6] = {952, 3, 1},
+    [0][1][0xd7] = {955, 2, 1},
+    [0][1][0xd8] = {957, 2, 1},
+    [0][1][0xd9] = {959, 2, 1},
+    [0][1][0xda] = {961, 2, 1},
+    [0][1][0xdb] = {963, 2, 1},
+    [0][1][0xdc] = {965, 2, 1},
+    [0][1][0xdd] = {967, 2, 1},
+    [0][1][0xde] = {969, 2, 1},
+    [0][1][0xdf] = {971, 2, 1},
+    [0][1][0xe0] = {973, 2, 1},
+    [0][1][0xe1] = {975, 2, 1},
+    [0][1][0xe2] = {977, 2, 1},
+    [0][1][0xe3] = {979, 2, 1},
+    [0][1][0xe4] = {981, 2, 1},
+    [0][1][0xe5] = {983, 2, 1},
+    [0][1][0xe6] = {985, 3, 1},
+    [0][1][0xe7] = {988, 2, 1},
+    [0][1][0xe8] = {990, 2, 1},
+    [0][1][0xe9] = {992, 2, 1},
+    [0][1][0xea] = {994, 2, 1},
+    [0][1][0xeb] = {996, 2, 1},
+    [0][1][0xec] = {998, 2, 1},
+    [0][1][0xed] = {1000, 2, 1},
+    [0][1][0xee] = {1002, 2, 1},
+    [0][1][0xef] = {1004, 2, 1},
+    [0][1][0xf0] = {1006, 1, 1},
+    [0][1][0xf1] = {1007, 2, 1},
+    [0][1][0xf2] = {1009, 2, 1},
+    [0][1][0xf3] = {1011, 2, 1},
+    [0][1][0xf4] = {1013, 2, 1},
+    [0][1][0xf5] = {1015, 2, 1},
+    [0][1][0xf6] = {1017, 2, 1},
+    [0][1][0xf7] = {1019, 2, 1},
+    [0][1][0xf8] = {1021, 2, 1},
+    [0][1][0xf9] = {1023, 2, 1},
+    [0][1][0xfa] = {1025, 2, 1},
+    [0][1][0xfb] = {1027, 2, 1},
+    [0][1][0xfc] = {1029, 2, 1},
+    [0][1][0xfd] = {1031, 2, 1},
+    [0][1][0xfe] = {1033, 2, 1},
+    [0][1][0xff] = {1035, 1, 1},
+    [0][2][0x00] = {1036, 2, 1},
+    [0][2][0x01] = {1038, 2, 1},
+    [0][2][0x02] = {1040, 2, 1},
+    [0][2][0x03] = {1042, 2, 1},
+    [0][2][0x04] = {1044, 2, 1},
+    [0][2][0x05] = {1046, 2, 1},
+    [0][2][0x06] = {1048, 2, 1},
+    [0][2][0x07] = {1050, 2, 1},
+    [0][2][0x08] = {1052, 2, 1},
+    [0][2][0x09] = {1054, 2, 1},
+    [0][2][0x0a] = {1056, 2, 1},
+    [0][2][0x0b] = {1058, 2, 1},
+    [0][2][0x10] = {1060, 1, 1},
+    [0][2][0x14] = {1061, 1, 1},
+    [0][2][0x15] = {1062, 1, 1},
+    [0][2][0x17] = {1063, 1, 1},
+    [0][2][0x1c] = {1064, 2, 1},
+    [0][2][0x1d] = {1066, 2, 1},
+    [0][2][0x1e] = {1068, 2, 1},
+    [0][2][0x20] = {1070, 1, 1},
+    [0][2][0x21] = {1071, 1, 1},
+    [0][2][0x22] = {1072, 1, 1},
+    [0][2][0x23] = {1073, 1, 1},
+    [0][2][0x24] = {1074, 1, 1},
+    [0][2][0x25] = {1075, 1, 1},
+    [0][2][0x28] = {1076, 1, 1},
+    [0][2][0x29] = {1077, 1, 1},
+    [0][2][0x2a] = {1078, 1, 1},
+    [0][2][0x2b] = {1079, 1, 1},
+    [0][2][0x30] = {1080, 1, 1},
+    [0][2][0x31] = {1081, 1, 1},
+    [0][2][0x32] = {1082, 1, 1},
+    [0][2][0x33] = {1083, 1, 1},
+    [0][2][0x34] = {1084, 1, 1},
+    [0][2][0x35] = {1085, 1, 1},
+    [0][2][0x37] = {1086, 1, 1},
+    [0][2][0x38] = {1087, 1, 1},
+    [0][2][0x39] = {1088, 1, 1},
+    [0][2][0x3a] = {1089, 1, 1},
+    [0][2][0x3b] = {1090, 1, 1},
+    [0][2][0x3c] = {1091, 1, 1},
+    [0][2][0x3d] = {1092, 1, 1},
+    [0][2][0x3e] = {1093, 1, 1},
+    [0][2][0x3f] = {1094, 1, 1},
+    [0][2][0x40] = {1095, 1, 1},
+    [0][2][0x41] = {1096, 1, 1},
+    [0][2][0x80] = {1097, 1, 1},
+    [0][2][0x81] = {1098, 1, 1},
+    [0][2][0x82] = {1099, 1, 1},
+    [0][2][0xc8] = {1100, 1, 1},
+    [0][2][0xc9] = {1101, 1, 1},
+    [0][2][0xca] = {1102, 1, 1},
+    [0][2][0xcb] = {1103, 1, 1},
+    [0][2][0xcc] = {1104, 1, 1},
+    [0][2][0xcd] = {1105, 1, 1},
+    [0][2][0xcf] = {1106, 1, 1},
+    [0][2][0xd8] = {1107, 4, 1},
+    [0][2][0xdb] = {1111, 1, 1},
+    [0][2][0xdc] = {1112, 3, 1},
+    [0][2][0xdd] = {1115, 2, 1},
+    [0][2][0xde] = {1117, 2, 1},
+    [0][2][0xdf] = {1119, 2, 1},
+    [0][2][0xf0] = {1121, 4, 1},
+    [0][2][0xf1] = {1125, 4, 1},
+    [0][2][0xf5] = {1129, 1, 1},
+    [0][2][0xf6] = {1130, 3, 1},
+    [0][2][0xf8] = {1133, 3, 1},
+    [0][2][0xf9] = {1136, 1, 1},
+    [0][2][0xfa] = {1137, 1, 1},
+    [0][2][0xfb] = {1138, 1, 1},
+    [0][3][0x08] = {1139, 1, 1},
+    [0][3][0x09] = {1140, 1, 1},
+    [0][3][0x0a] = {1141, 1, 1},
+    [0][3][0x0b] = {1142, 1, 1},
+    [0][3][0x0c] = {1143, 1, 1},
+    [0][3][0x0d] = {1144, 1, 1},
+    [0][3][0x0e] = {1145, 1, 1},
+    [0][3][0x0f] = {1146, 2, 1},
+    [0][3][0x14] = {1148, 2, 1},
+    [0][3][0x15] = {1150, 2, 1},
+    [0][3][0x16] = {1152, 1, 1},
+    [0][3][0x17] = {1153, 1, 1},
+    [0][3][0x20] = {1154, 2, 1},
+    [0][3][0x21] = {1156, 1, 1},
+    [0][3][0x22] = {1157, 1, 1},
+    [0][3][0x40] = {1158, 1, 1},
+    [0][3][0x41] = {1159, 1, 1},
+    [0][3][0x42] = {1160, 1, 1},
+    [0][3][0x44] = {1161, 1, 1},
+    [0][3][0x60] = {1162, 1, 1},
+    [0][3][0x61] = {1163, 1, 1},
+    [0][3][0x62] = {1164, 1, 1},
+    [0][3][0x63] = {1165, 1, 1},
+    [0][3][0xcc] = {1166, 1, 1},
+    [0][3][0xce] = {1167, 1, 1},
+    [0][3][0xcf] = {1168, 1, 1},
+    [0][3][0xdf] = {1169, 1, 1},
+    [0][3][0xf0] = {1170, 1, 1},
+    [1][1][0x10] = {1171, 6, 1},
+    [1][1][0x11] = {1177, 6, 1},
+    [1][1][0x12] = {1183, 6, 1},
+    [1][1][0x13] = {1189, 2, 1},
+    [1][1][0x14] = {1191, 2, 1},
+    [1][1][0x15] = {1193, 2, 1},
+    [1][1][0x16] = {1195, 4, 1},
+    [1][1][0x17] = {1199, 2, 1},
+    [1][1][0x28] = {1201, 2, 1},
+    [1][1][0x29] = {1203, 2, 1},
+    [1][1][0x2a] = {1205, 2, 1},
+    [1][1][0x2b] = {1207, 2, 1},
+    [1][1][0x2c] = {1209, 2, 1},
+    [1][1][0x2d] = {1211, 2, 1},
+    [1][1][0x2e] = {1213, 2, 1},
+    [1][1][0x2f] = {1215, 2, 1},
+    [1][1][0x41] = {1217, 4, 1},
+    [1][1][0x42] = {1221, 4, 1},
+    [1][1][0x44] = {1225, 4, 1},
+    [1][1][0x45] = {1229, 4, 1},
+    [1][1][0x46] = {1233, 4, 1},
+    [1][1][0x47] = {1237, 4, 1},
+    [1][1][0x4a] = {1241, 4, 1},
+    [1][1][0x4b] = {1245, 3, 1},
+    [1][1][0x50] = {1248, 2, 1},
+    [1][1][0x51] = {1250, 4, 1},
+    [1][1][0x52] = {1254, 2, 1},
+    [1][1][0x53] = {1256, 2, 1},
+    [1][1][0x54] = {1258, 2, 1},
+    [1][1][0x55] = {1260, 2, 1},
+    [1][1][0x56] = {1262, 2, 1},
+    [1][1][0x57] = {1264, 2, 1},
+    [1][1][0x58] = {1266, 4, 1},
+    [1][1][0x59] = {1270, 4, 1},
+    [1][1][0x5a] = {1274, 4, 1},
+    [1][1][0x5b] = {1278, 3, 1},
+    [1][1][0x5c] = {1281, 4, 1},
+    [1][1][0x5d] = {1285, 4, 1},
+    [1][1][0x5e] = {1289, 4, 1},
+    [1][1][0x5f] = {1293, 4, 1},
+    [1][1][0x60] = {1297, 2, 1},
+    [1][1][0x61] = {1299, 2, 1},
+    [1][1][0x62] = {1301, 2, 1},
+    [1][1][0x63] = {1303, 2, 1},
+    [1][1][0x64] = {1305, 2, 1},
+    [1][1][0x65] = {1307, 2, 1},
+    [1][1][0x66] = {1309, 2, 1},
+    [1][1][0x67] = {1311, 2, 1},
+    [1][1][0x68] = {1313, 2, 1},
+    [1][1][0x69] = {1315, 2, 1},
+    [1][1][0x6a] = {1317, 2, 1},
+    [1][1][0x6b] = {1319, 2, 1},
+    [1][1][0x6c] = {1321, 2, 1},
+    [1][1][0x6d] = {1323, 2, 1},
+    [1][1][0x6e] = {1325, 2, 1},
+    [1][1][0x6f] = {1327, 2, 1},
+    [1][1][0x70] = {1329, 6, 1},
+    [1][1][0x71] = {1335, 6, 1},
+    [1][1][0x72] = {1341, 6, 1},
+    [1][1][0x73] = {1347, 8, 1},
+    [1][1][0x74] = {1355, 2, 1},
+    [1][1][0x75] = {1357, 2, 1},
+    [1][1][0x76] = {1359, 2, 1},
+    [1][1][0x77] = {1361, 2, 0},
+    [1][1][0x7c] = {1363, 2, 1},
+    [1][1][0x7d] = {1365, 2, 1},
+    [1][1][0x7e] = {1367, 3, 1},
+    [1][1][0x7f] = {1370, 2, 1},
+    [1][1][0x90] = {1372, 4, 1},
+    [1][1][0x91] = {1376, 4, 1},
+    [1][1][0x92] = {1380, 4, 1},
+    [1][1][0x93] = {1384, 4, 1},
+    [1][1][0x98] = {1388, 4, 1},
+    [1][1][0x99] = {1392, 4, 1},
+    [1][1][0xae] = {1396, 2, 1},
+    [1][1][0xc2] = {1398, 4, 1},
+    [1][1][0xc4] = {1402, 2, 1},
+    [1][1][0xc5] = {1404, 1, 1},
+    [1][1][0xc6] = {1405, 2, 1},
+    [1][1][0xd0] = {1407, 2, 1},
+    [1][1][0xd1] = {1409, 2, 1},
+    [1][1][0xd2] = {1411, 2, 1},
+    [1][1][0xd3] = {1413, 2, 1},
+    [1][1][0xd4] = {1415, 2, 1},
+    [1][1][0xd5] = {1417, 2, 1},
+    [1][1][0xd6] = {1419, 1, 1},
+    [1][1][0xd7] = {1420, 2, 1},
+    [1][1][0xd8] = {1422, 2, 1},
+    [1][1][0xd9] = {1424, 2, 1},
+    [1][1][0xda] = {1426, 2, 1},
+    [1][1][0xdb] = {1428, 2, 1},
+    [1][1][0xdc] = {1430, 2, 1},
+    [1][1][0xdd] = {1432, 2, 1},
+    [1][1][0xde] = {1434, 2, 1},
+    [1][1][0xdf] = {1436, 2, 1},
+    [1][1][0xe0] = {1438, 2, 1},
+    [1][1][0xe1] = {1440, 2, 1},
+    [1][1][0xe2] = {1442, 2, 1},
+    [1][1][0xe3] = {1444, 2, 1},
+    [1][1][0xe4] = {1446, 2, 1},
+    [1][1][0xe5] = {1448, 2, 1},
+    [1][1][0xe6] = {1450, 3, 1},
+    [1][1][0xe7] = {1453, 1, 1},
+    [1][1][0xe8] = {1454, 2, 1},
+    [1][1][0xe9] = {1456, 2, 1},
+    [1][1][0xea] = {1458, 2, 1},
+    [1][1][0xeb] = {1460, 2, 1},
+    [1][1][0xec] = {1462, 2, 1},
+    [1][1][0xed] = {1464, 2, 1},
+    [1][1][0xee] = {1466, 2, 1},
+    [1][1][0xef] = {1468, 2, 1},
+    [1][1][0xf0] = {1470, 1, 1},
+    [1][1][0xf1] = {1471, 2, 1},
+    [1][1][0xf2] = {1473, 2, 1},
+    [1][1][0xf3] = {1475, 2, 1},
+    [1][1][0xf4] = {1477, 2, 1},
+    [1][1][0xf5] = {1479, 2, 1},
+    [1][1][0xf6] = {1481, 2, 1},
+    [1][1][0xf7] = {1483, 1, 1},
+    [1][1][0xf8] = {1484, 2, 1},
+    [1][1][0xf9] = {1486, 2, 1},
+    [1][1][0xfa] = {1488, 2, 1},
+    [1][1][0xfb] = {1490, 2, 1},
+    [1][1][0xfc] = {1492, 2, 1},
+    [1][1][0xfd] = {1494, 2, 1},
+    [1][1][0xfe] = {1496, 2, 1},
+    [1][2][0x00] = {1498, 2, 1},
+    [1][2][0x01] = {1500, 2, 1},
+    [1][2][0x02] = {1502, 2, 1},
+    [1][2][0x03] = {1504, 2, 1},
+    [1][2][0x04] = {1506, 2, 1},
+    [1][2][0x05] = {1508, 2, 1},
+    [1][2][0x06] = {1510, 2, 1},
+    [1][2][0x07] = {1512, 2, 1},
+    [1][2][0x08] = {1514, 2, 1},
+    [1][2][0x09] = {1516, 2, 1},
+    [1][2][0x0a] = {1518, 2, 1},
+    [1][2][0x0b] = {1520, 2, 1},
+    [1][2][0x0c] = {1522, 1, 1},
+    [1][2][0x0d] = {1523, 1, 1},
+    [1][2][0x0e] = {1524, 1, 1},
+    [1][2][0x0f] = {1525, 1, 1},
+    [1][2][0x13] = {1526, 1, 1},
+    [1][2][0x16] = {1527, 1, 1},
+    [1][2][0x17] = {1528, 1, 1},
+    [1][2][0x18] = {1529, 2, 1},
+    [1][2][0x19] = {1531, 2, 1},
+    [1][2][0x1a] = {1533, 1, 1},
+    [1][2][0x1c] = {1534, 2, 1},
+    [1][2][0x1d] = {1536, 2, 1},
+    [1][2][0x1e] = {1538, 2, 1},
+    [1][2][0x20] = {1540, 2, 1},
+    [1][2][0x21] = {1542, 2, 1},
+    [1][2][0x22] = {1544, 2, 1},
+    [1][2][0x23] = {1546, 2, 1},
+    [1][2][0x24] = {1548, 2, 1},
+    [1][2][0x25] = {1550, 2, 1},
+    [1][2][0x28] = {1552, 2, 1},
+    [1][2][0x29] = {1554, 2, 1},
+    [1][2][0x2a] = {1556, 2, 1},
+    [1][2][0x2b] = {1558, 2, 1},
+    [1][2][0x2c] = {1560, 1, 1},
+    [1][2][0x2d] = {1561, 1, 1},
+    [1][2][0x2e] = {1562, 1, 1},
+    [1][2][0x2f] = {1563, 1, 1},
+    [1][2][0x30] = {1564, 2, 1},
+    [1][2][0x31] = {1566, 2, 1},
+    [1][2][0x32] = {1568, 2, 1},
+    [1][2][0x33] = {1570, 2, 1},
+    [1][2][0x34] = {1572, 2, 1},
+    [1][2][0x35] = {1574, 2, 1},
+    [1][2][0x36] = {1576, 1, 1},
+    [1][2][0x37] = {1577, 2, 1},
+    [1][2][0x38] = {1579, 2, 1},
+    [1][2][0x39] = {1581, 2, 1},
+    [1][2][0x3a] = {1583, 2, 1},
+    [1][2][0x3b] = {1585, 2, 1},
+    [1][2][0x3c] = {1587, 2, 1},
+    [1][2][0x3d] = {1589, 2, 1},
+    [1][2][0x3e] = {1591, 2, 1},
+    [1][2][0x3f] = {1593, 2, 1},
+    [1][2][0x40] = {1595, 2, 1},
+    [1][2][0x41] = {1597, 1, 1},
+    [1][2][0x45] = {1598, 2, 1},
+    [1][2][0x46] = {1600, 1, 1},
+    [1][2][0x47] = {1601, 2, 1},
+    [1][2][0x49] = {1603, 4, 1},
+    [1][2][0x4b] = {1607, 3, 1},
+    [1][2][0x50] = {1610, 4, 1},
+    [1][2][0x51] = {1614, 4, 1},
+    [1][2][0x52] = {1618, 1, 1},
+    [1][2][0x53] = {1619, 1, 1},
+    [1][2][0x58] = {1620, 1, 1},
+    [1][2][0x59] = {1621, 1, 1},
+    [1][2][0x5a] = {1622, 1, 1},
+    [1][2][0x5c] = {1623, 2, 1},
+    [1][2][0x5e] = {1625, 4, 1},
+    [1][2][0x6c] = {1629, 2, 1},
+    [1][2][0x72] = {1631, 1, 1},
+    [1][2][0x78] = {1632, 1, 1},
+    [1][2][0x79] = {1633, 1, 1},
+    [1][2][0x8c] = {1634, 2, 1},
+    [1][2][0x8e] = {1636, 2, 1},
+    [1][2][0x90] = {1638, 2, 1},
+    [1][2][0x91] = {1640, 2, 1},
+    [1][2][0x92] = {1642, 2, 1},
+    [1][2][0x93] = {1644, 2, 1},
+    [1][2][0x96] = {1646, 2, 1},
+    [1][2][0x97] = {1648, 2, 1},
+    [1][2][0x98] = {1650, 2, 1},
+    [1][2][0x99] = {1652, 2, 1},
+    [1][2][0x9a] = {1654, 2, 1},
+    [1][2][0x9b] = {1656, 2, 1},
+    [1][2][0x9c] = {1658, 2, 1},
+    [1][2][0x9d] = {1660, 2, 1},
+    [1][2][0x9e] = {1662, 2, 1},
+    [1][2][0x9f] = {1664, 2, 1},
+    [1][2][0xa6] = {1666, 2, 1},
+    [1][2][0xa7] = {1668, 2, 1},
+    [1][2][0xa8] = {1670, 2, 1},
+    [1][2][0xa9] = {1672, 2, 1},
+    [1][2][0xaa] = {1674, 2, 1},
+    [1][2][0xab] = {1676, 2, 1},
+    [1][2][0xac] = {1678, 2, 1},
+    [1][2][0xad] = {1680, 2, 1},
+    [1][2][0xae] = {1682, 2, 1},
+    [1][2][0xaf] = {1684, 2, 1},
+    [1][2][0xb0] = {1686, 4, 1},
+    [1][2][0xb1] = {1690, 2, 1},
+    [1][2][0xb4] = {1692, 1, 1},
+    [1][2][0xb5] = {1693, 1, 1},
+    [1][2][0xb6] = {1694, 2, 1},
+    [1][2][0xb7] = {1696, 2, 1},
+    [1][2][0xb8] = {1698, 2, 1},
+    [1][2][0xb9] = {1700, 2, 1},
+    [1][2][0xba] = {1702, 2, 1},
+    [1][2][0xbb] = {1704, 2, 1},
+    [1][2][0xbc] = {1706, 2, 1},
+    [1][2][0xbd] = {1708, 2, 1},
+    [1][2][0xbe] = {1710, 2, 1},
+    [1][2][0xbf] = {1712, 2, 1},
+    [1][2][0xcb] = {1714, 1, 1},
+    [1][2][0xcc] = {1715, 1, 1},
+    [1][2][0xcd] = {1716, 1, 1},
+    [1][2][0xcf] = {1717, 1, 1},
+    [1][2][0xd2] = {1718, 3, 1},
+    [1][2][0xd3] = {1721, 3, 1},
+    [1][2][0xda] = {1724, 4, 1},
+    [1][2][0xdb] = {1728, 1, 1},
+    [1][2][0xdc] = {1729, 1, 1},
+    [1][2][0xdd] = {1730, 1, 1},
+    [1][2][0xde] = {1731, 1, 1},
+    [1][2][0xdf] = {1732, 1, 1},
+    [1][2][0xe0] = {1733, 1, 1},
+    [1][2][0xe1] = {1734, 1, 1},
+    [1][2][0xe2] = {1735, 1, 1},
+    [1][2][0xe3] = {1736, 1, 1},
+    [1][2][0xe4] = {1737, 1, 1},
+    [1][2][0xe5] = {1738, 1, 1},
+    [1][2][0xe6] = {1739, 1, 1},
+    [1][2][0xe7] = {1740, 1, 1},
+    [1][2][0xe8] = {1741, 1, 1},
+    [1][2][0xe9] = {1742, 1, 1},
+    [1][2][0xea] = {1743, 1, 1},
+    [1][2][0xeb] = {1744, 1, 1},
+    [1][2][0xec] = {1745, 1, 1},
+    [1][2][0xed] = {1746, 1, 1},
+    [1][2][0xee] = {1747, 1, 1},
+    [1][2][0xef] = {1748, 1, 1},
+    [1][2][0xf2] = {1749, 1, 1},
+    [1][2][0xf3] = {1750, 3, 1},
+    [1][2][0xf5] = {1753, 3, 1},
+    [1][2][0xf6] = {1756, 1, 1},
+    [1][2][0xf7] = {1757, 4, 1},
+    [1][3][0x00] = {1761, 1, 1},
+    [1][3][0x01] = {1762, 1, 1},
+    [1][3][0x02] = {1763, 1, 1},
+    [1][3][0x04] = {1764, 1, 1},
+    [1][3][0x05] = {1765, 1, 1},
+    [1][3][0x06] = {1766, 1, 1},
+    [1][3][0x08] = {1767, 1, 1},
+    [1][3][0x09] = {1768, 1, 1},
+    [1][3][0x0a] = {1769, 1, 1},
+    [1][3][0x0b] = {1770, 1, 1},
+    [1][3][0x0c] = {1771, 1, 1},
+    [1][3][0x0d] = {1772, 1, 1},
+    [1][3][0x0e] = {1773, 2, 1},
+    [1][3][0x0f] = {1775, 2, 1},
+    [1][3][0x14] = {1777, 2, 1},
+    [1][3][0x15] = {1779, 2, 1},
+    [1][3][0x16] = {1781, 2, 1},
+    [1][3][0x17] = {1783, 1, 1},
+    [1][3][0x18] = {1784, 1, 1},
+    [1][3][0x19] = {1785, 1, 1},
+    [1][3][0x1d] = {1786, 1, 1},
+    [1][3][0x20] = {1787, 2, 1},
+    [1][3][0x21] = {1789, 1, 1},
+    [1][3][0x22] = {1790, 2, 1},
+    [1][3][0x30] = {1792, 2, 1},
+    [1][3][0x31] = {1794, 2, 1},
+    [1][3][0x32] = {1796, 2, 1},
+    [1][3][0x33] = {1798, 2, 1},
+    [1][3][0x38] = {1800, 1, 1},
+    [1][3][0x39] = {1801, 1, 1},
+    [1][3][0x40] = {1802, 1, 1},
+    [1][3][0x41] = {1803, 1, 1},
+    [1][3][0x42] = {1804, 2, 1},
+    [1][3][0x44] = {1806, 1, 1},
+    [1][3][0x46] = {1807, 1, 1},
+    [1][3][0x4a] = {1808, 1, 1},
+    [1][3][0x4b] = {1809, 1, 1},
+    [1][3][0x4c] = {1810, 2, 1},
+    [1][3][0x60] = {1812, 1, 1},
+    [1][3][0x61] = {1813, 1, 1},
+    [1][3][0x62] = {1814, 1, 1},
+    [1][3][0x63] = {1815, 1, 1},
+    [1][3][0xce] = {1816, 1, 1},
+    [1][3][0xcf] = {1817, 1, 1},
+    [1][3][0xde] = {1818, 1, 1},
+    [1][3][0xdf] = {1819, 1, 1},
+    [1][3][0xf0] = {1820, 1, 1},
+    [1][7][0xf6] = {1821, 2, 1},
+    [1][7][0xf8] = {1823, 2, 1},
+    [2][1][0x10] = {1825, 6, 1},
+    [2][1][0x11] = {1831, 8, 1},
+    [2][1][0x12] = {1839, 7, 1},
+    [2][1][0x13] = {1846, 2, 1},
+    [2][1][0x14] = {1848, 2, 1},
+    [2][1][0x15] = {1850, 2, 1},
+    [2][1][0x16] = {1852, 4, 1},
+    [2][1][0x17] = {1856, 2, 1},
+    [2][1][0x28] = {1858, 2, 1},
+    [2][1][0x29] = {1860, 4, 1},
+    [2][1][0x2a] = {1864, 4, 1},
+    [2][1][0x2b] = {1868, 2, 1},
+    [2][1][0x2c] = {1870, 2, 1},
+    [2][1][0x2d] = {1872, 2, 1},
+    [2][1][0x2e] = {1874, 2, 1},
+    [2][1][0x2f] = {1876, 2, 1},
+    [2][1][0x51] = {1878, 4, 1},
+    [2][1][0x54] = {1882, 2, 1},
+    [2][1][0x55] = {1884, 2, 1},
+    [2][1][0x56] = {1886, 2, 1},
+    [2][1][0x57] = {1888, 2, 1},
+    [2][1][0x58] = {1890, 4, 1},
+    [2][1][0x59] = {1894, 4, 1},
+    [2][1][0x5a] = {1898, 4, 1},
+    [2][1][0x5b] = {1902, 4, 1},
+    [2][1][0x5c] = {1906, 4, 1},
+    [2][1][0x5d] = {1910, 4, 1},
+    [2][1][0x5e] = {1914, 4, 1},
+    [2][1][0x5f] = {1918, 4, 1},
+    [2][1][0x60] = {1922, 1, 1},
+    [2][1][0x61] = {1923, 1, 1},
+    [2][1][0x62] = {1924, 1, 1},
+    [2][1][0x63] = {1925, 1, 1},
+    [2][1][0x64] = {1926, 1, 1},
+    [2][1][0x65] = {1927, 1, 1},
+    [2][1][0x66] = {1928, 1, 1},
+    [2][1][0x67] = {1929, 1, 1},
+    [2][1][0x68] = {1930, 1, 1},
+    [2][1][0x69] = {1931, 1, 1},
+    [2][1][0x6a] = {1932, 1, 1},
+    [2][1][0x6b] = {1933, 1, 1},
+    [2][1][0x6c] = {1934, 1, 1},
+    [2][1][0x6d] = {1935, 1, 1},
+    [2][1][0x6e] = {1936, 3, 1},
+    [2][1][0x6f] = {1939, 6, 1},
+    [2][1][0x70] = {1945, 3, 1},
+    [2][1][0x71] = {1948, 3, 1},
+    [2][1][0x72] = {1951, 8, 1},
+    [2][1][0x73] = {1959, 4, 1},
+    [2][1][0x74] = {1963, 1, 1},
+    [2][1][0x75] = {1964, 1, 1},
+    [2][1][0x76] = {1965, 1, 1},
+    [2][1][0x78] = {1966, 6, 1},
+    [2][1][0x79] = {1972, 6, 1},
+    [2][1][0x7a] = {1978, 6, 1},
+    [2][1][0x7b] = {1984, 6, 1},
+    [2][1][0x7e] = {1990, 4, 1},
+    [2][1][0x7f] = {1994, 12, 1},
+    [2][1][0x90] = {2006, 4, 1},
+    [2][1][0x91] = {2010, 4, 1},
+    [2][1][0x92] = {2014, 4, 1},
+    [2][1][0x93] = {2018, 4, 1},
+    [2][1][0xc2] = {2022, 4, 1},
+    [2][1][0xc4] = {2026, 2, 1},
+    [2][1][0xc5] = {2028, 1, 1},
+    [2][1][0xc6] = {2029, 2, 1},
+    [2][1][0xd1] = {2031, 1, 1},
+    [2][1][0xd2] = {2032, 1, 1},
+    [2][1][0xd3] = {2033, 1, 1},
+    [2][1][0xd4] = {2034, 1, 1},
+    [2][1][0xd5] = {2035, 1, 1},
+    [2][1][0xd6] = {2036, 1, 1},
+    [2][1][0xd8] = {2037, 1, 1},
+    [2][1][0xd9] = {2038, 1, 1},
+    [2][1][0xda] = {2039, 1, 1},
+    [2][1][0xdb] = {2040, 2, 1},
+    [2][1][0xdc] = {2042, 1, 1},
+    [2][1][0xdd] = {2043, 1, 1},
+    [2][1][0xde] = {2044, 1, 1},
+    [2][1][0xdf] = {2045, 2, 1},
+    [2][1][0xe0] = {2047, 1, 1},
+    [2][1][0xe1] = {2048, 1, 1},
+    [2][1][0xe2] = {2049, 2, 1},
+    [2][1][0xe3] = {2051, 1, 1},
+    [2][1][0xe4] = {2052, 1, 1},
+    [2][1][0xe5] = {2053, 1, 1},
+    [2][1][0xe6] = {2054, 4, 1},
+    [2][1][0xe7] = {2058, 1, 1},
+    [2][1][0xe8] = {2059, 1, 1},
+    [2][1][0xe9] = {2060, 1, 1},
+    [2][1][0xea] = {2061, 1, 1},
+    [2][1][0xeb] = {2062, 2, 1},
+    [2][1][0xec] = {2064, 1, 1},
+    [2][1][0xed] = {2065, 1, 1},
+    [2][1][0xee] = {2066, 1, 1},
+    [2][1][0xef] = {2067, 2, 1},
+    [2][1][0xf1] = {2069, 1, 1},
+    [2][1][0xf2] = {2070, 1, 1},
+    [2][1][0xf3] = {2071, 1, 1},
+    [2][1][0xf4] = {2072, 1, 1},
+    [2][1][0xf5] = {2073, 1, 1},
+    [2][1][0xf6] = {2074, 1, 1},
+    [2][1][0xf8] = {2075, 1, 1},
+    [2][1][0xf9] = {2076, 1, 1},
+    [2][1][0xfa] = {2077, 1, 1},
+    [2][1][0xfb] = {2078, 1, 1},
+    [2][1][0xfc] = {2079, 1, 1},
+    [2][1][0xfd] = {2080, 1, 1},
+    [2][1][0xfe] = {2081, 1, 1},
+    [2][2][0x00] = {2082, 1, 1},
+    [2][2][0x04] = {2083, 1, 1},
+    [2][2][0x0b] = {2084, 1, 1},
+    [2][2][0x0c] = {2085, 1, 1},
+    [2][2][0x0d] = {2086, 1, 1},
+    [2][2][0x10] = {2087, 3, 1},
+    [2][2][0x11] = {2090, 3, 1},
+    [2][2][0x12] = {2093, 3, 1},
+    [2][2][0x13] = {2096, 3, 1},
+    [2][2][0x14] = {2099, 4, 1},
+    [2][2][0x15] = {2103, 4, 1},
+    [2][2][0x16] = {2107, 4, 1},
+    [2][2][0x18] = {2111, 1, 1},
+    [2][2][0x19] = {2112, 4, 1},
+    [2][2][0x1a] = {2116, 4, 1},
+    [2][2][0x1b] = {2120, 2, 1},
+    [2][2][0x1c] = {2122, 1, 1},
+    [2][2][0x1d] = {2123, 1, 1},
+    [2][2][0x1e] = {2124, 1, 1},
+    [2][2][0x1f] = {2125, 1, 1},
+    [2][2][0x20] = {2126, 3, 1},
+    [2][2][0x21] = {2129, 3, 1},
+    [2][2][0x22] = {2132, 3, 1},
+    [2][2][0x23] = {2135, 3, 1},
+    [2][2][0x24] = {2138, 3, 1},
+    [2][2][0x25] = {2141, 3, 1},
+    [2][2][0x26] = {2144, 4, 1},
+    [2][2][0x27] = {2148, 4, 1},
+    [2][2][0x28] = {2152, 3, 1},
+    [2][2][0x29] = {2155, 3, 1},
+    [2][2][0x2a] = {2158, 2, 1},
+    [2][2][0x2b] = {2160, 1, 1},
+    [2][2][0x2c] = {2161, 2, 1},
+    [2][2][0x2d] = {2163, 2, 1},
+    [2][2][0x30] = {2165, 3, 1},
+    [2][2][0x31] = {2168, 3, 1},
+    [2][2][0x32] = {2171, 3, 1},
+    [2][2][0x33] = {2174, 3, 1},
+    [2][2][0x34] = {2177, 3, 1},
+    [2][2][0x35] = {2180, 3, 1},
+    [2][2][0x36] = {2183, 4, 1},
+    [2][2][0x37] = {2187, 1, 1},
+    [2][2][0x38] = {2188, 3, 1},
+    [2][2][0x39] = {2191, 4, 1},
+    [2][2][0x3a] = {2195, 2, 1},
+    [2][2][0x3b] = {2197, 2, 1},
+    [2][2][0x3c] = {2199, 1, 1},
+    [2][2][0x3d] = {2200, 2, 1},
+    [2][2][0x3e] = {2202, 1, 1},
+    [2][2][0x3f] = {2203, 2, 1},
+    [2][2][0x40] = {2205, 2, 1},
+    [2][2][0x42] = {2207, 2, 1},
+    [2][2][0x43] = {2209, 2, 1},
+    [2][2][0x44] = {2211, 2, 1},
+    [2][2][0x45] = {2213, 2, 1},
+    [2][2][0x46] = {2215, 2, 1},
+    [2][2][0x47] = {2217, 2, 1},
+    [2][2][0x49] = {2219, 2, 1},
+    [2][2][0x4b] = {2221, 3, 1},
+    [2][2][0x4c] = {2224, 2, 1},
+    [2][2][0x4d] = {2226, 2, 1},
+    [2][2][0x4e] = {2228, 2, 1},
+    [2][2][0x4f] = {2230, 2, 1},
+    [2][2][0x50] = {2232, 1, 1},
+    [2][2][0x51] = {2233, 1, 1},
+    [2][2][0x52] = {2234, 3, 1},
+    [2][2][0x53] = {2237, 2, 1},
+    [2][2][0x54] = {2239, 2, 1},
+    [2][2][0x55] = {2241, 2, 1},
+    [2][2][0x58] = {2243, 1, 1},
+    [2][2][0x59] = {2244, 2, 1},
+    [2][2][0x5a] = {2246, 4, 1},
+    [2][2][0x5b] = {2250, 2, 1},
+    [2][2][0x62] = {2252, 2, 1},
+    [2][2][0x63] = {2254, 4, 1},
+    [2][2][0x64] = {2258, 2, 1},
+    [2][2][0x65] = {2260, 2, 1},
+    [2][2][0x66] = {2262, 2, 1},
+    [2][2][0x68] = {2264, 2, 1},
+    [2][2][0x70] = {2266, 1, 1},
+    [2][2][0x71] = {2267, 2, 1},
+    [2][2][0x72] = {2269, 3, 1},
+    [2][2][0x73] = {2272, 2, 1},
+    [2][2][0x75] = {2274, 2, 1},
+    [2][2][0x76] = {2276, 2, 1},
+    [2][2][0x77] = {2278, 2, 1},
+    [2][2][0x78] = {2280, 1, 1},
+    [2][2][0x79] = {2281, 1, 1},
+    [2][2][0x7a] = {2282, 1, 1},
+    [2][2][0x7b] = {2283, 1, 1},
+    [2][2][0x7c] = {2284, 3, 1},
+    [2][2][0x7d] = {2287, 2, 1},
+    [2][2][0x7e] = {2289, 2, 1},
+    [2][2][0x7f] = {2291, 2, 1},
+    [2][2][0x83] = {2293, 1, 1},
+    [2][2][0x88] = {2294, 2, 1},
+    [2][2][0x89] = {2296, 2, 1},
+    [2][2][0x8a] = {2298, 4, 1},
+    [2][2][0x8b] = {2302, 4, 1},
+    [2][2][0x8d] = {2306, 2, 1},
+    [2][2][0x8f] = {2308, 1, 1},
+    [2][2][0x90] = {2309, 2, 1},
+    [2][2][0x91] = {2311, 2, 1},
+    [2][2][0x92] = {2313, 2, 1},
+    [2][2][0x93] = {2315, 2, 1},
+    [2][2][0x96] = {2317, 2, 1},
+    [2][2][0x97] = {2319, 2, 1},
+    [2][2][0x98] = {2321, 2, 1},
+    [2][2][0x99] = {2323, 2, 1},
+    [2][2][0x9a] = {2325, 3, 1},
+    [2][2][0x9b] = {2328, 3, 1},
+    [2][2][0x9c] = {2331, 2, 1},
+    [2][2][0x9d] = {2333, 2, 1},
+    [2][2][0x9e] = {2335, 2, 1},
+    [2][2][0x9f] = {2337, 2, 1},
+    [2][2][0xa0] = {2339, 2, 1},
+    [2][2][0xa1] = {2341, 2, 1},
+    [2][2][0xa2] = {2343, 2, 1},
+    [2][2][0xa3] = {2345, 2, 1},
+    [2][2][0xa6] = {2347, 2, 1},
+    [2][2][0xa7] = {2349, 2, 1},
+    [2][2][0xa8] = {2351, 2, 1},
+    [2][2][0xa9] = {2353, 2, 1},
+    [2][2][0xaa] = {2355, 3, 1},
+    [2][2][0xab] = {2358, 3, 1},
+    [2][2][0xac] = {2361, 2, 1},
+    [2][2][0xad] = {2363, 2, 1},
+    [2][2][0xae] = {2365, 2, 1},
+    [2][2][0xaf] = {2367, 2, 1},
+    [2][2][0xb4] = {2369, 1, 1},
+    [2][2][0xb5] = {2370, 1, 1},
+    [2][2][0xb6] = {2371, 2, 1},
+    [2][2][0xb7] = {2373, 2, 1},
+    [2][2][0xb8] = {2375, 2, 1},
+    [2][2][0xb9] = {2377, 2, 1},
+    [2][2][0xba] = {2379, 2, 1},
+    [2][2][0xbb] = {2381, 2, 1},
+    [2][2][0xbc] = {2383, 2, 1},
+    [2][2][0xbd] = {2385, 2, 1},
+    [2][2][0xbe] = {2387, 2, 1},
+    [2][2][0xbf] = {2389, 2, 1},
+    [2][2][0xc4] = {2391, 2, 1},
+    [2][2][0xc6] = {2393, 8, 1},
+    [2][2][0xc7] = {2401, 8, 1},
+    [2][2][0xc8] = {2409, 2, 1},
+    [2][2][0xca] = {2411, 2, 1},
+    [2][2][0xcb] = {2413, 2, 1},
+    [2][2][0xcc] = {2415, 2, 1},
+    [2][2][0xcd] = {2417, 2, 1},
+    [2][2][0xcf] = {2419, 1, 1},
+    [2][2][0xdc] = {2420, 1, 1},
+    [2][2][0xdd] = {2421, 1, 1},
+    [2][2][0xde] = {2422, 1, 1},
+    [2][2][0xdf] = {2423, 1, 1},
+    [2][2][0xe0] = {2424, 1, 1},
+    [2][2][0xe1] = {2425, 1, 1},
+    [2][2][0xe2] = {2426, 1, 1},
+    [2][2][0xe3] = {2427, 1, 1},
+    [2][2][0xe4] = {2428, 1, 1},
+    [2][2][0xe5] = {2429, 1, 1},
+    [2][2][0xe6] = {2430, 1, 1},
+    [2][2][0xe7] = {2431, 1, 1},
+    [2][2][0xe8] = {2432, 1, 1},
+    [2][2][0xe9] = {2433, 1, 1},
+    [2][2][0xea] = {2434, 1, 1},
+    [2][2][0xeb] = {2435, 1, 1},
+    [2][2][0xec] = {2436, 1, 1},
+    [2][2][0xed] = {2437, 1, 1},
+    [2][2][0xee] = {2438, 1, 1},
+    [2][2][0xef] = {2439, 1, 1},
+    [2][2][0xf2] = {2440, 1, 1},
+    [2][2][0xf3] = {2441, 3, 1},
+    [2][2][0xf5] = {2444, 3, 1},
+    [2][2][0xf6] = {2447, 1, 1},
+    [2][2][0xf7] = {2448, 4, 1},
+    [2][3][0x00] = {2452, 2, 1},
+    [2][3][0x01] = {2454, 2, 1},
+    [2][3][0x03] = {2456, 2, 1},
+    [2][3][0x04] = {2458, 1, 1},
+    [2][3][0x05] = {2459, 1, 1},
+    [2][3][0x08] = {2460, 2, 1},
+    [2][3][0x09] = {2462, 1, 1},
+    [2][3][0x0a] = {2463, 2, 1},
+    [2][3][0x0b] = {2465, 1, 1},
+    [2][3][0x0f] = {2466, 1, 1},
+    [2][3][0x14] = {2467, 2, 1},
+    [2][3][0x15] = {2469, 2, 1},
+    [2][3][0x16] = {2471, 3, 1},
+    [2][3][0x17] = {2474, 1, 1},
+    [2][3][0x18] = {2475, 4, 1},
+    [2][3][0x19] = {2479, 8, 1},
+    [2][3][0x1a] = {2487, 2, 1},
+    [2][3][0x1b] = {2489, 4, 1},
+    [2][3][0x1d] = {2493, 2, 1},
+    [2][3][0x1e] = {2495, 2, 1},
+    [2][3][0x1f] = {2497, 2, 1},
+    [2][3][0x20] = {2499, 2, 1},
+    [2][3][0x21] = {2501, 1, 1},
+    [2][3][0x22] = {2502, 3, 1},
+    [2][3][0x23] = {2505, 4, 1},
+    [2][3][0x25] = {2509, 2, 1},
+    [2][3][0x26] = {2511, 3, 1},
+    [2][3][0x27] = {2514, 3, 1},
+    [2][3][0x38] = {2517, 4, 1},
+    [2][3][0x39] = {2521, 8, 1},
+    [2][3][0x3a] = {2529, 2, 1},
+    [2][3][0x3b] = {2531, 4, 1},
+    [2][3][0x3e] = {2535, 2, 1},
+    [2][3][0x3f] = {2537, 2, 1},
+    [2][3][0x42] = {2539, 1, 1},
+    [2][3][0x43] = {2540, 4, 1},
+    [2][3][0x44] = {2544, 1, 1},
+    [2][3][0x50] = {2545, 2, 1},
+    [2][3][0x51] = {2547, 2, 1},
+    [2][3][0x54] = {2549, 2, 1},
+    [2][3][0x55] = {2551, 2, 1},
+    [2][3][0x56] = {2553, 3, 1},
+    [2][3][0x57] = {2556, 3, 1},
+    [2][3][0x66] = {2559, 3, 1},
+    [2][3][0x67] = {2562, 3, 1},
+    [2][3][0x70] = {2565, 1, 1},
+    [2][3][0x71] = {2566, 2, 1},
+    [2][3][0x72] = {2568, 1, 1},
+    [2][3][0x73] = {2569, 2, 1},
+    [2][3][0xc2] = {2571, 2, 1},
+    [2][3][0xce] = {2573, 1, 1},
+    [2][3][0xcf] = {2574, 1, 1},
+    [2][3][0xf0] = {2575, 1, 1},
+    [2][4][0x00] = {2576, 2, 1},
+    [2][4][0x01] = {2578, 2, 1},
+    [2][4][0x02] = {2580, 2, 1},
+    [2][4][0x03] = {2582, 2, 1},
+    [2][4][0x08] = {2584, 2, 1},
+    [2][4][0x09] = {2586, 2, 1},
+    [2][4][0x0a] = {2588, 2, 1},
+    [2][4][0x0b] = {2590, 2, 1},
+    [2][4][0x10] = {2592, 2, 1},
+    [2][4][0x11] = {2594, 2, 1},
+    [2][4][0x12] = {2596, 2, 1},
+    [2][4][0x13] = {2598, 2, 1},
+    [2][4][0x18] = {2600, 2, 1},
+    [2][4][0x19] = {2602, 2, 1},
+    [2][4][0x1a] = {2604, 2, 1},
+    [2][4][0x1b] = {2606, 2, 1},
+    [2][4][0x20] = {2608, 2, 1},
+    [2][4][0x21] = {2610, 2, 1},
+    [2][4][0x22] = {2612, 2, 1},
+    [2][4][0x23] = {2614, 2, 1},
+    [2][4][0x24] = {2616, 2, 1},
+    [2][4][0x28] = {2618, 2, 1},
+    [2][4][0x29] = {2620, 2, 1},
+    [2][4][0x2a] = {2622, 2, 1},
+    [2][4][0x2b] = {2624, 2, 1},
+    [2][4][0x2c] = {2626, 2, 1},
+    [2][4][0x30] = {2628, 2, 1},
+    [2][4][0x31] = {2630, 2, 1},
+    [2][4][0x32] = {2632, 2, 1},
+    [2][4][0x33] = {2634, 2, 1},
+    [2][4][0x38] = {2636, 1, 1},
+    [2][4][0x39] = {2637, 1, 1},
+    [2][4][0x3a] = {2638, 1, 1},
+    [2][4][0x3b] = {2639, 1, 1},
+    [2][4][0x40] = {2640, 6, 1},
+    [2][4][0x41] = {2646, 6, 1},
+    [2][4][0x42] = {2652, 6, 1},
+    [2][4][0x43] = {2658, 6, 1},
+    [2][4][0x44] = {2664, 6, 1},
+    [2][4][0x45] = {2670, 6, 1},
+    [2][4][0x46] = {2676, 6, 1},
+    [2][4][0x47] = {2682, 6, 1},
+    [2][4][0x48] = {2688, 6, 1},
+    [2][4][0x49] = {2694, 6, 1},
+    [2][4][0x4a] = {2700, 6, 1},
+    [2][4][0x4b] = {2706, 6, 1},
+    [2][4][0x4c] = {2712, 6, 1},
+    [2][4][0x4d] = {2718, 6, 1},
+    [2][4][0x4e] = {2724, 6, 1},
+    [2][4][0x4f] = {2730, 6, 1},
+    [2][4][0x60] = {2736, 1, 1},
+    [2][4][0x61] = {2737, 1, 1},
+    [2][4][0x65] = {2738, 1, 1},
+    [2][4][0x66] = {2739, 5, 1},
+    [2][4][0x69] = {2744, 2, 1},
+    [2][4][0x6b] = {2746, 2, 1},
+    [2][4][0x80] = {2748, 15, 1},
+    [2][4][0x81] = {2763, 15, 1},
+    [2][4][0x83] = {2778, 15, 1},
+    [2][4][0x84] = {2793, 1, 1},
+    [2][4][0x85] = {2794, 1, 1},
+    [2][4][0x88] = {2795, 1, 1},
+    [2][4][0x8f] = {2796, 2, 1},
+    [2][4][0xa5] = {2798, 2, 1},
+    [2][4][0xad] = {2800, 2, 1},
+    [2][4][0xaf] = {2802, 2, 1},
+    [2][4][0xc0] = {2804, 14, 1},
+    [2][4][0xc1] = {2818, 14, 1},
+    [2][4][0xd0] = {2832, 14, 1},
+    [2][4][0xd1] = {2846, 14, 1},
+    [2][4][0xd2] = {2860, 14, 1},
+    [2][4][0xd3] = {2874, 14, 1},
+    [2][4][0xf0] = {2888, 2, 1},
+    [2][4][0xf1] = {2890, 3, 1},
+    [2][4][0xf2] = {2893, 1, 1},
+    [2][4][0xf4] = {2894, 1, 1},
+    [2][4][0xf5] = {2895, 1, 1},
+    [2][4][0xf6] = {2896, 9, 1},
+    [2][4][0xf7] = {2905, 9, 1},
+    [2][4][0xf8] = {2914, 5, 1},
+    [2][4][0xf9] = {2919, 1, 1},
+    [2][4][0xfc] = {2920, 4, 1},
+    [2][4][0xfe] = {2924, 4, 1},
+    [2][4][0xff] = {2928, 6, 1},
+    [2][5][0x10] = {2934, 2, 1},
+    [2][5][0x11] = {2936, 2, 1},
+    [2][5][0x1d] = {2938, 2, 1},
+    [2][5][0x2a] = {2940, 2, 1},
+    [2][5][0x2c] = {2942, 2, 1},
+    [2][5][0x2d] = {2944, 2, 1},
+    [2][5][0x2e] = {2946, 1, 1},
+    [2][5][0x2f] = {2947, 1, 1},
+    [2][5][0x51] = {2948, 2, 1},
+    [2][5][0x58] = {2950, 2, 1},
+    [2][5][0x59] = {2952, 2, 1},
+    [2][5][0x5a] = {2954, 4, 1},
+    [2][5][0x5b] = {2958, 4, 1},
+    [2][5][0x5c] = {2962, 2, 1},
+    [2][5][0x5d] = {2964, 2, 1},
+    [2][5][0x5e] = {2966, 2, 1},
+    [2][5][0x5f] = {2968, 2, 1},
+    [2][5][0x6e] = {2970, 2, 1},
+    [2][5][0x78] = {2972, 4, 1},
+    [2][5][0x79] = {2976, 4, 1},
+    [2][5][0x7a] = {2980, 3, 1},
+    [2][5][0x7b] = {2983, 3, 1},
+    [2][5][0x7c] = {2986, 2, 1},
+    [2][5][0x7d] = {2988, 4, 1},
+    [2][5][0x7e] = {2992, 2, 1},
+    [2][6][0x13] = {2994, 2, 1},
+    [2][6][0x2c] = {2996, 1, 1},
+    [2][6][0x2d] = {2997, 1, 1},
+    [2][6][0x42] = {2998, 1, 1},
+    [2][6][0x43] = {2999, 1, 1},
+    [2][6][0x4c] = {3000, 1, 1},
+    [2][6][0x4d] = {3001, 1, 1},
+    [2][6][0x4e] = {3002, 1, 1},
+    [2][6][0x4f] = {3003, 1, 1},
+    [2][6][0x56] = {3004, 2, 1},
+    [2][6][0x57] = {3006, 2, 1},
+    [2][6][0x96] = {3008, 1, 1},
+    [2][6][0x97] = {3009, 1, 1},
+    [2][6][0x98] = {3010, 1, 1},
+    [2][6][0x99] = {3011, 1, 1},
+    [2][6][0x9a] = {3012, 1, 1},
+    [2][6][0x9b] = {3013, 1, 1},
+    [2][6][0x9c] = {3014, 1, 1},
+    [2][6][0x9d] = {3015, 1, 1},
+    [2][6][0x9e] = {3016, 1, 1},
+    [2][6][0x9f] = {3017, 1, 1},
+    [2][6][0xa6] = {3018, 1, 1},
+    [2][6][0xa7] = {3019, 1, 1},
+    [2][6][0xa8] = {3020, 1, 1},
+    [2][6][0xa9] = {3021, 1, 1},
+    [2][6][0xaa] = {3022, 1, 1},
+    [2][6][0xab] = {3023, 1, 1},
+    [2][6][0xac] = {3024, 1, 1},
+    [2][6][0xad] = {3025, 1, 1},
+    [2][6][0xae] = {3026, 1, 1},
+    [2][6][0xaf] = {3027, 1, 1},
+    [2][6][0xb6] = {3028, 1, 1},
+    [2][6][0xb7] = {3029, 1, 1},
+    [2][6][0xb8] = {3030, 1, 1},
+    [2][6][0xb9] = {3031, 1, 1},
+    [2][6][0xba] = {3032, 1, 1},
+    [2][6][0xbb] = {3033, 1, 1},
+    [2][6][0xbc] = {3034, 1, 1},
+    [2][6][0xbd] = {3035, 1, 1},
+    [2][6][0xbe] = {3036, 1, 1},
+    [2][6][0xbf] = {3037, 1, 1},
+    [2][6][0xd6] = {3038, 2, 1},
+    [2][6][0xd7] = {3040, 2, 1},
 };

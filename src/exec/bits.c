@@ -100,7 +100,7 @@ int exec_bitscan(struct exec *x)
         flags_set(x, HVEMU_FLAG_CF | HVEMU_FLAG_ZF, f);
         return op_write(x, 0, r);
     default: /* POPCNT: ZF for a zero source, the other five cleared */
-        r = (uint64_t)__builtin_popcountll(s);
+        r = popcount64(s);
         flags_set(x, FLAGS_ARITH, s ? 0 : HVEMU_FLAG_ZF);
         return op_write(x, 0, r);
     }

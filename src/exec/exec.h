@@ -233,6 +233,16 @@ static inline uint64_t sext(uint64_t v, unsigned size)
     v &= size_mask(size);
     return (v ^ s) - s;
 }
+/* Population count without libgcc (__builtin_popcount calls __popcountdi2 without -mpopcnt,
+ * which a kernel embedding hvemu may not have). */
+static inline unsigned popcount64(uint64_t v)
+{
+    v = v - ((v >> 1) & 0x5555555555555555ull);
+    v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
+    v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((v * 0x0101010101010101ull) >> 56);
+}
+
 static inline int is_canonical(uint64_t la)
 {
     return (uint64_t)(((int64_t)la << 16) >> 16) == la;

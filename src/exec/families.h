@@ -56,6 +56,8 @@ int exec_movbe(struct exec *x);
 int exec_crc32(struct exec *x);
 int exec_adx(struct exec *x);
 int exec_cmpxchg8b16b(struct exec *x);
+/* bmi.c */
+int exec_bmi(struct exec *x);
 /* misc.c */
 int exec_cpuid(struct exec *x);
 int exec_rdtsc(struct exec *x);

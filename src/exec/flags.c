@@ -6,7 +6,7 @@
 static uint64_t parity(uint64_t r)
 {
     /* PF is set when the low byte has an even number of 1 bits */
-    return (__builtin_popcount((unsigned)(r & 0xff)) & 1) ? 0 : HVEMU_FLAG_PF;
+    return (popcount64(r & 0xff) & 1) ? 0 : HVEMU_FLAG_PF;
 }
 
 uint64_t flags_szp(uint64_t r, unsigned size)

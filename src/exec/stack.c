@@ -3,6 +3,8 @@
  * 64-bit mode: the stack is SS:RSP with 64-bit addressing; pushes are 8 bytes (2 with 66). */
 #include "families.h"
 
+#include <string.h>
+
 /* Stage a push of `size` bytes; *rsp is the stack pointer to update. */
 static int push_val(struct exec *x, uint64_t *rsp, uint64_t v, unsigned size)
 {
@@ -57,13 +59,11 @@ int exec_pop(struct exec *x)
     /* RSP is incremented before a memory destination's address is computed (POP [RSP+8]) */
     gpr_set_sized(x, HVEMU_RSP, 8, rsp);
     if (x->in->op[0].kind == HVEMU_OP_MEM) {
-        uint64_t la, keep = x->s->gpr[HVEMU_RSP];
-        x->s->gpr[HVEMU_RSP] = rsp; /* the address uses the incremented RSP */
-        rc = op_linear(x, 0, &la);
-        x->s->gpr[HVEMU_RSP] = keep;
-        if (rc != X_OK)
-            return rc;
-        return mem_write(x, la, &v, size, HVEMU_ACCESS_WRITE);
+        /* the address uses the incremented RSP: an RSP base is displaced by the pop's size */
+        const struct hvemu_mem *m = &x->in->op[0].u.mem;
+        int64_t adj = m->base_class != HVEMU_REG_NONE && m->base_class != HVEMU_REG_RIP &&
+                      m->base == HVEMU_RSP ? (int64_t)size : 0;
+        return op_write_mem(x, 0, adj, &v, size);
     }
     return op_write(x, 0, v); /* POP RSP: the popped value wins */
 }
@@ -120,26 +120,49 @@ int exec_leave(struct exec *x)
     return X_OK;
 }
 
-/* ENTER size, level: only level 0 and 1 stay within the staged-write budget; deeper nesting
- * copies up to 31 frame pointers and answers unhandleable. */
+/* ENTER alloc, level. Its pushes (the old frame pointer, level-1 frame pointers copied from the
+ * enclosing frame, then the new frame pointer) are contiguous below RSP, so they are built as
+ * one block and staged as up to four 64-byte writes: at most 32 slots of 8 bytes = 256 bytes.
+ * The copied pointers are read before anything is written, so a fault leaves no trace. */
 int exec_enter(struct exec *x)
 {
     unsigned size = x->in->opsize;
     uint64_t alloc = x->in->op[0].u.imm.imm & 0xffff;
     unsigned level = (unsigned)(x->in->op[1].u.imm.imm & 31);
     uint64_t rsp = gpr_get(x, HVEMU_RSP), rbp = gpr_get(x, HVEMU_RBP);
+    unsigned nslots = level ? level + 1 : 1;
+    uint8_t block[32 * 8];
+    uint64_t frame = rsp - size, la;
     int rc;
-    if (level > 1)
-        return exec_unhandled(x, "ENTER with a nesting level above 1");
-    if ((rc = push_val(x, &rsp, rbp, size)) != X_OK)
+    /* slot k is pushed k-th and lands at rsp - (k+1)*size: offset (nslots-1-k)*size in block */
+#define SLOT(k) (block + (nslots - 1 - (k)) * size)
+    memcpy(SLOT(0), &rbp, size);
+    for (unsigned i = 1; i < level; i++) {
+        uint64_t v = 0;
+        seg_linear(x, HVEMU_SS, rbp - (uint64_t)i * size, 8, &la);
+        if (!is_canonical(la) || !is_canonical(la + size - 1))
+            return exec_exception(x, HVEMU_EXC_SS, 1, 0);
+        if ((rc = mem_check_align(x, la, size)) != X_OK ||
+            (rc = mem_read(x, la, &v, size, HVEMU_ACCESS_STACK_READ)) != X_OK)
+            return rc;
+        memcpy(SLOT(i), &v, size);
+    }
+    if (level)
+        memcpy(SLOT(level), &frame, size);
+#undef SLOT
+    unsigned total = nslots * size;
+    seg_linear(x, HVEMU_SS, rsp - total, 8, &la);
+    if (!is_canonical(la) || !is_canonical(la + total - 1))
+        return exec_exception(x, HVEMU_EXC_SS, 1, 0);
+    if ((rc = mem_check_align(x, la, size)) != X_OK)
         return rc;
-    uint64_t frame = rsp;
-    if (level == 1 && (rc = push_val(x, &rsp, frame, size)) != X_OK)
-        return rc;
-    rsp -= alloc;
+    for (unsigned off = 0; off < total; off += 64)
+        if ((rc = mem_write(x, la + off, block + off, total - off < 64 ? total - off : 64,
+                            HVEMU_ACCESS_STACK_WRITE)) != X_OK)
+            return rc;
+    rsp -= total + alloc;
     /* the CPU touches the new stack top (a fault there reports exactly that address, as
      * measured on the host): probe it as a write of one stack slot */
-    uint64_t la;
     seg_linear(x, HVEMU_SS, rsp, 8, &la);
     if (!is_canonical(la) || !is_canonical(la + size - 1))
         return exec_exception(x, HVEMU_EXC_SS, 1, 0);

@@ -288,6 +288,10 @@ int op_read_mem(struct exec *x, unsigned i, int64_t offset, void *buf, unsigned 
     if (rc != X_OK)
         return rc;
     int rmw = (op->access & HVEMU_OPA_WRITE) != 0;
+    /* A locked access that crosses a page cannot be one compare-exchange: refuse it before
+     * the read, so that a device behind it sees nothing of an instruction that will not run. */
+    if (x->locked && rmw && (la & (PAGE_SIZE - 1)) + size > PAGE_SIZE)
+        return exec_unhandled(x, "locked access crosses a page (split lock): refused");
     if (x->locked && rmw && x->lock_fresh && x->lock_la == la) {
         /* re-execution after a failed compare-exchange: the callback already gave the
          * current value, so the device is not read a second time */
@@ -312,8 +316,12 @@ int op_write_mem(struct exec *x, unsigned i, int64_t offset, const void *buf, un
     if (rc != X_OK)
         return rc;
     int rmw = (op->access & HVEMU_OPA_READ) != 0;
+    /* a locked instruction writes memory only through compare-exchange against what it read:
+     * a write that is not the other half of its locked read is refused, never made plain */
+    if (x->locked && (!rmw || x->lock_la != la || size > sizeof(x->lock_val)))
+        return exec_unhandled(x, "locked write without its locked read: refused");
     rc = mem_write(x, la, buf, size, rmw ? HVEMU_ACCESS_RMW_WRITE : HVEMU_ACCESS_WRITE);
-    if (rc == X_OK && x->locked && rmw && x->lock_la == la && size <= sizeof(x->lock_val)) {
+    if (rc == X_OK && x->locked) {
         /* a locked RMW commits through compare-exchange against the value read */
         struct exec_write *w = &x->wr[x->nwrites - 1];
         w->locked = 1;

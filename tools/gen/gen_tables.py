@@ -87,6 +87,9 @@ for c, s in VW.items():
 for c, s in {'x': 'VX', 'X': 'O', 'Y': 'Y32', 'Z': 'Z64', 'h': 'VH'}.items():
     spec('Mi' + c, 'VSIB', 'MEM', s)
 spec('Msib', 'SIBMEM', 'MEM', 'NONE')
+# a GPR of the address size (MOVDIR64B, ENQCMD, UMONITOR: the register holds an address)
+spec('Ga', 'REG', 'GPR', 'A')
+spec('Ra', 'RM_REG', 'GPR', 'A')
 # opmask registers
 spec('Kr', 'REG', 'K', 'Q')
 spec('Kv', 'VVVV', 'K', 'Q')
@@ -171,6 +174,8 @@ ATTRS = [
     'nopfx66',  # #UD with a 66 prefix (JMPABS)
     'nopfxrep', # #UD with F2/F3 prefix
     'osz66',    # EVEX (APX map 4): pp=66 selects a 16-bit operand size
+    'distinct', # #UD when two of its vector/tile registers (VSIB index included) are the same
+    'dstdiff',  # the destination register must differ from every source register (else #UD)
 ]
 FEATURES = ['base', 'cmov', 'cx8', 'cx16', 'movbe', 'popcnt', 'lzcnt', 'bmi1', 'bmi2', 'adx',
             'crc32', 'rdrand', 'rdseed', 'rdtscp', 'rdpid', 'fsgsbase', 'clflushopt', 'clwb',
@@ -178,7 +183,7 @@ FEATURES = ['base', 'cmov', 'cx8', 'cx16', 'movbe', 'popcnt', 'lzcnt', 'bmi1', '
             'gfni', 'avx', 'avx2', 'fma', 'f16c', 'avx512', 'amx', 'xsave', 'system',
             'movdiri', 'serialize', 'waitpkg', 'other', 'apx']
 TUPLES = ['none', 'fv', 'hv', 'fvm', 'hvm', 'qvm', 'ovm', 't1s', 't1f', 't2', 't4', 't8',
-          'm128', 'dup', 'b2']
+          'm128', 'dup', 'b2', 't1s8', 't1s16']
 
 
 class Entry:
@@ -315,6 +320,8 @@ def main():
         check = True
         args = args[1:]
     outdir, files = args[0], args[1:]
+    if len(ATTRS) > 64:
+        sys.exit('more than 64 attributes')
     entries = []
     for fn in files:
         with open(fn) as f:
@@ -379,7 +386,7 @@ def main():
     h.append('enum hv_opspec_size { %s };' % ', '.join('HV_SZ_' + x for x in SIZE))
     h.append('enum hv_tuple { %s };' % ', '.join('HV_TUPLE_' + x.upper() for x in TUPLES))
     for i, a in enumerate(ATTRS):
-        h.append('#define HV_ATTR_%s (1u << %d)' % (a.upper(), i))
+        h.append('#define HV_ATTR_%s (1ull << %d)' % (a.upper(), i))
     h.append('#define HV_MNSEL_NONE 0\n#define HV_MNSEL_OSZ 1\n#define HV_MNSEL_ASZ 2\n#define HV_MNSEL_W 3')
     h.append('enum hv_mnemonic {')
     used = set()
@@ -399,7 +406,7 @@ def main():
     h.append('''struct hv_opspec { uint8_t loc, cls, size, fixed; };
 struct hv_entry {
     uint32_t mask, val;   /* match: (key & mask) == val */
-    uint32_t attrs;       /* HV_ATTR_* */
+    uint64_t attrs;       /* HV_ATTR_* */
     uint16_t mnemonic;    /* first of the variants when mnsel != 0 */
     uint8_t ops[4];       /* enum hv_opspec_id, 0 = none */
     uint8_t nops;

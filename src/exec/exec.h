@@ -162,9 +162,11 @@ int op_read_slow(struct exec *x, unsigned i, uint64_t *v);
 int op_write_slow(struct exec *x, unsigned i, uint64_t v);
 /* Stage a write of up to 8 bytes (the operand's size) of v to memory operand i. */
 int op_write_mem_value(struct exec *x, unsigned i, uint64_t v);
+/* Read up to 8 bytes (the operand's size) of memory operand i, zero-extended. */
+int op_read_mem_value(struct exec *x, unsigned i, uint64_t *v);
 
 /* Value of operand i, zero-extended (register, memory or immediate; immediates as decoded).
- * Inline for what MMIO handlers mostly see: a loaded GPR or an immediate. */
+ * Inline for what MMIO handlers mostly see: a loaded GPR, an immediate, a device register. */
 static inline int op_read(struct exec *x, unsigned i, uint64_t *v)
 {
     const struct hvemu_operand *op = &x->in->op[i];
@@ -178,6 +180,8 @@ static inline int op_read(struct exec *x, unsigned i, uint64_t *v)
     } else if (op->kind == HVEMU_OP_IMM || op->kind == HVEMU_OP_REL) {
         *v = op->u.imm.imm;
         return X_OK;
+    } else if (op->kind == HVEMU_OP_MEM) {
+        return op_read_mem_value(x, i, v);
     }
     return op_read_slow(x, i, v);
 }

@@ -330,55 +330,90 @@ int op_write_mem(struct exec *x, unsigned i, int64_t offset, const void *buf, un
     return rc;
 }
 
-/* op_write() of a memory operand, any case. Kept out of line so that the fast path below needs
- * no stack frame. */
-__attribute__((noinline, cold)) static int op_write_mem_value_slow(struct exec *x, unsigned i, uint64_t v)
+/* The linear address of memory operand `op` accessed with `size` bytes, for the common MMIO
+ * case, computed without a call: not locked, size 1..8, a loaded base and index, 64-bit
+ * addressing, no FS/GS base, both ends canonical, RFLAGS.AC clear (no alignment check).
+ * Returns 0 when the case is not that one: the caller then takes the general path, which gives
+ * the same result (and raises the #GP/#SS and #AC). */
+static inline int fast_linear(const struct exec *x, const struct hvemu_operand *op,
+                              unsigned size, uint64_t *la)
 {
-    const struct hvemu_operand *op = &x->in->op[i];
-    return op_write_mem(x, i, 0, &v, op->size > 8 ? 8 : op->size);
-}
-
-/* The store of op_write() to memory. The common MMIO case is tested for first and done without
- * a call: not locked, a loaded base and index, 64-bit addressing, no FS/GS base, RFLAGS.AC
- * clear (no alignment check), and the value is staged with one 8-byte move. Anything else
- * takes op_write_mem(), which gives the same result. */
-int op_write_mem_value(struct exec *x, unsigned i, uint64_t v)
-{
-    const struct hvemu_operand *op = &x->in->op[i];
     const struct hvemu_mem *m = &op->u.mem;
     const struct hvemu_state *s = x->s;
-    unsigned size = op->size, nw = x->nwrites;
-    if (__builtin_expect(x->locked || nw >= EXEC_MAX_WRITES || size - 1u >= 8 ||
-                         m->addr_size != 8 || m->segment >= HVEMU_FS ||
-                         (s->rflags & HVEMU_FLAG_AC), 0))
-        goto slow;
+    if (__builtin_expect(x->locked || size - 1u >= 8 || m->addr_size != 8 ||
+                         m->segment >= HVEMU_FS || (s->rflags & HVEMU_FLAG_AC), 0))
+        return 0;
     uint64_t ea = (uint64_t)m->disp;
     /* register numbers from the decoder are 0..31 (the & 31 only keeps the index in bounds) */
     if (m->base_class == HVEMU_REG_RIP) {
         ea += x->rip_next;
     } else if (m->base_class != HVEMU_REG_NONE) {
         if (!((s->valid >> (m->base & 31)) & 1))
-            goto slow;
+            return 0;
         ea += s->gpr[m->base & 31];
     }
     if (m->index_class != HVEMU_REG_NONE) {
         if (m->index_class == HVEMU_REG_GPR8 || !((s->valid >> (m->index & 31)) & 1))
-            goto slow;
+            return 0;
         ea += s->gpr[m->index & 31] * m->scale;
     }
     /* both ends canonical: bits 63..47 all equal, i.e. adding 2^47 leaves bits 63..48 clear */
     if (((ea + ((uint64_t)1 << 47)) | (ea + size - 1 + ((uint64_t)1 << 47))) >> 48)
-        goto slow; /* raises the #GP/#SS */
+        return 0;
+    *la = ea;
+    return 1;
+}
+
+/* op_write()/op_read() of a memory operand, any case. Kept out of line so that the fast paths
+ * below need no stack frame. */
+__attribute__((noinline, cold)) static int op_write_mem_value_slow(struct exec *x, unsigned i,
+                                                                    uint64_t v)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    return op_write_mem(x, i, 0, &v, op->size > 8 ? 8 : op->size);
+}
+
+__attribute__((noinline, cold)) static int op_read_mem_value_slow(struct exec *x, unsigned i,
+                                                                   uint64_t *v)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    *v = 0;
+    return op_read_mem(x, i, 0, v, op->size > 8 ? 8 : op->size);
+}
+
+/* The store of op_write() to memory: staged with one 8-byte move. */
+int op_write_mem_value(struct exec *x, unsigned i, uint64_t v)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    unsigned size = op->size, nw = x->nwrites;
+    uint64_t la;
+    if (nw >= EXEC_MAX_WRITES || !fast_linear(x, op, size, &la))
+        return op_write_mem_value_slow(x, i, v);
     struct exec_write *w = &x->wr[nw];
-    w->la = ea;
+    w->la = la;
     w->size = (uint16_t)size;
     w->kind = (op->access & HVEMU_OPA_READ) ? HVEMU_ACCESS_RMW_WRITE : HVEMU_ACCESS_WRITE;
     w->locked = 0;
     store_u64(w->data, v); /* little-endian: the low `size` bytes are the value */
     x->nwrites = nw + 1;
     return X_OK;
-slow:
-    return op_write_mem_value_slow(x, i, v);
+}
+
+/* The load of op_read() from memory: one read callback when the access stays in its page. */
+int op_read_mem_value(struct exec *x, unsigned i, uint64_t *v)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    const struct hvemu_ops *ops = x->ctx->ops;
+    unsigned size = op->size;
+    uint64_t la;
+    if (!fast_linear(x, op, size, &la) || !ops->read || (la & (PAGE_SIZE - 1)) + size > PAGE_SIZE)
+        return op_read_mem_value_slow(x, i, v);
+    struct hvemu_exception exc = {0, 0, 0, 0};
+    *v = 0;
+    int cb = ops->read(x->ctx->opaque, la, v, size,
+                       (op->access & HVEMU_OPA_WRITE) ? HVEMU_ACCESS_RMW_READ : HVEMU_ACCESS_READ,
+                       &exc);
+    return cb == HVEMU_CB_OK ? X_OK : exec_cb_fault(x, cb, &exc);
 }
 
 int op_read_slow(struct exec *x, unsigned i, uint64_t *v)

@@ -14,6 +14,10 @@
 
 #include <string.h>
 
+/* The library is built with -ffreestanding, where memset() is always a call into libc: the
+ * fixed-size clears below use the builtin, which compiles to a few stores. */
+#define CLEAR(p, n) __builtin_memset((p), 0, (n))
+
 /* Reading bytes: TRUNCATED when the caller's buffer ends, TOO_LONG past 15 bytes. */
 struct reader {
     const uint8_t *p;
@@ -42,7 +46,7 @@ static inline int rd_peek(const struct reader *r, uint8_t *out)
 }
 
 /* Little-endian immediate/displacement of n bytes, sign-extended when `sx`. */
-static int rd_le(struct reader *r, unsigned n, int sx, uint64_t *out)
+static inline int rd_le(struct reader *r, unsigned n, int sx, uint64_t *out)
 {
     uint64_t v = 0;
     if (r->pos + n > 15)
@@ -66,6 +70,15 @@ static int rd_le(struct reader *r, unsigned n, int sx, uint64_t *out)
         if (rc_ != HVEMU_DECODE_OK)                                                             \
             return rc_;                                                                         \
     } while (0)
+
+/* The legacy prefix bytes F0 F2 F3 66 67 26 2E 36 3E 64 65 as a 256-bit set. */
+#define PFX_BIT(b) ((uint64_t)1 << ((b) & 63))
+static const uint64_t legacy_prefix_bits[4] = {
+    PFX_BIT(0x26) | PFX_BIT(0x2E) | PFX_BIT(0x36) | PFX_BIT(0x3E),
+    PFX_BIT(0x64) | PFX_BIT(0x65) | PFX_BIT(0x66) | PFX_BIT(0x67),
+    0,
+    PFX_BIT(0xF0) | PFX_BIT(0xF2) | PFX_BIT(0xF3),
+};
 
 /* Prefix state gathered before the opcode. */
 struct prefixes {
@@ -109,6 +122,12 @@ static unsigned operand_bytes(const struct hvemu_insn *in, unsigned size_rule, u
     }
 }
 
+/* operand_bytes() of the size rules up to HV_SZ_T, which do not depend on the instruction */
+static const uint8_t fixed_operand_bytes[HV_SZ_T + 1] = {
+    [HV_SZ_NONE] = 0, [HV_SZ_B] = 1, [HV_SZ_W] = 2, [HV_SZ_D] = 4, [HV_SZ_Q] = 8,
+    [HV_SZ_O] = 16, [HV_SZ_Y32] = 32, [HV_SZ_Z64] = 64, [HV_SZ_T] = 10,
+};
+
 static uint8_t gpr_class(unsigned bytes)
 {
     switch (bytes) {
@@ -125,7 +144,7 @@ static uint8_t vec_class(unsigned bytes)
 }
 
 /* Build a register operand of a class from an index. */
-static void set_reg(struct hvemu_insn *in, struct hvemu_operand *op, unsigned cls, unsigned bytes,
+static inline __attribute__((always_inline)) void set_reg(struct hvemu_insn *in, struct hvemu_operand *op, unsigned cls, unsigned bytes,
                     unsigned idx)
 {
     op->kind = HVEMU_OP_REG;
@@ -169,7 +188,7 @@ static int decode_modrm_mem(struct reader *r, struct hvemu_insn *in, struct hvem
 {
     unsigned mod = in->modrm >> 6, rm = in->modrm & 7;
     uint64_t disp = 0;
-    memset(m, 0, sizeof(*m)); /* no stale stack bytes in base/index when they are absent */
+    CLEAR(m, sizeof(*m)); /* no stale stack bytes in base/index when they are absent */
     m->base_class = m->index_class = HVEMU_REG_NONE;
     m->scale = 1;
     m->addr_size = in->addrsize;
@@ -242,6 +261,22 @@ static int decode_modrm_mem(struct reader *r, struct hvemu_insn *in, struct hvem
     return HVEMU_DECODE_OK;
 }
 
+/* *d = *s field by field: `s` was just written a byte at a time, and the one 16-byte load a
+ * struct copy compiles to cannot take those bytes from the store buffer (a stall of a dozen
+ * cycles); loads of the same widths as the stores can. */
+static inline void copy_mem(struct hvemu_mem *d, const struct hvemu_mem *s)
+{
+    d->segment = s->segment;
+    d->base_class = s->base_class;
+    d->base = s->base;
+    d->index_class = s->index_class;
+    d->index = s->index;
+    d->scale = s->scale;
+    d->bcst = s->bcst;
+    d->addr_size = s->addr_size;
+    d->disp = s->disp;
+}
+
 static uint8_t default_segment(const struct hvemu_mem *m)
 {
     if (m->base_class != HVEMU_REG_NONE && m->base_class != HVEMU_REG_RIP &&
@@ -289,12 +324,20 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     if (mode != HVEMU_MODE_16 && mode != HVEMU_MODE_32 && mode != HVEMU_MODE_64)
         return HVEMU_DECODE_UD;
     /* Only the fields up to the operands need clearing; operands are set as they are built. */
-    memset(in, 0, offsetof(struct hvemu_insn, op));
+    CLEAR(in, offsetof(struct hvemu_insn, op));
     in->mode = (uint8_t)mode;
 
     /* ---- legacy prefixes and REX ---- */
     for (;;) {
         TRY(rd_byte(&r, &b));
+        /* most instructions have no prefix: one bit test sends the opcode byte on its way */
+        if (!((legacy_prefix_bits[b >> 6] >> (b & 63)) & 1)) {
+            if (is64 && (b & 0xF0) == 0x40) {
+                px.rex = b; /* a later legacy prefix cancels it; a later REX replaces it */
+                continue;
+            }
+            break;
+        }
         switch (b) {
         case 0xF0: px.lock = 1; px.rex = 0; continue;
         case 0xF2: case 0xF3: px.rep_last = b; px.rex = 0; continue;
@@ -306,31 +349,30 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         case 0x3E: px.seg = 1 + HVEMU_DS; px.rex = 0; continue;
         case 0x64: px.seg = 1 + HVEMU_FS; px.rex = 0; continue;
         case 0x65: px.seg = 1 + HVEMU_GS; px.rex = 0; continue;
-        default: break;
+        default: break; /* not reached: the bit test above lets only these bytes here */
         }
-        if (is64 && (b & 0xF0) == 0x40) {
-            px.rex = b; /* a later legacy prefix cancels it; a later REX replaces it */
-            continue;
+    }
+    if (r.pos > 1) { /* there were prefixes (px is all zero otherwise) */
+        unsigned pfx = 0;
+        if (px.lock) pfx |= HVEMU_PFX_LOCK;
+        if (px.rep_last == 0xF3) pfx |= HVEMU_PFX_REP;
+        if (px.rep_last == 0xF2) pfx |= HVEMU_PFX_REPNE;
+        if (px.has66) pfx |= HVEMU_PFX_OPSZ;
+        if (px.has67) pfx |= HVEMU_PFX_ADSZ;
+        if (px.seg) {
+            pfx |= HVEMU_PFX_SEG;
+            in->seg_override = (uint8_t)(px.seg - 1);
         }
-        break;
+        if (px.rex) {
+            pfx |= HVEMU_PFX_REX;
+            in->rex_w = (px.rex >> 3) & 1;
+            in->rex_r = (px.rex >> 2) & 1;
+            in->rex_x = (px.rex >> 1) & 1;
+            in->rex_b = px.rex & 1;
+        }
+        in->prefixes = (uint8_t)pfx;
+        pp = px.rep_last == 0xF3 ? 2 : px.rep_last == 0xF2 ? 3 : px.has66 ? 1 : 0;
     }
-    if (px.lock) in->prefixes |= HVEMU_PFX_LOCK;
-    if (px.rep_last == 0xF3) in->prefixes |= HVEMU_PFX_REP;
-    if (px.rep_last == 0xF2) in->prefixes |= HVEMU_PFX_REPNE;
-    if (px.has66) in->prefixes |= HVEMU_PFX_OPSZ;
-    if (px.has67) in->prefixes |= HVEMU_PFX_ADSZ;
-    if (px.seg) {
-        in->prefixes |= HVEMU_PFX_SEG;
-        in->seg_override = (uint8_t)(px.seg - 1);
-    }
-    if (px.rex) {
-        in->prefixes |= HVEMU_PFX_REX;
-        in->rex_w = (px.rex >> 3) & 1;
-        in->rex_r = (px.rex >> 2) & 1;
-        in->rex_x = (px.rex >> 1) & 1;
-        in->rex_b = px.rex & 1;
-    }
-    pp = px.rep_last == 0xF3 ? 2 : px.rep_last == 0xF2 ? 3 : px.has66 ? 1 : 0;
 
     /* ---- REX2, VEX, EVEX, or the legacy opcode escape ---- */
     uint8_t nb = 0;
@@ -452,37 +494,49 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     const struct hv_slot *slot = &hv_slots[space][map][b];
     if (!slot->count)
         return HVEMU_DECODE_UD;
+    /* ModRM is kept in a local: read back from *in (after byte stores the compiler cannot see
+     * through) it cost a store-forwarding stall on the key below */
+    unsigned modrm = 0;
     if (slot->has_modrm) {
-        TRY(rd_byte(&r, &in->modrm));
+        uint8_t mb;
+        TRY(rd_byte(&r, &mb));
+        modrm = mb;
+        in->modrm = mb;
         in->has_modrm = 1;
     }
 
     /* ---- match ---- */
-    unsigned osz16 = !in->rex_w && px.has66 && in->encoding <= HVEMU_ENC_REX2;
+    unsigned enc = in->encoding;
+    unsigned osz16 = !in->rex_w && px.has66 && enc <= HVEMU_ENC_REX2;
     /* APX gives EVEX encodings to a few GPR instructions of maps 1-3 (BMI, KMOV); their NF bit is
      * aaa[2], as in map 4. AVX-512 entries never test nf, so the bit is harmless for them. */
     unsigned key_nf = in->evex_nf;
-    if (in->encoding == HVEMU_ENC_EVEX && map != 4 && is64 &&
-        hvemu_feature_has(features, HVEMU_FEAT_APX))
+    if (enc == HVEMU_ENC_EVEX && map != 4 && is64 && hvemu_feature_has(features, HVEMU_FEAT_APX))
         key_nf = (in->evex_aaa >> 2) & 1;
-    /* EVEX.b in a register form turns L'L into rounding control: the vector length is 512. */
-    unsigned key_l = in->encoding == HVEMU_ENC_EVEX && map != 4 && in->evex_b &&
-                     (in->modrm >> 6) == 3 ? 2 : in->vex_l;
-    uint32_t key = ((uint32_t)(in->modrm >> 3 & 7) << HV_KEY_REG_SHIFT) |
-                   ((uint32_t)((in->modrm >> 6) == 3) << HV_KEY_MODR_SHIFT) |
-                   ((uint32_t)(in->modrm & 7) << HV_KEY_RM_SHIFT) |
+    uint32_t key = ((uint32_t)(modrm >> 3 & 7) << HV_KEY_REG_SHIFT) |
+                   ((uint32_t)((modrm >> 6) == 3) << HV_KEY_MODR_SHIFT) |
+                   ((uint32_t)(modrm & 7) << HV_KEY_RM_SHIFT) |
                    ((uint32_t)pp << HV_KEY_P_SHIFT) |
                    ((uint32_t)in->rex_w << HV_KEY_W_SHIFT) |
-                   ((uint32_t)key_l << HV_KEY_L_SHIFT) |
                    ((uint32_t)is64 << HV_KEY_M64_SHIFT) |
-                   ((uint32_t)in->evex_nd << HV_KEY_ND_SHIFT) |
-                   ((uint32_t)key_nf << HV_KEY_NF_SHIFT) |
-                   ((uint32_t)(in->encoding == HVEMU_ENC_REX2) << HV_KEY_REX2_SHIFT) |
-                   ((uint32_t)in->evex_b << HV_KEY_B_SHIFT) |
                    ((uint32_t)osz16 << HV_KEY_OSZ16_SHIFT) |
-                   ((uint32_t)(in->vvvv == 0) << HV_KEY_VVVV0_SHIFT) |
                    ((uint32_t)(((b & 7) | in->rex_b | in->rex_b4) == 0) << HV_KEY_ZREG0_SHIFT) |
                    ((uint32_t)px.has67 << HV_KEY_ASZ67_SHIFT);
+    if (enc <= HVEMU_ENC_REX2) {
+        /* legacy and REX2 encodings have no vector length, vvvv (it reads as 0), NDD, NF or
+         * EVEX.b: their key bits are constants */
+        key |= ((uint32_t)1 << HV_KEY_VVVV0_SHIFT) |
+               ((uint32_t)(enc == HVEMU_ENC_REX2) << HV_KEY_REX2_SHIFT);
+    } else {
+        /* EVEX.b in a register form turns L'L into rounding control: the vector length is 512. */
+        unsigned key_l = enc == HVEMU_ENC_EVEX && map != 4 && in->evex_b && (modrm >> 6) == 3 ?
+                         2 : in->vex_l;
+        key |= ((uint32_t)key_l << HV_KEY_L_SHIFT) |
+               ((uint32_t)in->evex_nd << HV_KEY_ND_SHIFT) |
+               ((uint32_t)key_nf << HV_KEY_NF_SHIFT) |
+               ((uint32_t)in->evex_b << HV_KEY_B_SHIFT) |
+               ((uint32_t)(in->vvvv == 0) << HV_KEY_VVVV0_SHIFT);
+    }
     const struct hv_entry *e = hv_match(slot, key, features);
     if (!e || e->mnemonic == HV_MN_INVALID)
         return HVEMU_DECODE_UD;
@@ -521,7 +575,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
      * Their #UD is answered only once the whole instruction has been read: a CPU fetches the
      * instruction before it decodes it (a fetch fault and the 15-byte #GP take priority over
      * #UD), so TRUNCATED and TOO_LONG win over these. */
-    int memform = in->has_modrm && (in->modrm >> 6) != 3 && !(at & HV_ATTR_MODREG);
+    int memform = in->has_modrm && (modrm >> 6) != 3 && !(at & HV_ATTR_MODREG);
     if (px.lock && !((at & (HV_ATTR_LOCK | HV_ATTR_XLOCK)) && memform))
         ud_late = 1;
     if (in->encoding == HVEMU_ENC_REX2 && (at & HV_ATTR_NOREX2))
@@ -591,21 +645,24 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     }
 
     /* ---- operands (immediates are read in operand order) ---- */
-    unsigned reg_idx = (in->modrm >> 3 & 7) | (in->rex_r << 3) | (in->rex_r4 << 4);
-    unsigned rm_idx = (in->modrm & 7) | (in->rex_b << 3) | (in->rex_b4 << 4);
+    unsigned reg_idx = (modrm >> 3 & 7) | (in->rex_r << 3) | (in->rex_r4 << 4);
+    unsigned rm_idx = (modrm & 7) | (in->rex_b << 3) | (in->rex_b4 << 4);
     in->noperands = e->nops;
     for (unsigned i = 0; i < e->nops; i++) {
         const struct hv_opspec *s = &hv_opspecs[e->ops[i]];
         struct hvemu_operand *op = &in->op[i];
-        unsigned nbytes = operand_bytes(in, s->size, vl);
+        /* the fixed sizes and the operand size without the switch: its indirect jump is
+         * mispredicted on a mix of instructions */
+        unsigned nbytes = s->size <= HV_SZ_T ? fixed_operand_bytes[s->size] :
+                          s->size == HV_SZ_V ? in->opsize : operand_bytes(in, s->size, vl);
         uint64_t v = 0;
-        memset(op, 0, sizeof(*op));
+        CLEAR(op, sizeof(*op));
         op->access = HVEMU_OPA_READ;
         switch (s->loc) {
         case HV_LOC_REG:
             /* registers that do not exist are #UD (once the instruction is read): SEG 6-7, CR other
              * than 0/2/3/4/8, DR 8+ */
-            if (s->cls == HV_CLS_SEG && (in->modrm >> 3 & 7) > 5)
+            if (s->cls == HV_CLS_SEG && (modrm >> 3 & 7) > 5)
                 ud_late = 1;
             if (s->cls == HV_CLS_CR && (reg_idx > 8 || reg_idx == 1 || (reg_idx >= 5 && reg_idx <= 7)))
                 ud_late = 1;
@@ -622,7 +679,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                  (s->cls == HV_CLS_K && (in->rex_r || in->rex_r4))))
                 ud_late = 1;
             set_reg(in, op, s->cls, nbytes, s->cls == HV_CLS_VEC || s->cls == HV_CLS_GPR ||
-                    s->cls == HV_CLS_CR || s->cls == HV_CLS_DR ? reg_idx : (in->modrm >> 3 & 7));
+                    s->cls == HV_CLS_CR || s->cls == HV_CLS_DR ? reg_idx : (modrm >> 3 & 7));
             break;
         case HV_LOC_RM:
         case HV_LOC_RM_REG:
@@ -631,7 +688,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
         case HV_LOC_SIBMEM:
             if (have_mem) {
                 op->kind = HVEMU_OP_MEM;
-                op->u.mem = mem;
+                copy_mem(&op->u.mem, &mem);
                 op->size = (uint16_t)nbytes;
                 if (s->loc == HV_LOC_VSIB) {
                     op->u.mem.index_class = vec_class(nbytes);
@@ -665,7 +722,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
             } else {
                 unsigned idx = rm_idx;
                 if (s->cls == HV_CLS_VEC && in->encoding == HVEMU_ENC_EVEX)
-                    idx = (in->modrm & 7) | (in->rex_b << 3) | (in->rex_x << 4);
+                    idx = (modrm & 7) | (in->rex_b << 3) | (in->rex_x << 4);
                 /* VEX: a tile in ModRM.rm with VEX.B set is #UD (an opmask ignores VEX.B) */
                 if (s->cls == HV_CLS_TMM && idx > 7 && in->encoding == HVEMU_ENC_VEX)
                     return HVEMU_DECODE_UD;

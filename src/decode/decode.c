@@ -80,6 +80,9 @@ static const uint64_t legacy_prefix_bits[4] = {
     PFX_BIT(0xF0) | PFX_BIT(0xF2) | PFX_BIT(0xF3),
 };
 
+/* The mandatory prefix byte of each pp value (none, 66, F3, F2). */
+static const uint8_t mandatory_of_pp[4] = {0, 0x66, 0xF3, 0xF2};
+
 /* Prefix state gathered before the opcode. */
 struct prefixes {
     uint8_t lock, has66, has67, rep_last; /* rep_last: 0, 0xF2 or 0xF3 (the last one) */
@@ -144,8 +147,9 @@ static uint8_t vec_class(unsigned bytes)
 }
 
 /* Build a register operand of a class from an index. */
-static inline __attribute__((always_inline)) void set_reg(struct hvemu_insn *in, struct hvemu_operand *op, unsigned cls, unsigned bytes,
-                    unsigned idx)
+/* Inlined: called from several operand kinds, it was a call per register operand. */
+static inline __attribute__((always_inline)) void
+set_reg(struct hvemu_insn *in, struct hvemu_operand *op, unsigned cls, unsigned bytes, unsigned idx)
 {
     op->kind = HVEMU_OP_REG;
     op->size = (uint16_t)bytes;
@@ -487,7 +491,7 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     in->map = (uint8_t)map;
     in->opcode = b;
     in->vvvv = (uint8_t)(vvvv | (v4 << 4));
-    in->mandatory = (uint8_t)(pp == 1 ? 0x66 : pp == 2 ? 0xF3 : pp == 3 ? 0xF2 : 0);
+    in->mandatory = mandatory_of_pp[pp & 3];
 
     if (map > 7)
         return HVEMU_DECODE_UD;

@@ -561,7 +561,9 @@ static int commit_writes(struct exec *x)
     return X_OK;
 }
 
-/* Everything but RIP; REP strings commit each iteration this way and restage. */
+/* Everything but RIP; REP strings commit each iteration this way and restage.
+ * emulate.c's commit() does the common case (at most one unlocked write within a page) inline
+ * and calls this for everything else: a rule added here must be added there too. */
 int exec_commit_effects(struct exec *x)
 {
     struct hvemu_state *s = x->s;

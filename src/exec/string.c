@@ -75,11 +75,46 @@ int exec_inout(struct exec *x)
     return X_OK;
 }
 
+/* Write one element now, split per page; a write crossing into a second page is probed first
+ * so that a fault there leaves the first piece unwritten. */
+static int write_now(struct exec *x, uint64_t la, const void *data, unsigned size)
+{
+    const struct hvemu_ops *ops = x->ctx->ops;
+    struct hvemu_exception exc = {0, 0, 0, 0};
+    const uint8_t *d = data;
+    unsigned first = 4096 - (unsigned)(la & 4095);
+    int cb;
+    if (!ops->write)
+        return exec_unhandled(x, "no memory write callback");
+    if (first < size && ops->probe_write &&
+        (cb = ops->probe_write(x->ctx->opaque, la + first, size - first, &exc)) != HVEMU_CB_OK)
+        goto fail;
+    if (first >= size)
+        first = size;
+    if ((cb = ops->write(x->ctx->opaque, la, d, first, HVEMU_ACCESS_WRITE, &exc)) != HVEMU_CB_OK)
+        goto fail;
+    if (first < size &&
+        (cb = ops->write(x->ctx->opaque, la + first, d + first, size - first, HVEMU_ACCESS_WRITE, &exc)) != HVEMU_CB_OK)
+        goto fail;
+    return X_OK;
+fail:
+    if (cb == HVEMU_CB_FAULT) {
+        x->res->status = HVEMU_EXCEPTION;
+        x->res->exc = exc;
+        return X_EXC;
+    }
+    if (cb == HVEMU_CB_RETRY) {
+        x->res->status = HVEMU_RETRY;
+        x->res->reason = "the embedder asked to retry an access";
+        return X_RETRY;
+    }
+    return exec_unhandled(x, "the embedder could not perform a memory access");
+}
+
 int exec_string(struct exec *x)
 {
     const struct hvemu_insn *in = x->in;
     unsigned asz = in->addrsize, size = elem_size(in);
-    uint16_t mn = in->mnemonic;
     int rep = (in->prefixes & (HVEMU_PFX_REP | HVEMU_PFX_REPNE)) != 0;
     int cmp_like = (in->attrs & HV_ATTR_REPCC) != 0;
     int repne = cmp_like && (in->prefixes & HVEMU_PFX_REPNE) && !(in->prefixes & HVEMU_PFX_REP);
@@ -96,58 +131,63 @@ int exec_string(struct exec *x)
         return rc;
     uint32_t chunk = x->ctx->rep_chunk ? x->ctx->rep_chunk : 1;
     int64_t step = (x->new_rflags & HVEMU_FLAG_DF) ? -(int64_t)size : (int64_t)size;
-
+    int uses_src = in->opcode == 0xA4 || in->opcode == 0xA5 || in->opcode == 0xA6 ||
+                   in->opcode == 0xA7 || in->opcode == 0xAC || in->opcode == 0xAD ||
+                   in->opcode == 0x6E || in->opcode == 0x6F;
+    int uses_dst = !(in->opcode >= 0xAC && in->opcode <= 0xAD) && in->opcode != 0x6E && in->opcode != 0x6F;
+    uint64_t amask = size_mask(asz);
+    /* The counters live in locals and each element's memory write goes to the embedder at once:
+     * hardware retires every iteration, so an element written before a later fault stays
+     * written. The registers are staged once, when the loop ends however it ends (done, chunk
+     * boundary or fault), so a fault reports the completed iterations' counters. */
+    uint64_t rcx = gpr_get_sized(x, HVEMU_RCX, asz), rsi = gpr_get_sized(x, HVEMU_RSI, asz);
+    uint64_t rdi = gpr_get_sized(x, HVEMU_RDI, asz), acc = gpr_get_sized(x, HVEMU_RAX, size);
+    uint64_t flags = x->new_rflags, loaded = 0;
+    uint32_t done = 0;
+    rc = X_OK;
     for (uint32_t iter = 0;; iter++) {
-        uint64_t rcx = gpr_get_sized(x, HVEMU_RCX, asz);
         if (rep && rcx == 0)
             break; /* done: fall through to the next instruction */
         if (iter == chunk) {
             x->new_rip = x->s->rip; /* resume here on the next call */
             break;
         }
-        uint64_t rsi = gpr_get_sized(x, HVEMU_RSI, asz), rdi = gpr_get_sized(x, HVEMU_RDI, asz);
-        uint64_t src_la, dst_la, a = 0, b = 0;
+        uint64_t src_la, dst_la, a = 0, b = 0, r;
         seg_linear(x, (unsigned)src_seg, rsi, asz, &src_la);
         seg_linear(x, HVEMU_ES, rdi, asz, &dst_la);
-        int uses_src = mn != HV_MN_STOSB && mn != HV_MN_STOSW && mn != HV_MN_STOSD &&
-                       mn != HV_MN_STOSQ && mn != HV_MN_SCASB && mn != HV_MN_SCASW &&
-                       mn != HV_MN_SCASD && mn != HV_MN_SCASQ && in->opcode != 0x6C && in->opcode != 0x6D;
-        int uses_dst = !(in->opcode >= 0xAC && in->opcode <= 0xAD) && in->opcode != 0x6E && in->opcode != 0x6F;
-        if (uses_src && (!is_canonical(src_la) || !is_canonical(src_la + size - 1)))
-            return exec_gp0(x);
-        if (uses_dst && (!is_canonical(dst_la) || !is_canonical(dst_la + size - 1)))
-            return exec_gp0(x);
-        if (uses_src && (rc = mem_check_align(x, src_la, size)) != X_OK)
-            return rc;
-        if (uses_dst && (rc = mem_check_align(x, dst_la, size)) != X_OK)
-            return rc;
-        uint64_t r;
+        if (uses_src && (!is_canonical(src_la) || !is_canonical(src_la + size - 1))) {
+            rc = exec_gp0(x);
+            break;
+        }
+        if (uses_dst && (!is_canonical(dst_la) || !is_canonical(dst_la + size - 1))) {
+            rc = exec_gp0(x);
+            break;
+        }
+        if ((uses_src && (rc = mem_check_align(x, src_la, size)) != X_OK) ||
+            (uses_dst && (rc = mem_check_align(x, dst_la, size)) != X_OK))
+            break;
         switch (in->opcode) {
         case 0xA4: case 0xA5: /* MOVS */
-            if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) != X_OK ||
-                (rc = mem_write(x, dst_la, &a, size, HVEMU_ACCESS_WRITE)) != X_OK)
-                return rc;
+            if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) == X_OK)
+                rc = write_now(x, dst_la, &a, size);
             break;
         case 0xA6: case 0xA7: /* CMPS: [rSI] - [rDI] */
-            if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) != X_OK ||
-                (rc = mem_read(x, dst_la, &b, size, HVEMU_ACCESS_READ)) != X_OK)
-                return rc;
-            flags_set(x, FLAGS_ARITH, flags_sub(a, b, 0, size, &r));
+            if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) == X_OK &&
+                (rc = mem_read(x, dst_la, &b, size, HVEMU_ACCESS_READ)) == X_OK)
+                flags = (flags & ~(uint64_t)FLAGS_ARITH) | flags_sub(a, b, 0, size, &r);
             break;
         case 0xAE: case 0xAF: /* SCAS: rAX - [rDI] */
-            if ((rc = mem_read(x, dst_la, &b, size, HVEMU_ACCESS_READ)) != X_OK)
-                return rc;
-            flags_set(x, FLAGS_ARITH, flags_sub(gpr_get_sized(x, HVEMU_RAX, size), b, 0, size, &r));
+            if ((rc = mem_read(x, dst_la, &b, size, HVEMU_ACCESS_READ)) == X_OK)
+                flags = (flags & ~(uint64_t)FLAGS_ARITH) | flags_sub(acc, b, 0, size, &r);
             break;
         case 0xAC: case 0xAD: /* LODS */
-            if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) != X_OK)
-                return rc;
-            gpr_set_sized(x, HVEMU_RAX, size, a);
+            if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) == X_OK) {
+                acc = a;
+                loaded = 1;
+            }
             break;
         case 0xAA: case 0xAB: /* STOS */
-            a = gpr_get_sized(x, HVEMU_RAX, size);
-            if ((rc = mem_write(x, dst_la, &a, size, HVEMU_ACCESS_WRITE)) != X_OK)
-                return rc;
+            rc = write_now(x, dst_la, &acc, size);
             break;
         case 0x6C: case 0x6D: /* INS: the destination is checked before the port is read */
             if (x->ctx->ops->probe_write) {
@@ -155,34 +195,51 @@ int exec_string(struct exec *x)
                 if (x->ctx->ops->probe_write(x->ctx->opaque, dst_la, size, &exc) == HVEMU_CB_FAULT) {
                     x->res->status = HVEMU_EXCEPTION;
                     x->res->exc = exc;
-                    return X_EXC;
+                    rc = X_EXC;
+                    break;
                 }
             }
-            if ((rc = port_io(x, 0, (uint16_t)gpr_get_sized(x, HVEMU_RDX, 2), &a, size)) != X_OK ||
-                (rc = mem_write(x, dst_la, &a, size, HVEMU_ACCESS_WRITE)) != X_OK)
-                return rc;
+            if ((rc = port_io(x, 0, (uint16_t)gpr_get_sized(x, HVEMU_RDX, 2), &a, size)) == X_OK)
+                rc = write_now(x, dst_la, &a, size);
             break;
         default: /* OUTS */
-            if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) != X_OK ||
-                (rc = port_io(x, 1, (uint16_t)gpr_get_sized(x, HVEMU_RDX, 2), &a, size)) != X_OK)
-                return rc;
+            if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) == X_OK)
+                rc = port_io(x, 1, (uint16_t)gpr_get_sized(x, HVEMU_RDX, 2), &a, size);
             break;
         }
+        if (rc != X_OK)
+            break;
+        done++;
         if (uses_src)
-            gpr_set_sized(x, HVEMU_RSI, asz, rsi + (uint64_t)step);
+            rsi = (rsi + (uint64_t)step) & amask;
         if (uses_dst)
-            gpr_set_sized(x, HVEMU_RDI, asz, rdi + (uint64_t)step);
+            rdi = (rdi + (uint64_t)step) & amask;
         if (!rep)
             break;
-        gpr_set_sized(x, HVEMU_RCX, asz, rcx - 1);
-        if ((rc = exec_commit_effects(x)) != X_OK)
-            return rc;
-        x->new_rflags = x->s->rflags;
+        rcx = (rcx - 1) & amask;
         if (cmp_like) {
-            int zf = (x->s->rflags & HVEMU_FLAG_ZF) != 0;
+            int zf = (flags & HVEMU_FLAG_ZF) != 0;
             if (repne ? zf : !zf)
                 break;
         }
     }
-    return X_OK;
+    if (done) {
+        if (rep)
+            gpr_set_sized(x, HVEMU_RCX, asz, rcx);
+        if (uses_src)
+            gpr_set_sized(x, HVEMU_RSI, asz, rsi);
+        if (uses_dst)
+            gpr_set_sized(x, HVEMU_RDI, asz, rdi);
+        if (loaded)
+            gpr_set_sized(x, HVEMU_RAX, size, acc);
+        x->new_rflags = flags;
+    }
+    if (rc != X_OK && done) {
+        /* a fault after some iterations: their register state is architectural, commit it
+         * (RIP stays on the instruction) */
+        int crc = exec_commit_effects(x);
+        if (crc != X_OK)
+            return crc;
+    }
+    return rc;
 }

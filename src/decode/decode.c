@@ -636,11 +636,15 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
     struct hvemu_mem mem;
     int have_mem = 0;
     if (memform) {
+        /* whether an operand must have a SIB byte (VSIB, AMX sibmem) matters only when there
+         * is none: with ModRM.rm = 100 and 32/64-bit addressing there is one anyway */
         int need_sib = 0;
-        for (unsigned i = 0; i < e->nops; i++) {
-            unsigned loc = hv_opspecs[e->ops[i]].loc;
-            if (loc == HV_LOC_VSIB || loc == HV_LOC_SIBMEM)
-                need_sib = 1;
+        if ((modrm & 7) != 4 || in->addrsize == 2) {
+            for (unsigned i = 0; i < e->nops; i++) {
+                unsigned loc = hv_opspecs[e->ops[i]].loc;
+                if (loc == HV_LOC_VSIB || loc == HV_LOC_SIBMEM)
+                    need_sib = 1;
+            }
         }
         TRY(decode_modrm_mem(&r, in, &mem, need_sib));
         mem.segment = effective_segment(in, &mem);
@@ -853,9 +857,10 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 ud_late = 1;
     }
     /* APX PUSH2/POP2: RSP as either register is #UD, and so is POP2 into one register twice.
-     * Keyed on the mnemonic because the 32 attribute bits are all spoken for. */
-    if (e->mnemonic == HV_MN_PUSH2 || e->mnemonic == HV_MN_PUSH2P || e->mnemonic == HV_MN_POP2 ||
-        e->mnemonic == HV_MN_POP2P) {
+     * Keyed on the mnemonic because the 32 attribute bits are all spoken for; they exist only
+     * in EVEX map 4, tested first so that other instructions skip the four compares. */
+    if (map == 4 && (e->mnemonic == HV_MN_PUSH2 || e->mnemonic == HV_MN_PUSH2P ||
+                     e->mnemonic == HV_MN_POP2 || e->mnemonic == HV_MN_POP2P)) {
         unsigned r0 = in->op[0].u.reg.idx, r1 = in->op[1].u.reg.idx;
         if (r0 == HVEMU_RSP || r1 == HVEMU_RSP || (in->opcode == 0x8F && r0 == r1))
             ud_late = 1;

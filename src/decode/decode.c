@@ -857,8 +857,8 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 ud_late = 1;
     }
     /* APX PUSH2/POP2: RSP as either register is #UD, and so is POP2 into one register twice.
-     * Keyed on the mnemonic because the 32 attribute bits are all spoken for; they exist only
-     * in EVEX map 4, tested first so that other instructions skip the four compares. */
+     * A rule of these two instructions alone, so it is keyed on their mnemonics; they exist
+     * only in EVEX map 4, tested first so that other instructions skip the four compares. */
     if (map == 4 && (e->mnemonic == HV_MN_PUSH2 || e->mnemonic == HV_MN_PUSH2P ||
                      e->mnemonic == HV_MN_POP2 || e->mnemonic == HV_MN_POP2P)) {
         unsigned r0 = in->op[0].u.reg.idx, r1 = in->op[1].u.reg.idx;

@@ -1,13 +1,15 @@
 #!/bin/bash
-# Build the libFuzzer decode target (clang, ASan+UBSan) and run it briefly from a small seed
-# corpus written here. Usage: tests/fuzz.sh BUILD_DIR [extra libFuzzer options]
+# Build the libFuzzer targets (clang, ASan+UBSan) and run one briefly from a small seed corpus
+# written here. Usage: tests/fuzz.sh BUILD_DIR [extra libFuzzer options]
+# FUZZ_TARGET: decode_fuzz (default) or emulate_fuzz.
 # FUZZ_TIME (seconds, default 30) and FUZZ_RUNS (default 1000000) bound the run; whichever
 # comes first ends it.
 set -e
 B=${1:-build}
 shift || true
 make --no-print-directory -f tests/tests.mk BUILD="$B" fuzz-bins >/dev/null
-corpus="$B/fuzz/corpus"
+target=${FUZZ_TARGET:-decode_fuzz}
+corpus="$B/fuzz/corpus-$target"
 rm -rf "$corpus"
 mkdir -p "$corpus"
 i=0
@@ -25,17 +27,17 @@ for hex in \
 done
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-out="$B/fuzz/last-run.log"
+out="$B/fuzz/last-run-$target.log"
 set +e
-"$B/fuzz/decode_fuzz" -runs="${FUZZ_RUNS:-1000000}" -max_total_time="${FUZZ_TIME:-30}" -max_len=32 \
+"$B/fuzz/$target" -runs="${FUZZ_RUNS:-1000000}" -max_total_time="${FUZZ_TIME:-30}" -max_len=${FUZZ_MAXLEN:-32} \
     -print_final_stats=1 -artifact_prefix="$B/fuzz/" "$@" "$corpus" >"$out" 2>&1
 rc=$?
 set -e
 grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' "$out" | sed 's/^/    /' || true
 if [ $rc != 0 ]; then
     tail -30 "$out"
-    echo "summary: decode fuzzing FAILED (rc $rc), log in $out"
+    echo "summary: $target FAILED (rc $rc), log in $out"
     exit 1
 fi
 n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out")
-echo "summary: decode fuzzing ok, ${n:-?} inputs, corpus $(ls "$corpus" | wc -l) files"
+echo "summary: $target ok, ${n:-?} inputs, corpus $(ls "$corpus" | wc -l) files"

@@ -249,7 +249,9 @@ static inline unsigned popcount64(uint64_t v)
 
 static inline int is_canonical(uint64_t la)
 {
-    return (uint64_t)(((int64_t)la << 16) >> 16) == la;
+    /* bits 63..47 all equal; no shift of a signed value (that is undefined for negatives) */
+    uint64_t hi = la >> 47;
+    return hi == 0 || hi == 0x1ffff;
 }
 
 /* Branch helper: set the new RIP with the canonical check (#GP(0)). */

@@ -20,6 +20,11 @@ $(BUILD)/fuzz/decode_fuzz: fuzz/decode_fuzz.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(SAN_WARN) -O1 -g -Iinclude -D_GNU_SOURCE -fsanitize=fuzzer $(SAN_FLAGS) \
 		$< $(FUZZ_OBJ) -o $@
 
+$(BUILD)/fuzz/emulate_fuzz: fuzz/emulate_fuzz.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(SAN_WARN) -O1 -g -Iinclude -D_GNU_SOURCE -fsanitize=fuzzer $(SAN_FLAGS) \
+		$< $(FUZZ_OBJ) -o $@
+
 # the whole library under ASan+UBSan, and the Zydis test against it
 SAN_OBJ := $(patsubst src/%.c,$(BUILD)/asan/obj/%.o,$(SAN_LIB_SRC))
 $(BUILD)/asan/obj/%.o: src/%.c $(SAN_HDRS)
@@ -34,6 +39,6 @@ $(BUILD)/asan/zydis_diff: tests/decode/zydis_diff.c $(BUILD)/asan/libhvemu.a
 	$(FUZZ_CC) $(SAN_WARN) -O1 -g -Iinclude -D_GNU_SOURCE $(SAN_FLAGS) $< $(BUILD)/asan/libhvemu.a \
 		-o $@ -lZydis
 
-fuzz-bins: $(BUILD)/fuzz/decode_fuzz
+fuzz-bins: $(BUILD)/fuzz/decode_fuzz $(BUILD)/fuzz/emulate_fuzz
 asan-bins: $(BUILD)/asan/zydis_diff
 .PHONY: fuzz-bins asan-bins

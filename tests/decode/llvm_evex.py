@@ -143,6 +143,7 @@ def main():
     lib, ctx, buf = d.lib, d.ctx[64], d.buf
     classes = collections.defaultdict(list)
     excused = collections.Counter()
+    exclasses = collections.defaultdict(collections.Counter)
     for i, c in enumerate(allc):
         mp, op, pp, w, ll, b, z, aaa, modrm, enc = c
         ln = lib.LLVMDisasmInstruction(ctx, enc, 15, 0, buf, 512)
@@ -155,6 +156,7 @@ def main():
         why = excuse(kind, enc, ll, b, z, aaa, modrm >> 6 == 3, txt, f[1] if hl else '')
         if why:
             excused[why] += 1
+            exclasses[why][(mp, op, pp, w, kind)] += 1
             continue
         classes[(mp, op, pp, w, kind)].append((enc.hex(), hl, ln, f[1] if hl == 0 else f[1],
                                                 txt, ll, b, z, aaa, modrm >> 6 == 3))
@@ -166,7 +168,12 @@ def main():
         print('map%d %02x %s W%d %s: %d' % (mp, op, PP[pp], w, kind, len(v)))
         for e in v[:int(verbose) * 1000 or 3]:
             print('   ', e)
-    print('excused (see excuse()):', dict(sorted(excused.items())))
+    for why in sorted(excused):
+        print('excused %-18s %7d strings in %4d classes (map, opcode, pp, W, kind)'
+              % (why, excused[why], len(exclasses[why])))
+        if verbose:
+            for (mp, op, pp, w, kind), n in sorted(exclasses[why].items()):
+                print('    map%d %02x %s W%d %s: %d' % (mp, op, PP[pp], w, kind, n))
     print('compared %d EVEX encodings with LLVM 19: %d excused, %d unexplained disagreements'
           ' in %d classes' % (len(allc), sum(excused.values()), bad, len(classes)))
     return 1 if bad else 0

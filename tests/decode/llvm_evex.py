@@ -86,11 +86,12 @@ def excuse(kind, enc, ll, b, z, aaa, reg, ltext, htext):
         if not mn.startswith('v'):
             return 'apx'
         # Zeroing-masking needs a predicate, and k0 cannot be encoded as one (SDM Vol.2A
-        # 2.6.4); z=1 with aaa=000 is #UD (so Bochs and XED decode it); LLVM ignores z.
+        # 2.6.4); z=1 with aaa=000 is #UD (as Bochs decodes it); LLVM ignores z.
         if z and not aaa:
             return 'z-k0'
         # L'L=11b is reserved unless EVEX.b selects rounding in a reg-reg form
-        # (SDM Vol.2A 2.6.11, Table 2-36); LLVM decodes it as some length.
+        # (SDM Vol.2A 2.6.11, Table 2-36), scalar LIG forms included (XED: BAD_EVEX_LL);
+        # LLVM decodes it as some length.
         if ll == 3 and not (reg and b):
             return 'll3'
         # The complex FP16 multiplies are #UD when the destination equals a source

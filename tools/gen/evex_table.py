@@ -43,6 +43,12 @@ HEADER = """# EVEX-encoded vector instructions (AVX-512 and its extensions), map
 """
 MAPN = {1: '0f', 2: '0f38', 3: '0f3a', 5: 'm5', 6: 'm6'}
 PP = ['np', '66', 'f3', 'f2']
+# Where the reference decoder is more lenient than the SDM (found against LLVM 19 by
+# tests/decode/llvm_evex.py): the exact conversions VCVTDQ2PD/VCVTUDQ2PD (F3.0F.W0 E6/7A) and
+# W0 VCVTSI2SD/VCVTUSI2SD (F2.0F.W0 2A/7B) have no {er}/{sae}, so EVEX.b in their register
+# form is #UD (SDM Vol. 2A 2.6.11, Table 2-36). (map, opcode, pp, W).
+NO_REG_B = {(1, 0xe6, 2, 0), (1, 0x7a, 2, 0), (1, 0x2a, 3, 0), (1, 0x7b, 3, 0)}
+
 def load(fn):
     recs = {}
     for line in open(fn):
@@ -54,7 +60,8 @@ def load(fn):
             ops.append((int(t), int(enc), val, int(size), int(el), int(act)))
         fl = dict((m.group(1), int(m.group(2))) for m in re.finditer(r'([a-z]+?)(\d+)', f[4]))
         recs[(mp, op, pp, w, l, mem, reg)] = (f[1], ops, fl)
-    
+        if not mem and (mp, op, pp, w) in NO_REG_B:
+            fl['b'] = 0
     return recs
 
 def vclass(nbytes):

@@ -457,7 +457,6 @@ struct hvemu_ctx {
     hvemu_features cached_features; /* ctx->features when they were decoded */
     uint8_t cached_len;          /* 0: nothing cached */
     uint8_t cached_apx;          /* the cached decode needed APX: a hit re-checks XCR0/CR4 */
-    uint8_t scratch[255];        /* per-emulation buffers live here, never on a callback's stack */
 };
 
 /* Set up a context: ops, opaque and state, every feature enabled, default tunables. */

@@ -231,10 +231,7 @@ static int stack16(struct exec *x, uint64_t rsp, uint64_t *la)
 {
     if (rsp & 15)
         return exec_gp0(x);
-    seg_linear(x, HVEMU_SS, rsp, 8, la);
-    if (!is_canonical(*la) || !is_canonical(*la + 15))
-        return exec_exception(x, HVEMU_EXC_SS, 1, 0);
-    return X_OK;
+    return stack_linear(x, rsp, 16, 16, la); /* 16-byte aligned: #AC cannot apply */
 }
 
 static int apx_push2(struct exec *x)

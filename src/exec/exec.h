@@ -156,6 +156,15 @@ int mem_read(struct exec *x, uint64_t la, void *data, unsigned size, enum hvemu_
 int mem_write(struct exec *x, uint64_t la, const void *data, unsigned size, enum hvemu_access kind);
 /* #AC check for an access (when CR0.AM, RFLAGS.AC and CPL 3). */
 int mem_check_align(struct exec *x, uint64_t la, unsigned size);
+/* Write now (not staged), split per page, a page-crossing write probed first: for REP strings,
+ * whose iterations retire one by one. */
+int mem_write_now(struct exec *x, uint64_t la, const void *data, unsigned size,
+                  enum hvemu_access kind);
+/* The fault a write of `size` bytes at `la` would raise, asked per page (ops->probe_write; no
+ * callback: X_OK). For accesses the CPU checks without storing (ENTER's new top, INS). */
+int mem_probe(struct exec *x, uint64_t la, unsigned size);
+/* SS:rsp for a stack access of `size` bytes: #SS(0) when not canonical, then #AC by `align`. */
+int stack_linear(struct exec *x, uint64_t rsp, unsigned size, unsigned align, uint64_t *la);
 
 /* ---- operands of the decoded instruction ---- */
 int op_read_slow(struct exec *x, unsigned i, uint64_t *v);

@@ -10,10 +10,7 @@ static int push_val(struct exec *x, uint64_t *rsp, uint64_t v, unsigned size)
 {
     uint64_t la;
     *rsp -= size;
-    seg_linear(x, HVEMU_SS, *rsp, 8, &la);
-    if (!is_canonical(la) || !is_canonical(la + size - 1))
-        return exec_exception(x, HVEMU_EXC_SS, 1, 0);
-    int rc = mem_check_align(x, la, size);
+    int rc = stack_linear(x, *rsp, size, size, &la);
     if (rc != X_OK)
         return rc;
     return mem_write(x, la, &v, size, HVEMU_ACCESS_STACK_WRITE);
@@ -22,10 +19,7 @@ static int push_val(struct exec *x, uint64_t *rsp, uint64_t v, unsigned size)
 static int pop_val(struct exec *x, uint64_t *rsp, uint64_t *v, unsigned size)
 {
     uint64_t la;
-    seg_linear(x, HVEMU_SS, *rsp, 8, &la);
-    if (!is_canonical(la) || !is_canonical(la + size - 1))
-        return exec_exception(x, HVEMU_EXC_SS, 1, 0);
-    int rc = mem_check_align(x, la, size);
+    int rc = stack_linear(x, *rsp, size, size, &la);
     if (rc != X_OK)
         return rc;
     *v = 0;
@@ -139,10 +133,7 @@ int exec_enter(struct exec *x)
     memcpy(SLOT(0), &rbp, size);
     for (unsigned i = 1; i < level; i++) {
         uint64_t v = 0;
-        seg_linear(x, HVEMU_SS, rbp - (uint64_t)i * size, 8, &la);
-        if (!is_canonical(la) || !is_canonical(la + size - 1))
-            return exec_exception(x, HVEMU_EXC_SS, 1, 0);
-        if ((rc = mem_check_align(x, la, size)) != X_OK ||
+        if ((rc = stack_linear(x, rbp - (uint64_t)i * size, size, size, &la)) != X_OK ||
             (rc = mem_read(x, la, &v, size, HVEMU_ACCESS_STACK_READ)) != X_OK)
             return rc;
         memcpy(SLOT(i), &v, size);
@@ -151,10 +142,7 @@ int exec_enter(struct exec *x)
         memcpy(SLOT(level), &frame, size);
 #undef SLOT
     unsigned total = nslots * size;
-    seg_linear(x, HVEMU_SS, rsp - total, 8, &la);
-    if (!is_canonical(la) || !is_canonical(la + total - 1))
-        return exec_exception(x, HVEMU_EXC_SS, 1, 0);
-    if ((rc = mem_check_align(x, la, size)) != X_OK)
+    if ((rc = stack_linear(x, rsp - total, total, size, &la)) != X_OK)
         return rc;
     for (unsigned off = 0; off < total; off += 64)
         if ((rc = mem_write(x, la + off, block + off, total - off < 64 ? total - off : 64,
@@ -163,20 +151,9 @@ int exec_enter(struct exec *x)
     rsp -= total + alloc;
     /* the CPU touches the new stack top (a fault there reports exactly that address, as
      * measured on the host): probe it as a write of one stack slot */
-    seg_linear(x, HVEMU_SS, rsp, 8, &la);
-    if (!is_canonical(la) || !is_canonical(la + size - 1))
-        return exec_exception(x, HVEMU_EXC_SS, 1, 0);
-    if ((rc = mem_check_align(x, la, size)) != X_OK) /* #AC comes before the #PF */
+    if ((rc = stack_linear(x, rsp, size, size, &la)) != X_OK || /* #AC comes before the #PF */
+        (rc = mem_probe(x, la, size)) != X_OK)
         return rc;
-    if (x->ctx->ops->probe_write) {
-        struct hvemu_exception exc = {0, 0, 0, 0};
-        int cb = x->ctx->ops->probe_write(x->ctx->opaque, la, size, &exc);
-        if (cb == HVEMU_CB_FAULT) {
-            x->res->status = HVEMU_EXCEPTION;
-            x->res->exc = exc;
-            return X_EXC;
-        }
-    }
     gpr_set_sized(x, HVEMU_RBP, size, frame);
     gpr_set_sized(x, HVEMU_RSP, 8, rsp);
     return X_OK;

@@ -28,16 +28,8 @@ static int port_io(struct exec *x, int out, uint16_t port, void *data, unsigned 
              : ops->pio_in(x->ctx->opaque, port, data, size, &exc);
     if (cb == HVEMU_CB_OK)
         return X_OK;
-    if (cb == HVEMU_CB_FAULT) {
-        x->res->status = HVEMU_EXCEPTION;
-        x->res->exc = exc;
-        return X_EXC;
-    }
-    if (cb == HVEMU_CB_RETRY) {
-        x->res->status = HVEMU_RETRY;
-        x->res->reason = "the embedder asked to retry a port access";
-        return X_RETRY;
-    }
+    if (cb == HVEMU_CB_FAULT || cb == HVEMU_CB_RETRY)
+        return exec_cb_fault(x, cb, &exc);
     return exec_unhandled(x, "port I/O failed");
 }
 
@@ -73,42 +65,6 @@ int exec_inout(struct exec *x)
     if (!out)
         gpr_set_sized(x, HVEMU_RAX, size == 4 ? 4 : size, v); /* IN EAX zero-extends */
     return X_OK;
-}
-
-/* Write one element now, split per page; a write crossing into a second page is probed first
- * so that a fault there leaves the first piece unwritten. */
-static int write_now(struct exec *x, uint64_t la, const void *data, unsigned size)
-{
-    const struct hvemu_ops *ops = x->ctx->ops;
-    struct hvemu_exception exc = {0, 0, 0, 0};
-    const uint8_t *d = data;
-    unsigned first = 4096 - (unsigned)(la & 4095);
-    int cb;
-    if (!ops->write)
-        return exec_unhandled(x, "no memory write callback");
-    if (first < size && ops->probe_write &&
-        (cb = ops->probe_write(x->ctx->opaque, la + first, size - first, &exc)) != HVEMU_CB_OK)
-        goto fail;
-    if (first >= size)
-        first = size;
-    if ((cb = ops->write(x->ctx->opaque, la, d, first, HVEMU_ACCESS_WRITE, &exc)) != HVEMU_CB_OK)
-        goto fail;
-    if (first < size &&
-        (cb = ops->write(x->ctx->opaque, la + first, d + first, size - first, HVEMU_ACCESS_WRITE, &exc)) != HVEMU_CB_OK)
-        goto fail;
-    return X_OK;
-fail:
-    if (cb == HVEMU_CB_FAULT) {
-        x->res->status = HVEMU_EXCEPTION;
-        x->res->exc = exc;
-        return X_EXC;
-    }
-    if (cb == HVEMU_CB_RETRY) {
-        x->res->status = HVEMU_RETRY;
-        x->res->reason = "the embedder asked to retry an access";
-        return X_RETRY;
-    }
-    return exec_unhandled(x, "the embedder could not perform a memory access");
 }
 
 int exec_string(struct exec *x)
@@ -169,7 +125,7 @@ int exec_string(struct exec *x)
         switch (in->opcode) {
         case 0xA4: case 0xA5: /* MOVS */
             if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) == X_OK)
-                rc = write_now(x, dst_la, &a, size);
+                rc = mem_write_now(x, dst_la, &a, size, HVEMU_ACCESS_WRITE);
             break;
         case 0xA6: case 0xA7: /* CMPS: [rSI] - [rDI] */
             if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) == X_OK &&
@@ -187,20 +143,12 @@ int exec_string(struct exec *x)
             }
             break;
         case 0xAA: case 0xAB: /* STOS */
-            rc = write_now(x, dst_la, &acc, size);
+            rc = mem_write_now(x, dst_la, &acc, size, HVEMU_ACCESS_WRITE);
             break;
         case 0x6C: case 0x6D: /* INS: the destination is checked before the port is read */
-            if (x->ctx->ops->probe_write) {
-                struct hvemu_exception exc = {0, 0, 0, 0};
-                if (x->ctx->ops->probe_write(x->ctx->opaque, dst_la, size, &exc) == HVEMU_CB_FAULT) {
-                    x->res->status = HVEMU_EXCEPTION;
-                    x->res->exc = exc;
-                    rc = X_EXC;
-                    break;
-                }
-            }
-            if ((rc = port_io(x, 0, (uint16_t)gpr_get_sized(x, HVEMU_RDX, 2), &a, size)) == X_OK)
-                rc = write_now(x, dst_la, &a, size);
+            if ((rc = mem_probe(x, dst_la, size)) == X_OK &&
+                (rc = port_io(x, 0, (uint16_t)gpr_get_sized(x, HVEMU_RDX, 2), &a, size)) == X_OK)
+                rc = mem_write_now(x, dst_la, &a, size, HVEMU_ACCESS_WRITE);
             break;
         default: /* OUTS */
             if ((rc = mem_read(x, src_la, &a, size, HVEMU_ACCESS_READ)) == X_OK)

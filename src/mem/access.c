@@ -479,19 +479,18 @@ int cond_holds(uint64_t f, unsigned cc)
 
 /* ---- commit ---- */
 
-static int write_pieces(struct exec *x, const struct exec_write *w)
+/* Write `size` bytes now, one callback per page piece. */
+static int write_pieces(struct exec *x, uint64_t la, const uint8_t *d, unsigned size,
+                        enum hvemu_access kind)
 {
     const struct hvemu_ops *ops = x->ctx->ops;
     struct hvemu_exception exc = {0, 0, 0, 0};
-    uint64_t la = w->la;
-    const uint8_t *d = w->data;
-    unsigned size = w->size;
     if (!ops->write)
         return exec_unhandled(x, "no memory write callback");
     while (size) {
         unsigned room = PAGE_SIZE - (unsigned)(la & (PAGE_SIZE - 1));
         unsigned n = size < room ? size : room;
-        int cb = ops->write(x->ctx->opaque, la, d, n, (enum hvemu_access)w->kind, &exc);
+        int cb = ops->write(x->ctx->opaque, la, d, n, kind, &exc);
         if (cb != HVEMU_CB_OK)
             return exec_cb_fault(x, cb, &exc);
         la += n;
@@ -501,12 +500,11 @@ static int write_pieces(struct exec *x, const struct exec_write *w)
     return X_OK;
 }
 
-static int probe_pieces(struct exec *x, const struct exec_write *w)
+/* Ask the embedder, one page piece at a time, whether writing there would fault. */
+static int probe_pieces(struct exec *x, uint64_t la, unsigned size)
 {
     const struct hvemu_ops *ops = x->ctx->ops;
     struct hvemu_exception exc = {0, 0, 0, 0};
-    uint64_t la = w->la;
-    unsigned size = w->size;
     while (size) {
         unsigned room = PAGE_SIZE - (unsigned)(la & (PAGE_SIZE - 1));
         unsigned n = size < room ? size : room;
@@ -517,6 +515,31 @@ static int probe_pieces(struct exec *x, const struct exec_write *w)
         size -= n;
     }
     return X_OK;
+}
+
+int mem_probe(struct exec *x, uint64_t la, unsigned size)
+{
+    return x->ctx->ops->probe_write ? probe_pieces(x, la, size) : X_OK;
+}
+
+int mem_write_now(struct exec *x, uint64_t la, const void *data, unsigned size,
+                  enum hvemu_access kind)
+{
+    int rc;
+    /* a write crossing a page is probed first: a fault on its second piece leaves the first
+     * unwritten */
+    if ((la & (PAGE_SIZE - 1)) + size > PAGE_SIZE && (rc = mem_probe(x, la, size)) != X_OK)
+        return rc;
+    return write_pieces(x, la, data, size, kind);
+}
+
+int stack_linear(struct exec *x, uint64_t rsp, unsigned size, unsigned align, uint64_t *la)
+{
+    int rc;
+    seg_linear(x, HVEMU_SS, rsp, 8, la);
+    if ((rc = check_canonical(x, HVEMU_SS, *la, size)) != X_OK)
+        return rc;
+    return mem_check_align(x, *la, align);
 }
 
 /* The memory writes of the instruction: probed first when there are several or one crosses a
@@ -530,7 +553,7 @@ static int commit_writes(struct exec *x)
         int need = x->nwrites > 1 ||
                    ((x->wr[0].la & (PAGE_SIZE - 1)) + x->wr[0].size > PAGE_SIZE);
         for (unsigned i = 0; need && i < x->nwrites; i++)
-            if ((rc = probe_pieces(x, &x->wr[i])) != X_OK)
+            if ((rc = probe_pieces(x, x->wr[i].la, x->wr[i].size)) != X_OK)
                 return rc;
     }
     for (unsigned i = 0; i < x->nwrites; i++) {
@@ -554,7 +577,7 @@ static int commit_writes(struct exec *x)
             }
             if (cb != HVEMU_CB_OK)
                 return exec_cb_fault(x, cb, &exc);
-        } else if ((rc = write_pieces(x, w)) != X_OK) {
+        } else if ((rc = write_pieces(x, w->la, w->data, w->size, (enum hvemu_access)w->kind)) != X_OK) {
             return rc;
         }
     }

@@ -240,22 +240,9 @@ static inline int commit(struct exec *x)
         if (cb != HVEMU_CB_OK)
             return exec_cb_fault(x, cb, &exc);
     }
-    uint32_t d = x->gpr_dirty;
-    if (d) {
-        s->dirty |= d;
-        do {
-            unsigned i = (unsigned)__builtin_ctz(d);
-            d &= d - 1;
-            s->gpr[i] = x->new_gpr[i];
-        } while (d);
-    }
-    uint64_t dirty = HVEMU_PART_RIP;
-    if (x->new_rflags != s->rflags) {
-        s->rflags = x->new_rflags;
-        dirty |= HVEMU_PART_RFLAGS;
-    }
+    apply_registers(x);
     s->rip = x->new_rip;
-    s->dirty |= dirty;
+    s->dirty |= HVEMU_PART_RIP;
     return X_OK;
 }
 

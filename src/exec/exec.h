@@ -89,6 +89,26 @@ struct exec {
     uint8_t lock_val[16];
 };
 
+/* Apply the staged GPRs and RFLAGS to the state and mark them dirty (RIP is the caller's): the
+ * register half of every commit, inline for emulate.c's fast path. */
+static inline void apply_registers(struct exec *x)
+{
+    struct hvemu_state *s = x->s;
+    uint32_t d = x->gpr_dirty;
+    if (d) {
+        s->dirty |= d;
+        do {
+            unsigned i = (unsigned)__builtin_ctz(d);
+            d &= d - 1;
+            s->gpr[i] = x->new_gpr[i];
+        } while (d);
+    }
+    if (x->new_rflags != s->rflags) {
+        s->rflags = x->new_rflags;
+        s->dirty |= HVEMU_PART_RFLAGS;
+    }
+}
+
 /* Load state parts that are not valid (lazy getter); X_UNHANDLED if they cannot be had. */
 int exec_need(struct exec *x, uint64_t parts);
 /* Apply staged memory, register and flag writes, keep RIP; staging is emptied. */

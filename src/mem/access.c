@@ -584,42 +584,17 @@ static int commit_writes(struct exec *x)
     return X_OK;
 }
 
-/* Everything but RIP; REP strings commit each iteration this way and restage.
- * emulate.c's commit() does the common case (at most one unlocked write within a page) inline
- * and calls this for everything else: a rule added here must be added there too. */
+/* Everything but RIP, and the staging emptied. emulate.c's commit() does the common case (at
+ * most one unlocked write within a page) inline and calls this for everything else; REP strings
+ * call it when a fault follows retired iterations. */
 int exec_commit_effects(struct exec *x)
 {
-    struct hvemu_state *s = x->s;
     if (x->nwrites) {
-        const struct exec_write *w = &x->wr[0];
-        const struct hvemu_ops *ops = x->ctx->ops;
-        /* The common case, one unlocked write within a page: nothing to probe, one call. */
-        if (x->nwrites == 1 && !w->locked && ops->write &&
-            (w->la & (PAGE_SIZE - 1)) + w->size <= PAGE_SIZE) {
-            struct hvemu_exception exc = {0, 0, 0, 0};
-            int cb = ops->write(x->ctx->opaque, w->la, w->data, w->size,
-                                (enum hvemu_access)w->kind, &exc);
-            if (cb != HVEMU_CB_OK)
-                return exec_cb_fault(x, cb, &exc);
-        } else {
-            int rc = commit_writes(x);
-            if (rc != X_OK)
-                return rc;
-        }
+        int rc = commit_writes(x);
+        if (rc != X_OK)
+            return rc;
     }
-    uint32_t d = x->gpr_dirty;
-    if (d) {
-        s->dirty |= d;
-        do {
-            unsigned i = (unsigned)__builtin_ctz(d);
-            d &= d - 1;
-            s->gpr[i] = x->new_gpr[i];
-        } while (d);
-    }
-    if (x->new_rflags != s->rflags) {
-        s->rflags = x->new_rflags;
-        s->dirty |= HVEMU_PART_RFLAGS;
-    }
+    apply_registers(x);
     x->gpr_dirty = 0;
     x->nwrites = 0;
     return X_OK;

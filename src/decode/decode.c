@@ -829,41 +829,42 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
             break;
         }
     }
-    /* Gathers (destination, VSIB index, mask) and AMX dot products (three tiles) are #UD when
-     * two of their vector/tile registers are the same register: a decode-time check. */
+    /* `distinct`: #UD when two register operands of one kind are the same register: gathers
+     * (destination, VSIB index, mask), AMX dot products (three tiles), POP2 (two GPRs). One mask
+     * per kind, so a GPR and a vector register of the same number never collide. */
     if (at & HV_ATTR_DISTINCT) {
-        uint32_t seen = 0;
+        uint32_t seen[3] = {0, 0, 0}; /* vector, tile, GPR */
         for (unsigned i = 0; i < e->nops; i++) {
             const struct hvemu_operand *op = &in->op[i];
-            unsigned idx;
+            unsigned idx, kind;
             if (op->kind == HVEMU_OP_REG && op->u.reg.cls >= HVEMU_REG_XMM &&
                 op->u.reg.cls <= HVEMU_REG_ZMM)
-                idx = op->u.reg.idx;
+                idx = op->u.reg.idx, kind = 0;
             else if (op->kind == HVEMU_OP_REG && op->u.reg.cls == HVEMU_REG_TMM)
-                idx = op->u.reg.idx;
+                idx = op->u.reg.idx, kind = 1;
+            else if (op->kind == HVEMU_OP_REG && op->u.reg.cls >= HVEMU_REG_GPR8 &&
+                     op->u.reg.cls <= HVEMU_REG_GPR64)
+                idx = op->u.reg.idx, kind = 2;
             else if (op->kind == HVEMU_OP_MEM && hv_opspecs[e->ops[i]].loc == HV_LOC_VSIB)
-                idx = op->u.mem.index;
+                idx = op->u.mem.index, kind = 0;
             else
                 continue;
-            if (seen & (1u << (idx & 31)))
+            if (seen[kind] & (1u << (idx & 31)))
                 ud_late = 1;
-            seen |= 1u << (idx & 31);
+            seen[kind] |= 1u << (idx & 31);
         }
     }
+    /* `norsp`: RSP as a GPR register operand is #UD (PUSH2/POP2) */
+    if (at & HV_ATTR_NORSP)
+        for (unsigned i = 0; i < e->nops; i++)
+            if (in->op[i].kind == HVEMU_OP_REG && in->op[i].u.reg.cls == HVEMU_REG_GPR64 &&
+                in->op[i].u.reg.idx == HVEMU_RSP)
+                ud_late = 1;
     if (at & HV_ATTR_DSTDIFF) {
         for (unsigned i = 1; i < e->nops; i++)
             if (in->op[i].kind == HVEMU_OP_REG && hv_opspecs[e->ops[i]].cls == hv_opspecs[e->ops[0]].cls &&
                 in->op[i].u.reg.idx == in->op[0].u.reg.idx)
                 ud_late = 1;
-    }
-    /* APX PUSH2/POP2: RSP as either register is #UD, and so is POP2 into one register twice.
-     * A rule of these two instructions alone, so it is keyed on their mnemonics; they exist
-     * only in EVEX map 4, tested first so that other instructions skip the four compares. */
-    if (map == 4 && (e->mnemonic == HV_MN_PUSH2 || e->mnemonic == HV_MN_PUSH2P ||
-                     e->mnemonic == HV_MN_POP2 || e->mnemonic == HV_MN_POP2P)) {
-        unsigned r0 = in->op[0].u.reg.idx, r1 = in->op[1].u.reg.idx;
-        if (r0 == HVEMU_RSP || r1 == HVEMU_RSP || (in->opcode == 0x8F && r0 == r1))
-            ud_late = 1;
     }
     /* #UD from an encoding rule is answered only once the whole instruction has been read: a
      * CPU fetches before it decodes, so a truncated (fetch-faulting) or over-long instruction

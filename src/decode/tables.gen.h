@@ -52,7 +52,8 @@ enum hv_tuple { HV_TUPLE_NONE, HV_TUPLE_FV, HV_TUPLE_HV, HV_TUPLE_FVM, HV_TUPLE_
 #define HV_ATTR_NOPFXREP (1ull << 28)
 #define HV_ATTR_OSZ66 (1ull << 29)
 #define HV_ATTR_DISTINCT (1ull << 30)
-#define HV_ATTR_DSTDIFF (1ull << 31)
+#define HV_ATTR_NORSP (1ull << 31)
+#define HV_ATTR_DSTDIFF (1ull << 32)
 #define HV_MNSEL_NONE 0
 #define HV_MNSEL_OSZ 1
 #define HV_MNSEL_ASZ 2

@@ -174,7 +174,8 @@ ATTRS = [
     'nopfx66',  # #UD with a 66 prefix (JMPABS)
     'nopfxrep', # #UD with F2/F3 prefix
     'osz66',    # EVEX (APX map 4): pp=66 selects a 16-bit operand size
-    'distinct', # #UD when two of its vector/tile registers (VSIB index included) are the same
+    'distinct', # #UD when two register operands of one kind (vector with VSIB index, tile, GPR) are the same
+    'norsp',    # #UD when a GPR register operand is RSP (PUSH2/POP2)
     'dstdiff',  # the destination register must differ from every source register (else #UD)
 ]
 FEATURES = ['base', 'cmov', 'cx8', 'cx16', 'movbe', 'popcnt', 'lzcnt', 'bmi1', 'bmi2', 'adx',

@@ -296,7 +296,6 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
         x.new_rflags = s->rflags;
         x.gpr_dirty = 0;
         x.nwrites = 0;
-        x.rep_done = 1;
         x.state_missing = 0;
         rc = fn(&x);
         if (x.state_missing)

@@ -80,7 +80,6 @@ struct exec {
     uint32_t gpr_dirty;         /* which new_gpr[] entries are staged */
     unsigned nwrites;
     uint8_t locked;             /* LOCK prefix or implicitly locked (XCHG with memory) */
-    uint8_t rep_done;           /* a REP string finished this call (vs. chunk boundary) */
     uint8_t state_missing;      /* a register read found its state part unavailable */
     uint8_t lock_fresh;         /* a failed cmpxchg left the current value in lock_val */
     uint64_t lock_la;           /* locked RMW: the address read, and the value it held */
@@ -233,8 +232,6 @@ static inline int op_write(struct exec *x, unsigned i, uint64_t v)
     }
     return op_write_slow(x, i, v);
 }
-/* Memory operand i's linear address. */
-int op_linear(struct exec *x, unsigned i, uint64_t *la);
 /* Memory operand i displaced by `offset` bytes, accessed with `size` bytes (BT with a register
  * bit offset, CMPXCHG16B): address with checks, read now / stage a write (locked when the
  * instruction is). */

@@ -275,11 +275,6 @@ int op_linear_at(struct exec *x, unsigned i, int64_t offset, unsigned size, uint
     return linear_checked(x, &x->in->op[i].u.mem, offset, size, la);
 }
 
-int op_linear(struct exec *x, unsigned i, uint64_t *la)
-{
-    return op_linear_at(x, i, 0, x->in->op[i].size, la);
-}
-
 int op_read_mem(struct exec *x, unsigned i, int64_t offset, void *buf, unsigned size)
 {
     const struct hvemu_operand *op = &x->in->op[i];

@@ -199,7 +199,8 @@ static int apx_ccmp(struct exec *x)
  *   0 1  CFCMOVcc r/m, r   cc: r/m = r; else a register r/m = 0, a memory r/m untouched
  *   1 1  CFCMOVcc d, r, r/m   d = cc ? r/m : r (NDD: zero-extended)
  * (ND=1 NF=0 is CMOVcc with a new destination, which reads its source whatever the condition.)
- * A register written with 0 follows the legacy width rules (16 bits merge, 32 zero-extend). */
+ * A register written with 0 follows the legacy width rules (16 bits merge, 32 zero-extend); the
+ * specification says only "reg := 0", so the 16-bit merge is unverified (docs/apx.md). */
 static int apx_cfcmov(struct exec *x)
 {
     const struct hvemu_insn *in = x->in;
@@ -226,7 +227,8 @@ static int apx_cfcmov(struct exec *x)
 
 /* RSP must be 16-byte aligned (#GP(0) otherwise). PUSH2 a, b pushes a, then b: [RSP-8] = a,
  * [RSP-16] = b. POP2 a, b pops a, then b: a = [RSP], b = [RSP+8]. Each is one 16-byte stack
- * access, so either both halves happen or neither (the aligned access never crosses a page). */
+ * access, so either both halves happen or neither (the aligned access never crosses a page).
+ * Unverified (docs/apx.md): a #PF reports RSP-16, and the alignment #GP comes first. */
 static int stack16(struct exec *x, uint64_t rsp, uint64_t *la)
 {
     if (rsp & 15)

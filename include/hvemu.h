@@ -274,10 +274,16 @@ struct hvemu_ops {
                   struct hvemu_exception *exc);
     int (*pio_out)(void *opaque, uint16_t port, const void *data, unsigned size,
                    struct hvemu_exception *exc);
-    /* MSRs; answering HVEMU_CB_FAULT with #GP(0) is the usual "no such MSR". */
+    /* MSRs (RDMSR, WRMSR, SWAPGS's IA32_KERNEL_GS_BASE); answering HVEMU_CB_FAULT with #GP(0)
+     * is the usual "no such MSR". IA32_FS_BASE and IA32_GS_BASE never come here: they are the
+     * FS/GS bases in the state. After a WRMSR of IA32_EFER, which the state mirrors, hvemu
+     * clears HVEMU_PART_EFER in `valid`, so load_state is asked for what the write made of it. */
     int (*rdmsr)(void *opaque, uint32_t msr, uint64_t *value, struct hvemu_exception *exc);
     int (*wrmsr)(void *opaque, uint32_t msr, uint64_t value, struct hvemu_exception *exc);
-    /* CPUID leaf/subleaf -> eax, ebx, ecx, edx. */
+    /* CPUID leaf/subleaf -> eax, ebx, ecx, edx: the guest's CPUID. Besides the CPUID
+     * instruction, the rules that depend on the CPU ask it: reserved bits of CR3 (the
+     * physical-address width), CR4 (which features exist), DR6, and the XCR0 values XSETBV
+     * accepts. Without it those writes answer HVEMU_UNHANDLEABLE. */
     int (*cpuid)(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
     /* Time-stamp counter and, for RDTSCP/RDPID, IA32_TSC_AUX. */
     int (*rdtsc)(void *opaque, uint64_t *tsc, uint32_t *tsc_aux);

@@ -230,8 +230,8 @@ static inline int commit(struct exec *x)
     struct hvemu_state *s = x->s;
     const struct exec_write *w = &x->wr[0];
     const struct hvemu_ops *ops = x->ctx->ops;
-    if (x->nwrites > 1 || (x->nwrites == 1 && (w->locked || !ops->write ||
-                                                (w->la & 4095) + w->size > 4096)))
+    if (x->nwrites > 1 || x->nsys || (x->nwrites == 1 && (w->locked || !ops->write ||
+                                                           (w->la & 4095) + w->size > 4096)))
         return exec_commit(x);
     if (x->nwrites) {
         struct hvemu_exception exc = {0, 0, 0, 0};
@@ -297,6 +297,7 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
         x.gpr_dirty = 0;
         x.nwrites = 0;
         x.state_missing = 0;
+        x.nsys = 0;
         rc = fn(&x);
         if (x.state_missing)
             return res->status;

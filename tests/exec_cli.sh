@@ -28,6 +28,12 @@ expect "rsp=0x8010 r16=0xbb r17=0xaa rip=0x1006 rflags=0x2" $H exec 62fc74108fc0
 expect "rax=0x0 rip=0x1006 rflags=0x2" $H exec 62f4fc084403 rax=5 rbx=0x8000000000000000
 expect "#UD" $H exec --no-apx 62ecdc1001f5 r21=5 r22=7
 expect "#UD" $H exec d51001c8 xcr0=7
+# system state in and out: control registers, descriptor tables, CPL through cs
+expect "cr0=0x80050033 rip=0x1003 rflags=0x2" $H exec 0f22c0 rax=0x80050033
+expect "#GP(0)" $H exec 0f22c0 rax=0x80050033 cs=0x33
+expect "gdtr.base=0x1000 gdtr.limit=0xfff rip=0x1003 rflags=0x2" $H exec 0f0113 rbx=0x2000 mem:0x2000=ff0f0010000000000000
+expect "fs.base=0x1234 rip=0x1005 rflags=0x2" $H exec f3480faed0 rax=0x1234 cr4=0x50020
+expect "#UD" $H exec f3480faed0 rax=0x1234 cr4=0x40020
 # batch: one line out per line in, errors included
 out=$(printf '4801d8 rax=1 rbx=2\nbogus\n\n8907 rdi=0x10 rax=3\n' | $H exec --batch)
 expect "4" echo "$(echo "$out" | wc -l)"

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 const char cmd_exec_usage[] =
@@ -16,7 +17,8 @@ const char cmd_exec_usage[] =
     "register, the flags and every written memory range, or the exception.\n"
     "Unspecified registers are zero (rflags 0x2, rip 0x1000), unspecified memory reads as zero.\n"
     "\n"
-    "  REG       rax..r15, r16..r31, rip, rflags, fs.base, gs.base, xcr0, cr4\n"
+    "  REG       rax..r15, r16..r31, rip, rflags, cr0 cr2 cr3 cr4 cr8 efer xcr0, dr0-dr3 dr6 dr7,\n"
+    "            fs.base gs.base, cs (CPL = cs & 3), gdtr.base/limit idtr.base/limit, ldtr tr\n"
     "  mem:ADDR=HEX   bytes in memory order at ADDR\n"
     "\n"
     "Output (one line): the changed registers as REG=0x..., rflags=0x..., each written range as\n"
@@ -165,6 +167,51 @@ static void free_mem(struct exec_mem *m)
         free(m->page[i]);
 }
 
+/* The system state `hvemu exec` takes and prints (printed when the instruction changed it). */
+enum { F64, F32, F16 };
+static const struct sys_field {
+    const char *name;
+    size_t offset;
+    int width;
+} sys_fields[] = {
+    {"cr0", offsetof(struct hvemu_state, cr0), F64},
+    {"cr2", offsetof(struct hvemu_state, cr2), F64},
+    {"cr3", offsetof(struct hvemu_state, cr3), F64},
+    {"cr4", offsetof(struct hvemu_state, cr4), F64},
+    {"cr8", offsetof(struct hvemu_state, cr8), F64},
+    {"efer", offsetof(struct hvemu_state, efer), F64},
+    {"xcr0", offsetof(struct hvemu_state, xcr0), F64},
+    {"dr0", offsetof(struct hvemu_state, dr[0]), F64},
+    {"dr1", offsetof(struct hvemu_state, dr[1]), F64},
+    {"dr2", offsetof(struct hvemu_state, dr[2]), F64},
+    {"dr3", offsetof(struct hvemu_state, dr[3]), F64},
+    {"dr6", offsetof(struct hvemu_state, dr[6]), F64},
+    {"dr7", offsetof(struct hvemu_state, dr[7]), F64},
+    {"fs.base", offsetof(struct hvemu_state, seg[HVEMU_FS].base), F64},
+    {"gs.base", offsetof(struct hvemu_state, seg[HVEMU_GS].base), F64},
+    {"cs", offsetof(struct hvemu_state, seg[HVEMU_CS].selector), F16}, /* CPL = cs & 3 */
+    {"gdtr.base", offsetof(struct hvemu_state, gdtr.base), F64},
+    {"gdtr.limit", offsetof(struct hvemu_state, gdtr.limit), F16},
+    {"idtr.base", offsetof(struct hvemu_state, idtr.base), F64},
+    {"idtr.limit", offsetof(struct hvemu_state, idtr.limit), F16},
+    {"ldtr", offsetof(struct hvemu_state, ldtr.selector), F16},
+    {"tr", offsetof(struct hvemu_state, tr.selector), F16},
+};
+#define NSYS (sizeof sys_fields / sizeof sys_fields[0])
+
+static uint64_t sys_get(const struct hvemu_state *s, const struct sys_field *f)
+{
+    const char *p = (const char *)s + f->offset;
+    uint64_t v = 0;
+    memcpy(&v, p, f->width == F64 ? 8 : f->width == F32 ? 4 : 2);
+    return v;
+}
+
+static void sys_set(struct hvemu_state *s, const struct sys_field *f, uint64_t v)
+{
+    memcpy((char *)s + f->offset, &v, f->width == F64 ? 8 : f->width == F32 ? 4 : 2);
+}
+
 static int set_reg(struct hvemu_state *s, const char *name, uint64_t v)
 {
     for (unsigned i = 0; i < 32; i++)
@@ -172,14 +219,14 @@ static int set_reg(struct hvemu_state *s, const char *name, uint64_t v)
             s->gpr[i] = v;
             return 0;
         }
-    if (!strcmp(name, "rip")) s->rip = v;
-    else if (!strcmp(name, "rflags")) s->rflags = v | 2;
-    else if (!strcmp(name, "fs.base")) s->seg[HVEMU_FS].base = v;
-    else if (!strcmp(name, "gs.base")) s->seg[HVEMU_GS].base = v;
-    else if (!strcmp(name, "xcr0")) s->xcr0 = v;
-    else if (!strcmp(name, "cr4")) s->cr4 = v;
-    else return -1;
-    return 0;
+    if (!strcmp(name, "rip")) { s->rip = v; return 0; }
+    if (!strcmp(name, "rflags")) { s->rflags = v | 2; return 0; }
+    for (unsigned i = 0; i < NSYS; i++)
+        if (!strcmp(name, sys_fields[i].name)) {
+            sys_set(s, &sys_fields[i], v);
+            return 0;
+        }
+    return -1;
 }
 
 /* Run one instruction described by tokens; the result line (no newline) goes to `out`.
@@ -245,6 +292,9 @@ static int exec_tokens(int ntok, char **tok, int no_apx, char *out, size_t outsz
         for (unsigned i = 0; i < 32; i++)
             if (st.gpr[i] != before.gpr[i])
                 OUT("%s=0x%llx ", gpr_names[i], (unsigned long long)st.gpr[i]);
+        for (unsigned i = 0; i < NSYS; i++)
+            if (sys_get(&st, &sys_fields[i]) != sys_get(&before, &sys_fields[i]))
+                OUT("%s=0x%llx ", sys_fields[i].name, (unsigned long long)sys_get(&st, &sys_fields[i]));
         OUT("rip=0x%llx rflags=0x%llx", (unsigned long long)st.rip, (unsigned long long)st.rflags);
         for (unsigned i = 0; i < m->nwr; i++) {
             OUT(" mem:0x%llx=", (unsigned long long)m->wr[i].addr);

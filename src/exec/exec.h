@@ -57,6 +57,22 @@ enum {
 
 #define EXEC_MAX_WRITES 4
 
+/* A system register write staged by a system instruction (src/exec/system.c). */
+enum exec_sysreg {
+    SYSREG_CR0, SYSREG_CR2, SYSREG_CR3, SYSREG_CR4, SYSREG_CR8,
+    SYSREG_DR0, /* .. SYSREG_DR0 + 7 */
+    SYSREG_XCR0 = SYSREG_DR0 + 8,
+    SYSREG_FS_BASE, SYSREG_GS_BASE,
+    SYSREG_GDTR, SYSREG_IDTR,    /* value = base, limit = limit */
+    SYSREG_DROP_VALID,           /* value = state parts an MSR callback changed: reload them */
+};
+#define EXEC_MAX_SYS 2
+struct exec_sysw {
+    uint8_t reg;      /* enum exec_sysreg */
+    uint16_t limit;
+    uint64_t value;
+};
+
 struct exec_write {
     uint64_t la;          /* linear address */
     uint16_t size;
@@ -81,10 +97,12 @@ struct exec {
     unsigned nwrites;
     uint8_t locked;             /* LOCK prefix or implicitly locked (XCHG with memory) */
     uint8_t state_missing;      /* a register read found its state part unavailable */
+    uint8_t nsys;               /* system register writes staged in sys[] */
     uint8_t lock_fresh;         /* a failed cmpxchg left the current value in lock_val */
     uint64_t lock_la;           /* locked RMW: the address read, and the value it held */
     uint64_t new_gpr[HVEMU_NUM_GPRS];
     struct exec_write wr[EXEC_MAX_WRITES];
+    struct exec_sysw sys[EXEC_MAX_SYS];
     uint8_t lock_val[16];
 };
 
@@ -106,6 +124,15 @@ static inline void apply_registers(struct exec *x)
         s->rflags = x->new_rflags;
         s->dirty |= HVEMU_PART_RFLAGS;
     }
+}
+
+/* Stage a system register write (applied at commit, with its dirty part). */
+static inline void sys_stage(struct exec *x, unsigned reg, uint64_t value, uint16_t limit)
+{
+    struct exec_sysw *w = &x->sys[x->nsys++];
+    w->reg = (uint8_t)reg;
+    w->value = value;
+    w->limit = limit;
 }
 
 /* Load state parts that are not valid (lazy getter); X_UNHANDLED if they cannot be had. */
@@ -184,6 +211,13 @@ int mem_write_now(struct exec *x, uint64_t la, const void *data, unsigned size,
 int mem_probe(struct exec *x, uint64_t la, unsigned size);
 /* SS:rsp for a stack access of `size` bytes: #SS(0) when not canonical, then #AC by `align`. */
 int stack_linear(struct exec *x, uint64_t rsp, unsigned size, unsigned align, uint64_t *la);
+
+/* The base of segment `seg` as 64-bit mode uses it (FS and GS only; 0 for the others). */
+uint64_t seg_base(struct exec *x, unsigned seg);
+
+/* ---- control and debug registers (src/exec/system.c): MOV's operands, with their checks ---- */
+int sysreg_read(struct exec *x, unsigned cls, unsigned idx, uint64_t *v);
+int sysreg_write(struct exec *x, unsigned cls, unsigned idx, uint64_t v);
 
 /* ---- operands of the decoded instruction ---- */
 int op_read_slow(struct exec *x, unsigned i, uint64_t *v);

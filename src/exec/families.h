@@ -58,6 +58,18 @@ int exec_adx(struct exec *x);
 int exec_cmpxchg8b16b(struct exec *x);
 /* bmi.c */
 int exec_bmi(struct exec *x);
+/* system.c */
+int exec_clts(struct exec *x);
+int exec_lmsw(struct exec *x);
+int exec_smsw(struct exec *x);
+int exec_sldt_str(struct exec *x);
+int exec_sgdt_sidt(struct exec *x);
+int exec_lgdt_lidt(struct exec *x);
+int exec_rdmsr_wrmsr(struct exec *x);
+int exec_swapgs(struct exec *x);
+int exec_fsgsbase(struct exec *x);
+int exec_xgetbv(struct exec *x);
+int exec_xsetbv(struct exec *x);
 /* misc.c */
 int exec_cpuid(struct exec *x);
 int exec_rdtsc(struct exec *x);

@@ -68,4 +68,14 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_PREFETCHT2] = exec_hint, [HV_MN_PREFETCHW] = exec_hint, [HV_MN_PREFETCH] = exec_hint,
     [HV_MN_UD0] = exec_raise_ud, [HV_MN_UD1] = exec_raise_ud, [HV_MN_UD2] = exec_raise_ud,
     [HV_MN_LFENCE] = exec_hint, [HV_MN_MFENCE] = exec_hint, [HV_MN_SFENCE] = exec_hint,
+    /* system.c (MOV to and from CRn/DRn is MOV: its operand accessors do the checks) */
+    [HV_MN_CLTS] = exec_clts, [HV_MN_LMSW] = exec_lmsw, [HV_MN_SMSW] = exec_smsw,
+    [HV_MN_SLDT] = exec_sldt_str, [HV_MN_STR] = exec_sldt_str,
+    [HV_MN_SGDT] = exec_sgdt_sidt, [HV_MN_SIDT] = exec_sgdt_sidt,
+    [HV_MN_LGDT] = exec_lgdt_lidt, [HV_MN_LIDT] = exec_lgdt_lidt,
+    [HV_MN_RDMSR] = exec_rdmsr_wrmsr, [HV_MN_WRMSR] = exec_rdmsr_wrmsr,
+    [HV_MN_SWAPGS] = exec_swapgs,
+    [HV_MN_RDFSBASE] = exec_fsgsbase, [HV_MN_RDGSBASE] = exec_fsgsbase,
+    [HV_MN_WRFSBASE] = exec_fsgsbase, [HV_MN_WRGSBASE] = exec_fsgsbase,
+    [HV_MN_XGETBV] = exec_xgetbv, [HV_MN_XSETBV] = exec_xsetbv,
 };

@@ -141,7 +141,7 @@ uint64_t gpr_get_sized(struct exec *x, unsigned idx, unsigned size)
 /* ---- linear addresses ---- */
 
 /* 64-bit mode: only FS and GS have a base. */
-static uint64_t seg_base(struct exec *x, unsigned seg)
+uint64_t seg_base(struct exec *x, unsigned seg)
 {
     if (seg != HVEMU_FS && seg != HVEMU_GS)
         return 0;
@@ -416,6 +416,8 @@ int op_read_slow(struct exec *x, unsigned i, uint64_t *v)
     const struct hvemu_operand *op = &x->in->op[i];
     switch (op->kind) {
     case HVEMU_OP_REG:
+        if (op->u.reg.cls == HVEMU_REG_CR || op->u.reg.cls == HVEMU_REG_DR)
+            return sysreg_read(x, op->u.reg.cls, op->u.reg.idx, v);
         *v = reg_get(x, op->u.reg.cls, op->u.reg.idx);
         return X_OK;
     case HVEMU_OP_IMM:
@@ -435,6 +437,8 @@ int op_write_slow(struct exec *x, unsigned i, uint64_t v)
     const struct hvemu_operand *op = &x->in->op[i];
     switch (op->kind) {
     case HVEMU_OP_REG:
+        if (op->u.reg.cls == HVEMU_REG_CR || op->u.reg.cls == HVEMU_REG_DR)
+            return sysreg_write(x, op->u.reg.cls, op->u.reg.idx, v);
         if (op->u.reg.cls > HVEMU_REG_GPR64 || op->u.reg.cls < HVEMU_REG_GPR8)
             return exec_unhandled(x, "write to a non-GPR register operand");
         reg_set(x, op->u.reg.cls, op->u.reg.idx, v);
@@ -579,6 +583,46 @@ static int commit_writes(struct exec *x)
     return X_OK;
 }
 
+/* The staged system register writes (system instructions write nothing else that can fail,
+ * so these come after the memory writes). */
+static void apply_system(struct exec *x)
+{
+    struct hvemu_state *s = x->s;
+    for (unsigned i = 0; i < x->nsys; i++) {
+        const struct exec_sysw *w = &x->sys[i];
+        switch (w->reg) {
+        case SYSREG_CR0: s->cr0 = w->value; s->dirty |= HVEMU_PART_CR0; break;
+        case SYSREG_CR2: s->cr2 = w->value; s->dirty |= HVEMU_PART_CR2; break;
+        case SYSREG_CR3: s->cr3 = w->value; s->dirty |= HVEMU_PART_CR3; break;
+        case SYSREG_CR4: s->cr4 = w->value; s->dirty |= HVEMU_PART_CR4; break;
+        case SYSREG_CR8: s->cr8 = w->value; s->dirty |= HVEMU_PART_CR8; break;
+        case SYSREG_XCR0: s->xcr0 = w->value; s->dirty |= HVEMU_PART_XCR0; break;
+        case SYSREG_FS_BASE:
+            s->seg[HVEMU_FS].base = w->value;
+            s->dirty |= HVEMU_PART_SEG(HVEMU_FS);
+            break;
+        case SYSREG_GS_BASE:
+            s->seg[HVEMU_GS].base = w->value;
+            s->dirty |= HVEMU_PART_SEG(HVEMU_GS);
+            break;
+        case SYSREG_GDTR: case SYSREG_IDTR: {
+            struct hvemu_dtable *t = w->reg == SYSREG_GDTR ? &s->gdtr : &s->idtr;
+            t->base = w->value;
+            t->limit = w->limit;
+            s->dirty |= HVEMU_PART_DTABLES;
+            break;
+        }
+        case SYSREG_DROP_VALID:
+            s->valid &= ~w->value;
+            break;
+        default: /* the debug registers */
+            s->dr[(w->reg - SYSREG_DR0) & 7] = w->value;
+            s->dirty |= HVEMU_PART_DR;
+            break;
+        }
+    }
+}
+
 /* Everything but RIP, and the staging emptied. emulate.c's commit() does the common case (at
  * most one unlocked write within a page) inline and calls this for everything else; REP strings
  * call it when a fault follows retired iterations. */
@@ -590,7 +634,10 @@ int exec_commit_effects(struct exec *x)
             return rc;
     }
     apply_registers(x);
+    if (x->nsys)
+        apply_system(x);
     x->gpr_dirty = 0;
     x->nwrites = 0;
+    x->nsys = 0;
     return X_OK;
 }

@@ -310,6 +310,11 @@ static void arm_watchdog(unsigned ms)
     setitimer(ITIMER_VIRTUAL, &it, NULL);
 }
 
+int native_have_fsgsbase(void)
+{
+    return g_have_fsgsbase;
+}
+
 int native_init(void)
 {
     if (g_ready)

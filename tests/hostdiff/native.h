@@ -124,6 +124,10 @@ void native_fini(void);
 int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
                struct native_fault *fault);
 
+/* Whether user mode may use RDFSBASE/WRFSBASE & co. (CR4.FSGSBASE), as native_init() found by
+ * running RDFSBASE (the auxiliary vector and /proc/cpuinfo can say no while it works). */
+int native_have_fsgsbase(void);
+
 /* Watchdog period in milliseconds of user CPU time (default 100): a run still going one to
  * two periods after it started is stopped (NATIVE_TIMEOUT). Between native_init() and
  * native_fini() the process takes a SIGVTALRM each period (handled, SA_RESTART). */

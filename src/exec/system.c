@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * System instructions (64-bit mode): MOV to/from CR0 CR2 CR3 CR4 CR8 and DR0-DR7, CLTS, LMSW,
+ * SMSW, SGDT, SIDT, SLDT, STR, LGDT, LIDT, RDMSR, WRMSR, SWAPGS, RDFSBASE/RDGSBASE/WRFSBASE/
+ * WRGSBASE, XGETBV and XSETBV.
+ *
+ * Each writes at most two system registers, staged (exec_sysw) and applied at commit like every
+ * other effect, so a fault leaves the state as it was. The reserved-bit rules that depend on
+ * the CPU (CR3's physical-address width, which CR4 bits exist, which XCR0 components exist,
+ * DR6's RTM and bus-lock bits) are read from the embedder's cpuid callback, which describes the
+ * guest's CPU; without it those writes answer HVEMU_UNHANDLEABLE rather than guess.
+ *
+ * Exception order, where the SDM lists several for one instruction: an invalid register
+ * (CR1, CR5-CR7, CR9-CR15, DR8-DR15) is #UD first, as the CPU treats the encoding as invalid
+ * (measured on AMD Zen 4 at CPL 3: MOV from CR1 is #UD, from CR0 #GP); then the privilege
+ * #GP(0); then the other #UD (CR4.DE and DR4/DR5); then DR7.GD's #DB; then the value checks.
+ *
+ * What stays with the embedder: the consequences of a new CR0/CR3/CR4 for its MMU (TLB flushes
+ * by the SDM's rules; a MOV to CR3 with CR4.PCIDE=1 does not keep the source's bit 63, the
+ * no-flush hint), CR8 as the APIC TPR, and every MSR but IA32_FS_BASE and IA32_GS_BASE.
+ */
+#include "families.h"
+
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_EM (1ull << 2)
+#define CR0_TS (1ull << 3)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
+#define CR0_AM (1ull << 18)
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
+#define CR0_PG (1ull << 31)
+/* The bits of CR0 that exist; writes of the other low bits are ignored, ET reads as 1. */
+#define CR0_DEFINED (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | \
+                     CR0_NW | CR0_CD | CR0_PG)
+
+#define CR4_DE       (1ull << 3)
+#define CR4_PAE      (1ull << 5)
+#define CR4_UMIP     (1ull << 11)
+#define CR4_LA57     (1ull << 12)
+#define CR4_FSGSBASE (1ull << 16)
+#define CR4_PCIDE    (1ull << 17)
+#define CR4_OSXSAVE  (1ull << 18)
+#define CR4_CET      (1ull << 23)
+
+#define DR7_GD (1ull << 13)
+
+#define MSR_EFER           0xC0000080u
+#define MSR_FS_BASE        0xC0000100u
+#define MSR_GS_BASE        0xC0000101u
+#define MSR_KERNEL_GS_BASE 0xC0000102u
+
+#define XCR0_X87     (1ull << 0)
+#define XCR0_SSE     (1ull << 1)
+#define XCR0_AVX     (1ull << 2)
+#define XCR0_MPX     (3ull << 3)
+#define XCR0_AVX512  (7ull << 5)
+#define XCR0_AMX     (3ull << 17)
+#define XCR0_APX     (1ull << 19)
+
+static unsigned cpl(struct exec *x)
+{
+    return x->s->seg[HVEMU_CS].selector & 3;
+}
+
+/* Ring 0 only: #GP(0) otherwise. */
+static int need_cpl0(struct exec *x)
+{
+    if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
+        return X_UNHANDLED;
+    return cpl(x) ? exec_gp0(x) : X_OK;
+}
+
+/* One CPUID register of the guest's CPU, for rules that depend on its features. */
+static int cpuid_reg(struct exec *x, uint32_t leaf, uint32_t sub, unsigned reg, uint32_t *v)
+{
+    uint32_t out[4];
+    if (!x->ctx->ops->cpuid)
+        return exec_unhandled(x, "this check depends on the guest's CPUID: needs the cpuid callback");
+    if (x->ctx->ops->cpuid(x->ctx->opaque, leaf, sub, out) != HVEMU_CB_OK)
+        return exec_unhandled(x, "the cpuid callback failed");
+    *v = out[reg];
+    return X_OK;
+}
+enum { EAX, EBX, ECX, EDX };
+
+/* Whether CPUID.(leaf, sub).reg[bit] is set; the leaf is checked against the maximum leaf. */
+static int cpuid_bit(struct exec *x, uint32_t leaf, uint32_t sub, unsigned reg, unsigned bit,
+                     int *on)
+{
+    uint32_t max = 0, v = 0;
+    int rc = cpuid_reg(x, leaf & 0x80000000u, 0, EAX, &max);
+    if (rc != X_OK)
+        return rc;
+    *on = 0;
+    if (leaf > max)
+        return X_OK;
+    if ((rc = cpuid_reg(x, leaf, sub, reg, &v)) != X_OK)
+        return rc;
+    *on = (v >> bit) & 1;
+    return X_OK;
+}
+
+/* ---- control registers ---- */
+
+/* CR4 bits beyond the first eleven (which every x86-64 CPU has), each with the CPUID bit that
+ * says it exists (SDM Vol. 3, 2.5, and the CPUID leaf 7 tables). */
+static const struct { uint8_t cr4_bit; uint32_t leaf; uint8_t sub, reg, bit; } cr4_features[] = {
+    {11, 7, 0, ECX, 2},           /* UMIP */
+    {12, 7, 0, ECX, 16},          /* LA57 */
+    {13, 1, 0, ECX, 5},           /* VMXE: VMX */
+    {14, 1, 0, ECX, 6},           /* SMXE: SMX */
+    {16, 7, 0, EBX, 0},           /* FSGSBASE */
+    {17, 1, 0, ECX, 17},          /* PCIDE: PCID */
+    {18, 1, 0, ECX, 26},          /* OSXSAVE: XSAVE */
+    {19, 7, 0, ECX, 23},          /* KL */
+    {20, 7, 0, EBX, 7},           /* SMEP */
+    {21, 7, 0, EBX, 20},          /* SMAP */
+    {22, 7, 0, ECX, 3},           /* PKE: PKU */
+    {23, 7, 0, ECX, 7},           /* CET: CET_SS ... */
+    {23, 7, 0, EDX, 20},          /* ... or CET_IBT */
+    {24, 7, 0, ECX, 31},          /* PKS */
+    {25, 7, 0, EDX, 5},           /* UINTR */
+    {28, 7, 1, EAX, 26},          /* LAM_SUP: LAM */
+    {32, 7, 1, EAX, 17},          /* FRED */
+};
+
+static int cr4_allowed(struct exec *x, uint64_t *allowed)
+{
+    uint64_t a = 0x7ff; /* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT */
+    for (unsigned i = 0; i < sizeof(cr4_features) / sizeof(cr4_features[0]); i++) {
+        int on, rc = cpuid_bit(x, cr4_features[i].leaf, cr4_features[i].sub, cr4_features[i].reg,
+                               cr4_features[i].bit, &on);
+        if (rc != X_OK)
+            return rc;
+        if (on)
+            a |= 1ull << cr4_features[i].cr4_bit;
+    }
+    *allowed = a;
+    return X_OK;
+}
+
+/* The guest's physical-address width (CPUID.80000008H:EAX[7:0]; 36 without that leaf). */
+static int maxphyaddr(struct exec *x, unsigned *bits)
+{
+    uint32_t max = 0, v = 0;
+    int rc = cpuid_reg(x, 0x80000000u, 0, EAX, &max);
+    if (rc != X_OK)
+        return rc;
+    *bits = 36;
+    if (max >= 0x80000008u) {
+        if ((rc = cpuid_reg(x, 0x80000008u, 0, EAX, &v)) != X_OK)
+            return rc;
+        if ((v & 0xff) >= 32 && (v & 0xff) <= 64)
+            *bits = v & 0xff;
+    }
+    return X_OK;
+}
+
+static int write_cr0(struct exec *x, uint64_t v)
+{
+    const struct hvemu_state *s = x->s;
+    if (exec_need(x, HVEMU_PART_CR0 | HVEMU_PART_CR4) != X_OK)
+        return X_UNHANDLED;
+    if (v >> 32)
+        return exec_gp0(x);
+    if (((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)))
+        return exec_gp0(x);
+    if (!(v & CR0_PG)) /* 64-bit mode runs with paging: clearing PG there is #GP */
+        return exec_gp0(x);
+    if ((s->cr4 & CR4_CET) && !(v & CR0_WP))
+        return exec_gp0(x);
+    sys_stage(x, SYSREG_CR0, (v & CR0_DEFINED) | CR0_ET, 0);
+    return X_OK;
+}
+
+static int write_cr3(struct exec *x, uint64_t v)
+{
+    unsigned pa;
+    int lam, rc;
+    if (exec_need(x, HVEMU_PART_CR4) != X_OK)
+        return X_UNHANDLED;
+    if (x->s->cr4 & CR4_PCIDE)
+        v &= ~(1ull << 63); /* the no-flush hint, not part of CR3 */
+    if ((rc = maxphyaddr(x, &pa)) != X_OK || (rc = cpuid_bit(x, 7, 1, EAX, 26, &lam)) != X_OK)
+        return rc;
+    uint64_t reserved = pa >= 64 ? 0 : ~0ull << pa;
+    if (lam)
+        reserved &= ~(3ull << 61); /* LAM_U57, LAM_U48 */
+    if (v & reserved)
+        return exec_gp0(x);
+    sys_stage(x, SYSREG_CR3, v, 0);
+    return X_OK;
+}
+
+static int write_cr4(struct exec *x, uint64_t v)
+{
+    const struct hvemu_state *s = x->s;
+    uint64_t allowed;
+    int rc;
+    if (exec_need(x, HVEMU_PART_CR0 | HVEMU_PART_CR3 | HVEMU_PART_CR4) != X_OK)
+        return X_UNHANDLED;
+    if ((rc = cr4_allowed(x, &allowed)) != X_OK)
+        return rc;
+    if (v & ~allowed)
+        return exec_gp0(x);
+    /* 64-bit mode: PAE stays set and LA57 cannot change (SDM Vol. 3, 2.5 and 4.1.1) */
+    if (!(v & CR4_PAE) || ((v ^ s->cr4) & CR4_LA57))
+        return exec_gp0(x);
+    if ((v & CR4_PCIDE) && !(s->cr4 & CR4_PCIDE) && (s->cr3 & 0xfff))
+        return exec_gp0(x);
+    if ((v & CR4_CET) && !(s->cr0 & CR0_WP))
+        return exec_gp0(x);
+    sys_stage(x, SYSREG_CR4, v, 0);
+    return X_OK;
+}
+
+/* The control registers MOV reaches, with their state parts (CR1, CR5-CR7, CR9-CR15: none). */
+static const uint64_t cr_part[9] = {HVEMU_PART_CR0, 0, HVEMU_PART_CR2, HVEMU_PART_CR3,
+                                    HVEMU_PART_CR4, 0, 0, 0, HVEMU_PART_CR8};
+
+static int cr_read(struct exec *x, unsigned n, uint64_t *v)
+{
+    if (n > 8 || !cr_part[n])
+        return exec_ud(x);
+    int rc = need_cpl0(x);
+    if (rc != X_OK)
+        return rc;
+    if (exec_need(x, cr_part[n]) != X_OK)
+        return X_UNHANDLED;
+    const struct hvemu_state *s = x->s;
+    *v = n == 0 ? s->cr0 : n == 2 ? s->cr2 : n == 3 ? s->cr3 : n == 4 ? s->cr4 : s->cr8;
+    return X_OK;
+}
+
+static int cr_write(struct exec *x, unsigned n, uint64_t v)
+{
+    if (n > 8 || !cr_part[n])
+        return exec_ud(x);
+    int rc = need_cpl0(x);
+    if (rc != X_OK)
+        return rc;
+    switch (n) {
+    case 0: return write_cr0(x, v);
+    case 2: sys_stage(x, SYSREG_CR2, v, 0); return X_OK;
+    case 3: return write_cr3(x, v);
+    case 4: return write_cr4(x, v);
+    default: /* CR8: the task priority, 4 bits */
+        if (v >> 4)
+            return exec_gp0(x);
+        sys_stage(x, SYSREG_CR8, v, 0);
+        return X_OK;
+    }
+}
+
+/* CLTS: CR0.TS := 0. */
+int exec_clts(struct exec *x)
+{
+    int rc = need_cpl0(x);
+    if (rc != X_OK)
+        return rc;
+    if (exec_need(x, HVEMU_PART_CR0) != X_OK)
+        return X_UNHANDLED;
+    sys_stage(x, SYSREG_CR0, x->s->cr0 & ~CR0_TS, 0);
+    return X_OK;
+}
+
+/* LMSW: CR0[3:0] := source[3:0], except that PE can be set but not cleared. */
+int exec_lmsw(struct exec *x)
+{
+    uint64_t v;
+    int rc = need_cpl0(x);
+    if (rc != X_OK || (rc = op_read(x, 0, &v)) != X_OK)
+        return rc;
+    if (exec_need(x, HVEMU_PART_CR0) != X_OK)
+        return X_UNHANDLED;
+    uint64_t cr0 = x->s->cr0;
+    sys_stage(x, SYSREG_CR0, (cr0 & ~0xeull) | (v & 0xf) | (cr0 & CR0_PE), 0);
+    return X_OK;
+}
+
+/* ---- the UMIP-guarded stores: SMSW, SGDT, SIDT, SLDT, STR ---- */
+
+static int umip_check(struct exec *x)
+{
+    if (exec_need(x, HVEMU_PART_CR4 | HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
+        return X_UNHANDLED;
+    return (x->s->cr4 & CR4_UMIP) && cpl(x) ? exec_gp0(x) : X_OK;
+}
+
+/* SMSW/SLDT/STR: a memory destination takes 16 bits; a register takes the operand size, the
+ * value zero-extended (a 16-bit register merges, as every 16-bit write). */
+static int store_system_value(struct exec *x, uint64_t v)
+{
+    const struct hvemu_operand *d = &x->in->op[0];
+    if (d->kind == HVEMU_OP_REG) {
+        gpr_set_sized(x, d->u.reg.idx, d->size, v & size_mask(d->size));
+        return X_OK;
+    }
+    return op_write(x, 0, v & 0xffff);
+}
+
+int exec_smsw(struct exec *x)
+{
+    int rc = umip_check(x);
+    if (rc != X_OK)
+        return rc;
+    if (exec_need(x, HVEMU_PART_CR0) != X_OK)
+        return X_UNHANDLED;
+    return store_system_value(x, x->s->cr0);
+}
+
+int exec_sldt_str(struct exec *x)
+{
+    int rc = umip_check(x);
+    if (rc != X_OK)
+        return rc;
+    if (exec_need(x, HVEMU_PART_DTABLES) != X_OK)
+        return X_UNHANDLED;
+    return store_system_value(x, x->in->mnemonic == HV_MN_SLDT ? x->s->ldtr.selector
+                                                                : x->s->tr.selector);
+}
+
+/* SGDT/SIDT: limit (2 bytes) then base (8 bytes). */
+int exec_sgdt_sidt(struct exec *x)
+{
+    uint8_t b[10];
+    int rc = umip_check(x);
+    if (rc != X_OK)
+        return rc;
+    if (exec_need(x, HVEMU_PART_DTABLES) != X_OK)
+        return X_UNHANDLED;
+    const struct hvemu_dtable *t = x->in->mnemonic == HV_MN_SGDT ? &x->s->gdtr : &x->s->idtr;
+    __builtin_memcpy(b, &t->limit, 2);
+    __builtin_memcpy(b + 2, &t->base, 8);
+    return op_write_mem(x, 0, 0, b, 10);
+}
+
+/* LGDT/LIDT: limit then base; a non-canonical base is #GP(0). */
+int exec_lgdt_lidt(struct exec *x)
+{
+    uint8_t b[10];
+    uint16_t limit;
+    uint64_t base;
+    int rc = need_cpl0(x);
+    if (rc != X_OK || (rc = op_read_mem(x, 0, 0, b, 10)) != X_OK)
+        return rc;
+    __builtin_memcpy(&limit, b, 2);
+    __builtin_memcpy(&base, b + 2, 8);
+    if (!is_canonical(base))
+        return exec_gp0(x);
+    if (exec_need(x, HVEMU_PART_DTABLES) != X_OK) /* the part is written whole */
+        return X_UNHANDLED;
+    sys_stage(x, x->in->mnemonic == HV_MN_LGDT ? SYSREG_GDTR : SYSREG_IDTR, base, limit);
+    return X_OK;
+}
+
+/* ---- debug registers ---- */
+
+/* DR6 as it reads after a write of v: B0-B3, BD, BS, BT are writable; RTM (bit 16) and BLD
+ * (bit 11) are writable where the CPU has them and read 1 otherwise; bits 4-10 and 17-31 read 1,
+ * bit 12 reads 0. DR7: bit 10 reads 1; bits 11, 12, 14, 15 read 0. */
+static int dr6_value(struct exec *x, uint64_t v, uint64_t *out)
+{
+    int rtm, bld, rc;
+    if ((rc = cpuid_bit(x, 7, 0, EBX, 11, &rtm)) != X_OK ||
+        (rc = cpuid_bit(x, 7, 0, ECX, 24, &bld)) != X_OK)
+        return rc;
+    uint64_t writable = 0xe00f | (rtm ? 1u << 16 : 0) | (bld ? 1u << 11 : 0);
+    uint64_t ones = 0xfffe07f0 | (rtm ? 0 : 1u << 16) | (bld ? 0 : 1u << 11);
+    *out = (v & writable) | ones;
+    return X_OK;
+}
+
+/* DR4/DR5 are DR6/DR7 without debug extensions and #UD with them; DR8-DR15 do not exist. The
+ * debug-register index that an access by `n` reaches, or an exception. */
+static int dr_access(struct exec *x, unsigned *n)
+{
+    if (*n > 7)
+        return exec_ud(x);
+    int rc = need_cpl0(x);
+    if (rc != X_OK)
+        return rc;
+    if (exec_need(x, HVEMU_PART_CR4 | HVEMU_PART_DR) != X_OK)
+        return X_UNHANDLED;
+    if (*n == 4 || *n == 5) {
+        if (x->s->cr4 & CR4_DE)
+            return exec_ud(x);
+        *n += 2;
+    }
+    /* general detect: the access faults with #DB (the embedder sets DR6.BD when it delivers
+     * it, as it writes CR2 for a #PF) */
+    if (x->s->dr[7] & DR7_GD)
+        return exec_exception(x, HVEMU_EXC_DB, 0, 0);
+    return X_OK;
+}
+
+static int dr_read(struct exec *x, unsigned n, uint64_t *v)
+{
+    int rc = dr_access(x, &n);
+    if (rc == X_OK)
+        *v = x->s->dr[n];
+    return rc;
+}
+
+static int dr_write(struct exec *x, unsigned n, uint64_t v)
+{
+    int rc = dr_access(x, &n);
+    if (rc != X_OK)
+        return rc;
+    if (n >= 6 && (v >> 32))
+        return exec_gp0(x);
+    if (n == 6 && (rc = dr6_value(x, v, &v)) != X_OK)
+        return rc;
+    if (n == 7)
+        v = (v & 0xffff2bffull) | 0x400;
+    sys_stage(x, SYSREG_DR0 + n, v, 0);
+    return X_OK;
+}
+
+/* MOV to and from CRn/DRn reaches these through the operand accessors (src/mem/access.c), so
+ * MOV itself has no special case. */
+int sysreg_read(struct exec *x, unsigned cls, unsigned idx, uint64_t *v)
+{
+    return cls == HVEMU_REG_CR ? cr_read(x, idx, v) : dr_read(x, idx, v);
+}
+
+int sysreg_write(struct exec *x, unsigned cls, unsigned idx, uint64_t v)
+{
+    return cls == HVEMU_REG_CR ? cr_write(x, idx, v) : dr_write(x, idx, v);
+}
+
+/* ---- MSRs, SWAPGS, the FS/GS base instructions ---- */
+
+static int msr_read(struct exec *x, uint32_t msr, uint64_t *v)
+{
+    struct hvemu_exception exc = {0, 0, 0, 0};
+    if (!x->ctx->ops->rdmsr)
+        return exec_unhandled(x, "RDMSR needs the rdmsr callback");
+    int cb = x->ctx->ops->rdmsr(x->ctx->opaque, msr, v, &exc);
+    return cb == HVEMU_CB_OK ? X_OK : exec_cb_fault(x, cb, &exc);
+}
+
+static int msr_write(struct exec *x, uint32_t msr, uint64_t v)
+{
+    struct hvemu_exception exc = {0, 0, 0, 0};
+    if (!x->ctx->ops->wrmsr)
+        return exec_unhandled(x, "WRMSR needs the wrmsr callback");
+    int cb = x->ctx->ops->wrmsr(x->ctx->opaque, msr, v, &exc);
+    return cb == HVEMU_CB_OK ? X_OK : exec_cb_fault(x, cb, &exc);
+}
+
+/* RDMSR/WRMSR: ECX selects, EDX:EAX is the value. IA32_FS_BASE and IA32_GS_BASE are the segment
+ * bases in the state; every other MSR is the embedder's (callbacks). After a WRMSR of EFER,
+ * whose value the state mirrors, HVEMU_PART_EFER is dropped from `valid`, so the next
+ * instruction that needs it asks load_state for what the embedder made of the write. */
+int exec_rdmsr_wrmsr(struct exec *x)
+{
+    int rc = need_cpl0(x);
+    if (rc != X_OK)
+        return rc;
+    uint32_t msr = (uint32_t)gpr_get(x, HVEMU_RCX);
+    int fs = msr == MSR_FS_BASE, gs = msr == MSR_GS_BASE;
+    uint64_t v;
+    if (x->in->mnemonic == HV_MN_RDMSR) {
+        if (fs || gs) {
+            v = seg_base(x, fs ? HVEMU_FS : HVEMU_GS);
+        } else if ((rc = msr_read(x, msr, &v)) != X_OK) {
+            return rc;
+        }
+        gpr_set_sized(x, HVEMU_RAX, 4, v & 0xffffffffu);
+        gpr_set_sized(x, HVEMU_RDX, 4, v >> 32);
+        return X_OK;
+    }
+    v = (gpr_get(x, HVEMU_RDX) << 32) | (gpr_get(x, HVEMU_RAX) & 0xffffffffu);
+    if (fs || gs) {
+        if (!is_canonical(v))
+            return exec_gp0(x);
+        sys_stage(x, fs ? SYSREG_FS_BASE : SYSREG_GS_BASE, v, 0);
+        return X_OK;
+    }
+    if ((rc = msr_write(x, msr, v)) != X_OK)
+        return rc;
+    if (msr == MSR_EFER)
+        sys_stage(x, SYSREG_DROP_VALID, HVEMU_PART_EFER, 0);
+    return X_OK;
+}
+
+/* SWAPGS: GS.base <-> IA32_KERNEL_GS_BASE (an MSR: the callbacks). */
+int exec_swapgs(struct exec *x)
+{
+    uint64_t kernel;
+    int rc = need_cpl0(x);
+    if (rc != X_OK || (rc = msr_read(x, MSR_KERNEL_GS_BASE, &kernel)) != X_OK)
+        return rc;
+    uint64_t user = seg_base(x, HVEMU_GS);
+    if (x->state_missing)
+        return X_UNHANDLED;
+    if ((rc = msr_write(x, MSR_KERNEL_GS_BASE, user)) != X_OK)
+        return rc;
+    sys_stage(x, SYSREG_GS_BASE, kernel, 0);
+    return X_OK;
+}
+
+/* RDFSBASE/RDGSBASE/WRFSBASE/WRGSBASE: any CPL, #UD unless CR4.FSGSBASE; a 32-bit operand reads
+ * the low half and writes the base zero-extended; a 64-bit one must be canonical. */
+int exec_fsgsbase(struct exec *x)
+{
+    const struct hvemu_insn *in = x->in;
+    unsigned mn = in->mnemonic;
+    unsigned seg = (mn == HV_MN_RDFSBASE || mn == HV_MN_WRFSBASE) ? HVEMU_FS : HVEMU_GS;
+    const struct hvemu_operand *r = &in->op[0];
+    if (exec_need(x, HVEMU_PART_CR4) != X_OK)
+        return X_UNHANDLED;
+    if (!(x->s->cr4 & CR4_FSGSBASE))
+        return exec_ud(x);
+    if (mn == HV_MN_RDFSBASE || mn == HV_MN_RDGSBASE) {
+        gpr_set_sized(x, r->u.reg.idx, r->size, seg_base(x, seg) & size_mask(r->size));
+        return X_OK;
+    }
+    uint64_t v = gpr_get(x, r->u.reg.idx) & size_mask(r->size);
+    if (!is_canonical(v))
+        return exec_gp0(x);
+    sys_stage(x, seg == HVEMU_FS ? SYSREG_FS_BASE : SYSREG_GS_BASE, v, 0);
+    return X_OK;
+}
+
+/* ---- XGETBV / XSETBV ---- */
+
+int exec_xgetbv(struct exec *x)
+{
+    if (exec_need(x, HVEMU_PART_CR4 | HVEMU_PART_XCR0) != X_OK)
+        return X_UNHANDLED;
+    if (!(x->s->cr4 & CR4_OSXSAVE))
+        return exec_ud(x);
+    uint32_t n = (uint32_t)gpr_get(x, HVEMU_RCX);
+    uint64_t v = x->s->xcr0;
+    if (n == 1) {
+        /* XINUSE, where CPUID.(0DH,1):EAX[2] enumerates it. hvemu does not track which
+         * components are in their initial configuration; a set bit is allowed to mean "may
+         * be in use" (SDM Vol. 1, 13.6), so every enabled component is reported. */
+        int on, rc = cpuid_bit(x, 0xd, 1, EAX, 2, &on);
+        if (rc != X_OK)
+            return rc;
+        if (!on)
+            return exec_gp0(x);
+    } else if (n != 0) {
+        return exec_gp0(x);
+    }
+    gpr_set_sized(x, HVEMU_RAX, 4, v & 0xffffffffu);
+    gpr_set_sized(x, HVEMU_RDX, 4, v >> 32);
+    return X_OK;
+}
+
+/* XSETBV: XCR0 := EDX:EAX, with the architectural consistency rules (SDM Vol. 1, 13.3) and only
+ * components the CPU supports (CPUID.(0DH,0):EDX:EAX). */
+int exec_xsetbv(struct exec *x)
+{
+    uint32_t lo = 0, hi = 0;
+    int rc;
+    if (exec_need(x, HVEMU_PART_CR4) != X_OK)
+        return X_UNHANDLED;
+    if (!(x->s->cr4 & CR4_OSXSAVE))
+        return exec_ud(x);
+    if ((rc = need_cpl0(x)) != X_OK)
+        return rc;
+    if ((uint32_t)gpr_get(x, HVEMU_RCX) != 0)
+        return exec_gp0(x);
+    uint64_t v = (gpr_get(x, HVEMU_RDX) << 32) | (gpr_get(x, HVEMU_RAX) & 0xffffffffu);
+    if ((rc = cpuid_reg(x, 0xd, 0, EAX, &lo)) != X_OK || (rc = cpuid_reg(x, 0xd, 0, EDX, &hi)) != X_OK)
+        return rc;
+    uint64_t supported = ((uint64_t)hi << 32) | lo;
+    if ((v & ~supported) || !(v & XCR0_X87) || ((v & XCR0_AVX) && !(v & XCR0_SSE)))
+        return exec_gp0(x);
+    if ((v & XCR0_AVX512) && ((v & XCR0_AVX512) != XCR0_AVX512 || !(v & XCR0_AVX)))
+        return exec_gp0(x);
+    if ((v & XCR0_MPX) && (v & XCR0_MPX) != XCR0_MPX)
+        return exec_gp0(x);
+    if ((v & XCR0_AMX) && (v & XCR0_AMX) != XCR0_AMX)
+        return exec_gp0(x);
+    if (!hvemu_xcr0_apx_ok(v))
+        return exec_gp0(x);
+    sys_stage(x, SYSREG_XCR0, v, 0);
+    return X_OK;
+}

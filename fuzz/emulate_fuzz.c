@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #define MEM_BASE 0x10000ull
@@ -173,7 +174,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     st.seg[HVEMU_CS].attr = HVEMU_SEG_ATTR_L | 0xfb;
     st.seg[HVEMU_CS].selector = (uint16_t)(take(&p, &n, 1) & 1 ? 0x33 : 0x10);
     uint64_t ctl = take(&p, &n, 4);
-    st.rflags = (take(&p, &n, 4) & 0x40cd5) | 2;
+    st.rflags = (take(&p, &n, 4) & 0x40dd5) | 2; /* arithmetic flags, TF, DF, AC */
+    /* system state the system instructions check: DE, UMIP, FSGSBASE, TSD; DR7.GD */
+    uint64_t sys = take(&p, &n, 2);
+    st.cr4 |= sys & (0x8 | 0x800 | 0x4);
+    st.cr4 |= (sys & 0x10) << 12;
+    st.dr[7] = 0x400 | (sys & 0x2000);
     st.xcr0 = (ctl & 1) ? 0x80007 : 7;
     for (unsigned i = 0; i < 32; i++) {
         /* registers point into the memory, are small, or are anything */
@@ -204,6 +210,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (rc) {
     case HVEMU_OK:
         return 0;
+    case HVEMU_TRAP:
+        /* completed with a trap: a single-step #DB only when TF was set as it began */
+        if (res.trap_type > HVEMU_TRAP_PRIV_SOFT_EXC ||
+            (res.trap_type == HVEMU_TRAP_DEBUG && !(before.rflags & HVEMU_FLAG_TF)))
+            abort();
+        return 0;
     case HVEMU_EXCEPTION:
         if (res.exc.vector >= 32)
             abort();
@@ -225,6 +237,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  in.map == 0 && ((in.opcode >= 0xa4 && in.opcode <= 0xaf) || (in.opcode >= 0x6c && in.opcode <= 0x6f));
     if (!string) {
         if (memcmp(st.gpr, before.gpr, sizeof st.gpr) || st.rflags != before.rflags)
+            abort();
+        /* nor any system state: segments, control and debug registers, XCR0, tables */
+        if (memcmp(&st.seg, &before.seg, offsetof(struct hvemu_state, mxcsr) -
+                                         offsetof(struct hvemu_state, seg)))
             abort();
         /* memory: unchanged unless the injected "other writer" changed it */
         if (!mem_before.interfere && memcmp(m.mem, mem_before.mem, MEM_SIZE))

@@ -213,6 +213,8 @@ struct hvemu_exception {
     uint8_t has_error_code;
     uint32_t error_code;
     uint64_t cr2; /* #PF only: the faulting linear address */
+    uint64_t dr6; /* #DB only: the DR6 bits its delivery sets (BS for a single-step trap, BD
+                   * for general detect), as KVM's exception payload; 0 for INT1 */
 };
 
 /* What an embedder callback answers. */
@@ -435,6 +437,33 @@ enum hvemu_status {
     HVEMU_EXCEPTION,       /* the instruction raises result.exc; state as before it */
     HVEMU_RETRY,           /* nothing was done; re-enter the guest and let it run again */
     HVEMU_UNHANDLEABLE,    /* hvemu cannot emulate this; result.reason says why */
+    HVEMU_TRAP,            /* executed as for HVEMU_OK (state updated, RIP past the instruction,
+                            * or on a REP instruction with one more iteration done), and the
+                            * instruction raised a trap the embedder delivers now: result.exc,
+                            * of the kind result.trap_type says (for VMX/SVM event injection) */
+};
+
+/* What kind of event a HVEMU_TRAP is. */
+enum hvemu_trap_type {
+    HVEMU_TRAP_DEBUG = 0,     /* #DB after an instruction that began with RFLAGS.TF set
+                               * (single-step; exc.dr6 has BS); INT n/INT3/INT1 never add it */
+    HVEMU_TRAP_SOFT_INT,      /* INT n: vector n */
+    HVEMU_TRAP_SOFT_EXC,      /* INT3: #BP (and INTO's #OF outside 64-bit mode) */
+    HVEMU_TRAP_PRIV_SOFT_EXC, /* INT1 (ICEBP): #DB, no DR6 bits */
+};
+/* For a software interrupt or exception (INT n, INT3, INT1) the gate checks (IDT entry type,
+ * DPL against CPL, presence) belong to delivery: VMX and SVM event injection of those types
+ * perform them, given the instruction length (result.insn_len; RIP is already past it). */
+
+/* Work an instruction leaves to the embedder, beside the state it changed (HVEMU_OK or
+ * HVEMU_TRAP). hvemu has no TLB, cache or scheduler of its own. */
+enum hvemu_event {
+    HVEMU_EVENT_NONE = 0,
+    HVEMU_EVENT_HALT,      /* HLT: the vCPU halts until an interrupt (or NMI, SMI, INIT) */
+    HVEMU_EVENT_INVLPG,    /* INVLPG: invalidate the TLB entries for result.event_addr */
+    HVEMU_EVENT_WBINVD,    /* WBINVD: write back and invalidate caches */
+    HVEMU_EVENT_WBNOINVD,  /* WBNOINVD: write back caches */
+    HVEMU_EVENT_INVD,      /* INVD: invalidate caches without writing back */
 };
 
 struct hvemu_result {
@@ -443,6 +472,10 @@ struct hvemu_result {
     const char *reason;          /* HVEMU_UNHANDLEABLE / HVEMU_RETRY: static text */
     char detail[64];             /* the instruction's mnemonic or bytes, for messages */
     uint32_t retries;            /* compare-exchange retries this emulation needed */
+    uint8_t trap_type;           /* HVEMU_TRAP: enum hvemu_trap_type */
+    uint8_t insn_len;            /* the instruction's length (set whenever it was decoded) */
+    uint8_t event;               /* HVEMU_OK / HVEMU_TRAP: enum hvemu_event */
+    uint64_t event_addr;         /* HVEMU_EVENT_INVLPG: the linear address */
 };
 
 /* Context of one vCPU. Initialise with hvemu_init(); fields below `opaque` are tunables. */

@@ -234,7 +234,7 @@ static inline int commit(struct exec *x)
                                                            (w->la & 4095) + w->size > 4096)))
         return exec_commit(x);
     if (x->nwrites) {
-        struct hvemu_exception exc = {0, 0, 0, 0};
+        struct hvemu_exception exc = {0, 0, 0, 0, 0};
         int cb = ops->write(x->ctx->opaque, w->la, w->data, w->size, (enum hvemu_access)w->kind,
                             &exc);
         if (cb != HVEMU_CB_OK)
@@ -261,6 +261,8 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
     res->exc.has_error_code = 0;
     res->exc.error_code = 0;
     res->exc.cr2 = 0;
+    res->exc.dr6 = 0;
+    res->event = HVEMU_EVENT_NONE;
 
     if ((s->valid & MODE_PARTS) != MODE_PARTS && need_parts(ctx, MODE_PARTS, res) != HVEMU_OK)
         return res->status;
@@ -271,6 +273,7 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
         return res->status;
 
     const struct hvemu_insn *in = &ctx->insn;
+    res->insn_len = in->length;
     exec_fn fn = hv_exec_handlers[in->mnemonic];
     if (in->encoding == HVEMU_ENC_EVEX || !fn)
         fn = apx_exec_handler(in, fn); /* APX-promoted and APX-only forms: src/apx/ */
@@ -290,6 +293,9 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
                ((in->attrs & HV_ATTR_XLOCK) && in->has_modrm && (in->modrm >> 6) != 3);
     x.lock_fresh = 0;
     x.lock_la = 0;
+    /* single-step: TF as the instruction begins decides (a POPF that sets TF traps only after
+     * the next instruction; one that clears it still traps) */
+    uint64_t tf = s->rflags & HVEMU_FLAG_TF;
     int rc;
     for (;;) {
         x.new_rip = x.rip_next;
@@ -301,11 +307,14 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
         rc = fn(&x);
         if (x.state_missing)
             return res->status;
-        if (rc == X_OK) {
+        if (rc == X_OK || rc == X_TRAP) {
             /* the instruction completed: RF is cleared (unless a REP chunk resumes later) */
             if (x.new_rip != s->rip)
                 x.new_rflags &= ~(uint64_t)HVEMU_FLAG_RF;
+            int trap = rc == X_TRAP;
             rc = commit(&x);
+            if (trap && rc == X_OK)
+                return res->status = HVEMU_TRAP; /* INT n / INT3 / INT1: set by the handler */
         }
         if (rc != X_CHANGED)
             break;
@@ -315,8 +324,15 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
             return res->status;
         }
     }
-    if (rc == X_OK)
+    if (rc == X_OK) {
         res->status = HVEMU_OK;
+        if (__builtin_expect(tf != 0, 0)) {
+            res->status = HVEMU_TRAP;
+            res->trap_type = HVEMU_TRAP_DEBUG;
+            res->exc.vector = HVEMU_EXC_DB;
+            res->exc.dr6 = 1u << 14; /* BS */
+        }
+    }
     return res->status;
 }
 

@@ -34,6 +34,12 @@ expect "#GP(0)" $H exec 0f22c0 rax=0x80050033 cs=0x33
 expect "gdtr.base=0x1000 gdtr.limit=0xfff rip=0x1003 rflags=0x2" $H exec 0f0113 rbx=0x2000 mem:0x2000=ff0f0010000000000000
 expect "fs.base=0x1234 rip=0x1005 rflags=0x2" $H exec f3480faed0 rax=0x1234 cr4=0x50020
 expect "#UD" $H exec f3480faed0 rax=0x1234 cr4=0x40020
+# traps and events: single-step, software interrupts, HLT/INVLPG
+expect "rip=0x1001 rflags=0x102 trap:#DB:dr6=0x4000" $H exec 90 rflags=0x102
+expect "rcx=0x2 rsi=0x2001 rdi=0x3001 rip=0x1000 rflags=0x102 mem:0x3000=00 trap:#DB:dr6=0x4000" $H exec f3a4 rflags=0x102 rcx=3 rsi=0x2000 rdi=0x3000
+expect "rip=0x1002 rflags=0x2 trap:int:0x80" $H exec cd80
+expect "rip=0x1001 rflags=0x2 event:halt" $H exec f4
+expect "rip=0x1003 rflags=0x2 event:invlpg:0x5000" $H exec 0f0138 rax=0x5000
 # batch: one line out per line in, errors included
 out=$(printf '4801d8 rax=1 rbx=2\nbogus\n\n8907 rdi=0x10 rax=3\n' | $H exec --batch)
 expect "4" echo "$(echo "$out" | wc -l)"

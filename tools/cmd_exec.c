@@ -22,8 +22,9 @@ const char cmd_exec_usage[] =
     "  mem:ADDR=HEX   bytes in memory order at ADDR\n"
     "\n"
     "Output (one line): the changed registers as REG=0x..., rflags=0x..., each written range as\n"
-    "mem:0xADDR=HEX, port writes as out:0xPORT=HEX; or #DE, #UD, #GP(0), #SS(0), #AC(0),\n"
-    "#PF(0xERR,0xADDR); or `unhandleable: REASON`.\n"
+    "mem:0xADDR=HEX, port writes as out:0xPORT=HEX, then event:halt|invlpg:0xADDR|wbinvd|...\n"
+    "and trap:#DB:dr6=0x...|#BP|int1|int:0xN for an instruction that completed with a trap;\n"
+    "or #DE, #UD, #GP(0), #SS(0), #AC(0), #PF(0xERR,0xADDR); or `unhandleable: REASON`.\n"
     "An exception exits 0 (it is a result); bad input exits 2.\n"
     "\n"
     "--batch reads one `HEX REG=VALUE ... mem:ADDR=HEX ...` line per input line and writes\n"
@@ -289,6 +290,7 @@ static int exec_tokens(int ntok, char **tok, int no_apx, char *out, size_t outsz
 #define OUT(...) (k += (size_t)snprintf(out + k, k < outsz ? outsz - k : 0, __VA_ARGS__))
     switch (r) {
     case HVEMU_OK:
+    case HVEMU_TRAP:
         for (unsigned i = 0; i < 32; i++)
             if (st.gpr[i] != before.gpr[i])
                 OUT("%s=0x%llx ", gpr_names[i], (unsigned long long)st.gpr[i]);
@@ -306,6 +308,22 @@ static int exec_tokens(int ntok, char **tok, int no_apx, char *out, size_t outsz
         }
         if (m->outs_len)
             OUT("%s", m->outs);
+        if (res.event) {
+            static const char *const ev[] = {"", "halt", "invlpg", "wbinvd", "wbnoinvd", "invd"};
+            OUT(" event:%s", res.event < sizeof ev / sizeof ev[0] ? ev[res.event] : "?");
+            if (res.event == HVEMU_EVENT_INVLPG)
+                OUT(":0x%llx", (unsigned long long)res.event_addr);
+        }
+        if (r == HVEMU_TRAP) {
+            if (res.trap_type == HVEMU_TRAP_SOFT_INT)
+                OUT(" trap:int:0x%x", res.exc.vector);
+            else if (res.trap_type == HVEMU_TRAP_DEBUG)
+                OUT(" trap:#DB:dr6=0x%llx", (unsigned long long)res.exc.dr6);
+            else if (res.trap_type == HVEMU_TRAP_PRIV_SOFT_EXC)
+                OUT(" trap:int1");
+            else
+                OUT(" trap:%s", res.exc.vector == HVEMU_EXC_BP ? "#BP" : "#OF");
+        }
         break;
     case HVEMU_EXCEPTION: {
         static const char *const names[32] = {

@@ -53,6 +53,7 @@ enum {
     X_UNHANDLED,/* x->res->reason is set */
     X_RETRY,    /* x->res->reason is set; nothing done */
     X_CHANGED,  /* internal: a locked commit found memory changed; re-execute */
+    X_TRAP,     /* completed: commit, then report x->res->exc as a trap (INT n, INT3, INT1) */
 };
 
 #define EXEC_MAX_WRITES 4

@@ -70,7 +70,9 @@ int exec_swapgs(struct exec *x);
 int exec_fsgsbase(struct exec *x);
 int exec_xgetbv(struct exec *x);
 int exec_xsetbv(struct exec *x);
+int exec_event(struct exec *x);
 /* misc.c */
+int exec_soft_int(struct exec *x);
 int exec_cpuid(struct exec *x);
 int exec_rdtsc(struct exec *x);
 int exec_cacheline(struct exec *x);

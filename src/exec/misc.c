@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Miscellaneous: CPUID, RDTSC/RDTSCP, cache-line maintenance and prefetch, fences. */
+/* Miscellaneous: CPUID, RDTSC/RDTSCP, cache-line maintenance and prefetch, fences, and the
+ * software interrupts INT n, INT3, INT1. */
 #include "families.h"
 
 #define CR4_TSD (1u << 2)
@@ -65,4 +66,29 @@ int exec_hint(struct exec *x)
 int exec_raise_ud(struct exec *x)
 {
     return exec_ud(x);
+}
+
+/* INT n, INT3, INT1: they complete (RIP past them) and raise a trap-class event, which the
+ * embedder delivers through the IDT (event injection performs the gate checks). INTO is #UD in
+ * 64-bit mode (the decoder says so). */
+int exec_soft_int(struct exec *x)
+{
+    struct hvemu_result *r = x->res;
+    r->exc.has_error_code = 0;
+    r->exc.error_code = 0;
+    switch (x->in->mnemonic) {
+    case HV_MN_INT3:
+        r->exc.vector = HVEMU_EXC_BP;
+        r->trap_type = HVEMU_TRAP_SOFT_EXC;
+        break;
+    case HV_MN_INT1:
+        r->exc.vector = HVEMU_EXC_DB;
+        r->trap_type = HVEMU_TRAP_PRIV_SOFT_EXC;
+        break;
+    default: /* INT imm8 */
+        r->exc.vector = (uint8_t)x->in->op[0].u.imm.imm;
+        r->trap_type = HVEMU_TRAP_SOFT_INT;
+        break;
+    }
+    return X_TRAP;
 }

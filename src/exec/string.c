@@ -20,7 +20,7 @@ static unsigned elem_size(const struct hvemu_insn *in)
 static int port_io(struct exec *x, int out, uint16_t port, void *data, unsigned size)
 {
     const struct hvemu_ops *ops = x->ctx->ops;
-    struct hvemu_exception exc = {0, 0, 0, 0};
+    struct hvemu_exception exc = {0, 0, 0, 0, 0};
     int cb;
     if (out ? !ops->pio_out : !ops->pio_in)
         return exec_unhandled(x, "no port I/O callback");
@@ -85,7 +85,8 @@ int exec_string(struct exec *x)
         return exec_unhandled(x, "SSE instruction not executed by hvemu yet");
     if (is_io && (rc = io_allowed(x)) != X_OK)
         return rc;
-    uint32_t chunk = x->ctx->rep_chunk ? x->ctx->rep_chunk : 1;
+    /* with TF set, every iteration ends in a single-step trap (SDM Vol. 3, 17.3.1.4) */
+    uint32_t chunk = x->ctx->rep_chunk && !(x->new_rflags & HVEMU_FLAG_TF) ? x->ctx->rep_chunk : 1;
     int64_t step = (x->new_rflags & HVEMU_FLAG_DF) ? -(int64_t)size : (int64_t)size;
     int uses_src = in->opcode == 0xA4 || in->opcode == 0xA5 || in->opcode == 0xA6 ||
                    in->opcode == 0xA7 || in->opcode == 0xAC || in->opcode == 0xAD ||

@@ -2,7 +2,8 @@
 /*
  * System instructions (64-bit mode): MOV to/from CR0 CR2 CR3 CR4 CR8 and DR0-DR7, CLTS, LMSW,
  * SMSW, SGDT, SIDT, SLDT, STR, LGDT, LIDT, RDMSR, WRMSR, SWAPGS, RDFSBASE/RDGSBASE/WRFSBASE/
- * WRGSBASE, XGETBV and XSETBV.
+ * WRGSBASE, XGETBV and XSETBV; HLT, INVLPG, WBINVD, WBNOINVD and INVD, which complete with an
+ * event for the embedder (result.event: hvemu has no TLB, caches or scheduler).
  *
  * Each writes at most two system registers, staged (exec_sysw) and applied at commit like every
  * other effect, so a fault leaves the state as it was. The reserved-bit rules that depend on
@@ -392,8 +393,11 @@ static int dr_access(struct exec *x, unsigned *n)
     }
     /* general detect: the access faults with #DB (the embedder sets DR6.BD when it delivers
      * it, as it writes CR2 for a #PF) */
-    if (x->s->dr[7] & DR7_GD)
-        return exec_exception(x, HVEMU_EXC_DB, 0, 0);
+    if (x->s->dr[7] & DR7_GD) {
+        int r = exec_exception(x, HVEMU_EXC_DB, 0, 0);
+        x->res->exc.dr6 = 1u << 13; /* BD */
+        return r;
+    }
     return X_OK;
 }
 
@@ -436,7 +440,7 @@ int sysreg_write(struct exec *x, unsigned cls, unsigned idx, uint64_t v)
 
 static int msr_read(struct exec *x, uint32_t msr, uint64_t *v)
 {
-    struct hvemu_exception exc = {0, 0, 0, 0};
+    struct hvemu_exception exc = {0, 0, 0, 0, 0};
     if (!x->ctx->ops->rdmsr)
         return exec_unhandled(x, "RDMSR needs the rdmsr callback");
     int cb = x->ctx->ops->rdmsr(x->ctx->opaque, msr, v, &exc);
@@ -445,7 +449,7 @@ static int msr_read(struct exec *x, uint32_t msr, uint64_t *v)
 
 static int msr_write(struct exec *x, uint32_t msr, uint64_t v)
 {
-    struct hvemu_exception exc = {0, 0, 0, 0};
+    struct hvemu_exception exc = {0, 0, 0, 0, 0};
     if (!x->ctx->ops->wrmsr)
         return exec_unhandled(x, "WRMSR needs the wrmsr callback");
     int cb = x->ctx->ops->wrmsr(x->ctx->opaque, msr, v, &exc);
@@ -583,5 +587,33 @@ int exec_xsetbv(struct exec *x)
     if (!hvemu_xcr0_apx_ok(v))
         return exec_gp0(x);
     sys_stage(x, SYSREG_XCR0, v, 0);
+    return X_OK;
+}
+
+/* ---- instructions whose effect is the embedder's: result.event ---- */
+
+/* HLT, WBINVD, WBNOINVD, INVD: ring 0 only; INVLPG also names a linear address (never
+ * accessed: INVLPG does not fault on it). */
+int exec_event(struct exec *x)
+{
+    const struct hvemu_insn *in = x->in;
+    int rc = need_cpl0(x);
+    if (rc != X_OK)
+        return rc;
+    switch (in->mnemonic) {
+    case HV_MN_HLT: x->res->event = HVEMU_EVENT_HALT; break;
+    case HV_MN_WBINVD: x->res->event = HVEMU_EVENT_WBINVD; break;
+    case HV_MN_WBNOINVD: x->res->event = HVEMU_EVENT_WBNOINVD; break;
+    case HV_MN_INVD: x->res->event = HVEMU_EVENT_INVD; break;
+    default: { /* INVLPG m */
+        struct hvemu_mem m = in->op[0].u.mem;
+        uint64_t la;
+        if ((rc = mem_linear(x, &m, &la)) != X_OK)
+            return rc;
+        x->res->event = HVEMU_EVENT_INVLPG;
+        x->res->event_addr = la;
+        break;
+    }
+    }
     return X_OK;
 }

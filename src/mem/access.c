@@ -228,7 +228,7 @@ int mem_check_align(struct exec *x, uint64_t la, unsigned size)
 int mem_read(struct exec *x, uint64_t la, void *data, unsigned size, enum hvemu_access kind)
 {
     const struct hvemu_ops *ops = x->ctx->ops;
-    struct hvemu_exception exc = {0, 0, 0, 0};
+    struct hvemu_exception exc = {0, 0, 0, 0, 0};
     uint8_t *d = data;
     if (!ops->read)
         return exec_unhandled(x, "no memory read callback");
@@ -403,7 +403,7 @@ int op_read_mem_value(struct exec *x, unsigned i, uint64_t *v)
     uint64_t la;
     if (!fast_linear(x, op, size, &la) || !ops->read || (la & (PAGE_SIZE - 1)) + size > PAGE_SIZE)
         return op_read_mem_value_slow(x, i, v);
-    struct hvemu_exception exc = {0, 0, 0, 0};
+    struct hvemu_exception exc = {0, 0, 0, 0, 0};
     *v = 0;
     int cb = ops->read(x->ctx->opaque, la, v, size,
                        (op->access & HVEMU_OPA_WRITE) ? HVEMU_ACCESS_RMW_READ : HVEMU_ACCESS_READ,
@@ -483,7 +483,7 @@ static int write_pieces(struct exec *x, uint64_t la, const uint8_t *d, unsigned 
                         enum hvemu_access kind)
 {
     const struct hvemu_ops *ops = x->ctx->ops;
-    struct hvemu_exception exc = {0, 0, 0, 0};
+    struct hvemu_exception exc = {0, 0, 0, 0, 0};
     if (!ops->write)
         return exec_unhandled(x, "no memory write callback");
     while (size) {
@@ -503,7 +503,7 @@ static int write_pieces(struct exec *x, uint64_t la, const uint8_t *d, unsigned 
 static int probe_pieces(struct exec *x, uint64_t la, unsigned size)
 {
     const struct hvemu_ops *ops = x->ctx->ops;
-    struct hvemu_exception exc = {0, 0, 0, 0};
+    struct hvemu_exception exc = {0, 0, 0, 0, 0};
     while (size) {
         unsigned room = PAGE_SIZE - (unsigned)(la & (PAGE_SIZE - 1));
         unsigned n = size < room ? size : room;
@@ -558,7 +558,7 @@ static int commit_writes(struct exec *x)
     for (unsigned i = 0; i < x->nwrites; i++) {
         struct exec_write *w = &x->wr[i];
         if (w->locked) {
-            struct hvemu_exception exc = {0, 0, 0, 0};
+            struct hvemu_exception exc = {0, 0, 0, 0, 0};
             uint8_t expected[16];
             if ((w->la & (PAGE_SIZE - 1)) + w->size > PAGE_SIZE)
                 return exec_unhandled(x, "locked access crosses a page (split lock): refused");

@@ -464,6 +464,9 @@ enum hvemu_event {
     HVEMU_EVENT_WBINVD,    /* WBINVD: write back and invalidate caches */
     HVEMU_EVENT_WBNOINVD,  /* WBNOINVD: write back caches */
     HVEMU_EVENT_INVD,      /* INVD: invalidate caches without writing back */
+    HVEMU_EVENT_SS_SHADOW, /* MOV SS / POP SS: the next instruction runs with blocking by MOV SS
+                            * (no interrupt before it; a single-step trap is taken after it,
+                            * so none is reported for this one: VMX sets pending debug BS) */
 };
 
 struct hvemu_result {

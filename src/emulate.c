@@ -326,7 +326,7 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
     }
     if (rc == X_OK) {
         res->status = HVEMU_OK;
-        if (__builtin_expect(tf != 0, 0)) {
+        if (__builtin_expect(tf != 0, 0) && res->event != HVEMU_EVENT_SS_SHADOW) {
             res->status = HVEMU_TRAP;
             res->trap_type = HVEMU_TRAP_DEBUG;
             res->exc.vector = HVEMU_EXC_DB;

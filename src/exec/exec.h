@@ -66,11 +66,15 @@ enum exec_sysreg {
     SYSREG_FS_BASE, SYSREG_GS_BASE,
     SYSREG_GDTR, SYSREG_IDTR,    /* value = base, limit = limit */
     SYSREG_DROP_VALID,           /* value = state parts an MSR callback changed: reload them */
+    SYSREG_SEG0,                 /* .. SYSREG_SEG0 + 5: a whole segment register (value = base,
+                                  * limit, attr, selector) */
 };
 #define EXEC_MAX_SYS 2
 struct exec_sysw {
     uint8_t reg;      /* enum exec_sysreg */
-    uint16_t limit;
+    uint16_t selector;
+    uint32_t limit;
+    uint32_t attr;
     uint64_t value;
 };
 
@@ -128,13 +132,20 @@ static inline void apply_registers(struct exec *x)
 }
 
 /* Stage a system register write (applied at commit, with its dirty part). */
-static inline void sys_stage(struct exec *x, unsigned reg, uint64_t value, uint16_t limit)
+static inline struct exec_sysw *sys_stage(struct exec *x, unsigned reg, uint64_t value,
+                                          uint32_t limit)
 {
     struct exec_sysw *w = &x->sys[x->nsys++];
     w->reg = (uint8_t)reg;
     w->value = value;
     w->limit = limit;
+    return w;
 }
+
+/* ---- segment registers (src/exec/segment.c) ---- */
+/* Load segment register `seg` with `selector` as MOV/POP/LSS/LFS/LGS do: the descriptor read
+ * and checks, the accessed bit, the hidden part staged. */
+int segreg_load(struct exec *x, unsigned seg, uint16_t selector);
 
 /* Load state parts that are not valid (lazy getter); X_UNHANDLED if they cannot be had. */
 int exec_need(struct exec *x, uint64_t parts);

@@ -71,6 +71,8 @@ int exec_fsgsbase(struct exec *x);
 int exec_xgetbv(struct exec *x);
 int exec_xsetbv(struct exec *x);
 int exec_event(struct exec *x);
+/* segment.c */
+int exec_lseg(struct exec *x);
 /* misc.c */
 int exec_soft_int(struct exec *x);
 int exec_cpuid(struct exec *x);

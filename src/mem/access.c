@@ -439,6 +439,8 @@ int op_write_slow(struct exec *x, unsigned i, uint64_t v)
     case HVEMU_OP_REG:
         if (op->u.reg.cls == HVEMU_REG_CR || op->u.reg.cls == HVEMU_REG_DR)
             return sysreg_write(x, op->u.reg.cls, op->u.reg.idx, v);
+        if (op->u.reg.cls == HVEMU_REG_SEG)
+            return segreg_load(x, op->u.reg.idx, (uint16_t)v);
         if (op->u.reg.cls > HVEMU_REG_GPR64 || op->u.reg.cls < HVEMU_REG_GPR8)
             return exec_unhandled(x, "write to a non-GPR register operand");
         reg_set(x, op->u.reg.cls, op->u.reg.idx, v);
@@ -608,8 +610,18 @@ static void apply_system(struct exec *x)
         case SYSREG_GDTR: case SYSREG_IDTR: {
             struct hvemu_dtable *t = w->reg == SYSREG_GDTR ? &s->gdtr : &s->idtr;
             t->base = w->value;
-            t->limit = w->limit;
+            t->limit = (uint16_t)w->limit;
             s->dirty |= HVEMU_PART_DTABLES;
+            break;
+        }
+        case SYSREG_SEG0: case SYSREG_SEG0 + 1: case SYSREG_SEG0 + 2: case SYSREG_SEG0 + 3:
+        case SYSREG_SEG0 + 4: case SYSREG_SEG0 + 5: {
+            unsigned n = w->reg - SYSREG_SEG0;
+            s->seg[n].base = w->value;
+            s->seg[n].limit = w->limit;
+            s->seg[n].attr = w->attr;
+            s->seg[n].selector = w->selector;
+            s->dirty |= HVEMU_PART_SEG(n);
             break;
         }
         case SYSREG_DROP_VALID:

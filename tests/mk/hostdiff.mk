@@ -19,3 +19,9 @@ $(BUILD)/tests/hostdiff: tests/hostdiff/hostdiff.c $(HOSTDIFF_SRC) $(HOSTDIFF_HD
 
 EXTRA_TEST_BINS += $(BUILD)/tests/hostdiff
 endif
+
+$(BUILD)/tests/segload: tests/hostdiff/segload.c $(HOSTDIFF_SRC) $(HOSTDIFF_HDR) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(TCFLAGS) -Itests/hostdiff tests/hostdiff/segload.c $(HOSTDIFF_SRC) $(LIB) -o $@
+
+EXTRA_TEST_BINS += $(BUILD)/tests/segload

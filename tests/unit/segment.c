@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/* Segment register loads at CPL 0 and 3 with a GDT and LDT of our own: the hidden parts loaded
+ * (base, expanded limit, attributes), the accessed bit set in memory, the checks that
+ * tests/hostdiff/segload.c cannot reach with Linux's GDT (not-present segments, conforming code,
+ * expand-down data, the LDT), null selectors (SS in 64-bit mode; the vendor rule for the FS/GS
+ * base), and MOV SS's interrupt shadow. SDM Vol. 3, 3.4-3.5 and 5.5-5.8. */
+#include "testlib.h"
+#include "bufmem.h"
+
+static struct bufmem M;
+static struct hvemu_state S, before;
+static struct hvemu_ctx C;
+static struct hvemu_result R;
+
+#define GDT (BUFMEM_BASE + 0x1000)
+#define LDT (BUFMEM_BASE + 0x1800)
+
+static uint32_t vendor_ebx = 0x756e6547; /* "Genu" (Intel) */
+static uint32_t amd_nscb;                /* AMD NullSelectorClearsBase */
+
+static int t_cpuid(void *o, uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
+    (void)o; (void)sub;
+    memset(out, 0, 16);
+    if (leaf == 0) out[1] = vendor_ebx;
+    if (leaf == 0x80000000) out[0] = 0x80000021;
+    if (leaf == 0x80000021) out[0] = amd_nscb << 6;
+    return HVEMU_CB_OK;
+}
+
+static uint64_t desc(uint32_t flags, uint32_t base, uint32_t limit)
+{
+    return ((uint64_t)(limit & 0xffff)) | ((uint64_t)(base & 0xffffff) << 16) |
+           ((uint64_t)(flags & 0xff) << 40) | ((uint64_t)((limit >> 16) & 0xf) << 48) |
+           ((uint64_t)((flags >> 12) & 0xf) << 52) | ((uint64_t)(base >> 24) << 56);
+}
+
+static void put(uint64_t table, unsigned idx, uint64_t d)
+{
+    memcpy(M.mem + (table - BUFMEM_BASE) + idx * 8, &d, 8);
+}
+
+static uint64_t get(uint64_t table, unsigned idx)
+{
+    uint64_t d;
+    memcpy(&d, M.mem + (table - BUFMEM_BASE) + idx * 8, 8);
+    return d;
+}
+
+static int run(const char *hex)
+{
+    uint8_t b[16];
+    size_t n = strlen(hex) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        b[i] = (uint8_t)v;
+    }
+    S.rip = 0x1000;
+    S.dirty = 0;
+    before = S;
+    return hvemu_emulate_bytes(&C, b, n, &R);
+}
+
+#define OK(hex, ...) CHECK(run(hex) == HVEMU_OK && S.rip != 0x1000, __VA_ARGS__)
+#define FAULT(hex, vec, err, ...)                                                               \
+    CHECK(run(hex) == HVEMU_EXCEPTION && R.exc.vector == (vec) && R.exc.error_code == (err) &&  \
+          !memcmp(&S, &before, sizeof S), __VA_ARGS__)
+
+static void reset(unsigned cpl)
+{
+    state_init64(&S);
+    S.cr0 = 0x80050033;
+    S.efer = 0xd01;
+    S.seg[HVEMU_CS] = (struct hvemu_segment){0, 0xffffffff, (uint16_t)(cpl ? 0x33 : 0x10), HVEMU_SEG_ATTR_L | 0x9b | (cpl << 5)};
+    S.seg[HVEMU_SS] = (struct hvemu_segment){0, 0xffffffff, (uint16_t)(cpl ? 0x2b : 0x18), 0xc093 | (cpl << 5)};
+    S.gdtr.base = GDT;
+    S.gdtr.limit = 16 * 8 - 1;
+    S.ldtr = (struct hvemu_segment){LDT, 4 * 8 - 1, 0x60, 0x82};
+    S.gpr[HVEMU_RSP] = BUFMEM_BASE + 0x800;
+    S.gpr[HVEMU_RBX] = BUFMEM_BASE + 0x100;
+    memset(M.mem + 0x1000, 0, 0x1000);
+    put(GDT, 1, desc(0xa09b, 0, 0xfffff));           /* 0x08 code64 DPL0 */
+    put(GDT, 2, desc(0xc092, 0, 0xfffff));           /* 0x10 data DPL0, accessed bit clear */
+    put(GDT, 3, desc(0x40f3, 0x12345678, 0xabcde));  /* 0x18 data DPL3, byte-granular */
+    put(GDT, 4, desc(0xc0f3, 0xff000000, 0x00010));  /* 0x20 data DPL3, 4K-granular */
+    put(GDT, 5, desc(0x4073, 0, 0xffff));            /* 0x28 data DPL3, not present */
+    put(GDT, 6, desc(0x409f, 0, 0xffff));            /* 0x30 conforming readable code DPL0 */
+    put(GDT, 7, desc(0x4099, 0, 0xffff));            /* 0x38 execute-only code DPL0 */
+    put(GDT, 8, desc(0x40f7, 0x1000, 0x0fff));       /* 0x40 expand-down RW data DPL3 */
+    put(GDT, 9, desc(0x40f1, 0, 0xffff));            /* 0x48 read-only data DPL3 */
+    put(GDT, 10, desc(0x0089, 0x4000, 0x67));        /* 0x50 a TSS: system */
+    put(LDT, 1, desc(0xc0f3, 0x5000, 0xfffff));      /* LDT 0x0f: data DPL3 */
+}
+
+static void loads(void)
+{
+    reset(0);
+    /* the hidden part, and the accessed bit set in the descriptor in memory */
+    S.gpr[HVEMU_RAX] = 0x10;
+    OK("8ed8", "mov ds, 0x10");
+    CHECK(S.seg[HVEMU_DS].selector == 0x10 && S.seg[HVEMU_DS].base == 0 && S.seg[HVEMU_DS].limit == 0xffffffff &&
+          S.seg[HVEMU_DS].attr == 0xc093 && (S.dirty & HVEMU_PART_SEG(HVEMU_DS)),
+          "ds hidden %x %llx %x", S.seg[HVEMU_DS].attr, (unsigned long long)S.seg[HVEMU_DS].base, S.seg[HVEMU_DS].limit);
+    CHECK(get(GDT, 2) == (desc(0xc092, 0, 0xfffff) | (1ull << 40)), "accessed bit written back");
+    S.gpr[HVEMU_RAX] = 0x1b;
+    OK("8ec0", "mov es, 0x1b");
+    CHECK(S.seg[HVEMU_ES].base == 0x12345678 && S.seg[HVEMU_ES].limit == 0xabcde && S.seg[HVEMU_ES].attr == 0x40f3,
+          "byte granular: %llx %x", (unsigned long long)S.seg[HVEMU_ES].base, S.seg[HVEMU_ES].limit);
+    S.gpr[HVEMU_RAX] = 0x23;
+    OK("8ee0", "mov fs, 0x23");
+    CHECK(S.seg[HVEMU_FS].base == 0xff000000 && S.seg[HVEMU_FS].limit == 0x10fff, "4K granular, FS base from the descriptor");
+    S.gpr[HVEMU_RAX] = 0x0f;
+    OK("8ee8", "mov gs, LDT 0x0f");
+    CHECK(S.seg[HVEMU_GS].base == 0x5000 && S.seg[HVEMU_GS].selector == 0x0f, "LDT descriptor");
+    S.gpr[HVEMU_RAX] = 0x30;
+    OK("8ed8", "mov ds, conforming readable code");
+    S.gpr[HVEMU_RAX] = 0x40;
+    OK("8ed8", "mov ds, expand-down data");
+    S.gpr[HVEMU_RAX] = 0x38;
+    FAULT("8ed8", HVEMU_EXC_GP, 0x38, "execute-only code");
+    S.gpr[HVEMU_RAX] = 0x50;
+    FAULT("8ed8", HVEMU_EXC_GP, 0x50, "system descriptor");
+    S.gpr[HVEMU_RAX] = 0x2b;
+    FAULT("8ed8", HVEMU_EXC_NP, 0x28, "not present: #NP");
+    FAULT("8ed0", HVEMU_EXC_GP, 0x28, "SS with RPL 3 at CPL 0: #GP first");
+    put(GDT, 5, desc(0x4093, 0, 0xffff) & ~(1ull << 47)); /* DPL0 RW data, not present */
+    S.gpr[HVEMU_RAX] = 0x28;
+    FAULT("8ed0", HVEMU_EXC_SS, 0x28, "SS not present: #SS");
+    S.gpr[HVEMU_RAX] = 0x80;
+    FAULT("8ed8", HVEMU_EXC_GP, 0x80, "beyond the GDT limit");
+    S.gpr[HVEMU_RAX] = 0x27;
+    FAULT("8ed8", HVEMU_EXC_GP, 0x24, "beyond the LDT limit (TI kept in the error code)");
+    S.ldtr.attr = HVEMU_SEG_ATTR_UNUSABLE;
+    S.gpr[HVEMU_RAX] = 0x0f;
+    FAULT("8ed8", HVEMU_EXC_GP, 0x0c, "LDT selector without an LDT");
+
+    /* SS: writable data, DPL = RPL = CPL */
+    reset(0);
+    S.gpr[HVEMU_RAX] = 0x10;
+    OK("8ed0", "mov ss, 0x10");
+    CHECK(R.event == HVEMU_EVENT_SS_SHADOW && S.seg[HVEMU_SS].attr == 0xc093, "ss shadow");
+    S.gpr[HVEMU_RAX] = 0x48 | 0;
+    FAULT("8ed0", HVEMU_EXC_GP, 0x48, "read-only data into SS");
+    S.gpr[HVEMU_RAX] = 0x08;
+    FAULT("8ed0", HVEMU_EXC_GP, 0x08, "code into SS");
+    /* null SS: 64-bit mode, CPL < 3, RPL = CPL */
+    S.gpr[HVEMU_RAX] = 0;
+    OK("8ed0", "mov ss, 0 at CPL 0");
+    CHECK(S.seg[HVEMU_SS].attr & HVEMU_SEG_ATTR_UNUSABLE, "null SS unusable");
+    S.gpr[HVEMU_RAX] = 1;
+    FAULT("8ed0", HVEMU_EXC_GP, 0, "null SS with RPL != CPL");
+
+    /* MOV SS with TF: the single-step trap waits for the next instruction */
+    reset(0);
+    S.rflags = 0x102;
+    S.gpr[HVEMU_RAX] = 0x10;
+    CHECK(run("8ed0") == HVEMU_OK && R.event == HVEMU_EVENT_SS_SHADOW, "mov ss with TF: no trap now");
+    S.rflags = 0x102;
+    CHECK(run("8ed8") == HVEMU_TRAP, "mov ds with TF: trap");
+
+    /* CPL 3 */
+    reset(3);
+    S.gpr[HVEMU_RAX] = 0x10;
+    FAULT("8ed8", HVEMU_EXC_GP, 0x10, "DPL 0 data at CPL 3");
+    S.gpr[HVEMU_RAX] = 0x33; /* conforming readable code, DPL 0, with RPL 3 */
+    OK("8ed8", "conforming code at CPL 3");
+    S.gpr[HVEMU_RAX] = 0x18; /* RPL 0, DPL 3 data: fine */
+    OK("8ed8", "DPL 3 data with RPL 0");
+    S.gpr[HVEMU_RAX] = 0x1b;
+    OK("8ed0", "mov ss, DPL 3 data at CPL 3");
+    S.gpr[HVEMU_RAX] = 0x18;
+    FAULT("8ed0", HVEMU_EXC_GP, 0x18, "SS with RPL != CPL");
+    S.gpr[HVEMU_RAX] = 3;
+    FAULT("8ed0", HVEMU_EXC_GP, 0, "null SS at CPL 3");
+    S.gpr[HVEMU_RAX] = 0;
+    OK("8ed8", "null DS at CPL 3");
+    CHECK(S.seg[HVEMU_DS].attr == HVEMU_SEG_ATTR_UNUSABLE && S.seg[HVEMU_DS].selector == 0, "null ds");
+}
+
+static void null_fs_gs(void)
+{
+    reset(0);
+    S.seg[HVEMU_FS].base = 0x7f0000001000ull;
+    S.gpr[HVEMU_RAX] = 0;
+    OK("8ee0", "null fs (Intel)");
+    CHECK(S.seg[HVEMU_FS].base == 0, "Intel clears the base");
+    vendor_ebx = 0x68747541; /* "Auth" */
+    S.seg[HVEMU_FS].base = 0x7f0000001000ull;
+    OK("8ee0", "null fs (AMD without NullSelectorClearsBase)");
+    CHECK(S.seg[HVEMU_FS].base == 0x7f0000001000ull, "old AMD keeps the base");
+    amd_nscb = 1;
+    OK("8ee0", "null fs (AMD with NullSelectorClearsBase)");
+    CHECK(S.seg[HVEMU_FS].base == 0, "Zen 3+ clears the base");
+    vendor_ebx = 0x756e6547;
+    amd_nscb = 0;
+}
+
+static void other_forms(void)
+{
+    reset(0);
+    uint16_t sel = 0x1b;
+    memcpy(M.mem + 0x800, &sel, 2);
+    OK("0fa1", "pop fs");
+    CHECK(S.seg[HVEMU_FS].selector == 0x1b && S.gpr[HVEMU_RSP] == BUFMEM_BASE + 0x808, "pop fs: 8 bytes");
+    uint64_t off = 0x1122334455667788ull;
+    memcpy(M.mem + 0x100, &off, 8);
+    sel = 0x10;
+    memcpy(M.mem + 0x108, &sel, 2);
+    OK("480fb203", "lss rax, [rbx]");
+    CHECK(S.gpr[HVEMU_RAX] == off && S.seg[HVEMU_SS].selector == 0x10 && R.event == HVEMU_EVENT_SS_SHADOW, "lss m16:64");
+    memcpy(M.mem + 0x104, &sel, 2);
+    OK("0fb503", "lgs eax, [rbx]");
+    CHECK(S.gpr[HVEMU_RAX] == 0x55667788 && S.seg[HVEMU_GS].selector == 0x10, "lgs m16:32");
+    sel = 0x38;
+    memcpy(M.mem + 0x104, &sel, 2);
+    S.gpr[HVEMU_RAX] = 5;
+    FAULT("0fb503", HVEMU_EXC_GP, 0x38, "lgs faults: no register written");
+    /* MOV r, Sreg */
+    S.gpr[HVEMU_RCX] = ~0ull;
+    OK("8ce9", "mov ecx, gs");
+    CHECK(S.gpr[HVEMU_RCX] == 0x10, "mov ecx, gs zero-extends");
+}
+
+int main(void)
+{
+    struct hvemu_ops ops = bufmem_ops;
+    ops.cpuid = t_cpuid;
+    hvemu_init(&C, &ops, &M, &S);
+    loads();
+    null_fs_gs();
+    other_forms();
+    TEST_DONE();
+}

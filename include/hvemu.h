@@ -57,7 +57,8 @@ enum hvemu_mode {
  * register[bit]. XCR0 / CR4 enabling (OS support) is a separate gate checked at execution.
  * Features that no CPUID bit enumerates are never set by it (marked "no CPUID bit"). */
 enum hvemu_feature {
-    HVEMU_FEAT_BASE = 0,    /* always on: the 8086..Pentium integer core, x87 */
+    HVEMU_FEAT_BASE = 0,    /* always on: the 8086..Pentium integer core, x87 (FCMOV/FCOMI need
+                             * CMOV, FISTTP SSE3) */
     HVEMU_FEAT_CMOV,        /* (1):EDX[15] */
     HVEMU_FEAT_CX8,         /* (1):EDX[8]  CMPXCHG8B */
     HVEMU_FEAT_CX16,        /* (1):ECX[13] CMPXCHG16B */
@@ -177,7 +178,16 @@ enum hvemu_feature {
     HVEMU_FEAT_XSAVEOPT,    /* (0xD,1):EAX[0] */
     HVEMU_FEAT_XSAVEC,      /* (0xD,1):EAX[1] */
     HVEMU_FEAT_XSAVES,      /* (0xD,1):EAX[3] XSAVES, XRSTORS */
-    HVEMU_FEAT_COUNT
+    HVEMU_FEAT_LAHF_LM,     /* (0x80000001):ECX[0] LAHF/SAHF in 64-bit mode */
+    HVEMU_FEAT_SYSCALL,     /* (0x80000001):EDX[11] SYSCALL, SYSRET */
+    HVEMU_FEAT_SEP,         /* (1):EDX[11] SYSENTER, SYSEXIT */
+    HVEMU_FEAT_FXSR,        /* (1):EDX[24] FXSAVE, FXRSTOR */
+    HVEMU_FEAT_CLFSH,       /* (1):EDX[19] CLFLUSH */
+    HVEMU_FEAT_TSC,         /* (1):EDX[4]  RDTSC */
+    HVEMU_FEAT_MSR,         /* (1):EDX[5]  RDMSR, WRMSR */
+    HVEMU_FEAT_WBNOINVD,    /* (0x80000008):EBX[9] (WBINVD without it) */
+    HVEMU_FEAT_PREFETCHWT1, /* (7,0):ECX[0] (a PREFETCH hint without it) */
+    HVEMU_FEAT_COUNT /* at most 128: the bits of hvemu_features */
 };
 
 /* A set of enabled features: bit n of word n/64 is enum hvemu_feature n. */

@@ -58,6 +58,9 @@ static int privileged(unsigned f)
         HVEMU_FEAT_WIDE_KL, HVEMU_FEAT_XSAVES, HVEMU_FEAT_WAITPKG, HVEMU_FEAT_TSXLDTRK,
         HVEMU_FEAT_RTM, HVEMU_FEAT_HLE, HVEMU_FEAT_AMX, HVEMU_FEAT_AMX_INT8,
         HVEMU_FEAT_AMX_BF16, HVEMU_FEAT_AMX_FP16, HVEMU_FEAT_AMX_COMPLEX,
+        /* system calls and MSRs; SYSENTER/SYSEXIT are also #UD in 64-bit mode on AMD though
+         * CPUID.1:EDX[11] is set there (a vendor difference the tables do not model) */
+        HVEMU_FEAT_SYSCALL, HVEMU_FEAT_SEP, HVEMU_FEAT_MSR,
     };
     for (unsigned i = 0; i < sizeof(list) / sizeof(list[0]); i++)
         if (list[i] == f)

@@ -76,8 +76,6 @@ static int synth_encode(const struct hv_entry *e, struct synth_slot w, unsigned 
     int mode64 = m64 != 0;
     unsigned n = 0;
     memset(out, 0, 15);
-    if (w.space == 0 && w.map == 0 && w.opcode >= 0xd8 && w.opcode <= 0xdf)
-        return 0; /* x87: no feature gates */
     /* the +r register: the opcode's low bits (no REX.B here) */
     if (zreg0 >= 0 && zreg0 != ((w.opcode & 7) == 0))
         return 0;

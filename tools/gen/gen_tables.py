@@ -197,7 +197,8 @@ FEATURES = ['base', 'cmov', 'cx8', 'cx16', 'movbe', 'popcnt', 'lzcnt', 'bmi1', '
             'invpcid', 'invlpgb', 'rdpru', 'mcommit', 'clzero', 'sev_snp', 'rmpquery', 'enqcmd',
             'hreset', 'rtm', 'hle', 'tsxldtrk', 'uintr', 'pku', 'prefetchi', 'cldemote', 'sse4a',
             'ptwrite', 'kl', 'aeskle', 'wide_kl', 'rao_int', 'movdir64b', 'xsaveopt', 'xsavec',
-            'xsaves']
+            'xsaves', 'lahf_lm', 'syscall', 'sep', 'fxsr', 'clfsh', 'tsc', 'msr', 'wbnoinvd',
+            'prefetchwt1']
 TUPLES = ['none', 'fv', 'hv', 'fvm', 'hvm', 'qvm', 'ovm', 't1s', 't1f', 't2', 't4', 't8',
           'm128', 'dup', 'b2', 't1s8', 't1s16']
 

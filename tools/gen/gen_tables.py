@@ -321,6 +321,8 @@ def parse_line(where, line):
             e.attrs.add(a)
         else:
             fail(where, 'unknown attribute %r' % a)
+    if 'vl' in e.attrs and e.space != SPACES['evex']:
+        fail(where, '`vl` is for EVEX lines only')
     if len(e.mnemonics) > 1 and e.mnsel not in ('osz', 'asz', 'w'):
         fail(where, 'several mnemonics need mn=osz, mn=asz or mn=w')
     if e.mnsel == 'osz' and len(e.mnemonics) != 3:

@@ -586,7 +586,9 @@ struct hvemu_ctx {
     const struct hvemu_ops *ops;
     void *opaque;                /* passed to every callback */
     struct hvemu_state *state;
-    hvemu_features features;     /* enabled features (APX also needs XCR0[19] and CR4.OSXSAVE) */
+    hvemu_features features;     /* enabled features: hvemu_init() enables all; a VMM sets the
+                                  * guest's, hvemu_features_from_cpuid(its cpuid callback, opaque)
+                                  * (APX also needs XCR0[19] and CR4.OSXSAVE) */
     uint32_t rep_chunk;          /* max iterations of a REP string per call (default 1024) */
     uint32_t max_cmpxchg_retries;/* locked RMW retries before HVEMU_RETRY (default 64) */
     struct hvemu_insn insn;      /* the last decoded instruction (owned by the context) */

@@ -157,6 +157,10 @@ int main(int argc, char **argv)
             memcpy(p->missing, missing, sizeof missing);
         }
     }
+    if (verbose)
+        for (unsigned f = 0; f < HVEMU_FEAT_COUNT; f++)
+            if (ud_sigill[f] || ud_ran[f])
+                printf("feature %3u missing: %u encodings SIGILL, %u ran\n", f, ud_sigill[f], ud_ran[f]);
     /* a disagreement is excused only when every feature it lacks is hidden: present in the
      * hardware (none of its #UD encodings raised SIGILL) though CPUID does not say so */
     unsigned hidden = 0;

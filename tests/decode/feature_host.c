@@ -72,6 +72,15 @@ int main(int argc, char **argv)
 {
     int verbose = argc > 1 && !strcmp(argv[1], "-v");
     hvemu_features host = hvemu_features_from_cpuid(host_cpuid, NULL);
+    /* APX also needs its XSAVE state enabled by the OS (XCR0[19]); a kernel that predates it
+     * leaves it off and the CPU raises #UD, which is the execution-time gate, not CPUID's.
+     * (AVX and AVX-512 state: Linux enables it whenever CPUID has it.) */
+    if (hvemu_feature_has(&host, HVEMU_FEAT_APX)) {
+        uint32_t lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if (!hvemu_features_apx_usable(&host, ((uint64_t)hi << 32) | lo, 1u << 18))
+            hvemu_feature_set(&host, HVEMU_FEAT_APX, 0);
+    }
     hvemu_features all = hvemu_features_all();
     unsigned nent = synth_slots(where, MAX_ENTRIES);
     if (nent > MAX_ENTRIES)

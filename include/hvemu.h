@@ -46,20 +46,148 @@ enum hvemu_mode {
 };
 
 /* Instruction-set features. An encoding whose feature is not enabled decodes as #UD, exactly
- * as on a CPU that does not enumerate it. The numbering is stable (the values are ABI). */
+ * as on a CPU that does not enumerate it (or, for hint encodings and a few others, as what
+ * processors without the feature decode it to: TZCNT as BSF, ENDBR as NOP). An encoding may
+ * need more than one feature: EVEX forms of 128/256-bit vector length also need AVX512VL, the
+ * EVEX forms of GFNI/VAES/VPCLMULQDQ need AVX512F (512 bits) or AVX512VL (128/256), the APX
+ * EVEX forms of KMOV need APX and AVX512F/DQ/BW: each form is gated by exactly the CPUID bits
+ * the SDM lists for it. The numbering is stable (the values are ABI).
+ *
+ * Where each feature comes from, as hvemu_features_from_cpuid() reads it: CPUID.(leaf,subleaf)
+ * register[bit]. XCR0 / CR4 enabling (OS support) is a separate gate checked at execution.
+ * Features that no CPUID bit enumerates are never set by it (marked "no CPUID bit"). */
 enum hvemu_feature {
-    HVEMU_FEAT_BASE = 0, /* always on: the 8086..Pentium integer core, x87 */
-    HVEMU_FEAT_CMOV, HVEMU_FEAT_CX8, HVEMU_FEAT_CX16, HVEMU_FEAT_MOVBE, HVEMU_FEAT_POPCNT,
-    HVEMU_FEAT_LZCNT, HVEMU_FEAT_BMI1, HVEMU_FEAT_BMI2, HVEMU_FEAT_ADX, HVEMU_FEAT_CRC32,
-    HVEMU_FEAT_RDRAND, HVEMU_FEAT_RDSEED, HVEMU_FEAT_RDTSCP, HVEMU_FEAT_RDPID,
-    HVEMU_FEAT_FSGSBASE, HVEMU_FEAT_CLFLUSHOPT, HVEMU_FEAT_CLWB, HVEMU_FEAT_MMX,
-    HVEMU_FEAT_SSE, HVEMU_FEAT_SSE2, HVEMU_FEAT_SSE3, HVEMU_FEAT_SSSE3, HVEMU_FEAT_SSE41,
-    HVEMU_FEAT_SSE42, HVEMU_FEAT_AES, HVEMU_FEAT_PCLMUL, HVEMU_FEAT_SHA, HVEMU_FEAT_GFNI,
-    HVEMU_FEAT_AVX, HVEMU_FEAT_AVX2, HVEMU_FEAT_FMA, HVEMU_FEAT_F16C, HVEMU_FEAT_AVX512,
-    HVEMU_FEAT_AMX, HVEMU_FEAT_XSAVE, HVEMU_FEAT_SYSTEM, /* VMX/SVM/SMX, CET, misc system */
-    HVEMU_FEAT_MOVDIRI, HVEMU_FEAT_SERIALIZE, HVEMU_FEAT_WAITPKG, HVEMU_FEAT_OTHER,
-    HVEMU_FEAT_APX, /* Intel APX: REX2, EVEX map 4, EGPRs. See hvemu_features_apx_usable() */
-    HVEMU_FEAT_COUNT
+    HVEMU_FEAT_BASE = 0,    /* always on: the 8086..Pentium integer core, x87 (FCMOV/FCOMI need
+                             * CMOV, FISTTP SSE3) */
+    HVEMU_FEAT_CMOV,        /* (1):EDX[15] */
+    HVEMU_FEAT_CX8,         /* (1):EDX[8]  CMPXCHG8B */
+    HVEMU_FEAT_CX16,        /* (1):ECX[13] CMPXCHG16B */
+    HVEMU_FEAT_MOVBE,       /* (1):ECX[22] */
+    HVEMU_FEAT_POPCNT,      /* (1):ECX[23] */
+    HVEMU_FEAT_LZCNT,       /* (0x80000001):ECX[5] ABM/LZCNT */
+    HVEMU_FEAT_BMI1,        /* (7,0):EBX[3] */
+    HVEMU_FEAT_BMI2,        /* (7,0):EBX[8] */
+    HVEMU_FEAT_ADX,         /* (7,0):EBX[19] */
+    HVEMU_FEAT_CRC32,       /* (1):ECX[20] (SSE4.2) */
+    HVEMU_FEAT_RDRAND,      /* (1):ECX[30] */
+    HVEMU_FEAT_RDSEED,      /* (7,0):EBX[18] */
+    HVEMU_FEAT_RDTSCP,      /* (0x80000001):EDX[27] */
+    HVEMU_FEAT_RDPID,       /* (7,0):ECX[22] */
+    HVEMU_FEAT_FSGSBASE,    /* (7,0):EBX[0] */
+    HVEMU_FEAT_CLFLUSHOPT,  /* (7,0):EBX[23] */
+    HVEMU_FEAT_CLWB,        /* (7,0):EBX[24] */
+    HVEMU_FEAT_MMX,         /* (1):EDX[23] */
+    HVEMU_FEAT_SSE,         /* (1):EDX[25] */
+    HVEMU_FEAT_SSE2,        /* (1):EDX[26] */
+    HVEMU_FEAT_SSE3,        /* (1):ECX[0] */
+    HVEMU_FEAT_SSSE3,       /* (1):ECX[9] */
+    HVEMU_FEAT_SSE41,       /* (1):ECX[19] */
+    HVEMU_FEAT_SSE42,       /* (1):ECX[20] */
+    HVEMU_FEAT_AES,         /* (1):ECX[25] */
+    HVEMU_FEAT_PCLMUL,      /* (1):ECX[1] PCLMULQDQ */
+    HVEMU_FEAT_SHA,         /* (7,0):EBX[29] */
+    HVEMU_FEAT_GFNI,        /* (7,0):ECX[8] */
+    HVEMU_FEAT_AVX,         /* (1):ECX[28] */
+    HVEMU_FEAT_AVX2,        /* (7,0):EBX[5] */
+    HVEMU_FEAT_FMA,         /* (1):ECX[12] */
+    HVEMU_FEAT_F16C,        /* (1):ECX[29] */
+    HVEMU_FEAT_AVX512,      /* (7,0):EBX[16] AVX512F */
+    HVEMU_FEAT_AMX,         /* (7,0):EDX[24] AMX-TILE */
+    HVEMU_FEAT_XSAVE,       /* (1):ECX[26] XSAVE, XRSTOR, XGETBV, XSETBV */
+    HVEMU_FEAT_SYSTEM,      /* no CPUID bit: TDX (TDCALL) and SEAM (SEAMCALL, SEAMRET, SEAMOPS) */
+    HVEMU_FEAT_MOVDIRI,     /* (7,0):ECX[27] */
+    HVEMU_FEAT_SERIALIZE,   /* (7,0):EDX[14] */
+    HVEMU_FEAT_WAITPKG,     /* (7,0):ECX[5] */
+    HVEMU_FEAT_OTHER,       /* no longer gates any encoding (each has its own bit below) */
+    HVEMU_FEAT_APX,         /* (7,1):EDX[21] APX_F: REX2, EVEX map 4, EGPRs. Also needs XCR0[19]
+                             * and CR4.OSXSAVE at execution: see hvemu_features_apx_usable() */
+    /* AVX-512 and its extensions (EVEX) */
+    HVEMU_FEAT_AVX512BW,    /* (7,0):EBX[30] */
+    HVEMU_FEAT_AVX512DQ,    /* (7,0):EBX[17] */
+    HVEMU_FEAT_AVX512CD,    /* (7,0):EBX[28] */
+    HVEMU_FEAT_AVX512VL,    /* (7,0):EBX[31] 128/256-bit EVEX vector lengths */
+    HVEMU_FEAT_AVX512IFMA,  /* (7,0):EBX[21] */
+    HVEMU_FEAT_AVX512VBMI,  /* (7,0):ECX[1] */
+    HVEMU_FEAT_AVX512VBMI2, /* (7,0):ECX[6] */
+    HVEMU_FEAT_AVX512VNNI,  /* (7,0):ECX[11] */
+    HVEMU_FEAT_AVX512BITALG,      /* (7,0):ECX[12] */
+    HVEMU_FEAT_AVX512VPOPCNTDQ,   /* (7,0):ECX[14] */
+    HVEMU_FEAT_AVX512BF16,        /* (7,1):EAX[5] */
+    HVEMU_FEAT_AVX512FP16,        /* (7,0):EDX[23] */
+    HVEMU_FEAT_AVX512VP2INTERSECT,/* (7,0):EDX[8] */
+    HVEMU_FEAT_AVX512ER,          /* (7,0):EBX[27] (Xeon Phi) */
+    HVEMU_FEAT_AVX512PF,          /* (7,0):EBX[26] (Xeon Phi) */
+    HVEMU_FEAT_AVX512_4VNNIW,     /* (7,0):EDX[2] (Xeon Phi) */
+    HVEMU_FEAT_AVX512_4FMAPS,     /* (7,0):EDX[3] (Xeon Phi) */
+    HVEMU_FEAT_VAES,        /* (7,0):ECX[9]  VEX.256 and EVEX VAES* */
+    HVEMU_FEAT_VPCLMULQDQ,  /* (7,0):ECX[10] VEX.256 and EVEX VPCLMULQDQ */
+    /* VEX extensions */
+    HVEMU_FEAT_AVX_VNNI,    /* (7,1):EAX[4] */
+    HVEMU_FEAT_AVX_IFMA,    /* (7,1):EAX[23] */
+    HVEMU_FEAT_AVX_VNNI_INT8,  /* (7,1):EDX[4] */
+    HVEMU_FEAT_AVX_VNNI_INT16, /* (7,1):EDX[10] */
+    HVEMU_FEAT_AVX_NE_CONVERT, /* (7,1):EDX[5] */
+    HVEMU_FEAT_SHA512,      /* (7,1):EAX[0] */
+    HVEMU_FEAT_SM3,         /* (7,1):EAX[1] */
+    HVEMU_FEAT_SM4,         /* (7,1):EAX[2] */
+    HVEMU_FEAT_CMPCCXADD,   /* (7,1):EAX[7] */
+    HVEMU_FEAT_AMX_INT8,    /* (7,0):EDX[25] */
+    HVEMU_FEAT_AMX_BF16,    /* (7,0):EDX[22] */
+    HVEMU_FEAT_AMX_FP16,    /* (7,1):EAX[21] */
+    HVEMU_FEAT_AMX_COMPLEX, /* (7,1):EDX[8] */
+    /* system and miscellaneous */
+    HVEMU_FEAT_VMX,         /* (1):ECX[5]  VMX instructions, INVEPT, INVVPID, VMFUNC */
+    HVEMU_FEAT_SMX,         /* (1):ECX[6]  GETSEC */
+    HVEMU_FEAT_SVM,         /* (0x80000001):ECX[2]  VMRUN..INVLPGA */
+    HVEMU_FEAT_SKINIT,      /* (0x80000001):ECX[12] SKINIT (and STGI) */
+    HVEMU_FEAT_SGX,         /* (7,0):EBX[2]  ENCLS, ENCLU */
+    HVEMU_FEAT_ENCLV,       /* (0x12,0):EAX[5] ENCLV */
+    HVEMU_FEAT_MONITOR,     /* (1):ECX[3]  MONITOR, MWAIT */
+    HVEMU_FEAT_MONITORX,    /* (0x80000001):ECX[29] MONITORX, MWAITX */
+    HVEMU_FEAT_SMAP,        /* (7,0):EBX[20] CLAC, STAC */
+    HVEMU_FEAT_CET_SS,      /* (7,0):ECX[7]  shadow-stack instructions */
+    HVEMU_FEAT_CET_IBT,     /* (7,0):EDX[20] ENDBR32/64 (NOPs without it) */
+    HVEMU_FEAT_PCONFIG,     /* (7,0):EDX[18] */
+    HVEMU_FEAT_WRMSRNS,     /* (7,1):EAX[19] */
+    HVEMU_FEAT_MSRLIST,     /* (7,1):EAX[27] RDMSRLIST, WRMSRLIST */
+    HVEMU_FEAT_USER_MSR,    /* (7,1):EDX[15] URDMSR, UWRMSR */
+    HVEMU_FEAT_MSR_IMM,     /* (7,1):ECX[5]  RDMSR/WRMSRNS with an immediate MSR index */
+    HVEMU_FEAT_INVPCID,     /* (7,0):EBX[10] */
+    HVEMU_FEAT_INVLPGB,     /* (0x80000008):EBX[3] INVLPGB, TLBSYNC */
+    HVEMU_FEAT_RDPRU,       /* (0x80000008):EBX[4] */
+    HVEMU_FEAT_MCOMMIT,     /* (0x80000008):EBX[8] */
+    HVEMU_FEAT_CLZERO,      /* (0x80000008):EBX[0] */
+    HVEMU_FEAT_SEV_SNP,     /* (0x8000001F):EAX[4] PVALIDATE, RMPADJUST, RMPUPDATE, PSMASH */
+    HVEMU_FEAT_RMPQUERY,    /* (0x8000001F):EAX[6] */
+    HVEMU_FEAT_ENQCMD,      /* (7,0):ECX[29] ENQCMD, ENQCMDS */
+    HVEMU_FEAT_HRESET,      /* (7,1):EAX[22] */
+    HVEMU_FEAT_RTM,         /* (7,0):EBX[11] XBEGIN, XEND, XABORT, XTEST */
+    HVEMU_FEAT_HLE,         /* (7,0):EBX[4]  XTEST */
+    HVEMU_FEAT_TSXLDTRK,    /* (7,0):EDX[16] */
+    HVEMU_FEAT_UINTR,       /* (7,0):EDX[5]  UIRET, TESTUI, CLUI, STUI, SENDUIPI */
+    HVEMU_FEAT_PKU,         /* (7,0):ECX[3]  RDPKRU, WRPKRU */
+    HVEMU_FEAT_PREFETCHI,   /* (7,1):EDX[14] PREFETCHIT0/1 (NOPs without it) */
+    HVEMU_FEAT_CLDEMOTE,    /* (7,0):ECX[25] (a NOP without it) */
+    HVEMU_FEAT_SSE4A,       /* (0x80000001):ECX[6] EXTRQ, INSERTQ, MOVNTSS, MOVNTSD */
+    HVEMU_FEAT_PTWRITE,     /* (0x14,0):EBX[4] */
+    HVEMU_FEAT_KL,          /* (7,0):ECX[23] Key Locker: LOADIWKEY */
+    HVEMU_FEAT_AESKLE,      /* (0x19):EBX[0] AES*KL, ENCODEKEY* */
+    HVEMU_FEAT_WIDE_KL,     /* (0x19):EBX[2] AES*WIDE*KL */
+    HVEMU_FEAT_RAO_INT,     /* (7,1):EAX[3] AADD, AAND, AOR, AXOR */
+    HVEMU_FEAT_MOVDIR64B,   /* (7,0):ECX[28] */
+    HVEMU_FEAT_XSAVEOPT,    /* (0xD,1):EAX[0] */
+    HVEMU_FEAT_XSAVEC,      /* (0xD,1):EAX[1] */
+    HVEMU_FEAT_XSAVES,      /* (0xD,1):EAX[3] XSAVES, XRSTORS */
+    HVEMU_FEAT_LAHF_LM,     /* (0x80000001):ECX[0] LAHF/SAHF in 64-bit mode */
+    HVEMU_FEAT_SYSCALL,     /* (0x80000001):EDX[11] SYSCALL, SYSRET */
+    HVEMU_FEAT_SEP,         /* (1):EDX[11] SYSENTER, SYSEXIT */
+    HVEMU_FEAT_FXSR,        /* (1):EDX[24] FXSAVE, FXRSTOR */
+    HVEMU_FEAT_CLFSH,       /* (1):EDX[19] CLFLUSH */
+    HVEMU_FEAT_TSC,         /* (1):EDX[4]  RDTSC */
+    HVEMU_FEAT_MSR,         /* (1):EDX[5]  RDMSR, WRMSR */
+    HVEMU_FEAT_WBNOINVD,    /* (0x80000008):EBX[9] (WBINVD without it) */
+    HVEMU_FEAT_PREFETCHWT1, /* (7,0):ECX[0] (a PREFETCH hint without it) */
+    HVEMU_FEAT_COUNT /* at most 128: the bits of hvemu_features */
 };
 
 /* A set of enabled features: bit n of word n/64 is enum hvemu_feature n. */
@@ -71,6 +199,20 @@ typedef struct hvemu_features {
 HVEMU_API hvemu_features hvemu_features_all(void);
 /* Every feature but APX: a current CPU without APX (what Zydis 4.0 and today's hosts decode). */
 HVEMU_API hvemu_features hvemu_features_no_apx(void);
+/* The features a CPU enumerates, from its CPUID answers: `cpuid` is called like
+ * hvemu_ops.cpuid (leaf, subleaf -> EAX, EBX, ECX, EDX; a non-zero return reads as all zero)
+ * for leaves 0, 1, 7 (subleaves 0 and 1), 0xD.1, 0x12.0, 0x14.0, 0x19 and 0x80000000,
+ * 0x80000001, 0x80000008, 0x8000001F, each only when the maximum leaf (CPUID.0:EAX,
+ * CPUID.0x80000000:EAX, CPUID.(7,0):EAX for subleaf 1) covers it. Each feature is the one bit
+ * named at its enum value above (BASE always; SYSTEM and OTHER never). It reflects CPUID only:
+ * whether the OS enabled the state (XCR0, CR4) is checked when an instruction executes, and
+ * inconsistent answers (AVX512BW without AVX512F) are taken as they are. */
+HVEMU_API hvemu_features hvemu_features_from_cpuid(
+    int (*cpuid)(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4]), void *opaque);
+/* Whether APX instructions may run: APX in `f` (CPUID), and the OS enabled its state,
+ * XCR0[19] (HVEMU_XCR0_APX) with CR4.OSXSAVE (CR4 bit 18). hvemu_emulate() applies this gate
+ * itself; hvemu_decode() does not (it decodes for the features it is given). */
+HVEMU_API int hvemu_features_apx_usable(const hvemu_features *f, uint64_t xcr0, uint64_t cr4);
 static inline int hvemu_feature_has(const hvemu_features *f, enum hvemu_feature n)
 {
     return (int)((f->bits[(unsigned)n / 64] >> ((unsigned)n % 64)) & 1);
@@ -486,7 +628,9 @@ struct hvemu_ctx {
     const struct hvemu_ops *ops;
     void *opaque;                /* passed to every callback */
     struct hvemu_state *state;
-    hvemu_features features;     /* enabled features (APX also needs XCR0[19] and CR4.OSXSAVE) */
+    hvemu_features features;     /* enabled features: hvemu_init() enables all; a VMM sets the
+                                  * guest's, hvemu_features_from_cpuid(its cpuid callback, opaque)
+                                  * (APX also needs XCR0[19] and CR4.OSXSAVE) */
     uint32_t rep_chunk;          /* max iterations of a REP string per call (default 1024) */
     uint32_t max_cmpxchg_retries;/* locked RMW retries before HVEMU_RETRY (default 64) */
     struct hvemu_insn insn;      /* the last decoded instruction (owned by the context) */

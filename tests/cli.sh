@@ -76,6 +76,12 @@ got=$(printf '8b00\n' | "$H" decode --batch --mode=16)
 [ "$got" = $'2\tmov ax, word ptr [bx + si]' ] && ok || bad "--mode=16: '$got'"
 got=$(printf 'd51001c0\n' | "$H" decode --batch --no-apx)
 [ "$got" = $'invalid\t#UD' ] && ok || bad "--no-apx REX2: '$got'"
+# --host: the host's CPUID features; a Xeon Phi AVX512ER instruction (VEXP2PD zmm) no current
+# CPU has is #UD there, while every feature decodes it
+got=$(printf '62f2fd48c8c1\n' | "$H" decode --batch --host)
+[ "$got" = $'invalid\t#UD' ] && ok || bad "--host AVX512ER: '$got'"
+got=$(printf '62f2fd48c8c1\n' | "$H" decode --batch)
+[ "${got%%$'\t'*}" = 6 ] && ok || bad "all features AVX512ER: '$got'"
 got=$(printf 'd51001c0\n' | "$H" decode --batch)
 [ "$got" = $'4\tadd r16d, eax' ] && ok || bad "APX REX2: '$got'"
 got=$(printf 'eb00\n' | "$H" decode --batch --address 0x1000)

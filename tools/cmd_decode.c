@@ -8,10 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 const char cmd_decode_usage[] =
-    "usage: hvemu decode [--mode 16|32|64] [--no-apx] [--address ADDR] HEX...\n"
-    "       hvemu decode --batch [--mode 16|32|64] [--no-apx] [--address ADDR]\n"
+    "usage: hvemu decode [--mode 16|32|64] [--no-apx | --host] [--address ADDR] HEX...\n"
+    "       hvemu decode --batch [--mode 16|32|64] [--no-apx | --host] [--address ADDR]\n"
     "\n"
     "Decode x86 instructions and print them in Intel syntax (LLVM's spelling).\n"
     "\n"
@@ -33,8 +36,19 @@ const char cmd_decode_usage[] =
     "options:\n"
     "  --mode, -m 16|32|64   code size (default 64)\n"
     "  --no-apx              decode as a CPU without APX (no REX2, no EVEX map 4, no EGPRs)\n"
+    "  --host                decode with the features this machine's CPUID enumerates\n"
+    "                        (hvemu_features_from_cpuid; default: every feature)\n"
     "  --address, -a ADDR    address of the first instruction, for branch targets (default 0)\n"
     "  --batch               the line protocol above\n";
+
+#if defined(__x86_64__) || defined(__i386__)
+static int host_cpuid(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+    (void)opaque;
+    __cpuid_count(leaf, subleaf, out[0], out[1], out[2], out[3]);
+    return 0;
+}
+#endif
 
 struct decode_opts {
     enum hvemu_mode mode;
@@ -207,6 +221,12 @@ int cmd_decode(int argc, char **argv)
                 return cli_usage_error("decode", "--address needs a number, not '%s'", val);
         } else if (strcmp(a, "--no-apx") == 0) {
             o.features = hvemu_features_no_apx();
+        } else if (strcmp(a, "--host") == 0) {
+#if defined(__x86_64__) || defined(__i386__)
+            o.features = hvemu_features_from_cpuid(host_cpuid, NULL);
+#else
+            return cli_usage_error("decode", "--host needs an x86 host");
+#endif
         } else if (strcmp(a, "--batch") == 0) {
             o.batch = 1;
         } else {

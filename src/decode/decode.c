@@ -303,8 +303,14 @@ const struct hv_entry *hv_match(const struct hv_slot *slot, uint32_t key,
                                 const hvemu_features *features)
 {
     const struct hv_entry *e = &hv_entries[slot->first];
+    /* an entry's features are an AND: `feature`, `feature2` (BASE when there is none) and,
+     * for `vl` entries at a vector length below 512 (L'L < 2 in the key: EVEX.b register forms
+     * have 2 there), AVX512VL */
     for (unsigned i = 0; i < slot->count; i++, e++)
-        if ((key & e->mask) == e->val && hvemu_feature_has(features, (enum hvemu_feature)e->feature))
+        if ((key & e->mask) == e->val && hvemu_feature_has(features, (enum hvemu_feature)e->feature) &&
+            (e->feature2 == HVEMU_FEAT_BASE || hvemu_feature_has(features, (enum hvemu_feature)e->feature2)) &&
+            (!(e->attrs & HV_ATTR_VL) || ((key >> HV_KEY_L_SHIFT) & 3) >= 2 ||
+             hvemu_feature_has(features, HVEMU_FEAT_AVX512VL)))
             return e;
     return NULL;
 }

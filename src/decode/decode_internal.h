@@ -6,7 +6,7 @@
 #include "hvemu.h"
 #include "tables.gen.h"
 
-/* First table entry of `slot` whose mask/value matches `key` and whose feature is enabled, or
+/* First table entry of `slot` whose mask/value matches `key` and whose features are enabled, or
  * NULL. Skipping disabled features lets an encoding fall back to what older processors did with
  * it (TZCNT/LZCNT run as BSF/BSR, ENDBR and other hints as NOPs). */
 const struct hv_entry *hv_match(const struct hv_slot *slot, uint32_t key,

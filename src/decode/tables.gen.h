@@ -54,6 +54,7 @@ enum hv_tuple { HV_TUPLE_NONE, HV_TUPLE_FV, HV_TUPLE_HV, HV_TUPLE_FVM, HV_TUPLE_
 #define HV_ATTR_DISTINCT (1ull << 30)
 #define HV_ATTR_NORSP (1ull << 31)
 #define HV_ATTR_DSTDIFF (1ull << 32)
+#define HV_ATTR_VL (1ull << 33)
 #define HV_MNSEL_NONE 0
 #define HV_MNSEL_OSZ 1
 #define HV_MNSEL_ASZ 2
@@ -1951,6 +1952,7 @@ struct hv_entry {
     uint8_t ops[4];       /* enum hv_opspec_id, 0 = none */
     uint8_t nops;
     uint8_t feature;      /* enum hvemu_feature */
+    uint8_t feature2;     /* a second feature also needed (HVEMU_FEAT_BASE: none) */
     uint8_t tuple;        /* enum hv_tuple (EVEX disp8*N) */
     uint8_t mnsel;        /* HV_MNSEL_* */
 };

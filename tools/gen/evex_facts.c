@@ -10,7 +10,7 @@
  *
  * Per valid form it also tests: opmask (aaa=1), zeroing (z=1), k0 (aaa=0), EVEX.b (broadcast
  * element size in memory forms, rounding vs SAE in register forms, and at which L'L), a
- * non-1111 vvvv and V'=0.
+ * non-1111 vvvv and V'=0, and it prints the form's ISA set (meta.isa_set, e.g. AVX512BW_128).
  */
 #include <Zydis/Zydis.h>
 #include <stdio.h>
@@ -77,7 +77,11 @@ int main(int argc, char **argv) {
         build(b, map, op, pp, w, 0, 0, l, 0, 1, aaa, mem, reg); fvp = dq(b, &z2, o2);
         int bl = 0;
         if (!mem) for (int ll = 0; ll < 4; ll++) { build(b, map, op, pp, w, 0, 0, ll, 1, 0, aaa, mem, reg); bl |= dq(b, &z2, o2) << ll; }
-        printf(" | bl%d m%d z%d k0%d b%d er%d bel%d vv%d vp%d\n", bl, fm, fz, !nok0, fb, er, bel, fv, fvp);
+        /* the ISA set of the plain form (EVEX.b=0): which CPUID features it needs, and whether
+         * its vector length needs AVX512VL (sets ending _128/_256) */
+        build(b, map, op, pp, w, 0, 0, l, 0, 0, aaa, mem, reg); dq(b, &z2, o2);
+        printf(" | bl%d m%d z%d k0%d b%d er%d bel%d vv%d vp%d | %s\n", bl, fm, fz, !nok0, fb, er, bel, fv, fvp,
+               ZydisISASetGetString(z2.meta.isa_set));
     }
     return 0;
 }

@@ -35,6 +35,9 @@ HEADER = """# EVEX-encoded vector instructions (AVX-512 and its extensions), map
 # - `dstdiff`: the FP16 complex multiplies are #UD when the destination is also a source.
 # - `mode=64` / `mode=no64`: W1 GPR forms are 64-bit only (outside 64-bit mode W is ignored,
 #   or the FP16 W1 forms are #UD).
+# - `feat=` is the CPUID feature the form needs (from the reference decoder's ISA set: AVX512F is
+#   `avx512`); `feat=A+B` needs both (EVEX GFNI/VAES/VPCLMULQDQ at 512 bits need AVX512F); `vl`
+#   means the 128/256-bit vector lengths also need AVX512VL (scalar and 128-bit-only forms don't).
 # - `t=` is the SDM tuple type. disp8*N is the operand's access size (or broadcast element),
 #   except T1S with a vector/VSIB memory operand (gather, scatter, expand, compress): one element.
 #
@@ -59,10 +62,34 @@ def load(fn):
             t, enc, val, size, el, act = o.split(':')
             ops.append((int(t), int(enc), val, int(size), int(el), int(act)))
         fl = dict((m.group(1), int(m.group(2))) for m in re.finditer(r'([a-z]+?)(\d+)', f[4]))
+        fl['isa'] = isa_features(f[5])
         recs[(mp, op, pp, w, l, mem, reg)] = (f[1], ops, fl)
         if not mem and (mp, op, pp, w) in NO_REG_B:
             fl['b'] = 0
     return recs
+
+# The reference decoder's ISA set of a form names the CPUID features it needs (the SDM's
+# "CPUID Feature Flag" column): AVX512BW_128 is AVX512BW at a vector length that also needs
+# AVX512VL; _512, _SCALAR and _128N (128-bit only instructions such as VPEXTRB) do not need
+# AVX512VL. The EVEX forms of GFNI/VAES/VPCLMULQDQ need AVX512F at 512 bits (AVX512VL below).
+ISA_FEAT = {'F': 'avx512', 'BW': 'avx512bw', 'DQ': 'avx512dq', 'CD': 'avx512cd',
+            'ER': 'avx512er', 'PF': 'avx512pf', '4FMAPS': 'avx512_4fmaps',
+            '4VNNIW': 'avx512_4vnniw', 'BF16': 'avx512bf16', 'BITALG': 'avx512bitalg',
+            'FP16': 'avx512fp16', 'IFMA': 'avx512ifma', 'VBMI': 'avx512vbmi',
+            'VBMI2': 'avx512vbmi2', 'VNNI': 'avx512vnni', 'VP2INTERSECT': 'avx512vp2intersect',
+            'VPOPCNTDQ': 'avx512vpopcntdq', 'GFNI': 'gfni', 'VAES': 'vaes',
+            'VPCLMULQDQ': 'vpclmulqdq'}
+
+def isa_features(isa):
+    """(feat= value, whether the form's vector length needs AVX512VL)"""
+    m = re.fullmatch(r'AVX512_?([A-Z0-9]+?)_(128N|128|256|512|SCALAR)', isa.strip())
+    if not m or m.group(1) not in ISA_FEAT:
+        sys.exit('unknown ISA set %r' % isa)
+    base, suffix = m.groups()
+    feat = ISA_FEAT[base]
+    if base in ('GFNI', 'VAES', 'VPCLMULQDQ') and suffix == '512':
+        feat += '+avx512'
+    return feat, suffix in ('128', '256')
 
 def vclass(nbytes):
     return 64 if nbytes >= 64 else 32 if nbytes == 32 else 16
@@ -145,13 +172,19 @@ def gen(recs):
             ab = abstract(ops, l)
             a, b = attrs(fl, mem, ops)
             bel = fl['bel'] if mem and fl['b'] else 0
-            items[(w, l, mem, reg)] = ((mn, tuple((r, k) for r, k, e, c in ab), tuple(a)), ab, b, bel, rmkind(mn, ops))
+            feat, need_vl = fl['isa']
+            items[(w, l, mem, reg)] = ((mn, tuple((r, k) for r, k, e, c in ab), tuple(a), feat), ab, b, bel,
+                                       rmkind(mn, ops), need_vl)
         remaining = set(items)
         groups = []
 
         def merge(keys):
             n0 = items[keys[0]][0]
             if any(items[k][0] != n0 for k in keys):
+                return None
+            # `vl` (AVX512VL below 512 bits) must describe every form of the group
+            vl = any(items[k][5] for k in keys)
+            if any(items[k][5] != (vl and k[1] < 2) for k in keys):
                 return None
             mems = {k[2] for k in keys}
             nops = len(items[keys[0]][1])
@@ -178,7 +211,7 @@ def gen(recs):
             if len(bels) > 1:
                 return None
             # a group with both forms: each form must be present uniformly
-            return (n0, cs, sorted(bs), bels.pop() if bels else 0, any(items[k][4] for k in keys))
+            return (n0, cs, sorted(bs), bels.pop() if bels else 0, any(items[k][4] for k in keys), vl)
 
         Ls = [(None, [0, 1, 2, 3]), (None, [0, 1, 2]), (0, [0]), (1, [1]), (2, [2]), (3, [3])]
         Ws = [(None, [0, 1]), (0, [0]), (1, [1])]
@@ -201,15 +234,15 @@ def gen(recs):
                             remaining.discard(k)
         assert not remaining, (mp, op, pp, remaining)
         sib = {}
-        for cond, (n0, cs, bs, bel, isgpr), keys in groups:
+        for cond, (n0, cs, bs, bel, isgpr, vl), keys in groups:
             if cond[3] is not None:
-                k2 = (cond[0], cond[1], cond[2], n0)
+                k2 = (cond[0], cond[1], cond[2], n0[:3])  # siblings across features too
                 sib[k2] = cs if k2 not in sib else [a & b for a, b in zip(sib[k2], cs)]
-        for cond, (n0, cs, bs, bel, isgpr), keys in groups:
-            mn, roles, at = n0
+        for cond, (n0, cs, bs, bel, isgpr, vl), keys in groups:
+            mn, roles, at, feat = n0
             rc, mc, wc, lc, nol = cond
             if lc is not None:
-                cs = [i if i else c for i, c in zip(sib[(rc, mc, wc, n0)], cs)]
+                cs = [i if i else c for i, c in zip(sib[(rc, mc, wc, n0[:3])], cs)]
             mems = {k[2] for k in keys}
             specs = []
             for (role, kind), c in zip(roles, cs):
@@ -266,6 +299,8 @@ def gen(recs):
             if t in ('qv',): t = None
             if t: a.append('t=' + t)
             if any(x.startswith('Mi') for x in specs): a.insert(0, 'vsib')
+            if vl: a.append('vl')
+            a.append('feat=' + feat)
             lines.append([(mp, op, pp), conds, mn, specs, a, wc])
 
     # merge W0/W1 pairs that differ only by a d/q GPR size into y
@@ -290,7 +325,7 @@ def gen(recs):
 
 def text(o):
     key, conds, mn, specs, a, wc = o
-    return key, 'evex.%-4s %02x %s' % (MAPN[key[0]], key[1], ' '.join(conds)), ' | %-15s | %-20s | %s' % (mn, ','.join(specs) or '-', ' '.join(a + ['feat=avx512']))
+    return key, 'evex.%-4s %02x %s' % (MAPN[key[0]], key[1], ' '.join(conds)), ' | %-15s | %-20s | %s' % (mn, ','.join(specs) or '-', ' '.join(a))
 
 o64 = [text(o) for o in gen(load(sys.argv[1]))]
 o32 = [text(o) for o in gen(load(sys.argv[2]))]

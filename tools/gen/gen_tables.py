@@ -177,12 +177,28 @@ ATTRS = [
     'distinct', # #UD when two register operands of one kind (vector with VSIB index, tile, GPR) are the same
     'norsp',    # #UD when a GPR register operand is RSP (PUSH2/POP2)
     'dstdiff',  # the destination register must differ from every source register (else #UD)
+    'vl',       # EVEX: at vector length 128/256 (L'L < 2) AVX512VL is needed as well
 ]
+# Lower-case names of enum hvemu_feature (include/hvemu.h), HVEMU_FEAT_ stripped.
 FEATURES = ['base', 'cmov', 'cx8', 'cx16', 'movbe', 'popcnt', 'lzcnt', 'bmi1', 'bmi2', 'adx',
             'crc32', 'rdrand', 'rdseed', 'rdtscp', 'rdpid', 'fsgsbase', 'clflushopt', 'clwb',
             'mmx', 'sse', 'sse2', 'sse3', 'ssse3', 'sse41', 'sse42', 'aes', 'pclmul', 'sha',
             'gfni', 'avx', 'avx2', 'fma', 'f16c', 'avx512', 'amx', 'xsave', 'system',
-            'movdiri', 'serialize', 'waitpkg', 'other', 'apx']
+            'movdiri', 'serialize', 'waitpkg', 'other', 'apx',
+            'avx512bw', 'avx512dq', 'avx512cd', 'avx512vl', 'avx512ifma', 'avx512vbmi',
+            'avx512vbmi2', 'avx512vnni', 'avx512bitalg', 'avx512vpopcntdq', 'avx512bf16',
+            'avx512fp16', 'avx512vp2intersect', 'avx512er', 'avx512pf', 'avx512_4vnniw',
+            'avx512_4fmaps', 'vaes', 'vpclmulqdq',
+            'avx_vnni', 'avx_ifma', 'avx_vnni_int8', 'avx_vnni_int16', 'avx_ne_convert',
+            'sha512', 'sm3', 'sm4', 'cmpccxadd', 'amx_int8', 'amx_bf16', 'amx_fp16',
+            'amx_complex',
+            'vmx', 'smx', 'svm', 'skinit', 'sgx', 'enclv', 'monitor', 'monitorx', 'smap',
+            'cet_ss', 'cet_ibt', 'pconfig', 'wrmsrns', 'msrlist', 'user_msr', 'msr_imm',
+            'invpcid', 'invlpgb', 'rdpru', 'mcommit', 'clzero', 'sev_snp', 'rmpquery', 'enqcmd',
+            'hreset', 'rtm', 'hle', 'tsxldtrk', 'uintr', 'pku', 'prefetchi', 'cldemote', 'sse4a',
+            'ptwrite', 'kl', 'aeskle', 'wide_kl', 'rao_int', 'movdir64b', 'xsaveopt', 'xsavec',
+            'xsaves', 'lahf_lm', 'syscall', 'sep', 'fxsr', 'clfsh', 'tsc', 'msr', 'wbnoinvd',
+            'prefetchwt1']
 TUPLES = ['none', 'fv', 'hv', 'fvm', 'hvm', 'qvm', 'ovm', 't1s', 't1f', 't2', 't4', 't8',
           'm128', 'dup', 'b2', 't1s8', 't1s16']
 
@@ -284,13 +300,17 @@ def parse_line(where, line):
     e.ops = ops
     e.attrs = set()
     e.feature = 'base'
+    e.feature2 = 'base'
     e.tuple = 'none'
     e.mnsel = ''
     for a in (parts[3].split() if len(parts) == 4 else []):
         if a.startswith('feat='):
-            if a[5:] not in FEATURES:
-                fail(where, 'unknown feature %r' % a)
-            e.feature = a[5:]
+            # feat=A or feat=A+B: every named feature is needed (an AND)
+            fs = a[5:].split('+')
+            if len(fs) > 2 or not all(f in FEATURES for f in fs):
+                fail(where, 'unknown feature or more than two in %r' % a)
+            e.feature = fs[0]
+            e.feature2 = fs[1] if len(fs) > 1 else 'base'
         elif a.startswith('t='):
             if a[2:] not in TUPLES:
                 fail(where, 'unknown tuple %r' % a)
@@ -301,6 +321,8 @@ def parse_line(where, line):
             e.attrs.add(a)
         else:
             fail(where, 'unknown attribute %r' % a)
+    if 'vl' in e.attrs and e.space != SPACES['evex']:
+        fail(where, '`vl` is for EVEX lines only')
     if len(e.mnemonics) > 1 and e.mnsel not in ('osz', 'asz', 'w'):
         fail(where, 'several mnemonics need mn=osz, mn=asz or mn=w')
     if e.mnsel == 'osz' and len(e.mnemonics) != 3:
@@ -412,6 +434,7 @@ struct hv_entry {
     uint8_t ops[4];       /* enum hv_opspec_id, 0 = none */
     uint8_t nops;
     uint8_t feature;      /* enum hvemu_feature */
+    uint8_t feature2;     /* a second feature also needed (HVEMU_FEAT_BASE: none) */
     uint8_t tuple;        /* enum hv_tuple (EVEX disp8*N) */
     uint8_t mnsel;        /* HV_MNSEL_* */
 };
@@ -443,11 +466,12 @@ extern const char *const hv_opspec_names[HV_OP_COUNT];
         ops = ', '.join('HV_OP_%s' % o for o in e.ops) or '0'
         mn = idx[tuple(e.mnemonics)]
         sel = {'': 'NONE', 'osz': 'OSZ', 'asz': 'ASZ', 'w': 'W'}[e.mnsel]
-        c.append('    {0x%05x, 0x%05x, %s, %d, {%s}, %d, HVEMU_FEAT_%s, HV_TUPLE_%s, HV_MNSEL_%s}, /* %s %s */'
-                 % (e.mask, e.val, attrs, mn, ops, len(e.ops), e.feature.upper(), e.tuple.upper(),
+        c.append('    {0x%05x, 0x%05x, %s, %d, {%s}, %d, HVEMU_FEAT_%s, HVEMU_FEAT_%s, HV_TUPLE_%s, HV_MNSEL_%s}, /* %s %s */'
+                 % (e.mask, e.val, attrs, mn, ops, len(e.ops), e.feature.upper(), e.feature2.upper(),
+                    e.tuple.upper(),
                     sel, '/'.join(e.mnemonics), e.where.split('/')[-1]))
     if not flat:
-        c.append('    {0, 0, 0, 0, {0}, 0, 0, 0, 0}')
+        c.append('    {0, 0, 0, 0, {0}, 0, 0, 0, 0, 0}')
     c.append('};')
     c.append('const struct hv_slot hv_slots[3][8][256] = {')
     for (sp, mp, op), (first, cnt, modrm) in sorted(index.items()):

@@ -227,6 +227,9 @@ int stack_linear(struct exec *x, uint64_t rsp, unsigned size, unsigned align, ui
 /* The base of segment `seg` as 64-bit mode uses it (FS and GS only; 0 for the others). */
 uint64_t seg_base(struct exec *x, unsigned seg);
 
+/* Whether the guest CPU (the cpuid callback) is AMD's: for vendor-specific rules. */
+int cpu_is_amd(struct exec *x, int *amd);
+
 /* ---- control and debug registers (src/exec/system.c): MOV's operands, with their checks ---- */
 int sysreg_read(struct exec *x, unsigned cls, unsigned idx, uint64_t *v);
 int sysreg_write(struct exec *x, unsigned cls, unsigned idx, uint64_t v);

@@ -71,6 +71,9 @@ int exec_fsgsbase(struct exec *x);
 int exec_xgetbv(struct exec *x);
 int exec_xsetbv(struct exec *x);
 int exec_event(struct exec *x);
+int exec_syscall(struct exec *x);
+int exec_sysret(struct exec *x);
+int exec_sysenter_sysexit(struct exec *x);
 /* segment.c */
 int exec_lseg(struct exec *x);
 /* misc.c */

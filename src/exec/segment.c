@@ -39,16 +39,12 @@ static int null_clears_base(struct exec *x, int *clears)
 {
     uint32_t out[4];
     const struct hvemu_ops *ops = x->ctx->ops;
-    if (!ops->cpuid)
-        return exec_unhandled(x, "a null FS/GS load is vendor-specific: needs the cpuid callback");
-    if (ops->cpuid(x->ctx->opaque, 0, 0, out) != HVEMU_CB_OK)
-        return exec_unhandled(x, "the cpuid callback failed");
-    /* "AuthenticAMD" / "HygonGenuine": EBX starts "Auth" / "Hygo" */
-    if (out[1] != 0x68747541u && out[1] != 0x6f677948u) {
-        *clears = 1;
+    int amd, rc = cpu_is_amd(x, &amd);
+    if (rc != X_OK)
+        return rc;
+    *clears = !amd;
+    if (!amd)
         return X_OK;
-    }
-    *clears = 0;
     if (ops->cpuid(x->ctx->opaque, 0x80000000u, 0, out) != HVEMU_CB_OK)
         return exec_unhandled(x, "the cpuid callback failed");
     if (out[0] >= 0x80000021u) {

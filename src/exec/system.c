@@ -2,7 +2,7 @@
 /*
  * System instructions (64-bit mode): MOV to/from CR0 CR2 CR3 CR4 CR8 and DR0-DR7, CLTS, LMSW,
  * SMSW, SGDT, SIDT, SLDT, STR, LGDT, LIDT, RDMSR, WRMSR, SWAPGS, RDFSBASE/RDGSBASE/WRFSBASE/
- * WRGSBASE, XGETBV and XSETBV; HLT, INVLPG, WBINVD, WBNOINVD and INVD, which complete with an
+ * WRGSBASE, XGETBV and XSETBV; SYSCALL, SYSRET, SYSENTER and SYSEXIT; HLT, INVLPG, WBINVD, WBNOINVD and INVD, which complete with an
  * event for the embedder (result.event: hvemu has no TLB, caches or scheduler).
  *
  * Each writes at most two system registers, staged (exec_sysw) and applied at commit like every
@@ -102,6 +102,16 @@ static int cpuid_bit(struct exec *x, uint32_t leaf, uint32_t sub, unsigned reg, 
         return rc;
     *on = (v >> bit) & 1;
     return X_OK;
+}
+
+/* Whether the guest's CPU is AMD's (or Hygon's): CPUID leaf 0's EBX "Auth" / "Hygo". For the
+ * few instructions whose architecture differs by vendor. */
+int cpu_is_amd(struct exec *x, int *amd)
+{
+    uint32_t ebx = 0;
+    int rc = cpuid_reg(x, 0, 0, EBX, &ebx);
+    *amd = ebx == 0x68747541u || ebx == 0x6f677948u;
+    return rc;
 }
 
 /* ---- control registers ---- */
@@ -615,5 +625,127 @@ int exec_event(struct exec *x)
         break;
     }
     }
+    return X_OK;
+}
+
+/* ---- fast system calls: SYSCALL, SYSRET, SYSENTER, SYSEXIT ---- */
+
+#define MSR_SYSENTER_CS  0x174u
+#define MSR_SYSENTER_ESP 0x175u
+#define MSR_SYSENTER_EIP 0x176u
+#define MSR_STAR         0xC0000081u
+#define MSR_LSTAR        0xC0000082u
+#define MSR_FMASK        0xC0000084u
+#define EFER_SCE         1u
+
+/* The flat segments these instructions load, in the VMX access-rights layout: code (type 11,
+ * S, P, G and L or D) and data (type 3, S, P, B, G), at a DPL. */
+static void stage_flat(struct exec *x, unsigned seg, uint16_t sel, uint32_t attr)
+{
+    struct exec_sysw *w = sys_stage(x, SYSREG_SEG0 + seg, 0, 0xffffffffu);
+    w->selector = sel;
+    w->attr = attr;
+}
+#define FLAT_CODE64(dpl) (0xa09bu | ((dpl) << 5))
+#define FLAT_CODE32(dpl) (0xc09bu | ((dpl) << 5))
+#define FLAT_DATA(dpl)   (0xc093u | ((dpl) << 5))
+
+int exec_syscall(struct exec *x)
+{
+    uint64_t star, lstar, fmask;
+    int rc;
+    if (exec_need(x, HVEMU_PART_EFER) != X_OK)
+        return X_UNHANDLED;
+    if (!(x->s->efer & EFER_SCE))
+        return exec_ud(x);
+    if ((rc = msr_read(x, MSR_STAR, &star)) != X_OK || (rc = msr_read(x, MSR_LSTAR, &lstar)) != X_OK ||
+        (rc = msr_read(x, MSR_FMASK, &fmask)) != X_OK)
+        return rc;
+    uint16_t cs = (uint16_t)(star >> 32);
+    gpr_set_sized(x, HVEMU_RCX, 8, x->rip_next);
+    gpr_set_sized(x, HVEMU_R11, 8, x->new_rflags);
+    x->new_rflags &= ~(fmask & 0xffffffffu);
+    x->new_rflags &= ~(uint64_t)HVEMU_FLAG_RF;
+    x->new_rip = lstar;
+    stage_flat(x, HVEMU_CS, (uint16_t)(cs & 0xfffc), FLAT_CODE64(0));
+    stage_flat(x, HVEMU_SS, (uint16_t)(cs + 8), FLAT_DATA(0));
+    return X_OK;
+}
+
+/* Vendor rules differ here: Intel raises #GP(0) in ring 0 for a non-canonical RCX and loads
+ * SS's attributes; AMD returns to the non-canonical RIP (the fault comes with the fetch, at
+ * CPL 3) and leaves SS's hidden attributes as they were (Linux's X86_BUG_SYSRET_SS_ATTRS). */
+int exec_sysret(struct exec *x)
+{
+    uint64_t star;
+    int amd, rc;
+    if (exec_need(x, HVEMU_PART_EFER | HVEMU_PART_SEG(HVEMU_SS)) != X_OK)
+        return X_UNHANDLED;
+    if (!(x->s->efer & EFER_SCE))
+        return exec_ud(x);
+    if ((rc = need_cpl0(x)) != X_OK || (rc = cpu_is_amd(x, &amd)) != X_OK)
+        return rc;
+    int q = x->in->rex_w;
+    uint64_t rip = q ? gpr_get(x, HVEMU_RCX) : gpr_get(x, HVEMU_RCX) & 0xffffffffu;
+    if (q && !is_canonical(rip) && !amd)
+        return exec_gp0(x);
+    if ((rc = msr_read(x, MSR_STAR, &star)) != X_OK)
+        return rc;
+    uint16_t base = (uint16_t)(star >> 48);
+    x->new_rip = rip;
+    x->new_rflags = (gpr_get(x, HVEMU_R11) & 0x3c7fd7u) | 2;
+    stage_flat(x, HVEMU_CS, (uint16_t)((q ? base + 16 : base) | 3), q ? FLAT_CODE64(3) : FLAT_CODE32(3));
+    if (amd) {
+        struct hvemu_segment ss = x->s->seg[HVEMU_SS];
+        struct exec_sysw *w = sys_stage(x, SYSREG_SEG0 + HVEMU_SS, ss.base, ss.limit);
+        w->selector = (uint16_t)((base + 8) | 3);
+        w->attr = ss.attr;
+    } else {
+        stage_flat(x, HVEMU_SS, (uint16_t)((base + 8) | 3), FLAT_DATA(3));
+    }
+    return X_OK;
+}
+
+/* SYSENTER/SYSEXIT in 64-bit mode: Intel only; AMD raises #UD in long mode. */
+int exec_sysenter_sysexit(struct exec *x)
+{
+    uint64_t cs, v;
+    int amd, rc;
+    if ((rc = cpu_is_amd(x, &amd)) != X_OK)
+        return rc;
+    if (amd)
+        return exec_ud(x);
+    int exit = x->in->mnemonic == HV_MN_SYSEXIT;
+    if (exit && (rc = need_cpl0(x)) != X_OK)
+        return rc;
+    if ((rc = msr_read(x, MSR_SYSENTER_CS, &cs)) != X_OK)
+        return rc;
+    if ((cs & 0xfffc) == 0)
+        return exec_gp0(x);
+    if (!exit) {
+        uint64_t esp, eip;
+        if ((rc = msr_read(x, MSR_SYSENTER_ESP, &esp)) != X_OK || (rc = msr_read(x, MSR_SYSENTER_EIP, &eip)) != X_OK)
+            return rc;
+        x->new_rflags &= ~(uint64_t)(HVEMU_FLAG_IF | HVEMU_FLAG_RF | (1u << 17) /* VM */);
+        x->new_rip = eip;
+        gpr_set_sized(x, HVEMU_RSP, 8, esp);
+        stage_flat(x, HVEMU_CS, (uint16_t)(cs & 0xfffc), FLAT_CODE64(0));
+        stage_flat(x, HVEMU_SS, (uint16_t)((cs & 0xfffc) + 8), FLAT_DATA(0));
+        return X_OK;
+    }
+    int q = x->in->rex_w;
+    v = gpr_get(x, HVEMU_RDX);
+    uint64_t rsp = gpr_get(x, HVEMU_RCX);
+    if (q) {
+        if (!is_canonical(v) || !is_canonical(rsp))
+            return exec_gp0(x);
+    } else {
+        v &= 0xffffffffu;
+        rsp &= 0xffffffffu;
+    }
+    x->new_rip = v;
+    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    stage_flat(x, HVEMU_CS, (uint16_t)((cs + (q ? 32 : 16)) | 3), q ? FLAT_CODE64(3) : FLAT_CODE32(3));
+    stage_flat(x, HVEMU_SS, (uint16_t)((cs + (q ? 40 : 24)) | 3), FLAT_DATA(3));
     return X_OK;
 }

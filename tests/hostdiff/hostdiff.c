@@ -49,6 +49,8 @@ static const char *const native_skip[] = {
      * injection's), the host delivers them (INT 0x80 is even a system call) */
     "int3", "int", "int1", "into", "cli", "sti", "in", "out", "insb", "insw", "insd",
     "outsb", "outsw", "outsd", "cpuid", "rdtsc", "rdtscp",
+    /* these enter the host kernel (tests/unit/syscall.c) */
+    "syscall", "sysenter",
     /* the host's descriptor tables and CR0 (and UMIP, which Linux may emulate), the host's
      * XINUSE, and FS/GS bases the runner does not report back: unit tests (tests/unit/system.c) */
     "smsw", "sldt", "str", "sgdt", "sidt", "xgetbv", "wrfsbase", "wrgsbase",

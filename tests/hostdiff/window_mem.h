@@ -61,7 +61,16 @@ static int h_cmpxchg(void *o, uint64_t a, void *exp, const void *des, unsigned n
     return HVEMU_CB_OK;
 }
 
+/* The host's CPUID: for the rules that differ by vendor (SYSRET, SYSENTER, null FS/GS). */
+static int h_cpuid(void *o, uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
+    (void)o;
+    __asm__ volatile("cpuid" : "=a"(out[0]), "=b"(out[1]), "=c"(out[2]), "=d"(out[3]) : "a"(leaf), "c"(sub));
+    return HVEMU_CB_OK;
+}
+
 static const struct hvemu_ops hops = {
+    .cpuid = h_cpuid,
     .read = h_read, .write = h_write, .cmpxchg = h_cmpxchg, .probe_write = h_probe,
 };
 

@@ -42,36 +42,14 @@ struct form {
 static struct form *forms;
 static unsigned nforms;
 
-/* Instructions the native runner cannot run in user mode, or whose result depends on the host
- * rather than on the state (they are tested by unit tests with callbacks instead). */
-static const char *const native_skip[] = {
-    /* software interrupts: hvemu reports them for delivery (the gate checks are the
-     * injection's), the host delivers them (INT 0x80 is even a system call) */
-    "int3", "int", "int1", "into", "cli", "sti", "in", "out", "insb", "insw", "insd",
-    "outsb", "outsw", "outsd", "cpuid", "rdtsc", "rdtscp",
-    /* these enter the host kernel (tests/unit/syscall.c) */
-    "syscall", "sysenter",
-    /* the host's descriptor tables and CR0 (and UMIP, which Linux may emulate), the host's
-     * XINUSE, and FS/GS bases the runner does not report back: unit tests (tests/unit/system.c) */
-    "smsw", "sldt", "str", "sgdt", "sidt", "xgetbv", "wrfsbase", "wrgsbase",
-    /* segment loads need the host's GDT: tests/hostdiff/segload.c has it */
-    "lss", "lfs", "lgs", NULL,
-};
-
-static int skipped(const char *mn)
-{
-    for (unsigned i = 0; native_skip[i]; i++)
-        if (!strcmp(native_skip[i], mn))
-            return 1;
-    return 0;
-}
+#include "native_skip.h"
 
 static int form_ok(const uint8_t *b, unsigned n, struct hvemu_insn *in)
 {
     hvemu_features f = hvemu_features_no_apx();
     if (hvemu_decode(b, n, HVEMU_MODE_64, &f, in) != HVEMU_DECODE_OK)
         return 0;
-    if (!hv_exec_handlers[in->mnemonic] || skipped(hvemu_mnemonic_name(in->mnemonic)))
+    if (!hv_exec_handlers[in->mnemonic] || native_skipped(hvemu_mnemonic_name(in->mnemonic)))
         return 0;
     /* segment registers and far transfers are system state the native runner cannot set
      * (control and debug registers are compared: at CPL 3 every access faults) */

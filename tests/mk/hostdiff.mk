@@ -2,7 +2,7 @@
 # A differential test program links $(HOSTDIFF_SRC) and adds -Itests/hostdiff.
 ifeq ($(shell uname -m),x86_64)
 HOSTDIFF_SRC := tests/hostdiff/native.c tests/hostdiff/undef_flags.c
-HOSTDIFF_HDR := tests/hostdiff/test_random.h tests/hostdiff/window_mem.h tests/hostdiff/native.h tests/hostdiff/undef_flags.h tests/unit/testlib.h
+HOSTDIFF_HDR := tests/hostdiff/native_skip.h tests/hostdiff/test_random.h tests/hostdiff/window_mem.h tests/hostdiff/native.h tests/hostdiff/undef_flags.h tests/unit/testlib.h
 
 $(BUILD)/tests/native_selftest: tests/hostdiff/native_selftest.c $(HOSTDIFF_SRC) $(HOSTDIFF_HDR)
 	@mkdir -p $(dir $@)

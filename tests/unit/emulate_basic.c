@@ -92,7 +92,7 @@ int main(void)
     CHECK(run("8707", &r) == HVEMU_OK && M.cmpxchgs == c0 + 1, "xchg via cmpxchg");
 
     /* unknown-to-execution instruction: unhandleable with its name */
-    CHECK(run("0f05", &r) == HVEMU_UNHANDLEABLE && !strcmp(r.detail, "syscall"), "syscall: %s", r.detail);
+    CHECK(run("0f01c1", &r) == HVEMU_UNHANDLEABLE && !strcmp(r.detail, "vmcall"), "vmcall: %s", r.detail);
     /* invalid: #UD */
     CHECK(run("8e08", &r) == HVEMU_EXCEPTION && r.exc.vector == HVEMU_EXC_UD, "ud");
     TEST_DONE();

@@ -68,6 +68,7 @@ enum exec_sysreg {
     SYSREG_DROP_VALID,           /* value = state parts an MSR callback changed: reload them */
     SYSREG_SEG0,                 /* .. SYSREG_SEG0 + 5: a whole segment register (value = base,
                                   * limit, attr, selector) */
+    SYSREG_LDTR = SYSREG_SEG0 + 6, SYSREG_TR, /* the same for LDTR and TR */
 };
 #define EXEC_MAX_SYS 2
 struct exec_sysw {

@@ -76,6 +76,9 @@ int exec_sysret(struct exec *x);
 int exec_sysenter_sysexit(struct exec *x);
 /* segment.c */
 int exec_lseg(struct exec *x);
+int exec_lldt(struct exec *x);
+int exec_ltr(struct exec *x);
+int exec_descriptor_query(struct exec *x);
 /* misc.c */
 int exec_soft_int(struct exec *x);
 int exec_cpuid(struct exec *x);

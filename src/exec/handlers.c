@@ -82,6 +82,9 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_WBNOINVD] = exec_event, [HV_MN_INVD] = exec_event,
     [HV_MN_SYSCALL] = exec_syscall, [HV_MN_SYSRET] = exec_sysret,
     [HV_MN_SYSENTER] = exec_sysenter_sysexit, [HV_MN_SYSEXIT] = exec_sysenter_sysexit,
+    [HV_MN_LLDT] = exec_lldt, [HV_MN_LTR] = exec_ltr,
+    [HV_MN_LAR] = exec_descriptor_query, [HV_MN_LSL] = exec_descriptor_query,
+    [HV_MN_VERR] = exec_descriptor_query, [HV_MN_VERW] = exec_descriptor_query,
     [HV_MN_LSS] = exec_lseg, [HV_MN_LFS] = exec_lseg, [HV_MN_LGS] = exec_lseg,
     [HV_MN_INT] = exec_soft_int, [HV_MN_INT3] = exec_soft_int, [HV_MN_INT1] = exec_soft_int,
 };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Segment register loads in protected and 64-bit mode: MOV Sreg, POP Sreg (they reach
- * segreg_load() through the operand accessors), LSS, LFS, LGS.
+ * segreg_load() through the operand accessors), LSS, LFS, LGS; the system segment loads LLDT
+ * and LTR; and the descriptor inspections LAR, LSL, VERR, VERW.
  *
  * A load reads the descriptor from the GDT or LDT (ops->read, HVEMU_ACCESS_SYSTEM: a supervisor
  * access whatever the CPL), checks it (SDM Vol. 2, MOV "Operation", and Vol. 3, 5.5-5.8), sets
@@ -55,32 +56,42 @@ static int null_clears_base(struct exec *x, int *clears)
     return X_OK;
 }
 
-/* Read the 8-byte descriptor `sel` names; #GP(sel) when it lies beyond its table's limit or
- * names the LDT while LDTR is unusable. *la is where it lives. */
-static int read_descriptor(struct exec *x, uint16_t sel, uint64_t *desc, uint64_t *la)
+/* Where the descriptor `sel` names lives: 0 when it lies beyond its table's limit, or names
+ * the LDT while LDTR is unusable (a load then faults #GP(sel); LAR and friends clear ZF). */
+static int descriptor_addr(struct exec *x, uint16_t sel, uint64_t *la)
 {
     const struct hvemu_state *s = x->s;
-    uint64_t base;
-    uint32_t limit;
+    const struct hvemu_segment *ldtr = &s->ldtr;
+    if (sel & 4) {
+        if ((ldtr->attr & HVEMU_SEG_ATTR_UNUSABLE) || (uint32_t)(sel | 7) > ldtr->limit)
+            return 0;
+        *la = ldtr->base + (sel & 0xfff8u);
+        return 1;
+    }
+    if ((uint32_t)(sel | 7) > s->gdtr.limit)
+        return 0;
+    *la = s->gdtr.base + (sel & 0xfff8u);
+    return 1;
+}
+
+/* Read `n` bytes of descriptor at `la`: a supervisor access, whatever the CPL. */
+static int read_descriptor_at(struct exec *x, uint64_t la, void *d, unsigned n)
+{
+    if (!x->ctx->ops->read)
+        return exec_unhandled(x, "a descriptor read needs the read callback");
+    struct hvemu_exception exc = {0, 0, 0, 0, 0};
+    int cb = x->ctx->ops->read(x->ctx->opaque, la, d, n, HVEMU_ACCESS_SYSTEM, &exc);
+    return cb == HVEMU_CB_OK ? X_OK : exec_cb_fault(x, cb, &exc);
+}
+
+/* Read the 8-byte descriptor `sel` names (#GP(sel) when there is none); *la is where. */
+static int read_descriptor(struct exec *x, uint16_t sel, uint64_t *desc, uint64_t *la)
+{
     if (exec_need(x, HVEMU_PART_DTABLES) != X_OK)
         return X_UNHANDLED;
-    if (sel & 4) {
-        if (s->ldtr.attr & HVEMU_SEG_ATTR_UNUSABLE)
-            return fault_sel(x, HVEMU_EXC_GP, sel);
-        base = s->ldtr.base;
-        limit = s->ldtr.limit;
-    } else {
-        base = s->gdtr.base;
-        limit = s->gdtr.limit;
-    }
-    if ((uint32_t)(sel | 7) > limit)
+    if (!descriptor_addr(x, sel, la))
         return fault_sel(x, HVEMU_EXC_GP, sel);
-    *la = base + (sel & 0xfff8u);
-    if (!x->ctx->ops->read)
-        return exec_unhandled(x, "a segment load needs the read callback");
-    struct hvemu_exception exc = {0, 0, 0, 0, 0};
-    int cb = x->ctx->ops->read(x->ctx->opaque, *la, desc, 8, HVEMU_ACCESS_SYSTEM, &exc);
-    return cb == HVEMU_CB_OK ? X_OK : exec_cb_fault(x, cb, &exc);
+    return read_descriptor_at(x, *la, desc, 8);
 }
 
 /* Set the descriptor's accessed bit as the CPU does: a locked update of the descriptor. */
@@ -194,5 +205,133 @@ int exec_lseg(struct exec *x)
     if ((rc = segreg_load(x, seg, sel)) != X_OK)
         return rc;
     gpr_set_sized(x, in->op[0].u.reg.idx, size, off);
+    return X_OK;
+}
+
+/* ---- LLDT, LTR: 16-byte system descriptors in 64-bit mode ---- */
+
+/* Read the 16-byte system descriptor `sel` names in the GDT: #GP(sel) beyond the limit or for
+ * an LDT selector, and when the upper half's type field is not 0 or the base not canonical. */
+static int read_system_descriptor(struct exec *x, uint16_t sel, uint64_t d[2], uint64_t *la)
+{
+    const struct hvemu_state *s = x->s;
+    if (exec_need(x, HVEMU_PART_DTABLES) != X_OK)
+        return X_UNHANDLED;
+    if ((sel & 4) || (uint32_t)(sel & 0xfff8u) + 15 > s->gdtr.limit)
+        return fault_sel(x, HVEMU_EXC_GP, sel);
+    *la = s->gdtr.base + (sel & 0xfff8u);
+    return read_descriptor_at(x, *la, d, 16);
+}
+
+static int load_system_segment(struct exec *x, unsigned want_type, unsigned reg)
+{
+    uint64_t v, la = 0, d[2] = {0, 0};
+    int rc = exec_need(x, HVEMU_PART_SEG(HVEMU_CS));
+    if (rc != X_OK)
+        return X_UNHANDLED;
+    if (cpl(x))
+        return exec_gp0(x);
+    if ((rc = op_read(x, 0, &v)) != X_OK)
+        return rc;
+    uint16_t sel = (uint16_t)v;
+    if ((sel & 0xfffc) == 0) {
+        if (reg == SYSREG_TR)
+            return exec_gp0(x);
+        struct exec_sysw *w = sys_stage(x, SYSREG_LDTR, 0, 0);
+        w->selector = sel;
+        w->attr = HVEMU_SEG_ATTR_UNUSABLE;
+        return X_OK;
+    }
+    if ((rc = read_system_descriptor(x, sel, d, &la)) != X_OK)
+        return rc;
+    uint32_t hi = (uint32_t)(d[0] >> 32), lo = (uint32_t)d[0];
+    uint32_t attr = (hi >> 8) & 0xf0ffu;
+    if ((attr & ATTR_S) || (attr & 0xf) != want_type)
+        return fault_sel(x, HVEMU_EXC_GP, sel);
+    if (!(attr & ATTR_P))
+        return fault_sel(x, HVEMU_EXC_NP, sel);
+    uint64_t base = (lo >> 16) | ((uint64_t)(hi & 0xffu) << 16) | (hi & 0xff000000u) |
+                    ((d[1] & 0xffffffffu) << 32);
+    if (((d[1] >> 40) & 0x1f) != 0 || !is_canonical(base))
+        return fault_sel(x, HVEMU_EXC_GP, sel);
+    uint32_t limit = (lo & 0xffffu) | (hi & 0xf0000u);
+    if (attr & ATTR_G)
+        limit = (limit << 12) | 0xfffu;
+    if (reg == SYSREG_TR) {
+        /* the TSS becomes busy (type 9 -> 11), a locked update of its descriptor */
+        uint64_t want = d[0] | (2ull << 40), old = d[0];
+        struct hvemu_exception exc = {0, 0, 0, 0, 0};
+        if (!x->ctx->ops->cmpxchg)
+            return exec_unhandled(x, "LTR marks the TSS busy: needs the cmpxchg callback");
+        int cb = x->ctx->ops->cmpxchg(x->ctx->opaque, la, &old, &want, 8, &exc);
+        if (cb == HVEMU_CB_CHANGED) {
+            x->res->status = HVEMU_RETRY;
+            x->res->reason = "the TSS descriptor changed while LTR marked it busy";
+            return X_RETRY;
+        }
+        if (cb != HVEMU_CB_OK)
+            return exec_cb_fault(x, cb, &exc);
+        attr |= 2;
+    }
+    struct exec_sysw *w = sys_stage(x, reg, base, limit);
+    w->selector = sel;
+    w->attr = attr;
+    return X_OK;
+}
+
+int exec_lldt(struct exec *x) { return load_system_segment(x, 2, SYSREG_LDTR); }
+int exec_ltr(struct exec *x) { return load_system_segment(x, 9, SYSREG_TR); }
+
+/* ---- LAR, LSL, VERR, VERW: ZF says whether the descriptor qualifies ---- */
+
+/* Whether descriptor `d`, named with RPL `rpl`, passes `mn`'s type and privilege checks. */
+static int descriptor_qualifies(unsigned mn, uint64_t d, unsigned rpl, unsigned c)
+{
+    unsigned attr = (unsigned)(d >> 40) & 0xffu, type = attr & 0xf, dpl = (attr >> 5) & 3;
+    int code = (attr & ATTR_S) && (type & ATTR_TYPE_CODE);
+    int priv = (code && (type & ATTR_TYPE_CONFORMING)) || (dpl >= c && dpl >= rpl);
+    if (!(attr & ATTR_S)) /* LAR and LSL: an LDT or a 64-bit TSS (available or busy) */
+        return (mn == HV_MN_LAR || mn == HV_MN_LSL) && (type == 2 || type == 9 || type == 11) && priv;
+    if (mn == HV_MN_VERR)
+        return (!code || (type & ATTR_TYPE_READABLE)) && priv;
+    if (mn == HV_MN_VERW)
+        return !code && (type & ATTR_TYPE_WRITABLE) && priv;
+    return priv;
+}
+
+int exec_descriptor_query(struct exec *x)
+{
+    const struct hvemu_insn *in = x->in;
+    unsigned mn = in->mnemonic;
+    int lar_lsl = mn == HV_MN_LAR || mn == HV_MN_LSL;
+    uint64_t v, d = 0, la;
+    int rc, ok = 0;
+    if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_DTABLES) != X_OK)
+        return X_UNHANDLED;
+    if ((rc = op_read(x, lar_lsl ? 1 : 0, &v)) != X_OK)
+        return rc;
+    uint16_t sel = (uint16_t)v;
+    /* a null selector, or one beyond its table: not a fault, only ZF = 0 */
+    if ((sel & 0xfffc) != 0 && descriptor_addr(x, sel, &la)) {
+        if ((rc = read_descriptor_at(x, la, &d, 8)) != X_OK)
+            return rc;
+        ok = descriptor_qualifies(mn, d, sel & 3, cpl(x));
+    }
+    if (ok && lar_lsl) {
+        uint32_t hi = (uint32_t)(d >> 32), lo = (uint32_t)d;
+        uint64_t r;
+        if (mn == HV_MN_LAR) {
+            /* bits 23:8 of the descriptor's high half; the SDM calls 19:16 (the limit's top)
+             * undefined, AMD Zen returns them (measured) */
+            r = hi & 0x00ffff00u;
+        } else {
+            r = (lo & 0xffffu) | (hi & 0xf0000u);
+            if (hi & (1u << 23))
+                r = (r << 12) | 0xfffu;
+        }
+        const struct hvemu_operand *dst = &in->op[0];
+        gpr_set_sized(x, dst->u.reg.idx, dst->size, r & size_mask(dst->size));
+    }
+    flags_set(x, HVEMU_FLAG_ZF, ok ? HVEMU_FLAG_ZF : 0);
     return X_OK;
 }

@@ -624,6 +624,15 @@ static void apply_system(struct exec *x)
             s->dirty |= HVEMU_PART_SEG(n);
             break;
         }
+        case SYSREG_LDTR: case SYSREG_TR: {
+            struct hvemu_segment *t = w->reg == SYSREG_LDTR ? &s->ldtr : &s->tr;
+            t->base = w->value;
+            t->limit = w->limit;
+            t->attr = w->attr;
+            t->selector = w->selector;
+            s->dirty |= HVEMU_PART_DTABLES;
+            break;
+        }
         case SYSREG_DROP_VALID:
             s->valid &= ~w->value;
             break;

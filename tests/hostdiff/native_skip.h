@@ -18,8 +18,9 @@ static const char *const native_skip[] = {
     /* the host's descriptor tables and CR0 (and UMIP, which Linux may emulate), the host's
      * XINUSE, and FS/GS bases the runner does not report back: tests/unit/system.c */
     "smsw", "sldt", "str", "sgdt", "sidt", "xgetbv", "wrfsbase", "wrgsbase",
-    /* segment loads need the host's GDT: tests/hostdiff/segload.c has it */
-    "lss", "lfs", "lgs",
+    /* segment loads and descriptor inspections need the host's GDT: tests/hostdiff/segload.c
+     * has it */
+    "lss", "lfs", "lgs", "lar", "lsl", "verr", "verw",
     NULL,
 };
 

@@ -10,8 +10,10 @@
  * hvemu gets the same GDT in its memory and the same CPL; every selector of a range (all of
  * 0..0x1ff: every GDT entry with each RPL, beyond the limit, the LDT bit; plus a random sample
  * of the rest) is loaded into ES, SS, DS, FS and GS by MOV Sreg (8E), by POP FS/GS and by
- * LSS/LFS/LGS, natively and through hvemu; the outcomes (completed, or the exception vector and
- * error code) and the registers must agree. The base and limit loaded are checked in
+ * LSS/LFS/LGS, and inspected by LAR, LSL, VERR and VERW (16/32/64-bit, register and memory
+ * operands), natively and through hvemu; the outcomes (completed, or the exception vector and
+ * error code), the registers and ZF must agree. The thread stays on one CPU: the CPUNODE entry's
+ * limit is the CPU's number. The base and limit loaded are checked in
  * tests/unit/segment.c: the runner cannot read a segment's hidden part.
  *
  * usage: segload [--all] [--verbose]   (--all: every selector 0..0xffff, about a minute)
@@ -21,6 +23,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,7 +118,7 @@ static void one(const uint8_t *b, unsigned len, const char *what, uint16_t sel)
     nat.gpr[HVEMU_RAX] = sel | 0x12340000ull;
     nat.gpr[HVEMU_RBX] = NATIVE_MEM_ADDR + 0x100;
     nat.gpr[HVEMU_RSP] = NATIVE_MEM_ADDR + 0x800;
-    nat.rflags = 0x202 & 0x40cd5;
+    nat.rflags = (sel & 4) ? 0x40 : 0x8c5; /* ZF set or clear before, other flags around it */
     /* far pointer for LSS/LFS/LGS at [rbx]: offset 0x11223344, selector; POP reads [rsp] */
     uint32_t off = 0x11223344;
     memcpy(nat.mem + 0x100, &off, 4);
@@ -151,7 +154,8 @@ static void one(const uint8_t *b, unsigned len, const char *what, uint16_t sel)
     int ok;
     char why[200] = "";
     if (nr == NATIVE_OK) {
-        ok = hr == HVEMU_OK && hs.rip == nat.rip && !memcmp(hs.gpr, nat.gpr, sizeof nat.gpr);
+        ok = hr == HVEMU_OK && hs.rip == nat.rip && !memcmp(hs.gpr, nat.gpr, sizeof nat.gpr) &&
+             (hs.rflags & NATIVE_RFLAGS_MASK) == (nat.rflags & NATIVE_RFLAGS_MASK);
         if (!ok)
             snprintf(why, sizeof why, "native completed; hvemu status %d vector %d err %#x (%s)", hr,
                      r.exc.vector, r.exc.error_code, r.reason ? r.reason : "");
@@ -172,12 +176,16 @@ static void one(const uint8_t *b, unsigned len, const char *what, uint16_t sel)
 
 static void selector(uint16_t sel)
 {
-    static const struct { uint8_t b[4]; uint8_t len; const char *what; } forms[] = {
+    static const struct { uint8_t b[6]; uint8_t len; const char *what; } forms[] = {
         {{0x8e, 0xc0}, 2, "mov es, eax"}, {{0x8e, 0xd0}, 2, "mov ss, eax"},
         {{0x8e, 0xd8}, 2, "mov ds, eax"}, {{0x8e, 0xe0}, 2, "mov fs, eax"},
         {{0x8e, 0xe8}, 2, "mov gs, eax"}, {{0x0f, 0xa1}, 2, "pop fs"},
         {{0x0f, 0xa9}, 2, "pop gs"}, {{0x0f, 0xb2, 0x03}, 3, "lss eax, [rbx]"},
         {{0x0f, 0xb4, 0x03}, 3, "lfs eax, [rbx]"}, {{0x0f, 0xb5, 0x03}, 3, "lgs eax, [rbx]"},
+        {{0x0f, 0x02, 0xc8}, 3, "lar ecx, eax"}, {{0x48, 0x0f, 0x02, 0xc8}, 4, "lar rcx, rax"},
+        {{0x66, 0x0f, 0x02, 0xc8}, 4, "lar cx, ax"}, {{0x0f, 0x03, 0xc8}, 3, "lsl ecx, eax"},
+        {{0x66, 0x0f, 0x03, 0x0c, 0x24}, 5, "lsl cx, [rsp]"}, {{0x0f, 0x00, 0xe0}, 3, "verr ax"},
+        {{0x0f, 0x00, 0xe8}, 3, "verw ax"}, {{0x0f, 0x00, 0x2c, 0x24}, 4, "verw [rsp]"},
     };
     for (unsigned i = 0; i < sizeof forms / sizeof forms[0]; i++)
         one(forms[i].b, forms[i].len, forms[i].what, sel);
@@ -191,6 +199,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--verbose")) verbose = 1;
         else { printf("usage: segload [--all] [--verbose]\n"); return 2; }
     }
+    cpu_set_t one_cpu;
+    CPU_ZERO(&one_cpu);
+    CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one_cpu);
+    if (sched_setaffinity(0, sizeof one_cpu, &one_cpu) != 0)
+        printf("note: could not pin the thread; the CPUNODE limit may change under LSL\n");
     if (native_init() != 0) {
         printf("native runner unavailable\n");
         return 1;

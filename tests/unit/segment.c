@@ -2,7 +2,7 @@
 /* Segment register loads at CPL 0 and 3 with a GDT and LDT of our own: the hidden parts loaded
  * (base, expanded limit, attributes), the accessed bit set in memory, the checks that
  * tests/hostdiff/segload.c cannot reach with Linux's GDT (not-present segments, conforming code,
- * expand-down data, the LDT), null selectors (SS in 64-bit mode; the vendor rule for the FS/GS
+ * expand-down data, the LDT), LLDT and LTR, LAR/LSL/VERR/VERW on what CPL 3 cannot see, null selectors (SS in 64-bit mode; the vendor rule for the FS/GS
  * base), and MOV SS's interrupt shadow. SDM Vol. 3, 3.4-3.5 and 5.5-5.8. */
 #include "testlib.h"
 #include "bufmem.h"
@@ -222,6 +222,73 @@ static void other_forms(void)
     CHECK(S.gpr[HVEMU_RCX] == 0x10, "mov ecx, gs zero-extends");
 }
 
+static void system_segments(void)
+{
+    reset(0);
+    put(GDT, 12, desc(0x0082, 0x00345000, 0x7f)); /* 0x60 LDT, base 0xffff800000345000 */
+    put(GDT, 13, 0xffff8000);
+    put(GDT, 14, desc(0x0089, 0x00346000, 0x67)); /* 0x70 available TSS */
+    put(GDT, 15, 0xffff8000);
+    S.gpr[HVEMU_RAX] = 0x60;
+    CHECK(run("0f00d0") == HVEMU_OK, "lldt ax");
+    CHECK(S.ldtr.selector == 0x60 && S.ldtr.base == 0xffff800000345000ull && S.ldtr.limit == 0x7f &&
+          S.ldtr.attr == 0x82 && (S.dirty & HVEMU_PART_DTABLES), "ldtr %llx %x %x",
+          (unsigned long long)S.ldtr.base, S.ldtr.limit, S.ldtr.attr);
+    S.gpr[HVEMU_RAX] = 0x70;
+    CHECK(run("0f00d8") == HVEMU_OK, "ltr ax");
+    CHECK(S.tr.selector == 0x70 && S.tr.base == 0xffff800000346000ull && S.tr.attr == 0x8b, "tr busy %x", S.tr.attr);
+    CHECK(get(GDT, 14) == (desc(0x0089, 0x00346000, 0x67) | (2ull << 40)), "the TSS descriptor is busy in memory");
+    FAULT("0f00d8", HVEMU_EXC_GP, 0x70, "ltr of a busy TSS");
+    S.gpr[HVEMU_RAX] = 0x60;
+    FAULT("0f00d8", HVEMU_EXC_GP, 0x60, "ltr of an LDT");
+    S.gpr[HVEMU_RAX] = 0x70;
+    FAULT("0f00d0", HVEMU_EXC_GP, 0x70, "lldt of a TSS");
+    S.gpr[HVEMU_RAX] = 0x10;
+    FAULT("0f00d0", HVEMU_EXC_GP, 0x10, "lldt of a data segment");
+    S.gpr[HVEMU_RAX] = 0x78;
+    FAULT("0f00d0", HVEMU_EXC_GP, 0x78, "lldt: the 16 bytes cross the GDT limit");
+    S.gpr[HVEMU_RAX] = 0x64;
+    FAULT("0f00d0", HVEMU_EXC_GP, 0x64, "lldt with an LDT selector");
+    put(GDT, 13, 0xffff8000 | (0x1full << 40));
+    S.gpr[HVEMU_RAX] = 0x60;
+    FAULT("0f00d0", HVEMU_EXC_GP, 0x60, "lldt: upper half type not 0");
+    put(GDT, 13, 0x00008000);
+    FAULT("0f00d0", HVEMU_EXC_GP, 0x60, "lldt: non-canonical base");
+    put(GDT, 13, 0xffff8000);
+    put(GDT, 12, desc(0x0002, 0x00345000, 0x7f));
+    FAULT("0f00d0", HVEMU_EXC_NP, 0x60, "lldt: not present");
+    S.gpr[HVEMU_RAX] = 0;
+    CHECK(run("0f00d0") == HVEMU_OK && (S.ldtr.attr & HVEMU_SEG_ATTR_UNUSABLE), "lldt 0: no LDT");
+    FAULT("0f00d8", HVEMU_EXC_GP, 0, "ltr 0");
+    reset(3);
+    S.gpr[HVEMU_RAX] = 0x60;
+    FAULT("0f00d0", HVEMU_EXC_GP, 0, "lldt at CPL 3");
+
+    /* LAR/LSL/VERR/VERW at CPL 0 on what CPL 3 cannot see */
+    reset(0);
+    put(GDT, 14, desc(0x0089, 0x00346000, 0x67));
+    put(GDT, 15, 0xffff8000);
+    S.gpr[HVEMU_RAX] = 0x70;
+    S.gpr[HVEMU_RCX] = 0;
+    CHECK(run("0f02c8") == HVEMU_OK && (S.rflags & 0x40) && S.gpr[HVEMU_RCX] == 0x8900, "lar of a TSS: %llx",
+          (unsigned long long)S.gpr[HVEMU_RCX]);
+    CHECK(run("0f03c8") == HVEMU_OK && (S.rflags & 0x40) && S.gpr[HVEMU_RCX] == 0x67, "lsl of a TSS");
+    CHECK(run("0f00e0") == HVEMU_OK && !(S.rflags & 0x40), "verr of a TSS: ZF = 0");
+    S.gpr[HVEMU_RAX] = 0x23;
+    CHECK(run("0f03c8") == HVEMU_OK && (S.rflags & 0x40) && S.gpr[HVEMU_RCX] == 0x10fff, "lsl, 4K granular");
+    S.gpr[HVEMU_RAX] = 0x38;
+    CHECK(run("0f00e0") == HVEMU_OK && !(S.rflags & 0x40), "verr of execute-only code");
+    S.gpr[HVEMU_RAX] = 0x48;
+    CHECK(run("0f00e8") == HVEMU_OK && !(S.rflags & 0x40), "verw of read-only data");
+    CHECK(run("0f00e0") == HVEMU_OK && (S.rflags & 0x40), "verr of read-only data");
+    reset(3);
+    S.gpr[HVEMU_RAX] = 0x30 | 3;
+    CHECK(run("0f00e0") == HVEMU_OK && (S.rflags & 0x40), "verr of conforming code at CPL 3");
+    S.gpr[HVEMU_RAX] = 0x10 | 3;
+    S.gpr[HVEMU_RCX] = 7;
+    CHECK(run("0f02c8") == HVEMU_OK && !(S.rflags & 0x40) && S.gpr[HVEMU_RCX] == 7, "lar of DPL 0 at CPL 3: unchanged");
+}
+
 int main(void)
 {
     struct hvemu_ops ops = bufmem_ops;
@@ -230,5 +297,6 @@ int main(void)
     loads();
     null_fs_gs();
     other_forms();
+    system_segments();
     TEST_DONE();
 }

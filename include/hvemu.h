@@ -609,6 +609,8 @@ enum hvemu_event {
     HVEMU_EVENT_SS_SHADOW, /* MOV SS / POP SS: the next instruction runs with blocking by MOV SS
                             * (no interrupt before it; a single-step trap is taken after it,
                             * so none is reported for this one: VMX sets pending debug BS) */
+    HVEMU_EVENT_STI_SHADOW,/* STI that set IF: no maskable interrupt before the next instruction
+                            * has run (VMX: blocking by STI) */
 };
 
 struct hvemu_result {

@@ -71,6 +71,8 @@ int exec_fsgsbase(struct exec *x);
 int exec_xgetbv(struct exec *x);
 int exec_xsetbv(struct exec *x);
 int exec_event(struct exec *x);
+int exec_cli_sti(struct exec *x);
+int exec_clac_stac(struct exec *x);
 int exec_syscall(struct exec *x);
 int exec_sysret(struct exec *x);
 int exec_sysenter_sysexit(struct exec *x);
@@ -81,6 +83,8 @@ int exec_ltr(struct exec *x);
 int exec_descriptor_query(struct exec *x);
 /* misc.c */
 int exec_soft_int(struct exec *x);
+int exec_rdpid(struct exec *x);
+int exec_movdir64b(struct exec *x);
 int exec_cpuid(struct exec *x);
 int exec_rdtsc(struct exec *x);
 int exec_cacheline(struct exec *x);

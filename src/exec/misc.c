@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Miscellaneous: CPUID, RDTSC/RDTSCP, cache-line maintenance and prefetch, fences, and the
- * software interrupts INT n, INT3, INT1. */
+/* Miscellaneous: CPUID, RDTSC/RDTSCP/RDPID, cache-line maintenance and prefetch, fences, the
+ * software interrupts INT n, INT3, INT1, and MOVDIR64B. */
 #include "families.h"
 
 #define CR4_TSD (1u << 2)
@@ -38,6 +38,36 @@ int exec_rdtsc(struct exec *x)
     if (x->in->mnemonic == HV_MN_RDTSCP)
         gpr_set_sized(x, HVEMU_RCX, 4, aux);
     return X_OK;
+}
+
+/* RDPID: IA32_TSC_AUX (the rdtsc callback's aux) into a 64-bit register, at any CPL. */
+int exec_rdpid(struct exec *x)
+{
+    uint64_t tsc = 0;
+    uint32_t aux = 0;
+    if (!x->ctx->ops->rdtsc)
+        return exec_unhandled(x, "RDPID needs the rdtsc callback (its IA32_TSC_AUX)");
+    if (x->ctx->ops->rdtsc(x->ctx->opaque, &tsc, &aux) != HVEMU_CB_OK)
+        return exec_unhandled(x, "the rdtsc callback failed");
+    gpr_set_sized(x, x->in->op[0].u.reg.idx, 8, aux);
+    return X_OK;
+}
+
+/* MOVDIR64B: 64 bytes from the source memory operand to ES:[reg], written as one 64-byte
+ * write, which is what the device behind it must see. The source is read first: its faults
+ * come before the destination's #GP(0) for a non-canonical or not 64-byte aligned address
+ * (measured on AMD Zen 5). */
+int exec_movdir64b(struct exec *x)
+{
+    const struct hvemu_insn *in = x->in;
+    uint8_t buf[64];
+    uint64_t la, off = gpr_get_sized(x, in->op[0].u.reg.idx, in->addrsize);
+    int rc = op_read_mem(x, 1, 0, buf, 64);
+    if (rc != X_OK || (rc = seg_linear(x, HVEMU_ES, off, in->addrsize, &la)) != X_OK)
+        return rc;
+    if (!is_canonical(la) || (la & 63))
+        return exec_gp0(x);
+    return mem_write(x, la, buf, 64, HVEMU_ACCESS_WRITE);
 }
 
 /* CLFLUSH/CLFLUSHOPT/CLWB: the address is checked (canonical, #GP/#SS) but no data moves;

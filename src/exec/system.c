@@ -2,7 +2,7 @@
 /*
  * System instructions (64-bit mode): MOV to/from CR0 CR2 CR3 CR4 CR8 and DR0-DR7, CLTS, LMSW,
  * SMSW, SGDT, SIDT, SLDT, STR, LGDT, LIDT, RDMSR, WRMSR, SWAPGS, RDFSBASE/RDGSBASE/WRFSBASE/
- * WRGSBASE, XGETBV and XSETBV; SYSCALL, SYSRET, SYSENTER and SYSEXIT; HLT, INVLPG, WBINVD, WBNOINVD and INVD, which complete with an
+ * WRGSBASE, XGETBV and XSETBV; CLI, STI, CLAC, STAC; SYSCALL, SYSRET, SYSENTER and SYSEXIT; HLT, INVLPG, WBINVD, WBNOINVD and INVD, which complete with an
  * event for the embedder (result.event: hvemu has no TLB, caches or scheduler).
  *
  * Each writes at most two system registers, staged (exec_sysw) and applied at commit like every
@@ -37,6 +37,7 @@
 #define CR0_DEFINED (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | \
                      CR0_NW | CR0_CD | CR0_PG)
 
+#define CR4_PVI      (1ull << 1)
 #define CR4_DE       (1ull << 3)
 #define CR4_PAE      (1ull << 5)
 #define CR4_UMIP     (1ull << 11)
@@ -747,5 +748,41 @@ int exec_sysenter_sysexit(struct exec *x)
     gpr_set_sized(x, HVEMU_RSP, 8, rsp);
     stage_flat(x, HVEMU_CS, (uint16_t)((cs + (q ? 32 : 16)) | 3), q ? FLAT_CODE64(3) : FLAT_CODE32(3));
     stage_flat(x, HVEMU_SS, (uint16_t)((cs + (q ? 40 : 24)) | 3), FLAT_DATA(3));
+    return X_OK;
+}
+
+/* ---- IF and AC: CLI, STI, CLAC, STAC ---- */
+
+/* CLI/STI: allowed when CPL <= IOPL; at CPL 3 with CR4.PVI they change VIF instead (STI: #GP if
+ * VIP is set); otherwise #GP(0). An STI that sets IF blocks interrupts for one instruction. */
+int exec_cli_sti(struct exec *x)
+{
+    int sti = x->in->mnemonic == HV_MN_STI;
+    if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_CR4) != X_OK)
+        return X_UNHANDLED;
+    unsigned c = cpl(x), iopl = (unsigned)(x->new_rflags >> 12) & 3;
+    if (c <= iopl) {
+        if (sti && !(x->new_rflags & HVEMU_FLAG_IF))
+            x->res->event = HVEMU_EVENT_STI_SHADOW;
+        flags_set(x, HVEMU_FLAG_IF, sti ? HVEMU_FLAG_IF : 0);
+        return X_OK;
+    }
+    if (c == 3 && (x->s->cr4 & CR4_PVI)) {
+        if (sti && (x->new_rflags & HVEMU_FLAG_VIP))
+            return exec_gp0(x);
+        flags_set(x, HVEMU_FLAG_VIF, sti ? HVEMU_FLAG_VIF : 0);
+        return X_OK;
+    }
+    return exec_gp0(x);
+}
+
+/* CLAC/STAC (SMAP): ring 0 only, #UD elsewhere. */
+int exec_clac_stac(struct exec *x)
+{
+    if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
+        return X_UNHANDLED;
+    if (cpl(x))
+        return exec_ud(x);
+    flags_set(x, HVEMU_FLAG_AC, x->in->mnemonic == HV_MN_STAC ? HVEMU_FLAG_AC : 0);
     return X_OK;
 }

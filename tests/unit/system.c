@@ -458,12 +458,70 @@ static void xcr0(void)
     CHECK(S.gpr[16] == 6, "r16 %llu", (unsigned long long)S.gpr[16]);
 }
 
+static uint32_t tsc_aux = 0x1234;
+static int t_rdtsc(void *o, uint64_t *tsc, uint32_t *aux)
+{
+    (void)o;
+    *tsc = 1;
+    *aux = tsc_aux;
+    return HVEMU_CB_OK;
+}
+
+static void flags_and_stores(void)
+{
+    /* CLI/STI: CPL <= IOPL; at CPL 3 with CR4.PVI the virtual flag; STI's shadow */
+    reset(0);
+    S.rflags = 2;
+    OK("fb", "sti at CPL 0");
+    CHECK((S.rflags & 0x200) && R.event == HVEMU_EVENT_STI_SHADOW, "IF set, shadow");
+    OK("fb", "sti again");
+    CHECK(R.event == HVEMU_EVENT_NONE, "no shadow when IF was already set");
+    OK("fa", "cli");
+    CHECK(!(S.rflags & 0x200), "IF clear");
+    reset(3);
+    S.rflags = 0x3002; /* IOPL 3 */
+    OK("fb", "sti at CPL 3, IOPL 3");
+    S.rflags = 0x202;
+    FAULT("fa", HVEMU_EXC_GP, "cli at CPL 3, IOPL 0");
+    S.cr4 |= 2; /* PVI */
+    OK("fa", "cli at CPL 3 with PVI: VIF");
+    CHECK((S.rflags & 0x200) && !(S.rflags & 0x80000), "IF kept, VIF clear");
+    OK("fb", "sti with PVI");
+    CHECK(S.rflags & 0x80000, "VIF set");
+    S.rflags |= 0x100000; /* VIP */
+    FAULT("fb", HVEMU_EXC_GP, "sti with PVI and VIP");
+    /* CLAC/STAC */
+    reset(0);
+    OK("0f01cb", "stac");
+    CHECK(S.rflags & 0x40000, "AC set");
+    OK("0f01ca", "clac");
+    CHECK(!(S.rflags & 0x40000), "AC clear");
+    reset(3);
+    FAULT("0f01cb", HVEMU_EXC_UD, "stac at CPL 3");
+    /* RDPID */
+    OK("f30fc7f8", "rdpid rax");
+    CHECK(S.gpr[HVEMU_RAX] == 0x1234, "tsc_aux");
+    /* MOVDIR64B: one 64-byte write */
+    reset(3);
+    for (unsigned i = 0; i < 64; i++)
+        M.mem[0x200 + i] = (uint8_t)i;
+    S.gpr[HVEMU_RSI] = BUFMEM_BASE + 0x200;
+    S.gpr[HVEMU_RDI] = BUFMEM_BASE + 0x400;
+    unsigned w0 = M.writes;
+    OK("660f38f83e", "movdir64b rdi, [rsi]");
+    CHECK(M.writes == w0 + 1 && M.last_write_size == 64 && M.last_write_addr == BUFMEM_BASE + 0x400 &&
+          !memcmp(M.mem + 0x400, M.mem + 0x200, 64), "one 64-byte write");
+    S.gpr[HVEMU_RDI] = BUFMEM_BASE + 0x408;
+    FAULT("660f38f83e", HVEMU_EXC_GP, "movdir64b to an unaligned destination");
+}
+
 int main(void)
 {
     struct hvemu_ops ops = bufmem_ops;
     ops.cpuid = t_cpuid;
     ops.rdmsr = t_rdmsr;
     ops.wrmsr = t_wrmsr;
+    ops.rdtsc = t_rdtsc;
     hvemu_init(&C, &ops, &M, &S);
     control_registers();
     msw_and_tables();
@@ -471,5 +529,6 @@ int main(void)
     msrs();
     fsgsbase();
     xcr0();
+    flags_and_stores();
     TEST_DONE();
 }

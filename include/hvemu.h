@@ -433,6 +433,10 @@ struct hvemu_ops {
     int (*rdtsc)(void *opaque, uint64_t *tsc, uint32_t *tsc_aux);
     /* Load the state parts in `parts` (HVEMU_PART_*) into *state and set them in valid. */
     int (*load_state)(void *opaque, struct hvemu_state *state, uint64_t parts);
+    /* RDRAND (seed = 0) and RDSEED (seed = 1): a random number in *value and *valid = 1, or
+     * *valid = 0 when none is available now (the instruction then gives 0 with CF = 0, as the
+     * hardware does when its entropy source is exhausted). hvemu has no entropy of its own. */
+    int (*rdrand)(void *opaque, int seed, uint64_t *value, int *valid);
 };
 
 /* ------------------------------------------------------------------------------------------
@@ -611,6 +615,9 @@ enum hvemu_event {
                             * so none is reported for this one: VMX sets pending debug BS) */
     HVEMU_EVENT_STI_SHADOW,/* STI that set IF: no maskable interrupt before the next instruction
                             * has run (VMX: blocking by STI) */
+    HVEMU_EVENT_INVPCID,   /* INVPCID: result.event_arg bits 1:0 the type (0 one address,
+                            * 1 one PCID, 2 all with globals, 3 all but globals), bits 27:16
+                            * the PCID; result.event_addr the linear address (type 0) */
 };
 
 struct hvemu_result {
@@ -622,7 +629,8 @@ struct hvemu_result {
     uint8_t trap_type;           /* HVEMU_TRAP: enum hvemu_trap_type */
     uint8_t insn_len;            /* the instruction's length (set whenever it was decoded) */
     uint8_t event;               /* HVEMU_OK / HVEMU_TRAP: enum hvemu_event */
-    uint64_t event_addr;         /* HVEMU_EVENT_INVLPG: the linear address */
+    uint64_t event_addr;         /* HVEMU_EVENT_INVLPG, _INVPCID: the linear address */
+    uint32_t event_arg;          /* HVEMU_EVENT_INVPCID: type and PCID */
 };
 
 /* Context of one vCPU. Initialise with hvemu_init(); fields below `opaque` are tunables. */

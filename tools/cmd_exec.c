@@ -309,10 +309,13 @@ static int exec_tokens(int ntok, char **tok, int no_apx, char *out, size_t outsz
         if (m->outs_len)
             OUT("%s", m->outs);
         if (res.event) {
-            static const char *const ev[] = {"", "halt", "invlpg", "wbinvd", "wbnoinvd", "invd", "ss-shadow", "sti-shadow"};
+            static const char *const ev[] = {"", "halt", "invlpg", "wbinvd", "wbnoinvd", "invd", "ss-shadow", "sti-shadow", "invpcid"};
             OUT(" event:%s", res.event < sizeof ev / sizeof ev[0] ? ev[res.event] : "?");
             if (res.event == HVEMU_EVENT_INVLPG)
                 OUT(":0x%llx", (unsigned long long)res.event_addr);
+            if (res.event == HVEMU_EVENT_INVPCID)
+                OUT(":type=%u:pcid=0x%x:0x%llx", res.event_arg & 3, res.event_arg >> 16,
+                    (unsigned long long)res.event_addr);
         }
         if (r == HVEMU_TRAP) {
             if (res.trap_type == HVEMU_TRAP_SOFT_INT)

@@ -73,6 +73,7 @@ int exec_xsetbv(struct exec *x);
 int exec_event(struct exec *x);
 int exec_cli_sti(struct exec *x);
 int exec_clac_stac(struct exec *x);
+int exec_invpcid(struct exec *x);
 int exec_syscall(struct exec *x);
 int exec_sysret(struct exec *x);
 int exec_sysenter_sysexit(struct exec *x);
@@ -84,6 +85,7 @@ int exec_descriptor_query(struct exec *x);
 /* misc.c */
 int exec_soft_int(struct exec *x);
 int exec_rdpid(struct exec *x);
+int exec_rdrand(struct exec *x);
 int exec_movdir64b(struct exec *x);
 int exec_cpuid(struct exec *x);
 int exec_rdtsc(struct exec *x);

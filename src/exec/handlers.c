@@ -82,7 +82,8 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_WBNOINVD] = exec_event, [HV_MN_INVD] = exec_event,
     [HV_MN_CLI] = exec_cli_sti, [HV_MN_STI] = exec_cli_sti,
     [HV_MN_CLAC] = exec_clac_stac, [HV_MN_STAC] = exec_clac_stac,
-    [HV_MN_RDPID] = exec_rdpid,
+    [HV_MN_RDPID] = exec_rdpid, [HV_MN_RDRAND] = exec_rdrand, [HV_MN_RDSEED] = exec_rdrand,
+    [HV_MN_INVPCID] = exec_invpcid,
     /* stores that bypass the caches: to the embedder they are writes like MOV's */
     [HV_MN_MOVNTI] = exec_mov, [HV_MN_MOVDIRI] = exec_mov, [HV_MN_MOVDIR64B] = exec_movdir64b,
     [HV_MN_SERIALIZE] = exec_hint, [HV_MN_CLDEMOTE] = exec_hint, [HV_MN_PREFETCHWT1] = exec_hint,

@@ -40,6 +40,22 @@ int exec_rdtsc(struct exec *x)
     return X_OK;
 }
 
+/* RDRAND/RDSEED r: a random number from the embedder (ops->rdrand) with CF = 1, or 0 with
+ * CF = 0 when none is available; OF SF ZF AF PF are cleared. */
+int exec_rdrand(struct exec *x)
+{
+    const struct hvemu_operand *d = &x->in->op[0];
+    uint64_t v = 0;
+    int valid = 0;
+    if (!x->ctx->ops->rdrand)
+        return exec_unhandled(x, "RDRAND/RDSEED need the rdrand callback (hvemu has no entropy)");
+    if (x->ctx->ops->rdrand(x->ctx->opaque, x->in->mnemonic == HV_MN_RDSEED, &v, &valid) != HVEMU_CB_OK)
+        return exec_unhandled(x, "the rdrand callback failed");
+    gpr_set_sized(x, d->u.reg.idx, d->size, valid ? v & size_mask(d->size) : 0);
+    flags_set(x, FLAGS_ARITH, valid ? HVEMU_FLAG_CF : 0);
+    return X_OK;
+}
+
 /* RDPID: IA32_TSC_AUX (the rdtsc callback's aux) into a 64-bit register, at any CPL. */
 int exec_rdpid(struct exec *x)
 {

@@ -2,7 +2,7 @@
 /*
  * System instructions (64-bit mode): MOV to/from CR0 CR2 CR3 CR4 CR8 and DR0-DR7, CLTS, LMSW,
  * SMSW, SGDT, SIDT, SLDT, STR, LGDT, LIDT, RDMSR, WRMSR, SWAPGS, RDFSBASE/RDGSBASE/WRFSBASE/
- * WRGSBASE, XGETBV and XSETBV; CLI, STI, CLAC, STAC; SYSCALL, SYSRET, SYSENTER and SYSEXIT; HLT, INVLPG, WBINVD, WBNOINVD and INVD, which complete with an
+ * WRGSBASE, XGETBV and XSETBV; CLI, STI, CLAC, STAC; INVPCID; SYSCALL, SYSRET, SYSENTER and SYSEXIT; HLT, INVLPG, WBINVD, WBNOINVD and INVD, which complete with an
  * event for the embedder (result.event: hvemu has no TLB, caches or scheduler).
  *
  * Each writes at most two system registers, staged (exec_sysw) and applied at commit like every
@@ -784,5 +784,31 @@ int exec_clac_stac(struct exec *x)
     if (cpl(x))
         return exec_ud(x);
     flags_set(x, HVEMU_FLAG_AC, x->in->mnemonic == HV_MN_STAC ? HVEMU_FLAG_AC : 0);
+    return X_OK;
+}
+
+/* INVPCID type, [descriptor]: ring 0; the 16-byte descriptor is PCID (bits 11:0, the rest of
+ * its first 8 bytes reserved) and a linear address. The invalidation is the embedder's. */
+int exec_invpcid(struct exec *x)
+{
+    uint64_t desc[2];
+    int rc = need_cpl0(x);
+    if (rc != X_OK)
+        return rc;
+    uint64_t type = gpr_get(x, x->in->op[0].u.reg.idx);
+    if ((rc = op_read_mem(x, 1, 0, desc, 16)) != X_OK)
+        return rc;
+    if (exec_need(x, HVEMU_PART_CR4) != X_OK)
+        return X_UNHANDLED;
+    uint64_t pcid = desc[0] & 0xfff;
+    if (type > 3 || (desc[0] >> 12))
+        return exec_gp0(x);
+    if (type <= 1 && pcid && !(x->s->cr4 & CR4_PCIDE))
+        return exec_gp0(x);
+    if (type == 0 && !is_canonical(desc[1]))
+        return exec_gp0(x);
+    x->res->event = HVEMU_EVENT_INVPCID;
+    x->res->event_arg = (uint32_t)(type | (pcid << 16));
+    x->res->event_addr = type == 0 ? desc[1] : 0;
     return X_OK;
 }

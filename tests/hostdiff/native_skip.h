@@ -14,7 +14,7 @@ static const char *const native_skip[] = {
     "syscall", "sysenter",
     /* port I/O is the host kernel's; CPUID, the TSC and TSC_AUX are the host's: exec_rules.c */
     "in", "out", "insb", "insw", "insd", "outsb", "outsw", "outsd",
-    "cpuid", "rdtsc", "rdtscp", "rdpid",
+    "cpuid", "rdtsc", "rdtscp", "rdpid", "rdrand", "rdseed",
     /* the host's descriptor tables and CR0 (and UMIP, which Linux may emulate), the host's
      * XINUSE, and FS/GS bases the runner does not report back: tests/unit/system.c */
     "smsw", "sldt", "str", "sgdt", "sidt", "xgetbv", "wrfsbase", "wrgsbase",

@@ -467,6 +467,55 @@ static int t_rdtsc(void *o, uint64_t *tsc, uint32_t *aux)
     return HVEMU_CB_OK;
 }
 
+static int rand_valid = 1;
+static int t_rdrand(void *o, int seed, uint64_t *v, int *valid)
+{
+    (void)o;
+    *v = seed ? 0x5eed5eed5eed5eedull : 0xaaaabbbbccccddddull;
+    *valid = rand_valid;
+    return HVEMU_CB_OK;
+}
+
+static void random_and_invpcid(void)
+{
+    reset(3);
+    S.rflags = 0x8d5; /* every arithmetic flag set */
+    OK("480fc7f0", "rdrand rax");
+    CHECK(S.gpr[HVEMU_RAX] == 0xaaaabbbbccccddddull && (S.rflags & 0x8d5) == 1, "value, CF = 1, the rest 0");
+    OK("660fc7f9", "rdseed cx");
+    CHECK((S.gpr[HVEMU_RCX] & 0xffff) == 0x5eed, "rdseed 16-bit");
+    rand_valid = 0;
+    S.gpr[HVEMU_RAX] = 7;
+    OK("0fc7f0", "rdrand eax, exhausted");
+    CHECK(S.gpr[HVEMU_RAX] == 0 && !(S.rflags & 1), "0 and CF = 0");
+    rand_valid = 1;
+
+    reset(0);
+    uint64_t desc[2] = {0x5, 0xffff800000001000ull};
+    memcpy(M.mem + 0x100, desc, 16);
+    S.gpr[HVEMU_RAX] = 0;
+    FAULT("660f388203", HVEMU_EXC_GP, "invpcid type 0 with a PCID while CR4.PCIDE = 0");
+    S.cr4 |= 1u << 17;
+    OK("660f388203", "invpcid type 0");
+    CHECK(R.event == HVEMU_EVENT_INVPCID && R.event_arg == (0 | (5u << 16)) && R.event_addr == 0xffff800000001000ull,
+          "event %u arg %x", R.event, R.event_arg);
+    S.gpr[HVEMU_RAX] = 2;
+    OK("660f388203", "invpcid type 2");
+    CHECK(R.event_arg == (2 | (5u << 16)) && R.event_addr == 0, "type 2");
+    S.gpr[HVEMU_RAX] = 4;
+    FAULT("660f388203", HVEMU_EXC_GP, "invpcid type 4");
+    S.gpr[HVEMU_RAX] = 0;
+    desc[1] = 0x0000800000000000ull;
+    memcpy(M.mem + 0x100, desc, 16);
+    FAULT("660f388203", HVEMU_EXC_GP, "invpcid type 0, non-canonical address");
+    desc[0] = 0x1005;
+    memcpy(M.mem + 0x100, desc, 16);
+    S.gpr[HVEMU_RAX] = 2;
+    FAULT("660f388203", HVEMU_EXC_GP, "invpcid: reserved descriptor bits");
+    reset(3);
+    FAULT("660f388203", HVEMU_EXC_GP, "invpcid at CPL 3");
+}
+
 static void flags_and_stores(void)
 {
     /* CLI/STI: CPL <= IOPL; at CPL 3 with CR4.PVI the virtual flag; STI's shadow */
@@ -522,6 +571,7 @@ int main(void)
     ops.rdmsr = t_rdmsr;
     ops.wrmsr = t_wrmsr;
     ops.rdtsc = t_rdtsc;
+    ops.rdrand = t_rdrand;
     hvemu_init(&C, &ops, &M, &S);
     control_registers();
     msw_and_tables();
@@ -530,5 +580,6 @@ int main(void)
     fsgsbase();
     xcr0();
     flags_and_stores();
+    random_and_invpcid();
     TEST_DONE();
 }

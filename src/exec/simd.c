@@ -118,7 +118,7 @@ static int simd_commit(struct exec *x)
         /* a masked store: every run is checked before any is written */
         uint64_t m = x->simd_st_bytes;
         if (x->simd_st_runs > 1 || ((x->simd_st_la & 4095) + 64 > 4096)) {
-            for (unsigned i = 0; m >> i; ) {
+            for (unsigned i = 0; i < 64 && (m >> i); ) {
                 if (!((m >> i) & 1)) { i++; continue; }
                 unsigned j = i;
                 while (j < 64 && ((m >> j) & 1))
@@ -174,23 +174,43 @@ static inline void copy_scalar(void *dst, const void *src, unsigned es)
 
 /* ---- memory operands ---- */
 
-/* Linear address of memory operand i accessed with `size` bytes: canonical check, then the
- * alignment rule: `align` (the aligned moves) makes a misaligned address #GP(0); otherwise an
- * access of up to 8 bytes follows #AC as integer accesses do. 16 bytes and more never #AC
- * (measured on AMD Zen 4; Intel documents #AC for them as implementation-specific). */
+/* #AC for a SIMD access of `size` bytes: as mem_check_align() for sizes up to 8; 16 bytes
+ * and more must be aligned to 16. The SDM leaves #AC for these to the implementation; this is
+ * what AMD Zen 4 does for the legacy, VEX and EVEX unaligned moves. */
+static int simd_check_ac(struct exec *x, uint64_t la, unsigned size)
+{
+    if (size <= 8)
+        return mem_check_align(x, la, size);
+    return mem_check_align(x, la, 16);
+}
+
+/* Linear address of memory operand i accessed with `size` bytes. `align` (the aligned moves)
+ * makes a misaligned address #GP(0), checked before the canonical check (#GP/#SS: measured on
+ * AMD Zen 4, a misaligned non-canonical MOVAPS through RBP raises #GP, not #SS). Otherwise the
+ * access follows #AC (CR0.AM, RFLAGS.AC, CPL 3) for its size as integer accesses do, the
+ * 16-byte legacy SSE moves (MOVUPS, MOVDQU, LDDQU) included (measured on AMD Zen 4). */
+static int simd_la_ac(struct exec *x, unsigned i, unsigned size, unsigned align, unsigned ac,
+                      uint64_t *la);
 static int simd_la(struct exec *x, unsigned i, unsigned size, unsigned align, uint64_t *la)
 {
-    int rc = op_linear_at(x, i, 0, 1, la); /* canonical start, no #AC (1 byte) */
-    if (rc != X_OK)
-        return rc;
-    uint64_t last = *la + size - 1;
-    if (!is_canonical(last))
-        return x->in->op[i].u.mem.segment == HVEMU_SS ? exec_exception(x, HVEMU_EXC_SS, 1, 0)
-                                                      : exec_gp0(x);
+    return simd_la_ac(x, i, size, align, size, la);
+}
+
+/* simd_la() with the #AC granule `ac` given apart from the size: an EVEX move under an opmask
+ * is checked per element (measured on AMD Zen 4: VMOVDQU8 with a mask never raises #AC). */
+static int simd_la_ac(struct exec *x, unsigned i, unsigned size, unsigned align, unsigned ac,
+                      uint64_t *la)
+{
+    int rc;
+    if (mem_linear(x, &x->in->op[i].u.mem, la) != X_OK)
+        return X_EXC;
     if (align && (*la & (align - 1)))
         return exec_gp0(x);
-    if (!align && size <= 8)
-        return mem_check_align(x, *la, size);
+    if (!is_canonical(*la) || !is_canonical(*la + size - 1))
+        return x->in->op[i].u.mem.segment == HVEMU_SS ? exec_exception(x, HVEMU_EXC_SS, 1, 0)
+                                                      : exec_gp0(x);
+    if (!align && (rc = simd_check_ac(x, *la, ac)) != X_OK)
+        return rc;
     return X_OK;
 }
 
@@ -338,8 +358,15 @@ static int move_full(struct exec *x, const struct move_desc *d)
     unsigned nel = n / d->esize;
     uint64_t sel = nel >= 64 ? mask : mask & (((uint64_t)1 << nel) - 1);
     uint64_t bytes = byte_mask(sel, nel, d->esize);
-    if (src->kind == HVEMU_OP_MEM) {
-        if ((rc = simd_la(x, 1, n, d->aligned ? n : 0, &la)) != X_OK)
+    unsigned acg = in->encoding == HVEMU_ENC_EVEX && in->evex_aaa ? d->esize : n;
+    /* An opmask that selects no element leaves the memory operand alone: no access, and no
+     * alignment or canonical check (measured on AMD Zen 4). */
+    if (!sel && dst->kind == HVEMU_OP_MEM)
+        return X_OK;
+    if (!sel)
+        memset(buf, 0, sizeof buf);
+    else if (src->kind == HVEMU_OP_MEM) {
+        if ((rc = simd_la_ac(x, 1, n, d->aligned ? n : 0, acg, &la)) != X_OK)
             return rc;
         uint64_t all = n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
         memset(buf, 0, sizeof buf);
@@ -353,7 +380,7 @@ static int move_full(struct exec *x, const struct move_desc *d)
         return rc;
     }
     if (dst->kind == HVEMU_OP_MEM) {
-        if ((rc = simd_la(x, 0, n, d->aligned ? n : 0, &la)) != X_OK)
+        if ((rc = simd_la_ac(x, 0, n, d->aligned ? n : 0, acg, &la)) != X_OK)
             return rc;
         return store_bytes(x, la, buf, n, bytes);
     }
@@ -387,9 +414,12 @@ static int move_scalar(struct exec *x, const struct move_desc *d)
         uint64_t la;
         if ((rc = vreg_read(x, in->op[in->noperands - 1].u.reg.idx, es, elem)) != X_OK)
             return rc;
+        /* an unselected element: no access and no check (as move_full()) */
+        if (!take)
+            return X_OK;
         if ((rc = simd_la(x, 0, es, 0, &la)) != X_OK)
             return rc;
-        return take ? mem_write(x, la, elem, es, HVEMU_ACCESS_WRITE) : X_OK;
+        return mem_write(x, la, elem, es, HVEMU_ACCESS_WRITE);
     }
     unsigned ext = dest_extent(x);
     if (in->noperands == 3) {
@@ -421,9 +451,8 @@ static int move_scalar(struct exec *x, const struct move_desc *d)
     }
     /* load: the element, zeros up to 127 (legacy) or to the maximum vector length */
     uint64_t la;
-    if ((rc = simd_la(x, 1, es, 0, &la)) != X_OK)
-        return rc;
-    if (take && (rc = mem_read(x, la, elem, es, HVEMU_ACCESS_READ)) != X_OK)
+    if (take && ((rc = simd_la(x, 1, es, 0, &la)) != X_OK ||
+                 (rc = mem_read(x, la, elem, es, HVEMU_ACCESS_READ)) != X_OK))
         return rc;
     if ((rc = vreg_stage(x, dst->u.reg.idx, ext)) != X_OK)
         return rc;

@@ -37,9 +37,9 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_RCL] = exec_shift, [HV_MN_RCR] = exec_shift,
     [HV_MN_MUL] = exec_mul1, [HV_MN_IMUL] = exec_imul, [HV_MN_DIV] = exec_div,
     [HV_MN_IDIV] = exec_div,
-    [HV_MN_MOVSB] = exec_string, [HV_MN_MOVSW] = exec_string, [HV_MN_MOVSD] = exec_movsd,
+    [HV_MN_MOVSB] = exec_string, [HV_MN_MOVSW] = exec_string, [HV_MN_MOVSD_2] = exec_string,
     [HV_MN_MOVSQ] = exec_string, [HV_MN_CMPSB] = exec_string, [HV_MN_CMPSW] = exec_string,
-    [HV_MN_CMPSD] = exec_string, [HV_MN_CMPSQ] = exec_string, [HV_MN_SCASB] = exec_string,
+    [HV_MN_CMPSD_2] = exec_string, [HV_MN_CMPSQ] = exec_string, [HV_MN_SCASB] = exec_string,
     [HV_MN_SCASW] = exec_string, [HV_MN_SCASD] = exec_string, [HV_MN_SCASQ] = exec_string,
     [HV_MN_LODSB] = exec_string, [HV_MN_LODSW] = exec_string, [HV_MN_LODSD] = exec_string,
     [HV_MN_LODSQ] = exec_string, [HV_MN_STOSB] = exec_string, [HV_MN_STOSW] = exec_string,
@@ -68,7 +68,10 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_PREFETCHT2] = exec_hint, [HV_MN_PREFETCHW] = exec_hint, [HV_MN_PREFETCH] = exec_hint,
     [HV_MN_UD0] = exec_raise_ud, [HV_MN_UD1] = exec_raise_ud, [HV_MN_UD2] = exec_raise_ud,
     [HV_MN_LFENCE] = exec_hint, [HV_MN_MFENCE] = exec_hint, [HV_MN_SFENCE] = exec_hint,
-    /* SIMD data movement (simd.c); MOVSD above: the string move in map 0, else SSE2 */
+    /* SIMD data movement (simd.c). The string MOVSD/CMPSD (A5/A7) are the generator's
+     * MOVSD_2/CMPSD_2 (the "movsw/movsd/movsq" line); HV_MN_MOVSD/CMPSD are the SSE2 scalar
+     * instructions (exec_movsd still checks the map), and MOVQ_2 is the REX.W form of 66 0F 6E/7E. */
+    [HV_MN_MOVSD] = exec_movsd, [HV_MN_MOVQ_2] = exec_simd_move,
     [HV_MN_KMOVB] = exec_kmov, [HV_MN_KMOVW] = exec_kmov, [HV_MN_KMOVD] = exec_kmov,
     [HV_MN_KMOVQ] = exec_kmov,
     [HV_MN_MOVD] = exec_simd_move, [HV_MN_MOVQ] = exec_simd_move,

@@ -313,7 +313,7 @@ static int describe(unsigned mn, struct move_desc *d)
     case HV_MN_MOVSS: case HV_MN_VMOVSS: d->kind = MV_SCALAR; d->esize = 4; return 1;
     case HV_MN_MOVSD: case HV_MN_VMOVSD: d->kind = MV_SCALAR; d->esize = 8; return 1;
     case HV_MN_MOVD: case HV_MN_VMOVD: d->kind = MV_GPR; d->esize = 4; return 1;
-    case HV_MN_MOVQ: case HV_MN_VMOVQ: d->kind = MV_GPR; d->esize = 8; return 1;
+    case HV_MN_MOVQ: case HV_MN_MOVQ_2: case HV_MN_VMOVQ: d->kind = MV_GPR; d->esize = 8; return 1;
     default: return 0;
     }
 }

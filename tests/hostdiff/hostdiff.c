@@ -444,8 +444,11 @@ static int run_case(struct form *fm0, struct stats *stt)
         uint64_t target = NATIVE_MEM_ADDR + 0x100 + rnd() % 0x1800;
         if (rnd() % 16 == 0)
             target = NATIVE_MEM_ADDR + NATIVE_MEM_SIZE - 1 - rnd() % 8; /* crosses into PROT_NONE */
-        if (simd)
+        if (simd) {
             target = simd_target(&st, &in, op->size);
+            if (rnd() % 32 == 0)
+                target ^= 0x8000000000000000ull; /* non-canonical: #GP or #SS */
+        }
         if (rnd() % 64 == 0)
             target ^= 0x8000000000000000ull; /* non-canonical: #GP or #SS */
         aim(&st, &op->u.mem, target, &fm, &in);

@@ -92,4 +92,10 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_VMOVDQA32] = exec_simd_move, [HV_MN_VMOVDQA64] = exec_simd_move,
     [HV_MN_VMOVDQU8] = exec_simd_move, [HV_MN_VMOVDQU16] = exec_simd_move,
     [HV_MN_VMOVDQU32] = exec_simd_move, [HV_MN_VMOVDQU64] = exec_simd_move,
+    [HV_MN_MOVLPS] = exec_simd_move, [HV_MN_MOVLPD] = exec_simd_move,
+    [HV_MN_MOVHPS] = exec_simd_move, [HV_MN_MOVHPD] = exec_simd_move,
+    [HV_MN_MOVHLPS] = exec_simd_move, [HV_MN_MOVLHPS] = exec_simd_move,
+    [HV_MN_VMOVLPS] = exec_simd_move, [HV_MN_VMOVLPD] = exec_simd_move,
+    [HV_MN_VMOVHPS] = exec_simd_move, [HV_MN_VMOVHPD] = exec_simd_move,
+    [HV_MN_VMOVHLPS] = exec_simd_move, [HV_MN_VMOVLHPS] = exec_simd_move,
 };

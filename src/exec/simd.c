@@ -3,7 +3,8 @@
  * SIMD data movement: KMOV{B,W,D,Q}; MOVD/MOVQ (SSE2, VEX, EVEX, with APX EGPRs); the full-vector
  * moves MOVAPS MOVAPD MOVUPS MOVUPD MOVDQA MOVDQU MOVNTPS MOVNTPD MOVNTDQ MOVNTDQA LDDQU and
  * their VEX and EVEX forms (VMOVDQA32/64, VMOVDQU8/16/32/64, opmask merging and zeroing); the
- * scalar moves MOVSS/MOVSD and VMOVSS/VMOVSD.
+ * scalar moves MOVSS/MOVSD and VMOVSS/VMOVSD; the half moves MOVLPS MOVLPD MOVHPS MOVHPD
+ * MOVHLPS MOVLHPS and their VEX/EVEX forms.
  *
  * Staging: a vector or opmask destination is staged in struct exec's SIMD fields (one of each
  * per instruction) and applied by simd_commit() at the very end of the handler, after
@@ -283,7 +284,7 @@ static int store_bytes(struct exec *x, uint64_t la, const uint8_t *data, unsigne
 
 /* ---- the moves ---- */
 
-enum move_kind { MV_FULL, MV_SCALAR, MV_GPR };
+enum move_kind { MV_FULL, MV_SCALAR, MV_GPR, MV_HALF };
 
 struct move_desc {
     uint8_t kind;
@@ -314,6 +315,12 @@ static int describe(unsigned mn, struct move_desc *d)
     case HV_MN_MOVSD: case HV_MN_VMOVSD: d->kind = MV_SCALAR; d->esize = 8; return 1;
     case HV_MN_MOVD: case HV_MN_VMOVD: d->kind = MV_GPR; d->esize = 4; return 1;
     case HV_MN_MOVQ: case HV_MN_MOVQ_2: case HV_MN_VMOVQ: d->kind = MV_GPR; d->esize = 8; return 1;
+    case HV_MN_MOVLPS: case HV_MN_MOVLPD: case HV_MN_MOVHLPS: case HV_MN_VMOVLPS:
+    case HV_MN_VMOVLPD: case HV_MN_VMOVHLPS:
+        d->kind = MV_HALF; d->esize = 0; return 1;
+    case HV_MN_MOVHPS: case HV_MN_MOVHPD: case HV_MN_MOVLHPS: case HV_MN_VMOVHPS:
+    case HV_MN_VMOVHPD: case HV_MN_VMOVLHPS:
+        d->kind = MV_HALF; d->esize = 1; return 1;
     default: return 0;
     }
 }
@@ -502,6 +509,47 @@ static int move_gpr(struct exec *x, const struct move_desc *d)
     return X_OK;
 }
 
+/* MOVLPS/MOVLPD/MOVHPS/MOVHPD (a 64-bit half of an XMM register to or from memory) and
+ * MOVHLPS/MOVLHPS (a half between registers); d->esize says which: 0 the low half (MOVLPx,
+ * and MOVHLPS, which writes the low half), 1 the high half. Legacy forms keep the other half of
+ * the destination; VEX/EVEX forms take it from the first source (vvvv) and zero bits 511:128. */
+static int move_half(struct exec *x, const struct move_desc *d)
+{
+    const struct hvemu_insn *in = x->in;
+    const struct hvemu_operand *dst = &in->op[0], *src = &in->op[in->noperands - 1];
+    uint8_t val[16], other[16];
+    uint64_t la;
+    unsigned dh = d->esize, sh = 0;
+    int rc;
+    if (dst->kind == HVEMU_OP_MEM) { /* store: the named half of the register */
+        if ((rc = vreg_read(x, src->u.reg.idx, 16, val)) != X_OK ||
+            (rc = simd_la(x, 0, 8, 0, &la)) != X_OK)
+            return rc;
+        return mem_write(x, la, val + 8 * dh, 8, HVEMU_ACCESS_WRITE);
+    }
+    if (src->kind == HVEMU_OP_MEM) {
+        if ((rc = simd_la(x, in->noperands - 1, 8, 0, &la)) != X_OK ||
+            (rc = mem_read(x, la, val, 8, HVEMU_ACCESS_READ)) != X_OK)
+            return rc;
+    } else {
+        /* MOVHLPS: low half <- the source's high half; MOVLHPS: high half <- its low half */
+        if ((rc = vreg_read(x, src->u.reg.idx, 16, val)) != X_OK)
+            return rc;
+        sh = dh ? 0 : 1;
+    }
+    if (in->noperands == 3 && (rc = vreg_read(x, in->op[1].u.reg.idx, 16, other)) != X_OK)
+        return rc;
+    unsigned ext = in->noperands == 3 ? dest_extent(x) : 16;
+    if ((rc = vreg_stage(x, dst->u.reg.idx, ext)) != X_OK)
+        return rc;
+    if (in->noperands == 3) {
+        copy_small(x->new_vec.b, other, 16);
+        memset(x->new_vec.b + 16, 0, ext - 16);
+    }
+    __builtin_memcpy(x->new_vec.b + 8 * dh, val + 8 * sh, 8);
+    return X_OK;
+}
+
 int exec_simd_move(struct exec *x)
 {
     const struct hvemu_insn *in = x->in;
@@ -517,6 +565,7 @@ int exec_simd_move(struct exec *x)
     switch (d.kind) {
     case MV_FULL: rc = move_full(x, &d); break;
     case MV_SCALAR: rc = move_scalar(x, &d); break;
+    case MV_HALF: rc = move_half(x, &d); break;
     default: rc = move_gpr(x, &d); break;
     }
     if (rc != X_OK)

@@ -20,12 +20,12 @@
  *   - PUSH2/POP2 (and PPX): two PUSH / two POP natively; a misaligned RSP is #GP(0).
  *   - JMPABS: JMP [RIP+disp32] natively with the target in memory.
  *   - EVEX BMI1/BMI2 (with NF): the VEX form natively.
+ *   - EVEX KMOV and VMOVD/VMOVQ with EGPR operands or addresses: the VEX form natively, with
+ *     random vector and opmask state compared whole.
  * Plus the gating: every APX form is #UD while XCR0[19] (or CR4.OSXSAVE) is clear, and the
  * EGPR values survive APX off and on again (the KVM EGPR-switch scenario), XSAVE component 19
  * round trips, and the XCR0 APX/MPX rule.
  *
- *   - EVEX KMOV and VMOVD/VMOVQ with EGPR operands or addresses: the VEX form natively, with
- *     random vector and opmask state compared whole.
  * usage: apx_exec [--cases N] [--seed S] [--verbose] [--coverage]   (default 150000 cases;
  * --coverage lists the cases per mnemonic, operand size and register/memory form)
  */
@@ -448,6 +448,36 @@ static int host_run(const uint8_t *b, unsigned n, struct native_fault *nf)
     return native_run(b, n, &hout, nf);
 }
 
+/* Random vector state for a case with vector operands (hinit.vec until the case ends). */
+static void random_vec_state(void)
+{
+    hinit.vec = 1;
+    hinit.mxcsr = 0x1f80;
+    for (unsigned i = 0; i < 32; i++)
+        for (unsigned j = 0; j < 64; j += 8) {
+            uint64_t v = edge_value();
+            memcpy(&hinit.zmm[i][j], &v, 8);
+        }
+    for (unsigned i = 0; i < 8; i++)
+        hinit.k[i] = edge_value();
+}
+
+static uint64_t host_xcr0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* hvemu's vector state: the host's, with XCR0 as the host has it (plus APX). */
+static void hvemu_vec_from_host(void)
+{
+    hs.xcr0 = (host_xcr0() & 0xe7) | HVEMU_XCR0_APX;
+    memcpy(hs.vec, hinit.zmm, sizeof hs.vec);
+    memcpy(hs.k, hinit.k, sizeof hs.k);
+    hs.mxcsr = hinit.mxcsr;
+}
+
 static unsigned count_operand(const struct hvemu_insn *in)
 {
     const struct hvemu_operand *last = &in->op[in->noperands - 1];
@@ -581,15 +611,23 @@ static void rex2_case(void)
         return;
     if (in.map == 1 && in.opcode == 0x0d) /* reserved NOP on Intel, #UD on AMD: not compared */
         return;
-    /* (and no SIMD forms: these cases carry no vector state; simd_case() covers EGPRs with
-     * vector registers in EVEX) */
-    for (unsigned i = 0; i < in.noperands; i++)
+    /* (MMX forms are not executed; SSE forms carry random vector state, compared whole) */
+    int vec = 0;
+    for (unsigned i = 0; i < in.noperands; i++) {
         if (in.op[i].kind == HVEMU_OP_REG && (in.op[i].u.reg.cls == HVEMU_REG_SEG ||
                                               in.op[i].u.reg.cls == HVEMU_REG_CR ||
                                               in.op[i].u.reg.cls == HVEMU_REG_DR ||
-                                              (in.op[i].u.reg.cls >= HVEMU_REG_MM &&
-                                               in.op[i].u.reg.cls <= HVEMU_REG_K)))
+                                              in.op[i].u.reg.cls == HVEMU_REG_MM))
             return;
+        if (in.op[i].kind == HVEMU_OP_REG && in.op[i].u.reg.cls == HVEMU_REG_XMM) {
+            vec = 1;
+            /* REX2.R4/B4 on an XMM operand: hvemu refuses these (see high_vec() in simd.c) */
+            if (in.op[i].u.reg.idx >= 16)
+                return;
+        }
+    }
+    if (vec && native_vec_level() < 2)
+        return;
     /* one-to-one mapping: no two operand registers share their low four bits, and no EGPR
      * operand sits on an implicit register */
     uint32_t imp = implicit_regs(mn);
@@ -622,10 +660,16 @@ static void rex2_case(void)
     if ((!strcmp(mn, "div") || !strcmp(mn, "idiv")) && rnd() % 2)
         hinit.gpr[HVEMU_RDX] = rnd() % 3 == 0 ? ~0ull : rnd() % 4;
     struct native_fault nf;
+    if (vec)
+        random_vec_state();
     int nr2 = host_run(host, nh, &nf);
-    if (nr2 == NATIVE_TIMEOUT || nr2 < 0)
+    if (nr2 == NATIVE_TIMEOUT || nr2 < 0) {
+        hinit.vec = 0;
         return;
+    }
     hvemu_state_from_host(1);
+    if (vec)
+        hvemu_vec_from_host();
     if (nr2 == NATIVE_FAULT) {
         expect_unchanged(na);
         expect_fault_from(&nf);
@@ -642,7 +686,8 @@ static void rex2_case(void)
         if (in.noperands && in.op[0].kind == HVEMU_OP_REG)
             ex.gmask[in.op[0].u.reg.idx] &= ~dmask;
     }
-    compare(apx, na, "rex2", &st_rex2, host, nh);
+    compare(apx, na, vec ? "rex2-sse" : "rex2", &st_rex2, host, nh);
+    hinit.vec = 0;
 }
 
 /* ---- EVEX map 4 ---- */
@@ -1106,13 +1151,6 @@ static const struct simd_op simd_ops[] = {
     {0x7e, 2, 1, 6}, {0xd6, 1, 1, 7},
 };
 
-static uint64_t host_xcr0(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return ((uint64_t)hi << 32) | lo;
-}
-
 static void simd_case(void)
 {
     const struct simd_op *o = &simd_ops[rnd() % (sizeof simd_ops / sizeof simd_ops[0])];
@@ -1120,15 +1158,7 @@ static void simd_case(void)
     struct rm_form f;
     int mem = o->kind == 1 || o->kind == 7 ? 1 : o->kind == 2 || o->kind == 3 ? 0 : (int)(rnd() % 2);
     random_host_state();
-    hinit.vec = 1;
-    hinit.mxcsr = 0x1f80;
-    for (unsigned i = 0; i < 32; i++)
-        for (unsigned j = 0; j < 64; j += 8) {
-            uint64_t v = edge_value();
-            memcpy(&hinit.zmm[i][j], &v, 8);
-        }
-    for (unsigned i = 0; i < 8; i++)
-        hinit.k[i] = edge_value();
+    random_vec_state();
     /* the register field: a GPR (kinds 3, 5: any of r0..r31), else a k or xmm number */
     unsigned reg;
     int reg_gpr = o->kind == 3;
@@ -1174,10 +1204,7 @@ static void simd_case(void)
         return;
     }
     hvemu_state_from_host(1);
-    hs.xcr0 = (host_xcr0() & 0xe7) | HVEMU_XCR0_APX;
-    memcpy(hs.vec, hinit.zmm, sizeof hs.vec);
-    memcpy(hs.k, hinit.k, sizeof hs.k);
-    hs.mxcsr = hinit.mxcsr;
+    hvemu_vec_from_host();
     if (nr == NATIVE_FAULT) {
         expect_unchanged(na);
         expect_fault_from(&nfault);

@@ -85,7 +85,10 @@ static unsigned dest_extent(struct exec *x)
     }
 }
 
-__attribute__((noinline)) static int vreg_read(struct exec *x, unsigned idx, unsigned nbytes, uint8_t *out)
+/* Bytes [0, nbytes) of vec[idx] into out. Not inlined: GCC's -Warray-bounds would otherwise
+ * see copy_small()'s 16-byte case against the callers' 8-byte buffers (never taken there). */
+__attribute__((noinline)) static int vreg_read(struct exec *x, unsigned idx, unsigned nbytes,
+                                               uint8_t *out)
 {
     if (idx >= 32)
         return exec_unhandled(x, "vector register out of range");
@@ -111,40 +114,41 @@ static int vreg_stage(struct exec *x, unsigned idx, unsigned extent)
     return X_OK;
 }
 
-/* Memory writes and GPRs (exec_commit_effects), then the staged vector and opmask registers. */
+/* The next run of set bits of `m` starting at or after *i: [*i, *end); 0 when there is none.
+ * Masked accesses go by runs: one callback per contiguous group of selected bytes. */
+static int next_run(uint64_t m, unsigned *i, unsigned *end)
+{
+    while (*i < 64 && !((m >> *i) & 1))
+        (*i)++;
+    if (*i >= 64)
+        return 0;
+    unsigned j = *i;
+    while (j < 64 && ((m >> j) & 1))
+        j++;
+    *end = j;
+    return 1;
+}
+
+/* Memory writes and GPRs (exec_commit_effects), a masked store's runs, then the staged vector
+ * and opmask registers. */
 static int simd_commit(struct exec *x)
 {
     int rc;
-    if (x->simd_st_runs) {
-        /* a masked store: every run is checked before any is written */
-        uint64_t m = x->simd_st_bytes;
-        if (x->simd_st_runs > 1 || ((x->simd_st_la & 4095) + 64 > 4096)) {
-            for (unsigned i = 0; i < 64 && (m >> i); ) {
-                if (!((m >> i) & 1)) { i++; continue; }
-                unsigned j = i;
-                while (j < 64 && ((m >> j) & 1))
-                    j++;
-                if ((rc = mem_probe(x, x->simd_st_la + i, j - i)) != X_OK)
-                    return rc;
-                i = j;
-            }
-        }
-    }
+    uint64_t m = x->simd_st_bytes;
+    unsigned i, e;
+    /* a masked store of several runs: every run is checked before any is written (a single
+     * run that crosses a page is probed by mem_write_now()) */
+    if (x->simd_st_runs > 1)
+        for (i = 0; next_run(m, &i, &e); i = e)
+            if ((rc = mem_probe(x, x->simd_st_la + i, e - i)) != X_OK)
+                return rc;
     if ((rc = exec_commit_effects(x)) != X_OK)
         return rc;
-    if (x->simd_st_runs) {
-        uint64_t m = x->simd_st_bytes;
-        for (unsigned i = 0; i < 64 && (m >> i); ) {
-            if (!((m >> i) & 1)) { i++; continue; }
-            unsigned j = i;
-            while (j < 64 && ((m >> j) & 1))
-                j++;
-            if ((rc = mem_write_now(x, x->simd_st_la + i, x->simd_st_data + i, j - i,
+    if (x->simd_st_runs)
+        for (i = 0; next_run(m, &i, &e); i = e)
+            if ((rc = mem_write_now(x, x->simd_st_la + i, x->simd_st_data + i, e - i,
                                     HVEMU_ACCESS_WRITE)) != X_OK)
                 return rc;
-            i = j;
-        }
-    }
     struct hvemu_state *s = x->s;
     if (x->vec_extent) {
         copy_small(s->vec[x->vec_idx].b, x->new_vec.b, x->vec_extent);
@@ -239,29 +243,24 @@ static uint64_t byte_mask(uint64_t sel, unsigned nel, unsigned esize)
     return m;
 }
 
-/* Read the bytes of memory operand i selected by `bytes` (bit b: byte b), one read per
- * contiguous run: masked-off elements are never accessed. */
+/* Read the bytes at la selected by `bytes` (bit b: byte b), one read per contiguous run:
+ * masked-off elements are never accessed. */
 static int read_runs(struct exec *x, uint64_t la, uint64_t bytes, uint8_t *buf)
 {
-    for (unsigned i = 0; i < 64 && (bytes >> i); ) {
-        if (!((bytes >> i) & 1)) { i++; continue; }
-        unsigned j = i;
-        while (j < 64 && ((bytes >> j) & 1))
-            j++;
-        int rc = mem_read(x, la + i, buf + i, j - i, HVEMU_ACCESS_READ);
+    unsigned i, e;
+    for (i = 0; next_run(bytes, &i, &e); i = e) {
+        int rc = mem_read(x, la + i, buf + i, e - i, HVEMU_ACCESS_READ);
         if (rc != X_OK)
             return rc;
-        i = j;
     }
     return X_OK;
 }
 
 static unsigned count_runs(uint64_t bytes)
 {
-    unsigned n = 0;
-    for (unsigned i = 0; i < 64; i++)
-        if (((bytes >> i) & 1) && (i == 0 || !((bytes >> (i - 1)) & 1)))
-            n++;
+    unsigned i, e, n = 0;
+    for (i = 0; next_run(bytes, &i, &e); i = e)
+        n++;
     return n;
 }
 

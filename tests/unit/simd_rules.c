@@ -185,6 +185,16 @@ int main(void)
           M.writes - w0);
     CHECK(!memcmp(M.mem + 0x200, S.vec[2].b, 16) && M.mem[0x210] == 0xee && M.mem[0x23f] == 0xee &&
               !memcmp(M.mem + 0x220, S.vec[2].b + 32, 16), "masked store bytes");
+    /* the same store with its second run on an absent page: #PF, and the first run (on a
+     * present page) is not written either: every run is probed first */
+    M.absent[1] = 1;
+    S.gpr[HVEMU_RDI] = BUFMEM_BASE + 4096 - 32;
+    memset(M.mem + 4096 - 32, 0xee, 32);
+    w0 = M.writes;
+    expect_exc("62f17e497f17", HVEMU_EXC_PF, "masked store, second run absent");
+    CHECK(M.writes == w0 && M.mem[4096 - 32] == 0xee, "masked store: first run written (%u writes)",
+          M.writes - w0);
+    M.absent[1] = 0;
     /* zeroing-masking: vmovdqu32 zmm1{k1}{z}, zmm2 (62 f1 7e c9 6f ca) */
     S.k[1] = 0x1;
     CHECK(run("62f17ec96fca", &r) == HVEMU_OK && !memcmp(S.vec[1].b, S.vec[2].b, 4) &&

@@ -189,34 +189,29 @@ static int simd_check_ac(struct exec *x, uint64_t la, unsigned size)
     return mem_check_align(x, la, 16);
 }
 
-/* Linear address of memory operand i accessed with `size` bytes. `align` (the aligned moves)
- * makes a misaligned address #GP(0), checked before the canonical check (#GP/#SS: measured on
- * AMD Zen 4, a misaligned non-canonical MOVAPS through RBP raises #GP, not #SS). Otherwise the
- * access follows #AC (CR0.AM, RFLAGS.AC, CPL 3) for its size as integer accesses do, the
- * 16-byte legacy SSE moves (MOVUPS, MOVDQU, LDDQU) included (measured on AMD Zen 4). */
-static int simd_la_ac(struct exec *x, unsigned i, unsigned size, unsigned align, unsigned ac,
-                      uint64_t *la);
-static int simd_la(struct exec *x, unsigned i, unsigned size, unsigned align, uint64_t *la)
-{
-    return simd_la_ac(x, i, size, align, size, la);
-}
-
-/* simd_la() with the #AC granule `ac` given apart from the size: an EVEX move under an opmask
- * is checked per element (measured on AMD Zen 4: VMOVDQU8 with a mask never raises #AC). */
+/* Linear address of memory operand i accessed with `size` bytes, with the checks in the order
+ * AMD Zen 4 shows them:
+ *   - `align` (the aligned moves): a misaligned address is #GP(0), before the canonical check
+ *     (a misaligned non-canonical MOVAPS through RBP raises #GP, not #SS);
+ *   - both ends canonical, else #GP(0) (#SS(0) for SS);
+ *   - otherwise #AC (CR0.AM, RFLAGS.AC, CPL 3) by the granule `ac`: the access size up to 8
+ *     bytes, 16 for anything larger (simd_check_ac()), the element size for an EVEX move under
+ *     an opmask (VMOVDQU8 with a mask never raises #AC). */
 static int simd_la_ac(struct exec *x, unsigned i, unsigned size, unsigned align, unsigned ac,
                       uint64_t *la)
 {
-    int rc;
-    if (mem_linear(x, &x->in->op[i].u.mem, la) != X_OK)
-        return X_EXC;
+    const struct hvemu_mem *m = &x->in->op[i].u.mem;
+    mem_linear(x, m, la);
     if (align && (*la & (align - 1)))
         return exec_gp0(x);
     if (!is_canonical(*la) || !is_canonical(*la + size - 1))
-        return x->in->op[i].u.mem.segment == HVEMU_SS ? exec_exception(x, HVEMU_EXC_SS, 1, 0)
-                                                      : exec_gp0(x);
-    if (!align && (rc = simd_check_ac(x, *la, ac)) != X_OK)
-        return rc;
-    return X_OK;
+        return m->segment == HVEMU_SS ? exec_exception(x, HVEMU_EXC_SS, 1, 0) : exec_gp0(x);
+    return align ? X_OK : simd_check_ac(x, *la, ac);
+}
+
+static int simd_la(struct exec *x, unsigned i, unsigned size, unsigned align, uint64_t *la)
+{
+    return simd_la_ac(x, i, size, align, size, la);
 }
 
 /* The opmask of an EVEX instruction: k[aaa], all ones without one (aaa = 0). */

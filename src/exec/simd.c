@@ -86,7 +86,7 @@ static unsigned dest_extent(struct exec *x)
 }
 
 /* Bytes [0, nbytes) of vec[idx] into out. Not inlined: GCC's -Warray-bounds would otherwise
- * see copy_small()'s 16-byte case against the callers' 8-byte buffers (never taken there). */
+ * check the copy against the callers' 8-byte buffers for sizes never used with them. */
 __attribute__((noinline)) static int vreg_read(struct exec *x, unsigned idx, unsigned nbytes,
                                                uint8_t *out)
 {
@@ -95,7 +95,7 @@ __attribute__((noinline)) static int vreg_read(struct exec *x, unsigned idx, uns
     int rc = exec_need(x, vec_parts(idx, nbytes));
     if (rc != X_OK)
         return rc;
-    copy_small(out, x->s->vec[idx].b, nbytes);
+    memcpy(out, x->s->vec[idx].b, nbytes);
     return X_OK;
 }
 
@@ -369,7 +369,8 @@ static int move_full(struct exec *x, const struct move_desc *d)
         return rc;
     unsigned nel = n / d->esize;
     uint64_t sel = nel >= 64 ? mask : mask & (((uint64_t)1 << nel) - 1);
-    uint64_t bytes = byte_mask(sel, nel, d->esize);
+    uint64_t all = n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
+    uint64_t bytes = mask == ~(uint64_t)0 ? all : byte_mask(sel, nel, d->esize);
     unsigned acg = in->encoding == HVEMU_ENC_EVEX && in->evex_aaa ? d->esize : n;
     /* An opmask that selects no element leaves the memory operand alone: no access, and no
      * alignment or canonical check (measured on AMD Zen 4). */
@@ -380,7 +381,6 @@ static int move_full(struct exec *x, const struct move_desc *d)
     else if (src->kind == HVEMU_OP_MEM) {
         if ((rc = simd_la_ac(x, 1, n, d->aligned ? n : 0, acg, &la)) != X_OK)
             return rc;
-        uint64_t all = n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
         memset(buf, 0, sizeof buf);
         if (bytes == all)
             rc = mem_read(x, la, buf, n, HVEMU_ACCESS_READ);
@@ -399,14 +399,18 @@ static int move_full(struct exec *x, const struct move_desc *d)
     unsigned ext = dest_extent(x);
     if ((rc = vreg_stage(x, dst->u.reg.idx, ext)) != X_OK)
         return rc;
-    for (unsigned b = 0; b < n; b++) {
-        if ((bytes >> b) & 1)
-            x->new_vec.b[b] = buf[b];
-        else if (in->evex_z)
-            x->new_vec.b[b] = 0;
+    if (bytes == all) {
+        memcpy(x->new_vec.b, buf, n);
+    } else {
+        for (unsigned b = 0; b < n; b++) {
+            if ((bytes >> b) & 1)
+                x->new_vec.b[b] = buf[b];
+            else if (in->evex_z)
+                x->new_vec.b[b] = 0;
+        }
     }
-    for (unsigned b = n; b < ext; b++)
-        x->new_vec.b[b] = 0;
+    if (ext > n)
+        memset(x->new_vec.b + n, 0, ext - n);
     return X_OK;
 }
 

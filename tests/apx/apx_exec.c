@@ -1227,8 +1227,10 @@ static void gating_tests(void)
         (const uint8_t[]){0x62, 0xf4, 0xfc, 0x08, 0x44, 0x03},       /* cfcmove rax, [rbx] */
         (const uint8_t[]){0x62, 0xea, 0xd4, 0x00, 0xf2, 0xe6},       /* andn r20, r21, r22 */
         (const uint8_t[]){0xd5, 0x00, 0xa1, 0, 0x10, 0, 0, 0, 0, 0, 0}, /* jmpabs */
+        (const uint8_t[]){0x62, 0xf9, 0xff, 0x08, 0x92, 0xcd},       /* kmovq k1, r21 */
+        (const uint8_t[]){0x62, 0xf9, 0x7d, 0x08, 0x6e, 0xc9},       /* vmovd xmm1, r17d */
     };
-    static const unsigned lens[] = {4, 6, 6, 6, 6, 6, 11};
+    static const unsigned lens[] = {4, 6, 6, 6, 6, 6, 11, 6, 6};
     for (unsigned k = 0; k < 3; k++) { /* XCR0[19] clear; CR4.OSXSAVE clear; CPUID without APX */
         for (unsigned i = 0; i < sizeof lens / sizeof lens[0]; i++) {
             random_host_state();

@@ -97,10 +97,16 @@ static void add_form(const uint8_t *pfx, unsigned npfx, const uint8_t *esc, unsi
     uint8_t b[32];
     unsigned n = 0;
     struct hvemu_insn in;
-    memcpy(b, pfx, npfx); n += npfx;
-    memcpy(b + n, esc, nesc); n += nesc;
+    if (npfx)
+        memcpy(b, pfx, npfx);
+    n += npfx;
+    if (nesc) /* (memcpy from NULL is undefined even for 0 bytes) */
+        memcpy(b + n, esc, nesc);
+    n += nesc;
     b[n++] = op;
-    memcpy(b + n, tail, ntail); n += ntail;
+    if (ntail)
+        memcpy(b + n, tail, ntail);
+    n += ntail;
     for (unsigned i = 0; i < 8; i++)
         b[n + i] = (uint8_t)rnd();
     if (nforms >= MAX_FORMS || !form_ok(b, n + 8, &in))
@@ -558,7 +564,8 @@ static int run_case(struct form *fm0, struct stats *stt)
                  in.op[in.noperands - 1].u.reg.cls == HVEMU_REG_GPR8 && in.op[in.noperands - 1].u.reg.idx == 1)
             count = st.gpr[HVEMU_RCX] & 0xff;
         if (in.noperands > 1) {
-            if (in.op[1].kind == HVEMU_OP_REG)
+            if (in.op[1].kind == HVEMU_OP_REG && in.op[1].u.reg.cls >= HVEMU_REG_GPR8 &&
+                in.op[1].u.reg.cls <= HVEMU_REG_GPR64 && in.op[1].u.reg.idx < 16)
                 src = st.gpr[in.op[1].u.reg.idx] & ((width >= 64) ? ~0ull : (1ull << width) - 1);
             else if (in.op[1].kind == HVEMU_OP_MEM)
                 src = 1; /* a memory source: decide below from the result's ZF */

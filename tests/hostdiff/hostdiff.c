@@ -253,6 +253,14 @@ static int is_simd(const struct hvemu_insn *in)
     return 0;
 }
 
+static int uses_opmask(const struct hvemu_insn *in)
+{
+    for (unsigned i = 0; i < in->noperands; i++)
+        if (in->op[i].kind == HVEMU_OP_REG && in->op[i].u.reg.cls == HVEMU_REG_K)
+            return 1;
+    return 0;
+}
+
 /* The element size an EVEX opmask selects for the SIMD moves. */
 static unsigned elem_size(const struct hvemu_insn *in)
 {
@@ -506,8 +514,10 @@ static int run_case(struct form *fm0, struct stats *stt)
 
     if (simd && vendor_specific(&st, &in))
         return 0;
-    /* the native runner sets vector state up with AVX (or AVX-512) moves */
-    if (simd && native_vec_level() < 1)
+    /* the native runner sets vector state up with AVX (or AVX-512) moves; EVEX and opmask
+     * forms need all of AVX-512's state loaded (level 2) */
+    if (simd && (native_vec_level() < 1 ||
+                 (native_vec_level() < 2 && (in.encoding == HVEMU_ENC_EVEX || uses_opmask(&in)))))
         return 0;
 
     /* run natively */

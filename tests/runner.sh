@@ -55,6 +55,15 @@ check "trace window: the REP STOSB is 4 writes" [ "$(grep -c 'rep stosb' "$tmp/w
 out=$(timeout 60 "$H" trace --file "$tmp/dev.bin" --output "$tmp/f.log" -- "$B/tests/trace_target" file "$tmp/dev.bin")
 check "trace file: the program ran right ($out)" [ "$out" = "trace_target file: ok" ]
 check "trace file: accesses logged" grep -q '^hvemu-trace: 14 accesses logged' "$tmp/f.log"
+# SIMD moves through the tracer: results right (vector registers written back through the
+# signal frame), a 16-byte store logged as one write, the masked store as two runs of 16
+out=$(timeout 60 "$H" trace --window 0x7e5500000000:8192 --output "$tmp/s.log" -- "$B/tests/trace_target" simd)
+check "trace simd: the program ran right ($out)" [ "$out" = "trace_target simd: ok" ]
+check "trace simd: movdqu store is one 16-byte write" grep -q '^hvemu-trace: W 16 0x7e5500000020 .* movdqu xmmword ptr' "$tmp/s.log"
+if grep -q avx512bw /proc/cpuinfo; then
+    check "trace simd: the masked store is two 16-byte writes" \
+        [ "$(grep -c '^hvemu-trace: W 16 0x7e55000001[02]0 .*vmovdqu32 zmmword ptr' "$tmp/s.log")" = 2 ]
+fi
 "$H" trace -- true > /dev/null 2>&1
 check "trace without a region is a usage error" [ $? = 2 ]
 

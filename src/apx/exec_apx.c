@@ -411,6 +411,9 @@ static const exec_fn apx_handlers[HV_MN_COUNT] = {
     [HV_MN_MULX] = apx_bmi, [HV_MN_PDEP] = apx_bmi, [HV_MN_PEXT] = apx_bmi,
     [HV_MN_RORX] = apx_bmi, [HV_MN_SARX] = apx_bmi, [HV_MN_SHLX] = apx_bmi,
     [HV_MN_SHRX] = apx_bmi,
+    /* EVEX KMOV (EGPRs): the VEX forms' handler, which reads registers by number */
+    [HV_MN_KMOVB] = exec_kmov, [HV_MN_KMOVW] = exec_kmov, [HV_MN_KMOVD] = exec_kmov,
+    [HV_MN_KMOVQ] = exec_kmov,
 };
 
 exec_fn apx_exec_handler(const struct hvemu_insn *in, exec_fn legacy)

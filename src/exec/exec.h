@@ -110,6 +110,13 @@ struct exec {
     struct exec_write wr[EXEC_MAX_WRITES];
     struct exec_sysw sys[EXEC_MAX_SYS];
     uint8_t lock_val[16];
+    /* SIMD staging (src/exec/simd.c), set up and read by the SIMD handlers only: bytes
+     * [0, vec_extent) of vec[vec_idx] (0: none), opmask k[k_idx], and a masked store of the
+     * bytes of simd_st_data selected by simd_st_bytes at simd_st_la (simd_st_runs runs). */
+    uint8_t vec_idx, vec_extent, k_idx, k_staged, simd_st_runs;
+    uint64_t new_k, simd_st_la, simd_st_bytes;
+    hvemu_vec new_vec;
+    uint8_t simd_st_data[64];
 };
 
 /* Apply the staged GPRs and RFLAGS to the state and mark them dirty (RIP is the caller's): the

@@ -92,4 +92,8 @@ int exec_rdtsc(struct exec *x);
 int exec_cacheline(struct exec *x);
 int exec_hint(struct exec *x);
 int exec_raise_ud(struct exec *x);
+/* simd.c */
+int exec_simd_move(struct exec *x);
+int exec_movsd(struct exec *x);
+int exec_kmov(struct exec *x);
 #endif

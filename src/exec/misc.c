@@ -71,15 +71,21 @@ int exec_rdpid(struct exec *x)
 
 /* MOVDIR64B: 64 bytes from the source memory operand to ES:[reg], written as one 64-byte
  * write, which is what the device behind it must see. The source is read first: its faults
- * come before the destination's #GP(0) for a non-canonical or not 64-byte aligned address
- * (measured on AMD Zen 5). */
+ * come before the destination's #GP(0) for a non-canonical or not 64-byte aligned address, and
+ * its #AC is by 16-byte granules as for other 64-byte loads (both measured on AMD Zen 5). */
 int exec_movdir64b(struct exec *x)
 {
     const struct hvemu_insn *in = x->in;
+    const struct hvemu_mem *src = &in->op[1].u.mem;
     uint8_t buf[64];
-    uint64_t la, off = gpr_get_sized(x, in->op[0].u.reg.idx, in->addrsize);
-    int rc = op_read_mem(x, 1, 0, buf, 64);
-    if (rc != X_OK || (rc = seg_linear(x, HVEMU_ES, off, in->addrsize, &la)) != X_OK)
+    uint64_t sla, la, off = gpr_get_sized(x, in->op[0].u.reg.idx, in->addrsize);
+    int rc = mem_linear(x, src, &sla);
+    if (rc != X_OK)
+        return rc;
+    if (!is_canonical(sla) || !is_canonical(sla + 63))
+        return src->segment == HVEMU_SS ? exec_exception(x, HVEMU_EXC_SS, 1, 0) : exec_gp0(x);
+    if ((rc = mem_check_align(x, sla, 16)) != X_OK || (rc = mem_read(x, sla, buf, 64, HVEMU_ACCESS_READ)) != X_OK ||
+        (rc = seg_linear(x, HVEMU_ES, off, in->addrsize, &la)) != X_OK)
         return rc;
     if (!is_canonical(la) || (la & 63))
         return exec_gp0(x);

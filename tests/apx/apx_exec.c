@@ -20,6 +20,8 @@
  *   - PUSH2/POP2 (and PPX): two PUSH / two POP natively; a misaligned RSP is #GP(0).
  *   - JMPABS: JMP [RIP+disp32] natively with the target in memory.
  *   - EVEX BMI1/BMI2 (with NF): the VEX form natively.
+ *   - EVEX KMOV and VMOVD/VMOVQ with EGPR operands or addresses: the VEX form natively, with
+ *     random vector and opmask state compared whole.
  * Plus the gating: every APX form is #UD while XCR0[19] (or CR4.OSXSAVE) is clear, and the
  * EGPR values survive APX off and on again (the KVM EGPR-switch scenario), XSAVE component 19
  * round trips, and the XCR0 APX/MPX rule.
@@ -49,6 +51,9 @@
 static struct native_state hinit, hout;
 static struct hvemu_state hs;
 static hvemu_features feat_all;
+/* The features the host's CPUID enumerates, APX off: a legacy equivalent the host does not
+ * have cannot be run natively, so those forms are not drawn. */
+static hvemu_features feat_host;
 static int verbose;
 
 struct expect {
@@ -60,13 +65,16 @@ struct expect {
     uint64_t rflags, fmask;
     uint64_t rip;
     uint8_t mem[NATIVE_MEM_SIZE];
+    int vec;                /* the vector state below is compared too */
+    uint8_t zmm[32][64];
+    uint64_t k[8];
 };
 static struct expect ex;
 
 struct stats {
     uint64_t cases, faults, mismatches;
 };
-static struct stats st_rex2, st_map4, st_ccmp, st_cfcmov, st_push2, st_jmpabs, st_bmi;
+static struct stats st_rex2, st_map4, st_ccmp, st_cfcmov, st_push2, st_jmpabs, st_bmi, st_simd;
 
 static void hexs(const uint8_t *b, unsigned n, char *out)
 {
@@ -120,6 +128,11 @@ static void expect_unchanged(unsigned apx_len)
     ex.fmask = NATIVE_RFLAGS_MASK;
     ex.rip = NATIVE_CODE_ADDR + apx_len;
     memcpy(ex.mem, hinit.mem, NATIVE_MEM_SIZE);
+    ex.vec = hinit.vec;
+    if (ex.vec) {
+        memcpy(ex.zmm, hinit.zmm, sizeof ex.zmm);
+        memcpy(ex.k, hinit.k, sizeof ex.k);
+    }
 }
 
 static void expect_fault_from(const struct native_fault *nf)
@@ -161,6 +174,10 @@ static void expect_from_host(const struct hvemu_insn *in, int skip_op0, unsigned
             ex.gpr[target_of(in, i, skip_op0)] = hout.gpr[i];
     ex.rflags = hout.rflags;
     memcpy(ex.mem, hout.mem, NATIVE_MEM_SIZE);
+    if (ex.vec) {
+        memcpy(ex.zmm, hout.zmm, sizeof ex.zmm);
+        memcpy(ex.k, hout.k, sizeof ex.k);
+    }
     if (hout.rip != NATIVE_CODE_ADDR + host_len)
         ex.rip = hout.rip; /* a branch */
 }
@@ -239,6 +256,23 @@ static void print_coverage(void)
     }
 }
 
+/* The vector registers and opmasks against `ex` (when the case set them up). */
+static void vec_check(char *why, size_t n)
+{
+    if (why[0] || !ex.vec)
+        return;
+    for (unsigned i = 0; i < 32; i++)
+        if (memcmp(hs.vec[i].b, ex.zmm[i], 64)) {
+            snprintf(why, n, "zmm%u differs", i);
+            return;
+        }
+    for (unsigned i = 0; i < 8; i++)
+        if (hs.k[i] != ex.k[i]) {
+            snprintf(why, n, "k%u: expected %" PRIx64 ", hvemu %" PRIx64, i, ex.k[i], hs.k[i]);
+            return;
+        }
+}
+
 /* Run hvemu on the APX bytes and compare with `ex`. Returns 1 on a mismatch. */
 static int compare(const uint8_t *apx, unsigned len, const char *what, struct stats *stt,
                    const uint8_t *host, unsigned hlen)
@@ -268,6 +302,7 @@ static int compare(const uint8_t *apx, unsigned len, const char *what, struct st
                 snprintf(why, sizeof why, "after the fault, r%u changed", i);
         if (!why[0] && (hs.rip != NATIVE_CODE_ADDR || memcmp(hmem, hinit.mem, NATIVE_MEM_SIZE)))
             snprintf(why, sizeof why, "after the fault, rip or memory changed");
+        vec_check(why, sizeof why);
     } else if (hr != HVEMU_OK) {
         snprintf(why, sizeof why, "expected completion, hvemu status %d vector %u (%s %s)", hr,
                  res.exc.vector, res.reason ? res.reason : "", res.detail);
@@ -281,6 +316,7 @@ static int compare(const uint8_t *apx, unsigned len, const char *what, struct st
                      ex.rflags & NATIVE_RFLAGS_MASK, hs.rflags & NATIVE_RFLAGS_MASK, ex.fmask);
         if (!why[0] && hs.rip != ex.rip)
             snprintf(why, sizeof why, "rip: expected %" PRIx64 ", hvemu %" PRIx64, ex.rip, hs.rip);
+        vec_check(why, sizeof why);
         if (!why[0] && memcmp(hmem, ex.mem, NATIVE_MEM_SIZE)) {
             unsigned k = 0;
             while (hmem[k] == ex.mem[k])
@@ -416,6 +452,36 @@ static int host_run(const uint8_t *b, unsigned n, struct native_fault *nf)
     return native_run(b, n, &hout, nf);
 }
 
+/* Random vector state for a case with vector operands (hinit.vec until the case ends). */
+static void random_vec_state(void)
+{
+    hinit.vec = 1;
+    hinit.mxcsr = 0x1f80;
+    for (unsigned i = 0; i < 32; i++)
+        for (unsigned j = 0; j < 64; j += 8) {
+            uint64_t v = edge_value();
+            memcpy(&hinit.zmm[i][j], &v, 8);
+        }
+    for (unsigned i = 0; i < 8; i++)
+        hinit.k[i] = edge_value();
+}
+
+static uint64_t host_xcr0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* hvemu's vector state: the host's, with XCR0 as the host has it (plus APX). */
+static void hvemu_vec_from_host(void)
+{
+    hs.xcr0 = (host_xcr0() & 0xe7) | HVEMU_XCR0_APX;
+    memcpy(hs.vec, hinit.zmm, sizeof hs.vec);
+    memcpy(hs.k, hinit.k, sizeof hs.k);
+    hs.mxcsr = hinit.mxcsr;
+}
+
 static unsigned count_operand(const struct hvemu_insn *in)
 {
     const struct hvemu_operand *last = &in->op[in->noperands - 1];
@@ -537,9 +603,8 @@ static void rex2_case(void)
     for (unsigned i = 0; i < 8; i++)
         apx[na + i] = host[nh + i] = (uint8_t)rnd();
     struct hvemu_insn in, hin;
-    hvemu_features noapx = hvemu_features_no_apx();
     if (hvemu_decode(apx, na + 8, HVEMU_MODE_64, &feat_all, &in) != HVEMU_DECODE_OK ||
-        hvemu_decode(host, nh + 8, HVEMU_MODE_64, &noapx, &hin) != HVEMU_DECODE_OK)
+        hvemu_decode(host, nh + 8, HVEMU_MODE_64, &feat_host, &hin) != HVEMU_DECODE_OK)
         return;
     const char *mn = hvemu_mnemonic_name(in.mnemonic);
     if (native_skipped(mn))
@@ -553,11 +618,23 @@ static void rex2_case(void)
         return;
     if (in.map == 1 && in.opcode == 0x0d) /* reserved NOP on Intel, #UD on AMD: not compared */
         return;
-    for (unsigned i = 0; i < in.noperands; i++)
+    /* (MMX forms are not executed; SSE forms carry random vector state, compared whole) */
+    int vec = 0;
+    for (unsigned i = 0; i < in.noperands; i++) {
         if (in.op[i].kind == HVEMU_OP_REG && (in.op[i].u.reg.cls == HVEMU_REG_SEG ||
                                               in.op[i].u.reg.cls == HVEMU_REG_CR ||
-                                              in.op[i].u.reg.cls == HVEMU_REG_DR))
+                                              in.op[i].u.reg.cls == HVEMU_REG_DR ||
+                                              in.op[i].u.reg.cls == HVEMU_REG_MM))
             return;
+        if (in.op[i].kind == HVEMU_OP_REG && in.op[i].u.reg.cls == HVEMU_REG_XMM) {
+            vec = 1;
+            /* REX2.R4/B4 on an XMM operand: hvemu refuses these (see high_vec() in simd.c) */
+            if (in.op[i].u.reg.idx >= 16)
+                return;
+        }
+    }
+    if (vec && native_vec_level() < 2)
+        return;
     /* one-to-one mapping: no two operand registers share their low four bits, and no EGPR
      * operand sits on an implicit register */
     uint32_t imp = implicit_regs(mn);
@@ -590,10 +667,16 @@ static void rex2_case(void)
     if ((!strcmp(mn, "div") || !strcmp(mn, "idiv")) && rnd() % 2)
         hinit.gpr[HVEMU_RDX] = rnd() % 3 == 0 ? ~0ull : rnd() % 4;
     struct native_fault nf;
+    if (vec)
+        random_vec_state();
     int nr2 = host_run(host, nh, &nf);
-    if (nr2 == NATIVE_TIMEOUT || nr2 < 0)
+    if (nr2 == NATIVE_TIMEOUT || nr2 < 0) {
+        hinit.vec = 0;
         return;
+    }
     hvemu_state_from_host(1);
+    if (vec)
+        hvemu_vec_from_host();
     if (nr2 == NATIVE_FAULT) {
         expect_unchanged(na);
         expect_fault_from(&nf);
@@ -610,7 +693,8 @@ static void rex2_case(void)
         if (in.noperands && in.op[0].kind == HVEMU_OP_REG)
             ex.gmask[in.op[0].u.reg.idx] &= ~dmask;
     }
-    compare(apx, na, "rex2", &st_rex2, host, nh);
+    compare(apx, na, vec ? "rex2-sse" : "rex2", &st_rex2, host, nh);
+    hinit.vec = 0;
 }
 
 /* ---- EVEX map 4 ---- */
@@ -1054,6 +1138,90 @@ static void bmi_case(void)
     compare(apx, na, nf ? "bmi-nf" : "bmi", &st_bmi, host, nh);
 }
 
+/* ---- EVEX KMOV and VMOVD/VMOVQ with EGPRs ---- */
+
+/* The APX issue's "KMOV/VMOVD/VMOVQ with EGPRs": the EVEX forms (map 0F) with r16..r31 as the
+ * GPR operand or in the address, against the VEX form on the legacy registers. The vector
+ * registers are xmm0-15 and k0-7 (what VEX can name); the vector state is random and compared
+ * whole (VEX and EVEX both zero a written XMM up to bit 511). */
+struct simd_op {
+    uint8_t op, pp, w;
+    uint8_t kind; /* 0: K,K/M  1: M,K  2: K,GPR  3: GPR,K  4: XMM,GPR/M  5: GPR/M,XMM
+                   * 6: XMM,XMM/M (F3 7E)  7: M,XMM (D6, memory form) */
+};
+static const struct simd_op simd_ops[] = {
+    {0x90, 0, 0, 0}, {0x90, 0, 1, 0}, {0x90, 1, 0, 0}, {0x90, 1, 1, 0},
+    {0x91, 0, 0, 1}, {0x91, 0, 1, 1}, {0x91, 1, 0, 1}, {0x91, 1, 1, 1},
+    {0x92, 0, 0, 2}, {0x92, 1, 0, 2}, {0x92, 3, 0, 2}, {0x92, 3, 1, 2},
+    {0x93, 0, 0, 3}, {0x93, 1, 0, 3}, {0x93, 3, 0, 3}, {0x93, 3, 1, 3},
+    {0x6e, 1, 0, 4}, {0x6e, 1, 1, 4}, {0x7e, 1, 0, 5}, {0x7e, 1, 1, 5},
+    {0x7e, 2, 1, 6}, {0xd6, 1, 1, 7},
+};
+
+static void simd_case(void)
+{
+    const struct simd_op *o = &simd_ops[rnd() % (sizeof simd_ops / sizeof simd_ops[0])];
+    uint32_t used = 0, avoid = 1u << 4;
+    struct rm_form f;
+    int mem = o->kind == 1 || o->kind == 7 ? 1 : o->kind == 2 || o->kind == 3 ? 0 : (int)(rnd() % 2);
+    random_host_state();
+    random_vec_state();
+    /* the register field: a GPR (kinds 3, 5: any of r0..r31), else a k or xmm number */
+    unsigned reg;
+    int reg_gpr = o->kind == 3;
+    make_rm(&f, &used, avoid, mem);
+    /* a 32-bit displacement: EVEX scales a disp8 by the operand size (disp8*N), VEX does not */
+    if (mem)
+        f.disp = (rnd() % 2) ? 0x80 + (int64_t)(rnd() % 0x200) : -0x81 - (int64_t)(rnd() % 0x200);
+    if (reg_gpr)
+        reg = pick_reg(&used, avoid);
+    else
+        reg = (unsigned)(rnd() % (o->kind <= 2 ? 8 : 16));
+    /* a k or xmm in the r/m field: a small register number, not an EGPR */
+    if (!mem && (o->kind == 0 || o->kind == 3 || o->kind == 6))
+        f.rm = (unsigned)(rnd() % (o->kind == 6 ? 16 : 8));
+    uint8_t apx[32], host[32], tail[16];
+    unsigned na = evex_bytes(apx, 1, o->w, o->pp, 0, 0, 0, reg, &f, 0, 0, 0);
+    apx[na++] = o->op;
+    unsigned nt = modrm_bytes(&f, reg, tail);
+    memcpy(apx + na, tail, nt);
+    na += nt;
+    /* VEX3 on the legacy registers: C4, ~R ~X ~B 00001, W 1111 0 pp */
+    unsigned nh = 0, rmr = rm_reg_of(&f), x = idx_of(&f);
+    host[nh++] = 0xc4;
+    host[nh++] = (uint8_t)(((!B3(reg)) << 7) | ((!B3(x)) << 6) | ((!B3(rmr)) << 5) | 1);
+    host[nh++] = (uint8_t)((o->w << 7) | (15u << 3) | o->pp);
+    host[nh++] = o->op;
+    memcpy(host + nh, tail, nt);
+    nh += nt;
+    struct hvemu_insn in;
+    if (hvemu_decode(apx, na, HVEMU_MODE_64, &feat_all, &in) != HVEMU_DECODE_OK || in.length != na) {
+        char h[40];
+        hexs(apx, na, h);
+        CHECK(0, "EVEX simd form %s did not decode", h);
+        hinit.vec = 0;
+        return;
+    }
+    if (f.is_mem)
+        aim(&f, random_target(0));
+    struct native_fault nfault;
+    int nr = host_run(host, nh, &nfault);
+    if (nr == NATIVE_TIMEOUT || nr < 0) {
+        hinit.vec = 0;
+        return;
+    }
+    hvemu_state_from_host(1);
+    hvemu_vec_from_host();
+    if (nr == NATIVE_FAULT) {
+        expect_unchanged(na);
+        expect_fault_from(&nfault);
+    } else {
+        expect_from_host(&in, 0, nh);
+    }
+    compare(apx, na, "kmov/vmovd/q", &st_simd, host, nh);
+    hinit.vec = 0;
+}
+
 /* ---- gating, EGPR preservation, XSAVE ---- */
 
 static void gating_tests(void)
@@ -1066,8 +1234,10 @@ static void gating_tests(void)
         (const uint8_t[]){0x62, 0xf4, 0xfc, 0x08, 0x44, 0x03},       /* cfcmove rax, [rbx] */
         (const uint8_t[]){0x62, 0xea, 0xd4, 0x00, 0xf2, 0xe6},       /* andn r20, r21, r22 */
         (const uint8_t[]){0xd5, 0x00, 0xa1, 0, 0x10, 0, 0, 0, 0, 0, 0}, /* jmpabs */
+        (const uint8_t[]){0x62, 0xf9, 0xff, 0x08, 0x92, 0xcd},       /* kmovq k1, r21 */
+        (const uint8_t[]){0x62, 0xf9, 0x7d, 0x08, 0x6e, 0xc9},       /* vmovd xmm1, r17d */
     };
-    static const unsigned lens[] = {4, 6, 6, 6, 6, 6, 11};
+    static const unsigned lens[] = {4, 6, 6, 6, 6, 6, 11, 6, 6};
     for (unsigned k = 0; k < 3; k++) { /* XCR0[19] clear; CR4.OSXSAVE clear; CPUID without APX */
         for (unsigned i = 0; i < sizeof lens / sizeof lens[0]; i++) {
             random_host_state();
@@ -1194,28 +1364,36 @@ int main(int argc, char **argv)
         }
     }
     feat_all = hvemu_features_all();
+    feat_host = hvemu_features_from_cpuid(h_cpuid, NULL);
+    hvemu_feature_set(&feat_host, HVEMU_FEAT_APX, 0);
     if (native_init() != 0)
         return 1;
     gating_tests();
     rex2_init();
-    struct stats *all[] = {&st_rex2, &st_map4, &st_ccmp, &st_cfcmov, &st_push2, &st_jmpabs, &st_bmi};
+    struct stats *all[] = {&st_rex2, &st_map4, &st_ccmp, &st_cfcmov, &st_push2, &st_jmpabs, &st_bmi,
+                           &st_simd};
     const char *names[] = {"rex2-legacy", "map4 (legacy/NDD/NF/ZU)", "ccmp/ctest", "cfcmov",
-                           "push2/pop2", "jmpabs", "bmi (evex)"};
+                           "push2/pop2", "jmpabs", "bmi (evex)", "kmov/vmovd/vmovq (evex)"};
+    /* the EVEX KMOV/VMOVD/VMOVQ cases need the host's AVX-512 (F, BW, DQ, VL) */
+    int simd_ok = native_vec_level() == 2;
+    if (!simd_ok)
+        printf("host without AVX-512 F/BW/DQ/VL: the EVEX KMOV/VMOVD/VMOVQ cases are skipped\n");
     uint64_t total = 0;
     while (total < cases) {
-        unsigned k = (unsigned)(rnd() % 20);
+        unsigned k = (unsigned)(rnd() % 21);
         if (k < 5) rex2_case();
         else if (k < 13) map4_case();
         else if (k < 15) push2_case();
         else if (k < 16) jmpabs_case();
-        else bmi_case();
+        else if (k < 20) bmi_case();
+        else if (simd_ok) simd_case();
         total = 0;
-        for (unsigned i = 0; i < 7; i++)
+        for (unsigned i = 0; i < 8; i++)
             total += all[i]->cases;
     }
     print_coverage();
     uint64_t bad = 0;
-    for (unsigned i = 0; i < 7; i++) {
+    for (unsigned i = 0; i < 8; i++) {
         printf("%-26s %8" PRIu64 " cases (%" PRIu64 " faulting), %" PRIu64 " mismatches\n", names[i],
                all[i]->cases, all[i]->faults, all[i]->mismatches);
         bad += all[i]->mismatches;

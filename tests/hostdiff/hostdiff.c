@@ -56,9 +56,11 @@ static int form_ok(const uint8_t *b, unsigned n, struct hvemu_insn *in)
     if (!hv_exec_handlers[in->mnemonic] || native_skipped(hvemu_mnemonic_name(in->mnemonic)))
         return 0;
     /* segment registers and far transfers are system state the native runner cannot set
-     * (control and debug registers are compared: at CPL 3 every access faults) */
+     * (control and debug registers are compared: at CPL 3 every access faults); MMX registers
+     * are not executed (MOVD/MOVQ answer unhandleable for them) */
     for (unsigned i = 0; i < in->noperands; i++)
-        if (in->op[i].kind == HVEMU_OP_REG && in->op[i].u.reg.cls == HVEMU_REG_SEG)
+        if (in->op[i].kind == HVEMU_OP_REG && (in->op[i].u.reg.cls == HVEMU_REG_SEG ||
+                                               in->op[i].u.reg.cls == HVEMU_REG_MM))
             return 0;
     /* LOCK MOV CR0 is AMD's other encoding of CR8 (CPUID 80000001H:ECX[4]); #UD on Intel,
      * which hvemu decodes. Vendor-specific: not compared. */
@@ -90,10 +92,16 @@ static void add_form(const uint8_t *pfx, unsigned npfx, const uint8_t *esc, unsi
     uint8_t b[32];
     unsigned n = 0;
     struct hvemu_insn in;
-    memcpy(b, pfx, npfx); n += npfx;
-    memcpy(b + n, esc, nesc); n += nesc;
+    if (npfx)
+        memcpy(b, pfx, npfx);
+    n += npfx;
+    if (nesc) /* (memcpy from NULL is undefined even for 0 bytes) */
+        memcpy(b + n, esc, nesc);
+    n += nesc;
     b[n++] = op;
-    memcpy(b + n, tail, ntail); n += ntail;
+    if (ntail)
+        memcpy(b + n, tail, ntail);
+    n += ntail;
     for (unsigned i = 0; i < 8; i++)
         b[n + i] = (uint8_t)rnd();
     if (nforms >= MAX_FORMS || !form_ok(b, n + 8, &in))
@@ -103,8 +111,65 @@ static void add_form(const uint8_t *pfx, unsigned npfx, const uint8_t *esc, unsi
     nforms++;
 }
 
+/* VEX and EVEX forms of the SIMD moves hvemu executes: every opcode of map 0F (and 0F38 2A)
+ * with pp, W and L, the register bits R/X/B (and EVEX R', V', X as the fifth bit of a ZMM
+ * number), opmasks with merging and zeroing, and vvvv both 1111 and naming a register (the
+ * scalar moves' register forms). form_ok() keeps those hvemu decodes and executes. */
+static void gen_simd_forms(void)
+{
+    static const uint8_t vex_ops[][2] = {
+        {1, 0x10}, {1, 0x11}, {1, 0x12}, {1, 0x13}, {1, 0x16}, {1, 0x17}, {1, 0x28}, {1, 0x29}, {1, 0x2b}, {1, 0x6e}, {1, 0x6f},
+        {1, 0x7e}, {1, 0x7f}, {1, 0xd6}, {1, 0xe7}, {1, 0xf0}, {1, 0x90}, {1, 0x91},
+        {1, 0x92}, {1, 0x93}, {2, 0x2a},
+    };
+    static const uint8_t shapes[][7] = {
+        {1, 0xc0 | 1}, {1, 0xc0 | 6}, {1, 0x03}, {2, 0x43, 0x40}, {6, 0x84, 0x8b, 0x20, 0, 0, 0},
+        {3, 0x44, 0x24, 0x08}, {5, 0x05, 0, 0, 0, 0},
+    };
+    for (unsigned o = 0; o < sizeof vex_ops / sizeof vex_ops[0]; o++) {
+        unsigned map = vex_ops[o][0], op = vex_ops[o][1];
+        for (unsigned pp = 0; pp < 4; pp++)
+            for (unsigned w = 0; w < 2; w++)
+                for (unsigned l = 0; l < 2; l++)
+                    for (unsigned v = 0; v < 2; v++)
+                        for (unsigned rxb = 0; rxb < 3; rxb++)
+                            for (unsigned sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+                                /* R X B inverted: none, R and B, X */
+                                unsigned bits = rxb == 0 ? 0xe0 : rxb == 1 ? 0x60 : 0xa0;
+                                unsigned vvvv = v ? 0 : 5;
+                                uint8_t vex[3] = {0xc4, (uint8_t)(bits | map),
+                                                  (uint8_t)((w << 7) | ((~vvvv & 15u) << 3) | (l << 2) | pp)};
+                                uint8_t t[8];
+                                memcpy(t, shapes[sh] + 1, shapes[sh][0]);
+                                t[0] |= (uint8_t)((rnd() % 8) << 3);
+                                add_form(vex, 3, NULL, 0, (uint8_t)op, t, shapes[sh][0]);
+                            }
+        /* EVEX: 62 P0 P1 P2 */
+        for (unsigned pp = 0; pp < 4; pp++)
+            for (unsigned w = 0; w < 2; w++)
+                for (unsigned l = 0; l < 3; l++)
+                    for (unsigned mk = 0; mk < 4; mk++)
+                        for (unsigned rr = 0; rr < 3; rr++)
+                            for (unsigned sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+                                /* P0: R X B R' 0 m m m (R X B R' inverted) */
+                                unsigned p0 = rr == 0 ? 0xf0 : rr == 1 ? 0x20 : 0xd0; /* -, R+B+R'/X, X? */
+                                unsigned vvvv = (mk & 1) ? 0 : 6, vp = mk == 3 ? 0 : 1;
+                                unsigned aaa = mk == 0 ? 0 : mk == 1 ? 1 : mk == 2 ? 5 : 7;
+                                unsigned z = mk >= 2;
+                                uint8_t ev[4] = {0x62, (uint8_t)(p0 | map),
+                                                 (uint8_t)((w << 7) | ((~vvvv & 15u) << 3) | 4 | pp),
+                                                 (uint8_t)((z << 7) | (l << 5) | (vp << 3) | aaa)};
+                                uint8_t t[8];
+                                memcpy(t, shapes[sh] + 1, shapes[sh][0]);
+                                t[0] |= (uint8_t)((rnd() % 8) << 3);
+                                add_form(ev, 4, NULL, 0, (uint8_t)op, t, shapes[sh][0]);
+                            }
+    }
+}
+
 static void gen_forms(void)
 {
+    gen_simd_forms();
     static const uint8_t prefixes[][3] = {
         {0}, {1, 0x66}, {1, 0x48}, {1, 0x4d}, {1, 0x40}, {1, 0x67}, {2, 0x66, 0x41}, {1, 0xf0},
         {2, 0xf0, 0x48}, {1, 0xf3}, {1, 0xf2}, {2, 0xf3, 0x48}, {2, 0xf3, 0x66},
@@ -171,6 +236,109 @@ static void print_insn(const struct form *fm)
         printf("%02x", fm->b[i]);
 }
 
+/* Instructions that take the vector state: a vector or opmask operand, or VEX/EVEX. */
+static int is_simd(const struct hvemu_insn *in)
+{
+    if (in->encoding == HVEMU_ENC_VEX && in->map != 2 && in->map != 3)
+        return 1; /* (the VEX BMI forms live in maps 0F38/0F3A) */
+    if (in->encoding == HVEMU_ENC_EVEX)
+        return 1;
+    for (unsigned i = 0; i < in->noperands; i++)
+        if (in->op[i].kind == HVEMU_OP_REG && in->op[i].u.reg.cls >= HVEMU_REG_XMM &&
+            in->op[i].u.reg.cls <= HVEMU_REG_K)
+            return 1;
+    return 0;
+}
+
+static int uses_opmask(const struct hvemu_insn *in)
+{
+    for (unsigned i = 0; i < in->noperands; i++)
+        if (in->op[i].kind == HVEMU_OP_REG && in->op[i].u.reg.cls == HVEMU_REG_K)
+            return 1;
+    return 0;
+}
+
+/* The element size an EVEX opmask selects for the SIMD moves. */
+static unsigned elem_size(const struct hvemu_insn *in)
+{
+    const char *mn = hvemu_mnemonic_name(in->mnemonic);
+    if (strstr(mn, "pd") || strstr(mn, "64") || !strcmp(mn, "vmovsd"))
+        return 8;
+    if (strstr(mn, "ps") || strstr(mn, "32") || !strcmp(mn, "vmovss"))
+        return 4;
+    if (strstr(mn, "16"))
+        return 2;
+    return 1;
+}
+
+static int host_is_amd(void)
+{
+    static int amd = -1;
+    if (amd < 0) {
+        unsigned a, b, c, d;
+        __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+        amd = b == 0x68747541u; /* "Auth" */
+    }
+    return amd;
+}
+
+/* Behaviour the manuals leave to the implementation, measured on AMD Zen 4 and emulated that
+ * way; compared only on AMD hosts:
+ *  - #AC for a misaligned SIMD access of 16 bytes or more (Intel SDM: "may or may not be
+ *    generated depending on processor implementation"; AMD Zen 4 raises it for the legacy,
+ *    VEX and EVEX unaligned moves when the address is not 16-byte aligned)
+ *  - an EVEX move whose opmask selects no element: Zen 4 makes no check at all on the memory
+ *    operand (no alignment #GP, no canonical #GP/#SS).
+ *  - a misaligned aligned move to a non-canonical SS address: Zen 4 raises #GP (alignment)
+ *    rather than #SS (run_case() skips these on other hosts). */
+static int vendor_specific(const struct native_state *st, const struct hvemu_insn *in)
+{
+    if (host_is_amd())
+        return 0;
+    for (unsigned i = 0; i < in->noperands; i++)
+        if (in->op[i].kind == HVEMU_OP_MEM && in->op[i].size >= 16 && (st->rflags & HVEMU_FLAG_AC))
+            return 1;
+    if (in->encoding == HVEMU_ENC_EVEX && in->evex_aaa) {
+        unsigned size = in->op[0].size > in->op[1].size ? in->op[0].size : in->op[1].size;
+        unsigned nel = size / elem_size(in);
+        if (!strcmp(hvemu_mnemonic_name(in->mnemonic), "vmovss") ||
+            !strcmp(hvemu_mnemonic_name(in->mnemonic), "vmovsd"))
+            nel = 1;
+        uint64_t sel = st->k[in->evex_aaa & 7] & (nel >= 64 ? ~0ull : (1ull << nel) - 1);
+        if (!sel)
+            return 1;
+    }
+    return 0;
+}
+
+/* Where a SIMD memory operand of `size` bytes goes: mostly aligned to its size (the aligned
+ * moves #GP otherwise), sometimes misaligned, across the page boundary inside the window, or
+ * into the PROT_NONE page above it, where an opmask may leave the elements there unselected
+ * (fault suppression). */
+static uint64_t simd_target(struct native_state *st, const struct hvemu_insn *in, unsigned size)
+{
+    uint64_t end = NATIVE_MEM_ADDR + NATIVE_MEM_SIZE;
+    unsigned a = size >= 64 ? 64 : size >= 32 ? 32 : 16;
+    switch (rnd() % 8) {
+    case 0: /* misaligned */
+        return NATIVE_MEM_ADDR + 0x100 + rnd() % 0x1800;
+    case 1: /* across the page boundary inside the window */
+        return NATIVE_MEM_ADDR + 0x1000 - 1 - rnd() % (size ? size : 1);
+    case 2: { /* into the PROT_NONE page; the opmask selects only what lies below it */
+        uint64_t t = end - size + 4 * (1 + rnd() % (size / 4 ? size / 4 : 1));
+        if (in->encoding == HVEMU_ENC_EVEX && in->evex_aaa && rnd() % 2) {
+            unsigned inside = (unsigned)(end - t), n = inside / elem_size(in);
+            st->k[in->evex_aaa] &= n >= 64 ? ~0ull : (1ull << n) - 1;
+        }
+        return t;
+    }
+    case 3: /* the last bytes of the window */
+        return end - size;
+    default:
+        return (NATIVE_MEM_ADDR + 0x100 + rnd() % 0x1800) & ~(uint64_t)(a - 1);
+    }
+}
+
 /* Set the registers a memory operand uses so that it lands at `target`. */
 static void aim(struct native_state *st, const struct hvemu_mem *m, uint64_t target, struct form *fm,
                 const struct hvemu_insn *in)
@@ -197,6 +365,35 @@ static void aim(struct native_state *st, const struct hvemu_mem *m, uint64_t tar
         st->gpr[m->base] = target - (uint64_t)m->disp - idx * m->scale;
 }
 
+static uint64_t host_xcr0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* All 32 ZMM (16 YMM on an AVX-only host), k0-7 and MXCSR. */
+static void vec_compare(const struct native_state *nat, const struct hvemu_state *hs, char *why,
+                        size_t n, const char *when)
+{
+    int lvl = native_vec_level();
+    unsigned nz = lvl == 2 ? 32 : 16, bytes = lvl == 2 ? 64 : 32;
+    for (unsigned i = 0; i < nz; i++)
+        for (unsigned b = 0; b < bytes; b++)
+            if (nat->zmm[i][b] != hs->vec[i].b[b]) {
+                snprintf(why, n, "%szmm%u byte %u: native %02x hvemu %02x", when, i, b,
+                         nat->zmm[i][b], hs->vec[i].b[b]);
+                return;
+            }
+    for (unsigned i = 0; lvl == 2 && i < 8; i++)
+        if (nat->k[i] != hs->k[i]) {
+            snprintf(why, n, "%sk%u: native %" PRIx64 " hvemu %" PRIx64, when, i, nat->k[i], hs->k[i]);
+            return;
+        }
+    if (nat->mxcsr != hs->mxcsr)
+        snprintf(why, n, "%smxcsr: native %x hvemu %x", when, nat->mxcsr, hs->mxcsr);
+}
+
 static int run_case(struct form *fm0, struct stats *stt)
 {
     static struct native_state st, nat;
@@ -209,8 +406,22 @@ static int run_case(struct form *fm0, struct stats *stt)
     const char *mn = hvemu_mnemonic_name(in.mnemonic);
 
     /* random state */
+    int simd = is_simd(&in);
     for (unsigned i = 0; i < 16; i++)
         st.gpr[i] = edge_value();
+    st.vec = simd;
+    if (simd) {
+        st.mxcsr = 0x1f80;
+        for (unsigned i = 0; i < 32; i++)
+            for (unsigned j = 0; j < 64; j += 8) {
+                uint64_t v = edge_value();
+                memcpy(&st.zmm[i][j], &v, 8);
+            }
+        for (unsigned i = 0; i < 8; i++) {
+            unsigned c = (unsigned)(rnd() % 4);
+            st.k[i] = c == 0 ? 0 : c == 1 ? ~0ull : rnd();
+        }
+    }
     st.rflags = rnd() & 0x8d5;            /* arithmetic flags; DF rarely */
     if (rnd() % 8 == 0)
         st.rflags |= HVEMU_FLAG_DF;
@@ -246,6 +457,15 @@ static int run_case(struct form *fm0, struct stats *stt)
         uint64_t target = NATIVE_MEM_ADDR + 0x100 + rnd() % 0x1800;
         if (rnd() % 16 == 0)
             target = NATIVE_MEM_ADDR + NATIVE_MEM_SIZE - 1 - rnd() % 8; /* crosses into PROT_NONE */
+        if (simd) {
+            target = simd_target(&st, &in, op->size);
+            if (rnd() % 32 == 0) {
+                target ^= 0x8000000000000000ull; /* non-canonical: #GP or #SS */
+                /* misaligned too: AMD checks alignment (#GP) before the canonical #SS */
+                if (op->u.mem.segment == HVEMU_SS && !host_is_amd())
+                    return 0;
+            }
+        }
         if (rnd() % 64 == 0)
             target ^= 0x8000000000000000ull; /* non-canonical: #GP or #SS */
         aim(&st, &op->u.mem, target, &fm, &in);
@@ -289,6 +509,14 @@ static int run_case(struct form *fm0, struct stats *stt)
                 return 0;
         }
 
+    if (simd && vendor_specific(&st, &in))
+        return 0;
+    /* the native runner sets vector state up with AVX (or AVX-512) moves; EVEX and opmask
+     * forms need all of AVX-512's state loaded (level 2) */
+    if (simd && (native_vec_level() < 1 ||
+                 (native_vec_level() < 2 && (in.encoding == HVEMU_ENC_EVEX || uses_opmask(&in)))))
+        return 0;
+
     /* run natively */
     nat = st;
     struct native_fault nf;
@@ -310,6 +538,12 @@ static int run_case(struct form *fm0, struct stats *stt)
     hs.seg[HVEMU_CS].selector = 0x33;
     hs.seg[HVEMU_CS].attr = HVEMU_SEG_ATTR_L | 0xfb;
     hs.seg[HVEMU_SS].selector = 0x2b;
+    hs.xcr0 = host_xcr0();
+    if (simd) {
+        memcpy(hs.vec, st.zmm, sizeof hs.vec);
+        memcpy(hs.k, st.k, sizeof hs.k);
+        hs.mxcsr = st.mxcsr;
+    }
     memcpy(hmem, st.mem, NATIVE_MEM_SIZE);
     struct hvemu_ctx ctx;
     struct hvemu_result res;
@@ -339,7 +573,8 @@ static int run_case(struct form *fm0, struct stats *stt)
                  in.op[in.noperands - 1].u.reg.cls == HVEMU_REG_GPR8 && in.op[in.noperands - 1].u.reg.idx == 1)
             count = st.gpr[HVEMU_RCX] & 0xff;
         if (in.noperands > 1) {
-            if (in.op[1].kind == HVEMU_OP_REG)
+            if (in.op[1].kind == HVEMU_OP_REG && in.op[1].u.reg.cls >= HVEMU_REG_GPR8 &&
+                in.op[1].u.reg.cls <= HVEMU_REG_GPR64 && in.op[1].u.reg.idx < 16)
                 src = st.gpr[in.op[1].u.reg.idx] & ((width >= 64) ? ~0ull : (1ull << width) - 1);
             else if (in.op[1].kind == HVEMU_OP_MEM)
                 src = 1; /* a memory source: decide below from the result's ZF */
@@ -364,6 +599,8 @@ static int run_case(struct form *fm0, struct stats *stt)
                          nat.rflags, hs.rflags & NATIVE_RFLAGS_MASK, fm_mask);
             if (!why[0] && nat.rip != hs.rip)
                 snprintf(why, sizeof why, "rip: native %" PRIx64 " hvemu %" PRIx64, nat.rip, hs.rip);
+            if (!why[0] && simd)
+                vec_compare(&nat, &hs, why, sizeof why, "");
             if (!why[0] && memcmp(nat.mem, hmem, NATIVE_MEM_SIZE)) {
                 unsigned k = 0;
                 while (nat.mem[k] == hmem[k]) k++;
@@ -389,6 +626,8 @@ static int run_case(struct form *fm0, struct stats *stt)
                     snprintf(why, sizeof why, "after fault, gpr %u: native %" PRIx64 " hvemu %" PRIx64, i, nat.gpr[i], hs.gpr[i]);
             if (!why[0] && hs.rip != NATIVE_CODE_ADDR)
                 snprintf(why, sizeof why, "after fault, rip moved");
+            if (!why[0] && simd)
+                vec_compare(&nat, &hs, why, sizeof why, "after fault, ");
             /* ENTER faulting on its new stack top: the host has already stored the pushed
              * frame pointer below RSP (free stack, not architectural state); hvemu writes
              * nothing on a fault. Bytes below the old RSP are not compared then. */
@@ -408,6 +647,8 @@ static int run_case(struct form *fm0, struct stats *stt)
             for (unsigned i = 0; i < 16; i++)
                 printf(" %" PRIx64, st.gpr[i]);
             printf(" fl=%" PRIx64 "\n", st.rflags);
+            if (simd)
+                printf("  k[aaa]=%" PRIx64 "\n", st.k[in.evex_aaa & 7]);
         }
         return 1;
     }

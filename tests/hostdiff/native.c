@@ -60,8 +60,18 @@ struct native_regs {
     uint64_t rflags;
 };
 
+/* The vector state the assembly loads and stores when native_vec_mode is 1 (ymm0-15) or
+ * 2 (zmm0-31 and k0-7): zmm[i] at 64*i, k[i] at 2048+8*i, MXCSR at 2112. */
+struct native_vec {
+    uint8_t zmm[32][64];
+    uint64_t k[8];
+    uint32_t mxcsr;
+};
+
 /* Shared with the assembly. Hidden, so the RIP-relative references resolve locally. */
 __attribute__((visibility("hidden"))) struct native_regs native_in_regs, native_out_regs;
+__attribute__((visibility("hidden"), aligned(64))) struct native_vec native_vec_in, native_vec_out;
+__attribute__((visibility("hidden"))) int native_vec_mode;
 __attribute__((visibility("hidden"))) uint64_t native_host_rsp, native_target;
 
 __attribute__((visibility("hidden"))) void native_enter(const struct native_regs *regs);
@@ -75,6 +85,71 @@ __asm__(".text\n"
         "native_enter:\n"
         "  push %rbx\n  push %rbp\n  push %r12\n  push %r13\n  push %r14\n  push %r15\n"
         "  mov %rsp, native_host_rsp(%rip)\n"
+        /* the optional vector state, first: nothing after it touches a vector register */
+        "  cmpl $0, native_vec_mode(%rip)\n"
+        "  je 2f\n"
+        "  ldmxcsr native_vec_in+2112(%rip)\n"
+        "  cmpl $2, native_vec_mode(%rip)\n"
+        "  jne 1f\n"
+        "  vmovdqu64 native_vec_in+0(%rip), %zmm0\n"
+        "  vmovdqu64 native_vec_in+64(%rip), %zmm1\n"
+        "  vmovdqu64 native_vec_in+128(%rip), %zmm2\n"
+        "  vmovdqu64 native_vec_in+192(%rip), %zmm3\n"
+        "  vmovdqu64 native_vec_in+256(%rip), %zmm4\n"
+        "  vmovdqu64 native_vec_in+320(%rip), %zmm5\n"
+        "  vmovdqu64 native_vec_in+384(%rip), %zmm6\n"
+        "  vmovdqu64 native_vec_in+448(%rip), %zmm7\n"
+        "  vmovdqu64 native_vec_in+512(%rip), %zmm8\n"
+        "  vmovdqu64 native_vec_in+576(%rip), %zmm9\n"
+        "  vmovdqu64 native_vec_in+640(%rip), %zmm10\n"
+        "  vmovdqu64 native_vec_in+704(%rip), %zmm11\n"
+        "  vmovdqu64 native_vec_in+768(%rip), %zmm12\n"
+        "  vmovdqu64 native_vec_in+832(%rip), %zmm13\n"
+        "  vmovdqu64 native_vec_in+896(%rip), %zmm14\n"
+        "  vmovdqu64 native_vec_in+960(%rip), %zmm15\n"
+        "  vmovdqu64 native_vec_in+1024(%rip), %zmm16\n"
+        "  vmovdqu64 native_vec_in+1088(%rip), %zmm17\n"
+        "  vmovdqu64 native_vec_in+1152(%rip), %zmm18\n"
+        "  vmovdqu64 native_vec_in+1216(%rip), %zmm19\n"
+        "  vmovdqu64 native_vec_in+1280(%rip), %zmm20\n"
+        "  vmovdqu64 native_vec_in+1344(%rip), %zmm21\n"
+        "  vmovdqu64 native_vec_in+1408(%rip), %zmm22\n"
+        "  vmovdqu64 native_vec_in+1472(%rip), %zmm23\n"
+        "  vmovdqu64 native_vec_in+1536(%rip), %zmm24\n"
+        "  vmovdqu64 native_vec_in+1600(%rip), %zmm25\n"
+        "  vmovdqu64 native_vec_in+1664(%rip), %zmm26\n"
+        "  vmovdqu64 native_vec_in+1728(%rip), %zmm27\n"
+        "  vmovdqu64 native_vec_in+1792(%rip), %zmm28\n"
+        "  vmovdqu64 native_vec_in+1856(%rip), %zmm29\n"
+        "  vmovdqu64 native_vec_in+1920(%rip), %zmm30\n"
+        "  vmovdqu64 native_vec_in+1984(%rip), %zmm31\n"
+        "  kmovq native_vec_in+2048(%rip), %k0\n"
+        "  kmovq native_vec_in+2056(%rip), %k1\n"
+        "  kmovq native_vec_in+2064(%rip), %k2\n"
+        "  kmovq native_vec_in+2072(%rip), %k3\n"
+        "  kmovq native_vec_in+2080(%rip), %k4\n"
+        "  kmovq native_vec_in+2088(%rip), %k5\n"
+        "  kmovq native_vec_in+2096(%rip), %k6\n"
+        "  kmovq native_vec_in+2104(%rip), %k7\n"
+        "  jmp 2f\n"
+        "1:\n"
+        "  vmovdqu native_vec_in+0(%rip), %ymm0\n"
+        "  vmovdqu native_vec_in+64(%rip), %ymm1\n"
+        "  vmovdqu native_vec_in+128(%rip), %ymm2\n"
+        "  vmovdqu native_vec_in+192(%rip), %ymm3\n"
+        "  vmovdqu native_vec_in+256(%rip), %ymm4\n"
+        "  vmovdqu native_vec_in+320(%rip), %ymm5\n"
+        "  vmovdqu native_vec_in+384(%rip), %ymm6\n"
+        "  vmovdqu native_vec_in+448(%rip), %ymm7\n"
+        "  vmovdqu native_vec_in+512(%rip), %ymm8\n"
+        "  vmovdqu native_vec_in+576(%rip), %ymm9\n"
+        "  vmovdqu native_vec_in+640(%rip), %ymm10\n"
+        "  vmovdqu native_vec_in+704(%rip), %ymm11\n"
+        "  vmovdqu native_vec_in+768(%rip), %ymm12\n"
+        "  vmovdqu native_vec_in+832(%rip), %ymm13\n"
+        "  vmovdqu native_vec_in+896(%rip), %ymm14\n"
+        "  vmovdqu native_vec_in+960(%rip), %ymm15\n"
+        "2:\n"
         "  pushq 128(%rdi)\n"
         "  popfq\n"
         "  mov 0(%rdi), %rax\n  mov 8(%rdi), %rcx\n  mov 16(%rdi), %rdx\n"
@@ -102,6 +177,70 @@ __asm__(".text\n"
         "  pushfq\n"
         "  pop %rax\n"
         "  mov %rax, native_out_regs+128(%rip)\n"
+        "  cmpl $0, native_vec_mode(%rip)\n"
+        "  je 4f\n"
+        "  stmxcsr native_vec_out+2112(%rip)\n"
+        "  cmpl $2, native_vec_mode(%rip)\n"
+        "  jne 3f\n"
+        "  vmovdqu64 %zmm0, native_vec_out+0(%rip)\n"
+        "  vmovdqu64 %zmm1, native_vec_out+64(%rip)\n"
+        "  vmovdqu64 %zmm2, native_vec_out+128(%rip)\n"
+        "  vmovdqu64 %zmm3, native_vec_out+192(%rip)\n"
+        "  vmovdqu64 %zmm4, native_vec_out+256(%rip)\n"
+        "  vmovdqu64 %zmm5, native_vec_out+320(%rip)\n"
+        "  vmovdqu64 %zmm6, native_vec_out+384(%rip)\n"
+        "  vmovdqu64 %zmm7, native_vec_out+448(%rip)\n"
+        "  vmovdqu64 %zmm8, native_vec_out+512(%rip)\n"
+        "  vmovdqu64 %zmm9, native_vec_out+576(%rip)\n"
+        "  vmovdqu64 %zmm10, native_vec_out+640(%rip)\n"
+        "  vmovdqu64 %zmm11, native_vec_out+704(%rip)\n"
+        "  vmovdqu64 %zmm12, native_vec_out+768(%rip)\n"
+        "  vmovdqu64 %zmm13, native_vec_out+832(%rip)\n"
+        "  vmovdqu64 %zmm14, native_vec_out+896(%rip)\n"
+        "  vmovdqu64 %zmm15, native_vec_out+960(%rip)\n"
+        "  vmovdqu64 %zmm16, native_vec_out+1024(%rip)\n"
+        "  vmovdqu64 %zmm17, native_vec_out+1088(%rip)\n"
+        "  vmovdqu64 %zmm18, native_vec_out+1152(%rip)\n"
+        "  vmovdqu64 %zmm19, native_vec_out+1216(%rip)\n"
+        "  vmovdqu64 %zmm20, native_vec_out+1280(%rip)\n"
+        "  vmovdqu64 %zmm21, native_vec_out+1344(%rip)\n"
+        "  vmovdqu64 %zmm22, native_vec_out+1408(%rip)\n"
+        "  vmovdqu64 %zmm23, native_vec_out+1472(%rip)\n"
+        "  vmovdqu64 %zmm24, native_vec_out+1536(%rip)\n"
+        "  vmovdqu64 %zmm25, native_vec_out+1600(%rip)\n"
+        "  vmovdqu64 %zmm26, native_vec_out+1664(%rip)\n"
+        "  vmovdqu64 %zmm27, native_vec_out+1728(%rip)\n"
+        "  vmovdqu64 %zmm28, native_vec_out+1792(%rip)\n"
+        "  vmovdqu64 %zmm29, native_vec_out+1856(%rip)\n"
+        "  vmovdqu64 %zmm30, native_vec_out+1920(%rip)\n"
+        "  vmovdqu64 %zmm31, native_vec_out+1984(%rip)\n"
+        "  kmovq %k0, native_vec_out+2048(%rip)\n"
+        "  kmovq %k1, native_vec_out+2056(%rip)\n"
+        "  kmovq %k2, native_vec_out+2064(%rip)\n"
+        "  kmovq %k3, native_vec_out+2072(%rip)\n"
+        "  kmovq %k4, native_vec_out+2080(%rip)\n"
+        "  kmovq %k5, native_vec_out+2088(%rip)\n"
+        "  kmovq %k6, native_vec_out+2096(%rip)\n"
+        "  kmovq %k7, native_vec_out+2104(%rip)\n"
+        "  jmp 4f\n"
+        "3:\n"
+        "  vmovdqu %ymm0, native_vec_out+0(%rip)\n"
+        "  vmovdqu %ymm1, native_vec_out+64(%rip)\n"
+        "  vmovdqu %ymm2, native_vec_out+128(%rip)\n"
+        "  vmovdqu %ymm3, native_vec_out+192(%rip)\n"
+        "  vmovdqu %ymm4, native_vec_out+256(%rip)\n"
+        "  vmovdqu %ymm5, native_vec_out+320(%rip)\n"
+        "  vmovdqu %ymm6, native_vec_out+384(%rip)\n"
+        "  vmovdqu %ymm7, native_vec_out+448(%rip)\n"
+        "  vmovdqu %ymm8, native_vec_out+512(%rip)\n"
+        "  vmovdqu %ymm9, native_vec_out+576(%rip)\n"
+        "  vmovdqu %ymm10, native_vec_out+640(%rip)\n"
+        "  vmovdqu %ymm11, native_vec_out+704(%rip)\n"
+        "  vmovdqu %ymm12, native_vec_out+768(%rip)\n"
+        "  vmovdqu %ymm13, native_vec_out+832(%rip)\n"
+        "  vmovdqu %ymm14, native_vec_out+896(%rip)\n"
+        "  vmovdqu %ymm15, native_vec_out+960(%rip)\n"
+        "4:\n"
         /* Back to the ABI's flags: DF and AC clear (IF cannot change at CPL 3). */
         "  pushq $0x202\n"
         "  popfq\n"
@@ -220,6 +359,74 @@ __attribute__((always_inline)) static inline void fix_segments(void)
     }
 }
 
+/* ---- the optional vector state ---- */
+
+static int g_vec_level = -1;
+/* Where XSAVE (standard format) puts components 2 (YMM_Hi128), 5 (opmask), 6 (ZMM_Hi256) and
+ * 7 (Hi16_ZMM): CPUID.(EAX=0DH, ECX=i).EBX. */
+static unsigned g_xoff[8];
+/* The vector state of a run that ended in a signal, from the signal frame. */
+static struct native_vec g_sig_vec;
+
+static void cpuid2(unsigned leaf, unsigned sub, unsigned r[4])
+{
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+int native_vec_level(void)
+{
+    if (g_vec_level >= 0)
+        return g_vec_level;
+    unsigned r[4];
+    g_vec_level = 0;
+    cpuid2(1, 0, r);
+    if (!(r[2] & (1u << 27)) || !(r[2] & (1u << 28)))
+        return g_vec_level; /* no OSXSAVE or no AVX */
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 6) != 6)
+        return g_vec_level;
+    g_vec_level = 1;
+    for (unsigned c = 2; c < 8; c++) {
+        cpuid2(0xd, c, r);
+        g_xoff[c] = r[1];
+    }
+    cpuid2(7, 0, r);
+    /* AVX-512 F, DQ, BW and VL: what the SIMD moves' tests use (KMOVB/D/Q, VMOVDQU8/16, the
+     * 128/256-bit EVEX forms) */
+    unsigned need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
+    if ((lo & 0xe6) == 0xe6 && (r[1] & need) == need)
+        g_vec_level = 2;
+    return g_vec_level;
+}
+
+/* Copy the vector state out of a signal frame's XSAVE image (standard format: the kernel
+ * writes it with XSAVE): components whose XSTATE_BV bit is clear are in their initial state,
+ * zero. */
+static void vec_from_frame(const ucontext_t *uc, struct native_vec *v)
+{
+    const uint8_t *fx = (const uint8_t *)uc->uc_mcontext.fpregs;
+    memset(v, 0, sizeof *v);
+    if (!fx)
+        return;
+    uint32_t magic;
+    uint64_t bv = 3;
+    memcpy(&v->mxcsr, fx + 24, 4);
+    memcpy(&magic, fx + 464, 4);
+    if (magic == 0x46505853u) /* FP_XSTATE_MAGIC1: an XSAVE header follows the legacy area */
+        memcpy(&bv, fx + 512, 8);
+    for (unsigned i = 0; i < 16 && (bv & 2); i++)
+        memcpy(v->zmm[i], fx + 160 + 16 * i, 16);
+    for (unsigned i = 0; i < 16 && (bv & 4); i++)
+        memcpy(v->zmm[i] + 16, fx + g_xoff[2] + 16 * i, 16);
+    for (unsigned i = 0; i < 8 && (bv & 0x20); i++)
+        memcpy(&v->k[i], fx + g_xoff[5] + 8 * i, 8);
+    for (unsigned i = 0; i < 16 && (bv & 0x40); i++)
+        memcpy(v->zmm[i] + 32, fx + g_xoff[6] + 32 * i, 32);
+    for (unsigned i = 0; i < 16 && (bv & 0x80); i++)
+        memcpy(v->zmm[16 + i], fx + g_xoff[7] + 64 * i, 64);
+}
+
 static void handler(int sig, siginfo_t *si, void *ucv)
 {
     native_clear_ac();
@@ -260,6 +467,8 @@ static void handler(int sig, siginfo_t *si, void *ucv)
     g_sig.si_code = si->si_code;
     g_sig.fault_addr = (uint64_t)(uintptr_t)si->si_addr;
     memcpy(g_sig.gregs, uc->uc_mcontext.gregs, sizeof g_sig.gregs);
+    if (native_vec_mode)
+        vec_from_frame(uc, &g_sig_vec);
     siglongjmp(g_jmp, 1);
 }
 
@@ -497,6 +706,19 @@ __attribute__((noinline)) static int enter_guarded(void)
     return 1;
 }
 
+/* The vector state after a run into *st: what the run's mode covers (AVX: ymm0-15). */
+static void vec_out(struct native_state *st, const struct native_vec *v)
+{
+    st->mxcsr = v->mxcsr;
+    if (native_vec_mode == 2) {
+        memcpy(st->zmm, v->zmm, sizeof st->zmm);
+        memcpy(st->k, v->k, sizeof st->k);
+    } else {
+        for (unsigned i = 0; i < 16; i++)
+            memcpy(st->zmm[i], v->zmm[i], 32);
+    }
+}
+
 static int run_once(const uint8_t *insn, size_t len, struct native_state *in_out,
                     struct native_fault *fault)
 {
@@ -532,8 +754,16 @@ static int run_once(const uint8_t *insn, size_t len, struct native_state *in_out
     uint32_t host_mxcsr;
     uint16_t host_fcw;
     __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(host_mxcsr), "=m"(host_fcw));
+    native_vec_mode = in_out->vec ? native_vec_level() : 0;
+    if (native_vec_mode) {
+        memcpy(native_vec_in.zmm, in_out->zmm, sizeof native_vec_in.zmm);
+        memcpy(native_vec_in.k, in_out->k, sizeof native_vec_in.k);
+        native_vec_in.mxcsr = in_out->mxcsr;
+    }
     int rc;
     if (enter_guarded() == 0) {
+        if (native_vec_mode)
+            vec_out(in_out, &native_vec_out);
         memcpy(in_out->gpr, native_out_regs.gpr, sizeof in_out->gpr);
         in_out->rflags = (native_out_regs.rflags & NATIVE_RFLAGS_MASK) | 2;
         in_out->rip = NATIVE_CODE_ADDR + len;
@@ -553,6 +783,8 @@ static int run_once(const uint8_t *insn, size_t len, struct native_state *in_out
             in_out->gpr[i] = (uint64_t)g[g_greg_of[i]];
         in_out->rflags = ((uint64_t)g[REG_EFL] & NATIVE_RFLAGS_MASK) | 2;
         in_out->rip = rip;
+        if (native_vec_mode)
+            vec_out(in_out, &g_sig_vec);
         if (g_sig.signo == SIGVTALRM) {
             fault->signo = 0;
             fault->vector = -1;
@@ -578,6 +810,9 @@ static int run_once(const uint8_t *insn, size_t len, struct native_state *in_out
     }
     /* fninit: a test may leave values on the x87 stack, which the ABI wants empty. */
     __asm__ volatile("fninit\n\tldmxcsr %0\n\tfldcw %1" : : "m"(host_mxcsr), "m"(host_fcw));
+    if (native_vec_mode) /* the test's upper halves would slow the host's SSE code down */
+        __asm__ volatile("vzeroupper" ::: "memory");
+    native_vec_mode = 0;
     memset(code, 0xcc, len + 1);
     memcpy(in_out->mem, (const void *)(uintptr_t)NATIVE_MEM_ADDR, NATIVE_MEM_SIZE);
     return rc;

@@ -89,7 +89,19 @@ struct native_state {
      * the bytes contain a 64/65 prefix byte. Not changed by the run. */
     uint64_t fs_base, gs_base;
     uint8_t mem[NATIVE_MEM_SIZE]; /* the window at NATIVE_MEM_ADDR */
+    /* Optional vector state. In: `vec` nonzero makes the run load zmm0-31 (or, on a host
+     * without AVX-512, ymm0-15), k0-7 and MXCSR from the fields below and store them back
+     * after (from the signal frame's XSAVE image when the instruction faults). With `vec` 0
+     * the run neither loads nor stores them and the fields are not touched. */
+    int vec;
+    uint32_t mxcsr;
+    uint64_t k[8];
+    uint8_t zmm[32][64];
 };
+
+/* What vector state the host has enabled: 0 none usable here, 1 AVX (ymm0-15), 2 AVX-512
+ * (zmm0-31, k0-7). native_state.vec runs need at least 1. */
+int native_vec_level(void);
 
 /* What the host reported when the instruction did not complete normally. */
 struct native_fault {

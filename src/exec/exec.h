@@ -69,6 +69,7 @@ enum exec_sysreg {
     SYSREG_SEG0,                 /* .. SYSREG_SEG0 + 5: a whole segment register (value = base,
                                   * limit, attr, selector) */
     SYSREG_LDTR = SYSREG_SEG0 + 6, SYSREG_TR, /* the same for LDTR and TR */
+    SYSREG_SIMD,                 /* the SIMD fields below: simd_apply() (src/exec/simd.c) */
 };
 #define EXEC_MAX_SYS 2
 struct exec_sysw {
@@ -154,6 +155,9 @@ static inline struct exec_sysw *sys_stage(struct exec *x, unsigned reg, uint64_t
 /* Load segment register `seg` with `selector` as MOV/POP/LSS/LFS/LGS do: the descriptor read
  * and checks, the accessed bit, the hidden part staged. */
 int segreg_load(struct exec *x, unsigned seg, uint16_t selector);
+
+/* Apply what a SIMD handler staged (a masked store's runs, vector and opmask registers). */
+int simd_apply(struct exec *x);
 
 /* Load state parts that are not valid (lazy getter); X_UNHANDLED if they cannot be had. */
 int exec_need(struct exec *x, uint64_t parts);

@@ -6,11 +6,12 @@
  * scalar moves MOVSS/MOVSD and VMOVSS/VMOVSD; the half moves MOVLPS MOVLPD MOVHPS MOVHPD
  * MOVHLPS MOVLHPS and their VEX/EVEX forms.
  *
- * Staging: a vector or opmask destination is staged in struct exec's SIMD fields (one of each
- * per instruction) and applied by simd_commit() at the very end of the handler, after
- * exec_commit_effects() has done the memory writes and GPRs: the handler runs every check and
- * every read first, so a fault anywhere leaves the state untouched. Non-SIMD instructions never
- * touch these fields.
+ * Staging: a vector or opmask destination and a masked store are staged in struct exec's SIMD
+ * fields (one of each per instruction), and the handler stages a SYSREG_SIMD entry among the
+ * system-register writes, so the one commit point (exec_commit_effects) applies them after the
+ * memory writes and GPRs, through simd_apply(). The handler runs every check and every read
+ * first, so a fault anywhere leaves the state untouched. Non-SIMD instructions never touch
+ * these fields.
  *
  * State parts: a register is read through the parts that hold its bytes (XMM for 0..15,
  * YMM_HI for 16..31, ZMM for 32..63 of vec[0..15] and all of vec[16..31]) and a written
@@ -129,9 +130,9 @@ static int next_run(uint64_t m, unsigned *i, unsigned *end)
     return 1;
 }
 
-/* Memory writes and GPRs (exec_commit_effects), a masked store's runs, then the staged vector
- * and opmask registers. */
-static int simd_commit(struct exec *x)
+/* At commit (exec_commit_effects, after the memory writes and GPRs): a masked store's runs,
+ * then the staged vector and opmask registers. */
+int simd_apply(struct exec *x)
 {
     int rc;
     uint64_t m = x->simd_st_bytes;
@@ -142,8 +143,6 @@ static int simd_commit(struct exec *x)
         for (i = 0; next_run(m, &i, &e); i = e)
             if ((rc = mem_probe(x, x->simd_st_la + i, e - i)) != X_OK)
                 return rc;
-    if ((rc = exec_commit_effects(x)) != X_OK)
-        return rc;
     if (x->simd_st_runs)
         for (i = 0; next_run(m, &i, &e); i = e)
             if ((rc = mem_write_now(x, x->simd_st_la + i, x->simd_st_data + i, e - i,
@@ -166,6 +165,16 @@ static void simd_begin(struct exec *x)
     x->vec_extent = 0;
     x->k_staged = 0;
     x->simd_st_runs = 0;
+}
+
+/* The end of a SIMD handler: what it staged in the SIMD fields is applied at commit. */
+static int simd_done(struct exec *x)
+{
+    if (x->state_missing)
+        return X_UNHANDLED;
+    if (x->vec_extent || x->k_staged || x->simd_st_runs)
+        sys_stage(x, SYSREG_SIMD, 0, 0);
+    return X_OK;
 }
 
 /* Copy a scalar of 4 or 8 bytes (the sizes of MOVD/MOVQ and the scalar moves). */
@@ -581,9 +590,7 @@ int exec_simd_move(struct exec *x)
     }
     if (rc != X_OK)
         return rc;
-    if (x->state_missing)
-        return X_UNHANDLED;
-    return simd_commit(x);
+    return simd_done(x);
 }
 
 /* MOVSD: the string instruction (A5) in map 0, the SSE2 scalar move in map 0F. */
@@ -641,7 +648,5 @@ int exec_kmov(struct exec *x)
     } else {
         return exec_unhandled(x, "KMOV operand not handled");
     }
-    if (x->state_missing)
-        return X_UNHANDLED;
-    return simd_commit(x);
+    return simd_done(x);
 }

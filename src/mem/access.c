@@ -585,14 +585,20 @@ static int commit_writes(struct exec *x)
     return X_OK;
 }
 
-/* The staged system register writes (system instructions write nothing else that can fail,
- * so these come after the memory writes). */
-static void apply_system(struct exec *x)
+/* The staged system register writes, after the memory writes and GPRs. Only a SIMD masked
+ * store can still fail here; it writes no GPR, and its runs are probed before any is written. */
+static int apply_system(struct exec *x)
 {
     struct hvemu_state *s = x->s;
     for (unsigned i = 0; i < x->nsys; i++) {
         const struct exec_sysw *w = &x->sys[i];
         switch (w->reg) {
+        case SYSREG_SIMD: {
+            int rc = simd_apply(x);
+            if (rc != X_OK)
+                return rc;
+            break;
+        }
         case SYSREG_CR0: s->cr0 = w->value; s->dirty |= HVEMU_PART_CR0; break;
         case SYSREG_CR2: s->cr2 = w->value; s->dirty |= HVEMU_PART_CR2; break;
         case SYSREG_CR3: s->cr3 = w->value; s->dirty |= HVEMU_PART_CR3; break;
@@ -636,12 +642,15 @@ static void apply_system(struct exec *x)
         case SYSREG_DROP_VALID:
             s->valid &= ~w->value;
             break;
-        default: /* the debug registers */
-            s->dr[(w->reg - SYSREG_DR0) & 7] = w->value;
-            s->dirty |= HVEMU_PART_DR;
+        default:
+            if (w->reg >= SYSREG_DR0 && w->reg < SYSREG_DR0 + 8) {
+                s->dr[w->reg - SYSREG_DR0] = w->value;
+                s->dirty |= HVEMU_PART_DR;
+            }
             break;
         }
     }
+    return X_OK;
 }
 
 /* Everything but RIP, and the staging emptied. emulate.c's commit() does the common case (at
@@ -655,8 +664,11 @@ int exec_commit_effects(struct exec *x)
             return rc;
     }
     apply_registers(x);
-    if (x->nsys)
-        apply_system(x);
+    if (x->nsys) {
+        int rc = apply_system(x);
+        if (rc != X_OK)
+            return rc;
+    }
     x->gpr_dirty = 0;
     x->nwrites = 0;
     x->nsys = 0;

@@ -355,8 +355,9 @@ struct hvemu_exception {
     uint8_t has_error_code;
     uint32_t error_code;
     uint64_t cr2; /* #PF only: the faulting linear address */
-    uint64_t dr6; /* #DB only: the DR6 bits its delivery sets (BS for a single-step trap, BD
-                   * for general detect), as KVM's exception payload; 0 for INT1 */
+    uint64_t dr6; /* #DB only (undefined for other vectors): the DR6 bits its delivery sets
+                   * (BS for a single-step trap, BD for general detect), as KVM's exception
+                   * payload; 0 for INT1 */
 };
 
 /* What an embedder callback answers. */

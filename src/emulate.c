@@ -246,6 +246,25 @@ static inline int commit(struct exec *x)
     return X_OK;
 }
 
+/* The end of an emulation that is not a plain success: a completed INT n/INT3/INT1 (X_TRAP,
+ * result.exc set by the handler), a single-step trap after an instruction that began with TF
+ * (none after MOV SS, whose shadow delays it past the next instruction), or a failure. */
+static __attribute__((noinline, cold)) int finish_trap(struct hvemu_result *res, int rc, uint64_t tf)
+{
+    if (rc == X_TRAP)
+        return res->status = HVEMU_TRAP;
+    if (rc != X_OK)
+        return res->status;
+    res->status = HVEMU_OK;
+    if (tf && res->event != HVEMU_EVENT_SS_SHADOW) {
+        res->status = HVEMU_TRAP;
+        res->trap_type = HVEMU_TRAP_DEBUG;
+        res->exc.vector = HVEMU_EXC_DB;
+        res->exc.dr6 = 1u << 14; /* BS */
+    }
+    return res->status;
+}
+
 #define MODE_PARTS (HVEMU_PART_RIP | HVEMU_PART_RFLAGS | HVEMU_PART_CR0 | HVEMU_PART_EFER | \
                     HVEMU_PART_SEG(HVEMU_CS))
 
@@ -261,7 +280,6 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
     res->exc.has_error_code = 0;
     res->exc.error_code = 0;
     res->exc.cr2 = 0;
-    res->exc.dr6 = 0;
     res->event = HVEMU_EVENT_NONE;
 
     if ((s->valid & MODE_PARTS) != MODE_PARTS && need_parts(ctx, MODE_PARTS, res) != HVEMU_OK)
@@ -307,14 +325,14 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
         rc = fn(&x);
         if (x.state_missing)
             return res->status;
-        if (rc == X_OK || rc == X_TRAP) {
+        if (__builtin_expect(rc == X_OK, 1) || rc == X_TRAP) {
             /* the instruction completed: RF is cleared (unless a REP chunk resumes later) */
             if (x.new_rip != s->rip)
                 x.new_rflags &= ~(uint64_t)HVEMU_FLAG_RF;
-            int trap = rc == X_TRAP;
-            rc = commit(&x);
-            if (trap && rc == X_OK)
-                return res->status = HVEMU_TRAP; /* INT n / INT3 / INT1: set by the handler */
+            int crc = commit(&x);
+            if (__builtin_expect(crc == X_OK, 1))
+                break; /* rc says whether a trap follows */
+            rc = crc;
         }
         if (rc != X_CHANGED)
             break;
@@ -324,16 +342,9 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
             return res->status;
         }
     }
-    if (rc == X_OK) {
-        res->status = HVEMU_OK;
-        if (__builtin_expect(tf != 0, 0) && res->event != HVEMU_EVENT_SS_SHADOW) {
-            res->status = HVEMU_TRAP;
-            res->trap_type = HVEMU_TRAP_DEBUG;
-            res->exc.vector = HVEMU_EXC_DB;
-            res->exc.dr6 = 1u << 14; /* BS */
-        }
-    }
-    return res->status;
+    if (__builtin_expect(rc == X_OK && !tf, 1))
+        return res->status = HVEMU_OK;
+    return finish_trap(res, rc, tf);
 }
 
 int hvemu_emulate(struct hvemu_ctx *ctx, struct hvemu_result *res)

@@ -135,6 +135,7 @@ int exec_soft_int(struct exec *x)
         break;
     case HV_MN_INT1:
         r->exc.vector = HVEMU_EXC_DB;
+        r->exc.dr6 = 0; /* ICEBP's #DB sets no DR6 bit */
         r->trap_type = HVEMU_TRAP_PRIV_SOFT_EXC;
         break;
     default: /* INT imm8 */

@@ -88,7 +88,8 @@ static int cpuid_reg(struct exec *x, uint32_t leaf, uint32_t sub, unsigned reg, 
 }
 enum { EAX, EBX, ECX, EDX };
 
-/* Whether CPUID.(leaf, sub).reg[bit] is set; the leaf is checked against the maximum leaf. */
+/* Whether CPUID.(leaf, sub).reg[bit] is set; the leaf is checked against the maximum leaf,
+ * and a subleaf of leaf 7 against the maximum subleaf (CPUID.(7,0):EAX). */
 static int cpuid_bit(struct exec *x, uint32_t leaf, uint32_t sub, unsigned reg, unsigned bit,
                      int *on)
 {
@@ -99,6 +100,12 @@ static int cpuid_bit(struct exec *x, uint32_t leaf, uint32_t sub, unsigned reg, 
     *on = 0;
     if (leaf > max)
         return X_OK;
+    if (leaf == 7 && sub > 0) {
+        if ((rc = cpuid_reg(x, 7, 0, EAX, &max)) != X_OK)
+            return rc;
+        if (sub > max)
+            return X_OK;
+    }
     if ((rc = cpuid_reg(x, leaf, sub, reg, &v)) != X_OK)
         return rc;
     *on = (v >> bit) & 1;

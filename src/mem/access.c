@@ -621,22 +621,15 @@ static int apply_system(struct exec *x)
             break;
         }
         case SYSREG_SEG0: case SYSREG_SEG0 + 1: case SYSREG_SEG0 + 2: case SYSREG_SEG0 + 3:
-        case SYSREG_SEG0 + 4: case SYSREG_SEG0 + 5: {
+        case SYSREG_SEG0 + 4: case SYSREG_SEG0 + 5: case SYSREG_LDTR: case SYSREG_TR: {
             unsigned n = w->reg - SYSREG_SEG0;
-            s->seg[n].base = w->value;
-            s->seg[n].limit = w->limit;
-            s->seg[n].attr = w->attr;
-            s->seg[n].selector = w->selector;
-            s->dirty |= HVEMU_PART_SEG(n);
-            break;
-        }
-        case SYSREG_LDTR: case SYSREG_TR: {
-            struct hvemu_segment *t = w->reg == SYSREG_LDTR ? &s->ldtr : &s->tr;
+            struct hvemu_segment *t = n < HVEMU_NUM_SEGS ? &s->seg[n] :
+                                      w->reg == SYSREG_LDTR ? &s->ldtr : &s->tr;
             t->base = w->value;
             t->limit = w->limit;
             t->attr = w->attr;
             t->selector = w->selector;
-            s->dirty |= HVEMU_PART_DTABLES;
+            s->dirty |= n < HVEMU_NUM_SEGS ? HVEMU_PART_SEG(n) : HVEMU_PART_DTABLES;
             break;
         }
         case SYSREG_DROP_VALID:

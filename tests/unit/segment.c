@@ -50,12 +50,7 @@ static uint64_t get(uint64_t table, unsigned idx)
 static int run(const char *hex)
 {
     uint8_t b[16];
-    size_t n = strlen(hex) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        sscanf(hex + 2 * i, "%2x", &v);
-        b[i] = (uint8_t)v;
-    }
+    size_t n = hex_bytes(hex, b, sizeof b);
     S.rip = 0x1000;
     S.dirty = 0;
     before = S;

@@ -39,12 +39,7 @@ static int t_rdmsr(void *o, uint32_t msr, uint64_t *v, struct hvemu_exception *e
 static int run(const char *hex)
 {
     uint8_t b[16];
-    size_t n = strlen(hex) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        sscanf(hex + 2 * i, "%2x", &v);
-        b[i] = (uint8_t)v;
-    }
+    size_t n = hex_bytes(hex, b, sizeof b);
     S.dirty = 0;
     before = S;
     return hvemu_emulate_bytes(&C, b, n, &R);

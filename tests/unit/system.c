@@ -66,12 +66,7 @@ static int t_wrmsr(void *o, uint32_t msr, uint64_t v, struct hvemu_exception *e)
 static int run(const char *hex)
 {
     uint8_t b[16];
-    size_t n = strlen(hex) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        sscanf(hex + 2 * i, "%2x", &v);
-        b[i] = (uint8_t)v;
-    }
+    size_t n = hex_bytes(hex, b, sizeof b);
     S.rip = 0x1000;
     S.dirty = 0;
     before = S;

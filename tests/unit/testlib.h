@@ -17,6 +17,20 @@ static int t_pass, t_fail;
             printf("\n");                                                                       \
         }                                                                                       \
     } while (0)
+/* Instruction bytes from hex text ("4801d8"), at most `max`; returns how many. */
+static inline size_t hex_bytes(const char *hex, unsigned char *b, size_t max)
+{
+    size_t n = strlen(hex) / 2;
+    if (n > max)
+        n = max;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        b[i] = (unsigned char)v;
+    }
+    return n;
+}
+
 #define TEST_DONE()                                                                             \
     do {                                                                                        \
         printf("summary: %d checks passed, %d failed\n", t_pass, t_fail);                      \

@@ -13,12 +13,7 @@ static struct hvemu_result R;
 static int run(const char *hex)
 {
     uint8_t b[16];
-    size_t n = strlen(hex) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        sscanf(hex + 2 * i, "%2x", &v);
-        b[i] = (uint8_t)v;
-    }
+    size_t n = hex_bytes(hex, b, sizeof b);
     return hvemu_emulate_bytes(&C, b, n, &R);
 }
 

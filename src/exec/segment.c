@@ -335,3 +335,131 @@ int exec_descriptor_query(struct exec *x)
     flags_set(x, HVEMU_FLAG_ZF, ok ? HVEMU_FLAG_ZF : 0);
     return X_OK;
 }
+
+/* ---- far JMP, CALL and RET in 64-bit mode, to code segments (no gates, same privilege) ---- */
+
+#define ATTR_L  0x2000u
+#define ATTR_DB 0x4000u
+
+/* Check code segment `sel` as a far transfer's target and stage CS and RIP = off: for JMP and
+ * CALL a conforming segment needs DPL <= CPL and another RPL <= CPL with DPL = CPL; for RET
+ * (same privilege: RPL = CPL) a conforming segment needs DPL <= RPL and another DPL = RPL.
+ * A 64-bit target needs a canonical offset, a compatibility-mode one an offset within its
+ * limit (SDM Vol. 2, JMP/CALL/RET "Operation", IA-32e mode). */
+static int far_target(struct exec *x, uint16_t sel, uint64_t off, int is_ret)
+{
+    uint64_t d = 0, la = 0;
+    unsigned c = cpl(x), rpl = sel & 3;
+    if ((sel & 0xfffc) == 0)
+        return exec_gp0(x);
+    int rc = read_descriptor(x, sel, &d, &la);
+    if (rc != X_OK)
+        return rc;
+    uint32_t hi = (uint32_t)(d >> 32), lo = (uint32_t)d;
+    uint32_t attr = (hi >> 8) & 0xf0ffu;
+    unsigned type = attr & 0xf, dpl = (attr >> 5) & 3;
+    if (!(attr & ATTR_S)) {
+        if (type == 0xc && !is_ret)
+            return exec_unhandled(x, "far transfer through a call gate: not executed yet");
+        return fault_sel(x, HVEMU_EXC_GP, sel);
+    }
+    if (!(type & ATTR_TYPE_CODE))
+        return fault_sel(x, HVEMU_EXC_GP, sel);
+    int conforming = (type & ATTR_TYPE_CONFORMING) != 0;
+    if (is_ret) {
+        if (rpl < c)
+            return fault_sel(x, HVEMU_EXC_GP, sel);
+        if (rpl > c)
+            return exec_unhandled(x, "far return to an outer privilege level: not executed yet");
+        if (conforming ? dpl > rpl : dpl != rpl)
+            return fault_sel(x, HVEMU_EXC_GP, sel);
+    } else if (conforming ? dpl > c : (rpl > c || dpl != c)) {
+        return fault_sel(x, HVEMU_EXC_GP, sel);
+    }
+    if (!(attr & ATTR_P))
+        return fault_sel(x, HVEMU_EXC_NP, sel);
+    if ((attr & ATTR_L) && (attr & ATTR_DB)) /* L and D together are reserved in IA-32e mode */
+        return fault_sel(x, HVEMU_EXC_GP, sel);
+    uint32_t limit = (lo & 0xffffu) | (hi & 0xf0000u);
+    if (attr & ATTR_G)
+        limit = (limit << 12) | 0xfffu;
+    if (attr & ATTR_L) {
+        if (!is_canonical(off))
+            return exec_gp0(x);
+    } else if (off > limit) {
+        return exec_gp0(x);
+    }
+    if ((rc = set_accessed(x, la, d)) != X_OK)
+        return rc;
+    uint64_t base = (lo >> 16) | ((uint64_t)(hi & 0xffu) << 16) | (hi & 0xff000000u);
+    struct exec_sysw *w = sys_stage(x, SYSREG_SEG0 + HVEMU_CS, base, limit);
+    w->selector = (uint16_t)((sel & 0xfffc) | c);
+    w->attr = attr | ATTR_TYPE_ACCESSED;
+    x->new_rip = off;
+    return X_OK;
+}
+
+/* JMPF/CALLF m16:16/32/64: the offset (operand size; AMD has no 64-bit form and reads m16:32
+ * under REX.W), then the selector. CALLF pushes CS and the return RIP in operand-size slots. */
+int exec_far_jmp_call(struct exec *x)
+{
+    const struct hvemu_insn *in = x->in;
+    unsigned size = in->opsize;
+    uint8_t b[10] = {0};
+    int rc;
+    if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_DTABLES) != X_OK)
+        return X_UNHANDLED;
+    if (size == 8) {
+        int amd;
+        if ((rc = cpu_is_amd(x, &amd)) != X_OK)
+            return rc;
+        if (amd)
+            size = 4;
+    }
+    if ((rc = op_read_mem(x, 0, 0, b, size + 2)) != X_OK)
+        return rc;
+    uint64_t off = 0;
+    uint16_t sel;
+    __builtin_memcpy(&off, b, size);
+    __builtin_memcpy(&sel, b + size, 2);
+    uint16_t old_cs = x->s->seg[HVEMU_CS].selector;
+    uint64_t ret = x->rip_next, rsp = gpr_get(x, HVEMU_RSP), la;
+    if ((rc = far_target(x, sel, off, 0)) != X_OK)
+        return rc;
+    if (in->mnemonic == HV_MN_JMPF)
+        return X_OK;
+    /* CALLF: [RSP - size] = CS, [RSP - 2 * size] = return RIP */
+    uint64_t v[2] = {ret & size_mask(size), old_cs};
+    uint8_t frame[16];
+    __builtin_memcpy(frame, &v[0], size);
+    __builtin_memcpy(frame + size, &v[1], size);
+    if ((rc = stack_linear(x, rsp - 2 * size, 2 * size, size, &la)) != X_OK ||
+        (rc = mem_write(x, la, frame, 2 * size, HVEMU_ACCESS_STACK_WRITE)) != X_OK)
+        return rc;
+    gpr_set_sized(x, HVEMU_RSP, 8, rsp - 2 * size);
+    return X_OK;
+}
+
+/* RETF [imm16]: pop the offset and CS (operand-size slots; 32 bits by default in 64-bit mode),
+ * then release imm16 more bytes. Same privilege only. */
+int exec_far_ret(struct exec *x)
+{
+    const struct hvemu_insn *in = x->in;
+    unsigned size = in->opsize;
+    uint8_t frame[16];
+    uint64_t rsp = gpr_get(x, HVEMU_RSP), la, off = 0;
+    uint16_t sel;
+    int rc;
+    if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_DTABLES) != X_OK)
+        return X_UNHANDLED;
+    if ((rc = stack_linear(x, rsp, 2 * size, size, &la)) != X_OK ||
+        (rc = mem_read(x, la, frame, 2 * size, HVEMU_ACCESS_STACK_READ)) != X_OK)
+        return rc;
+    __builtin_memcpy(&off, frame, size);
+    __builtin_memcpy(&sel, frame + size, 2);
+    if ((rc = far_target(x, sel, off, 1)) != X_OK)
+        return rc;
+    rsp += 2 * size + (in->noperands ? (in->op[0].u.imm.imm & 0xffff) : 0);
+    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    return X_OK;
+}

@@ -20,7 +20,7 @@ static const char *const native_skip[] = {
     "smsw", "sldt", "str", "sgdt", "sidt", "xgetbv", "wrfsbase", "wrgsbase",
     /* segment loads and descriptor inspections need the host's GDT: tests/hostdiff/segload.c
      * has it */
-    "lss", "lfs", "lgs", "lar", "lsl", "verr", "verw",
+    "lss", "lfs", "lgs", "lar", "lsl", "verr", "verw", "jmpf", "callf", "retf",
     NULL,
 };
 

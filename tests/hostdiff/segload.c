@@ -10,8 +10,8 @@
  * hvemu gets the same GDT in its memory and the same CPL; every selector of a range (all of
  * 0..0x1ff: every GDT entry with each RPL, beyond the limit, the LDT bit; plus a random sample
  * of the rest) is loaded into ES, SS, DS, FS and GS by MOV Sreg (8E), by POP FS/GS and by
- * LSS/LFS/LGS, and inspected by LAR, LSL, VERR and VERW (16/32/64-bit, register and memory
- * operands), natively and through hvemu; the outcomes (completed, or the exception vector and
+ * LSS/LFS/LGS, inspected by LAR, LSL, VERR and VERW (16/32/64-bit, register and memory
+ * operands), and jumped to by far JMP, CALL and RET, natively and through hvemu; the outcomes (completed, or the exception vector and
  * error code), the registers and ZF must agree. The thread stays on one CPU: the CPUNODE entry's
  * limit is the CPU's number. The base and limit loaded are checked in
  * tests/unit/segment.c: the runner cannot read a segment's hidden part.
@@ -107,7 +107,22 @@ static int s_cpuid(void *o, uint32_t leaf, uint32_t sub, uint32_t out[4])
     return HVEMU_CB_OK;
 }
 
-static const struct hvemu_ops sops = {.read = s_read, .cmpxchg = s_cmpxchg, .cpuid = s_cpuid};
+static int s_write(void *o, uint64_t a, const void *d, unsigned n, enum hvemu_access k, struct hvemu_exception *e)
+{
+    (void)o; (void)k;
+    if (a >= NATIVE_MEM_ADDR && a + n <= NATIVE_MEM_ADDR + NATIVE_MEM_SIZE) {
+        memcpy(hmem + (a - NATIVE_MEM_ADDR), d, n);
+        return HVEMU_CB_OK;
+    }
+    e->vector = HVEMU_EXC_PF;
+    e->has_error_code = 1;
+    e->error_code = 6;
+    e->cr2 = a;
+    return HVEMU_CB_FAULT;
+}
+
+static const struct hvemu_ops sops = {.read = s_read, .write = s_write, .cmpxchg = s_cmpxchg,
+                                      .cpuid = s_cpuid};
 static int verbose;
 static unsigned long cases, fails;
 
@@ -119,11 +134,24 @@ static void one(const uint8_t *b, unsigned len, const char *what, uint16_t sel)
     nat.gpr[HVEMU_RBX] = NATIVE_MEM_ADDR + 0x100;
     nat.gpr[HVEMU_RSP] = NATIVE_MEM_ADDR + 0x800;
     nat.rflags = (sel & 4) ? 0x40 : 0x8c5; /* ZF set or clear before, other flags around it */
-    /* far pointer for LSS/LFS/LGS at [rbx]: offset 0x11223344, selector; POP reads [rsp] */
+    /* far pointer for LSS/LFS/LGS at [rbx]: offset 0x11223344, selector; POP reads [rsp].
+     * Far JMP/CALL/RET: [rbx + 0x20] = m16:32 and m16:64 pointers into the code region (its
+     * INT3s show where a branch went), and the same for RETF at [rsp] (a 4-byte and an 8-byte
+     * frame overlap there: only one form runs at a time). */
     uint32_t off = 0x11223344;
     memcpy(nat.mem + 0x100, &off, 4);
     memcpy(nat.mem + 0x104, &sel, 2);
     memcpy(nat.mem + 0x800, &sel, 2);
+    uint64_t target = NATIVE_CODE_ADDR + 0x123;
+    memcpy(nat.mem + 0x120, &target, 4);
+    memcpy(nat.mem + 0x124, &sel, 2);
+    memcpy(nat.mem + 0x130, &target, 8);
+    memcpy(nat.mem + 0x138, &sel, 2);
+    if (b[len - 1] == 0xcb) { /* RETF: the frame at [rsp] */
+        int q = b[0] == 0x48;
+        memcpy(nat.mem + 0x800, &target, q ? 8 : 4);
+        memcpy(nat.mem + 0x800 + (q ? 8 : 4), &sel, 2);
+    }
     memcpy(hmem, nat.mem, NATIVE_MEM_SIZE);
     struct native_state in = nat;
     struct native_fault f;
@@ -155,7 +183,8 @@ static void one(const uint8_t *b, unsigned len, const char *what, uint16_t sel)
     char why[200] = "";
     if (nr == NATIVE_OK) {
         ok = hr == HVEMU_OK && hs.rip == nat.rip && !memcmp(hs.gpr, nat.gpr, sizeof nat.gpr) &&
-             (hs.rflags & NATIVE_RFLAGS_MASK) == (nat.rflags & NATIVE_RFLAGS_MASK);
+             (hs.rflags & NATIVE_RFLAGS_MASK) == (nat.rflags & NATIVE_RFLAGS_MASK) &&
+             !memcmp(hmem, nat.mem, NATIVE_MEM_SIZE);
         if (!ok)
             snprintf(why, sizeof why, "native completed; hvemu status %d vector %d err %#x (%s)", hr,
                      r.exc.vector, r.exc.error_code, r.reason ? r.reason : "");
@@ -186,6 +215,11 @@ static void selector(uint16_t sel)
         {{0x66, 0x0f, 0x02, 0xc8}, 4, "lar cx, ax"}, {{0x0f, 0x03, 0xc8}, 3, "lsl ecx, eax"},
         {{0x66, 0x0f, 0x03, 0x0c, 0x24}, 5, "lsl cx, [rsp]"}, {{0x0f, 0x00, 0xe0}, 3, "verr ax"},
         {{0x0f, 0x00, 0xe8}, 3, "verw ax"}, {{0x0f, 0x00, 0x2c, 0x24}, 4, "verw [rsp]"},
+        {{0xff, 0x6b, 0x20}, 3, "jmp far [rbx+0x20] (m16:32)"},
+        {{0x48, 0xff, 0x6b, 0x30}, 4, "rex.w jmp far [rbx+0x30]"},
+        {{0xff, 0x5b, 0x20}, 3, "call far [rbx+0x20] (m16:32)"},
+        {{0x48, 0xff, 0x5b, 0x30}, 4, "rex.w call far [rbx+0x30]"},
+        {{0xcb}, 1, "retf"}, {{0x48, 0xcb}, 2, "retfq"},
     };
     for (unsigned i = 0; i < sizeof forms / sizeof forms[0]; i++)
         one(forms[i].b, forms[i].len, forms[i].what, sel);

@@ -284,6 +284,91 @@ static void system_segments(void)
     CHECK(run("0f02c8") == HVEMU_OK && !(S.rflags & 0x40) && S.gpr[HVEMU_RCX] == 7, "lar of DPL 0 at CPL 3: unchanged");
 }
 
+static void far_transfers(void)
+{
+    reset(0);
+    put(GDT, 11, desc(0x409b, 0, 0x0ffff)); /* 0x58 32-bit code DPL0, limit 0xffff (bytes) */
+    uint64_t off = 0xffffffff81000000ull;
+    uint16_t sel = 0x08;
+    memcpy(M.mem + 0x100, &off, 8);
+    memcpy(M.mem + 0x108, &sel, 2);
+    CHECK(run("48ff2b") == HVEMU_OK && S.rip == off && S.seg[HVEMU_CS].selector == 0x08 &&
+          S.seg[HVEMU_CS].attr == 0xa09b && (S.dirty & HVEMU_PART_SEG(HVEMU_CS)), "jmp far m16:64");
+    reset(0);
+    memcpy(M.mem + 0x100, &off, 8);
+    memcpy(M.mem + 0x108, &sel, 2);
+    uint64_t rsp = S.gpr[HVEMU_RSP];
+    CHECK(run("48ff1b") == HVEMU_OK && S.rip == off && S.gpr[HVEMU_RSP] == rsp - 16, "call far m16:64");
+    uint64_t slot[2];
+    memcpy(slot, M.mem + 0x7f0, 16);
+    CHECK(slot[0] == 0x1003 && slot[1] == 0x10, "pushed RIP %llx, CS %llx", (unsigned long long)slot[0],
+          (unsigned long long)slot[1]);
+    /* and back: RETFQ with 8 more bytes released */
+    S.seg[HVEMU_CS].selector = 0x08;
+    sel = 0x08;
+    memcpy(M.mem + 0x7f8, &sel, 2);
+    memset(M.mem + 0x7fa, 0, 6);
+    CHECK(run("48ca0800") == HVEMU_OK && S.rip == 0x1003 && S.gpr[HVEMU_RSP] == rsp + 8, "retfq 8");
+    /* checks */
+    reset(0);
+    static const struct { uint16_t sel; uint64_t off; int vec; uint32_t err; const char *what; } bad[] = {
+        {0x10, 0x1000, HVEMU_EXC_GP, 0x10, "data segment"},
+        {0x00, 0x1000, HVEMU_EXC_GP, 0, "null selector"},
+        {0x50, 0x1000, HVEMU_EXC_GP, 0x50, "a TSS"},
+        {0x08, 0x0000800000000000ull, HVEMU_EXC_GP, 0, "non-canonical 64-bit target"},
+        {0x58, 0x10000, HVEMU_EXC_GP, 0, "beyond a 32-bit segment's limit"},
+        {0x80, 0x1000, HVEMU_EXC_GP, 0x80, "beyond the GDT"},
+    };
+    put(GDT, 11, desc(0x409b, 0, 0x0ffff));
+    for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(M.mem + 0x100, &bad[i].off, 8);
+        memcpy(M.mem + 0x108, &bad[i].sel, 2);
+        FAULT("48ff2b", bad[i].vec, bad[i].err, "jmp far: %s", bad[i].what);
+    }
+    off = 0x1000;
+    sel = 0x38;
+    memcpy(M.mem + 0x100, &off, 8);
+    memcpy(M.mem + 0x108, &sel, 2);
+    CHECK(run("48ff2b") == HVEMU_OK && S.seg[HVEMU_CS].selector == 0x38, "execute-only code is a fine CS");
+    reset(0);
+    put(GDT, 11, desc(0x409b, 0, 0x0ffff));
+    sel = 0x58;
+    memcpy(M.mem + 0x100, &off, 8);
+    memcpy(M.mem + 0x108, &sel, 2);
+    CHECK(run("48ff2b") == HVEMU_OK && !(S.seg[HVEMU_CS].attr & HVEMU_SEG_ATTR_L) && S.rip == 0x1000,
+          "to compatibility mode");
+    reset(0);
+    put(GDT, 12, desc(0x008c, 0, 0)); /* 0x60 a call gate (its upper half follows) */
+    put(GDT, 13, 0);
+    sel = 0x60;
+    memcpy(M.mem + 0x108, &sel, 2);
+    CHECK(run("48ff2b") == HVEMU_UNHANDLEABLE, "call gates: not executed yet");
+    /* CPL 3 */
+    reset(3);
+    sel = 0x08;
+    memcpy(M.mem + 0x100, &off, 8);
+    memcpy(M.mem + 0x108, &sel, 2);
+    FAULT("48ff2b", HVEMU_EXC_GP, 0x08, "DPL 0 code at CPL 3");
+    sel = 0x30;
+    memcpy(M.mem + 0x108, &sel, 2);
+    CHECK(run("48ff2b") == HVEMU_OK && S.seg[HVEMU_CS].selector == 0x33, "conforming code: CPL stays 3 (RPL forced)");
+    /* RETF to another privilege level */
+    reset(0);
+    uint32_t fr[2] = {0x1000, 0x0b}; /* code, RPL 3 */
+    memcpy(M.mem + 0x800, fr, 8);
+    CHECK(run("cb") == HVEMU_UNHANDLEABLE, "retf to CPL 3: not executed yet");
+    fr[1] = 0x08;
+    memcpy(M.mem + 0x800, fr, 8);
+    CHECK(run("cb") == HVEMU_OK && S.rip == 0x1000 && S.gpr[HVEMU_RSP] == BUFMEM_BASE + 0x808, "retf (m16:32 frame)");
+    /* AMD has no m16:64 form: REX.W reads m16:32 */
+    reset(0);
+    vendor_ebx = 0x68747541;
+    uint32_t p32[2] = {0x2000, 0x08};
+    memcpy(M.mem + 0x100, p32, 8);
+    CHECK(run("48ff2b") == HVEMU_OK && S.rip == 0x2000 && S.seg[HVEMU_CS].selector == 0x08, "AMD: rex.w jmp far is m16:32");
+    vendor_ebx = 0x756e6547;
+}
+
 int main(void)
 {
     struct hvemu_ops ops = bufmem_ops;
@@ -293,5 +378,6 @@ int main(void)
     null_fs_gs();
     other_forms();
     system_segments();
+    far_transfers();
     TEST_DONE();
 }

@@ -619,6 +619,7 @@ enum hvemu_event {
     HVEMU_EVENT_INVPCID,   /* INVPCID: result.event_arg bits 1:0 the type (0 one address,
                             * 1 one PCID, 2 all with globals, 3 all but globals), bits 27:16
                             * the PCID; result.event_addr the linear address (type 0) */
+    HVEMU_EVENT_IRET,      /* IRET: blocking by NMI ends (virtual-NMI bookkeeping) */
 };
 
 struct hvemu_result {

@@ -309,7 +309,7 @@ static int exec_tokens(int ntok, char **tok, int no_apx, char *out, size_t outsz
         if (m->outs_len)
             OUT("%s", m->outs);
         if (res.event) {
-            static const char *const ev[] = {"", "halt", "invlpg", "wbinvd", "wbnoinvd", "invd", "ss-shadow", "sti-shadow", "invpcid"};
+            static const char *const ev[] = {"", "halt", "invlpg", "wbinvd", "wbnoinvd", "invd", "ss-shadow", "sti-shadow", "invpcid", "iret"};
             OUT(" event:%s", res.event < sizeof ev / sizeof ev[0] ? ev[res.event] : "?");
             if (res.event == HVEMU_EVENT_INVLPG)
                 OUT(":0x%llx", (unsigned long long)res.event_addr);

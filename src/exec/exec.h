@@ -70,8 +70,10 @@ enum exec_sysreg {
                                   * limit, attr, selector) */
     SYSREG_LDTR = SYSREG_SEG0 + 6, SYSREG_TR, /* the same for LDTR and TR */
     SYSREG_SIMD,                 /* the SIMD fields below: simd_apply() (src/exec/simd.c) */
+    SYSREG_RFLAGS,               /* RFLAGS as IRET loads it: RF kept (the completion rule that
+                                  * clears RF does not apply) */
 };
-#define EXEC_MAX_SYS 2
+#define EXEC_MAX_SYS 8 /* IRET: CS, SS, RFLAGS and the four data segments it may null */
 struct exec_sysw {
     uint8_t reg;      /* enum exec_sysreg */
     uint16_t selector;

@@ -84,6 +84,7 @@ int exec_ltr(struct exec *x);
 int exec_descriptor_query(struct exec *x);
 int exec_far_jmp_call(struct exec *x);
 int exec_far_ret(struct exec *x);
+int exec_iret(struct exec *x);
 /* misc.c */
 int exec_soft_int(struct exec *x);
 int exec_rdpid(struct exec *x);

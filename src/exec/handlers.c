@@ -96,6 +96,7 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_VERR] = exec_descriptor_query, [HV_MN_VERW] = exec_descriptor_query,
     [HV_MN_JMPF] = exec_far_jmp_call, [HV_MN_CALLF] = exec_far_jmp_call,
     [HV_MN_RETF] = exec_far_ret,
+    [HV_MN_IRET] = exec_iret, [HV_MN_IRETD] = exec_iret, [HV_MN_IRETQ] = exec_iret,
     [HV_MN_LSS] = exec_lseg, [HV_MN_LFS] = exec_lseg, [HV_MN_LGS] = exec_lseg,
     [HV_MN_INT] = exec_soft_int, [HV_MN_INT3] = exec_soft_int, [HV_MN_INT1] = exec_soft_int,
     /* SIMD data movement (simd.c). The string MOVSD/CMPSD (A5/A7) are the generator's

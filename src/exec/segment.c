@@ -118,16 +118,12 @@ static int set_accessed(struct exec *x, uint64_t la, uint64_t desc)
     }
 }
 
-int segreg_load(struct exec *x, unsigned seg, uint16_t sel)
+/* Load data segment register `seg` with `sel` for privilege level `c` in a 64-bit (is64) or
+ * other code segment: segreg_load() for the current ones, IRET for those it returns to. */
+static int load_segment_as(struct exec *x, unsigned seg, uint16_t sel, unsigned c, int is64)
 {
     const struct hvemu_state *s = x->s;
     unsigned rpl = sel & 3;
-    if (seg == HVEMU_CS || seg >= HVEMU_NUM_SEGS) /* MOV to CS is #UD at decode */
-        return exec_ud(x);
-    if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_SEG(seg)) != X_OK)
-        return X_UNHANDLED;
-    unsigned c = cpl(x);
-    int is64 = (s->seg[HVEMU_CS].attr & HVEMU_SEG_ATTR_L) != 0;
 
     if ((sel & 0xfffc) == 0) {
         /* a null selector: DS ES FS GS become unusable; SS only in 64-bit mode, below CPL 3,
@@ -146,8 +142,6 @@ int segreg_load(struct exec *x, unsigned seg, uint16_t sel)
         w->selector = sel;
         /* SS keeps a DPL of the CPL, so that CPL-from-SS stays right (SDM Vol. 3, 5.2.1) */
         w->attr = HVEMU_SEG_ATTR_UNUSABLE | (seg == HVEMU_SS ? (uint32_t)c << 5 : 0);
-        if (seg == HVEMU_SS)
-            x->res->event = HVEMU_EVENT_SS_SHADOW;
         return X_OK;
     }
 
@@ -183,9 +177,19 @@ int segreg_load(struct exec *x, unsigned seg, uint16_t sel)
     struct exec_sysw *w = sys_stage(x, SYSREG_SEG0 + seg, base, limit);
     w->selector = sel;
     w->attr = attr | ATTR_TYPE_ACCESSED;
-    if (seg == HVEMU_SS)
-        x->res->event = HVEMU_EVENT_SS_SHADOW;
     return X_OK;
+}
+
+int segreg_load(struct exec *x, unsigned seg, uint16_t sel)
+{
+    if (seg == HVEMU_CS || seg >= HVEMU_NUM_SEGS) /* MOV to CS is #UD at decode */
+        return exec_ud(x);
+    if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_SEG(seg)) != X_OK)
+        return X_UNHANDLED;
+    int rc = load_segment_as(x, seg, sel, cpl(x), (x->s->seg[HVEMU_CS].attr & HVEMU_SEG_ATTR_L) != 0);
+    if (rc == X_OK && seg == HVEMU_SS)
+        x->res->event = HVEMU_EVENT_SS_SHADOW;
+    return rc;
 }
 
 /* LSS/LFS/LGS r, m16:16/32/64: the offset, then the selector, from memory. */
@@ -346,8 +350,11 @@ int exec_descriptor_query(struct exec *x)
  * (same privilege: RPL = CPL) a conforming segment needs DPL <= RPL and another DPL = RPL.
  * A 64-bit target needs a canonical offset, a compatibility-mode one an offset within its
  * limit (SDM Vol. 2, JMP/CALL/RET "Operation", IA-32e mode). */
-static int far_target(struct exec *x, uint16_t sel, uint64_t off, int is_ret)
+enum { FAR_JMP_CALL, FAR_RET, FAR_IRET };
+
+static int far_target(struct exec *x, uint16_t sel, uint64_t off, int kind)
 {
+    int is_ret = kind != FAR_JMP_CALL;
     uint64_t d = 0, la = 0;
     unsigned c = cpl(x), rpl = sel & 3;
     if ((sel & 0xfffc) == 0)
@@ -369,7 +376,7 @@ static int far_target(struct exec *x, uint16_t sel, uint64_t off, int is_ret)
     if (is_ret) {
         if (rpl < c)
             return fault_sel(x, HVEMU_EXC_GP, sel);
-        if (rpl > c)
+        if (rpl > c && kind == FAR_RET)
             return exec_unhandled(x, "far return to an outer privilege level: not executed yet");
         if (conforming ? dpl > rpl : dpl != rpl)
             return fault_sel(x, HVEMU_EXC_GP, sel);
@@ -393,7 +400,7 @@ static int far_target(struct exec *x, uint16_t sel, uint64_t off, int is_ret)
         return rc;
     uint64_t base = (lo >> 16) | ((uint64_t)(hi & 0xffu) << 16) | (hi & 0xff000000u);
     struct exec_sysw *w = sys_stage(x, SYSREG_SEG0 + HVEMU_CS, base, limit);
-    w->selector = (uint16_t)((sel & 0xfffc) | c);
+    w->selector = (uint16_t)(is_ret ? sel : (sel & 0xfffc) | c); /* a return's RPL is its CPL */
     w->attr = attr | ATTR_TYPE_ACCESSED;
     x->new_rip = off;
     return X_OK;
@@ -424,7 +431,7 @@ int exec_far_jmp_call(struct exec *x)
     __builtin_memcpy(&sel, b + size, 2);
     uint16_t old_cs = x->s->seg[HVEMU_CS].selector;
     uint64_t ret = x->rip_next, rsp = gpr_get(x, HVEMU_RSP), la;
-    if ((rc = far_target(x, sel, off, 0)) != X_OK)
+    if ((rc = far_target(x, sel, off, FAR_JMP_CALL)) != X_OK)
         return rc;
     if (in->mnemonic == HV_MN_JMPF)
         return X_OK;
@@ -457,9 +464,67 @@ int exec_far_ret(struct exec *x)
         return rc;
     __builtin_memcpy(&off, frame, size);
     __builtin_memcpy(&sel, frame + size, 2);
-    if ((rc = far_target(x, sel, off, 1)) != X_OK)
+    if ((rc = far_target(x, sel, off, FAR_RET)) != X_OK)
         return rc;
     rsp += 2 * size + (in->noperands ? (in->op[0].u.imm.imm & 0xffff) : 0);
     gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    return X_OK;
+}
+
+/* IRET/IRETD/IRETQ in 64-bit mode: pop RIP, CS, RFLAGS, RSP and SS (all five, whatever the
+ * privilege) in operand-size slots. CS is checked as for a far return (an outer level is
+ * allowed), SS as a stack segment for the new CPL (null only for a 64-bit target below CPL 3).
+ * RFLAGS takes what the frame holds, but IF only when CPL <= IOPL and IOPL, VIF, VIP only at
+ * CPL 0; RF is kept as popped. On a return to an outer level, DS, ES, FS and GS become null
+ * where their DPL is below the new CPL (data and non-conforming code). IRET ends NMI blocking:
+ * result.event = HVEMU_EVENT_IRET. (SDM Vol. 2, IRET, IA-32e mode.) */
+int exec_iret(struct exec *x)
+{
+    const struct hvemu_insn *in = x->in;
+    unsigned size = in->opsize;
+    uint8_t frame[40];
+    uint64_t v[5] = {0, 0, 0, 0, 0}, rsp = gpr_get(x, HVEMU_RSP), la, old = x->new_rflags;
+    int rc;
+    if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_DTABLES | HVEMU_PART_SEGS) != X_OK)
+        return X_UNHANDLED;
+    if (old & (1u << 14)) /* NT: a task return, which IA-32e mode does not have */
+        return exec_gp0(x);
+    if ((rc = stack_linear(x, rsp, 5 * size, size, &la)) != X_OK ||
+        (rc = mem_read(x, la, frame, 5 * size, HVEMU_ACCESS_STACK_READ)) != X_OK)
+        return rc;
+    for (unsigned i = 0; i < 5; i++)
+        __builtin_memcpy(&v[i], frame + i * size, size);
+    uint16_t cs = (uint16_t)v[1], ss = (uint16_t)v[4];
+    if (v[2] & (1u << 17))
+        return exec_unhandled(x, "IRET to virtual-8086 mode: not executed");
+    unsigned c = cpl(x), nc = cs & 3;
+    if ((rc = far_target(x, cs, v[0], FAR_IRET)) != X_OK)
+        return rc;
+    int is64 = (x->sys[x->nsys - 1].attr & ATTR_L) != 0;
+    if ((rc = load_segment_as(x, HVEMU_SS, ss, nc, is64)) != X_OK)
+        return rc;
+    unsigned iopl = (unsigned)(old >> 12) & 3;
+    uint64_t take = 0x254dd5u | (1u << 14) | (1u << 16); /* arithmetic, TF DF, AC ID, NT, RF */
+    if (c <= iopl)
+        take |= HVEMU_FLAG_IF;
+    if (c == 0)
+        take |= 0x3000u | HVEMU_FLAG_VIF | HVEMU_FLAG_VIP;
+    uint64_t fl = ((old & ~take) | (v[2] & take) | 2) & ~(uint64_t)(1u << 17);
+    sys_stage(x, SYSREG_RFLAGS, fl, 0);
+    if (nc > c) {
+        static const uint8_t data_segs[4] = {HVEMU_ES, HVEMU_DS, HVEMU_FS, HVEMU_GS};
+        for (unsigned i = 0; i < 4; i++) {
+            const struct hvemu_segment *sg = &x->s->seg[data_segs[i]];
+            unsigned type = sg->attr & 0xf, dpl = (sg->attr >> 5) & 3;
+            int nonconforming = !(type & ATTR_TYPE_CODE) || !(type & ATTR_TYPE_CONFORMING);
+            if (!(sg->attr & HVEMU_SEG_ATTR_UNUSABLE) && dpl < nc && nonconforming) {
+                struct exec_sysw *w = sys_stage(x, SYSREG_SEG0 + data_segs[i], sg->base, 0);
+                w->selector = 0;
+                w->attr = HVEMU_SEG_ATTR_UNUSABLE;
+            }
+        }
+    }
+    gpr_set_sized(x, HVEMU_RSP, 8, v[3]);
+    x->res->event = HVEMU_EVENT_IRET;
     return X_OK;
 }

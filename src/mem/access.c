@@ -632,6 +632,10 @@ static int apply_system(struct exec *x)
             s->dirty |= n < HVEMU_NUM_SEGS ? HVEMU_PART_SEG(n) : HVEMU_PART_DTABLES;
             break;
         }
+        case SYSREG_RFLAGS:
+            s->rflags = w->value;
+            s->dirty |= HVEMU_PART_RFLAGS;
+            break;
         case SYSREG_DROP_VALID:
             s->valid &= ~w->value;
             break;

@@ -152,6 +152,13 @@ static void one(const uint8_t *b, unsigned len, const char *what, uint16_t sel)
         memcpy(nat.mem + 0x800, &target, q ? 8 : 4);
         memcpy(nat.mem + 0x800 + (q ? 8 : 4), &sel, 2);
     }
+    if (b[len - 1] == 0xcf) { /* IRETQ: RIP, CS, RFLAGS, RSP, SS; `sel` as CS (48 CF) or as SS
+                                * (40 48 CF: a REX prefix in front tells the two apart) */
+        int sel_is_ss = len == 3;
+        uint64_t fr[5] = {target, sel_is_ss ? 0x33 : sel, 0x8c3 | (sel & 0x8 ? 0x40000 : 0),
+                          NATIVE_MEM_ADDR + 0xa00 + (sel & 0x30), sel_is_ss ? sel : 0x2b};
+        memcpy(nat.mem + 0x800, fr, sizeof fr);
+    }
     memcpy(hmem, nat.mem, NATIVE_MEM_SIZE);
     struct native_state in = nat;
     struct native_fault f;
@@ -220,6 +227,7 @@ static void selector(uint16_t sel)
         {{0xff, 0x5b, 0x20}, 3, "call far [rbx+0x20] (m16:32)"},
         {{0x48, 0xff, 0x5b, 0x30}, 4, "rex.w call far [rbx+0x30]"},
         {{0xcb}, 1, "retf"}, {{0x48, 0xcb}, 2, "retfq"},
+        {{0x48, 0xcf}, 2, "iretq (selector as CS)"}, {{0x40, 0x48, 0xcf}, 3, "iretq (selector as SS)"},
     };
     for (unsigned i = 0; i < sizeof forms / sizeof forms[0]; i++)
         one(forms[i].b, forms[i].len, forms[i].what, sel);

@@ -369,6 +369,55 @@ static void far_transfers(void)
     vendor_ebx = 0x756e6547;
 }
 
+static void iret(void)
+{
+    /* CPL 0 -> 3: a DPL 3 code segment at 0x58 (0x5b), DPL 3 data 0x18 (0x1b) as SS */
+    reset(0);
+    put(GDT, 11, desc(0xa0fb, 0, 0xfffff)); /* 0x58 64-bit code DPL3 */
+    S.seg[HVEMU_DS] = (struct hvemu_segment){0, 0xffffffff, 0x10, 0xc093}; /* kernel data */
+    S.seg[HVEMU_FS] = (struct hvemu_segment){0x7f0000000000ull, 0, 0, HVEMU_SEG_ATTR_UNUSABLE};
+    S.rflags = 0x3046; /* IOPL 3 at CPL 0 */
+    uint64_t fr[5] = {0x401000, 0x5b, 0x10202 | 0x40000, 0x7ffff000, 0x1b};
+    memcpy(M.mem + 0x800, fr, sizeof fr);
+    CHECK(run("48cf") == HVEMU_OK, "iretq to CPL 3: %s", R.reason ? R.reason : "");
+    CHECK(S.rip == 0x401000 && S.seg[HVEMU_CS].selector == 0x5b && S.seg[HVEMU_SS].selector == 0x1b &&
+          S.gpr[HVEMU_RSP] == 0x7ffff000, "rip %llx cs %x ss %x", (unsigned long long)S.rip,
+          S.seg[HVEMU_CS].selector, S.seg[HVEMU_SS].selector);
+    CHECK(S.rflags == (0x10202 | 0x40000), "RFLAGS from the frame at CPL 0, RF kept: %llx", (unsigned long long)S.rflags);
+    CHECK(S.seg[HVEMU_DS].selector == 0 && (S.seg[HVEMU_DS].attr & HVEMU_SEG_ATTR_UNUSABLE), "DPL 0 DS nulled");
+    CHECK(S.seg[HVEMU_FS].base == 0x7f0000000000ull, "a null FS keeps its base");
+    CHECK(R.event == HVEMU_EVENT_IRET, "NMI unblocking reported");
+    /* at CPL 3: IF and IOPL stay */
+    S.rflags = 0x202;
+    S.gpr[HVEMU_RSP] = BUFMEM_BASE + 0x800;
+    uint64_t fr2[5] = {0x402000, 0x5b, 0x3002 | 0x8c1, 0x7fffe000, 0x1b};
+    memcpy(M.mem + 0x800, fr2, sizeof fr2);
+    CHECK(run("48cf") == HVEMU_OK && S.rflags == (0x202 | 0x8c1) && S.rip == 0x402000, "CPL 3: IF and IOPL kept: %llx",
+          (unsigned long long)S.rflags);
+    /* faults */
+    reset(0);
+    put(GDT, 11, desc(0xa0fb, 0, 0xfffff));
+    S.rflags = 0x4002; /* NT */
+    FAULT("48cf", HVEMU_EXC_GP, 0, "iret with NT");
+    S.rflags = 2;
+    uint64_t f3[5] = {0x401000, 0x5b, 2, 0x7ffff000, 0x10}; /* SS DPL 0 for CPL 3 */
+    memcpy(M.mem + 0x800, f3, sizeof f3);
+    FAULT("48cf", HVEMU_EXC_GP, 0x10, "SS RPL != new CPL");
+    f3[4] = 0x18; /* DPL 3 data with RPL 0 */
+    memcpy(M.mem + 0x800, f3, sizeof f3);
+    FAULT("48cf", HVEMU_EXC_GP, 0x18, "SS RPL 0 for CPL 3");
+    f3[4] = 0;
+    memcpy(M.mem + 0x800, f3, sizeof f3);
+    FAULT("48cf", HVEMU_EXC_GP, 0, "null SS for CPL 3");
+    uint64_t f4[5] = {0x401000, 0x08, 2, 0x7ffff000, 0};
+    memcpy(M.mem + 0x800, f4, sizeof f4);
+    CHECK(run("48cf") == HVEMU_OK && (S.seg[HVEMU_SS].attr & HVEMU_SEG_ATTR_UNUSABLE), "null SS at CPL 0 in 64-bit mode");
+    reset(3);
+    uint64_t f5[5] = {0x401000, 0x08, 2, 0x7ffff000, 0x10};
+    memcpy(M.mem + 0x800, f5, sizeof f5);
+    FAULT("48cf", HVEMU_EXC_GP, 0x08, "iret to an inner level");
+}
+
 int main(void)
 {
     struct hvemu_ops ops = bufmem_ops;
@@ -379,5 +428,6 @@ int main(void)
     other_forms();
     system_segments();
     far_transfers();
+    iret();
     TEST_DONE();
 }

@@ -692,7 +692,11 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 ((s->cls == HV_CLS_GPR && in->rex_r4 && !(is64 && hvemu_feature_has(features, HVEMU_FEAT_APX))) ||
                  (s->cls == HV_CLS_K && (in->rex_r || in->rex_r4))))
                 ud_late = 1;
-            set_reg(in, op, s->cls, nbytes, s->cls == HV_CLS_VEC || s->cls == HV_CLS_GPR ||
+            /* REX2.R4 reaches GPRs only: a vector register in ModRM.reg ignores it (legacy SSE
+             * has xmm0-15; docs/apx.md), as REX.R is ignored for MMX */
+            set_reg(in, op, s->cls, nbytes,
+                    s->cls == HV_CLS_VEC && in->encoding == HVEMU_ENC_REX2 ? reg_idx & 15 :
+                    s->cls == HV_CLS_VEC || s->cls == HV_CLS_GPR ||
                     s->cls == HV_CLS_CR || s->cls == HV_CLS_DR ? reg_idx : (modrm >> 3 & 7));
             break;
         case HV_LOC_RM:
@@ -737,6 +741,8 @@ int hvemu_decode(const uint8_t *bytes, size_t len, enum hvemu_mode mode,
                 unsigned idx = rm_idx;
                 if (s->cls == HV_CLS_VEC && in->encoding == HVEMU_ENC_EVEX)
                     idx = (modrm & 7) | (in->rex_b << 3) | (in->rex_x << 4);
+                else if (s->cls == HV_CLS_VEC && in->encoding == HVEMU_ENC_REX2)
+                    idx &= 15; /* REX2.B4 likewise */
                 /* VEX: a tile in ModRM.rm with VEX.B set is #UD (an opmask ignores VEX.B) */
                 if (s->cls == HV_CLS_TMM && idx > 7 && in->encoding == HVEMU_ENC_VEX)
                     return HVEMU_DECODE_UD;

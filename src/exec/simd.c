@@ -352,17 +352,6 @@ static int operands_ok(const struct hvemu_insn *in)
     return 1;
 }
 
-/* A legacy (REX2) SSE form whose decoded XMM number is 16..31: the decoder gives REX2's R4/B4
- * to XMM operands too (as LLVM does), but legacy SSE cannot reach xmm16-31 and what the bits do
- * there (ignored or #UD) is not settled here, so such forms are refused rather than guessed. */
-static int high_vec(const struct hvemu_insn *in)
-{
-    for (unsigned i = 0; i < in->noperands; i++)
-        if (is_vec(&in->op[i]) && in->op[i].u.reg.idx >= 16)
-            return 1;
-    return 0;
-}
-
 /* Full-vector moves: dest = src, `n` bytes, EVEX opmask per element. */
 static int move_full(struct exec *x, const struct move_desc *d)
 {
@@ -574,8 +563,6 @@ int exec_simd_move(struct exec *x)
     struct move_desc d;
     if (!describe(in->mnemonic, &d) || !operands_ok(in))
         return exec_unhandled(x, "SSE instruction not executed by hvemu yet (MMX form)");
-    if (in->encoding == HVEMU_ENC_REX2 && high_vec(in))
-        return exec_unhandled(x, "SSE instruction with REX2.R4/B4 on an XMM operand: not executed");
     if (in->encoding == HVEMU_ENC_EVEX && in->evex_b)
         return exec_unhandled(x, "SSE instruction not executed by hvemu yet (EVEX.b set)");
     simd_begin(x);

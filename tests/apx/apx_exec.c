@@ -626,12 +626,10 @@ static void rex2_case(void)
                                               in.op[i].u.reg.cls == HVEMU_REG_DR ||
                                               in.op[i].u.reg.cls == HVEMU_REG_MM))
             return;
-        if (in.op[i].kind == HVEMU_OP_REG && in.op[i].u.reg.cls == HVEMU_REG_XMM) {
+        /* (REX2.R4/B4 on an XMM operand are ignored: the decoder gives xmm0-15, the host form
+         * drops them too) */
+        if (in.op[i].kind == HVEMU_OP_REG && in.op[i].u.reg.cls == HVEMU_REG_XMM)
             vec = 1;
-            /* REX2.R4/B4 on an XMM operand: hvemu refuses these (see high_vec() in simd.c) */
-            if (in.op[i].u.reg.idx >= 16)
-                return;
-        }
     }
     if (vec && native_vec_level() < 2)
         return;

@@ -629,7 +629,7 @@ struct hvemu_result {
     char detail[64];             /* the instruction's mnemonic or bytes, for messages */
     uint32_t retries;            /* compare-exchange retries this emulation needed */
     uint8_t trap_type;           /* HVEMU_TRAP: enum hvemu_trap_type */
-    uint8_t insn_len;            /* the instruction's length (set whenever it was decoded) */
+    uint8_t insn_len;            /* HVEMU_TRAP: the instruction's length */
     uint8_t event;               /* HVEMU_OK / HVEMU_TRAP: enum hvemu_event */
     uint64_t event_addr;         /* HVEMU_EVENT_INVLPG, _INVPCID: the linear address */
     uint32_t event_arg;          /* HVEMU_EVENT_INVPCID: type and PCID */

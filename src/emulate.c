@@ -249,14 +249,18 @@ static inline int commit(struct exec *x)
 /* The end of an emulation that is not a plain success: a completed INT n/INT3/INT1 (X_TRAP,
  * result.exc set by the handler), a single-step trap after an instruction that began with TF
  * (none after MOV SS, whose shadow delays it past the next instruction), or a failure. */
-static __attribute__((noinline, cold)) int finish_trap(struct hvemu_result *res, int rc, uint64_t tf)
+static __attribute__((noinline, cold)) int finish_trap(struct hvemu_result *res, int rc, uint64_t tf,
+                                                       unsigned insn_len)
 {
-    if (rc == X_TRAP)
+    if (rc == X_TRAP) {
+        res->insn_len = (uint8_t)insn_len;
         return res->status = HVEMU_TRAP;
+    }
     if (rc != X_OK)
         return res->status;
     res->status = HVEMU_OK;
     if (tf && res->event != HVEMU_EVENT_SS_SHADOW) {
+        res->insn_len = (uint8_t)insn_len;
         res->status = HVEMU_TRAP;
         res->trap_type = HVEMU_TRAP_DEBUG;
         res->exc.vector = HVEMU_EXC_DB;
@@ -291,7 +295,6 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
         return res->status;
 
     const struct hvemu_insn *in = &ctx->insn;
-    res->insn_len = in->length;
     exec_fn fn = hv_exec_handlers[in->mnemonic];
     if (in->encoding == HVEMU_ENC_EVEX || !fn)
         fn = apx_exec_handler(in, fn); /* APX-promoted and APX-only forms: src/apx/ */
@@ -314,6 +317,7 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
     /* single-step: TF as the instruction begins decides (a POPF that sets TF traps only after
      * the next instruction; one that clears it still traps) */
     uint64_t tf = s->rflags & HVEMU_FLAG_TF;
+    x.nsys = 0; /* a locked retry (X_CHANGED) never comes from a system instruction */
     int rc;
     for (;;) {
         x.new_rip = x.rip_next;
@@ -321,7 +325,6 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
         x.gpr_dirty = 0;
         x.nwrites = 0;
         x.state_missing = 0;
-        x.nsys = 0;
         rc = fn(&x);
         if (x.state_missing)
             return res->status;
@@ -344,7 +347,7 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
     }
     if (__builtin_expect(rc == X_OK && !tf, 1))
         return res->status = HVEMU_OK;
-    return finish_trap(res, rc, tf);
+    return finish_trap(res, rc, tf, in->length);
 }
 
 int hvemu_emulate(struct hvemu_ctx *ctx, struct hvemu_result *res)

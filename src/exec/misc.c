@@ -26,7 +26,7 @@ int exec_rdtsc(struct exec *x)
     uint32_t aux = 0;
     if (exec_need(x, HVEMU_PART_CR4 | HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
-    if ((x->s->cr4 & CR4_TSD) && (x->s->seg[HVEMU_CS].selector & 3))
+    if ((x->s->cr4 & CR4_TSD) && exec_cpl(x))
         return exec_gp0(x);
     if (!x->ctx->ops->rdtsc)
         return exec_unhandled(x, "RDTSC needs the rdtsc callback");
@@ -46,6 +46,8 @@ int exec_cacheline(struct exec *x)
     uint64_t la;
     const struct hvemu_operand *op = &x->in->op[0];
     struct hvemu_mem m = op->u.mem;
+    if (x->mode) /* segmentation: checked as a 1-byte read */
+        return op_linear_at(x, 0, 0, 1, &la);
     int rc = mem_linear(x, &m, &la);
     if (rc != X_OK)
         return rc;

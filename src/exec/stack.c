@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Stack and control flow: PUSH POP PUSHF POPF ENTER LEAVE, JMP Jcc CALL RET LOOP/LOOPcc JrCXZ.
- * 64-bit mode: the stack is SS:RSP with 64-bit addressing; pushes are 8 bytes (2 with 66). */
+ * 64-bit mode: the stack is SS:RSP with 64-bit addressing; pushes are 8 bytes (2 with 66).
+ * Other modes: SS.B picks ESP or SP (sp_size()), which wraps within its width and is the only
+ * part of RSP written; pushes are 4 or 2 bytes by the operand size; stack_linear() does the SS
+ * limit check (#SS(0)) and branch targets the CS limit check (exec_jump()). */
 #include "families.h"
 
 #include <string.h>
@@ -39,7 +42,7 @@ int exec_push(struct exec *x)
      * hvemu writes the full slot, which Intel and AMD CPUs in 64-bit mode do for FS/GS) */
     if ((rc = push_val(x, &rsp, v, size)) != X_OK)
         return rc;
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     return X_OK;
 }
 
@@ -51,7 +54,7 @@ int exec_pop(struct exec *x)
     if (rc != X_OK)
         return rc;
     /* RSP is incremented before a memory destination's address is computed (POP [RSP+8]) */
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     if (x->in->op[0].kind == HVEMU_OP_MEM) {
         /* the address uses the incremented RSP: an RSP base is displaced by the pop's size */
         const struct hvemu_mem *m = &x->in->op[0].u.mem;
@@ -70,7 +73,7 @@ int exec_pushf(struct exec *x)
     int rc = push_val(x, &rsp, f, x->in->opsize);
     if (rc != X_OK)
         return rc;
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     return X_OK;
 }
 
@@ -85,7 +88,7 @@ int exec_popf(struct exec *x)
         return rc;
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
-    unsigned cpl = x->s->seg[HVEMU_CS].selector & 3;
+    unsigned cpl = exec_cpl(x);
     unsigned iopl = (unsigned)(x->s->rflags >> 12) & 3;
     uint64_t mask = FLAGS_ARITH | HVEMU_FLAG_TF | HVEMU_FLAG_DF | HVEMU_FLAG_NT | HVEMU_FLAG_AC |
                     HVEMU_FLAG_ID;
@@ -97,7 +100,7 @@ int exec_popf(struct exec *x)
         mask &= 0xffff;
     /* VM, RF, VIF, VIP are cleared or kept by POPF in 64-bit mode: RF cleared, VIF/VIP kept */
     x->new_rflags = (x->new_rflags & ~mask & ~(uint64_t)HVEMU_FLAG_RF) | (v & mask) | 2;
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     return X_OK;
 }
 
@@ -109,7 +112,7 @@ int exec_leave(struct exec *x)
     int rc = pop_val(x, &rsp, &v, size);
     if (rc != X_OK)
         return rc;
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     gpr_set_sized(x, HVEMU_RBP, size, v);
     return X_OK;
 }
@@ -126,7 +129,7 @@ int exec_enter(struct exec *x)
     uint64_t rsp = gpr_get(x, HVEMU_RSP), rbp = gpr_get(x, HVEMU_RBP);
     unsigned nslots = level ? level + 1 : 1;
     uint8_t block[32 * 8];
-    uint64_t frame = rsp - size, la;
+    uint64_t spmask = size_mask(sp_size(x)), frame = (rsp - size) & spmask, la;
     int rc;
     /* slot k is pushed k-th and lands at rsp - (k+1)*size: offset (nslots-1-k)*size in block */
 #define SLOT(k) (block + (nslots - 1 - (k)) * size)
@@ -142,6 +145,9 @@ int exec_enter(struct exec *x)
         memcpy(SLOT(level), &frame, size);
 #undef SLOT
     unsigned total = nslots * size;
+    /* a 16/32-bit stack pointer that wraps inside the pushed block would split it in two */
+    if (x->mode && ((rsp - total) & spmask) + total - 1 > spmask)
+        return exec_unhandled(x, "ENTER whose pushes wrap around the stack pointer's width");
     if ((rc = stack_linear(x, rsp - total, total, size, &la)) != X_OK)
         return rc;
     for (unsigned off = 0; off < total; off += 64)
@@ -155,7 +161,7 @@ int exec_enter(struct exec *x)
         (rc = mem_probe(x, la, size)) != X_OK)
         return rc;
     gpr_set_sized(x, HVEMU_RBP, size, frame);
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     return X_OK;
 }
 
@@ -205,7 +211,7 @@ int exec_call(struct exec *x)
         return rc;
     if ((rc = push_val(x, &rsp, x->rip_next, size)) != X_OK)
         return rc;
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     return X_OK;
 }
 
@@ -220,7 +226,7 @@ int exec_ret(struct exec *x)
         rsp += x->in->op[0].u.imm.imm & 0xffff;
     if ((rc = exec_jump(x, t)) != X_OK)
         return rc;
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     return X_OK;
 }
 

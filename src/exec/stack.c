@@ -172,6 +172,10 @@ static uint64_t branch_target(struct exec *x, unsigned i, int *rc)
     const struct hvemu_operand *op = &x->in->op[i];
     uint64_t v = 0;
     *rc = X_OK;
+    if (op->kind == HVEMU_OP_FARPTR) { /* JMP/CALL ptr16:16/32 outside 64-bit mode */
+        *rc = exec_unhandled(x, "far transfer (a CS descriptor load) not executed");
+        return 0;
+    }
     if (op->kind == HVEMU_OP_REL)
         return x->rip_next + sext(op->u.imm.imm, op->size);
     *rc = op_read(x, i, &v);

@@ -66,6 +66,7 @@ enum exec_sysreg {
     SYSREG_FS_BASE, SYSREG_GS_BASE,
     SYSREG_GDTR, SYSREG_IDTR,    /* value = base, limit = limit */
     SYSREG_DROP_VALID,           /* value = state parts an MSR callback changed: reload them */
+    SYSREG_SEG_REAL,             /* real-mode segment load: value = selector, limit = segment */
 };
 #define EXEC_MAX_SYS 2
 struct exec_sysw {
@@ -240,6 +241,9 @@ static inline uint64_t la_mask(const struct exec *x)
 
 /* The base of segment `seg` as 64-bit mode uses it (FS and GS only; 0 for the others). */
 uint64_t seg_base(struct exec *x, unsigned seg);
+
+/* A segment register load (MOV Sreg, POP Sreg; src/exec/legacy.c): real mode only. */
+int seg_load(struct exec *x, unsigned seg, uint16_t selector);
 
 /* ---- control and debug registers (src/exec/system.c): MOV's operands, with their checks ---- */
 int sysreg_read(struct exec *x, unsigned cls, unsigned idx, uint64_t *v);

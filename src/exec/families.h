@@ -72,6 +72,13 @@ int exec_xgetbv(struct exec *x);
 int exec_xsetbv(struct exec *x);
 /* misc.c */
 int exec_cpuid(struct exec *x);
+/* legacy.c: instructions that exist only outside 64-bit mode */
+int exec_pusha(struct exec *x);
+int exec_popa(struct exec *x);
+int exec_bcd(struct exec *x);
+int exec_aam_aad(struct exec *x);
+int exec_bound(struct exec *x);
+int exec_into(struct exec *x);
 int exec_rdtsc(struct exec *x);
 int exec_cacheline(struct exec *x);
 int exec_hint(struct exec *x);

@@ -78,4 +78,10 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_RDFSBASE] = exec_fsgsbase, [HV_MN_RDGSBASE] = exec_fsgsbase,
     [HV_MN_WRFSBASE] = exec_fsgsbase, [HV_MN_WRGSBASE] = exec_fsgsbase,
     [HV_MN_XGETBV] = exec_xgetbv, [HV_MN_XSETBV] = exec_xsetbv,
+    /* legacy.c (outside 64-bit mode only) */
+    [HV_MN_PUSHA] = exec_pusha, [HV_MN_PUSHAD] = exec_pusha,
+    [HV_MN_POPA] = exec_popa, [HV_MN_POPAD] = exec_popa,
+    [HV_MN_AAA] = exec_bcd, [HV_MN_AAS] = exec_bcd, [HV_MN_DAA] = exec_bcd,
+    [HV_MN_DAS] = exec_bcd, [HV_MN_AAM] = exec_aam_aad, [HV_MN_AAD] = exec_aam_aad,
+    [HV_MN_BOUND] = exec_bound, [HV_MN_INTO] = exec_into,
 };

@@ -40,6 +40,9 @@ int exec_push(struct exec *x)
         return rc;
     /* a pushed segment register is a 16-bit value zero-extended (hardware may write only 2 bytes;
      * hvemu writes the full slot, which Intel and AMD CPUs in 64-bit mode do for FS/GS) */
+    if (x->mode && size == 4 && x->in->op[0].kind == HVEMU_OP_REG &&
+        x->in->op[0].u.reg.cls == HVEMU_REG_SEG) /* SDM: recent Intel CPUs write 2 bytes there */
+        return exec_unhandled(x, "32-bit PUSH Sreg: vendor-specific store width");
     if ((rc = push_val(x, &rsp, v, size)) != X_OK)
         return rc;
     gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);

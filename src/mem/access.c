@@ -485,6 +485,8 @@ int op_write_slow(struct exec *x, unsigned i, uint64_t v)
     case HVEMU_OP_REG:
         if (op->u.reg.cls == HVEMU_REG_CR || op->u.reg.cls == HVEMU_REG_DR)
             return sysreg_write(x, op->u.reg.cls, op->u.reg.idx, v);
+        if (op->u.reg.cls == HVEMU_REG_SEG) /* MOV Sreg, POP Sreg */
+            return seg_load(x, op->u.reg.idx, (uint16_t)v);
         if (op->u.reg.cls > HVEMU_REG_GPR64 || op->u.reg.cls < HVEMU_REG_GPR8)
             return exec_unhandled(x, "write to a non-GPR register operand");
         reg_set(x, op->u.reg.cls, op->u.reg.idx, v);
@@ -672,6 +674,11 @@ static void apply_system(struct exec *x)
         }
         case SYSREG_DROP_VALID:
             s->valid &= ~w->value;
+            break;
+        case SYSREG_SEG_REAL: /* base = selector * 16; the limit and attributes stay */
+            s->seg[w->limit].selector = (uint16_t)w->value;
+            s->seg[w->limit].base = (w->value & 0xffff) << 4;
+            s->dirty |= HVEMU_PART_SEG(w->limit);
             break;
         default: /* the debug registers */
             s->dr[(w->reg - SYSREG_DR0) & 7] = w->value;

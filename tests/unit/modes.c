@@ -566,6 +566,96 @@ static void test_compat_and_cache(void)
     CHECK(S.rip == 0x1005, "64: rip %llx", (unsigned long long)S.rip);
 }
 
+static void test_legacy_insns(void)
+{
+    /* real-mode segment loads: base = selector * 16, the (big) limit stays */
+    real_mode();
+    seg(HVEMU_DS, 0, 0, 0xffffffffu, 0x8093);
+    S.gpr[HVEMU_RAX] = 0x1234;
+    run("8ed8"); /* mov ds, ax */
+    OK("real mov ds, ax");
+    CHECK(S.seg[HVEMU_DS].selector == 0x1234 && S.seg[HVEMU_DS].base == 0x12340 &&
+          S.seg[HVEMU_DS].limit == 0xffffffffu && (S.dirty & HVEMU_PART_SEG(HVEMU_DS)),
+          "mov ds: base %llx", (unsigned long long)S.seg[HVEMU_DS].base);
+    S.gpr[HVEMU_RSP] = 0x80;
+    low[0x20080] = 0x00;
+    low[0x20081] = 0x30;
+    run("07"); /* pop es */
+    OK("real pop es");
+    CHECK(S.seg[HVEMU_ES].base == 0x30000 && S.gpr[HVEMU_RSP] == 0x82, "pop es: %llx",
+          (unsigned long long)S.seg[HVEMU_ES].base);
+    run("8ed0"); /* mov ss, ax: the interrupt shadow cannot be reported */
+    CHECK(R.status == HVEMU_UNHANDLEABLE && !memcmp(&S, &before, sizeof S), "mov ss: %d", R.status);
+    prot_mode(0);
+    run("8ed8");
+    CHECK(R.status == HVEMU_UNHANDLEABLE, "protected-mode mov ds: %d", R.status);
+
+    /* PUSHA with a 16-bit stack, POPA back; the stored SP is skipped */
+    real_mode();
+    for (unsigned i = 0; i < 8; i++)
+        S.gpr[i] = 0x1100 * (i + 1) + i;
+    S.gpr[HVEMU_RSP] = 0x55550100;
+    run("60");
+    OK("real pusha");
+    CHECK(S.gpr[HVEMU_RSP] == 0x555500f0 && (rd32(0x200f0) & 0xffff) == (uint16_t)S.gpr[HVEMU_RDI] &&
+          (rd32(0x200f6) & 0xffff) == 0x0100 && (rd32(0x200fe) & 0xffff) == (uint16_t)S.gpr[HVEMU_RAX],
+          "pusha: sp %llx", (unsigned long long)S.gpr[HVEMU_RSP]);
+    for (unsigned i = 0; i < 8; i++)
+        if (i != HVEMU_RSP)
+            S.gpr[i] = 0;
+    run("61");
+    OK("real popa");
+    CHECK(S.gpr[HVEMU_RAX] == 0x1100 && S.gpr[HVEMU_RDI] == 0x8807 && S.gpr[HVEMU_RSP] == 0x55550100,
+          "popa: ax %llx di %llx", (unsigned long long)S.gpr[HVEMU_RAX], (unsigned long long)S.gpr[HVEMU_RDI]);
+    /* PUSHA where SP would wrap inside the block: unhandleable rather than guessed */
+    real_mode();
+    S.gpr[HVEMU_RSP] = 4;
+    run("60");
+    CHECK(R.status == HVEMU_UNHANDLEABLE, "pusha wrap: %d", R.status);
+
+    /* BCD: DAA after 0x19 + 0x28 = 0x41 with AF: 0x47; AAM 10 of 47: AH 4, AL 7 */
+    prot_mode(1);
+    S.gpr[HVEMU_RAX] = 0x41;
+    S.rflags = 2 | HVEMU_FLAG_AF;
+    run("27");
+    OK("daa");
+    CHECK((S.gpr[HVEMU_RAX] & 0xff) == 0x47 && !(S.rflags & HVEMU_FLAG_CF), "daa: %llx",
+          (unsigned long long)S.gpr[HVEMU_RAX]);
+    S.gpr[HVEMU_RAX] = 47;
+    run("d40a");
+    OK("aam");
+    CHECK((S.gpr[HVEMU_RAX] & 0xffff) == 0x0407, "aam: %llx", (unsigned long long)S.gpr[HVEMU_RAX]);
+    run("d400");
+    FAULTED(HVEMU_EXC_DE, "aam 0");
+    run("d50a");
+    OK("aad");
+    CHECK((S.gpr[HVEMU_RAX] & 0xffff) == 47, "aad: %llx", (unsigned long long)S.gpr[HVEMU_RAX]);
+    /* AAA with AL = 0xFA: AX + 106h carries twice into AH */
+    S.gpr[HVEMU_RAX] = 0x01fa;
+    run("37");
+    OK("aaa");
+    CHECK((S.gpr[HVEMU_RAX] & 0xffff) == 0x0300 && (S.rflags & HVEMU_FLAG_CF), "aaa: %llx",
+          (unsigned long long)S.gpr[HVEMU_RAX]);
+
+    /* BOUND: #BR outside [lower, upper], signed */
+    prot_mode(1);
+    wr32(0x1800, (uint32_t)-5);
+    wr32(0x1804, 10);
+    S.gpr[HVEMU_RBX] = 0x1800;
+    S.gpr[HVEMU_RAX] = (uint32_t)-5;
+    run("6203");
+    OK("bound within");
+    S.gpr[HVEMU_RAX] = 11;
+    run("6203");
+    FAULTED(HVEMU_EXC_BR, "bound above");
+    /* INTO: nothing with OF clear; the trap with OF set is not reported */
+    run("ce");
+    OK("into, OF clear");
+    S.rflags |= HVEMU_FLAG_OF;
+    run("ce");
+    CHECK(R.status == HVEMU_UNHANDLEABLE, "into with OF: %d", R.status);
+}
+
 int main(void)
 {
     low = calloc(1, LOW_SIZE);
@@ -574,6 +664,7 @@ int main(void)
     test_prot16();
     test_prot32();
     test_compat_and_cache();
+    test_legacy_insns();
     free(low);
     TEST_DONE();
 }

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/* Instructions that exist only outside 64-bit mode (the decoder gives #UD for them in 64-bit
+ * mode): PUSHA/PUSHAD, POPA/POPAD, the BCD adjustments AAA AAS DAA DAS AAM AAD, BOUND, INTO,
+ * and real-mode segment register loads. Semantics from the SDM's pseudo-code (Vol. 2A/2B);
+ * the flags the SDM leaves undefined are listed in tests/hostdiff/undef_flags.c. */
+#include "families.h"
+
+#include <string.h>
+
+/* PUSHA/PUSHAD: (E)AX (E)CX (E)DX (E)BX, the (E)SP before the instruction, (E)BP (E)SI (E)DI,
+ * eight contiguous pushes staged as one write below the stack pointer. */
+int exec_pusha(struct exec *x)
+{
+    unsigned size = x->in->opsize, total = 8 * size;
+    uint64_t spmask = size_mask(sp_size(x)), rsp = gpr_get(x, HVEMU_RSP), la;
+    uint8_t block[32];
+    int rc;
+    if (((rsp - total) & spmask) + total - 1 > spmask)
+        return exec_unhandled(x, "PUSHA whose pushes wrap around the stack pointer's width");
+    for (unsigned r = 0; r < 8; r++) { /* register r lands at offset (7 - r) * size */
+        uint64_t v = gpr_get(x, r);
+        memcpy(block + (7 - r) * size, &v, size);
+    }
+    if ((rc = stack_linear(x, rsp - total, total, size, &la)) != X_OK ||
+        (rc = mem_write(x, la, block, total, HVEMU_ACCESS_STACK_WRITE)) != X_OK)
+        return rc;
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp - total);
+    return X_OK;
+}
+
+/* POPA/POPAD: the reverse; the stored (E)SP is skipped. */
+int exec_popa(struct exec *x)
+{
+    unsigned size = x->in->opsize, total = 8 * size;
+    uint64_t spmask = size_mask(sp_size(x)), rsp = gpr_get(x, HVEMU_RSP), la;
+    uint8_t block[32];
+    int rc;
+    if ((rsp & spmask) + total - 1 > spmask)
+        return exec_unhandled(x, "POPA whose pops wrap around the stack pointer's width");
+    if ((rc = stack_linear(x, rsp, total, size, &la)) != X_OK ||
+        (rc = mem_read(x, la, block, total, HVEMU_ACCESS_STACK_READ)) != X_OK)
+        return rc;
+    for (unsigned r = 0; r < 8; r++) {
+        uint64_t v = 0;
+        if (r == HVEMU_RSP)
+            continue;
+        memcpy(&v, block + (7 - r) * size, size);
+        gpr_set_sized(x, r, size, v);
+    }
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp + total);
+    return X_OK;
+}
+
+/* SF, ZF and PF of an 8-bit result (the rest of the arithmetic flags as given). */
+static void set_szp8(struct exec *x, uint64_t al, uint64_t others_mask, uint64_t others)
+{
+    flags_set(x, HVEMU_FLAG_SF | HVEMU_FLAG_ZF | HVEMU_FLAG_PF | others_mask,
+              flags_szp(al & 0xff, 1) | others);
+}
+
+/* AAA, AAS, DAA, DAS: SDM pseudo-code. AAA/AAS define AF and CF only; DAA/DAS leave OF
+ * undefined. hvemu writes SF, ZF and PF from AL and clears OF where it is undefined. */
+int exec_bcd(struct exec *x)
+{
+    uint64_t ax = gpr_get_sized(x, HVEMU_RAX, 2), f = x->new_rflags;
+    unsigned al = ax & 0xff, ah = (unsigned)(ax >> 8) & 0xff;
+    int af = (f & HVEMU_FLAG_AF) != 0, cf = (f & HVEMU_FLAG_CF) != 0;
+    switch (x->in->mnemonic) {
+    case HV_MN_AAA:
+    case HV_MN_AAS:
+        if ((al & 0xf) > 9 || af) {
+            /* AX + 106h (AAA); AX - 6 then AH - 1 (AAS): the carry or borrow of AL reaches AH */
+            ax = x->in->mnemonic == HV_MN_AAA ? ax + 0x106 : ((ax - 6) & 0xffff) - 0x100;
+            af = cf = 1;
+        } else {
+            af = cf = 0;
+        }
+        ax = (ax & 0xff00) | (ax & 0x0f);
+        gpr_set_sized(x, HVEMU_RAX, 2, ax);
+        set_szp8(x, ax, HVEMU_FLAG_AF | HVEMU_FLAG_CF | HVEMU_FLAG_OF,
+                 (af ? HVEMU_FLAG_AF : 0) | (cf ? HVEMU_FLAG_CF : 0));
+        return X_OK;
+    default: { /* DAA, DAS */
+        int daa = x->in->mnemonic == HV_MN_DAA;
+        unsigned old_al = al;
+        int old_cf = cf;
+        cf = 0;
+        if ((al & 0xf) > 9 || af) {
+            unsigned r = daa ? al + 6 : al - 6;
+            cf = old_cf || (r > 0xff); /* the carry or borrow out of AL */
+            al = r & 0xff;
+            af = 1;
+        } else {
+            af = 0;
+        }
+        if (old_al > 0x99 || old_cf) {
+            al = (daa ? al + 0x60 : al - 0x60) & 0xff;
+            cf = 1;
+        } else if (daa) {
+            cf = 0; /* DAA's pseudo-code clears CF here; DAS's keeps what the low digit gave */
+        }
+        (void)ah;
+        gpr_set_sized(x, HVEMU_RAX, 1, al);
+        set_szp8(x, al, HVEMU_FLAG_AF | HVEMU_FLAG_CF | HVEMU_FLAG_OF,
+                 (af ? HVEMU_FLAG_AF : 0) | (cf ? HVEMU_FLAG_CF : 0));
+        return X_OK;
+    }
+    }
+}
+
+/* AAM imm8: AH = AL / imm8, AL = AL % imm8 (#DE for 0). AAD imm8: AL = AL + AH * imm8, AH = 0.
+ * SF ZF PF from AL; OF AF CF undefined (hvemu clears them). */
+int exec_aam_aad(struct exec *x)
+{
+    unsigned base = (unsigned)(x->in->op[0].u.imm.imm & 0xff);
+    uint64_t ax = gpr_get_sized(x, HVEMU_RAX, 2);
+    unsigned al = ax & 0xff, ah = (unsigned)(ax >> 8) & 0xff;
+    if (x->in->mnemonic == HV_MN_AAM) {
+        if (!base)
+            return exec_exception(x, HVEMU_EXC_DE, 0, 0);
+        ah = al / base;
+        al = al % base;
+    } else {
+        al = (al + ah * base) & 0xff;
+        ah = 0;
+    }
+    gpr_set_sized(x, HVEMU_RAX, 2, (uint64_t)ah << 8 | al);
+    set_szp8(x, al, HVEMU_FLAG_AF | HVEMU_FLAG_CF | HVEMU_FLAG_OF, 0);
+    return X_OK;
+}
+
+/* BOUND r, m: #BR unless lower <= r <= upper, signed, the bounds read from m and m + size. */
+int exec_bound(struct exec *x)
+{
+    unsigned size = x->in->opsize;
+    uint64_t lo = 0, hi = 0, r;
+    int rc;
+    if ((rc = op_read_mem(x, 1, 0, &lo, size)) != X_OK ||
+        (rc = op_read_mem(x, 1, (int64_t)size, &hi, size)) != X_OK)
+        return rc;
+    r = gpr_get_sized(x, x->in->op[0].u.reg.idx, size);
+    int64_t v = (int64_t)sext(r, size), l = (int64_t)sext(lo, size), h = (int64_t)sext(hi, size);
+    if (v < l || v > h)
+        return exec_exception(x, HVEMU_EXC_BR, 0, 0);
+    return X_OK;
+}
+
+/* INTO: nothing when OF is clear. With OF set it raises #OF as a trap (the return address is
+ * the next instruction), which hvemu's fault-style exception result cannot express. */
+int exec_into(struct exec *x)
+{
+    if (!(x->new_rflags & HVEMU_FLAG_OF))
+        return X_OK;
+    return exec_unhandled(x, "INTO with OF set: a trap-class #OF is not reported");
+}
+
+/* MOV Sreg / POP Sreg. In real mode a load sets the selector and base = selector * 16 and
+ * keeps the limit and attributes (which is what makes big real mode last). Protected-mode
+ * loads need the descriptor tables and their checks, and a load of SS inhibits interrupts for
+ * one instruction, which hvemu has no way to report: those answer unhandleable. */
+int seg_load(struct exec *x, unsigned seg, uint16_t selector)
+{
+    if (seg >= HVEMU_NUM_SEGS || seg == HVEMU_CS)
+        return exec_ud(x);
+    if (x->mode != HV_CPU_REAL)
+        return exec_unhandled(x, "segment register load needs a descriptor load (protected mode)");
+    if (seg == HVEMU_SS)
+        return exec_unhandled(x, "MOV/POP SS: the one-instruction interrupt shadow is not reported");
+    if (x->nsys >= EXEC_MAX_SYS)
+        return exec_unhandled(x, "too many system register writes in one instruction");
+    sys_stage(x, SYSREG_SEG_REAL, selector, (uint16_t)seg);
+    return X_OK;
+}

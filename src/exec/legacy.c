@@ -7,47 +7,52 @@
 
 #include <string.h>
 
-/* PUSHA/PUSHAD: (E)AX (E)CX (E)DX (E)BX, the (E)SP before the instruction, (E)BP (E)SI (E)DI,
- * eight contiguous pushes staged as one write below the stack pointer. */
+/* PUSHA/PUSHAD: (E)AX (E)CX (E)DX (E)BX, the (E)SP before the instruction, (E)BP (E)SI (E)DI.
+ * Eight pushes, each checked against SS on its own (a 16-bit SP may wrap between two of them);
+ * slots that are contiguous in linear memory are staged as one write (at most three writes). */
 int exec_pusha(struct exec *x)
 {
-    unsigned size = x->in->opsize, total = 8 * size;
-    uint64_t spmask = size_mask(sp_size(x)), rsp = gpr_get(x, HVEMU_RSP), la;
+    unsigned size = x->in->opsize, ss = sp_size(x);
+    uint64_t rsp = gpr_get(x, HVEMU_RSP), la[8];
     uint8_t block[32];
     int rc;
-    if (((rsp - total) & spmask) + total - 1 > spmask)
-        return exec_unhandled(x, "PUSHA whose pushes wrap around the stack pointer's width");
-    for (unsigned r = 0; r < 8; r++) { /* register r lands at offset (7 - r) * size */
-        uint64_t v = gpr_get(x, r);
-        memcpy(block + (7 - r) * size, &v, size);
+    /* slot k (k = 0 is EAX) lands at SP - (k + 1) * size; the slots from EDI (k = 7) upwards */
+    for (unsigned k = 0; k < 8; k++) {
+        uint64_t v = gpr_get(x, k);
+        memcpy(block + (7 - k) * size, &v, size);
+        if ((rc = stack_linear(x, rsp - (uint64_t)(k + 1) * size, size, size, &la[7 - k])) != X_OK)
+            return rc;
     }
-    if ((rc = stack_linear(x, rsp - total, total, size, &la)) != X_OK ||
-        (rc = mem_write(x, la, block, total, HVEMU_ACCESS_STACK_WRITE)) != X_OK)
-        return rc;
-    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp - total);
+    for (unsigned i = 0; i < 8;) {
+        unsigned j = i + 1;
+        while (j < 8 && la[j] == la[j - 1] + size)
+            j++;
+        if ((rc = mem_write(x, la[i], block + i * size, (j - i) * size, HVEMU_ACCESS_STACK_WRITE)) != X_OK)
+            return rc;
+        i = j;
+    }
+    gpr_set_sized(x, HVEMU_RSP, ss, rsp - 8 * size);
     return X_OK;
 }
 
-/* POPA/POPAD: the reverse; the stored (E)SP is skipped. */
+/* POPA/POPAD: the reverse, each pop checked on its own; the stored (E)SP is skipped (but its
+ * slot is still within the checked stack). */
 int exec_popa(struct exec *x)
 {
-    unsigned size = x->in->opsize, total = 8 * size;
-    uint64_t spmask = size_mask(sp_size(x)), rsp = gpr_get(x, HVEMU_RSP), la;
-    uint8_t block[32];
+    unsigned size = x->in->opsize;
+    uint64_t rsp = gpr_get(x, HVEMU_RSP), la, vals[8];
     int rc;
-    if ((rsp & spmask) + total - 1 > spmask)
-        return exec_unhandled(x, "POPA whose pops wrap around the stack pointer's width");
-    if ((rc = stack_linear(x, rsp, total, size, &la)) != X_OK ||
-        (rc = mem_read(x, la, block, total, HVEMU_ACCESS_STACK_READ)) != X_OK)
-        return rc;
-    for (unsigned r = 0; r < 8; r++) {
-        uint64_t v = 0;
-        if (r == HVEMU_RSP)
-            continue;
-        memcpy(&v, block + (7 - r) * size, size);
-        gpr_set_sized(x, r, size, v);
+    for (unsigned i = 0; i < 8; i++) { /* popped in the order EDI ESI EBP (ESP) EBX EDX ECX EAX */
+        vals[i] = 0;
+        if ((rc = stack_linear(x, rsp + (uint64_t)i * size, size, size, &la)) != X_OK)
+            return rc;
+        if (i != 3 && (rc = mem_read(x, la, &vals[i], size, HVEMU_ACCESS_STACK_READ)) != X_OK)
+            return rc;
     }
-    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp + total);
+    for (unsigned i = 0; i < 8; i++)
+        if (i != 3)
+            gpr_set_sized(x, 7 - i, size, vals[i]);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp + 8 * size);
     return X_OK;
 }
 

@@ -20,6 +20,15 @@
 #define UC_MEM_READ_UNMAPPED 19
 #define UC_MEM_WRITE_UNMAPPED 20
 #define UC_MEM_FETCH_UNMAPPED 21
+#define R_CS 11
+#define R_DS 17
+#define R_ES 28
+#define R_FS 32
+#define R_GS 33
+#define R_SS 49
+#define R_GDTR 243
+#define GDT_ADDR 0x30000000ull
+struct uc_mmr { uint16_t selector; uint64_t base; uint32_t limit; uint32_t flags; };
 enum { R_EAX = 19, R_EBP = 20, R_EBX = 21, R_ECX = 22, R_EDI = 23, R_EDX = 24, R_EFLAGS = 25,
        R_EIP = 26, R_ESI = 29, R_ESP = 30 };
 
@@ -71,7 +80,33 @@ static int hook_unmapped(uc_engine *uc, int type, uint64_t addr, int size, int64
     return 0;
 }
 
-int uc_oracle_init(void)
+/* An 8-byte code/data descriptor: base, byte limit (G set when it is above 1 MiB), access
+ * byte, and the D/B bit. */
+static uint64_t descriptor(uint32_t base, uint32_t limit, unsigned access, int db)
+{
+    int g = limit > 0xfffff;
+    uint32_t lim = g ? limit >> 12 : limit;
+    return (uint64_t)(lim & 0xffff) | ((uint64_t)(base & 0xffffff) << 16) |
+           ((uint64_t)access << 40) | ((uint64_t)((lim >> 16) & 15) << 48) |
+           ((uint64_t)(db ? 0x4 : 0) << 52) | ((uint64_t)(g ? 0x8 : 0) << 52) |
+           ((uint64_t)(base >> 24) << 56);
+}
+
+static int setup16(void)
+{
+    uint64_t gdt[4] = {0, descriptor(0, 0xffffffffu, 0x9b, 0), descriptor(0, 0xffffffffu, 0x93, 1),
+                       descriptor((uint32_t)UC_ORACLE_SS16_BASE, 0xffff, 0x93, 0)};
+    struct uc_mmr g = {0, GDT_ADDR, sizeof gdt - 1, 0};
+    uint32_t cs = 8, ds = 0x10, ss = 0x18;
+    if (U.mem_map(U.uc, GDT_ADDR, 0x1000, UC_PROT_ALL) || U.mem_write(U.uc, GDT_ADDR, gdt, sizeof gdt) ||
+        U.reg_write(U.uc, R_GDTR, &g) || U.reg_write(U.uc, R_CS, &cs) || U.reg_write(U.uc, R_SS, &ss) ||
+        U.reg_write(U.uc, R_DS, &ds) || U.reg_write(U.uc, R_ES, &ds) || U.reg_write(U.uc, R_FS, &ds) ||
+        U.reg_write(U.uc, R_GS, &ds))
+        return -1;
+    return 0;
+}
+
+int uc_oracle_init(unsigned bits)
 {
     if (U.uc)
         return 0;
@@ -96,6 +131,8 @@ int uc_oracle_init(void)
     U.hook_add(U.uc, &h, UC_HOOK_INSN_INVALID, (void *)hook_invalid, NULL, 1, 0);
     U.hook_add(U.uc, &h, UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED |
                UC_HOOK_MEM_FETCH_UNMAPPED, (void *)hook_unmapped, NULL, 1, 0);
+    if (bits == 16 && setup16())
+        return -1;
     return 0;
 }
 
@@ -105,7 +142,7 @@ int uc_oracle_run(const uint8_t *insn, size_t len, struct native_state *st, stru
     f->vector = -1;
     if (len == 0 || len > 15)
         return NATIVE_EINVAL;
-    if (uc_oracle_init())
+    if (!U.uc)
         return NATIVE_EINIT;
     uint8_t code[16];
     memcpy(code, insn, len);

@@ -15,9 +15,15 @@
 #ifndef HVEMU_HOSTDIFF_UC_ORACLE_H
 #define HVEMU_HOSTDIFF_UC_ORACLE_H
 #include "native.h"
+#include <stddef.h>
 
-/* 0: ready; -1: no libunicorn.so.2 (the caller skips). */
-int uc_oracle_init(void);
+/* bits 32: the flat 32-bit machine above. bits 16: protected mode with a GDT giving a 16-bit
+ * code segment (selector 8: base 0, limit 4 GiB, D = 0), flat data segments (0x10, B = 1)
+ * and a 16-bit stack segment inside the window (0x18: base NATIVE_MEM_ADDR, limit 0xFFFF,
+ * B = 0), so SP-relative accesses and 16-bit stack wrap-around reach the window.
+ * 0: ready; -1: no libunicorn.so.2 (the caller skips). */
+#define UC_ORACLE_SS16_BASE NATIVE_MEM_ADDR
+int uc_oracle_init(unsigned bits);
 int uc_oracle_run(const uint8_t *insn, size_t len, struct native_state *in_out,
                   struct native_fault *fault);
 #endif

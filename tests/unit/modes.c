@@ -607,11 +607,27 @@ static void test_legacy_insns(void)
     OK("real popa");
     CHECK(S.gpr[HVEMU_RAX] == 0x1100 && S.gpr[HVEMU_RDI] == 0x8807 && S.gpr[HVEMU_RSP] == 0x55550100,
           "popa: ax %llx di %llx", (unsigned long long)S.gpr[HVEMU_RAX], (unsigned long long)S.gpr[HVEMU_RDI]);
-    /* PUSHA where SP would wrap inside the block: unhandleable rather than guessed */
+    /* PUSHA with SP = 4: AX and CX below it, DX .. DI wrapped to the top of the segment */
     real_mode();
+    for (unsigned i = 0; i < 8; i++)
+        S.gpr[i] = 0x1100 * (i + 1);
     S.gpr[HVEMU_RSP] = 4;
     run("60");
-    CHECK(R.status == HVEMU_UNHANDLEABLE, "pusha wrap: %d", R.status);
+    OK("real pusha across SP 0");
+    CHECK(S.gpr[HVEMU_RSP] == 0xfff4 && (rd32(0x20002) & 0xffff) == 0x1100 &&
+          (rd32(0x20000) & 0xffff) == 0x2200 && (rd32(0x2fffe) & 0xffff) == 0x3300 &&
+          (rd32(0x2fff4) & 0xffff) == 0x8800, "pusha wrap: sp %llx",
+          (unsigned long long)S.gpr[HVEMU_RSP]);
+    run("61");
+    OK("real popa across SP 0");
+    CHECK(S.gpr[HVEMU_RSP] == 4 && S.gpr[HVEMU_RDX] == 0x3300 && S.gpr[HVEMU_RAX] == 0x1100,
+          "popa wrap: sp %llx dx %llx", (unsigned long long)S.gpr[HVEMU_RSP],
+          (unsigned long long)S.gpr[HVEMU_RDX]);
+    /* with SP = 1 the first push straddles 0xFFFF: #SS, nothing written */
+    real_mode();
+    S.gpr[HVEMU_RSP] = 1;
+    run("60");
+    FAULTED(HVEMU_EXC_SS, "real pusha straddling the SS limit");
 
     /* BCD: DAA after 0x19 + 0x28 = 0x41 with AF: 0x47; AAM 10 of 47: AH 4, AL 7 */
     prot_mode(1);

@@ -620,7 +620,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (g_unicorn && (g_mode == 64 || uc_oracle_init(g_mode) != 0)) {
-        printf("SKIP: --oracle unicorn needs --mode 32 or 16 and libunicorn.so.2\n");
+        printf("summary: SKIP: --oracle unicorn needs --mode 32 or 16 and libunicorn.so.2\n");
         return 0;
     }
     if (!g_unicorn) {
@@ -628,7 +628,7 @@ int main(int argc, char **argv)
             return 1;
         int m = native_set_mode(g_mode);
         if (m == -2) {
-            printf("SKIP: this host cannot run compatibility-mode code (no 32-bit user code "
+            printf("summary: SKIP: this host cannot run compatibility-mode code (no 32-bit user code "
                    "segment); use --oracle unicorn for 32-bit protected mode\n");
             return 0;
         }

@@ -132,7 +132,12 @@ int exec_enter(struct exec *x)
     uint64_t rsp = gpr_get(x, HVEMU_RSP), rbp = gpr_get(x, HVEMU_RBP);
     unsigned nslots = level ? level + 1 : 1;
     uint8_t block[32 * 8];
-    uint64_t spmask = size_mask(sp_size(x)), frame = (rsp - size) & spmask, la;
+    uint64_t spmask = size_mask(sp_size(x)), frame = rsp - size, la;
+    /* An operand size other than the stack's (66 C8 on a 16-bit stack, or on a 32-bit one):
+     * the SDM's pseudo-code and emulators read differently which width FrameTemp and rBP get,
+     * and this host cannot run such code to tell: not executed. */
+    if (x->mode && size != sp_size(x))
+        return exec_unhandled(x, "ENTER with an operand size other than the stack's");
     int rc;
     /* slot k is pushed k-th and lands at rsp - (k+1)*size: offset (nslots-1-k)*size in block */
 #define SLOT(k) (block + (nslots - 1 - (k)) * size)
@@ -157,6 +162,11 @@ int exec_enter(struct exec *x)
         if ((rc = mem_write(x, la + off, block + off, total - off < 64 ? total - off : 64,
                             HVEMU_ACCESS_STACK_WRITE)) != X_OK)
             return rc;
+    /* the pushes come before the touch of the new stack top, the first push (the highest
+     * slot) first: a fault on them is the one reported */
+    if ((rc = mem_probe(x, la + total - size, size)) != X_OK ||
+        (rc = mem_probe(x, la, total)) != X_OK)
+        return rc;
     rsp -= total + alloc;
     /* the CPU touches the new stack top (a fault there reports exactly that address, as
      * measured on the host): probe it as a write of one stack slot */

@@ -108,19 +108,20 @@ static int form_ok(const uint8_t *b, unsigned n, struct hvemu_insn *in)
                 return 0;
         /* Where QEMU (Unicorn 2.0) is not the hardware, as measured against hvemu, whose 64-bit
          * behaviour the host checks: PDEP/PEXT take their operands swapped; RET imm16
-         * sign-extends imm16; LOCK NEG computes wrong flags; a page-crossing store is half
+         * sign-extends imm16 (compared below 0x8000); LOCK NEG computes wrong flags; a page-crossing store is half
          * done before its #PF; ENTER does not touch the new stack top; 16-bit BSWAP and 16-bit
          * SHLD/SHRD with counts above 16 (undefined) give other values; F6/F7 /1 (TEST's
          * alias) faults; F2/F3 on non-string instructions and repeated prefixes are
          * decoded otherwise (#UD, other addresses). Those forms are left to the 64-bit host
          * test. */
         const char *mn = hvemu_mnemonic_name(in->mnemonic);
-        if (in->encoding == HVEMU_ENC_VEX || (in->prefixes & HVEMU_PFX_LOCK) ||
-            !strcmp(mn, "enter") || (!strcmp(mn, "bswap") && in->opsize == 2) ||
+        if (in->encoding == HVEMU_ENC_VEX ||
+            ((in->prefixes & HVEMU_PFX_LOCK) && !strcmp(mn, "neg")) ||
+            (!strcmp(mn, "bswap") && in->opsize == 2) ||
             ((!strcmp(mn, "shld") || !strcmp(mn, "shrd")) && in->opsize == 2) ||
             (in->map == 0 && (in->opcode == 0xf6 || in->opcode == 0xf7) &&
              ((in->modrm >> 3) & 7) == 1) ||
-            (!strcmp(mn, "ret") && in->noperands))
+            (!strcmp(mn, "ret") && in->noperands && (in->op[0].u.imm.imm & 0x8000)))
             return 0;
         int string = in->map == 0 && ((in->opcode >= 0xa4 && in->opcode <= 0xaf) ||
                                       (in->opcode >= 0x6c && in->opcode <= 0x6f));
@@ -482,10 +483,17 @@ static int run_case(struct form *fm0, struct stats *stt)
         if (!strncmp(res.reason, "locked access crosses a page", 28) ||
             !strncmp(res.reason, "SSE instruction", 15) ||
             !strncmp(res.reason, "far transfer", 12) ||
-            !strncmp(res.reason, "ENTER whose pushes wrap", 23)) {
+            !strncmp(res.reason, "ENTER whose pushes wrap", 23) ||
+            !strncmp(res.reason, "ENTER with an operand size", 26)) {
             stt->unhandled++;
             return 0;
         }
+    } else if (nr == NATIVE_OK && g_unicorn && hr == HVEMU_EXCEPTION && res.exc.vector == HVEMU_EXC_PF &&
+               !strcmp(mn, "enter")) {
+        /* ENTER touches its new stack top on the hardware (the 64-bit host test shows it);
+         * QEMU does not, so a #PF there has no counterpart */
+        stt->unhandled++;
+        return 0;
     } else if (nr == NATIVE_OK) {
         stt->ok++;
         uint64_t dmask = 0;

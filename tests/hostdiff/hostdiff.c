@@ -20,8 +20,12 @@
  * GPRs are compared: the SDM leaves the upper halves undefined across the mode switches the
  * runner makes (they are random in the input, so hvemu must also ignore them).
  *
- * usage: hostdiff [--trials N] [--seed S] [--insn HEX] [--mnemonic NAME] [--mode 64|32]
- *                 [--verbose] [--list]
+ * --oracle unicorn compares with Unicorn (tests/hostdiff/uc_oracle.h) instead of the host: --mode 32
+ * in 32-bit protected mode, --mode 16 with 16-bit code and a 16-bit stack segment, and --real
+ * with that machine in (big) real mode.
+ *
+ * usage: hostdiff [--trials N] [--seed S] [--insn HEX] [--mnemonic NAME] [--mode 64|32|16]
+ *                 [--oracle unicorn] [--real] [--verbose] [--list]
  */
 #include "hvemu.h"
 #include "exec/exec.h"
@@ -53,6 +57,7 @@ static unsigned nforms;
 /* 64, or 32: compatibility mode (or, with --oracle unicorn, 32-bit protected mode) */
 static unsigned g_mode = 64;
 static int g_unicorn;
+static int g_real; /* --mode 16 --real: the 16-bit machine in (big) real mode */
 static enum hvemu_mode dec_mode(void)
 {
     return g_mode == 32 ? HVEMU_MODE_32 : g_mode == 16 ? HVEMU_MODE_16 : HVEMU_MODE_64;
@@ -446,11 +451,13 @@ static int run_case(struct form *fm0, struct stats *stt)
         hs.seg[HVEMU_SS].base = UC_ORACLE_SS16_BASE;
         hs.seg[HVEMU_SS].limit = 0xffff;
         hs.seg[HVEMU_SS].attr = 0x93;
+        if (g_real)
+            hs.cr0 = 0x10; /* set again below for Unicorn; see there */
     }
     if (g_unicorn) {
         /* Unicorn's UC_MODE_32: protected mode without paging at CPL 0, IF clear, flat
          * segments with null selectors (QEMU keeps their flat descriptor caches usable) */
-        hs.cr0 = 0x11;
+        hs.cr0 = g_real ? 0x10 : 0x11;
         hs.cr4 = 0;
         hs.efer = 0;
         hs.rflags &= ~(uint64_t)0x200;
@@ -617,9 +624,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--verbose")) verbose = 1;
         else if (!strcmp(argv[i], "--mode") && i + 1 < argc) g_mode = (unsigned)strtoul(argv[++i], 0, 0);
         else if (!strcmp(argv[i], "--oracle") && i + 1 < argc) g_unicorn = !strcmp(argv[++i], "unicorn");
+        else if (!strcmp(argv[i], "--real")) g_real = 1;
         else if (!strcmp(argv[i], "--list")) list = 1;
         else {
-            fprintf(stderr, "usage: %s [--trials N] [--seed S] [--insn HEX] [--mnemonic NAME] [--mode 64|32] [--verbose] [--list]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--trials N] [--seed S] [--insn HEX] [--mnemonic NAME] [--mode 64|32|16] [--oracle unicorn] [--real] [--verbose] [--list]\n", argv[0]);
             return 2;
         }
     }
@@ -627,7 +635,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "--mode must be 64 or 32 (or 16 with --oracle unicorn)\n");
         return 2;
     }
-    if (g_unicorn && (g_mode == 64 || uc_oracle_init(g_mode) != 0)) {
+    if (g_unicorn && (g_mode == 64 || (g_real && g_mode != 16) ||
+                      uc_oracle_init(g_real ? 15 : g_mode) != 0)) {
         printf("summary: SKIP: --oracle unicorn needs --mode 32 or 16 and libunicorn.so.2\n");
         return 0;
     }

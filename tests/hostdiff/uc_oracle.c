@@ -27,6 +27,7 @@
 #define R_GS 33
 #define R_SS 49
 #define R_GDTR 243
+#define R_CR0 50
 #define GDT_ADDR 0x30000000ull
 struct uc_mmr { uint16_t selector; uint64_t base; uint32_t limit; uint32_t flags; };
 enum { R_EAX = 19, R_EBP = 20, R_EBX = 21, R_ECX = 22, R_EDI = 23, R_EDX = 24, R_EFLAGS = 25,
@@ -131,8 +132,13 @@ int uc_oracle_init(unsigned bits)
     U.hook_add(U.uc, &h, UC_HOOK_INSN_INVALID, (void *)hook_invalid, NULL, 1, 0);
     U.hook_add(U.uc, &h, UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED |
                UC_HOOK_MEM_FETCH_UNMAPPED, (void *)hook_unmapped, NULL, 1, 0);
-    if (bits == 16 && setup16())
+    if ((bits == 16 || bits == 15) && setup16())
         return -1;
+    if (bits == 15) { /* leave protected mode: the segment caches stay */
+        uint64_t cr0 = 0x10;
+        if (U.reg_write(U.uc, R_CR0, &cr0))
+            return -1;
+    }
     return 0;
 }
 

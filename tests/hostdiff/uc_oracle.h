@@ -23,6 +23,8 @@
  * B = 0), so SP-relative accesses and 16-bit stack wrap-around reach the window.
  * 0: ready; -1: no libunicorn.so.2 (the caller skips). */
 #define UC_ORACLE_SS16_BASE NATIVE_MEM_ADDR
+/* bits 15: the 16-bit machine, then CR0.PE cleared: real mode with those descriptor caches
+ * (big real mode: a 4 GiB CS and DS, the stack segment at the window). */
 int uc_oracle_init(unsigned bits);
 int uc_oracle_run(const uint8_t *insn, size_t len, struct native_state *in_out,
                   struct native_fault *fault);

@@ -67,6 +67,24 @@ int exec_inout(struct exec *x)
     return X_OK;
 }
 
+/* Outside 64-bit mode: segmentation of one iteration's source and destination (kept out of
+ * the loop's code so that the 64-bit iterations pay one test). */
+__attribute__((noinline, cold)) static int string_segments(struct exec *x, unsigned src_seg,
+                                                           uint64_t rsi, uint64_t rdi, unsigned asz,
+                                                           unsigned size, int uses_src, int uses_dst,
+                                                           uint64_t *src_la, uint64_t *dst_la)
+{
+    unsigned op = x->in->opcode;
+    /* ES is written by MOVS, STOS and INS */
+    int dst_write = op != 0xA6 && op != 0xA7 && op != 0xAE && op != 0xAF;
+    int rc;
+    if (uses_src && (rc = seg_access(x, src_seg, rsi, asz, size, 0, src_la)) != X_OK)
+        return rc;
+    if (uses_dst && (rc = seg_access(x, HVEMU_ES, rdi, asz, size, dst_write, dst_la)) != X_OK)
+        return rc;
+    return X_OK;
+}
+
 int exec_string(struct exec *x)
 {
     const struct hvemu_insn *in = x->in;
@@ -103,6 +121,7 @@ int exec_string(struct exec *x)
     uint64_t rdi = gpr_get_sized(x, HVEMU_RDI, asz), acc = gpr_get_sized(x, HVEMU_RAX, size);
     uint64_t flags = x->new_rflags, loaded = 0;
     uint32_t done = 0;
+    const unsigned legacy = x->mode; /* in a register: the callbacks cannot change it */
     rc = X_OK;
     for (uint32_t iter = 0;; iter++) {
         if (rep && rcx == 0)
@@ -112,13 +131,9 @@ int exec_string(struct exec *x)
             break;
         }
         uint64_t src_la = 0, dst_la = 0, a = 0, b = 0, r;
-        if (x->mode) {
-            /* segmentation: limits and types of DS (or the override) and ES; ES is written by
-             * MOVS, STOS and INS */
-            int dst_write = in->opcode != 0xA6 && in->opcode != 0xA7 && in->opcode != 0xAE &&
-                            in->opcode != 0xAF;
-            if ((uses_src && (rc = seg_access(x, (unsigned)src_seg, rsi, asz, size, 0, &src_la)) != X_OK) ||
-                (uses_dst && (rc = seg_access(x, HVEMU_ES, rdi, asz, size, dst_write, &dst_la)) != X_OK))
+        if (__builtin_expect(legacy != 0, 0)) { /* segmentation: DS (or the override) and ES */
+            if ((rc = string_segments(x, (unsigned)src_seg, rsi, rdi, asz, size, uses_src, uses_dst,
+                                      &src_la, &dst_la)) != X_OK)
                 break;
         } else {
             seg_linear(x, (unsigned)src_seg, rsi, asz, &src_la);

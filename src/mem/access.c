@@ -210,8 +210,9 @@ static inline uint64_t linear_of(struct exec *x, const struct hvemu_mem *m, int6
 }
 
 /* Outside 64-bit mode: the effective address truncated to the address size, then
- * segmentation (src/modes/segment.c). */
-static int legacy_linear(struct exec *x, const struct hvemu_mem *m, int64_t offset,
+ * segmentation (src/modes/segment.c). Out of line and cold: inlined, it would make every 64-bit
+ * caller save registers it never needs. */
+__attribute__((noinline, cold)) static int legacy_linear(struct exec *x, const struct hvemu_mem *m, int64_t offset,
                          unsigned size, int write, uint64_t *la)
 {
     uint64_t ea = (uint64_t)m->disp + (uint64_t)offset;
@@ -301,12 +302,8 @@ int mem_write(struct exec *x, uint64_t la, const void *data, unsigned size, enum
 /* ---- operands ---- */
 
 static inline int linear_checked(struct exec *x, const struct hvemu_mem *m, int64_t offset,
-                                 unsigned size, int write, uint64_t *la)
+                                 unsigned size, uint64_t *la)
 {
-    if (__builtin_expect(x->mode != 0, 0)) {
-        int rc = legacy_linear(x, m, offset, size, write, la);
-        return rc != X_OK ? rc : check_align(x, *la, size);
-    }
     *la = linear_of(x, m, offset);
     int rc = check_canonical(x, m->segment, *la, size);
     if (rc != X_OK)
@@ -314,18 +311,30 @@ static inline int linear_checked(struct exec *x, const struct hvemu_mem *m, int6
     return check_align(x, *la, size);
 }
 
+/* op_linear_at(), inline in the operand accessors below (as it was before the modes: the
+ * mode test must not change what the compiler inlines on the 64-bit paths). */
+static inline __attribute__((always_inline)) int op_linear(struct exec *x, unsigned i, int64_t offset,
+                                                           unsigned size, uint64_t *la)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    if (__builtin_expect(x->mode != 0, 0)) {
+        /* a read-modify-write operand is checked as a write before it is read, as the CPU does */
+        int rc = legacy_linear(x, &op->u.mem, offset, size, (op->access & HVEMU_OPA_WRITE) != 0, la);
+        return rc != X_OK ? rc : check_align(x, *la, size);
+    }
+    return linear_checked(x, &op->u.mem, offset, size, la);
+}
+
 int op_linear_at(struct exec *x, unsigned i, int64_t offset, unsigned size, uint64_t *la)
 {
-    /* a read-modify-write operand is checked as a write before it is read, as the CPU does */
-    const struct hvemu_operand *op = &x->in->op[i];
-    return linear_checked(x, &op->u.mem, offset, size, (op->access & HVEMU_OPA_WRITE) != 0, la);
+    return op_linear(x, i, offset, size, la);
 }
 
 int op_read_mem(struct exec *x, unsigned i, int64_t offset, void *buf, unsigned size)
 {
     const struct hvemu_operand *op = &x->in->op[i];
     uint64_t la;
-    int rc = op_linear_at(x, i, offset, size, &la);
+    int rc = op_linear(x, i, offset, size, &la);
     if (rc != X_OK)
         return rc;
     int rmw = (op->access & HVEMU_OPA_WRITE) != 0;
@@ -353,7 +362,7 @@ int op_write_mem(struct exec *x, unsigned i, int64_t offset, const void *buf, un
 {
     const struct hvemu_operand *op = &x->in->op[i];
     uint64_t la;
-    int rc = op_linear_at(x, i, offset, size, &la);
+    int rc = op_linear(x, i, offset, size, &la);
     if (rc != X_OK)
         return rc;
     int rmw = (op->access & HVEMU_OPA_READ) != 0;

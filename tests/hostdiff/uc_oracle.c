@@ -12,14 +12,20 @@
 #define UC_ARCH_X86 4
 #define UC_MODE_32 (1 << 2)
 #define UC_PROT_ALL 7
+#define UC_PROT_RW 3
+#define UC_PROT_RX 5
 #define UC_HOOK_INTR (1 << 0)
 #define UC_HOOK_INSN_INVALID (1 << 14)
 #define UC_HOOK_MEM_READ_UNMAPPED (1 << 4)
 #define UC_HOOK_MEM_WRITE_UNMAPPED (1 << 5)
 #define UC_HOOK_MEM_FETCH_UNMAPPED (1 << 6)
+#define UC_HOOK_MEM_WRITE_PROT (1 << 8)
+#define UC_HOOK_MEM_FETCH_PROT (1 << 9)
 #define UC_MEM_READ_UNMAPPED 19
 #define UC_MEM_WRITE_UNMAPPED 20
 #define UC_MEM_FETCH_UNMAPPED 21
+#define UC_MEM_WRITE_PROT 22
+#define UC_MEM_FETCH_PROT 24
 #define R_CS 11
 #define R_DS 17
 #define R_ES 28
@@ -75,7 +81,9 @@ static int hook_unmapped(uc_engine *uc, int type, uint64_t addr, int size, int64
 {
     (void)uc; (void)size; (void)value; (void)user;
     if (!h_unmapped && h_vector < 0) {
-        h_unmapped = type;
+        /* as on the host: the code region is read+execute, the window read+write (NX) */
+        h_unmapped = type == UC_MEM_FETCH_PROT ? UC_MEM_FETCH_UNMAPPED
+                     : type == UC_MEM_WRITE_PROT ? UC_MEM_WRITE_UNMAPPED : type;
         h_addr = addr & 0xffffffffu; /* QEMU's 64-bit target_ulong may hold it sign-extended */
     }
     return 0;
@@ -122,8 +130,14 @@ int uc_oracle_init(unsigned bits)
     if (!U.open || !U.hook_add || U.open(UC_ARCH_X86, UC_MODE_32, &U.uc) != 0)
         return -1;
     size_t h;
-    if (U.mem_map(U.uc, NATIVE_MEM_ADDR, NATIVE_MEM_SIZE, UC_PROT_ALL) ||
-        U.mem_map(U.uc, NATIVE_CODE_LO, NATIVE_CODE_HI - NATIVE_CODE_LO, UC_PROT_ALL))
+    /* The code region read+execute as on the host, except the page of the instruction, which
+     * is rewritten every run (a write to a page without write permission makes Unicorn flush
+     * its whole translation cache: ten times slower). Tests aim no data at that page. */
+    uint64_t page = NATIVE_CODE_ADDR & ~0xfffull;
+    if (U.mem_map(U.uc, NATIVE_MEM_ADDR, NATIVE_MEM_SIZE, UC_PROT_RW) ||
+        U.mem_map(U.uc, NATIVE_CODE_LO, page - NATIVE_CODE_LO, UC_PROT_RX) ||
+        U.mem_map(U.uc, page, 0x1000, UC_PROT_ALL) ||
+        U.mem_map(U.uc, page + 0x1000, NATIVE_CODE_HI - page - 0x1000, UC_PROT_RX))
         return -1;
     static uint8_t cc[NATIVE_CODE_HI - NATIVE_CODE_LO];
     memset(cc, 0xcc, sizeof cc);
@@ -131,7 +145,8 @@ int uc_oracle_init(unsigned bits)
     U.hook_add(U.uc, &h, UC_HOOK_INTR, (void *)hook_intr, NULL, 1, 0);
     U.hook_add(U.uc, &h, UC_HOOK_INSN_INVALID, (void *)hook_invalid, NULL, 1, 0);
     U.hook_add(U.uc, &h, UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED |
-               UC_HOOK_MEM_FETCH_UNMAPPED, (void *)hook_unmapped, NULL, 1, 0);
+               UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT,
+               (void *)hook_unmapped, NULL, 1, 0);
     if ((bits == 16 || bits == 15) && setup16())
         return -1;
     if (bits == 15) { /* leave protected mode: the segment caches stay */
@@ -150,10 +165,12 @@ int uc_oracle_run(const uint8_t *insn, size_t len, struct native_state *st, stru
         return NATIVE_EINVAL;
     if (!U.uc)
         return NATIVE_EINIT;
-    uint8_t code[16];
-    memcpy(code, insn, len);
-    code[len] = 0xcc;
-    U.mem_write(U.uc, NATIVE_CODE_ADDR, code, len + 1);
+    /* the whole page: INT3 around the instruction, whatever a previous run wrote there */
+    static uint8_t page[4096];
+    unsigned at = (unsigned)(NATIVE_CODE_ADDR & 0xfff);
+    memset(page, 0xcc, sizeof page);
+    memcpy(page + at, insn, len);
+    U.mem_write(U.uc, NATIVE_CODE_ADDR & ~0xfffull, page, sizeof page);
     U.mem_write(U.uc, NATIVE_MEM_ADDR, st->mem, NATIVE_MEM_SIZE);
     for (int i = 0; i < 8; i++) {
         uint32_t v = (uint32_t)st->gpr[i];
@@ -175,9 +192,6 @@ int uc_oracle_run(const uint8_t *insn, size_t len, struct native_state *st, stru
     U.reg_read(U.uc, R_EFLAGS, &ofl);
     U.reg_read(U.uc, R_EIP, &oeip);
     U.mem_read(U.uc, NATIVE_MEM_ADDR, st->mem, NATIVE_MEM_SIZE);
-    code[0] = 0xcc;
-    for (size_t i = 0; i <= len; i++)
-        U.mem_write(U.uc, NATIVE_CODE_ADDR + i, code, 1);
     for (int i = 0; i < 8; i++)
         st->gpr[i] = (st->gpr[i] & ~0xffffffffull) | out[i];
     st->rflags = (ofl & NATIVE_RFLAGS_MASK) | 2;

@@ -79,6 +79,7 @@ int exec_bcd(struct exec *x);
 int exec_aam_aad(struct exec *x);
 int exec_bound(struct exec *x);
 int exec_into(struct exec *x);
+int exec_lxs(struct exec *x);
 int exec_rdtsc(struct exec *x);
 int exec_cacheline(struct exec *x);
 int exec_hint(struct exec *x);

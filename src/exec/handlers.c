@@ -84,4 +84,6 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_AAA] = exec_bcd, [HV_MN_AAS] = exec_bcd, [HV_MN_DAA] = exec_bcd,
     [HV_MN_DAS] = exec_bcd, [HV_MN_AAM] = exec_aam_aad, [HV_MN_AAD] = exec_aam_aad,
     [HV_MN_BOUND] = exec_bound, [HV_MN_INTO] = exec_into,
+    [HV_MN_LES] = exec_lxs, [HV_MN_LDS] = exec_lxs, [HV_MN_LSS] = exec_lxs,
+    [HV_MN_LFS] = exec_lxs, [HV_MN_LGS] = exec_lxs,
 };

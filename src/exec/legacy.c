@@ -163,16 +163,51 @@ int exec_into(struct exec *x)
  * keeps the limit and attributes (which is what makes big real mode last). Protected-mode
  * loads need the descriptor tables and their checks, and a load of SS inhibits interrupts for
  * one instruction, which hvemu has no way to report: those answer unhandleable. */
-int seg_load(struct exec *x, unsigned seg, uint16_t selector)
+static int seg_load_real(struct exec *x, unsigned seg, uint16_t selector, int shadow)
 {
     if (seg >= HVEMU_NUM_SEGS || seg == HVEMU_CS)
         return exec_ud(x);
     if (x->mode != HV_CPU_REAL)
         return exec_unhandled(x, "segment register load needs a descriptor load (protected mode)");
-    if (seg == HVEMU_SS)
+    if (seg == HVEMU_SS && shadow)
         return exec_unhandled(x, "MOV/POP SS: the one-instruction interrupt shadow is not reported");
     if (x->nsys >= EXEC_MAX_SYS)
         return exec_unhandled(x, "too many system register writes in one instruction");
     sys_stage(x, SYSREG_SEG_REAL, selector, (uint16_t)seg);
+    return X_OK;
+}
+
+int seg_load(struct exec *x, unsigned seg, uint16_t selector)
+{
+    return seg_load_real(x, seg, selector, 1);
+}
+
+/* LES LDS LSS LFS LGS r, m16:16/m16:32: the offset into r, the selector after it into the
+ * segment register (real mode only, as seg_load(); LSS makes no interrupt shadow). The far
+ * pointer is read as one access. */
+int exec_lxs(struct exec *x)
+{
+    const struct hvemu_insn *in = x->in;
+    unsigned size = in->op[0].size, seg;
+    uint8_t buf[16];
+    uint64_t off = 0;
+    uint16_t sel;
+    int rc;
+    switch (in->mnemonic) {
+    case HV_MN_LES: seg = HVEMU_ES; break;
+    case HV_MN_LDS: seg = HVEMU_DS; break;
+    case HV_MN_LSS: seg = HVEMU_SS; break;
+    case HV_MN_LFS: seg = HVEMU_FS; break;
+    default: seg = HVEMU_GS; break;
+    }
+    if (x->mode != HV_CPU_REAL) /* checked first: a protected-mode load reads nothing yet */
+        return exec_unhandled(x, "segment register load needs a descriptor load (protected mode)");
+    if ((rc = op_read_mem(x, 1, 0, buf, size + 2)) != X_OK)
+        return rc;
+    memcpy(&off, buf, size);
+    memcpy(&sel, buf + size, 2);
+    if ((rc = seg_load_real(x, seg, sel, 0)) != X_OK)
+        return rc;
+    gpr_set_sized(x, in->op[0].u.reg.idx, size, off);
     return X_OK;
 }

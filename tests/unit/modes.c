@@ -590,6 +590,30 @@ static void test_legacy_insns(void)
     run("8ed8");
     CHECK(R.status == HVEMU_UNHANDLEABLE, "protected-mode mov ds: %d", R.status);
 
+    /* LES/LSS in real mode: offset into the register, selector into the segment */
+    real_mode();
+    S.gpr[HVEMU_RBX] = 0x40;
+    wr32(0x20040, 0x56781234);
+    run("c407"); /* les ax, [bx] */
+    OK("real les");
+    CHECK((S.gpr[HVEMU_RAX] & 0xffff) == 0x1234 && S.seg[HVEMU_ES].selector == 0x5678 &&
+          S.seg[HVEMU_ES].base == 0x56780, "les: ax %llx es %x", (unsigned long long)S.gpr[HVEMU_RAX],
+          S.seg[HVEMU_ES].selector);
+    run("0fb227"); /* lss sp, [bx] */
+    OK("real lss");
+    CHECK((S.gpr[HVEMU_RSP] & 0xffff) == 0x1234 && S.seg[HVEMU_SS].base == 0x56780, "lss");
+    S.gpr[HVEMU_RBX] = 0xfffe;
+    run("c507"); /* lds ax, [bx]: 4 bytes from 0xFFFE cross the limit */
+    FAULTED(HVEMU_EXC_GP, "real lds past the limit");
+    prot_mode(1);
+    run("c507");
+    CHECK(R.status == HVEMU_UNHANDLEABLE, "protected-mode lds: %d", R.status);
+    /* far JMP and 32-bit PUSH of a segment register: unhandleable, named */
+    run("ea0000000008000");
+    CHECK(R.status == HVEMU_UNHANDLEABLE && R.reason && strstr(R.reason, "far"), "far jmp: %d", R.status);
+    run("06");
+    CHECK(R.status == HVEMU_UNHANDLEABLE && !memcmp(&S, &before, sizeof S), "push es (32-bit): %d", R.status);
+
     /* PUSHA with a 16-bit stack, POPA back; the stored SP is skipped */
     real_mode();
     for (unsigned i = 0; i < 8; i++)

@@ -253,8 +253,10 @@ __attribute__((noinline)) static int fetch_decode_legacy(struct hvemu_ctx *ctx, 
     uint64_t la = (s->seg[HVEMU_CS].base + eip) & 0xffffffffu;
     store_u64(buf, 0);
     store_u64(buf + 8, 0);
+    /* #GP(0) past the CS limit; real mode pushes no error code */
+    int err = hv_cpu_mode(s) != HV_CPU_REAL;
     if (!avail)
-        return result_exception(res, HVEMU_EXC_GP, 1);
+        return result_exception(res, HVEMU_EXC_GP, err);
     if (given_len) {
         have = given_len > avail ? avail : (unsigned)given_len;
         copy_small(buf, given, have);
@@ -299,7 +301,7 @@ __attribute__((noinline)) static int fetch_decode_legacy(struct hvemu_ctx *ctx, 
     if (rc == HVEMU_DECODE_UD)
         return result_exception(res, HVEMU_EXC_UD, 0);
     if (rc == HVEMU_DECODE_TOO_LONG || (rc == HVEMU_DECODE_TRUNCATED && have >= avail))
-        return result_exception(res, HVEMU_EXC_GP, 1); /* 15 bytes, or past the CS limit */
+        return result_exception(res, HVEMU_EXC_GP, err); /* 15 bytes, or past the CS limit */
     return result_unhandled(res, "instruction bytes end before the instruction");
 }
 

@@ -16,7 +16,8 @@ int exec_exception(struct exec *x, unsigned vector, int has_error, uint32_t erro
 {
     x->res->status = HVEMU_EXCEPTION;
     x->res->exc.vector = (uint8_t)vector;
-    x->res->exc.has_error_code = (uint8_t)(has_error != 0);
+    /* real mode delivers no exception with an error code (and VM entry refuses to inject one) */
+    x->res->exc.has_error_code = (uint8_t)(has_error != 0 && x->mode != HV_CPU_REAL);
     x->res->exc.error_code = error;
     return X_EXC;
 }

@@ -14,9 +14,8 @@
  *      Expand-down data segments: every byte above the limit and at or below 0xFFFF (B = 0) or
  *      0xFFFFFFFF (B = 1).
  * The fault is #SS(0) for an SS-based access, #GP(0) otherwise. In real mode the processor
- * pushes no error code; hvemu reports the same vector with an error code of 0 and
- * has_error_code set, and the embedder that injects it in real mode drops the error code (as
- * injection of a real-mode event through VMX/SVM does).
+ * pushes no error code: hvemu reports the vector with has_error_code clear there
+ * (exec_exception()), which is also what VMX event injection in real mode requires.
  * Real mode makes no type checks here (its segment loads do not change the access rights, and
  * the SDM describes none for real-address-mode accesses).
  *

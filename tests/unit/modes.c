@@ -154,9 +154,11 @@ static void wr32(uint64_t a, uint32_t v)
 /* The instruction faulted with `vec` (error code 0) and changed nothing at all. */
 #define FAULTED(vec, what)                                                                      \
     do {                                                                                        \
-        CHECK(R.status == HVEMU_EXCEPTION && R.exc.vector == (vec) && R.exc.error_code == 0,     \
-              "%s: status %d vector %u (%s)", what, R.status, R.exc.vector,                     \
-              R.reason ? R.reason : "");                                                        \
+        CHECK(R.status == HVEMU_EXCEPTION && R.exc.vector == (vec) && R.exc.error_code == 0 &&   \
+              R.exc.has_error_code == ((S.cr0 & 1) && (vec) != HVEMU_EXC_DE &&                \
+                                       (vec) != HVEMU_EXC_BR),                                  \
+              "%s: status %d vector %u err %u (%s)", what, R.status, R.exc.vector,              \
+              R.exc.has_error_code, R.reason ? R.reason : "");                                  \
         CHECK(!memcmp(&S, &before, sizeof S), "%s: the state changed on a fault", what);        \
     } while (0)
 #define OK(what) CHECK(R.status == HVEMU_OK, "%s: status %d (%s %s) vector %u", what, R.status, \

@@ -9,6 +9,9 @@
  * Input: bytes 0..14 the instruction; the rest seeds the state: GPR values (with edge values),
  * RFLAGS, which state parts are loaded, whether APX is enabled, and the memory behaviour (a
  * page that faults, a compare-exchange that finds memory changed, a callback that asks to retry).
+ * Half the inputs run outside 64-bit mode: real mode, 16/32-bit protected mode, compatibility
+ * mode or virtual-8086 mode, with segments of random base, limit and type (read-only,
+ * expand-down, execute-only, null), so segmentation's faults are reached too.
  */
 #include "hvemu.h"
 
@@ -188,6 +191,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     st.seg[HVEMU_FS].base = MEM_BASE;
     st.rip = 0x400000;
+    /* the mode: bit 16 of ctl leaves 64-bit mode, bits 17-19 say for which */
+    enum hvemu_mode dmode = HVEMU_MODE_64;
+    if (ctl & (1u << 16)) {
+        static const uint32_t attrs[] = {0x93, 0x93, 0x91, 0x97, 0x9b, 0x99, 0x93 | 0x4000,
+                                         0x97 | 0x4000, HVEMU_SEG_ATTR_UNUSABLE};
+        static const uint32_t limits[] = {0xffff, 0xffffffffu, 0xfff, 0x1fff, 0xffffff};
+        unsigned kind = (unsigned)(ctl >> 17) & 7, d = (unsigned)(ctl >> 20) & 1;
+        uint64_t segbits = take(&p, &n, 4);
+        if (kind <= 1) {            /* real mode */
+            st.cr0 = 0x10;
+            st.efer = 0;
+        } else if (kind <= 4) {     /* protected mode (kind 4: virtual-8086) */
+            st.cr0 = 0x11;
+            st.efer = 0;
+            if (kind == 4)
+                st.rflags |= HVEMU_FLAG_VM;
+        } else {                    /* compatibility mode */
+            st.cr0 = 0x80000011;
+            st.efer = 0x500;
+        }
+        for (unsigned i = 0; i < HVEMU_NUM_SEGS; i++, segbits >>= 5) {
+            st.seg[i].selector = (uint16_t)(0x10 | (segbits & 3));
+            st.seg[i].base = (segbits & 4) ? MEM_BASE : 0;
+            st.seg[i].limit = limits[(segbits >> 3) % 5];
+            st.seg[i].attr = attrs[(segbits >> 1) % 9];
+        }
+        /* CS: code, 16- or 32-bit; EIP 0x100 at linear 0x400000 */
+        st.seg[HVEMU_CS].base = 0x400000 - 0x100;
+        st.seg[HVEMU_CS].attr = 0x9b | (d ? HVEMU_SEG_ATTR_DB : 0);
+        st.rip = 0x100;
+        dmode = d ? HVEMU_MODE_32 : HVEMU_MODE_16;
+    }
     if (ctl & 2)
         st.valid &= ~(uint64_t)take(&p, &n, 4); /* some parts not loaded: the lazy path */
     memset(&m, 0, sizeof m);
@@ -233,7 +268,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st.rip != before.rip)
         abort();
     struct hvemu_insn in;
-    int string = hvemu_decode(insn, ilen, HVEMU_MODE_64, NULL, &in) == HVEMU_DECODE_OK &&
+    int string = hvemu_decode(insn, ilen, dmode, NULL, &in) == HVEMU_DECODE_OK &&
                  in.map == 0 && ((in.opcode >= 0xa4 && in.opcode <= 0xaf) || (in.opcode >= 0x6c && in.opcode <= 0x6f));
     if (!string) {
         if (memcmp(st.gpr, before.gpr, sizeof st.gpr) || st.rflags != before.rflags)

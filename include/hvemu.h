@@ -654,7 +654,7 @@ struct hvemu_ctx {
     uint8_t cached_bytes[16];
     hvemu_features cached_features; /* ctx->features when they were decoded */
     uint8_t cached_len;          /* 0: nothing cached */
-    uint8_t cached_apx;          /* the cached decode needed APX: a hit re-checks XCR0/CR4 */
+    uint8_t cached_apx;          /* 1: needed APX (a hit re-checks XCR0/CR4); 0x80 | mode: 16/32-bit */
 };
 
 /* Set up a context: ops, opaque and state, every feature enabled, default tunables. */

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hvemu_emulate(): one emulation, top to bottom.
- *   1. mode from CR0/EFER/CS (64-bit mode is executed; other modes answer unhandleable)
+ *   1. mode from CR0/EFER/RFLAGS.VM/CS (src/modes/): 64-bit mode takes the paths below;
+ *      real, protected and compatibility mode (16- or 32-bit code by CS.D) take
+ *      fetch_decode_legacy() and segmentation in every access; virtual-8086 mode answers
+ *      unhandleable
  *   2. fetch the bytes at CS:RIP (one callback, a second only when the instruction crosses
- *      a page), decode (APX only when CPUID, XCR0[19] and CR4.OSXSAVE allow it)
+ *      a page), decode (APX only when CPUID, XCR0[19] and CR4.OSXSAVE allow it); outside
+ *      64-bit mode the fetch is CS-limit checked and EIP wraps at 32 bits
  *   3. run the family handler of the mnemonic (src/exec/), which reads operands and stages
  *      every effect in struct exec
  *   4. commit (src/mem/access.c): memory writes (locked ones through compare-exchange, and a
@@ -116,7 +120,7 @@ static inline uint64_t low_bytes_mask(unsigned n)
 /* Do the first bytes of buf (16 readable bytes, `n` of them fetched) equal the cached
  * instruction? Two 8-byte compares instead of a memcmp call: buf past `n` may hold anything,
  * so the words are masked to the cached length, which is at most 15. */
-static inline int cache_hit(const struct hvemu_ctx *ctx, const uint8_t *buf, unsigned n)
+static inline int cache_hit_bytes(const struct hvemu_ctx *ctx, const uint8_t *buf, unsigned n)
 {
     unsigned cl = ctx->cached_len;
     if (!cl || n < cl)
@@ -124,13 +128,19 @@ static inline int cache_hit(const struct hvemu_ctx *ctx, const uint8_t *buf, uns
     uint64_t lo = (load_u64(buf) ^ load_u64(ctx->cached_bytes)) & low_bytes_mask(cl);
     uint64_t hi = cl > 8 ? (load_u64(buf + 8) ^ load_u64(ctx->cached_bytes + 8)) &
                                low_bytes_mask(cl - 8) : 0;
-    if ((lo | hi) || ctx->cached_features.bits[0] != ctx->features.bits[0] ||
-        ctx->cached_features.bits[1] != ctx->features.bits[1])
+    return !(lo | hi) && ctx->cached_features.bits[0] == ctx->features.bits[0] &&
+           ctx->cached_features.bits[1] == ctx->features.bits[1];
+}
+
+static inline int cache_hit(const struct hvemu_ctx *ctx, const uint8_t *buf, unsigned n)
+{
+    if (!cache_hit_bytes(ctx, buf, n))
         return 0;
-    /* an APX decode stays valid only while XCR0[19] and CR4.OSXSAVE are still set */
+    /* an APX decode stays valid only while XCR0[19] and CR4.OSXSAVE are still set; a decode
+     * of another mode (cached_apx >= CACHE_TAG_LEGACY) is no hit */
     const struct hvemu_state *s = ctx->state;
     return !ctx->cached_apx ||
-           ((s->valid & (HVEMU_PART_XCR0 | HVEMU_PART_CR4)) == (HVEMU_PART_XCR0 | HVEMU_PART_CR4) &&
+           (ctx->cached_apx == 1 && (s->valid & (HVEMU_PART_XCR0 | HVEMU_PART_CR4)) == (HVEMU_PART_XCR0 | HVEMU_PART_CR4) &&
             (s->xcr0 & XCR0_APX) && (s->cr4 & CR4_OSXSAVE));
 }
 
@@ -223,9 +233,81 @@ static int fetch_decode(struct hvemu_ctx *ctx, const uint8_t *given, size_t give
     return HVEMU_OK;
 }
 
+/* Outside 64-bit mode the cache tag (ctx->cached_apx) is this plus the decoder's mode: 64-bit
+ * hits test cached_apx == 0 (or 1, APX) as before, so keying the cache by mode costs them
+ * nothing. */
+#define CACHE_TAG_LEGACY 0x80u
+
+/* Fetch and decode at CS:EIP outside 64-bit mode: the bytes must lie within the CS limit
+ * (#GP(0) when the instruction reaches past it), the linear address is 32 bits and wraps at
+ * 4 GiB, and the decoder runs in the mode CS.D gives (no REX, no APX). */
+__attribute__((noinline)) static int fetch_decode_legacy(struct hvemu_ctx *ctx, const uint8_t *given,
+                                                         size_t given_len, enum hvemu_mode dmode,
+                                                         struct hvemu_result *res)
+{
+    struct hvemu_state *s = ctx->state;
+    uint8_t buf[16];
+    unsigned have = 0;
+    uint64_t eip = s->rip & 0xffffffffu;
+    unsigned avail = hv_cs_room(s, eip);
+    uint64_t la = (s->seg[HVEMU_CS].base + eip) & 0xffffffffu;
+    store_u64(buf, 0);
+    store_u64(buf + 8, 0);
+    /* #GP(0) past the CS limit; real mode pushes no error code */
+    int err = hv_cpu_mode(s) != HV_CPU_REAL;
+    if (!avail)
+        return result_exception(res, HVEMU_EXC_GP, err);
+    if (given_len) {
+        have = given_len > avail ? avail : (unsigned)given_len;
+        copy_small(buf, given, have);
+    } else {
+        unsigned room = 4096 - (unsigned)(la & 4095), want = room < avail ? room : avail;
+        if (fetch_bytes(ctx, la, buf, want, &have, res) != HVEMU_OK)
+            return res->status;
+    }
+    unsigned tag = CACHE_TAG_LEGACY | (unsigned)dmode;
+    if (ctx->cached_apx == tag && cache_hit_bytes(ctx, buf, have))
+        return HVEMU_OK;
+    hvemu_features f = ctx->features;
+    hvemu_feature_set(&f, HVEMU_FEAT_APX, 0);
+    ctx->cached_len = 0;
+    int rc;
+    for (;;) {
+        rc = hvemu_decode(buf, have, dmode, &f, &ctx->insn);
+        if (rc != HVEMU_DECODE_TRUNCATED || have >= avail)
+            break;
+        if (given_len && have >= given_len)
+            break;
+        unsigned more = 0, want = avail - have;
+        uint64_t at = (la + have) & 0xffffffffu;
+        unsigned room = 4096 - (unsigned)(at & 4095);
+        if (given_len) {
+            more = (unsigned)given_len - have < want ? (unsigned)given_len - have : want;
+            copy_small(buf + have, given + have, more);
+        } else if (fetch_bytes(ctx, at, buf + have, room < want ? room : want, &more, res) != HVEMU_OK) {
+            if (res->status == HVEMU_EXCEPTION && res->exc.vector == HVEMU_EXC_PF)
+                res->exc.cr2 = res->exc.cr2 ? res->exc.cr2 : at;
+            return res->status;
+        }
+        have += more;
+    }
+    if (rc == HVEMU_DECODE_OK) {
+        copy_small(ctx->cached_bytes, buf, ctx->insn.length);
+        ctx->cached_features = ctx->features;
+        ctx->cached_len = ctx->insn.length;
+        ctx->cached_apx = (uint8_t)tag;
+        return HVEMU_OK;
+    }
+    if (rc == HVEMU_DECODE_UD)
+        return result_exception(res, HVEMU_EXC_UD, 0);
+    if (rc == HVEMU_DECODE_TOO_LONG || (rc == HVEMU_DECODE_TRUNCATED && have >= avail))
+        return result_exception(res, HVEMU_EXC_GP, err); /* 15 bytes, or past the CS limit */
+    return result_unhandled(res, "instruction bytes end before the instruction");
+}
+
 /* exec_commit() with its common case inline: at most one unlocked write within a page (no
  * probing, one callback), then the GPRs, RFLAGS and RIP. */
-static inline int commit(struct exec *x)
+static inline __attribute__((always_inline)) int commit(struct exec *x)
 {
     struct hvemu_state *s = x->s;
     const struct exec_write *w = &x->wr[0];
@@ -272,28 +354,12 @@ static __attribute__((noinline, cold)) int finish_trap(struct hvemu_result *res,
 #define MODE_PARTS (HVEMU_PART_RIP | HVEMU_PART_RFLAGS | HVEMU_PART_CR0 | HVEMU_PART_EFER | \
                     HVEMU_PART_SEG(HVEMU_CS))
 
-static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len,
-                   struct hvemu_result *res)
+/* Execute and commit the decoded instruction in `mode`. Inlined twice: with the constant
+ * HV_CPU_64 into emulate(), where the mode tests fold away, and into emulate_legacy(). */
+static inline __attribute__((always_inline)) int execute(struct hvemu_ctx *ctx,
+                                                         struct hvemu_result *res, unsigned mode)
 {
     struct hvemu_state *s = ctx->state;
-    res->status = HVEMU_OK;
-    res->reason = 0;
-    res->detail[0] = 0;
-    res->retries = 0;
-    res->exc.vector = 0;
-    res->exc.has_error_code = 0;
-    res->exc.error_code = 0;
-    res->exc.cr2 = 0;
-    res->event = HVEMU_EVENT_NONE;
-
-    if ((s->valid & MODE_PARTS) != MODE_PARTS && need_parts(ctx, MODE_PARTS, res) != HVEMU_OK)
-        return res->status;
-    if (!(s->efer & EFER_LMA) || !(s->cr0 & CR0_PE) || !(s->seg[HVEMU_CS].attr & HVEMU_SEG_ATTR_L))
-        return result_unhandled(res, "only 64-bit mode is executed so far");
-
-    if (fetch_decode(ctx, given, given_len, res) != HVEMU_OK)
-        return res->status;
-
     const struct hvemu_insn *in = &ctx->insn;
     exec_fn fn = hv_exec_handlers[in->mnemonic];
     if (in->encoding == HVEMU_ENC_EVEX || !fn)
@@ -309,7 +375,9 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
     x.s = s;
     x.in = in;
     x.res = res;
-    x.rip_next = s->rip + in->length;
+    x.mode = (uint8_t)mode;
+    /* outside 64-bit mode EIP wraps at 32 bits (the next fetch checks it against the CS limit) */
+    x.rip_next = mode ? (s->rip + in->length) & 0xffffffffu : s->rip + in->length;
     x.locked = (in->prefixes & HVEMU_PFX_LOCK) ||
                ((in->attrs & HV_ATTR_XLOCK) && in->has_modrm && (in->modrm >> 6) != 3);
     x.lock_fresh = 0;
@@ -348,6 +416,42 @@ static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len
     if (__builtin_expect(rc == X_OK && !tf, 1))
         return res->status = HVEMU_OK;
     return finish_trap(res, rc, tf, in->length);
+}
+
+/* Real, protected and compatibility mode: out of the 64-bit path, which pays one branch. */
+__attribute__((noinline)) static int emulate_legacy(struct hvemu_ctx *ctx, const uint8_t *given,
+                                                    size_t given_len, struct hvemu_result *res)
+{
+    struct hvemu_state *s = ctx->state;
+    unsigned mode = hv_cpu_mode(s);
+    if (mode == HV_CPU_V86)
+        return result_unhandled(res, "virtual-8086 mode is not executed");
+    if (fetch_decode_legacy(ctx, given, given_len, hv_code_size(s), res) != HVEMU_OK)
+        return res->status;
+    return execute(ctx, res, mode);
+}
+
+static int emulate(struct hvemu_ctx *ctx, const uint8_t *given, size_t given_len,
+                   struct hvemu_result *res)
+{
+    struct hvemu_state *s = ctx->state;
+    res->status = HVEMU_OK;
+    res->reason = 0;
+    res->detail[0] = 0;
+    res->retries = 0;
+    res->exc.vector = 0;
+    res->exc.has_error_code = 0;
+    res->exc.error_code = 0;
+    res->exc.cr2 = 0;
+    res->event = HVEMU_EVENT_NONE;
+
+    if ((s->valid & MODE_PARTS) != MODE_PARTS && need_parts(ctx, MODE_PARTS, res) != HVEMU_OK)
+        return res->status;
+    if (!(s->efer & EFER_LMA) || !(s->cr0 & CR0_PE) || !(s->seg[HVEMU_CS].attr & HVEMU_SEG_ATTR_L))
+        return emulate_legacy(ctx, given, given_len, res);
+    if (fetch_decode(ctx, given, given_len, res) != HVEMU_OK)
+        return res->status;
+    return execute(ctx, res, HV_CPU_64);
 }
 
 int hvemu_emulate(struct hvemu_ctx *ctx, struct hvemu_result *res)

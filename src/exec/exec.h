@@ -15,6 +15,7 @@
 
 #include "hvemu.h"
 #include "tables.gen.h"
+#include "modes/modes.h"
 
 /* The library is built with -ffreestanding, which turns every memcpy() into a call to libc
  * (through the PLT): fixed-size copies go through the builtin, which compiles to moves. */
@@ -72,6 +73,7 @@ enum exec_sysreg {
     SYSREG_SIMD,                 /* the SIMD fields below: simd_apply() (src/exec/simd.c) */
     SYSREG_RFLAGS,               /* RFLAGS as IRET loads it: RF kept (the completion rule that
                                   * clears RF does not apply) */
+    SYSREG_SEG_REAL,             /* real-mode segment load: value = selector, limit = segment */
 };
 #define EXEC_MAX_SYS 8 /* IRET: CS, SS, RFLAGS and the four data segments it may null */
 struct exec_sysw {
@@ -108,6 +110,7 @@ struct exec {
     uint8_t state_missing;      /* a register read found its state part unavailable */
     uint8_t nsys;               /* system register writes staged in sys[] */
     uint8_t lock_fresh;         /* a failed cmpxchg left the current value in lock_val */
+    uint8_t mode;               /* enum hv_cpu_mode: 0 is 64-bit mode (src/modes/) */
     uint64_t lock_la;           /* locked RMW: the address read, and the value it held */
     uint64_t new_gpr[HVEMU_NUM_GPRS];
     struct exec_write wr[EXEC_MAX_WRITES];
@@ -238,11 +241,37 @@ int mem_probe(struct exec *x, uint64_t la, unsigned size);
 /* SS:rsp for a stack access of `size` bytes: #SS(0) when not canonical, then #AC by `align`. */
 int stack_linear(struct exec *x, uint64_t rsp, unsigned size, unsigned align, uint64_t *la);
 
+/* The privilege level (src/modes/modes.h says which register it comes from). */
+static inline unsigned exec_cpl(const struct exec *x)
+{
+    return hv_cpl(x->s, x->mode);
+}
+/* The stack pointer's width in bytes: 8 in 64-bit mode, else 4 or 2 by SS.B. */
+static inline unsigned sp_size(struct exec *x)
+{
+    if (!x->mode)
+        return 8;
+    if (exec_need(x, HVEMU_PART_SEG(HVEMU_SS)) != X_OK)
+        return 4;
+    return (x->s->seg[HVEMU_SS].attr & HVEMU_SEG_ATTR_DB) ? 4 : 2;
+}
+/* Outside 64-bit mode, segmentation (limit, type) of seg:offset for `size` bytes: X_OK and the
+ * linear address, or the #GP(0)/#SS(0). `offset` is truncated to `addr_size` first. */
+int seg_access(struct exec *x, unsigned seg, uint64_t offset, unsigned addr_size, unsigned size,
+               int write, uint64_t *la);
+/* The bits of a linear address: all in 64-bit mode, 32 otherwise. */
+static inline uint64_t la_mask(const struct exec *x)
+{
+    return x->mode ? 0xffffffffu : ~(uint64_t)0;
+}
+
 /* The base of segment `seg` as 64-bit mode uses it (FS and GS only; 0 for the others). */
 uint64_t seg_base(struct exec *x, unsigned seg);
 
 /* Whether the guest CPU (the cpuid callback) is AMD's: for vendor-specific rules. */
 int cpu_is_amd(struct exec *x, int *amd);
+/* A segment register load (MOV Sreg, POP Sreg; src/exec/legacy.c): real mode only. */
+int seg_load(struct exec *x, unsigned seg, uint16_t selector);
 
 /* ---- control and debug registers (src/exec/system.c): MOV's operands, with their checks ---- */
 int sysreg_read(struct exec *x, unsigned cls, unsigned idx, uint64_t *v);
@@ -343,7 +372,8 @@ static inline int is_canonical(uint64_t la)
     return hi == 0 || hi == 0x1ffff;
 }
 
-/* Branch helper: set the new RIP with the canonical check (#GP(0)). */
+/* Branch helper: set the new RIP with the canonical check (#GP(0)); outside 64-bit mode the
+ * target is truncated to the operand size and checked against the CS limit (#GP(0)). */
 int exec_jump(struct exec *x, uint64_t target);
 
 /* ---- family handlers' shared flag computations (src/exec/flags.c) ---- */

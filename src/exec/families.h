@@ -91,6 +91,14 @@ int exec_rdpid(struct exec *x);
 int exec_rdrand(struct exec *x);
 int exec_movdir64b(struct exec *x);
 int exec_cpuid(struct exec *x);
+/* legacy.c: instructions that exist only outside 64-bit mode */
+int exec_pusha(struct exec *x);
+int exec_popa(struct exec *x);
+int exec_bcd(struct exec *x);
+int exec_aam_aad(struct exec *x);
+int exec_bound(struct exec *x);
+int exec_into(struct exec *x);
+int exec_lxs(struct exec *x);
 int exec_rdtsc(struct exec *x);
 int exec_cacheline(struct exec *x);
 int exec_hint(struct exec *x);

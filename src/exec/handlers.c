@@ -98,6 +98,7 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_RETF] = exec_far_ret,
     [HV_MN_IRET] = exec_iret, [HV_MN_IRETD] = exec_iret, [HV_MN_IRETQ] = exec_iret,
     [HV_MN_LSS] = exec_lseg, [HV_MN_LFS] = exec_lseg, [HV_MN_LGS] = exec_lseg,
+    [HV_MN_LES] = exec_lseg, [HV_MN_LDS] = exec_lseg,
     [HV_MN_INT] = exec_soft_int, [HV_MN_INT3] = exec_soft_int, [HV_MN_INT1] = exec_soft_int,
     /* SIMD data movement (simd.c). The string MOVSD/CMPSD (A5/A7) are the generator's
      * MOVSD_2/CMPSD_2 (the "movsw/movsd/movsq" line); HV_MN_MOVSD/CMPSD are the SSE2 scalar
@@ -129,4 +130,10 @@ const exec_fn hv_exec_handlers[HV_MN_COUNT] = {
     [HV_MN_VMOVLPS] = exec_simd_move, [HV_MN_VMOVLPD] = exec_simd_move,
     [HV_MN_VMOVHPS] = exec_simd_move, [HV_MN_VMOVHPD] = exec_simd_move,
     [HV_MN_VMOVHLPS] = exec_simd_move, [HV_MN_VMOVLHPS] = exec_simd_move,
+    /* legacy.c (outside 64-bit mode only) */
+    [HV_MN_PUSHA] = exec_pusha, [HV_MN_PUSHAD] = exec_pusha,
+    [HV_MN_POPA] = exec_popa, [HV_MN_POPAD] = exec_popa,
+    [HV_MN_AAA] = exec_bcd, [HV_MN_AAS] = exec_bcd, [HV_MN_DAA] = exec_bcd,
+    [HV_MN_DAS] = exec_bcd, [HV_MN_AAM] = exec_aam_aad, [HV_MN_AAD] = exec_aam_aad,
+    [HV_MN_BOUND] = exec_bound, [HV_MN_INTO] = exec_into,
 };

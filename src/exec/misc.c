@@ -27,7 +27,7 @@ int exec_rdtsc(struct exec *x)
     uint32_t aux = 0;
     if (exec_need(x, HVEMU_PART_CR4 | HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
-    if ((x->s->cr4 & CR4_TSD) && (x->s->seg[HVEMU_CS].selector & 3))
+    if ((x->s->cr4 & CR4_TSD) && exec_cpl(x))
         return exec_gp0(x);
     if (!x->ctx->ops->rdtsc)
         return exec_unhandled(x, "RDTSC needs the rdtsc callback");
@@ -79,6 +79,8 @@ int exec_movdir64b(struct exec *x)
     const struct hvemu_mem *src = &in->op[1].u.mem;
     uint8_t buf[64];
     uint64_t sla, la, off = gpr_get_sized(x, in->op[0].u.reg.idx, in->addrsize);
+    if (x->mode) /* the segment checks of both operands are not made yet */
+        return exec_unhandled(x, "MOVDIR64B outside 64-bit mode: not executed yet");
     int rc = mem_linear(x, src, &sla);
     if (rc != X_OK)
         return rc;
@@ -99,6 +101,8 @@ int exec_cacheline(struct exec *x)
     uint64_t la;
     const struct hvemu_operand *op = &x->in->op[0];
     struct hvemu_mem m = op->u.mem;
+    if (x->mode) /* segmentation: checked as a 1-byte read */
+        return op_linear_at(x, 0, 0, 1, &la);
     int rc = mem_linear(x, &m, &la);
     if (rc != X_OK)
         return rc;

@@ -26,7 +26,26 @@
 
 static unsigned cpl(struct exec *x)
 {
-    return x->s->seg[HVEMU_CS].selector & 3;
+    return exec_cpl(x); /* 0 in real mode */
+}
+
+/* The descriptor-table instructions here are written for IA-32e mode (64-bit and
+ * compatibility mode: 16-byte system descriptors, its system types); legacy protected mode
+ * answers unhandleable, real mode #UD as the hardware does. */
+static int ia32e_only(struct exec *x)
+{
+    if (x->mode == HV_CPU_64 || x->mode == HV_CPU_COMPAT)
+        return X_OK;
+    if (x->mode == HV_CPU_REAL)
+        return exec_ud(x);
+    return exec_unhandled(x, "descriptor instruction in legacy protected mode: not executed yet");
+}
+
+/* Far transfers and IRET are written for 64-bit mode (its stack and operand sizes). */
+static int mode64_only(struct exec *x)
+{
+    return x->mode == HV_CPU_64 ? X_OK :
+           exec_unhandled(x, "far transfer or IRET outside 64-bit mode: not executed yet");
 }
 
 static int fault_sel(struct exec *x, unsigned vector, uint16_t sel)
@@ -184,9 +203,11 @@ int segreg_load(struct exec *x, unsigned seg, uint16_t sel)
 {
     if (seg == HVEMU_CS || seg >= HVEMU_NUM_SEGS) /* MOV to CS is #UD at decode */
         return exec_ud(x);
+    if (x->mode == HV_CPU_REAL)
+        return seg_load(x, seg, sel); /* base = selector * 16 (src/exec/legacy.c) */
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_SEG(seg)) != X_OK)
         return X_UNHANDLED;
-    int rc = load_segment_as(x, seg, sel, cpl(x), (x->s->seg[HVEMU_CS].attr & HVEMU_SEG_ATTR_L) != 0);
+    int rc = load_segment_as(x, seg, sel, cpl(x), x->mode == HV_CPU_64);
     if (rc == X_OK && seg == HVEMU_SS)
         x->res->event = HVEMU_EVENT_SS_SHADOW;
     return rc;
@@ -196,6 +217,8 @@ int segreg_load(struct exec *x, unsigned seg, uint16_t sel)
 int exec_lseg(struct exec *x)
 {
     const struct hvemu_insn *in = x->in;
+    if (x->mode == HV_CPU_REAL)
+        return exec_lxs(x);
     unsigned size = in->op[0].size;
     uint8_t b[10] = {0};
     int rc = op_read_mem(x, 1, 0, b, size + 2);
@@ -205,8 +228,18 @@ int exec_lseg(struct exec *x)
     uint16_t sel;
     __builtin_memcpy(&off, b, size);
     __builtin_memcpy(&sel, b + size, 2);
-    unsigned seg = in->mnemonic == HV_MN_LSS ? HVEMU_SS : in->mnemonic == HV_MN_LFS ? HVEMU_FS : HVEMU_GS;
-    if ((rc = segreg_load(x, seg, sel)) != X_OK)
+    unsigned seg;
+    switch (in->mnemonic) {
+    case HV_MN_LES: seg = HVEMU_ES; break; /* LES/LDS exist outside 64-bit mode only */
+    case HV_MN_LDS: seg = HVEMU_DS; break;
+    case HV_MN_LSS: seg = HVEMU_SS; break;
+    case HV_MN_LFS: seg = HVEMU_FS; break;
+    default: seg = HVEMU_GS; break;
+    }
+    /* not segreg_load(): LSS makes no interrupt shadow (only MOV SS and POP SS do) */
+    if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_SEG(seg)) != X_OK)
+        return X_UNHANDLED;
+    if ((rc = load_segment_as(x, seg, sel, cpl(x), x->mode == HV_CPU_64)) != X_OK)
         return rc;
     gpr_set_sized(x, in->op[0].u.reg.idx, size, off);
     return X_OK;
@@ -230,8 +263,10 @@ static int read_system_descriptor(struct exec *x, uint16_t sel, uint64_t d[2], u
 static int load_system_segment(struct exec *x, unsigned want_type, unsigned reg)
 {
     uint64_t v, la = 0, d[2] = {0, 0};
-    int rc = exec_need(x, HVEMU_PART_SEG(HVEMU_CS));
+    int rc = ia32e_only(x);
     if (rc != X_OK)
+        return rc;
+    if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
     if (cpl(x))
         return exec_gp0(x);
@@ -310,6 +345,8 @@ int exec_descriptor_query(struct exec *x)
     int lar_lsl = mn == HV_MN_LAR || mn == HV_MN_LSL;
     uint64_t v, d = 0, la;
     int rc, ok = 0;
+    if ((rc = ia32e_only(x)) != X_OK)
+        return rc;
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_DTABLES) != X_OK)
         return X_UNHANDLED;
     if ((rc = op_read(x, lar_lsl ? 1 : 0, &v)) != X_OK)
@@ -414,6 +451,8 @@ int exec_far_jmp_call(struct exec *x)
     unsigned size = in->opsize;
     uint8_t b[10] = {0};
     int rc;
+    if ((rc = mode64_only(x)) != X_OK)
+        return rc;
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_DTABLES) != X_OK)
         return X_UNHANDLED;
     if (size == 8) {
@@ -457,6 +496,8 @@ int exec_far_ret(struct exec *x)
     uint64_t rsp = gpr_get(x, HVEMU_RSP), la, off = 0;
     uint16_t sel;
     int rc;
+    if ((rc = mode64_only(x)) != X_OK)
+        return rc;
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_DTABLES) != X_OK)
         return X_UNHANDLED;
     if ((rc = stack_linear(x, rsp, 2 * size, size, &la)) != X_OK ||
@@ -485,6 +526,8 @@ int exec_iret(struct exec *x)
     uint8_t frame[40];
     uint64_t v[5] = {0, 0, 0, 0, 0}, rsp = gpr_get(x, HVEMU_RSP), la, old = x->new_rflags;
     int rc;
+    if ((rc = mode64_only(x)) != X_OK)
+        return rc;
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_DTABLES | HVEMU_PART_SEGS) != X_OK)
         return X_UNHANDLED;
     if (old & (1u << 14)) /* NT: a task return, which IA-32e mode does not have */

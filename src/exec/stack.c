@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Stack and control flow: PUSH POP PUSHF POPF ENTER LEAVE, JMP Jcc CALL RET LOOP/LOOPcc JrCXZ.
- * 64-bit mode: the stack is SS:RSP with 64-bit addressing; pushes are 8 bytes (2 with 66). */
+ * 64-bit mode: the stack is SS:RSP with 64-bit addressing; pushes are 8 bytes (2 with 66).
+ * Other modes: SS.B picks ESP or SP (sp_size()), which wraps within its width and is the only
+ * part of RSP written; pushes are 4 or 2 bytes by the operand size; stack_linear() does the SS
+ * limit check (#SS(0)) and branch targets the CS limit check (exec_jump()). */
 #include "families.h"
 
 #include <string.h>
@@ -37,9 +40,12 @@ int exec_push(struct exec *x)
         return rc;
     /* a pushed segment register is a 16-bit value zero-extended (hardware may write only 2 bytes;
      * hvemu writes the full slot, which Intel and AMD CPUs in 64-bit mode do for FS/GS) */
+    if (x->mode && size == 4 && x->in->op[0].kind == HVEMU_OP_REG &&
+        x->in->op[0].u.reg.cls == HVEMU_REG_SEG) /* SDM: recent Intel CPUs write 2 bytes there */
+        return exec_unhandled(x, "32-bit PUSH Sreg: vendor-specific store width");
     if ((rc = push_val(x, &rsp, v, size)) != X_OK)
         return rc;
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     return X_OK;
 }
 
@@ -51,7 +57,7 @@ int exec_pop(struct exec *x)
     if (rc != X_OK)
         return rc;
     /* RSP is incremented before a memory destination's address is computed (POP [RSP+8]) */
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     if (x->in->op[0].kind == HVEMU_OP_MEM) {
         /* the address uses the incremented RSP: an RSP base is displaced by the pop's size */
         const struct hvemu_mem *m = &x->in->op[0].u.mem;
@@ -70,7 +76,7 @@ int exec_pushf(struct exec *x)
     int rc = push_val(x, &rsp, f, x->in->opsize);
     if (rc != X_OK)
         return rc;
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     return X_OK;
 }
 
@@ -85,7 +91,7 @@ int exec_popf(struct exec *x)
         return rc;
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
-    unsigned cpl = x->s->seg[HVEMU_CS].selector & 3;
+    unsigned cpl = exec_cpl(x);
     unsigned iopl = (unsigned)(x->s->rflags >> 12) & 3;
     uint64_t mask = FLAGS_ARITH | HVEMU_FLAG_TF | HVEMU_FLAG_DF | HVEMU_FLAG_NT | HVEMU_FLAG_AC |
                     HVEMU_FLAG_ID;
@@ -97,7 +103,7 @@ int exec_popf(struct exec *x)
         mask &= 0xffff;
     /* VM, RF, VIF, VIP are cleared or kept by POPF in 64-bit mode: RF cleared, VIF/VIP kept */
     x->new_rflags = (x->new_rflags & ~mask & ~(uint64_t)HVEMU_FLAG_RF) | (v & mask) | 2;
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     return X_OK;
 }
 
@@ -109,7 +115,7 @@ int exec_leave(struct exec *x)
     int rc = pop_val(x, &rsp, &v, size);
     if (rc != X_OK)
         return rc;
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     gpr_set_sized(x, HVEMU_RBP, size, v);
     return X_OK;
 }
@@ -126,7 +132,12 @@ int exec_enter(struct exec *x)
     uint64_t rsp = gpr_get(x, HVEMU_RSP), rbp = gpr_get(x, HVEMU_RBP);
     unsigned nslots = level ? level + 1 : 1;
     uint8_t block[32 * 8];
-    uint64_t frame = rsp - size, la;
+    uint64_t spmask = size_mask(sp_size(x)), frame = rsp - size, la;
+    /* An operand size other than the stack's (66 C8 on a 16-bit stack, or on a 32-bit one):
+     * the SDM's pseudo-code and emulators read differently which width FrameTemp and rBP get,
+     * and this host cannot run such code to tell: not executed. */
+    if (x->mode && size != sp_size(x))
+        return exec_unhandled(x, "ENTER with an operand size other than the stack's");
     int rc;
     /* slot k is pushed k-th and lands at rsp - (k+1)*size: offset (nslots-1-k)*size in block */
 #define SLOT(k) (block + (nslots - 1 - (k)) * size)
@@ -142,12 +153,20 @@ int exec_enter(struct exec *x)
         memcpy(SLOT(level), &frame, size);
 #undef SLOT
     unsigned total = nslots * size;
+    /* a 16/32-bit stack pointer that wraps inside the pushed block would split it in two */
+    if (x->mode && ((rsp - total) & spmask) + total - 1 > spmask)
+        return exec_unhandled(x, "ENTER whose pushes wrap around the stack pointer's width");
     if ((rc = stack_linear(x, rsp - total, total, size, &la)) != X_OK)
         return rc;
     for (unsigned off = 0; off < total; off += 64)
         if ((rc = mem_write(x, la + off, block + off, total - off < 64 ? total - off : 64,
                             HVEMU_ACCESS_STACK_WRITE)) != X_OK)
             return rc;
+    /* the pushes come before the touch of the new stack top, the first push (the highest
+     * slot) first: a fault on them is the one reported */
+    if ((rc = mem_probe(x, la + total - size, size)) != X_OK ||
+        (rc = mem_probe(x, la, total)) != X_OK)
+        return rc;
     rsp -= total + alloc;
     /* the CPU touches the new stack top (a fault there reports exactly that address, as
      * measured on the host): probe it as a write of one stack slot */
@@ -155,7 +174,7 @@ int exec_enter(struct exec *x)
         (rc = mem_probe(x, la, size)) != X_OK)
         return rc;
     gpr_set_sized(x, HVEMU_RBP, size, frame);
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     return X_OK;
 }
 
@@ -166,6 +185,10 @@ static uint64_t branch_target(struct exec *x, unsigned i, int *rc)
     const struct hvemu_operand *op = &x->in->op[i];
     uint64_t v = 0;
     *rc = X_OK;
+    if (op->kind == HVEMU_OP_FARPTR) { /* JMP/CALL ptr16:16/32 outside 64-bit mode */
+        *rc = exec_unhandled(x, "far transfer (a CS descriptor load) not executed");
+        return 0;
+    }
     if (op->kind == HVEMU_OP_REL)
         return x->rip_next + sext(op->u.imm.imm, op->size);
     *rc = op_read(x, i, &v);
@@ -205,7 +228,7 @@ int exec_call(struct exec *x)
         return rc;
     if ((rc = push_val(x, &rsp, x->rip_next, size)) != X_OK)
         return rc;
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     return X_OK;
 }
 
@@ -220,7 +243,7 @@ int exec_ret(struct exec *x)
         rsp += x->in->op[0].u.imm.imm & 0xffff;
     if ((rc = exec_jump(x, t)) != X_OK)
         return rc;
-    gpr_set_sized(x, HVEMU_RSP, 8, rsp);
+    gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
     return X_OK;
 }
 

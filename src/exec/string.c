@@ -39,7 +39,7 @@ static int io_allowed(struct exec *x)
 {
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
-    unsigned cpl = x->s->seg[HVEMU_CS].selector & 3, iopl = (unsigned)(x->s->rflags >> 12) & 3;
+    unsigned cpl = exec_cpl(x), iopl = (unsigned)(x->s->rflags >> 12) & 3;
     if (cpl > iopl)
         return exec_unhandled(x, "port I/O above IOPL needs the TSS I/O bitmap");
     return X_OK;
@@ -67,6 +67,24 @@ int exec_inout(struct exec *x)
     return X_OK;
 }
 
+/* Outside 64-bit mode: segmentation of one iteration's source and destination (kept out of
+ * the loop's code so that the 64-bit iterations pay one test). */
+__attribute__((noinline, cold)) static int string_segments(struct exec *x, unsigned src_seg,
+                                                           uint64_t rsi, uint64_t rdi, unsigned asz,
+                                                           unsigned size, int uses_src, int uses_dst,
+                                                           uint64_t *src_la, uint64_t *dst_la)
+{
+    unsigned op = x->in->opcode;
+    /* ES is written by MOVS, STOS and INS */
+    int dst_write = op != 0xA6 && op != 0xA7 && op != 0xAE && op != 0xAF;
+    int rc;
+    if (uses_src && (rc = seg_access(x, src_seg, rsi, asz, size, 0, src_la)) != X_OK)
+        return rc;
+    if (uses_dst && (rc = seg_access(x, HVEMU_ES, rdi, asz, size, dst_write, dst_la)) != X_OK)
+        return rc;
+    return X_OK;
+}
+
 int exec_string(struct exec *x)
 {
     const struct hvemu_insn *in = x->in;
@@ -77,7 +95,10 @@ int exec_string(struct exec *x)
     /* the last of F2/F3 decides for CMPS/SCAS; the decoder records it as the mandatory prefix */
     if (cmp_like && rep)
         repne = in->mandatory == 0xF2;
-    int src_seg = (in->prefixes & HVEMU_PFX_SEG) && in->seg_override >= HVEMU_FS ? in->seg_override : HVEMU_DS;
+    /* the source segment can be overridden (in 64-bit mode only FS and GS have a base); the
+     * destination is always ES */
+    int src_seg = (in->prefixes & HVEMU_PFX_SEG) && (x->mode || in->seg_override >= HVEMU_FS)
+                      ? in->seg_override : HVEMU_DS;
     int is_io = in->opcode >= 0x6C && in->opcode <= 0x6F;
     int rc;
     /* the SSE2 MOVSD/CMPSD share these names; they live in map 0F */
@@ -101,6 +122,7 @@ int exec_string(struct exec *x)
     uint64_t rdi = gpr_get_sized(x, HVEMU_RDI, asz), acc = gpr_get_sized(x, HVEMU_RAX, size);
     uint64_t flags = x->new_rflags, loaded = 0;
     uint32_t done = 0;
+    const unsigned legacy = x->mode; /* in a register: the callbacks cannot change it */
     rc = X_OK;
     for (uint32_t iter = 0;; iter++) {
         if (rep && rcx == 0)
@@ -109,9 +131,15 @@ int exec_string(struct exec *x)
             x->new_rip = x->s->rip; /* resume here on the next call */
             break;
         }
-        uint64_t src_la, dst_la, a = 0, b = 0, r;
-        seg_linear(x, (unsigned)src_seg, rsi, asz, &src_la);
-        seg_linear(x, HVEMU_ES, rdi, asz, &dst_la);
+        uint64_t src_la = 0, dst_la = 0, a = 0, b = 0, r;
+        if (__builtin_expect(legacy != 0, 0)) { /* segmentation: DS (or the override) and ES */
+            if ((rc = string_segments(x, (unsigned)src_seg, rsi, rdi, asz, size, uses_src, uses_dst,
+                                      &src_la, &dst_la)) != X_OK)
+                break;
+        } else {
+            seg_linear(x, (unsigned)src_seg, rsi, asz, &src_la);
+            seg_linear(x, HVEMU_ES, rdi, asz, &dst_la);
+        }
         if (uses_src && (!is_canonical(src_la) || !is_canonical(src_la + size - 1))) {
             rc = exec_gp0(x);
             break;

@@ -64,7 +64,7 @@
 
 static unsigned cpl(struct exec *x)
 {
-    return x->s->seg[HVEMU_CS].selector & 3;
+    return exec_cpl(x); /* 0 in real mode */
 }
 
 /* Ring 0 only: #GP(0) otherwise. */
@@ -336,13 +336,16 @@ int exec_sldt_str(struct exec *x)
     int rc = umip_check(x);
     if (rc != X_OK)
         return rc;
+    if (x->mode == HV_CPU_REAL) /* no LDT or task register to name outside protected mode */
+        return exec_ud(x);
     if (exec_need(x, HVEMU_PART_DTABLES) != X_OK)
         return X_UNHANDLED;
     return store_system_value(x, x->in->mnemonic == HV_MN_SLDT ? x->s->ldtr.selector
                                                                 : x->s->tr.selector);
 }
 
-/* SGDT/SIDT: limit (2 bytes) then base (8 bytes). */
+/* SGDT/SIDT: limit (2 bytes) then base (8 bytes; outside 64-bit mode 4 bytes, the full 32-bit
+ * base whatever the operand size, as current processors store it). */
 int exec_sgdt_sidt(struct exec *x)
 {
     uint8_t b[10];
@@ -354,7 +357,7 @@ int exec_sgdt_sidt(struct exec *x)
     const struct hvemu_dtable *t = x->in->mnemonic == HV_MN_SGDT ? &x->s->gdtr : &x->s->idtr;
     __builtin_memcpy(b, &t->limit, 2);
     __builtin_memcpy(b + 2, &t->base, 8);
-    return op_write_mem(x, 0, 0, b, 10);
+    return op_write_mem(x, 0, 0, b, x->mode ? 6 : 10);
 }
 
 /* LGDT/LIDT: limit then base; a non-canonical base is #GP(0). */
@@ -364,10 +367,20 @@ int exec_lgdt_lidt(struct exec *x)
     uint16_t limit;
     uint64_t base;
     int rc = need_cpl0(x);
-    if (rc != X_OK || (rc = op_read_mem(x, 0, 0, b, 10)) != X_OK)
-        return rc;
-    __builtin_memcpy(&limit, b, 2);
-    __builtin_memcpy(&base, b + 2, 8);
+    if (x->mode) {
+        /* 6 bytes: a 32-bit base, of which a 16-bit operand size keeps 24 bits */
+        uint32_t b32;
+        if (rc != X_OK || (rc = op_read_mem(x, 0, 0, b, 6)) != X_OK)
+            return rc;
+        __builtin_memcpy(&limit, b, 2);
+        __builtin_memcpy(&b32, b + 2, 4);
+        base = x->in->opsize == 2 ? b32 & 0xffffffu : b32;
+    } else {
+        if (rc != X_OK || (rc = op_read_mem(x, 0, 0, b, 10)) != X_OK)
+            return rc;
+        __builtin_memcpy(&limit, b, 2);
+        __builtin_memcpy(&base, b + 2, 8);
+    }
     if (!is_canonical(base))
         return exec_gp0(x);
     if (exec_need(x, HVEMU_PART_DTABLES) != X_OK) /* the part is written whole */
@@ -446,11 +459,15 @@ static int dr_write(struct exec *x, unsigned n, uint64_t v)
  * MOV itself has no special case. */
 int sysreg_read(struct exec *x, unsigned cls, unsigned idx, uint64_t *v)
 {
+    if (x->mode) /* 32-bit registers, CR0.PG/PE and EFER.LME transitions: not modelled yet */
+        return exec_unhandled(x, "MOV CR/DR outside 64-bit mode is not executed yet");
     return cls == HVEMU_REG_CR ? cr_read(x, idx, v) : dr_read(x, idx, v);
 }
 
 int sysreg_write(struct exec *x, unsigned cls, unsigned idx, uint64_t v)
 {
+    if (x->mode)
+        return exec_unhandled(x, "MOV CR/DR outside 64-bit mode is not executed yet");
     return cls == HVEMU_REG_CR ? cr_write(x, idx, v) : dr_write(x, idx, v);
 }
 
@@ -514,6 +531,8 @@ int exec_rdmsr_wrmsr(struct exec *x)
 int exec_swapgs(struct exec *x)
 {
     uint64_t kernel;
+    if (x->mode) /* 64-bit mode only */
+        return exec_ud(x);
     int rc = need_cpl0(x);
     if (rc != X_OK || (rc = msr_read(x, MSR_KERNEL_GS_BASE, &kernel)) != X_OK)
         return rc;
@@ -534,6 +553,8 @@ int exec_fsgsbase(struct exec *x)
     unsigned mn = in->mnemonic;
     unsigned seg = (mn == HV_MN_RDFSBASE || mn == HV_MN_WRFSBASE) ? HVEMU_FS : HVEMU_GS;
     const struct hvemu_operand *r = &in->op[0];
+    if (x->mode) /* 64-bit mode only */
+        return exec_ud(x);
     if (exec_need(x, HVEMU_PART_CR4) != X_OK)
         return X_UNHANDLED;
     if (!(x->s->cr4 & CR4_FSGSBASE))
@@ -660,6 +681,8 @@ static void stage_flat(struct exec *x, unsigned seg, uint16_t sel, uint32_t attr
 
 int exec_syscall(struct exec *x)
 {
+    if (x->mode) /* written for 64-bit mode; the others differ (vendor rules, sizes) */
+        return exec_unhandled(x, "instruction outside 64-bit mode: not executed yet");
     uint64_t star, lstar, fmask;
     int rc;
     if (exec_need(x, HVEMU_PART_EFER) != X_OK)
@@ -685,6 +708,8 @@ int exec_syscall(struct exec *x)
  * CPL 3) and leaves SS's hidden attributes as they were (Linux's X86_BUG_SYSRET_SS_ATTRS). */
 int exec_sysret(struct exec *x)
 {
+    if (x->mode) /* written for 64-bit mode; the others differ (vendor rules, sizes) */
+        return exec_unhandled(x, "instruction outside 64-bit mode: not executed yet");
     uint64_t star;
     int amd, rc;
     if (exec_need(x, HVEMU_PART_EFER | HVEMU_PART_SEG(HVEMU_SS)) != X_OK)
@@ -717,6 +742,8 @@ int exec_sysret(struct exec *x)
 /* SYSENTER/SYSEXIT in 64-bit mode: Intel only; AMD raises #UD in long mode. */
 int exec_sysenter_sysexit(struct exec *x)
 {
+    if (x->mode) /* written for 64-bit mode; the others differ (vendor rules, sizes) */
+        return exec_unhandled(x, "instruction outside 64-bit mode: not executed yet");
     uint64_t cs, v;
     int amd, rc;
     if ((rc = cpu_is_amd(x, &amd)) != X_OK)
@@ -798,6 +825,8 @@ int exec_clac_stac(struct exec *x)
  * its first 8 bytes reserved) and a linear address. The invalidation is the embedder's. */
 int exec_invpcid(struct exec *x)
 {
+    if (x->mode) /* written for 64-bit mode; the others differ (vendor rules, sizes) */
+        return exec_unhandled(x, "instruction outside 64-bit mode: not executed yet");
     uint64_t desc[2];
     int rc = need_cpl0(x);
     if (rc != X_OK)

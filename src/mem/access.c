@@ -16,7 +16,8 @@ int exec_exception(struct exec *x, unsigned vector, int has_error, uint32_t erro
 {
     x->res->status = HVEMU_EXCEPTION;
     x->res->exc.vector = (uint8_t)vector;
-    x->res->exc.has_error_code = (uint8_t)(has_error != 0);
+    /* real mode delivers no exception with an error code (and VM entry refuses to inject one) */
+    x->res->exc.has_error_code = (uint8_t)(has_error != 0 && x->mode != HV_CPU_REAL);
     x->res->exc.error_code = error;
     return X_EXC;
 }
@@ -168,8 +169,24 @@ static inline int check_canonical(struct exec *x, unsigned seg, uint64_t la, uns
 int seg_linear(struct exec *x, unsigned seg, uint64_t offset, unsigned addr_size, uint64_t *la)
 {
     offset &= size_mask(addr_size);
+    if (x->mode) { /* every segment has a base; linear addresses are 32 bits */
+        if (exec_need(x, HVEMU_PART_SEG(seg)) != X_OK)
+            return X_UNHANDLED;
+        *la = (x->s->seg[seg].base + offset) & 0xffffffffu;
+        return X_OK;
+    }
     *la = seg_base(x, seg) + offset;
     return X_OK;
+}
+
+int seg_access(struct exec *x, unsigned seg, uint64_t offset, unsigned addr_size, unsigned size,
+               int write, uint64_t *la)
+{
+    if (exec_need(x, HVEMU_PART_SEG(seg)) != X_OK)
+        return X_UNHANDLED;
+    unsigned v = hv_seg_check(x->s, x->mode, seg, offset & size_mask(addr_size), size ? size : 1,
+                              write, la);
+    return v ? exec_exception(x, v, 1, 0) : X_OK;
 }
 
 /* Effective address + segment base of a memory operand displaced by `offset`. Inline: it is
@@ -193,8 +210,33 @@ static inline uint64_t linear_of(struct exec *x, const struct hvemu_mem *m, int6
     return ea;
 }
 
+/* Outside 64-bit mode: the effective address truncated to the address size, then
+ * segmentation (src/modes/segment.c). Out of line and cold: inlined, it would make every 64-bit
+ * caller save registers it never needs. */
+__attribute__((noinline, cold)) static int legacy_linear(struct exec *x, const struct hvemu_mem *m, int64_t offset,
+                         unsigned size, int write, uint64_t *la)
+{
+    uint64_t ea = (uint64_t)m->disp + (uint64_t)offset;
+    if (m->base_class != HVEMU_REG_NONE)
+        ea += gpr_get(x, m->base);
+    if (m->index_class != HVEMU_REG_NONE) {
+        uint64_t idx = m->index_class == HVEMU_REG_GPR8 ? reg_get(x, HVEMU_REG_GPR8, m->index)
+                                                        : gpr_get(x, m->index);
+        ea += idx * m->scale;
+    }
+    return seg_access(x, m->segment, ea, m->addr_size, size, write, la);
+}
+
 int mem_linear(struct exec *x, const struct hvemu_mem *m, uint64_t *la)
 {
+    if (x->mode) { /* the address only (no checks), for the callers' own checks */
+        uint64_t ea = (uint64_t)m->disp;
+        if (m->base_class != HVEMU_REG_NONE)
+            ea += gpr_get(x, m->base);
+        if (m->index_class != HVEMU_REG_NONE)
+            ea += gpr_get(x, m->index) * m->scale;
+        return seg_linear(x, m->segment, ea, m->addr_size, la);
+    }
     *la = linear_of(x, m, 0);
     return X_OK;
 }
@@ -205,7 +247,7 @@ static int check_align_slow(struct exec *x, uint64_t la, unsigned size)
         return X_OK;
     if (exec_need(x, HVEMU_PART_CR0 | HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
-    if ((x->s->cr0 & (1u << 18)) && (x->s->seg[HVEMU_CS].selector & 3) == 3)
+    if ((x->s->cr0 & (1u << 18)) && exec_cpl(x) == 3)
         return exec_exception(x, HVEMU_EXC_AC, 1, 0);
     return X_OK;
 }
@@ -238,7 +280,7 @@ int mem_read(struct exec *x, uint64_t la, void *data, unsigned size, enum hvemu_
         int cb = ops->read(x->ctx->opaque, la, d, n, kind, &exc);
         if (cb != HVEMU_CB_OK)
             return exec_cb_fault(x, cb, &exc);
-        la += n;
+        la = (la + n) & la_mask(x); /* 32-bit linear addresses wrap at 4 GiB */
         d += n;
         size -= n;
     }
@@ -270,16 +312,30 @@ static inline int linear_checked(struct exec *x, const struct hvemu_mem *m, int6
     return check_align(x, *la, size);
 }
 
+/* op_linear_at(), inline in the operand accessors below (as it was before the modes: the
+ * mode test must not change what the compiler inlines on the 64-bit paths). */
+static inline __attribute__((always_inline)) int op_linear(struct exec *x, unsigned i, int64_t offset,
+                                                           unsigned size, uint64_t *la)
+{
+    const struct hvemu_operand *op = &x->in->op[i];
+    if (__builtin_expect(x->mode != 0, 0)) {
+        /* a read-modify-write operand is checked as a write before it is read, as the CPU does */
+        int rc = legacy_linear(x, &op->u.mem, offset, size, (op->access & HVEMU_OPA_WRITE) != 0, la);
+        return rc != X_OK ? rc : check_align(x, *la, size);
+    }
+    return linear_checked(x, &op->u.mem, offset, size, la);
+}
+
 int op_linear_at(struct exec *x, unsigned i, int64_t offset, unsigned size, uint64_t *la)
 {
-    return linear_checked(x, &x->in->op[i].u.mem, offset, size, la);
+    return op_linear(x, i, offset, size, la);
 }
 
 int op_read_mem(struct exec *x, unsigned i, int64_t offset, void *buf, unsigned size)
 {
     const struct hvemu_operand *op = &x->in->op[i];
     uint64_t la;
-    int rc = op_linear_at(x, i, offset, size, &la);
+    int rc = op_linear(x, i, offset, size, &la);
     if (rc != X_OK)
         return rc;
     int rmw = (op->access & HVEMU_OPA_WRITE) != 0;
@@ -307,7 +363,7 @@ int op_write_mem(struct exec *x, unsigned i, int64_t offset, const void *buf, un
 {
     const struct hvemu_operand *op = &x->in->op[i];
     uint64_t la;
-    int rc = op_linear_at(x, i, offset, size, &la);
+    int rc = op_linear(x, i, offset, size, &la);
     if (rc != X_OK)
         return rc;
     int rmw = (op->access & HVEMU_OPA_READ) != 0;
@@ -456,6 +512,13 @@ int op_write_slow(struct exec *x, unsigned i, uint64_t v)
 
 int exec_jump(struct exec *x, uint64_t target)
 {
+    if (x->mode) {
+        target &= size_mask(x->in->opsize < 4 ? 2 : 4);
+        if (target > x->s->seg[HVEMU_CS].limit)
+            return exec_gp0(x);
+        x->new_rip = target;
+        return X_OK;
+    }
     if (!is_canonical(target))
         return exec_gp0(x);
     x->new_rip = target;
@@ -494,7 +557,7 @@ static int write_pieces(struct exec *x, uint64_t la, const uint8_t *d, unsigned 
         int cb = ops->write(x->ctx->opaque, la, d, n, kind, &exc);
         if (cb != HVEMU_CB_OK)
             return exec_cb_fault(x, cb, &exc);
-        la += n;
+        la = (la + n) & la_mask(x);
         d += n;
         size -= n;
     }
@@ -512,7 +575,7 @@ static int probe_pieces(struct exec *x, uint64_t la, unsigned size)
         int cb = ops->probe_write(x->ctx->opaque, la, n, &exc);
         if (cb != HVEMU_CB_OK)
             return exec_cb_fault(x, cb, &exc);
-        la += n;
+        la = (la + n) & la_mask(x);
         size -= n;
     }
     return X_OK;
@@ -537,6 +600,11 @@ int mem_write_now(struct exec *x, uint64_t la, const void *data, unsigned size,
 int stack_linear(struct exec *x, uint64_t rsp, unsigned size, unsigned align, uint64_t *la)
 {
     int rc;
+    if (x->mode) {
+        if ((rc = seg_access(x, HVEMU_SS, rsp, sp_size(x), size, 0, la)) != X_OK)
+            return rc;
+        return mem_check_align(x, *la, align);
+    }
     seg_linear(x, HVEMU_SS, rsp, 8, la);
     if ((rc = check_canonical(x, HVEMU_SS, *la, size)) != X_OK)
         return rc;
@@ -638,6 +706,11 @@ static int apply_system(struct exec *x)
             break;
         case SYSREG_DROP_VALID:
             s->valid &= ~w->value;
+            break;
+        case SYSREG_SEG_REAL: /* base = selector * 16; the limit and attributes stay */
+            s->seg[w->limit].selector = (uint16_t)w->value;
+            s->seg[w->limit].base = (w->value & 0xffff) << 4;
+            s->dirty |= HVEMU_PART_SEG(w->limit);
             break;
         default:
             if (w->reg >= SYSREG_DR0 && w->reg < SYSREG_DR0 + 8) {

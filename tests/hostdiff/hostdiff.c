@@ -13,12 +13,25 @@
  * counts), then fixed up so memory operands, the stack, string pointers and indirect branch
  * targets land in the native window or code region.
  *
- * usage: hostdiff [--trials N] [--seed S] [--insn HEX] [--mnemonic NAME] [--verbose] [--list]
+ * --mode 32 runs everything in compatibility mode instead (native.h, native_set_mode()): the
+ * forms are decoded as 32-bit code (no REX; 66 gives 16-bit operands, 67 16-bit addressing),
+ * hvemu gets the state Linux gives 32-bit code (EFER.LMA = 1, CS 0x23 with L = 0 and D = 1,
+ * flat DS/ES/SS 0x2b with base 0, limit 4 GiB, B = 1), and the low 32 bits of the eight legacy
+ * GPRs are compared: the SDM leaves the upper halves undefined across the mode switches the
+ * runner makes (they are random in the input, so hvemu must also ignore them).
+ *
+ * --oracle unicorn compares with Unicorn (tests/hostdiff/uc_oracle.h) instead of the host: --mode 32
+ * in 32-bit protected mode, --mode 16 with 16-bit code and a 16-bit stack segment, and --real
+ * with that machine in (big) real mode.
+ *
+ * usage: hostdiff [--trials N] [--seed S] [--insn HEX] [--mnemonic NAME] [--mode 64|32|16]
+ *                 [--oracle unicorn] [--real] [--verbose] [--list]
  */
 #include "hvemu.h"
 #include "exec/exec.h"
 #include "native.h"
 #include "undef_flags.h"
+#include "uc_oracle.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,6 +54,20 @@ struct form {
 #define MAX_FORMS 400000
 static struct form *forms;
 static unsigned nforms;
+/* 64, or 32: compatibility mode (or, with --oracle unicorn, 32-bit protected mode) */
+static unsigned g_mode = 64;
+static int g_unicorn;
+static int g_real; /* --mode 16 --real: the 16-bit machine in (big) real mode */
+static enum hvemu_mode dec_mode(void)
+{
+    return g_mode == 32 ? HVEMU_MODE_32 : g_mode == 16 ? HVEMU_MODE_16 : HVEMU_MODE_64;
+}
+/* --mode 16 (Unicorn only): SS is a 16-bit stack segment based at the window, so the stack
+ * pointer and SS-relative operands are offsets in it (uc_oracle.h) */
+static uint64_t ss_base(void)
+{
+    return g_mode == 16 ? UC_ORACLE_SS16_BASE : 0;
+}
 
 #include "native_skip.h"
 
@@ -51,17 +78,65 @@ static hvemu_features host_features;
 static int form_ok(const uint8_t *b, unsigned n, struct hvemu_insn *in)
 {
     hvemu_features f = host_features;
-    if (hvemu_decode(b, n, HVEMU_MODE_64, &f, in) != HVEMU_DECODE_OK)
+    if (hvemu_decode(b, n, dec_mode(), &f, in) != HVEMU_DECODE_OK)
         return 0;
     if (!hv_exec_handlers[in->mnemonic] || native_skipped(hvemu_mnemonic_name(in->mnemonic)))
         return 0;
     /* segment registers and far transfers are system state the native runner cannot set
-     * (control and debug registers are compared: at CPL 3 every access faults); MMX registers
-     * are not executed (MOVD/MOVQ answer unhandleable for them) */
+     * (control and debug registers are compared: at CPL 3 every access faults); LES & co.
+     * load one too (tests/unit/modes.c has them); MMX registers are not executed (MOVD/MOVQ
+     * answer unhandleable for them) */
+    {
+        const char *m = hvemu_mnemonic_name(in->mnemonic);
+        if (!strcmp(m, "les") || !strcmp(m, "lds") || !strcmp(m, "lss") || !strcmp(m, "lfs") ||
+            !strcmp(m, "lgs"))
+            return 0;
+    }
     for (unsigned i = 0; i < in->noperands; i++)
         if (in->op[i].kind == HVEMU_OP_REG && (in->op[i].u.reg.cls == HVEMU_REG_SEG ||
                                                in->op[i].u.reg.cls == HVEMU_REG_MM))
             return 0;
+    /* Unicorn runs at CPL 0, where these would change its machine (QEMU's debug registers
+     * crash it; CR0/CR3 writes switch its paging): system instructions have unit tests */
+    if (g_unicorn) {
+        static const char *const uc_skip[] = {"lgdt", "lidt", "lmsw", "clts", "rdmsr", "wrmsr",
+                                              "xsetbv", "swapgs", "hlt", "cli", "sti", "clac",
+                                              "stac", "invlpg", "invpcid", "wbinvd", "wbnoinvd",
+                                              "invd", "lldt", "ltr", "sysret", "sysexit",
+                                              "movdir64b", NULL};
+        for (unsigned i = 0; i < in->noperands; i++)
+            if (in->op[i].kind == HVEMU_OP_REG &&
+                (in->op[i].u.reg.cls == HVEMU_REG_CR || in->op[i].u.reg.cls == HVEMU_REG_DR))
+                return 0;
+        for (unsigned i = 0; uc_skip[i]; i++)
+            if (!strcmp(uc_skip[i], hvemu_mnemonic_name(in->mnemonic)))
+                return 0;
+        /* Where QEMU (Unicorn 2.0) is not the hardware, as measured against hvemu, whose 64-bit
+         * behaviour the host checks: PDEP/PEXT take their operands swapped; RET imm16
+         * sign-extends imm16 (compared below 0x8000); LOCK NEG computes wrong flags; a page-crossing store is half
+         * done before its #PF; ENTER does not touch the new stack top; 16-bit BSWAP and 16-bit
+         * SHLD/SHRD with counts above 16 (undefined) give other values; F6/F7 /1 (TEST's
+         * alias) faults; F2/F3 on non-string instructions and repeated prefixes are
+         * decoded otherwise (#UD, other addresses). Those forms are left to the 64-bit host
+         * test. */
+        const char *mn = hvemu_mnemonic_name(in->mnemonic);
+        if (in->encoding == HVEMU_ENC_VEX ||
+            ((in->prefixes & HVEMU_PFX_LOCK) && !strcmp(mn, "neg")) ||
+            (!strcmp(mn, "bswap") && in->opsize == 2) ||
+            ((!strcmp(mn, "shld") || !strcmp(mn, "shrd")) && in->opsize == 2) ||
+            (in->map == 0 && (in->opcode == 0xf6 || in->opcode == 0xf7) &&
+             ((in->modrm >> 3) & 7) == 1) ||
+            (!strcmp(mn, "ret") && in->noperands && (in->op[0].u.imm.imm & 0x8000)))
+            return 0;
+        int string = in->map == 0 && ((in->opcode >= 0xa4 && in->opcode <= 0xaf) ||
+                                      (in->opcode >= 0x6c && in->opcode <= 0x6f));
+        if ((in->prefixes & (HVEMU_PFX_REP | HVEMU_PFX_REPNE)) && !string)
+            return 0;
+        for (unsigned i = 0; i + 1 < n && i < 4; i++)
+            for (unsigned j = i + 1; j < 4 && j < n; j++)
+                if (b[i] == b[j] && (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf2 || b[i] == 0xf3))
+                    return 0;
+    }
     /* LOCK MOV CR0 is AMD's other encoding of CR8 (CPUID 80000001H:ECX[4]); #UD on Intel,
      * which hvemu decodes. Vendor-specific: not compared. */
     if (in->map == 1 && (in->opcode == 0x20 || in->opcode == 0x22) && (in->prefixes & HVEMU_PFX_LOCK))
@@ -81,7 +156,11 @@ static int form_ok(const uint8_t *b, unsigned n, struct hvemu_insn *in)
     if (in->map == 0 && in->opcode >= 0xe0 && in->opcode <= 0xe3 &&
         (in->prefixes & (HVEMU_PFX_REP | HVEMU_PFX_REPNE)))
         return 0;
-    if (in->prefixes & HVEMU_PFX_SEG)
+    /* segment overrides: with Unicorn's machines (flat DS/ES/FS/GS, SS based at the window in
+     * 16-bit code); a CS override only for reads (QEMU makes no type checks) */
+    if ((in->prefixes & HVEMU_PFX_SEG) &&
+        (!g_unicorn || (in->seg_override == HVEMU_CS && in->noperands &&
+                        (in->op[0].access & HVEMU_OPA_WRITE) && in->op[0].kind == HVEMU_OP_MEM)))
         return 0;
     return 1;
 }
@@ -174,7 +253,27 @@ static void gen_forms(void)
         {0}, {1, 0x66}, {1, 0x48}, {1, 0x4d}, {1, 0x40}, {1, 0x67}, {2, 0x66, 0x41}, {1, 0xf0},
         {2, 0xf0, 0x48}, {1, 0xf3}, {1, 0xf2}, {2, 0xf3, 0x48}, {2, 0xf3, 0x66},
     };
+    /* 32-bit code has no REX (40-4F are INC/DEC): operand and address size prefixes instead */
+    static const uint8_t prefixes32[][4] = {
+        {0}, {1, 0x66}, {1, 0x67}, {2, 0x66, 0x67}, {1, 0xf0}, {2, 0xf0, 0x66}, {1, 0xf3},
+        {1, 0xf2}, {2, 0xf3, 0x66}, {2, 0xf3, 0x67}, {3, 0xf3, 0x66, 0x67},
+    };
     static const uint8_t escapes[][3] = {{0}, {1, 0x0f}, {2, 0x0f, 0x38}};
+    uint8_t pfx[24][4];
+    static const uint8_t segpfx[][4] = {{1, 0x26}, {1, 0x2e}, {1, 0x36}, {1, 0x64}, {2, 0x66, 0x65},
+                                        {2, 0x67, 0x36}};
+    unsigned npfx = 0;
+    if (g_mode != 64) {
+        for (unsigned i = 0; i < sizeof prefixes32 / sizeof prefixes32[0]; i++)
+            memcpy(pfx[npfx++], prefixes32[i], 4);
+        if (g_unicorn)
+            for (unsigned i = 0; i < sizeof segpfx / sizeof segpfx[0]; i++)
+                memcpy(pfx[npfx++], segpfx[i], 4);
+    } else {
+        for (unsigned i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+            memcpy(pfx[npfx++], prefixes[i], 3);
+    }
+
     /* ModRM shapes; the reg field is filled in below */
     static const uint8_t shapes[][7] = {
         {1, 0xc0 | 1},                  /* register rcx */
@@ -189,6 +288,8 @@ static void gen_forms(void)
     /* VEX-encoded GPR instructions (BMI1/BMI2): C4, map 0F38 F0-F7 and 0F3A F0, each W, pp,
      * L=0, and vvvv naming rax (1111), rcx, rbx or r9; R/X/B off and on (r8-r15 in ModRM) */
     static const uint8_t vvvv_regs[] = {0, 1, 3, 9};
+    /* (in 32-bit code a C4 whose next byte is below C0 is LES, which has no handler: those
+     * forms drop out) */
     for (unsigned map = 2; map <= 3; map++)
         for (unsigned op = 0xf0; op <= (map == 2 ? 0xf7u : 0xf0u); op++)
             for (unsigned w = 0; w < 2; w++)
@@ -207,14 +308,14 @@ static void gen_forms(void)
                         }
     for (unsigned e = 0; e < 3; e++)
         for (unsigned op = 0; op < 256; op++)
-            for (unsigned p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++) {
-                add_form(prefixes[p] + 1, prefixes[p][0], escapes[e] + 1, escapes[e][0], (uint8_t)op, NULL, 0);
+            for (unsigned p = 0; p < npfx; p++) {
+                add_form(pfx[p] + 1, pfx[p][0], escapes[e] + 1, escapes[e][0], (uint8_t)op, NULL, 0);
                 for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                     for (unsigned reg = 0; reg < 8; reg++) {
                         uint8_t t[8];
                         memcpy(t, shapes[s] + 1, shapes[s][0]);
                         t[0] |= (uint8_t)(reg << 3);
-                        add_form(prefixes[p] + 1, prefixes[p][0], escapes[e] + 1, escapes[e][0],
+                        add_form(pfx[p] + 1, pfx[p][0], escapes[e] + 1, escapes[e][0],
                                  (uint8_t)op, t, shapes[s][0]);
                     }
             }
@@ -343,6 +444,16 @@ static uint64_t simd_target(struct native_state *st, const struct hvemu_insn *in
 static void aim(struct native_state *st, const struct hvemu_mem *m, uint64_t target, struct form *fm,
                 const struct hvemu_insn *in)
 {
+    if (m->segment == HVEMU_SS)
+        target -= ss_base();
+    if (m->base_class == HVEMU_REG_NONE && m->index_class == HVEMU_REG_NONE) {
+        /* an absolute disp32 (or disp16 with 16-bit addressing) outside 64-bit mode */
+        unsigned dsz = m->addr_size == 2 ? 2 : 4;
+        unsigned at = (unsigned)fm->len - in->imm_size - dsz;
+        for (unsigned i = 0; i < dsz; i++)
+            fm->b[at + i] = (uint8_t)(target >> (8 * i));
+        return;
+    }
     if (m->base_class == HVEMU_REG_RIP) {
         /* rewrite disp32 so RIP-relative addressing reaches the target */
         int64_t d = (int64_t)(target - (NATIVE_CODE_ADDR + fm->len));
@@ -401,12 +512,16 @@ static int run_case(struct form *fm0, struct stats *stt)
     struct form fm = *fm0;
     struct hvemu_insn in;
     hvemu_features feat = host_features;
-    if (hvemu_decode(fm.b, fm.len, HVEMU_MODE_64, &feat, &in) != HVEMU_DECODE_OK)
+    if (hvemu_decode(fm.b, fm.len, dec_mode(), &feat, &in) != HVEMU_DECODE_OK)
         return 0;
     const char *mn = hvemu_mnemonic_name(in.mnemonic);
 
     /* random state */
     int simd = is_simd(&in);
+    /* the vector state is carried by the 64-bit native runner only: SIMD outside 64-bit mode
+     * has unit tests (tests/unit/simd_rules.c) */
+    if (simd && g_mode != 64)
+        return 0;
     for (unsigned i = 0; i < 16; i++)
         st.gpr[i] = edge_value();
     st.vec = simd;
@@ -425,24 +540,30 @@ static int run_case(struct form *fm0, struct stats *stt)
     st.rflags = rnd() & 0x8d5;            /* arithmetic flags; DF rarely */
     if (rnd() % 8 == 0)
         st.rflags |= HVEMU_FLAG_DF;
-    if (rnd() % 32 == 0)
+    if (rnd() % 32 == 0 && !g_unicorn)
         st.rflags |= HVEMU_FLAG_AC;         /* alignment checking (Linux sets CR0.AM) */
     for (unsigned i = 0; i < NATIVE_MEM_SIZE; i += 8) {
         uint64_t v = edge_value();
         memcpy(st.mem + i, &v, 8);
     }
     /* the stack, string pointers and RBP in the window; counts small */
-    st.gpr[HVEMU_RSP] = NATIVE_MEM_ADDR + 0x1000 + (rnd() % 64) * 8;
-    st.gpr[HVEMU_RBP] = NATIVE_MEM_ADDR + 0x800 + (rnd() % 64) * 8;
+    st.gpr[HVEMU_RSP] = NATIVE_MEM_ADDR - ss_base() + 0x1000 + (rnd() % 64) * 8;
+    st.gpr[HVEMU_RBP] = NATIVE_MEM_ADDR - ss_base() + 0x800 + (rnd() % 64) * 8;
+    if (g_mode == 16 && rnd() % 16 == 0)
+        st.gpr[HVEMU_RSP] = rnd() % 8; /* the 16-bit stack pointer wraps */
+    if (g_mode == 16 && rnd() % 2)
+        st.gpr[HVEMU_RSP] |= (rnd() & 0xffff) << 16; /* SP's users must ignore and keep these */
     if (in.map == 0 && ((in.opcode >= 0xa4 && in.opcode <= 0xaf))) {
         st.gpr[HVEMU_RSI] = NATIVE_MEM_ADDR + 0x200 + rnd() % 0x200;
         st.gpr[HVEMU_RDI] = NATIVE_MEM_ADDR + 0x600 + rnd() % 0x200;
         st.gpr[HVEMU_RCX] = rnd() % 24;
+        if ((in.prefixes & HVEMU_PFX_SEG) && in.seg_override == HVEMU_SS)
+            st.gpr[HVEMU_RSI] -= ss_base(); /* an offset in the window-based stack segment */
         if (in.addrsize == 4)
             st.gpr[HVEMU_RCX] |= rnd() << 32; /* the upper half must be ignored */
     }
     if (!strcmp(mn, "leave"))
-        st.gpr[HVEMU_RBP] = NATIVE_MEM_ADDR + 0x1000 + (rnd() % 64) * 8;
+        st.gpr[HVEMU_RBP] = NATIVE_MEM_ADDR - ss_base() + 0x1000 + (rnd() % 64) * 8;
     if (!strncmp(mn, "bt", 2) && in.op[1].kind == HVEMU_OP_REG)
         st.gpr[in.op[1].u.reg.idx] = (uint64_t)((int64_t)(rnd() % 1024) - 512);
     if ((!strcmp(mn, "div") || !strcmp(mn, "idiv")) && rnd() % 2)
@@ -468,12 +589,14 @@ static int run_case(struct form *fm0, struct stats *stt)
         }
         if (rnd() % 64 == 0)
             target ^= 0x8000000000000000ull; /* non-canonical: #GP or #SS */
+        if (g_mode == 32 && !g_unicorn && rnd() % 32 == 0)
+            target = 0xffffffffull - rnd() % 8; /* at the 4 GiB segment limit */
         aim(&st, &op->u.mem, target, &fm, &in);
     }
     /* POPF: the value on the stack keeps TF clear (a set TF would single-step the native run;
      * hvemu does not model the trap that follows an instruction) */
     if (!strncmp(mn, "popf", 4)) {
-        uint64_t sp = st.gpr[HVEMU_RSP] - NATIVE_MEM_ADDR;
+        uint64_t sp = st.gpr[HVEMU_RSP] + ss_base() - NATIVE_MEM_ADDR;
         if (sp < NATIVE_MEM_SIZE)
             st.mem[sp + 1] &= (uint8_t)~1u; /* bit 8 */
     }
@@ -494,10 +617,14 @@ static int run_case(struct form *fm0, struct stats *stt)
             else if (m->base_class != HVEMU_REG_NONE) la += st.gpr[m->base];
             if (m->index_class != HVEMU_REG_NONE) la += st.gpr[m->index] * m->scale;
             if (in.addrsize == 4) la &= 0xffffffff;
+            if (in.addrsize == 2) la &= 0xffff;
+            if (m->segment == HVEMU_SS) la += ss_base();
             if (in_window(la, 8))
                 memcpy(st.mem + (la - NATIVE_MEM_ADDR), &t, in.opsize);
         } else if (!strcmp(mn, "ret")) {
-            memcpy(st.mem + (st.gpr[HVEMU_RSP] - NATIVE_MEM_ADDR), &t, 8);
+            uint64_t off = st.gpr[HVEMU_RSP] + ss_base() - NATIVE_MEM_ADDR;
+            if (off + 8 <= NATIVE_MEM_SIZE)
+                memcpy(st.mem + off, &t, 8);
         }
     }
 
@@ -520,7 +647,7 @@ static int run_case(struct form *fm0, struct stats *stt)
     /* run natively */
     nat = st;
     struct native_fault nf;
-    int nr = native_run(fm.b, fm.len, &nat, &nf);
+    int nr = g_unicorn ? uc_oracle_run(fm.b, fm.len, &nat, &nf) : native_run(fm.b, fm.len, &nat, &nf);
     if (nr == NATIVE_TIMEOUT || nr < 0)
         return 0;
 
@@ -544,6 +671,54 @@ static int run_case(struct form *fm0, struct stats *stt)
         memcpy(hs.k, st.k, sizeof hs.k);
         hs.mxcsr = st.mxcsr;
     }
+    if (g_mode == 32) {
+        /* compatibility mode as Linux sets it up for 32-bit code: flat 4 GiB segments */
+        hs.seg[HVEMU_CS].selector = 0x23;
+        hs.seg[HVEMU_CS].attr = 0xc0fb;  /* code RX accessed, S, DPL 3, P, D, G */
+        hs.seg[HVEMU_CS].limit = 0xffffffffu;
+        for (unsigned sg = 0; sg < HVEMU_NUM_SEGS; sg++) {
+            if (sg == HVEMU_CS)
+                continue;
+            hs.seg[sg].selector = 0x2b;
+            hs.seg[sg].attr = 0xc0f3;   /* data RW accessed, S, DPL 3, P, B, G */
+            hs.seg[sg].limit = 0xffffffffu;
+        }
+    }
+    if (g_mode == 16) {
+        /* uc_oracle.h's 16-bit machine: 16-bit code, flat data, a 16-bit stack in the window */
+        hs.seg[HVEMU_CS].selector = 8;
+        hs.seg[HVEMU_CS].attr = 0x809b;
+        hs.seg[HVEMU_CS].limit = 0xffffffffu;
+        for (unsigned sg = 0; sg < HVEMU_NUM_SEGS; sg++)
+            if (sg != HVEMU_CS) {
+                hs.seg[sg].selector = 0x10;
+                hs.seg[sg].attr = 0xc093;
+                hs.seg[sg].limit = 0xffffffffu;
+            }
+        hs.seg[HVEMU_SS].selector = 0x18;
+        hs.seg[HVEMU_SS].base = UC_ORACLE_SS16_BASE;
+        hs.seg[HVEMU_SS].limit = 0xffff;
+        hs.seg[HVEMU_SS].attr = 0x93;
+        if (g_real)
+            hs.cr0 = 0x10; /* set again below for Unicorn; see there */
+    }
+    if (g_unicorn) {
+        /* Unicorn's UC_MODE_32: protected mode without paging at CPL 0, IF clear, flat
+         * segments with null selectors (QEMU keeps their flat descriptor caches usable) */
+        hs.cr0 = g_real ? 0x10 : 0x11;
+        hs.cr4 = 0;
+        hs.efer = 0;
+        hs.rflags &= ~(uint64_t)0x200;
+        if (g_mode == 32) {
+            hs.seg[HVEMU_CS].selector = 0;
+            hs.seg[HVEMU_CS].attr = 0xc09b;
+            for (unsigned sg = 0; sg < HVEMU_NUM_SEGS; sg++)
+                if (sg != HVEMU_CS) {
+                    hs.seg[sg].selector = 0;
+                    hs.seg[sg].attr = 0xc093;
+                }
+        }
+    }
     memcpy(hmem, st.mem, NATIVE_MEM_SIZE);
     struct hvemu_ctx ctx;
     struct hvemu_result res;
@@ -554,14 +729,27 @@ static int run_case(struct form *fm0, struct stats *stt)
 
     stt->cases++;
     char why[256] = "";
+    /* compatibility mode: the low halves of the eight legacy GPRs (native.h) */
+    unsigned ngpr = g_mode != 64 ? 8 : 16;
+    uint64_t gmask = g_mode != 64 ? 0xffffffffull : ~0ull;
     if (hr == HVEMU_UNHANDLEABLE) {
         snprintf(why, sizeof why, "hvemu unhandleable: %s %s", res.reason, res.detail);
         /* documented refusals: split-lock RMW (never done non-atomically), SSE not executed */
         if (!strncmp(res.reason, "locked access crosses a page", 28) ||
-            !strncmp(res.reason, "SSE instruction", 15)) {
+            !strncmp(res.reason, "SSE instruction", 15) ||
+            !strncmp(res.reason, "far transfer", 12) ||
+            !strncmp(res.reason, "ENTER whose pushes wrap", 23) ||
+            !strncmp(res.reason, "ENTER with an operand size", 26)) {
             stt->unhandled++;
             return 0;
         }
+    } else if (nr == NATIVE_OK && g_unicorn && hr == HVEMU_EXCEPTION && !strcmp(mn, "enter") &&
+               (res.exc.vector == HVEMU_EXC_PF || (g_mode == 16 && res.exc.vector == HVEMU_EXC_SS))) {
+        /* ENTER touches its new stack top on the hardware (the 64-bit host test shows it);
+         * QEMU does not, so a #PF (or, past a 16-bit stack's limit, #SS) there has no
+         * counterpart */
+        stt->unhandled++;
+        return 0;
     } else if (nr == NATIVE_OK) {
         stt->ok++;
         uint64_t dmask = 0;
@@ -586,11 +774,11 @@ static int run_case(struct form *fm0, struct stats *stt)
             snprintf(why, sizeof why, "native completed, hvemu raised vector %u", res.exc.vector);
         } else {
             uint64_t fm_mask = NATIVE_RFLAGS_MASK & ~(uint64_t)undef;
-            for (unsigned i = 0; i < 16 && !why[0]; i++) {
-                uint64_t m = ~0ull;
+            for (unsigned i = 0; i < ngpr && !why[0]; i++) {
+                uint64_t m = gmask;
                 if (in.noperands && in.op[0].kind == HVEMU_OP_REG && in.op[0].u.reg.idx == i &&
                     in.op[0].u.reg.cls != HVEMU_REG_GPR8_HIGH)
-                    m = ~dmask;
+                    m = gmask & ~dmask;
                 if ((nat.gpr[i] ^ hs.gpr[i]) & m)
                     snprintf(why, sizeof why, "gpr %u: native %016" PRIx64 " hvemu %016" PRIx64, i, nat.gpr[i], hs.gpr[i]);
             }
@@ -615,14 +803,22 @@ static int run_case(struct form *fm0, struct stats *stt)
         if (hr != HVEMU_EXCEPTION) {
             snprintf(why, sizeof why, "native fault vector %d (sig %d, addr %" PRIx64 "), hvemu status %d", nvec,
                      nf.signo, nf.fault_addr, hr);
+        } else if (g_unicorn && g_mode == 16 && res.exc.vector == HVEMU_EXC_SS && nvec == HVEMU_EXC_PF) {
+            /* the 16-bit stack segment's 0xFFFF limit: QEMU checks no segment limits, so a
+             * stack access past it (a push at its top, or an SS-relative operand with 32-bit
+             * addressing) goes on to unmapped memory (tests/unit/modes.c has the #SS) */
+            stt->unhandled++;
+            return 0;
         } else if ((int)res.exc.vector != nvec) {
             snprintf(why, sizeof why, "vector: native %d hvemu %u", nvec, res.exc.vector);
-        } else if (nvec == HVEMU_EXC_PF && res.exc.cr2 != nf.fault_addr) {
+        } else if (nvec == HVEMU_EXC_PF && res.exc.cr2 != nf.fault_addr &&
+                   !(g_unicorn && !strncmp(mn, "cmps", 4))) {
+            /* (CMPS with both operands unmapped: QEMU reads ES:rDI first) */
             snprintf(why, sizeof why, "#PF address: native %" PRIx64 " hvemu %" PRIx64, nf.fault_addr, res.exc.cr2);
         } else {
             /* state as the CPU left it: unchanged, or a REP string's progress */
-            for (unsigned i = 0; i < 16 && !why[0]; i++)
-                if (nat.gpr[i] != hs.gpr[i])
+            for (unsigned i = 0; i < ngpr && !why[0]; i++)
+                if ((nat.gpr[i] ^ hs.gpr[i]) & gmask)
                     snprintf(why, sizeof why, "after fault, gpr %u: native %" PRIx64 " hvemu %" PRIx64, i, nat.gpr[i], hs.gpr[i]);
             if (!why[0] && hs.rip != NATIVE_CODE_ADDR)
                 snprintf(why, sizeof why, "after fault, rip moved");
@@ -634,7 +830,9 @@ static int run_case(struct form *fm0, struct stats *stt)
             unsigned from = 0;
             if (!strcmp(mn, "enter") && st.gpr[HVEMU_RSP] - NATIVE_MEM_ADDR <= NATIVE_MEM_SIZE)
                 from = (unsigned)(st.gpr[HVEMU_RSP] - NATIVE_MEM_ADDR);
-            if (!why[0] && memcmp(nat.mem + from, hmem + from, NATIVE_MEM_SIZE - from))
+            /* (QEMU does the first page's part of a page-crossing store before the #PF) */
+            if (!why[0] && !(g_unicorn && nvec == HVEMU_EXC_PF) &&
+                memcmp(nat.mem + from, hmem + from, NATIVE_MEM_SIZE - from))
                 snprintf(why, sizeof why, "after fault, memory differs");
         }
     }
@@ -680,16 +878,40 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--insn") && i + 1 < argc) only_hex = argv[++i];
         else if (!strcmp(argv[i], "--mnemonic") && i + 1 < argc) only_mn = argv[++i];
         else if (!strcmp(argv[i], "--verbose")) verbose = 1;
+        else if (!strcmp(argv[i], "--mode") && i + 1 < argc) g_mode = (unsigned)strtoul(argv[++i], 0, 0);
+        else if (!strcmp(argv[i], "--oracle") && i + 1 < argc) g_unicorn = !strcmp(argv[++i], "unicorn");
+        else if (!strcmp(argv[i], "--real")) g_real = 1;
         else if (!strcmp(argv[i], "--list")) list = 1;
         else {
-            fprintf(stderr, "usage: %s [--trials N] [--seed S] [--insn HEX] [--mnemonic NAME] [--verbose] [--list]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--trials N] [--seed S] [--insn HEX] [--mnemonic NAME] [--mode 64|32|16] [--oracle unicorn] [--real] [--verbose] [--list]\n", argv[0]);
             return 2;
         }
     }
     host_features = hvemu_features_from_cpuid(h_cpuid, NULL);
     hvemu_feature_set(&host_features, HVEMU_FEAT_APX, 0);
-    if (native_init() != 0)
-        return 1;
+    if (g_mode != 64 && g_mode != 32 && !(g_mode == 16 && g_unicorn)) {
+        fprintf(stderr, "--mode must be 64 or 32 (or 16 with --oracle unicorn)\n");
+        return 2;
+    }
+    if (g_unicorn && (g_mode == 64 || (g_real && g_mode != 16) ||
+                      uc_oracle_init(g_real ? 15 : g_mode) != 0)) {
+        printf("summary: SKIP: --oracle unicorn needs --mode 32 or 16 and libunicorn.so.2\n");
+        return 0;
+    }
+    if (!g_unicorn) {
+        if (native_init() != 0)
+            return 1;
+        int m = native_set_mode(g_mode);
+        if (m == -2) {
+            printf("summary: SKIP: this host cannot run compatibility-mode code (no 32-bit user code "
+                   "segment); use --oracle unicorn for 32-bit protected mode\n");
+            return 0;
+        }
+        if (m != 0) {
+            fprintf(stderr, "cannot switch the native runner to mode %u\n", g_mode);
+            return 1;
+        }
+    }
     forms = calloc(MAX_FORMS, sizeof *forms);
     if (only_hex) {
         if (parse_hex(only_hex, &forms[0]) != 0) {
@@ -704,7 +926,7 @@ int main(int argc, char **argv)
     unsigned used = 0, mnseen[HV_MN_COUNT] = {0};
     for (unsigned f = 0; f < nforms; f++) {
         struct hvemu_insn in;
-        if (hvemu_decode(forms[f].b, forms[f].len, HVEMU_MODE_64, NULL, &in) != HVEMU_DECODE_OK)
+        if (hvemu_decode(forms[f].b, forms[f].len, dec_mode(), NULL, &in) != HVEMU_DECODE_OK)
             continue;
         if (only_mn && strcmp(only_mn, hvemu_mnemonic_name(in.mnemonic)))
             continue;

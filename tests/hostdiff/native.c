@@ -507,6 +507,64 @@ static void install_seccomp(void)
 
 static int g_seccomp_done;
 
+/* Compatibility mode (native_set_mode(32)): Linux's 32-bit user code segment and the 64-bit
+ * one to return to. */
+#define USER32_CS 0x23
+#define USER64_CS 0x33
+#define USER_DS   0x2b
+
+
+/* The mode the test instruction runs in: 64, or 32 (compatibility mode, CS = USER32_CS). */
+static unsigned g_bits = 64;
+/* In the fall-through page, away from the entries at MIRROR_BASE: the 64-bit trampoline that
+ * enters compatibility mode, and the one the 32-bit entries return through. */
+#define MIRROR_TO32 0x100
+#define MIRROR_TO64 0x180
+
+/* Fill the fall-through page for `bits` (it is writable on entry; read+execute on return).
+ * 64: the entries end in jmp qword [rip+disp] to native_epilogue. 32: they end in a far jump
+ * (EA ptr16:32, valid in compatibility mode) to a 64-bit stub doing that jump; the page also
+ * holds the far jump into compatibility mode that native_enter takes, jmp far [rip+disp]
+ * (FF /5, m16:32), which changes no register. All pointers are 8-aligned so their loads cannot
+ * raise #AC when the test left AC set. */
+static int build_mirror(unsigned bits)
+{
+    uint8_t *m = (uint8_t *)(uintptr_t)MIRROR_PAGE;
+    uint8_t *entry = (uint8_t *)(uintptr_t)MIRROR_BASE;
+    uint64_t epi = (uint64_t)(uintptr_t)&native_epilogue;
+    memset(m, 0xcc, 0x1000);
+    memset(entry + 1, 0x90, 15);   /* entries for lengths 1..15 */
+    /* the 64-bit jump to native_epilogue: at entry+16 (64-bit entries) or the TO64 stub */
+    uint8_t *j = bits == 64 ? entry + 16 : m + MIRROR_TO64;
+    uint8_t *ptr = (uint8_t *)(((uintptr_t)(j + 6) + 7) & ~(uintptr_t)7);
+    int32_t disp = (int32_t)(ptr - (j + 6));
+    j[0] = 0xff;
+    j[1] = 0x25;
+    memcpy(j + 2, &disp, 4);
+    memcpy(ptr, &epi, 8);
+    if (bits == 32) {
+        uint32_t to64 = (uint32_t)(MIRROR_PAGE + MIRROR_TO64);
+        uint16_t cs64 = USER64_CS, cs32 = USER32_CS;
+        entry[16] = 0xea; /* jmp far 0x33:TO64 */
+        memcpy(entry + 17, &to64, 4);
+        memcpy(entry + 21, &cs64, 2);
+        uint8_t *t = m + MIRROR_TO32;
+        uint8_t *fp = t + 8; /* m16:32 = NATIVE_CODE_ADDR, USER32_CS */
+        uint32_t code = (uint32_t)NATIVE_CODE_ADDR;
+        int32_t d2 = (int32_t)(fp - (t + 6));
+        t[0] = 0xff;
+        t[1] = 0x2d;
+        memcpy(t + 2, &d2, 4);
+        memcpy(fp, &code, 4);
+        memcpy(fp + 4, &cs32, 2);
+    }
+    if (mprotect(m, 0x1000, PROT_READ | PROT_EXEC)) {
+        perror("native: mprotect fall-through page");
+        return -1;
+    }
+    return 0;
+}
+
 /* A periodic tick of `ms` of user CPU time (0: off). A run is stopped between one and two
  * periods after it started. */
 static void arm_watchdog(unsigned ms)
@@ -570,25 +628,8 @@ int native_init(void)
     }
     if (map_fixed(MIRROR_PAGE, 0x1000, PROT_READ | PROT_WRITE, "fall-through page"))
         goto fail_code;
-    {
-        uint8_t *m = (uint8_t *)(uintptr_t)MIRROR_PAGE;
-        uint8_t *entry = (uint8_t *)(uintptr_t)MIRROR_BASE;
-        uint64_t epi = (uint64_t)(uintptr_t)&native_epilogue;
-        memset(m, 0xcc, 0x1000);
-        memset(entry + 1, 0x90, 15);   /* entries for lengths 1..15 */
-        /* jmp qword [rip+disp] to native_epilogue, its pointer 8-aligned so that the load
-         * cannot raise #AC when the test left AC set. */
-        uint8_t *ptr = (uint8_t *)(((uintptr_t)(entry + 22) + 7) & ~(uintptr_t)7);
-        int32_t disp = (int32_t)(ptr - (entry + 22));
-        entry[16] = 0xff;
-        entry[17] = 0x25;
-        memcpy(entry + 18, &disp, 4);
-        memcpy(ptr, &epi, 8);
-        if (mprotect(m, 0x1000, PROT_READ | PROT_EXEC)) {
-            perror("native: mprotect fall-through page");
-            goto fail_mirror;
-        }
-    }
+    if (build_mirror(g_bits))
+        goto fail_mirror;
     g_altstack = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (g_altstack == MAP_FAILED) {
         perror("native: alternate stack");
@@ -610,7 +651,7 @@ int native_init(void)
         install_seccomp();
         g_seccomp_done = 1;
     }
-    native_target = NATIVE_CODE_ADDR;
+    native_target = g_bits == 32 ? MIRROR_PAGE + MIRROR_TO32 : NATIVE_CODE_ADDR;
     g_thread = pthread_self();
     __asm__ volatile("mov %%ds, %0\n\tmov %%es, %1\n\tmov %%fs, %2\n\tmov %%gs, %3"
                      : "=r"(g_sel[0]), "=r"(g_sel[1]), "=r"(g_sel[2]), "=r"(g_sel[3]));
@@ -677,6 +718,35 @@ void native_set_timeout_ms(unsigned ms)
         arm_watchdog(g_timeout_ms);
 }
 
+int native_set_mode(unsigned bits)
+{
+    if (bits != 64 && bits != 32)
+        return -1;
+    if (bits == 32) {
+        /* Is the 32-bit user code segment there? LAR answers for a descriptor CPL 3 may use.
+         * Kernels without IA-32 emulation (ia32_emulation=0, or sandboxes that cannot give
+         * user mode a 32-bit segment) have none: a far jump to it would be #GP(0x20). */
+        uint32_t ar = 0;
+        uint8_t ok = 0;
+        __asm__ volatile("lar %2, %0\n\tsetz %1" : "=r"(ar), "=q"(ok) : "r"((uint32_t)USER32_CS) : "cc");
+        if (!ok || !(ar & (1u << 15)) || (ar & (1u << 21)) || !(ar & (1u << 22)))
+            return -2;
+    }
+    if (g_ready && bits != g_bits) {
+        if (mprotect((void *)(uintptr_t)MIRROR_PAGE, 0x1000, PROT_READ | PROT_WRITE) ||
+            build_mirror(bits))
+            return -1;
+    }
+    g_bits = bits;
+    native_target = bits == 32 ? MIRROR_PAGE + MIRROR_TO32 : NATIVE_CODE_ADDR;
+    return 0;
+}
+
+unsigned native_mode(void)
+{
+    return g_bits;
+}
+
 /* ucontext register numbers in encoding order. */
 static const int g_greg_of[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP,
                                   REG_RSI, REG_RDI, REG_R8,  REG_R9,  REG_R10, REG_R11,
@@ -698,6 +768,8 @@ __attribute__((noinline)) static int enter_guarded(void)
                 raw_arch_prctl(ARCH_SET_GS, g_test_gsbase);
             }
         }
+        if (g_bits == 32) /* a 64-bit process runs with null DS/ES: compat mode needs data ones */
+            __asm__ volatile("mov %0, %%ds\n\tmov %0, %%es" : : "r"((uint16_t)USER_DS));
         native_enter(&native_in_regs);
         fix_segments();
         g_running = 0;

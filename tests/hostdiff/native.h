@@ -136,6 +136,18 @@ void native_fini(void);
 int native_run(const uint8_t *insn, size_t len, struct native_state *in_out,
                struct native_fault *fault);
 
+/* Run the instructions in 64-bit mode (64, the default) or in compatibility mode (32): a far
+ * jump to Linux's 32-bit user code segment (selector 0x23, base 0, limit 4 GiB, D = 1) with
+ * DS = ES = SS = 0x2b (flat), and a far jump back to 0x33 after the instruction. The state's
+ * GPRs are loaded whole; after a mode switch the SDM leaves the upper halves (and R8-R15)
+ * undefined, so a compatibility-mode test compares the low 32 bits of the eight legacy GPRs.
+ * Signals arrive in 64-bit mode (Linux delivers a 64-bit process's signals so), with the
+ * 32-bit EIP as RIP. Returns 0, -1 (bad argument, or the page could not be rewritten), or -2:
+ * the host has no 32-bit user code segment (a kernel without IA-32 emulation; also seen in a
+ * sandbox VM whose kernel runs under PVM), so compatibility mode cannot be tested here. */
+int native_set_mode(unsigned bits);
+unsigned native_mode(void);
+
 /* Whether user mode may use RDFSBASE/WRFSBASE & co. (CR4.FSGSBASE), as native_init() found by
  * running RDFSBASE (the auxiliary vector and /proc/cpuinfo can say no while it works). */
 int native_have_fsgsbase(void);

@@ -13,9 +13,9 @@ endif
 
 # The differential test of execution against the host CPU.
 ifeq ($(shell uname -m),x86_64)
-$(BUILD)/tests/hostdiff: tests/hostdiff/hostdiff.c $(HOSTDIFF_SRC) $(HOSTDIFF_HDR) $(LIB)
+$(BUILD)/tests/hostdiff: tests/hostdiff/hostdiff.c tests/hostdiff/uc_oracle.c tests/hostdiff/uc_oracle.h $(HOSTDIFF_SRC) $(HOSTDIFF_HDR) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(TCFLAGS) -Itests/hostdiff tests/hostdiff/hostdiff.c $(HOSTDIFF_SRC) $(LIB) -o $@
+	$(CC) $(TCFLAGS) -Itests/hostdiff tests/hostdiff/hostdiff.c tests/hostdiff/uc_oracle.c $(HOSTDIFF_SRC) $(LIB) -o $@ -ldl
 
 EXTRA_TEST_BINS += $(BUILD)/tests/hostdiff
 endif

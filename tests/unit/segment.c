@@ -203,7 +203,7 @@ static void other_forms(void)
     sel = 0x10;
     memcpy(M.mem + 0x108, &sel, 2);
     OK("480fb203", "lss rax, [rbx]");
-    CHECK(S.gpr[HVEMU_RAX] == off && S.seg[HVEMU_SS].selector == 0x10 && R.event == HVEMU_EVENT_SS_SHADOW, "lss m16:64");
+    CHECK(S.gpr[HVEMU_RAX] == off && S.seg[HVEMU_SS].selector == 0x10 && R.event == HVEMU_EVENT_NONE, "lss m16:64, no interrupt shadow");
     memcpy(M.mem + 0x104, &sel, 2);
     OK("0fb503", "lgs eax, [rbx]");
     CHECK(S.gpr[HVEMU_RAX] == 0x55667788 && S.seg[HVEMU_GS].selector == 0x10, "lgs m16:32");

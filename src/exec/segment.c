@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Segment register loads in protected and 64-bit mode: MOV Sreg, POP Sreg (they reach
- * segreg_load() through the operand accessors), LSS, LFS, LGS; the system segment loads LLDT
- * and LTR; and the descriptor inspections LAR, LSL, VERR, VERW.
+ * Segment register loads in protected, compatibility and 64-bit mode: MOV Sreg, POP Sreg (they
+ * reach segreg_load() through the operand accessors; real mode goes to src/exec/legacy.c),
+ * LSS, LFS, LGS, LES, LDS; the system segment loads LLDT and LTR; the descriptor inspections
+ * LAR, LSL, VERR, VERW; far JMP, CALL and RET and IRET (64-bit mode).
  *
  * A load reads the descriptor from the GDT or LDT (ops->read, HVEMU_ACCESS_SYSTEM: a supervisor
  * access whatever the CPL), checks it (SDM Vol. 2, MOV "Operation", and Vol. 3, 5.5-5.8), sets

@@ -150,13 +150,17 @@ int exec_bound(struct exec *x)
     return X_OK;
 }
 
-/* INTO: nothing when OF is clear. With OF set it raises #OF as a trap (the return address is
- * the next instruction), which hvemu's fault-style exception result cannot express. */
+/* INTO: nothing when OF is clear. With OF set it completes and raises #OF as a trap (the
+ * return address is the next instruction): HVEMU_TRAP, a software exception like INT3. */
 int exec_into(struct exec *x)
 {
     if (!(x->new_rflags & HVEMU_FLAG_OF))
         return X_OK;
-    return exec_unhandled(x, "INTO with OF set: a trap-class #OF is not reported");
+    x->res->exc.vector = HVEMU_EXC_OF;
+    x->res->exc.has_error_code = 0;
+    x->res->exc.error_code = 0;
+    x->res->trap_type = HVEMU_TRAP_SOFT_EXC;
+    return X_TRAP;
 }
 
 /* MOV Sreg / POP Sreg / LxS in real mode: the selector, and base = selector * 16, keeping the

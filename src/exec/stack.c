@@ -38,11 +38,25 @@ int exec_push(struct exec *x)
     int rc = op_read(x, 0, &v);
     if (rc != X_OK)
         return rc;
-    /* a pushed segment register is a 16-bit value zero-extended (hardware may write only 2 bytes;
-     * hvemu writes the full slot, which Intel and AMD CPUs in 64-bit mode do for FS/GS) */
+    /* A pushed segment register is its 16-bit selector zero-extended into the slot, which is
+     * what Intel and AMD do with a 64-bit operand size. With a 32-bit one the SDM lets either
+     * happen, and recent Intel processors make a 16-bit move that leaves the slot's upper half
+     * as it was; AMD writes the whole slot. The guest's CPUID says which (cpu_is_amd()). */
     if (x->mode && size == 4 && x->in->op[0].kind == HVEMU_OP_REG &&
-        x->in->op[0].u.reg.cls == HVEMU_REG_SEG) /* SDM: recent Intel CPUs write 2 bytes there */
-        return exec_unhandled(x, "32-bit PUSH Sreg: vendor-specific store width");
+        x->in->op[0].u.reg.cls == HVEMU_REG_SEG) {
+        int amd;
+        uint64_t la;
+        if ((rc = cpu_is_amd(x, &amd)) != X_OK)
+            return rc;
+        if (!amd) {
+            rsp -= 4;
+            if ((rc = stack_linear(x, rsp, 2, 2, &la)) != X_OK ||
+                (rc = mem_write(x, la, &v, 2, HVEMU_ACCESS_STACK_WRITE)) != X_OK)
+                return rc;
+            gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);
+            return X_OK;
+        }
+    }
     if ((rc = push_val(x, &rsp, v, size)) != X_OK)
         return rc;
     gpr_set_sized(x, HVEMU_RSP, sp_size(x), rsp);

@@ -63,7 +63,18 @@ static int m_in(void *o, uint16_t port, void *d, unsigned n, struct hvemu_except
     return HVEMU_CB_OK;
 }
 
-static const struct hvemu_ops ops = {.read = m_read, .write = m_write, .pio_in = m_in};
+static int vendor_amd;
+static int m_cpuid(void *o, uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
+    (void)o; (void)sub;
+    memset(out, 0, 16);
+    if (leaf == 0)
+        out[1] = vendor_amd ? 0x68747541u : 0x756e6547u; /* "Auth" / "Genu" */
+    return HVEMU_CB_OK;
+}
+
+static const struct hvemu_ops ops = {.read = m_read, .write = m_write, .pio_in = m_in,
+                                     .cpuid = m_cpuid};
 
 static struct hvemu_state S, before;
 static struct hvemu_ctx C;
@@ -617,11 +628,21 @@ static void test_legacy_insns(void)
     run("c507"); /* a descriptor load: the far pointer's selector lies beyond the empty GDT */
     CHECK(R.status == HVEMU_EXCEPTION && R.exc.vector == HVEMU_EXC_GP && R.exc.error_code == 0x5678,
           "protected-mode lds: %d %d", R.status, R.exc.vector);
-    /* far JMP and 32-bit PUSH of a segment register: unhandleable, named */
+    /* far JMP: unhandleable, named */
     run("ea0000000008000");
     CHECK(R.status == HVEMU_UNHANDLEABLE && R.reason && strstr(R.reason, "far"), "far jmp: %d", R.status);
+    /* 32-bit PUSH of a segment register: Intel moves 16 bits into the slot, AMD fills it */
+    S.gpr[HVEMU_RSP] = 0x100;
+    wr32(0xfc, 0xaaaaaaaa);
+    S.seg[HVEMU_ES].selector = 0x1234;
     run("06");
-    CHECK(R.status == HVEMU_UNHANDLEABLE && !memcmp(&S, &before, sizeof S), "push es (32-bit): %d", R.status);
+    CHECK(R.status == HVEMU_OK && S.gpr[HVEMU_RSP] == 0xfc && rd32(0xfc) == 0xaaaa1234,
+          "push es (32-bit), Intel: %d %x", R.status, rd32(0xfc));
+    vendor_amd = 1;
+    S.gpr[HVEMU_RSP] = 0x100;
+    run("06");
+    CHECK(R.status == HVEMU_OK && rd32(0xfc) == 0x1234, "push es (32-bit), AMD: %x", rd32(0xfc));
+    vendor_amd = 0;
 
     /* PUSHA with a 16-bit stack, POPA back; the stored SP is skipped */
     real_mode();
@@ -697,12 +718,14 @@ static void test_legacy_insns(void)
     S.gpr[HVEMU_RAX] = 11;
     run("6203");
     FAULTED(HVEMU_EXC_BR, "bound above");
-    /* INTO: nothing with OF clear; the trap with OF set is not reported */
+    /* INTO: nothing with OF clear; with OF set it completes with a #OF trap */
     run("ce");
     OK("into, OF clear");
     S.rflags |= HVEMU_FLAG_OF;
+    uint64_t rip = S.rip;
     run("ce");
-    CHECK(R.status == HVEMU_UNHANDLEABLE, "into with OF: %d", R.status);
+    CHECK(R.status == HVEMU_TRAP && R.exc.vector == HVEMU_EXC_OF && R.trap_type == HVEMU_TRAP_SOFT_EXC &&
+          S.rip == rip + 1 && R.insn_len == 1, "into with OF: %d", R.status);
 }
 
 int main(void)

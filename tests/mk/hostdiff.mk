@@ -25,3 +25,9 @@ $(BUILD)/tests/segload: tests/hostdiff/segload.c $(HOSTDIFF_SRC) $(HOSTDIFF_HDR)
 	$(CC) $(TCFLAGS) -Itests/hostdiff tests/hostdiff/segload.c $(HOSTDIFF_SRC) $(LIB) -o $@
 
 EXTRA_TEST_BINS += $(BUILD)/tests/segload
+
+$(BUILD)/tests/single_step: tests/hostdiff/single_step.c $(HOSTDIFF_SRC) $(HOSTDIFF_HDR) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(TCFLAGS) -Itests/hostdiff tests/hostdiff/single_step.c $(HOSTDIFF_SRC) $(LIB) -o $@
+
+EXTRA_TEST_BINS += $(BUILD)/tests/single_step

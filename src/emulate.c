@@ -19,10 +19,6 @@
 
 #include <string.h>
 
-#define CR0_PE (1u << 0)
-#define CR4_OSXSAVE (1u << 18)
-#define EFER_LMA (1u << 10)
-#define XCR0_APX (1u << 19)
 
 void hvemu_init(struct hvemu_ctx *ctx, const struct hvemu_ops *ops, void *opaque,
                 struct hvemu_state *state)
@@ -141,7 +137,7 @@ static inline int cache_hit(const struct hvemu_ctx *ctx, const uint8_t *buf, uns
     const struct hvemu_state *s = ctx->state;
     return !ctx->cached_apx ||
            (ctx->cached_apx == 1 && (s->valid & (HVEMU_PART_XCR0 | HVEMU_PART_CR4)) == (HVEMU_PART_XCR0 | HVEMU_PART_CR4) &&
-            (s->xcr0 & XCR0_APX) && (s->cr4 & CR4_OSXSAVE));
+            apx_os_enabled(s->xcr0, s->cr4));
 }
 
 /* Decode with APX enabled only when the guest may use it. APX-specific bytes are #UD without
@@ -166,7 +162,7 @@ static int decode_gated(struct hvemu_ctx *ctx, const uint8_t *buf, size_t n,
         if (need_parts(ctx, HVEMU_PART_XCR0 | HVEMU_PART_CR4, res) != HVEMU_OK)
             return res->status;
         struct hvemu_state *s = ctx->state;
-        if ((s->xcr0 & XCR0_APX) && (s->cr4 & CR4_OSXSAVE)) {
+        if (apx_os_enabled(s->xcr0, s->cr4)) {
             hvemu_feature_set(&f, HVEMU_FEAT_APX, 1);
             rc = hvemu_decode(buf, n, HVEMU_MODE_64, &f, &ctx->insn);
             if (rc == HVEMU_DECODE_OK) { /* cached too; a hit re-checks XCR0 and CR4 */

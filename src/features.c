@@ -4,6 +4,7 @@
  * bit that enumerates it (the same facts include/hvemu.h lists at each enum value).
  */
 #include "hvemu.h"
+#include "x86.h"
 
 _Static_assert(HVEMU_FEAT_COUNT <= 64 * sizeof(((hvemu_features *)0)->bits) / sizeof(uint64_t),
                "hvemu_features has no room for every feature");
@@ -128,6 +129,5 @@ hvemu_features hvemu_features_from_cpuid(
 
 int hvemu_features_apx_usable(const hvemu_features *f, uint64_t xcr0, uint64_t cr4)
 {
-    return hvemu_feature_has(f, HVEMU_FEAT_APX) && (xcr0 & HVEMU_XCR0_APX) &&
-           ((cr4 >> 18) & 1); /* CR4.OSXSAVE */
+    return hvemu_feature_has(f, HVEMU_FEAT_APX) && apx_os_enabled(xcr0, cr4);
 }

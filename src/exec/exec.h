@@ -16,6 +16,7 @@
 #include "hvemu.h"
 #include "tables.gen.h"
 #include "modes/modes.h"
+#include "x86.h"
 
 /* The library is built with -ffreestanding, which turns every memcpy() into a call to libc
  * (through the PLT): fixed-size copies go through the builtin, which compiles to moves. */

@@ -3,7 +3,6 @@
  * software interrupts INT n, INT3, INT1, and MOVDIR64B. */
 #include "families.h"
 
-#define CR4_TSD (1u << 2)
 
 int exec_cpuid(struct exec *x)
 {

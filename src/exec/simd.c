@@ -21,12 +21,6 @@
  */
 #include "families.h"
 
-#define CR0_EM (1u << 2)
-#define CR0_TS (1u << 3)
-#define CR4_OSFXSR (1u << 9)
-#define CR4_OSXSAVE (1u << 18)
-#define XCR0_AVX 0x6u     /* SSE and AVX state */
-#define XCR0_AVX512 0xe0u /* opmask, ZMM_Hi256, Hi16_ZMM */
 
 enum simd_class { SIMD_SSE, SIMD_AVX, SIMD_AVX512 };
 
@@ -45,7 +39,7 @@ static int simd_check(struct exec *x, enum simd_class cls)
         if ((s->cr0 & CR0_EM) || !(s->cr4 & CR4_OSFXSR))
             return exec_ud(x);
     } else {
-        if (!(s->cr4 & CR4_OSXSAVE) || (s->xcr0 & XCR0_AVX) != XCR0_AVX)
+        if (!(s->cr4 & CR4_OSXSAVE) || (s->xcr0 & (XCR0_SSE | XCR0_AVX)) != (XCR0_SSE | XCR0_AVX))
             return exec_ud(x);
         if (cls == SIMD_AVX512 && (s->xcr0 & XCR0_AVX512) != XCR0_AVX512)
             return exec_ud(x);

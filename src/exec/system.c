@@ -22,30 +22,9 @@
  */
 #include "families.h"
 
-#define CR0_PE (1ull << 0)
-#define CR0_MP (1ull << 1)
-#define CR0_EM (1ull << 2)
-#define CR0_TS (1ull << 3)
-#define CR0_ET (1ull << 4)
-#define CR0_NE (1ull << 5)
-#define CR0_WP (1ull << 16)
-#define CR0_AM (1ull << 18)
-#define CR0_NW (1ull << 29)
-#define CR0_CD (1ull << 30)
-#define CR0_PG (1ull << 31)
 /* The bits of CR0 that exist; writes of the other low bits are ignored, ET reads as 1. */
 #define CR0_DEFINED (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | \
                      CR0_NW | CR0_CD | CR0_PG)
-
-#define CR4_PVI      (1ull << 1)
-#define CR4_DE       (1ull << 3)
-#define CR4_PAE      (1ull << 5)
-#define CR4_UMIP     (1ull << 11)
-#define CR4_LA57     (1ull << 12)
-#define CR4_FSGSBASE (1ull << 16)
-#define CR4_PCIDE    (1ull << 17)
-#define CR4_OSXSAVE  (1ull << 18)
-#define CR4_CET      (1ull << 23)
 
 #define DR7_GD (1ull << 13)
 
@@ -53,14 +32,6 @@
 #define MSR_FS_BASE        0xC0000100u
 #define MSR_GS_BASE        0xC0000101u
 #define MSR_KERNEL_GS_BASE 0xC0000102u
-
-#define XCR0_X87     (1ull << 0)
-#define XCR0_SSE     (1ull << 1)
-#define XCR0_AVX     (1ull << 2)
-#define XCR0_MPX     (3ull << 3)
-#define XCR0_AVX512  (7ull << 5)
-#define XCR0_AMX     (3ull << 17)
-#define XCR0_APX     (1ull << 19)
 
 static unsigned cpl(struct exec *x)
 {
@@ -665,7 +636,6 @@ int exec_event(struct exec *x)
 #define MSR_STAR         0xC0000081u
 #define MSR_LSTAR        0xC0000082u
 #define MSR_FMASK        0xC0000084u
-#define EFER_SCE         1u
 
 /* The flat segments these instructions load, in the VMX access-rights layout: code (type 11,
  * S, P, G and L or D) and data (type 3, S, P, B, G), at a DPL. */

@@ -247,7 +247,7 @@ static int check_align_slow(struct exec *x, uint64_t la, unsigned size)
         return X_OK;
     if (exec_need(x, HVEMU_PART_CR0 | HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
-    if ((x->s->cr0 & (1u << 18)) && exec_cpl(x) == 3)
+    if ((x->s->cr0 & CR0_AM) && exec_cpl(x) == 3)
         return exec_exception(x, HVEMU_EXC_AC, 1, 0);
     return X_OK;
 }

@@ -10,6 +10,7 @@
 #define HVEMU_MODES_H
 
 #include "hvemu.h"
+#include "x86.h"
 
 enum hv_cpu_mode {
     HV_CPU_64 = 0,   /* IA-32e, CS.L = 1 */
@@ -28,9 +29,9 @@ enum hv_cpu_mode {
 /* The mode of a state whose RIP, RFLAGS, CS, CR0 and EFER are loaded. */
 static inline unsigned hv_cpu_mode(const struct hvemu_state *s)
 {
-    if (!(s->cr0 & 1))
+    if (!(s->cr0 & CR0_PE))
         return HV_CPU_REAL;
-    if (s->efer & (1u << 10)) /* LMA */
+    if (s->efer & EFER_LMA)
         return (s->seg[HVEMU_CS].attr & HVEMU_SEG_ATTR_L) ? HV_CPU_64 : HV_CPU_COMPAT;
     return (s->rflags & HVEMU_FLAG_VM) ? HV_CPU_V86 : HV_CPU_PROT;
 }

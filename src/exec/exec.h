@@ -271,6 +271,10 @@ uint64_t seg_base(struct exec *x, unsigned seg);
 
 /* Whether the guest CPU (the cpuid callback) is AMD's: for vendor-specific rules. */
 int cpu_is_amd(struct exec *x, int *amd);
+/* Whether the guest's CPUID.(leaf, sub).reg[bit] is set (0 beyond the maximum leaf). */
+enum { EAX, EBX, ECX, EDX };
+int cpuid_bit(struct exec *x, uint32_t leaf, uint32_t sub, unsigned reg, unsigned bit, int *on);
+
 /* A segment register load (MOV Sreg, POP Sreg; src/exec/legacy.c): real mode only. */
 int seg_load(struct exec *x, unsigned seg, uint16_t selector);
 
@@ -341,6 +345,19 @@ static inline void flags_set(struct exec *x, uint64_t mask, uint64_t v)
     x->new_rflags = (x->new_rflags & ~mask) | (v & mask);
 }
 int cond_holds(uint64_t rflags, unsigned cc);
+
+/* The RFLAGS bits POPF and IRET load from memory at privilege `cpl` under `iopl`: the status
+ * flags, TF, DF, NT, AC, ID; IF when CPL <= IOPL; IOPL at CPL 0. */
+static inline uint64_t flags_loadable(unsigned cpl, unsigned iopl)
+{
+    uint64_t m = FLAGS_ARITH | HVEMU_FLAG_TF | HVEMU_FLAG_DF | HVEMU_FLAG_NT | HVEMU_FLAG_AC |
+                 HVEMU_FLAG_ID;
+    if (cpl <= iopl)
+        m |= HVEMU_FLAG_IF;
+    if (cpl == 0)
+        m |= HVEMU_FLAG_IOPL;
+    return m;
+}
 
 static inline uint64_t size_mask(unsigned size)
 {

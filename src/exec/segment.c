@@ -25,11 +25,6 @@
 #define ATTR_P 0x80u
 #define ATTR_G 0x8000u
 
-static unsigned cpl(struct exec *x)
-{
-    return exec_cpl(x); /* 0 in real mode */
-}
-
 /* The descriptor-table instructions here are written for IA-32e mode (64-bit and
  * compatibility mode: 16-byte system descriptors, its system types); legacy protected mode
  * answers unhandleable, real mode #UD as the hardware does. */
@@ -58,22 +53,11 @@ static int fault_sel(struct exec *x, unsigned vector, uint16_t sel)
  * only with NullSelectorClearsBase (CPUID 80000021H:EAX[6]); older AMD CPUs keep the base. */
 static int null_clears_base(struct exec *x, int *clears)
 {
-    uint32_t out[4];
-    const struct hvemu_ops *ops = x->ctx->ops;
     int amd, rc = cpu_is_amd(x, &amd);
     if (rc != X_OK)
         return rc;
-    *clears = !amd;
-    if (!amd)
-        return X_OK;
-    if (ops->cpuid(x->ctx->opaque, 0x80000000u, 0, out) != HVEMU_CB_OK)
-        return exec_unhandled(x, "the cpuid callback failed");
-    if (out[0] >= 0x80000021u) {
-        if (ops->cpuid(x->ctx->opaque, 0x80000021u, 0, out) != HVEMU_CB_OK)
-            return exec_unhandled(x, "the cpuid callback failed");
-        *clears = (out[0] >> 6) & 1;
-    }
-    return X_OK;
+    *clears = 1;
+    return amd ? cpuid_bit(x, 0x80000021u, 0, EAX, 6, clears) : X_OK;
 }
 
 /* Where the descriptor `sel` names lives: 0 when it lies beyond its table's limit, or names
@@ -208,7 +192,7 @@ int segreg_load(struct exec *x, unsigned seg, uint16_t sel)
         return seg_load(x, seg, sel); /* base = selector * 16 (src/exec/legacy.c) */
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_SEG(seg)) != X_OK)
         return X_UNHANDLED;
-    int rc = load_segment_as(x, seg, sel, cpl(x), x->mode == HV_CPU_64);
+    int rc = load_segment_as(x, seg, sel, exec_cpl(x), x->mode == HV_CPU_64);
     if (rc == X_OK && seg == HVEMU_SS)
         x->res->event = HVEMU_EVENT_SS_SHADOW;
     return rc;
@@ -240,7 +224,7 @@ int exec_lseg(struct exec *x)
     /* not segreg_load(): LSS makes no interrupt shadow (only MOV SS and POP SS do) */
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_SEG(seg)) != X_OK)
         return X_UNHANDLED;
-    if ((rc = load_segment_as(x, seg, sel, cpl(x), x->mode == HV_CPU_64)) != X_OK)
+    if ((rc = load_segment_as(x, seg, sel, exec_cpl(x), x->mode == HV_CPU_64)) != X_OK)
         return rc;
     gpr_set_sized(x, in->op[0].u.reg.idx, size, off);
     return X_OK;
@@ -269,7 +253,7 @@ static int load_system_segment(struct exec *x, unsigned want_type, unsigned reg)
         return rc;
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
-    if (cpl(x))
+    if (exec_cpl(x))
         return exec_gp0(x);
     if ((rc = op_read(x, 0, &v)) != X_OK)
         return rc;
@@ -357,7 +341,7 @@ int exec_descriptor_query(struct exec *x)
     if ((sel & 0xfffc) != 0 && descriptor_addr(x, sel, &la)) {
         if ((rc = read_descriptor_at(x, la, &d, 8)) != X_OK)
             return rc;
-        ok = descriptor_qualifies(mn, d, sel & 3, cpl(x));
+        ok = descriptor_qualifies(mn, d, sel & 3, exec_cpl(x));
     }
     if (ok && lar_lsl) {
         uint32_t hi = (uint32_t)(d >> 32), lo = (uint32_t)d;
@@ -394,7 +378,7 @@ static int far_target(struct exec *x, uint16_t sel, uint64_t off, int kind)
 {
     int is_ret = kind != FAR_JMP_CALL;
     uint64_t d = 0, la = 0;
-    unsigned c = cpl(x), rpl = sel & 3;
+    unsigned c = exec_cpl(x), rpl = sel & 3;
     if ((sel & 0xfffc) == 0)
         return exec_gp0(x);
     int rc = read_descriptor(x, sel, &d, &la);
@@ -539,21 +523,19 @@ int exec_iret(struct exec *x)
     for (unsigned i = 0; i < 5; i++)
         __builtin_memcpy(&v[i], frame + i * size, size);
     uint16_t cs = (uint16_t)v[1], ss = (uint16_t)v[4];
-    if (v[2] & (1u << 17))
+    if (v[2] & HVEMU_FLAG_VM)
         return exec_unhandled(x, "IRET to virtual-8086 mode: not executed");
-    unsigned c = cpl(x), nc = cs & 3;
+    unsigned c = exec_cpl(x), nc = cs & 3;
     if ((rc = far_target(x, cs, v[0], FAR_IRET)) != X_OK)
         return rc;
     int is64 = (x->sys[x->nsys - 1].attr & ATTR_L) != 0;
     if ((rc = load_segment_as(x, HVEMU_SS, ss, nc, is64)) != X_OK)
         return rc;
-    unsigned iopl = (unsigned)(old >> 12) & 3;
-    uint64_t take = 0x254dd5u | (1u << 14) | (1u << 16); /* arithmetic, TF DF, AC ID, NT, RF */
-    if (c <= iopl)
-        take |= HVEMU_FLAG_IF;
+    /* POPF's rule, and RF; VIF and VIP at CPL 0 */
+    uint64_t take = flags_loadable(c, (unsigned)(old >> 12) & 3) | HVEMU_FLAG_RF;
     if (c == 0)
-        take |= 0x3000u | HVEMU_FLAG_VIF | HVEMU_FLAG_VIP;
-    uint64_t fl = ((old & ~take) | (v[2] & take) | 2) & ~(uint64_t)(1u << 17);
+        take |= HVEMU_FLAG_VIF | HVEMU_FLAG_VIP;
+    uint64_t fl = ((old & ~take) | (v[2] & take) | 2) & ~(uint64_t)HVEMU_FLAG_VM;
     sys_stage(x, SYSREG_RFLAGS, fl, 0);
     if (nc > c) {
         static const uint8_t data_segs[4] = {HVEMU_ES, HVEMU_DS, HVEMU_FS, HVEMU_GS};

@@ -105,14 +105,7 @@ int exec_popf(struct exec *x)
         return rc;
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
-    unsigned cpl = exec_cpl(x);
-    unsigned iopl = (unsigned)(x->s->rflags >> 12) & 3;
-    uint64_t mask = FLAGS_ARITH | HVEMU_FLAG_TF | HVEMU_FLAG_DF | HVEMU_FLAG_NT | HVEMU_FLAG_AC |
-                    HVEMU_FLAG_ID;
-    if (cpl == 0)
-        mask |= HVEMU_FLAG_IOPL | HVEMU_FLAG_IF;
-    else if (cpl <= iopl)
-        mask |= HVEMU_FLAG_IF;
+    uint64_t mask = flags_loadable(exec_cpl(x), (unsigned)(x->s->rflags >> 12) & 3);
     if (size == 2)
         mask &= 0xffff;
     /* VM, RF, VIF, VIP are cleared or kept by POPF in 64-bit mode: RF cleared, VIF/VIP kept */

@@ -33,17 +33,12 @@
 #define MSR_GS_BASE        0xC0000101u
 #define MSR_KERNEL_GS_BASE 0xC0000102u
 
-static unsigned cpl(struct exec *x)
-{
-    return exec_cpl(x); /* 0 in real mode */
-}
-
 /* Ring 0 only: #GP(0) otherwise. */
 static int need_cpl0(struct exec *x)
 {
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
-    return cpl(x) ? exec_gp0(x) : X_OK;
+    return exec_cpl(x) ? exec_gp0(x) : X_OK;
 }
 
 /* One CPUID register of the guest's CPU, for rules that depend on its features. */
@@ -57,12 +52,10 @@ static int cpuid_reg(struct exec *x, uint32_t leaf, uint32_t sub, unsigned reg, 
     *v = out[reg];
     return X_OK;
 }
-enum { EAX, EBX, ECX, EDX };
 
 /* Whether CPUID.(leaf, sub).reg[bit] is set; the leaf is checked against the maximum leaf,
  * and a subleaf of leaf 7 against the maximum subleaf (CPUID.(7,0):EAX). */
-static int cpuid_bit(struct exec *x, uint32_t leaf, uint32_t sub, unsigned reg, unsigned bit,
-                     int *on)
+int cpuid_bit(struct exec *x, uint32_t leaf, uint32_t sub, unsigned reg, unsigned bit, int *on)
 {
     uint32_t max = 0, v = 0;
     int rc = cpuid_reg(x, leaf & 0x80000000u, 0, EAX, &max);
@@ -277,7 +270,7 @@ static int umip_check(struct exec *x)
 {
     if (exec_need(x, HVEMU_PART_CR4 | HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
-    return (x->s->cr4 & CR4_UMIP) && cpl(x) ? exec_gp0(x) : X_OK;
+    return (x->s->cr4 & CR4_UMIP) && exec_cpl(x) ? exec_gp0(x) : X_OK;
 }
 
 /* SMSW/SLDT/STR: a memory destination takes 16 bits; a register takes the operand size, the
@@ -764,7 +757,7 @@ int exec_cli_sti(struct exec *x)
     int sti = x->in->mnemonic == HV_MN_STI;
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS) | HVEMU_PART_CR4) != X_OK)
         return X_UNHANDLED;
-    unsigned c = cpl(x), iopl = (unsigned)(x->new_rflags >> 12) & 3;
+    unsigned c = exec_cpl(x), iopl = (unsigned)(x->new_rflags >> 12) & 3;
     if (c <= iopl) {
         if (sti && !(x->new_rflags & HVEMU_FLAG_IF))
             x->res->event = HVEMU_EVENT_STI_SHADOW;
@@ -785,7 +778,7 @@ int exec_clac_stac(struct exec *x)
 {
     if (exec_need(x, HVEMU_PART_SEG(HVEMU_CS)) != X_OK)
         return X_UNHANDLED;
-    if (cpl(x))
+    if (exec_cpl(x))
         return exec_ud(x);
     flags_set(x, HVEMU_FLAG_AC, x->in->mnemonic == HV_MN_STAC ? HVEMU_FLAG_AC : 0);
     return X_OK;

@@ -83,15 +83,9 @@ static int form_ok(const uint8_t *b, unsigned n, struct hvemu_insn *in)
     if (!hv_exec_handlers[in->mnemonic] || native_skipped(hvemu_mnemonic_name(in->mnemonic)))
         return 0;
     /* segment registers and far transfers are system state the native runner cannot set
-     * (control and debug registers are compared: at CPL 3 every access faults); LES & co.
-     * load one too (tests/unit/modes.c has them); MMX registers are not executed (MOVD/MOVQ
-     * answer unhandleable for them) */
-    {
-        const char *m = hvemu_mnemonic_name(in->mnemonic);
-        if (!strcmp(m, "les") || !strcmp(m, "lds") || !strcmp(m, "lss") || !strcmp(m, "lfs") ||
-            !strcmp(m, "lgs"))
-            return 0;
-    }
+     * (control and debug registers are compared: at CPL 3 every access faults; LES & co. are
+     * in native_skip.h); MMX registers are not executed (MOVD/MOVQ answer unhandleable for
+     * them) */
     for (unsigned i = 0; i < in->noperands; i++)
         if (in->op[i].kind == HVEMU_OP_REG && (in->op[i].u.reg.cls == HVEMU_REG_SEG ||
                                                in->op[i].u.reg.cls == HVEMU_REG_MM))

@@ -74,7 +74,6 @@ enum exec_sysreg {
     SYSREG_SIMD,                 /* the SIMD fields below: simd_apply() (src/exec/simd.c) */
     SYSREG_RFLAGS,               /* RFLAGS as IRET loads it: RF kept (the completion rule that
                                   * clears RF does not apply) */
-    SYSREG_SEG_REAL,             /* real-mode segment load: value = selector, limit = segment */
 };
 #define EXEC_MAX_SYS 8 /* IRET: CS, SS, RFLAGS and the four data segments it may null */
 struct exec_sysw {

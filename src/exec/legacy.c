@@ -176,7 +176,12 @@ static int seg_load_real(struct exec *x, unsigned seg, uint16_t selector, int sh
         x->res->event = HVEMU_EVENT_SS_SHADOW;
     if (x->nsys >= EXEC_MAX_SYS)
         return exec_unhandled(x, "too many system register writes in one instruction");
-    sys_stage(x, SYSREG_SEG_REAL, selector, (uint16_t)seg);
+    if (exec_need(x, HVEMU_PART_SEG(seg)) != X_OK)
+        return X_UNHANDLED;
+    const struct hvemu_segment *old = &x->s->seg[seg];
+    struct exec_sysw *w = sys_stage(x, SYSREG_SEG0 + seg, (uint64_t)selector << 4, old->limit);
+    w->selector = selector;
+    w->attr = old->attr;
     return X_OK;
 }
 

@@ -707,11 +707,6 @@ static int apply_system(struct exec *x)
         case SYSREG_DROP_VALID:
             s->valid &= ~w->value;
             break;
-        case SYSREG_SEG_REAL: /* base = selector * 16; the limit and attributes stay */
-            s->seg[w->limit].selector = (uint16_t)w->value;
-            s->seg[w->limit].base = (w->value & 0xffff) << 4;
-            s->dirty |= HVEMU_PART_SEG(w->limit);
-            break;
         default:
             if (w->reg >= SYSREG_DR0 && w->reg < SYSREG_DR0 + 8) {
                 s->dr[w->reg - SYSREG_DR0] = w->value;
